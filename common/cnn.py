@@ -1,0 +1,212 @@
+"""The Problem 1 CNN: architecture, training recipe, checkpoint I/O and layer capture.
+
+    python -m common.cnn [--data auto] [--retrain]   # train, or report the cached checkpoint
+
+Recipe (chosen to reach >= 99.5% train / >= 98.5% held-out accuracy on the 4,000/1,000 mnist5k
+split in about 6 s on 2 CPU cores): three 3x3 conv blocks with batch norm, SGD with Nesterov
+momentum and a one-cycle learning-rate schedule, 10 epochs of batch 64, label smoothing 0.1, and
+random translations of up to 1 pixel (clamp padding) as augmentation. Label smoothing was worth
+about +0.4 points held-out over 3 seeds; wider layers cost twice the time for no gain.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from common.cli import ROOT, Parser, UserError, run, write_atomic
+from common.data import MNISTData, load_mnist, resolve_source, shift
+
+CHECKPOINT_DIR = ROOT / "checkpoints"
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+CONV_LAYERS = ("conv1", "conv2", "conv3")
+
+
+class CNN(nn.Module):
+    """Three conv blocks and a linear classifier. Input: pixels in [0, 1], [N, 1, 28, 28].
+
+    conv1 1->16 (28x28) -> pool -> conv2 16->32 (14x14) -> pool -> conv3 32->64 (7x7) -> pool
+    -> linear 576->10 logits. Each conv is followed by batch norm and ReLU. The input
+    normalisation is part of the model, so a black pixel (0) is a black pixel to every caller.
+    """
+
+    def __init__(self, widths: Sequence[int] = (16, 32, 64)) -> None:
+        super().__init__()
+        c1, c2, c3 = widths
+        self.register_buffer("mean", torch.tensor(MNIST_MEAN))
+        self.register_buffer("std", torch.tensor(MNIST_STD))
+        # No conv bias: the batch norm that follows each conv has its own shift.
+        self.conv1 = nn.Conv2d(1, c1, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c2)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(c3)
+        self.fc = nn.Linear(c3 * 3 * 3, 10)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.normalize(x)
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)  # 28 -> 14
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)  # 14 -> 7
+        x = F.max_pool2d(F.relu(self.bn3(self.conv3(x))), 2)  # 7 -> 3
+        return self.fc(x.flatten(1))
+
+
+def predict_proba(model: nn.Module, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """Softmax probabilities [N, 10] for images [N, 1, 28, 28], in batches, without gradients."""
+    with torch.no_grad():
+        return torch.cat([F.softmax(model(images[i:i + batch]), dim=1)
+                          for i in range(0, len(images), batch)])
+
+
+def accuracy(model: nn.Module, data: MNISTData) -> float:
+    """Fraction of `data` that `model` (in eval mode) classifies correctly."""
+    return (predict_proba(model, data.images).argmax(1) == data.labels).double().mean().item()
+
+
+def capture(model: nn.Module, images: torch.Tensor, layers: Sequence[str] = CONV_LAYERS
+            ) -> dict[str, torch.Tensor]:
+    """Outputs of the named submodules (e.g. "conv3": [N, 64, 7, 7]) for a batch, via forward hooks."""
+    outputs: dict[str, torch.Tensor] = {}
+    handles = []
+    for name in layers:
+        try:
+            module = model.get_submodule(name)
+        except AttributeError:
+            raise UserError(f"the model has no layer named {name!r}") from None
+        handles.append(module.register_forward_hook(
+            lambda _m, _inp, out, name=name: outputs.__setitem__(name, out.detach().clone())))
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        for h in handles:
+            h.remove()
+    return outputs
+
+
+def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int = 10,
+              batch_size: int = 64, max_lr: float = 0.05, augment_px: int = 1,
+              label_smoothing: float = 0.1,
+              progress: bool = True) -> tuple[CNN, dict]:
+    """Train a CNN from scratch; return it in eval mode with its metadata (accuracies, recipe)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = CNN()
+    dataset = torch.utils.data.TensorDataset(train.images, train.labels)
+    # The sampler yields whole index batches, so each batch is one tensor index, not 64 lookups.
+    sampler = torch.utils.data.BatchSampler(
+        torch.utils.data.RandomSampler(dataset, generator=gen), batch_size, drop_last=False)
+    loader = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None)
+    opt = torch.optim.SGD(model.parameters(), lr=max_lr, momentum=0.9, nesterov=True,
+                          weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, pct_start=0.25,
+                                                total_steps=epochs * len(loader))
+    history = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        correct = seen = 0
+        bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=None if progress else True,
+                   file=sys.stdout)
+        for xb, yb in bar:
+            if augment_px:
+                d = torch.randint(-augment_px, augment_px + 1, (2, len(xb)), generator=gen)
+                xb = shift(xb, d[0], d[1])
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            correct += (logits.argmax(1) == yb).sum().item()
+            seen += len(yb)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        model.eval()
+        test_acc = accuracy(model, test)
+        history.append({"epoch": epoch, "train_accuracy_running": correct / seen,
+                        "test_accuracy": test_acc})
+        if progress:
+            print(f"epoch {epoch:2d}/{epochs}  train acc (running, augmented) "
+                  f"{100 * correct / seen:6.2f}%  test acc {100 * test_acc:6.2f}%")
+    meta = {"seed": seed, "epochs": epochs, "batch_size": batch_size, "max_lr": max_lr,
+            "augment_px": augment_px, "label_smoothing": label_smoothing,
+            "train_accuracy": accuracy(model, train),
+            "test_accuracy": history[-1]["test_accuracy"], "history": history,
+            "torch_version": str(torch.__version__)}
+    return model, meta
+
+
+def checkpoint_path(source: str) -> Path:
+    return CHECKPOINT_DIR / f"cnn-{source}.pt"
+
+
+def save_checkpoint(model: CNN, meta: dict, path: Path) -> None:
+    """Atomically save the state dict and metadata (temp file in the same folder, then rename)."""
+    buf = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "meta": meta}, buf)
+    write_atomic(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> tuple[CNN, dict]:
+    """Load a checkpoint; any unreadable or incompatible file raises a one-line UserError."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = CNN()
+        model.load_state_dict(ckpt["state_dict"])
+        meta = dict(ckpt["meta"])
+    except Exception as exc:  # torch raises many types for a bad file; all mean the same here
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"checkpoint {path} is corrupt or incompatible ({reason}); "
+                        "rerun with --retrain to replace it") from None
+    return model.eval(), meta
+
+
+def load_cnn(source: str = "auto", retrain: bool = False, seed: int = 0,
+             progress: bool = True) -> tuple[CNN, dict]:
+    """The trained CNN in eval mode and its metadata, for data `source`.
+
+    Loads checkpoints/cnn-<source>.pt; trains (and saves) when it is missing or `retrain` is set.
+    """
+    source = resolve_source(source)
+    path = checkpoint_path(source)
+    if path.exists() and not retrain:
+        model, meta = load_checkpoint(path)
+        if meta.get("source") != source:
+            raise UserError(f"checkpoint {path} was trained on {meta.get('source')!r}, not "
+                            f"{source!r}; rerun with --retrain to replace it")
+        return model, meta
+    train, test = load_mnist("train", source), load_mnist("test", source)
+    print(f"training the CNN on {source} ({len(train.labels)} train / {len(test.labels)} test, "
+          f"seed {seed}) ...")
+    model, meta = train_cnn(train, test, seed=seed, progress=progress)
+    meta["source"] = source
+    save_checkpoint(model, meta, path)
+    print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: train acc "
+          f"{100 * meta['train_accuracy']:.2f}%, test acc {100 * meta['test_accuracy']:.2f}%")
+    return model, meta
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    parser = Parser(description="Train the Problem 1 CNN, or report the cached checkpoint.")
+    parser.add_argument("--data", choices=("auto", "mnist", "mnist5k"), default="auto",
+                        help="MNIST source")
+    parser.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights, batches, augmentation")
+    args = parser.parse_args(argv)
+    _, meta = load_cnn(args.data, retrain=args.retrain, seed=args.seed)
+    print(f"CNN ({meta['source']}): train acc {100 * meta['train_accuracy']:.2f}%, "
+          f"test acc {100 * meta['test_accuracy']:.2f}%")
+    return meta
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
