@@ -11,6 +11,7 @@ about +0.4 points held-out over 3 seeds; wider layers cost twice the time for no
 from __future__ import annotations
 
 import io
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -44,10 +45,13 @@ class CNN(nn.Module):
         # No conv bias: the batch norm that follows each conv has its own shift.
         self.conv1 = nn.Conv2d(1, c1, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(c1)
+        self.act1 = nn.ReLU()
         self.conv2 = nn.Conv2d(c1, c2, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c2)
+        self.act2 = nn.ReLU()
         self.conv3 = nn.Conv2d(c2, c3, 3, padding=1, bias=False)
         self.bn3 = nn.BatchNorm2d(c3)
+        self.act3 = nn.ReLU()  # named modules, so capture() can read each layer's activation
         self.fc = nn.Linear(c3 * 3 * 3, 10)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,9 +59,9 @@ class CNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.normalize(x)
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)  # 28 -> 14
-        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)  # 14 -> 7
-        x = F.max_pool2d(F.relu(self.bn3(self.conv3(x))), 2)  # 7 -> 3
+        x = F.max_pool2d(self.act1(self.bn1(self.conv1(x))), 2)  # 28 -> 14
+        x = F.max_pool2d(self.act2(self.bn2(self.conv2(x))), 2)  # 14 -> 7
+        x = F.max_pool2d(self.act3(self.bn3(self.conv3(x))), 2)  # 7 -> 3
         return self.fc(x.flatten(1))
 
 
@@ -75,7 +79,11 @@ def accuracy(model: nn.Module, data: MNISTData) -> float:
 
 def capture(model: nn.Module, images: torch.Tensor, layers: Sequence[str] = CONV_LAYERS
             ) -> dict[str, torch.Tensor]:
-    """Outputs of the named submodules (e.g. "conv3": [N, 64, 7, 7]) for a batch, via forward hooks."""
+    """Outputs of the named submodules for a batch, via forward hooks.
+
+    "conv3" gives the raw convolution output [N, 64, 7, 7]; "act3" the same layer after its
+    batch norm and ReLU, which is what the rest of the network sees.
+    """
     outputs: dict[str, torch.Tensor] = {}
     handles = []
     for name in layers:
@@ -145,8 +153,8 @@ def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int = 10
     return model, meta
 
 
-def checkpoint_path(source: str) -> Path:
-    return CHECKPOINT_DIR / f"cnn-{source}.pt"
+def checkpoint_path(source: str, checkpoint_dir: Path = CHECKPOINT_DIR) -> Path:
+    return Path(checkpoint_dir) / f"cnn-{source}.pt"
 
 
 def save_checkpoint(model: CNN, meta: dict, path: Path) -> None:
@@ -164,20 +172,23 @@ def load_checkpoint(path: Path) -> tuple[CNN, dict]:
         model.load_state_dict(ckpt["state_dict"])
         meta = dict(ckpt["meta"])
     except Exception as exc:  # torch raises many types for a bad file; all mean the same here
-        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        # First sentence only, without terminal colour codes: the message must stay one line.
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+        reason = text.splitlines()[0].split(". ")[0][:120] if text else type(exc).__name__
         raise UserError(f"checkpoint {path} is corrupt or incompatible ({reason}); "
                         "rerun with --retrain to replace it") from None
     return model.eval(), meta
 
 
-def load_cnn(source: str = "auto", retrain: bool = False, seed: int = 0,
-             progress: bool = True) -> tuple[CNN, dict]:
+def load_cnn(source: str = "auto", retrain: bool = False, seed: int = 0, progress: bool = True,
+             checkpoint_dir: Path = CHECKPOINT_DIR) -> tuple[CNN, dict]:
     """The trained CNN in eval mode and its metadata, for data `source`.
 
-    Loads checkpoints/cnn-<source>.pt; trains (and saves) when it is missing or `retrain` is set.
+    Loads <checkpoint_dir>/cnn-<source>.pt; trains (and saves) when it is missing or `retrain` is
+    set. A bad file raises UserError and is left as it is.
     """
     source = resolve_source(source)
-    path = checkpoint_path(source)
+    path = checkpoint_path(source, checkpoint_dir)
     if path.exists() and not retrain:
         model, meta = load_checkpoint(path)
         if meta.get("source") != source:
@@ -201,8 +212,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         help="MNIST source")
     parser.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, batches, augmentation")
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR,
+                        help="folder of the cnn-<source>.pt checkpoints")
     args = parser.parse_args(argv)
-    _, meta = load_cnn(args.data, retrain=args.retrain, seed=args.seed)
+    _, meta = load_cnn(args.data, retrain=args.retrain, seed=args.seed,
+                       checkpoint_dir=args.checkpoints)
     print(f"CNN ({meta['source']}): train acc {100 * meta['train_accuracy']:.2f}%, "
           f"test acc {100 * meta['test_accuracy']:.2f}%")
     return meta

@@ -1,0 +1,48 @@
+# `make` installs, trains (or reuses) the CNN, runs every problem script and builds the report.
+# `make test` installs and runs the test suite. `make bench` runs the benchmarks.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+SCRIPTS := $(wildcard p1_cnn_filters.py p2_occlusion.py p3_rnn_bptt.py p4_experiments.py p5_lstm.py)
+RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(SCRIPTS),$(firstword $(subst _, ,$(s)))_results.json))
+DATA ?= auto
+
+.PHONY: all cnn problems test bench clean
+.DEFAULT_GOAL := all
+
+all: problems
+	@$(if $(wildcard report.py),$(PY) report.py --check-links,true)
+	@echo "make: done; results and figures are in figures/"
+
+# The venv is rebuilt only when requirements.txt changes. pip (not uv/poetry) takes the pinned
+# torch/torchvision from the machine's local wheel store.
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+cnn: $(STAMP)
+	$(PY) -m common.cnn --data $(DATA)
+
+# Each script runs in order and the first failure stops make with its status. Only the MNIST
+# problems (P1, P2) take --data.
+problems: cnn
+	@for s in $(SCRIPTS); do \
+	  case $$s in p1_*|p2_*) flag="--data $(DATA)";; *) flag="";; esac; \
+	  echo "== $(PY) $$s $$flag"; \
+	  $(PY) $$s $$flag || exit $$?; \
+	done
+	@for f in $(RESULTS); do \
+	  test -s $$f || { echo "make: expected output $$f is missing" >&2; exit 1; }; \
+	done
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf figures/*.png figures/*.json figures/*.md checkpoints

@@ -1,0 +1,62 @@
+"""Problem 1 end to end on a quickly trained CNN, and its input checks."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import p1_cnn_filters as p1
+from common.cli import ROOT
+
+
+def test_p1_end_to_end_writes_valid_json(tiny_checkpoints, tmp_path):
+    argv = ["--data", "mnist5k", "--checkpoints", str(tiny_checkpoints), "--out", str(tmp_path)]
+    result = p1.main(argv)
+    saved = json.loads((tmp_path / "p1_results.json").read_text())
+    for key in ("data_source", "train_accuracy", "test_accuracy", "conv_layers", "examples",
+                "shift", "discriminant_channels", "shift_accuracy"):
+        assert key in saved, key
+    assert saved["data_source"] == "mnist5k" and saved["conv_layers"] == 3
+    assert set(saved["shift"]) == {"original", "left3", "right3"}
+    for entry in saved["shift"].values():
+        assert len(entry["probs"]) == 10 and abs(sum(entry["probs"]) - 1) < 1e-5
+        assert entry["pred"] == max(range(10), key=entry["probs"].__getitem__)
+    assert sorted(int(k) for k in saved["shift_accuracy"]) == list(range(-6, 7))
+    assert {p.name for p in tmp_path.glob("p1_*.png")} >= {
+        "p1_filters_conv1.png", "p1_filters_conv2.png", "p1_filters_conv3.png",
+        "p1_feature_maps.png", "p1_discriminant_channels.png", "p1_shift.png",
+        "p1_shift_accuracy.png"}
+    # Same command, same numbers.
+    p1.main(argv)
+    assert json.loads((tmp_path / "p1_results.json").read_text()) == saved
+    assert result["examples"] == saved["examples"]
+
+
+def test_discriminant_d_matches_a_hand_computation():
+    zero = torch.tensor([[1.0, 0.0], [3.0, 0.0]])   # channel 0: mean 2, var 2; channel 1: all 0
+    eight = torch.tensor([[5.0, 1.0], [7.0, 1.0]])  # channel 0: mean 6, var 2; channel 1: all 1
+    d = p1.discriminant_channels(zero, eight)
+    assert d[0] == pytest.approx((6 - 2) / 2 ** 0.5)
+    assert d[1] > 1e6  # no spread at all: the difference dominates
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--index-one", "100000", "outside the test split"),
+    ("--index-one", "0", "not a '1'"),
+    ("--index-zero", "-5", "outside the test split"),
+])
+def test_bad_index_is_a_one_line_error(tiny_checkpoints, tmp_path, flag, value, message):
+    proc = subprocess.run(
+        [sys.executable, "p1_cnn_filters.py", "--data", "mnist5k", "--checkpoints",
+         str(tiny_checkpoints), "--out", str(tmp_path), flag, value],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_bad_flag_value_is_rejected_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exc:
+        p1.main(["--data", "imagenet"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
