@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed-requirements
 SCRIPTS := $(wildcard p1_cnn_filters.py p2_occlusion.py p3_rnn_bptt.py p4_experiments.py p5_lstm.py)
 RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(SCRIPTS),$(firstword $(subst _, ,$(s)))_results.json))
 DATA ?= auto
+MAKE_START := $(shell date +%s)
 
 .PHONY: all cnn problems test bench clean
 .DEFAULT_GOAL := all
 
 all: problems
-	@$(if $(wildcard report.py),$(PY) report.py --check-links,true)
+	@$(if $(wildcard report.py),$(PY) report.py --check-links --make-seconds $$(( $$(date +%s) - $(MAKE_START) )),true)
 	@echo "make: done; results and figures are in figures/"
 
 # The venv is rebuilt only when requirements.txt changes. pip (not uv/poetry) takes the pinned
