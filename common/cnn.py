@@ -14,7 +14,7 @@ import io
 import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -104,9 +104,13 @@ def capture(model: nn.Module, images: torch.Tensor, layers: Sequence[str] = CONV
 
 def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int = 10,
               batch_size: int = 64, max_lr: float = 0.05, augment_px: int = 1,
-              label_smoothing: float = 0.1,
-              progress: bool = True) -> tuple[CNN, dict]:
-    """Train a CNN from scratch; return it in eval mode with its metadata (accuracies, recipe)."""
+              label_smoothing: float = 0.1, progress: bool = True,
+              on_epoch: Callable[[int, CNN], None] | None = None) -> tuple[CNN, dict]:
+    """Train a CNN from scratch; return it in eval mode with its metadata (accuracies, recipe).
+
+    `on_epoch(epoch, model)` is called after each epoch with the model in eval mode (the
+    benchmark uses it to record time-to-accuracy).
+    """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = CNN()
@@ -139,6 +143,8 @@ def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int = 10
             seen += len(yb)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         model.eval()
+        if on_epoch is not None:
+            on_epoch(epoch, model)
         test_acc = accuracy(model, test)
         history.append({"epoch": epoch, "train_accuracy_running": correct / seen,
                         "test_accuracy": test_acc})
