@@ -30,6 +30,13 @@ from common.cnn import CHECKPOINT_DIR, CONV_LAYERS, capture, load_cnn, predict_p
 from common.data import MNISTData, load_mnist, shift  # noqa: E402
 
 SHIFTS = tuple(range(-6, 7))
+INTERPRETATION = (
+    "The conv3 feature maps are the third conv layer's output after its batch norm and ReLU, "
+    "i.e. what the rest of the network receives (the raw convolution differs from it by a "
+    "per-channel affine map and a clip at 0). Shifts use clamp (replicate) padding: a pixel "
+    "shifted in from outside takes the value of the nearest valid pixel; dx > 0 moves right. "
+    "Each digit is the first correctly classified one of its class in the test split unless "
+    "an --index-* flag picks another.")
 TOP_CHANNELS = 6
 INK_GAP = 0.1  # mean-ink difference that counts as 'one digit has a stroke there'
 
@@ -315,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
            "one": pick_example(test, probs, 1, args.index_one, "--index-one")}
     out = args.out
     n_params = sum(p.numel() for p in model.parameters())
+    print(f"Interpretation: {INTERPRETATION}\n")
     print(f"CNN on {meta['source']}: {len(CONV_LAYERS)} conv layers, {n_params:,} parameters, "
           f"train accuracy {100 * meta['train_accuracy']:.2f}%, "
           f"test accuracy {100 * meta['test_accuracy']:.2f}%")
@@ -396,6 +404,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
             k: meta[k] for k in ("epochs", "batch_size", "max_lr", "augment_px", "label_smoothing")}},
         "torch_version": meta["torch_version"],
         "examples": idx,
+        "examples_chosen_by": {
+            name: (f"--index-{name}" if flag is not None else
+                   "the first correctly classified one in the test split")
+            for name, flag in (("zero", args.index_zero), ("eight", args.index_eight),
+                               ("one", args.index_one))},
+        "interpretation": INTERPRETATION,
         "discriminant_channels": ranked,
         "channels_with_abs_d_above_1": n_sep,
         "shift": shift_result,
