@@ -1,0 +1,172 @@
+"""Problem 2 end to end on a quickly trained CNN (--quick search), its input checks and helpers.
+
+The adversarial images are rebuilt here with plain numpy slicing from the source image and window
+recorded in the JSON, and classified again; the map cells are recomputed with one direct forward.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import p2_occlusion as p2
+from common.cli import ROOT, run
+from common.cnn import load_cnn, predict_proba
+from common.data import load_mnist
+
+
+@pytest.fixture(scope="module")
+def p2_run(tiny_checkpoints, tmp_path_factory):
+    out = tmp_path_factory.mktemp("p2")
+    argv = ["--quick", "--data", "mnist5k", "--checkpoints", str(tiny_checkpoints), "--out", str(out)]
+    result = p2.main(argv)
+    saved = json.loads((out / "p2_results.json").read_text())
+    model, _ = load_cnn("mnist5k", checkpoint_dir=tiny_checkpoints)
+    return {"argv": argv, "out": out, "result": result, "saved": saved, "model": model,
+            "test": load_mnist("test", "mnist5k")}
+
+
+def test_json_has_the_required_keys_and_shapes(p2_run):
+    saved = p2_run["saved"]
+    for key in ("data_source", "index", "patch", "stride", "fill", "prob_true_map", "max_prob_map",
+                "label_map", "important_region", "adversarial", "answers"):
+        assert key in saved, key
+    assert saved["data_source"] == "mnist5k" and (saved["patch"], saved["stride"]) == (8, 1)
+    assert saved["fill"] == 0.0
+    test = p2_run["test"]
+    assert int(test.labels[saved["index"]]) == 6
+    pt, mp, lab = (np.array(saved[k]) for k in ("prob_true_map", "max_prob_map", "label_map"))
+    assert pt.shape == mp.shape == lab.shape == (21, 21)
+    assert (pt <= mp + 1e-6).all() and ((lab == 6) == (np.abs(pt - mp) < 1e-6)).all()
+    assert set(saved["answers"]) == {"q1", "q2", "q3"}
+    assert {p.name for p in p2_run["out"].glob("p2_*.png")} == set(saved["figures"])
+
+
+def test_map_cells_match_a_direct_forward(p2_run):
+    saved, model, test = p2_run["saved"], p2_run["model"], p2_run["test"]
+    image = test.images[saved["index"], 0].numpy()
+    pt = np.array(saved["prob_true_map"])
+    for r, c in [(0, 0), tuple(saved["important_region"]["min_position"]), (20, 20), (3, 17)]:
+        x = image.copy()
+        x[r:r + 8, c:c + 8] = 0.0  # top-left corner at (r, c), stride 1
+        probs = predict_proba(model, torch.from_numpy(x)[None, None])[0]
+        assert pt[r, c] == pytest.approx(float(probs[6]), abs=2e-6)
+        assert saved["label_map"][r][c] == int(probs.argmax())
+
+
+def test_adversarial_images_are_reproduced_and_really_misclassified(p2_run):
+    saved, model, test = p2_run["saved"], p2_run["model"], p2_run["test"]
+    adversarial = saved["adversarial"]
+    assert adversarial, "the quick search found no adversarial image"
+    six = test.images[saved["index"], 0].numpy()
+    preds = predict_proba(model, test.images).argmax(1)
+    for a in adversarial:
+        r, c, s = a["source_window"]
+        tr, tc = a["target_position"]
+        src = a["source_index"]
+        assert int(test.labels[src]) != 6 and int(preds[src]) == int(test.labels[src])
+        assert 0 <= tr <= 28 - s and 0 <= tc <= 28 - s
+        rebuilt = six.copy()
+        rebuilt[tr:tr + s, tc:tc + s] = test.images[src, 0].numpy()[r:r + s, c:c + s]
+        image = np.array(a["image"], dtype=np.float32)
+        assert image.shape == (28, 28)
+        assert np.array_equal(image, rebuilt)
+        with torch.no_grad():
+            probs = F.softmax(model(torch.from_numpy(image)[None, None]), dim=1)[0]
+        assert a["pred"] != 6 and int(probs.argmax()) == a["pred"]
+        assert a["prob"] == pytest.approx(float(probs[a["pred"]]), abs=2e-6)
+
+
+def test_rerun_gives_identical_json(p2_run, tmp_path):
+    argv = p2_run["argv"][:-1] + [str(tmp_path)]
+    p2.main(argv)
+    assert json.loads((tmp_path / "p2_results.json").read_text()) == p2_run["saved"]
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--patch", "0", "patch must be between 1 and 28"),
+    ("--patch", "29", "patch must be between 1 and 28"),
+    ("--stride", "9", "stride must be between 1 and the patch size"),
+    ("--fill", "1.5", "--fill must be a pixel value in [0, 1]"),
+    ("--fill", "nan", "--fill must be a pixel value in [0, 1]"),
+])
+def test_bad_flag_values_are_one_line_errors(flag, value, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        p2.main([flag, value, "--data", "mnist5k"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err
+
+
+def test_bad_index_is_a_one_line_error(p2_run, tiny_checkpoints, tmp_path, capsys):
+    test, model = p2_run["test"], p2_run["model"]
+    preds = predict_proba(model, test.images).argmax(1)
+    not_six = int(torch.nonzero(test.labels != 6)[0])
+    cases = [(10_000, "outside the test split"), (-1, "outside the test split"),
+             (not_six, "is not a '6'")]
+    wrong = torch.nonzero((test.labels == 6) & (preds != 6)).flatten()
+    if len(wrong):
+        cases.append((int(wrong[0]), "misclassifies"))
+    for index, message in cases:
+        argv = ["--index", str(index), "--data", "mnist5k", "--checkpoints", str(tiny_checkpoints),
+                "--out", str(tmp_path)]
+        assert run(lambda: p2.main(argv)) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err and message in err, err
+    assert not (tmp_path / "p2_results.json").exists()
+
+
+def test_command_line_error_exit_status():
+    proc = subprocess.run([sys.executable, "p2_occlusion.py", "--stride", "0"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "stride must be between 1" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- helpers
+def synthetic_six(closed: bool = True) -> np.ndarray:
+    """A blocky '6': a 2-px square ring (rows 14-21, cols 8-15) under a 2-px stem (rows 3-13)."""
+    x = np.zeros((28, 28), dtype=np.float32)
+    x[14:22, 8:16] = 1.0
+    x[16:20, 10:14] = 0.0  # the hole: rows 16-19, cols 10-13
+    x[3:14, 8:10] = 1.0
+    if not closed:
+        x[16:20, 14:16] = 0.0  # break the ring's right side
+    return x
+
+
+def test_stroke_regions_on_a_synthetic_six():
+    image = synthetic_six()
+    regions, info = p2.stroke_regions(image)
+    hole = np.zeros((28, 28), dtype=bool)
+    hole[16:20, 10:14] = True
+    assert np.array_equal(regions["hole"], hole)
+    assert info["stroke_width_px"] == 2
+    loop = regions["loop_left"] | regions["loop_right"]
+    ring = image.astype(bool) & (np.arange(28)[:, None] >= 14)
+    assert np.array_equal(loop & ring, ring)  # the whole ring is loop
+    assert regions["loop_left"][18, 8] and regions["loop_right"][18, 15]
+    upper = regions["top_hook"] | regions["stem"]
+    assert upper.any() and not (upper & ring).any()
+    assert np.nonzero(regions["top_hook"])[0].max() < np.nonzero(regions["stem"])[0].min()
+    # every ink pixel is in exactly one stroke region
+    total = sum(regions[n].astype(int) for n in p2.REGIONS)
+    assert np.array_equal(total, image.astype(bool).astype(int))
+
+
+def test_stroke_regions_without_a_closed_loop():
+    regions, info = p2.stroke_regions(synthetic_six(closed=False))
+    assert not regions["hole"].any() and "no closed hole" in info["method"]
+
+
+def test_paste_copies_the_window_to_the_position():
+    target = torch.zeros(1, 28, 28)
+    source = torch.arange(784, dtype=torch.float32).reshape(1, 28, 28)
+    out = p2.paste(target, source, (2, 3, 4), (10, 20))
+    assert torch.equal(out[0, 10:14, 20:24], source[0, 2:6, 3:7])
+    assert out.sum() == source[0, 2:6, 3:7].sum() and target.sum() == 0
