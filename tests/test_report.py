@@ -100,9 +100,11 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
               "mean_share_of_region_ink_covered": {"loop": p(), "stem": p()},
               "erase_region": {"loop": {"prob_true": p(), "pred": 1, "prob_pred": p()},
                                "stem": {"prob_true": p(), "pred": 6, "prob_pred": p()}}},
-          "adversarial_search": {"n_sources": 1234, "runs": [run("guided"), run("random")]},
+          "adversarial_search": {"n_sources": 1234,
+                                 "runs": [run("black-map"), run("white-map"), run("random")]},
           "adversarial": [{"target_position": [2, 3], "source_index": 55, "source_label": 5,
-                           "source_window": [1, 2, 8], "strategy": "guided", "pred": 5, "prob": p(),
+                           "source_window": [1, 2, 8], "strategy": "white-map", "pred": 5, "prob": p(),
+                           "best_for_class": True,
                            "prob_true": p(), "image": [[0.25] * 3] * 3}],
           "answers": {"q1": "ANSWER-P2-Q1", "q2": "ANSWER-P2-Q2", "q3": "ANSWER-P2-Q3"}}
     rows3 = [{"t": t, "dL_do": v2(), "dL_dh": v2(), "dL_da": (c := v2()), "contribution_to_dL_db": c}
@@ -335,8 +337,9 @@ def test_readme_regions_are_replaced_and_the_rest_is_untouched(tree, capsys):
     table = new.split("<!-- results-table:start -->")[1].split("<!-- results-table:end -->")[0]
     for expected in (sig(inputs[3]["loss"]), vec(inputs[3]["b_new"]), vec(inputs[5]["grad_b_f_bptt"]),
                      f"{100 * inputs[1]['shift_accuracy']['3']:.1f}%",
-                     f"{100 * inputs[2]['adversarial_search']['runs'][1]['success_rate']:.1f}%", "42 s"):
+                     f"{100 * inputs[2]['adversarial_search']['runs'][1]['success_rate']:.1f}%"):
         assert expected in table, expected
+    assert "42 s" in (root / "figures" / "report.md").read_text().split("## P1")[0]
     listing = new.split("<!-- figures-list:start -->")[1].split("<!-- figures-list:end -->")[0]
     assert sorted(re.findall(r"\]\(figures/(p\d_\w+\.png)\)", listing)) == sorted(FIGURES)
     build(root, "--make-seconds", "42")
