@@ -119,6 +119,9 @@ def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int = 10
     sampler = torch.utils.data.BatchSampler(
         torch.utils.data.RandomSampler(dataset, generator=gen), batch_size, drop_last=False)
     loader = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None)
+    if epochs * len(loader) < 8:  # OneCycleLR needs a few steps in each of its two phases
+        raise UserError(f"training needs at least 8 optimizer steps; got {epochs} epoch(s) of "
+                        f"{len(loader)} batch(es)")
     opt = torch.optim.SGD(model.parameters(), lr=max_lr, momentum=0.9, nesterov=True,
                           weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, pct_start=0.25,

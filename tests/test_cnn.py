@@ -50,7 +50,7 @@ def test_capture_matches_a_manual_forward():
 
 def test_training_is_deterministic_for_a_seed():
     g = torch.Generator().manual_seed(0)
-    data = MNISTData(torch.rand(96, 1, 28, 28, generator=g), torch.arange(96) % 10, "synthetic")
+    data = MNISTData(torch.rand(512, 1, 28, 28, generator=g), torch.arange(512) % 10, "synthetic")
     a, meta_a = train_cnn(data, data, seed=3, epochs=1, progress=False)
     b, meta_b = train_cnn(data, data, seed=3, epochs=1, progress=False)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -97,3 +97,9 @@ def test_checkpoint_from_another_source_is_refused(tmp_path):
     save_checkpoint(CNN(), {"source": "mnist"}, checkpoint_path("mnist5k", tmp_path))
     with pytest.raises(UserError, match="trained on 'mnist'"):
         load_cnn("mnist5k", checkpoint_dir=tmp_path)
+
+
+def test_too_few_training_steps_is_a_clear_error():
+    data = MNISTData(torch.rand(64, 1, 28, 28), torch.arange(64) % 10, "synthetic")
+    with pytest.raises(UserError, match="at least 8 optimizer steps"):
+        train_cnn(data, data, epochs=1, batch_size=64, progress=False)  # 1 step
