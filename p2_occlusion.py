@@ -29,9 +29,9 @@ vs 5.6% of pastes flip); positions from the white-patch map flip 49-64% of the p
 example and 82% over the other 6s, mostly into '8' and '0'. Exact numbers: printed and in the JSON.
 Writes: figures/p2_maps.png, p2_regions.png, p2_population.png, p2_sixes_gallery.png,
 p2_adversarial.png, p2_search.png and p2_results.json.
-Runtime on 2 CPU cores with a cached checkpoint: 11 s (`time`: 10.7-11.8 s wall on a quiet
-machine, about 2 s of it imports; ~200,000 forward passes, most of them in the search); --quick
-6.6 s. While another job kept both cores busy the same run took up to 95 s.
+Runtime on 2 CPU cores with a cached checkpoint: about 10 s wall on a quiet machine (about 2 s of
+it imports; ~200,000 forward passes through the batch-norm-folded engine, most of them in the
+search); --quick 4-7 s. While another job kept both cores busy the same run took up to 95 s.
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ from captum.attr import Occlusion
 
 from common.cli import UserError
 from common.cnn import CNN
-from common.occlusion import check_window, occlude
+from common.occlusion import (FoldedCNN, check_window, fold_batch_norm, occluded_batch, occlude,
+                              occlusion_masks)
 
 
 class TinyCNN(nn.Module):
@@ -200,6 +201,74 @@ def test_rectangular_images_use_rows_and_columns_separately():
     torch.testing.assert_close(got, naive_occlude(model, image, 4, 2, 0.0), rtol=0, atol=1e-12)
 
 
+# ----------------------------------------------------------------------------- the CNN's fast path
+def random_cnn_any_bn(seed: int = 0) -> CNN:
+    """random_cnn with random batch-norm scales and shifts too, some scales negative."""
+    model = random_cnn(seed)
+    with torch.no_grad():
+        for bn in (model.bn1, model.bn2, model.bn3):
+            bn.weight.uniform_(-1.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+    return model
+
+
+def plain_occlude(model: nn.Module, images: torch.Tensor, patch: int, stride: int,
+                  fill: float) -> torch.Tensor:
+    """The straightforward path: every occluded copy through the unmodified model, one batch."""
+    n, _, h, w = images.shape
+    masks = occlusion_masks(h, w, patch, stride)
+    with torch.no_grad():
+        probs = F.softmax(model(occluded_batch(images, masks, torch.arange(n * len(masks)), fill)), 1)
+    return probs.reshape(n, (h - patch) // stride + 1, (w - patch) // stride + 1, -1)
+
+
+@pytest.mark.parametrize("size", [(28, 28), (31, 26)])
+@pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_folded_cnn_equals_the_cnn(dtype, atol, size):
+    # float32 runs in oneDNN's blocked layout, float64 in channels_last. Sizes 24-31 all reach
+    # 3x3 after three pools, so the CNN accepts them; odd ones make the pools drop a row.
+    model = random_cnn_any_bn().to(dtype)
+    x = torch.rand(16, 1, *size, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(FoldedCNN(model)(x), model(x), rtol=0, atol=atol)
+
+
+def test_fold_batch_norm_with_a_conv_bias():
+    torch.manual_seed(1)
+    conv, bn = nn.Conv2d(3, 5, 3, padding=1).double(), nn.BatchNorm2d(5).double()
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(-2, 2), bn.bias.uniform_(-1, 1)
+    bn.eval()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(fold_batch_norm(conv, bn)(x), bn(conv(x)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("size,patch,stride,fill", [
+    ((28, 28), 8, 1, 0.0), ((28, 28), 8, 3, 1.0), ((28, 28), 1, 1, 0.0), ((28, 28), 3, 2, 0.7),
+    ((28, 28), 13, 1, 0.0), ((28, 28), 28, 1, 0.3), ((28, 28), 5, 5, 0.0), ((26, 30), 6, 1, 0.0),
+    ((31, 24), 7, 2, 0.5),
+])
+def test_cnn_fast_path_matches_the_plain_model(size, patch, stride, fill):
+    model = random_cnn_any_bn(seed=3).double()
+    g = torch.Generator().manual_seed(5)
+    images = torch.rand(2, 1, *size, dtype=torch.float64, generator=g)
+    got = occlude(model, images, patch=patch, stride=stride, fill=fill, chunk=97)
+    torch.testing.assert_close(got, plain_occlude(model, images, patch, stride, fill),
+                               rtol=0, atol=1e-12)
+
+
+def test_cnn_fast_path_float32_on_digits():
+    model = random_cnn_any_bn(seed=4)
+    images = torch.stack([digit_like(seed=s) for s in range(3)])
+    got = occlude(model, images)
+    torch.testing.assert_close(got, plain_occlude(model, images, 8, 1, 0.0), rtol=0, atol=1e-5)
+    # Chunks that split an image's positions, or hold several images, give the same maps.
+    for chunk in (7, 100, 441, 1000):
+        torch.testing.assert_close(occlude(model, images, chunk=chunk), got, rtol=0, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- blank background
 def test_patch_over_blank_background_leaves_probabilities_unchanged():
     model = random_cnn()
@@ -221,7 +290,7 @@ def test_caller_model_is_not_modified():
     model = random_cnn()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     occlude(model, digit_like(), patch=8)
-    assert model.conv2.weight.is_contiguous()  # the channels_last copy stays inside occlude
+    assert model.conv2.weight.is_contiguous()  # the fast copy (FoldedCNN) stays inside occlude
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert not model.training
