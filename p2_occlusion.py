@@ -56,7 +56,8 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from common.cli import FIGURES, Parser, UserError, run, save_figure, write_json_atomic  # noqa: E402
 from common.cnn import CHECKPOINT_DIR, load_cnn, predict_proba  # noqa: E402
 from common.data import load_mnist, resolve_source  # noqa: E402
-from common.occlusion import DEFAULT_CHUNK, check_window, fast_inference_copy, occlude  # noqa: E402
+from common.occlusion import (DEFAULT_CHUNK, check_window, fast_inference_copy, num_positions,
+                              occlude)  # noqa: E402
 
 SIX = 6
 CRITICAL_P = 0.5  # "p('6') drops below 0.5"
@@ -660,7 +661,7 @@ def search(model: torch.nn.Module, six: torch.Tensor, sources: torch.Tensor,
             p6 = occlude(model, six, patch=size, stride=1, fill=fill)[..., SIX].numpy()
             order = np.argsort(p6, axis=None, kind="stable")
             strategies[name] = np.stack(np.unravel_index(order[:n_positions], p6.shape), 1)
-        p = 28 - size + 1
+        p = num_positions(28, size, 1)
         strategies["random"] = np.stack(np.unravel_index(
             rng.choice(p * p, n_positions, replace=False), (p, p)), 1)
         for strategy, positions in strategies.items():

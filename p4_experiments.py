@@ -48,8 +48,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from common.cli import FIGURES, Parser, UserError, run, save_figure, write_json_atomic
-from p3_rnn_bptt import (output_backward, output_forward, problem3_params, rnn_backward, rnn_forward,
-                         rnn_step_forward)
+from p3_rnn_bptt import (OutputCache, OutputGrads, output_backward, output_forward, problem3_params,
+                         rnn_backward, rnn_forward, rnn_step_forward)
 from p5_lstm import LSTMParams, lstm_backward, lstm_forward
 
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"  # the 20 amino acids, one-hot index = position here
@@ -116,12 +116,16 @@ def rescale_to_spectral_radius(W: np.ndarray, rho: float) -> np.ndarray:
     return W * (rho / spectral_radius(W))
 
 
+def last_step_nll_backward(cache: OutputCache, label: int) -> OutputGrads:
+    """Gradients of L = −log ŷ_label(τ), the last row of the output layer's ŷ, through that layer."""
+    dyhat = np.zeros_like(cache.yhat)
+    dyhat[-1, label] = -1.0 / cache.yhat[-1, label]  # d(−log ŷ_y)/dŷ_y
+    return output_backward(dyhat, cache)
+
+
 def last_step_upstream(h: np.ndarray, V: np.ndarray, c: np.ndarray, label: int) -> np.ndarray:
     """∂L/∂h(t) from the outputs (T, H) for L = −log ŷ_label(τ): zero except at t = τ."""
-    yhat, cache = output_forward(h, V, c)
-    dyhat = np.zeros_like(yhat)
-    dyhat[-1, label] = -1.0 / yhat[-1, label]  # d(−log ŷ_y)/dŷ_y
-    return output_backward(dyhat, cache).dh
+    return last_step_nll_backward(output_forward(h, V, c)[1], label).dh
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,9 +490,7 @@ def bptt_sequence_grads(letters: np.ndarray, label: int,
     H = params["W"].shape[0]
     h, cache = rnn_forward(one_hot(letters), np.zeros(H), params["W"], params["U"], params["b"])
     yhat, out_cache = output_forward(h.mean(axis=0, keepdims=True), params["V"], params["c"])
-    dyhat = np.zeros_like(yhat)
-    dyhat[0, label] = -1.0 / yhat[0, label]  # d(−log ŷ_y)/dŷ_y
-    out = output_backward(dyhat, out_cache)
+    out = last_step_nll_backward(out_cache, label)  # ŷ has one row, for h̄
     # h̄ = (1/T) Σ_t h(t), so ∂L/∂h(t) = ∂L/∂h̄ / T at every step
     g = rnn_backward(np.broadcast_to(out.dh / len(h), h.shape), cache)
     return float(-np.log(yhat[0, label])), {"W": g.dW, "U": g.dU, "b": g.db, "V": out.dV, "c": out.dc}

@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench.common import goal, result, row, stat, torch_threads, uncontended
-from common.cnn import MNIST_MEAN, MNIST_STD, train_cnn
+from common.cnn import MNIST_MEAN, MNIST_STD, accuracy, train_cnn
 from common.data import MNISTData, load_mnist
 
 SEEDS = (0, 1, 2)
@@ -93,13 +93,6 @@ def train_example(train: MNISTData, seed: int = 1, epochs: int = EXAMPLE_EPOCHS,
         if on_epoch is not None:
             on_epoch(epoch, model)
     return model
-
-
-def accuracy(model: nn.Module, data: MNISTData, batch: int = 1000) -> float:
-    with torch.no_grad():
-        correct = sum((model(data.images[i:i + batch]).argmax(1) == data.labels[i:i + batch]).sum().item()
-                      for i in range(0, len(data.labels), batch))
-    return correct / len(data.labels)
 
 
 class EpochClock:
