@@ -479,8 +479,9 @@ def plot_regions(image: np.ndarray, region: dict[str, Any], patch: int) -> plt.F
     for b, nm in zip(bars, names):
         e = region["erase_region"][nm]
         ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.02,
-                f"p('6')={e['prob_true']:.2f}\nnow '{e['pred']}' (p={e['prob_pred']:.2f})",
-                ha="center", fontsize=8.5,
+                f"{e['prob_true']:.2f}" + ("" if e["pred"] == SIX else
+                                           f"\nnow '{e['pred']}' (p={e['prob_pred']:.2f})"),
+                ha="center", va="bottom", fontsize=8.5,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     ax.axhline(CRITICAL_P, color="red", ls="--", lw=1)
     ax.set_xticks(range(len(names)), [REGION_TICKS[nm] for nm in names], fontsize=9)
