@@ -1,5 +1,7 @@
 # `make` installs, trains (or reuses) the CNN, runs every problem script and builds the report.
 # `make test` installs and runs the test suite. `make bench` runs the benchmarks.
+# `make readme` (maintainers only) refreshes README's results from a reference run over 3 CNN
+# training seeds; `make` and `make test` never modify a tracked file.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +11,7 @@ RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(SCRIPTS),$(firstword $(subst _
 DATA ?= auto
 MAKE_START := $(shell date +%s)
 
-.PHONY: all cnn problems test bench clean
+.PHONY: all cnn problems readme test bench clean
 .DEFAULT_GOAL := all
 
 all: problems
@@ -43,6 +45,19 @@ problems: $(STAMP)
 	  test -s $$f || { echo "make: expected output $$f is missing" >&2; exit 1; }; \
 	done
 
+# The reference run: everything `make` does, then P1 and P2 again with CNNs trained on seeds 1
+# and 2 (their own checkpoints), so that README quotes ranges that survive retraining elsewhere.
+README_SEEDS := 1 2
+readme: all
+	@src=$$($(PY) -m common.data $(DATA)) || exit $$?; \
+	for seed in $(README_SEEDS); do \
+	  for s in p1_cnn_filters.py p2_occlusion.py; do \
+	    echo "== $(PY) $$s --data $$src --seed $$seed --out figures/seed$$seed"; \
+	    $(PY) $$s --data $$src --seed $$seed --out figures/seed$$seed || exit $$?; \
+	  done; \
+	done
+	$(PY) report.py --readme README.md --seed-runs $(foreach k,$(README_SEEDS),figures/seed$(k))
+
 test: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -50,4 +65,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf figures/*.png figures/*.json figures/*.md checkpoints
+	rm -rf figures/*.png figures/*.json figures/*.md figures/seed* checkpoints

@@ -3,11 +3,14 @@
 Reads only figures/pN_results.json, p4_answers.md and the figure files (it never runs a model).
 Writes figures/report.md: a header (date, data, seed, versions, the CNN, the runtime of make), one
 section per problem and sub-question in the assignment's order (answer, numbers, figures), and the
-interpretations we chose. Rewrites the README regions between <!-- results-table:start/end -->
-and <!-- figures-list:start/end -->. A missing results file makes its sections name the script to run.
+interpretations we chose. A missing results file makes its sections name the script to run.
+With --readme (the maintainer's `make readme`, never plain `make`), it also rewrites README's
+regions <!-- reference-run -->, <!-- results-table --> (CNN rows over the seeds in --seed-runs)
+and <!-- figures-list -->.
 
 Command:   .venv/bin/python report.py [--check-links] [--make-seconds N]     (make runs it last)
-           --figures DIR (figures/), --readme PATH (README.md), --p4-answers PATH (p4_answers.md)
+           --figures DIR (figures/), --p4-answers PATH (p4_answers.md),
+           --readme README.md --seed-runs figures/seed1 figures/seed2     (make readme)
 Exit:      0; 1 with one line on stderr when --check-links finds a linked file that does not exist.
 Runtime:   under a second on 2 CPU cores (JSON and text only, no torch).
 """
@@ -25,6 +28,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from common.cli import FIGURES, ROOT, Parser, run, write_atomic
+from common.machine import one_line as machine_line
+from common.text import sig, splice
 
 SCRIPTS = {1: "p1_cnn_filters.py", 2: "p2_occlusion.py", 3: "p3_rnn_bptt.py",
            4: "p4_experiments.py", 5: "p5_lstm.py"}
@@ -68,13 +73,6 @@ Section = Callable[[dict, "Figures"], list[str]]
 
 
 # ----------------------------------------------------------------------------- formatting
-def sig(v: Any, digits: int = 8) -> str:
-    """A number or vector with `digits` significant digits, as the scripts print: [-1.0000000, 0.43400995]."""
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(sig(e, digits) for e in v) + "]"
-    return f"{float(v) + 0.0:#.{digits}g}"  # + 0.0 turns -0.0 into 0.0
-
-
 def prob(v: Any) -> str:
     return f"{float(v):.4f}"
 
@@ -522,32 +520,59 @@ def build_report(results: dict[int, dict | None], figs: Figures, p4_answers: Pat
 
 
 # ----------------------------------------------------------------------------- README
-def readme_results(results: dict[int, dict | None]) -> str:
-    def row(n: int, label: str, value: Callable[[dict], str]) -> list[str]:
-        if results[n] is None:
+def spread(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    """One value, or the mean and range of several: "98.6% (98.4–98.7%)"."""
+    if len(values) == 1:
+        return fmt(values[0])
+    mean = sum(values) / len(values)
+    return f"{fmt(mean)} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def agreement(values: Sequence[Any]) -> str:
+    """"1 on 3 of 3 seeds", or each value's count where the seeds disagree."""
+    counts = Counter(values)
+    return ", ".join(f"'{v}' on {c} of {len(values)} seed{'s' if len(values) > 1 else ''}"
+                     for v, c in counts.most_common())
+
+
+def readme_results(runs: dict[int, list[dict]], exact: dict[int, dict | None]) -> str:
+    """The README's table: CNN-dependent rows over every training seed in `runs` (P1 and P2 results
+    per seed), exact float64 rows (P3, P5) as they are."""
+    def row(label: str, n: int, value: Callable[[list[dict]], str]) -> list[str]:
+        rs = runs.get(n) or ([exact[n]] if exact.get(n) else [])
+        if not rs:
             return [label, missing(n)]
-        return [label, attempt(lambda: value(results[n]),
-                               f"_not in `p{n}_results.json`: rerun `python {SCRIPTS[n]}`_")]
+        return [label, attempt(lambda: value(rs), f"_not in `p{n}_results.json`: rerun `python {SCRIPTS[n]}`_")]
 
-    def shifted(r: dict) -> str:
-        return " / ".join(f"{r['shift'][k]['pred']} (p = {prob(max(r['shift'][k]['probs']))})"
-                          for k in ("left3", "right3"))
-
-    rows = [row(1, "CNN accuracy, train / test", lambda r: f"{pct(r['train_accuracy'])} / "
-                f"{pct(r['test_accuracy'])} ({DATA_SHORT.get(r['data_source'], r['data_source'])})"),
-            row(1, "P1: the '1' shifted 3 px left / right, predicted", shifted),
-            row(1, "P1: test accuracy at −3 / 0 / +3 px", lambda r: " / ".join(
-                pct(r["shift_accuracy"][k]) for k in ("-3", "0", "3"))),
-            row(2, "P2: share of pasted windows that change the label, by target positions",
-                p2_rates),
-            row(3, "P3: loss L", lambda r: sig(r["loss"])),
-            row(3, "P3: ∂L/∂b, BPTT (central differences)", lambda r: f"{sig(r['grad_b_bptt'])} "
-                f"({sig(r['grad_b_central'])})"),
-            row(3, "P3: b after one step, new loss", lambda r: f"{sig(r['b_new'])}, {sig(r['loss_new'])}"),
-            row(5, "P5: LSTM loss L",
-                lambda r: f"{sig(r['loss'])} ({r['cell_input_activation']} cell input)"),
-            row(5, "P5: ∂L/∂b^f, BPTT", lambda r: sig(r["grad_b_f_bptt"]))]
+    seeds = len(runs.get(1) or [])
+    over = f" ({seeds} training seeds: mean (range))" if seeds > 1 else ""
+    rows = [row(f"CNN accuracy, train / test{over}", 1, lambda rs: " / ".join(
+                spread([r[k] for r in rs], pct) for k in ("train_accuracy", "test_accuracy"))),
+            row("P1: the '1' shifted 3 px left / right is classified as", 1, lambda rs: " / ".join(
+                agreement([r["shift"][k]["pred"] for r in rs]) for k in ("left3", "right3"))),
+            row(f"P1: test accuracy at −3 / 0 / +3 px{over}", 1, lambda rs: " / ".join(
+                spread([r["shift_accuracy"][k] for r in rs], pct) for k in ("-3", "0", "3"))),
+            row(f"P2: patch positions (of 441) where p('6') < 0.5{over}", 2, lambda rs: spread(
+                [r["important_region"]["n_below"] for r in rs], lambda v: f"{v:.0f}")),
+            row("P3: loss L", 3, lambda rs: sig(rs[0]["loss"])),
+            row("P3: ∂L/∂b, BPTT (central differences)", 3, lambda rs: f"{sig(rs[0]['grad_b_bptt'])} "
+                f"({sig(rs[0]['grad_b_central'])})"),
+            row("P3: b after one step, new loss", 3, lambda rs: f"{sig(rs[0]['b_new'])}, {sig(rs[0]['loss_new'])}"),
+            row("P5: LSTM loss L", 5, lambda rs: f"{sig(rs[0]['loss'])} ({rs[0]['cell_input_activation']} cell input)"),
+            row("P5: ∂L/∂b^f, BPTT", 5, lambda rs: sig(rs[0]["grad_b_f_bptt"]))]
     return "\n".join(table(["result", "value"], rows)).rstrip()
+
+
+def readme_reference(r1: dict | None, seeds: int, date: str) -> str:
+    """Which run the README's numbers come from, and why a user's own can differ."""
+    torch_version = attempt(lambda: r1["versions"]["torch"], None) if r1 else None
+    return (f"The numbers below come from the reference run of {date} (`make readme`) on "
+            f"{machine_line()}, torch {torch_version or 'unknown'}, data: "
+            f"{DATA_SHORT.get((r1 or {}).get('data_source'), 'unknown')}. CNN-dependent rows are over "
+            f"{seeds} training seed{'s' if seeds != 1 else ''}. Your own run's numbers are in "
+            "[`figures/report.md`](figures/report.md) after `make`; CNN-dependent digits can differ "
+            "from machine to machine, because CPU kernels (AVX2, AVX-512) round differently and the "
+            "CNN trains to other weights. P3 and P5 are exact float64 and do not change.")
 
 
 def readme_figures(figs: Figures, readme_dir: Path) -> str:
@@ -566,11 +591,10 @@ def update_readme(path: Path, regions: dict[str, str]) -> str:
         return f"{path.name} not found; left alone"
     text = original = path.read_text()
     for name, body in regions.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n?).*?(\n?<!-- {name}:end -->)", re.DOTALL)
-        if not pattern.search(text):
+        spliced = splice(text, name, body)
+        if spliced is None:
             return f"{path.name} has no <!-- {name}:start --> ... <!-- {name}:end --> markers; left alone"
-        text = pattern.sub(lambda m: m.group(1).rstrip("\n") + "\n" + body + "\n" + m.group(2).lstrip("\n"),
-                           text, count=1)
+        text = spliced
     if text != original:
         write_atomic(path, text.encode())
     state = "updated" if text != original else "already up to date"
@@ -609,8 +633,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--figures", type=Path, default=FIGURES,
                    help="folder of the pN_results.json files and figures; report.md is written there")
-    p.add_argument("--readme", type=Path, default=ROOT / "README.md",
-                   help="README whose marker regions get the results table and the figure list")
+    p.add_argument("--readme", type=Path, default=None,
+                   help="also rewrite this README's marker regions (the reference run: `make readme`); "
+                        "make itself never touches README")
+    p.add_argument("--seed-runs", type=Path, nargs="*", default=[],
+                   help="folders of P1/P2 results from CNNs trained with other seeds, for README's ranges")
     p.add_argument("--p4-answers", type=Path, default=ROOT / "p4_answers.md",
                    help="the written answers to Problem 4")
     p.add_argument("--make-seconds", type=seconds, help="total runtime of make, for the header")
@@ -629,9 +656,16 @@ def main(argv: Sequence[str] | None = None) -> dict:
     write_atomic(report, text.encode())
     absent = [SCRIPTS[n] for n, r in results.items() if r is None]
     print(f"wrote {report}" + (f"; no results yet from {', '.join(absent)}" if absent else ""))
-    readme = update_readme(args.readme, {"results-table": readme_results(results),
-                                         "figures-list": readme_figures(figs, args.readme.parent)})
-    print(readme)
+    readme = None
+    if args.readme is not None:
+        runs = {n: [r for r in [results[n], *(load_json(d / f"p{n}_results.json") for d in args.seed_runs)]
+                    if r is not None] for n in (1, 2)}
+        date = datetime.date.today().isoformat()
+        readme = update_readme(args.readme, {
+            "reference-run": readme_reference(results[1], len(runs[1]), date),
+            "results-table": readme_results(runs, results),
+            "figures-list": readme_figures(figs, args.readme.parent)})
+        print(readme)
     broken = broken_links(text, args.figures)
     if args.check_links and broken:
         raise SystemExit(f"report.py: {report.name} links {len(broken)} missing file(s) in "

@@ -311,6 +311,10 @@ README = """# Title
 
 Intro text, kept.
 
+<!-- reference-run:start -->
+old reference
+<!-- reference-run:end -->
+
 <!-- results-table:start -->
 old table
 <!-- results-table:end -->
@@ -331,13 +335,14 @@ def test_readme_regions_are_replaced_and_the_rest_is_untouched(tree, capsys):
     readme.write_text(README)
     build(root, "--make-seconds", "42")
     new = readme.read_text()
-    assert "old table" not in new and "old list" not in new
+    assert "old table" not in new and "old list" not in new and "old reference" not in new
     outside = re.compile(r"<!-- (\S+):start -->.*?<!-- \1:end -->", re.DOTALL)
     assert outside.sub("X", new) == outside.sub("X", README)
     table = new.split("<!-- results-table:start -->")[1].split("<!-- results-table:end -->")[0]
     for expected in (sig(inputs[3]["loss"]), vec(inputs[3]["b_new"]), vec(inputs[5]["grad_b_f_bptt"]),
                      f"{100 * inputs[1]['shift_accuracy']['3']:.1f}%",
-                     f"{100 * inputs[2]['adversarial_search']['runs'][1]['success_rate']:.1f}%"):
+                     f"'{inputs[1]['shift']['left3']['pred']}' on 1 of 1 seed",
+                     f"| {inputs[2]['important_region']['n_below']} |"):
         assert expected in table, expected
     assert "42 s" in (root / "figures" / "report.md").read_text().split("## P1")[0]
     listing = new.split("<!-- figures-list:start -->")[1].split("<!-- figures-list:end -->")[0]
@@ -352,7 +357,39 @@ def test_readme_without_markers_is_left_alone_with_one_line(tree, capsys):
     out = capsys.readouterr().out
     assert (root / "README.md").read_text() == "no markers here\n"
     lines = out.splitlines()
-    assert len(lines) == 2 and "left alone" in lines[1] and "<!-- results-table:start -->" in lines[1]
+    assert len(lines) == 2 and "left alone" in lines[1] and "<!-- reference-run:start -->" in lines[1]
+
+
+def test_without_readme_flag_the_readme_is_never_touched(tree):
+    """`make` runs report.py without --readme: a tracked README must stay as it is."""
+    root, _ = tree
+    readme = root / "README.md"
+    readme.write_text(README)
+    report.main(["--figures", str(root / "figures"), "--p4-answers", str(root / "p4_answers.md")])
+    assert readme.read_text() == README
+
+
+def test_readme_gives_cnn_rows_as_mean_and_range_over_seed_runs(tree):
+    root, inputs = tree
+    readme = root / "README.md"
+    readme.write_text(README)
+    test_acc = [inputs[1]["test_accuracy"]]
+    preds = [inputs[1]["shift"]["right3"]["pred"]]
+    for k in (1, 2):  # two more seeds' P1 results, with other accuracies and one other prediction
+        folder = root / f"seed{k}"
+        folder.mkdir()
+        r1 = synthetic_inputs(seed=k)[1]
+        r1["shift"]["right3"]["pred"] = preds[0] if k == 1 else (preds[0] + 1) % 10
+        test_acc.append(r1["test_accuracy"])
+        preds.append(r1["shift"]["right3"]["pred"])
+        (folder / "p1_results.json").write_text(json.dumps(r1))
+    build(root, "--seed-runs", str(root / "seed1"), str(root / "seed2"))
+    table = readme.read_text().split("<!-- results-table:start -->")[1]
+    mean = sum(test_acc) / 3
+    expected = f"{100 * mean:.1f}% ({100 * min(test_acc):.1f}%–{100 * max(test_acc):.1f}%)"
+    assert expected in table and "3 training seeds" in table
+    assert f"'{preds[0]}' on 2 of 3 seeds, '{preds[2]}' on 1 of 3 seeds" in table
+    assert "3 training seeds" in readme.read_text().split("<!-- reference-run:start -->")[1]
 
 
 def run_cli(root, *extra):
