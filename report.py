@@ -443,21 +443,53 @@ def p4_section(path: Path, r: dict | None, timing: dict | None, figs: Figures) -
 
 
 # ----------------------------------------------------------------------------- header and interpretations
+def pooling(architecture: str, side: int = 28) -> str:
+    """"28→14→7→3": the feature maps' side after each pool, from the classifier's input size.
+
+    The linear layer takes channels x s x s inputs; halving (floor) `side` until it reaches s counts
+    the 2x2 pools."""
+    channels = int(conv_layers(architecture)[-1][2])
+    fc_in = int(re.search(r"Linear\(in_features=(\d+)", architecture).group(1))
+    target, sides = round((fc_in / channels) ** 0.5), [side]
+    while sides[-1] > target:
+        sides.append(sides[-1] // 2)
+    if sides[-1] != target:
+        raise ValueError(f"no chain of 2x2 pools turns {side} into {target}")
+    return "→".join(map(str, sides))
+
+
+def training_recipe(recipe: dict) -> str:
+    """The training facts the answers depend on (P1(3)'s shift tolerance above all)."""
+    aug = recipe["augment_px"]
+    parts = [f"{recipe['epochs']} epochs of batch {recipe['batch_size']}",
+             recipe.get("optimizer", "SGD"),
+             f"one-cycle learning rate up to {recipe['max_lr']:g}",
+             f"label smoothing {recipe['label_smoothing']:g}",
+             f"random shifts of up to ±{aug} px (clamp padding) as augmentation" if aug else
+             "no augmentation"]
+    return ", ".join(parts)
+
+
 def header(results: dict[int, dict | None], date: str, make_seconds: float | None) -> list[str]:
     r1, r3 = results[1] or {}, results[3] or {}
     na = f"not available: run `python {SCRIPTS[1]}`"
     arch = attempt(lambda: str(r1["model"]["architecture"]), "")
     convs = conv_layers(arch)
     cnn = attempt(lambda: f"{len(convs)} conv layers, " + ", ".join(
-        f"{c[0]} {c[1]}→{c[2]} channels {c[3]}x{c[3]}" for c in convs) + ", each with batch norm and "
-        f"ReLU; {r1['model']['parameters']:,} parameters", na)
+        f"{c[0]} {c[1]}→{c[2]} channels {c[3]}x{c[3]}" for c in convs) + ", each followed by batch "
+        f"norm, ReLU and a 2x2 max-pool ({pooling(arch)}; the pools run in `forward`, so the module "
+        f"list below does not show them); a linear layer to 10 logits; "
+        f"{r1['model']['parameters']:,} parameters", na)
+    training = attempt(lambda: training_recipe(dict(r1["model"]["recipe"])), na)
     versions = attempt(lambda: dict(r3["versions"]), {})
     rows = [["Date", date],
             ["Data", attempt(lambda: DATA_SOURCES.get(r1["data_source"], r1["data_source"]), na)],
             ["Seed", r1.get("seed", na)],
             ["torch", r1.get("torch_version") or versions.get("torch", na)],
             ["Python, numpy", f"{versions.get('python', '?')}, {versions.get('numpy', '?')}"],
+            ["Machine (of this report)", machine_line()],
             ["CNN", cnn],
+            ["Training", training],
             ["CNN accuracy", attempt(lambda: f"train {pct(r1['train_accuracy'])}, "
                                              f"test {pct(r1['test_accuracy'])}", na)],
             ["Runtime of `make`", f"{make_seconds:.0f} s" if make_seconds is not None else "not measured"]]
