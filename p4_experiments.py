@@ -31,26 +31,24 @@ Runtime:   8 s on 2 CPU cores, 11-12 s while other jobs loaded the machine (load
            --quick: 1.5 s.
            BLAS is limited to one thread (see single_threaded_blas).
 
-Reuses the numpy RNN of p3_rnn_bptt.py (rnn_forward/backward, rnn_step_forward, the output layer) and
-the LSTM of p5_lstm.py (lstm_forward/backward); nothing here re-derives their gradients.
+The math of the RNN and the LSTM (rnn_forward/backward, rnn_step_forward, lstm_forward/backward, the
+output layer) lives in common/rnn.py; nothing here re-derives their gradients.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from common.cli import FIGURES, Parser, UserError, run, save_figure, write_json_atomic
-from p3_rnn_bptt import (OutputCache, OutputGrads, output_backward, output_forward, problem3_params,
-                         rnn_backward, rnn_forward, rnn_step_forward)
-from p5_lstm import LSTMParams, lstm_backward, lstm_forward
+from common.cli import FIGURES, Parser, UserError, run, save_figure, versions, write_json_atomic
+from common.plotting import plt
+from common.rnn import (LSTMParams, OutputCache, OutputGrads, lstm_backward, lstm_forward, output_backward,
+                        output_forward, problem3_params, rnn_backward, rnn_forward, rnn_step_forward)
 
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"  # the 20 amino acids, one-hot index = position here
 D = len(ALPHABET)
@@ -148,7 +146,7 @@ class GradientCurve(NamedTuple):
 
 def rnn_gradient_curve(x: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray, V: np.ndarray,
                        c: np.ndarray, label: int = 0) -> GradientCurve:
-    """Forward eqs. 10.8-10.11 over x (T, D), back-propagate L = −log ŷ_label(τ) with p3's rnn_backward."""
+    """Forward eqs. 10.8-10.11 over x (T, D), back-propagate L = −log ŷ_label(τ) with rnn_backward."""
     h, cache = rnn_forward(x, np.zeros(W.shape[0]), W, U, b)
     with np.errstate(over="ignore", invalid="ignore"):  # an exploding product is a result, not an error
         g = rnn_backward(last_step_upstream(h, V, c, label), cache)
@@ -160,7 +158,7 @@ def rnn_gradient_curve(x: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarra
 
 def lstm_gradient_curve(x: np.ndarray, p: LSTMParams, V: np.ndarray, c: np.ndarray,
                         label: int = 0) -> GradientCurve:
-    """The same for p5's LSTM (tanh cell input); ∂L/∂W is that of the four stacked recurrent matrices."""
+    """The same for the LSTM (tanh cell input); ∂L/∂W is that of the four stacked recurrent matrices."""
     h, cache = lstm_forward(x, np.zeros(p.W.shape[0]), p, "tanh")
     with np.errstate(over="ignore", invalid="ignore"):
         g = lstm_backward(last_step_upstream(h, V, c, label), cache)
@@ -366,17 +364,16 @@ def sequence_states(letters: np.ndarray, W: np.ndarray, U: np.ndarray,
                     b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run eqs. 10.8-10.9 over N sequences at once. letters (N, T) → mean-pooled h̄ (N, H), final h(τ) (N, H).
 
-    Calls p3's rnn_step_forward with one column per sequence (x (D, N), h (H, N), b (H, 1)):
-    a = b + W h + U x holds column by column, so one matmul advances all N sequences.
+    Calls rnn_step_forward with one row per sequence (x (N, D), h (N, H)), so one matmul advances
+    all N sequences.
     """
     N, T = letters.shape
-    H = W.shape[0]
-    eye, b_col = np.eye(D), b[:, None]
-    h, total = np.zeros((H, N)), np.zeros((H, N))
+    eye = np.eye(D)
+    h, total = np.zeros((N, W.shape[0])), np.zeros((N, W.shape[0]))
     for t in range(T):
-        h, _ = rnn_step_forward(eye[letters[:, t]].T, h, W, U, b_col)
+        h, _ = rnn_step_forward(eye[letters[:, t]], h, W, U, b)
         total += h
-    return (total / T).T, h.T
+    return total / T, h
 
 
 def reservoir_states(letters: np.ndarray, res: Reservoir) -> tuple[np.ndarray, np.ndarray]:
@@ -386,7 +383,7 @@ def reservoir_states(letters: np.ndarray, res: Reservoir) -> tuple[np.ndarray, n
 
 def pooled_states_per_sequence(letters: np.ndarray, W: np.ndarray, U: np.ndarray,
                                b: np.ndarray) -> np.ndarray:
-    """h̄ (N, H) from p3's rnn_forward one sequence at a time: the code path that BPTT uses too."""
+    """h̄ (N, H) from rnn_forward one sequence at a time: the code path that BPTT uses too."""
     return np.array([rnn_forward(one_hot(seq), np.zeros(W.shape[0]), W, U, b)[0].mean(axis=0)
                      for seq in letters])
 
@@ -458,12 +455,12 @@ def echo_state_gap(seed: int, T: int, H: int, rhos: Sequence[float]) -> dict[str
     gaps = {}
     for rho in rhos:
         res = make_reservoir(H, rho, seed)
-        h = np.stack([np.zeros(H), h0_b], axis=1)
+        h = np.stack([np.zeros(H), h0_b], axis=1).T  # (2, H): one row per start
         gap_at = {}
         for t in range(T):
-            h, _ = rnn_step_forward(np.eye(D)[letters[:, t]].T, h, res.W, res.U, res.b[:, None])
+            h, _ = rnn_step_forward(np.eye(D)[letters[:, t]], h, res.W, res.U, res.b)
             if t + 1 in (10, 100, T):
-                gap_at[str(t + 1)] = float(np.linalg.norm(h[:, 0] - h[:, 1]) / np.sqrt(H))
+                gap_at[str(t + 1)] = float(np.linalg.norm(h[0] - h[1]) / np.sqrt(H))
         gaps[f"{rho:g}"] = gap_at
     return gaps
 
@@ -486,7 +483,7 @@ def adam_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], state
 def bptt_sequence_grads(letters: np.ndarray, label: int,
                         params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
     """Loss −log softmax(c + V h̄)_label, h̄ = mean_t h(t), for one sequence (T,), and its gradients
-    for W, U, b, V, c by BPTT through p3's rnn_forward/rnn_backward and output layer."""
+    for W, U, b, V, c by BPTT through rnn_forward/rnn_backward and output layer."""
     H = params["W"].shape[0]
     h, cache = rnn_forward(one_hot(letters), np.zeros(H), params["W"], params["U"], params["b"])
     yhat, out_cache = output_forward(h.mean(axis=0, keepdims=True), params["V"], params["c"])
@@ -559,15 +556,6 @@ def compare_costs(seed: int, cfg: Exp2Config, T: int, rho: float, epochs: int, l
 # ---------------------------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def short_label(name: str) -> str:
     """'RNN ρ = 0.9' → 'ρ = 0.9', 'LSTM forget bias +3' → 'forget bias +3' (the legend title says which)."""
     return name.removeprefix("RNN ").removeprefix("RNN, ").removeprefix("LSTM ")
@@ -580,7 +568,6 @@ def plot_gradient_decay(draws: Sequence[dict[str, GradientCurve]],
     The first draw is drawn solid and labelled, the others thin. Values above `limits` leave the
     axes; where the first draw does, its largest value is written at the edge.
     """
-    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.6), sharey=True)
     colors = plt.get_cmap("tab10")
     T = len(next(iter(draws[0].values())).dh_norm)
@@ -632,7 +619,6 @@ def plot_gradient_decay(draws: Sequence[dict[str, GradientCurve]],
 def plot_dW_share(draws: Sequence[dict[str, GradientCurve]], floor: float = 1e-60) -> Any:
     """Share of ∂L/∂W (Σ of per-step term norms) from lags > k, against k, log scale; first draw
     solid and labelled with its value at k = FAR, the others thin."""
-    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(10, 5.4))
     colors = plt.get_cmap("tab10")
     for i, name in enumerate(draws[0]):
@@ -663,7 +649,6 @@ def plot_dW_share(draws: Sequence[dict[str, GradientCurve]], floor: float = 1e-6
 
 def plot_esn(grid: dict[str, Any], lengths: Sequence[int], rhos: Sequence[float], n_test: int) -> Any:
     """Held-out accuracy against spectral radius (one line per length) and against length (one per ρ)."""
-    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     colors = plt.get_cmap("tab10")
     for i, T in enumerate(lengths):
@@ -877,7 +862,7 @@ def run_experiments(seed: int, epochs: int, out: Path, quick: bool) -> dict[str,
                         "summary": "per curve: medians over the draws (None = never), then each draw",
                         "curves": e1},
         "experiment2": e2,
-        "versions": {"python": platform.python_version(), "numpy": version("numpy")},
+        "versions": versions("numpy"),
     }
     results["answers"] = build_answers(e1, e2, cfg1.T)
 

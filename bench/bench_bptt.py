@@ -1,4 +1,4 @@
-"""Benchmark 3: the hand-written numpy BPTT (p3_rnn_bptt, p5_lstm) against torch autograd.
+"""Benchmark 3: the hand-written numpy BPTT (common/rnn.py) against torch autograd.
 
 Both compute the full gradient (every parameter) of the Problem 3 loss, L = (ŷ1(τ) − 0.5)² −
 log ŷ2(τ), on the output layer of a vanilla RNN (T in {3, 1,000, 10,000}, H in {2, 64}) or an LSTM
@@ -22,8 +22,8 @@ import torch
 
 from bench.common import OthersCPU, goal, interleaved, result, row, torch_threads
 from common.gradcheck import rel_error
-from p3_rnn_bptt import RNNParams, rnn_model_backward, rnn_model_forward
-from p5_lstm import LSTMParams, lstm_model_backward, lstm_model_forward
+from common.rnn import (LSTMParams, RNNParams, lstm_model_backward, lstm_model_forward, rnn_model_backward,
+                        rnn_model_forward)
 
 TOLERANCE = 1e-12
 GOAL_SPEEDUP = 3.0
@@ -52,14 +52,14 @@ def lstm_problem(T: int, H: int, seed: int = 0) -> tuple[np.ndarray, LSTMParams,
 
 
 def numpy_rnn_grads(x: np.ndarray, p: RNNParams) -> Grads:
-    """Ours: every parameter's gradient from p3_rnn_bptt's forward and backward."""
+    """Ours: every parameter's gradient from common.rnn's forward and backward."""
     _, _, cache = rnn_model_forward(x, p)
     out, rnn = rnn_model_backward(cache)
     return {"b": rnn.db, "c": out.dc, "W": rnn.dW, "U": rnn.dU, "V": out.dV}
 
 
 def numpy_lstm_grads(x: np.ndarray, p: LSTMParams, V: np.ndarray, c: np.ndarray) -> Grads:
-    """Ours: every parameter's gradient from p5_lstm's forward and backward (σ cell input)."""
+    """Ours: every parameter's gradient from common.rnn's forward and backward (σ cell input)."""
     _, _, cache = lstm_model_forward(x, p, V, c)
     out, lstm = lstm_model_backward(cache)
     return {**lstm.params._asdict(), "V": out.dV, "c": out.dc}
@@ -177,7 +177,7 @@ def _run(quick: bool) -> dict[str, Any]:
         notes.append("Below the goal: " + ", ".join(missed) + (
             "; cProfile of ours in detail[case]['profile_ours']." if not quick else "."))
     return result("bptt", "BPTT: numpy backward vs torch autograd", quick,
-                  ours="numpy BPTT (p3_rnn_bptt / p5_lstm)", peer="torch autograd, unrolled graph",
+                  ours="numpy BPTT (common/rnn.py)", peer="torch autograd, unrolled graph",
                   agree=agree,
                   agreement=f"all parameter gradients of every case equal to {worst:.1e} relative "
                             f"(tolerance {TOLERANCE:g})",

@@ -1,7 +1,7 @@
 """Text shared by the scripts, the report and the benchmarks: numbers and README marker regions."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 
 def sig(v: Any, digits: int = 8) -> str:
@@ -23,3 +23,10 @@ def splice(text: str, name: str, block: str) -> str | None:
     if i < 0 or j < i:
         return None
     return text[:i + len(start)] + "\n" + block.strip("\n") + "\n" + text[j:]
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print left-aligned columns."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  " + "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -19,7 +19,7 @@ import torch
 
 import p4_experiments as p4
 from common.gradcheck import rel_error
-from p5_lstm import LSTMParams
+from common.rnn import LSTMParams
 
 ROOT = Path(__file__).resolve().parent.parent
 
