@@ -3,6 +3,8 @@
 Answers (1) the filters of conv1-conv3 as images, (2) the conv3 feature maps of a '0' and an '8' and
 the channels that tell them apart, (3) the prediction for a '1' shifted 3 pixels left and right
 with clamp padding, and the accuracy of the whole test split against horizontal shift.
+The network, its training recipe and the layer capture live in common/cnn.py; MNIST loading and
+the clamp-padded shift live in common/data.py. This script holds the analysis and the plots.
 
     python p1_cnn_filters.py                       # uses/trains checkpoints/cnn-<source>.pt
     python p1_cnn_filters.py --index-one 5 --data mnist5k
@@ -16,18 +18,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from common.cli import FIGURES, Parser, UserError, run, save_figure, write_json_atomic  # noqa: E402
-from common.cnn import CHECKPOINT_DIR, CONV_LAYERS, capture, load_cnn, predict_proba  # noqa: E402
-from common.data import MNISTData, load_mnist, shift  # noqa: E402
+from common.cli import FIGURES, Parser, run, save_figure, versions, write_json_atomic
+from common.cnn import (CONV_LAYERS, add_cnn_arguments, capture, load_cnn, pick_correct,
+                        predict_proba)
+from common.data import MNISTData, load_mnist, shift
+from common.plotting import plt
 
 SHIFTS = tuple(range(-6, 7))
 INTERPRETATION = (
@@ -39,77 +39,25 @@ INTERPRETATION = (
     "an --index-* flag picks another.")
 TOP_CHANNELS = 6
 INK_GAP = 0.1  # mean-ink difference that counts as 'one digit has a stroke there'
+DIGITS = {"zero": 0, "eight": 8, "one": 1}
 
 
-# ----------------------------------------------------------------------------- picking digits
-def pick_example(data: MNISTData, probs: torch.Tensor, digit: int, index: int | None,
-                 flag: str) -> int:
-    """Index of a correctly classified `digit` in `data`: the first one, or `index` if valid."""
-    pred = probs.argmax(1)
-    if index is None:
-        hits = torch.nonzero((data.labels == digit) & (pred == digit)).flatten()
-        if len(hits) == 0:
-            raise UserError(f"no correctly classified '{digit}' in the test split")
-        return int(hits[0])
-    if not 0 <= index < len(data.labels):
-        raise UserError(f"{flag} {index} is outside the test split (0..{len(data.labels) - 1})")
-    if int(data.labels[index]) != digit:
-        raise UserError(f"{flag} {index} is a '{int(data.labels[index])}', not a '{digit}'")
-    if int(pred[index]) != digit:
-        raise UserError(f"{flag} {index} is a '{digit}' that the CNN misclassifies as "
-                        f"'{int(pred[index])}'; pick a correctly classified one")
-    return index
+# ----------------------------------------------------------------------------- (1)-(3) analysis
+def pick_examples(labels: torch.Tensor, pred: torch.Tensor, flags: dict[str, int | None]
+                  ) -> tuple[dict[str, int], dict[str, str]]:
+    """Test indices of the '0', '8' and '1' (first correct one, or the --index-* flag) and why."""
+    index = {name: pick_correct(labels, pred, digit, flags[name], f"--index-{name}")
+             for name, digit in DIGITS.items()}
+    chosen_by = {name: f"--index-{name}" if flags[name] is not None else
+                 "the first correctly classified one in the test split" for name in DIGITS}
+    return index, chosen_by
 
 
-# ----------------------------------------------------------------------------- (1) filters
-def kernel_mosaic(weights: np.ndarray) -> np.ndarray:
-    """Tile k x k arrays [O, I, k, k] into one image: row o, column i holds (o, i); NaN gaps."""
-    o, i, k, _ = weights.shape
-    mosaic = np.full((o * (k + 1) - 1, i * (k + 1) - 1), np.nan)
-    for r in range(o):
-        for c in range(i):
-            mosaic[r * (k + 1):r * (k + 1) + k, c * (k + 1):c * (k + 1) + k] = weights[r, c]
-    return mosaic
+def conv_weights(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """(1) The kernels [O, I, k, k] of each conv layer."""
+    return {name: model.get_submodule(name).weight.detach().numpy() for name in CONV_LAYERS}
 
 
-def plot_conv1(weights: np.ndarray) -> plt.Figure:
-    """Each single-channel 3x3 conv1 kernel as its own image, with its weights written in."""
-    n = weights.shape[0]
-    lim = np.abs(weights).max()
-    fig, axes = plt.subplots(2, n // 2, figsize=(n * 0.75, 3.6))
-    for k, ax in enumerate(axes.flat):
-        im = ax.imshow(weights[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        for (r, c), v in np.ndenumerate(weights[k, 0]):
-            ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=6)
-        ax.set_title(f"filter {k}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(im, ax=axes, shrink=0.8, label="weight")
-    fig.suptitle("conv1: 16 filters, 1 input channel, 3x3 (red +, blue -)")
-    return fig
-
-
-def plot_mosaic(weights: np.ndarray, name: str) -> plt.Figure:
-    """All kernels of a multi-channel conv layer: one row per filter, one column per input channel."""
-    o, i, k, _ = weights.shape
-    lim = np.abs(weights).max()
-    mosaic = kernel_mosaic(weights)
-    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
-    height = min(14.0, 2 + o * 0.2)
-    fig, ax = plt.subplots(figsize=(2 + i * 0.28, height))
-    im = ax.imshow(mosaic, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
-    step = 4 if i <= 16 else 8
-    ax.set_xticks([c * (k + 1) + 1 for c in range(0, i, step)], [str(c) for c in range(0, i, step)])
-    ax.set_yticks([r * (k + 1) + 1 for r in range(0, o, 4)], [str(r) for r in range(0, o, 4)])
-    ax.set_xlabel("input channel (feature map of the previous layer)")
-    ax.set_ylabel("filter (output channel)")
-    ax.set_title(f"{name}: all {o}x{i} kernels of size {k}x{k}, every input channel shown\n"
-                 "(row = filter, column = input channel; red +, blue -)")
-    fig.colorbar(im, ax=ax, shrink=0.6, label="weight")
-    return fig
-
-
-# ----------------------------------------------------------------------------- (2) feature maps
 def discriminant_channels(pooled_zero: torch.Tensor, pooled_eight: torch.Tensor) -> np.ndarray:
     """Standardised mean difference (Cohen's d) per channel of pooled activations, 8 minus 0.
 
@@ -174,6 +122,134 @@ def top_channels(d: np.ndarray, n: int) -> list[int]:
     take_pos = pos[:max(half, n - len(neg[:half]))]
     take = take_pos + neg[:n - len(take_pos)]
     return sorted(take, key=lambda i: -abs(d[i]))
+
+
+class FeatureMaps(NamedTuple):
+    """(2) What the feature-map figures draw: the two digits, their conv3 maps, the class means."""
+
+    img0: np.ndarray     # [28, 28] the '0'
+    img8: np.ndarray     # [28, 28] the '8'
+    maps0: np.ndarray    # [64, 7, 7] its conv3 maps
+    maps8: np.ndarray
+    mean0: np.ndarray    # [64, 7, 7] mean conv3 maps over the correct test 0s
+    mean8: np.ndarray
+    ink0: np.ndarray     # [28, 28] mean image of the correct test 0s
+    ink8: np.ndarray
+
+
+def analyse_feature_maps(model: torch.nn.Module, test: MNISTData, pred: torch.Tensor,
+                         index: dict[str, int]) -> tuple[dict, FeatureMaps]:
+    """(2) Rank conv3 channels by how well they separate the correct test 0s from the 8s."""
+    correct = pred == test.labels
+    zeros = test.images[(test.labels == 0) & correct]
+    eights = test.images[(test.labels == 8) & correct]
+    # The conv3 layer's output after its batch norm and ReLU ("act3"): what the classifier sees.
+    maps_zero, maps_eight = capture(model, zeros, ["act3"])["act3"], capture(model, eights, ["act3"])["act3"]
+    ex = capture(model, test.images[[index["zero"], index["eight"]]], ["act3"])["act3"].numpy()
+    d = discriminant_channels(maps_zero.mean((2, 3)), maps_eight.mean((2, 3)))
+    fm = FeatureMaps(test.images[index["zero"], 0].numpy(), test.images[index["eight"], 0].numpy(),
+                     ex[0], ex[1], maps_zero.mean(0).numpy(), maps_eight.mean(0).numpy(),
+                     zeros.mean(0)[0].numpy(), eights.mean(0)[0].numpy())
+    ranked = [describe_channel(ch, float(d[ch]), fm.mean0[ch], fm.mean8[ch], fm.ink0, fm.ink8)
+              for ch in top_channels(d, TOP_CHANNELS)]
+    n_sep = int((np.abs(d) > 1).sum())
+    answer = (f"Yes. Over all {len(zeros)} correctly classified test 0s and {len(eights)} 8s, "
+              f"{n_sep} of {len(d)} conv3 channels separate the two digits with |d| > 1. For "
+              "example, " + "; ".join(best_of_each(ranked)) + ".")
+    return {"ranked": ranked, "n_sep": n_sep, "answer": answer}, fm
+
+
+def shift_accuracy(model: torch.nn.Module, data: MNISTData, shifts: Sequence[int]
+                   ) -> tuple[dict[int, float], dict[int, list[float]], dict[int, torch.Tensor]]:
+    """Accuracy (overall and per class) and predictions of the test split shifted by dx pixels."""
+    overall, per_class, preds = {}, {}, {}
+    for dx in shifts:
+        pred = predict_proba(model, shift(data.images, dx, 0)).argmax(1)
+        correct = (pred == data.labels).double()
+        overall[dx] = correct.mean().item()
+        per_class[dx] = [correct[data.labels == k].mean().item() for k in range(10)]
+        preds[dx] = pred
+    return overall, per_class, preds
+
+
+def classify_shifted_one(model: torch.nn.Module, one: torch.Tensor) -> tuple[dict, dict]:
+    """(3) Prediction and probabilities of the '1' [1, 1, 28, 28] as is and shifted 3 px each way."""
+    variants = {"original": one, "left3": shift(one, -3, 0), "right3": shift(one, 3, 0)}
+    result = {}
+    for key, img in variants.items():
+        pr = predict_proba(model, img)[0]
+        result[key] = {"pred": int(pr.argmax()), "probs": [float(v) for v in pr]}
+    return result, {key: img[0, 0].numpy() for key, img in variants.items()}
+
+
+def analyse_shift(model: torch.nn.Module, test: MNISTData, one: torch.Tensor) -> tuple[dict, dict]:
+    """(3) The shifted '1', and the test split's accuracy against horizontal shift."""
+    one_result, images = classify_shifted_one(model, one)
+    overall, per_class, preds = shift_accuracy(model, test, SHIFTS)
+    changed = {dx: float((preds[dx] != preds[0]).double().mean()) for dx in (-3, 3)}
+    left, right = one_result["left3"], one_result["right3"]
+    unchanged = left["pred"] == right["pred"] == 1
+    answer = (f"The '1' is {'still' if unchanged else 'no longer'} classified as a 1 after a "
+              f"3-pixel shift (left: {left['pred']} with p = {max(left['probs']):.3f}; right: "
+              f"{right['pred']} with p = {max(right['probs']):.3f}). Over the whole test split, "
+              f"accuracy is {100 * overall[0]:.1f}% unshifted, {100 * overall[-3]:.1f}% at 3 px "
+              f"left and {100 * overall[3]:.1f}% at 3 px right; a 3-pixel shift changes "
+              f"{100 * changed[-3]:.1f}% (left) and {100 * changed[3]:.1f}% (right) of the "
+              f"predictions, and accuracy falls to {100 * overall[-6]:.1f}% / "
+              f"{100 * overall[6]:.1f}% at 6 px. Two 2x max-pools give some, not full, "
+              "translation invariance; the '1' class, a thin vertical stroke, is among the "
+              f"most tolerant ({100 * per_class[-3][1]:.1f}% / {100 * per_class[3][1]:.1f}% "
+              "at -3 / +3 px).")
+    return {"one": one_result, "overall": overall, "per_class": per_class, "changed": changed,
+            "answer": answer}, images
+
+
+# ----------------------------------------------------------------------------- plots
+def kernel_mosaic(weights: np.ndarray) -> np.ndarray:
+    """Tile k x k arrays [O, I, k, k] into one image: row o, column i holds (o, i); NaN gaps."""
+    o, i, k, _ = weights.shape
+    mosaic = np.full((o * (k + 1) - 1, i * (k + 1) - 1), np.nan)
+    for r in range(o):
+        for c in range(i):
+            mosaic[r * (k + 1):r * (k + 1) + k, c * (k + 1):c * (k + 1) + k] = weights[r, c]
+    return mosaic
+
+
+def plot_conv1(weights: np.ndarray) -> plt.Figure:
+    """Each single-channel 3x3 conv1 kernel as its own image, with its weights written in."""
+    n = weights.shape[0]
+    lim = np.abs(weights).max()
+    fig, axes = plt.subplots(2, n // 2, figsize=(n * 0.75, 3.6))
+    for k, ax in enumerate(axes.flat):
+        im = ax.imshow(weights[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        for (r, c), v in np.ndenumerate(weights[k, 0]):
+            ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=6)
+        ax.set_title(f"filter {k}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes, shrink=0.8, label="weight")
+    fig.suptitle("conv1: 16 filters, 1 input channel, 3x3 (red +, blue -)")
+    return fig
+
+
+def plot_mosaic(weights: np.ndarray, name: str) -> plt.Figure:
+    """All kernels of a multi-channel conv layer: one row per filter, one column per input channel."""
+    o, i, k, _ = weights.shape
+    lim = np.abs(weights).max()
+    mosaic = kernel_mosaic(weights)
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
+    height = min(14.0, 2 + o * 0.2)
+    fig, ax = plt.subplots(figsize=(2 + i * 0.28, height))
+    im = ax.imshow(mosaic, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
+    step = 4 if i <= 16 else 8
+    ax.set_xticks([c * (k + 1) + 1 for c in range(0, i, step)], [str(c) for c in range(0, i, step)])
+    ax.set_yticks([r * (k + 1) + 1 for r in range(0, o, 4)], [str(r) for r in range(0, o, 4)])
+    ax.set_xlabel("input channel (feature map of the previous layer)")
+    ax.set_ylabel("filter (output channel)")
+    ax.set_title(f"{name}: all {o}x{i} kernels of size {k}x{k}, every input channel shown\n"
+                 "(row = filter, column = input channel; red +, blue -)")
+    fig.colorbar(im, ax=ax, shrink=0.6, label="weight")
+    return fig
 
 
 def plot_feature_maps(img0: np.ndarray, img8: np.ndarray, fm0: np.ndarray, fm8: np.ndarray
@@ -248,20 +324,6 @@ def plot_top_channels(img0: np.ndarray, img8: np.ndarray, fm0: np.ndarray, fm8: 
     return fig
 
 
-# ----------------------------------------------------------------------------- (3) shifts
-def shift_accuracy(model: torch.nn.Module, data: MNISTData, shifts: Sequence[int]
-                   ) -> tuple[dict[int, float], dict[int, list[float]], dict[int, torch.Tensor]]:
-    """Accuracy (overall and per class) and predictions of the test split shifted by dx pixels."""
-    overall, per_class, preds = {}, {}, {}
-    for dx in shifts:
-        pred = predict_proba(model, shift(data.images, dx, 0)).argmax(1)
-        correct = (pred == data.labels).double()
-        overall[dx] = correct.mean().item()
-        per_class[dx] = [correct[data.labels == k].mean().item() for k in range(10)]
-        preds[dx] = pred
-    return overall, per_class, preds
-
-
 def plot_shift_examples(images: list[np.ndarray], titles: list[str]) -> plt.Figure:
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.6))
     for ax, img, title in zip(axes, images, titles):
@@ -296,20 +358,49 @@ def plot_shift_accuracy(overall: dict[int, float], per_class: dict[int, list[flo
     return fig
 
 
+def save_figures(out: Path, weights: dict[str, np.ndarray], fm: FeatureMaps, ranked: list[dict],
+                 one_images: dict[str, np.ndarray], shifts: dict) -> None:
+    for name, w in weights.items():
+        fig = plot_conv1(w) if w.shape[1] == 1 else plot_mosaic(w, name)
+        save_figure(fig, out / f"p1_filters_{name}.png")
+    save_figure(plot_feature_maps(fm.img0, fm.img8, fm.maps0, fm.maps8), out / "p1_feature_maps.png")
+    save_figure(plot_top_channels(fm.img0, fm.img8, fm.maps0, fm.maps8, fm.mean0, fm.mean8,
+                                  fm.ink0, fm.ink8, ranked), out / "p1_discriminant_channels.png")
+    titles = [f"{key}: predicted {r['pred']} (p = {max(r['probs']):.3f})"
+              for key, r in shifts["one"].items()]
+    save_figure(plot_shift_examples(list(one_images.values()), titles), out / "p1_shift.png")
+    save_figure(plot_shift_accuracy(shifts["overall"], shifts["per_class"]),
+                out / "p1_shift_accuracy.png")
+
+
 # ----------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", choices=("auto", "mnist", "mnist5k"), default="auto",
-                   help="MNIST source: full MNIST if available, else the bundled 5k subset")
-    p.add_argument("--seed", type=int, default=0, help="seed used if the CNN has to be trained")
-    p.add_argument("--retrain", action="store_true", help="train the CNN even if a checkpoint exists")
-    p.add_argument("--index-zero", type=int, help="test index of the '0' (default: first correct)")
-    p.add_argument("--index-eight", type=int, help="test index of the '8' (default: first correct)")
-    p.add_argument("--index-one", type=int, help="test index of the '1' (default: first correct)")
-    p.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR,
-                   help="folder of the cnn-<source>.pt checkpoints")
+    add_cnn_arguments(p)
+    for name, digit in DIGITS.items():
+        p.add_argument(f"--index-{name}", type=int,
+                       help=f"test index of the '{digit}' (default: first correct)")
     p.add_argument("--out", type=Path, default=FIGURES, help="folder for figures and JSON")
     return p.parse_args(argv)
+
+
+def print_report(examples: dict[str, int], weights: dict[str, np.ndarray], features: dict,
+                 shifts: dict) -> None:
+    print("\n(1) Filters of the first three conv layers")
+    for name, w in weights.items():
+        print(f"  {name}: {w.shape[0]} filters x {w.shape[1]} input channels x {w.shape[2]}x{w.shape[3]}")
+    print("\n(2) Conv3 feature maps of a '0' and an '8'")
+    print(f"  '0' = test[{examples['zero']}], '8' = test[{examples['eight']}]; top channels by |d|:")
+    for r in features["ranked"]:
+        print(f"    {r['description']}")
+    print(f"  Answer: {features['answer']}")
+    print("\n(3) The '1' shifted 3 pixels left and right (clamp padding)")
+    for key, r in shifts["one"].items():
+        print(f"  {key:8s} predicted {r['pred']}  p({r['pred']}) = {max(r['probs']):.4f}  "
+              f"p(1) = {r['probs'][1]:.4f}")
+    print("  accuracy vs shift: " + "  ".join(f"{dx:+d}:{100 * a:.1f}%"
+                                             for dx, a in shifts["overall"].items()))
+    print(f"  Answer: {shifts['answer']}")
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -318,111 +409,40 @@ def main(argv: Sequence[str] | None = None) -> dict:
     model, meta = load_cnn(args.data, retrain=args.retrain, seed=args.seed,
                            checkpoint_dir=args.checkpoints)
     test = load_mnist("test", meta["source"])
-    probs = predict_proba(model, test.images)
-    pred = probs.argmax(1)
-    idx = {"zero": pick_example(test, probs, 0, args.index_zero, "--index-zero"),
-           "eight": pick_example(test, probs, 8, args.index_eight, "--index-eight"),
-           "one": pick_example(test, probs, 1, args.index_one, "--index-one")}
-    out = args.out
+    pred = predict_proba(model, test.images).argmax(1)
+    examples, chosen_by = pick_examples(test.labels, pred, {
+        "zero": args.index_zero, "eight": args.index_eight, "one": args.index_one})
     n_params = sum(p.numel() for p in model.parameters())
     print(f"Interpretation: {INTERPRETATION}\n")
     print(f"CNN on {meta['source']}: {len(CONV_LAYERS)} conv layers, {n_params:,} parameters, "
           f"train accuracy {100 * meta['train_accuracy']:.2f}%, "
           f"test accuracy {100 * meta['test_accuracy']:.2f}%")
 
-    # (1) filters
-    print("\n(1) Filters of the first three conv layers")
-    for name in CONV_LAYERS:
-        w = model.get_submodule(name).weight.detach().numpy()
-        fig = plot_conv1(w) if w.shape[1] == 1 else plot_mosaic(w, name)
-        save_figure(fig, out / f"p1_filters_{name}.png")
-        print(f"  {name}: {w.shape[0]} filters x {w.shape[1]} input channels x "
-              f"{w.shape[2]}x{w.shape[3]} -> {out / f'p1_filters_{name}.png'}")
-
-    # (2) conv3 feature maps and the channels that separate 0s from 8s
-    print("\n(2) Conv3 feature maps of a '0' and an '8'")
-    correct = pred == test.labels
-    zeros = test.images[(test.labels == 0) & correct]
-    eights = test.images[(test.labels == 8) & correct]
-    # The conv3 layer's output after its batch norm and ReLU ("act3"): what the classifier sees.
-    maps_zero, maps_eight = capture(model, zeros, ["act3"])["act3"], capture(model, eights, ["act3"])["act3"]
-    ex = capture(model, test.images[[idx["zero"], idx["eight"]]], ["act3"])["act3"].numpy()
-    d = discriminant_channels(maps_zero.mean((2, 3)), maps_eight.mean((2, 3)))
-    mean0, mean8 = maps_zero.mean(0).numpy(), maps_eight.mean(0).numpy()
-    ink0, ink8 = zeros.mean(0)[0].numpy(), eights.mean(0)[0].numpy()
-    ranked = [describe_channel(ch, float(d[ch]), mean0[ch], mean8[ch], ink0, ink8)
-              for ch in top_channels(d, TOP_CHANNELS)]
-    img0, img8 = test.images[idx["zero"], 0].numpy(), test.images[idx["eight"], 0].numpy()
-    save_figure(plot_feature_maps(img0, img8, ex[0], ex[1]), out / "p1_feature_maps.png")
-    save_figure(plot_top_channels(img0, img8, ex[0], ex[1], mean0, mean8, ink0, ink8, ranked),
-                out / "p1_discriminant_channels.png")
-    n_sep = int((np.abs(d) > 1).sum())
-    answer2 = (f"Yes. Over all {len(zeros)} correctly classified test 0s and {len(eights)} 8s, "
-               f"{n_sep} of {len(d)} conv3 channels separate the two digits with |d| > 1. For "
-               "example, " + "; ".join(best_of_each(ranked)) + ".")
-    print(f"  '0' = test[{idx['zero']}], '8' = test[{idx['eight']}]; top channels by |d|:")
-    for r in ranked:
-        print(f"    {r['description']}")
-    print(f"  Answer: {answer2}")
-
-    # (3) shifts
-    print("\n(3) The '1' shifted 3 pixels left and right (clamp padding)")
-    one = test.images[idx["one"]:idx["one"] + 1]
-    variants = {"original": one, "left3": shift(one, -3, 0), "right3": shift(one, 3, 0)}
-    shift_result, imgs, titles = {}, [], []
-    for key, img in variants.items():
-        pr = predict_proba(model, img)[0]
-        shift_result[key] = {"pred": int(pr.argmax()), "probs": [float(v) for v in pr]}
-        imgs.append(img[0, 0].numpy())
-        titles.append(f"{key}: predicted {int(pr.argmax())} (p = {pr.max():.3f})")
-        print(f"  {key:8s} predicted {int(pr.argmax())}  p({int(pr.argmax())}) = {pr.max():.4f}  "
-              f"p(1) = {pr[1]:.4f}")
-    save_figure(plot_shift_examples(imgs, titles), out / "p1_shift.png")
-    overall, per_class, shift_preds = shift_accuracy(model, test, SHIFTS)
-    save_figure(plot_shift_accuracy(overall, per_class), out / "p1_shift_accuracy.png")
-    changed = {dx: float((shift_preds[dx] != shift_preds[0]).double().mean()) for dx in (-3, 3)}
-    unchanged = all(shift_result[k]["pred"] == 1 for k in ("left3", "right3"))
-    answer3 = (f"The '1' is {'still' if unchanged else 'no longer'} classified as a 1 after a "
-               f"3-pixel shift (left: {shift_result['left3']['pred']} with p = "
-               f"{max(shift_result['left3']['probs']):.3f}; right: {shift_result['right3']['pred']}"
-               f" with p = {max(shift_result['right3']['probs']):.3f}). Over the whole test split, "
-               f"accuracy is {100 * overall[0]:.1f}% unshifted, {100 * overall[-3]:.1f}% at 3 px "
-               f"left and {100 * overall[3]:.1f}% at 3 px right; a 3-pixel shift changes "
-               f"{100 * changed[-3]:.1f}% (left) and {100 * changed[3]:.1f}% (right) of the "
-               f"predictions, and accuracy falls to {100 * overall[-6]:.1f}% / "
-               f"{100 * overall[6]:.1f}% at 6 px. Two 2x max-pools give some, not full, "
-               "translation invariance; the '1' class, a thin vertical stroke, is among the "
-               f"most tolerant ({100 * per_class[-3][1]:.1f}% / {100 * per_class[3][1]:.1f}% "
-               "at -3 / +3 px).")
-    print("  accuracy vs shift: " + "  ".join(f"{dx:+d}:{100 * a:.1f}%" for dx, a in overall.items()))
-    print(f"  Answer: {answer3}")
+    weights = conv_weights(model)                                              # (1)
+    features, fm = analyse_feature_maps(model, test, pred, examples)           # (2)
+    one = test.images[examples["one"]:examples["one"] + 1]
+    shifts, one_images = analyse_shift(model, test, one)                       # (3)
+    print_report(examples, weights, features, shifts)
+    save_figures(args.out, weights, fm, features["ranked"], one_images, shifts)
 
     results = {
-        "data_source": meta["source"],
-        "seed": meta["seed"],
-        "train_accuracy": meta["train_accuracy"],
-        "test_accuracy": meta["test_accuracy"],
+        "data_source": meta["source"], "seed": meta["seed"],
+        "train_accuracy": meta["train_accuracy"], "test_accuracy": meta["test_accuracy"],
         "conv_layers": len(CONV_LAYERS),
         "model": {"architecture": repr(model), "parameters": n_params, "recipe": {
             k: meta[k] for k in ("epochs", "batch_size", "max_lr", "augment_px", "label_smoothing")}},
-        "torch_version": meta["torch_version"],
-        "examples": idx,
-        "examples_chosen_by": {
-            name: (f"--index-{name}" if flag is not None else
-                   "the first correctly classified one in the test split")
-            for name, flag in (("zero", args.index_zero), ("eight", args.index_eight),
-                               ("one", args.index_one))},
-        "interpretation": INTERPRETATION,
-        "discriminant_channels": ranked,
-        "channels_with_abs_d_above_1": n_sep,
-        "shift": shift_result,
-        "shift_accuracy": {str(dx): a for dx, a in overall.items()},
-        "shift_accuracy_per_class": {str(dx): a for dx, a in per_class.items()},
-        "shift_changed_fraction": {str(dx): v for dx, v in changed.items()},
-        "answers": {"q2": answer2, "q3": answer3},
+        "torch_version": meta["torch_version"], "versions": versions("numpy", "torch", "matplotlib"),
+        "examples": examples, "examples_chosen_by": chosen_by, "interpretation": INTERPRETATION,
+        "discriminant_channels": features["ranked"],
+        "channels_with_abs_d_above_1": features["n_sep"],
+        "shift": shifts["one"],
+        "shift_accuracy": {str(dx): a for dx, a in shifts["overall"].items()},
+        "shift_accuracy_per_class": {str(dx): a for dx, a in shifts["per_class"].items()},
+        "shift_changed_fraction": {str(dx): v for dx, v in shifts["changed"].items()},
+        "answers": {"q2": features["answer"], "q3": shifts["answer"]},
     }
-    write_json_atomic(out / "p1_results.json", results)
-    print(f"\nwrote {out / 'p1_results.json'} and figures/p1_*.png")
+    write_json_atomic(args.out / "p1_results.json", results)
+    print(f"\nwrote {args.out / 'p1_results.json'} and {args.out}/p1_*.png")
     return results
 
 

@@ -3,11 +3,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 import p1_cnn_filters as p1
 from common.cli import ROOT
+from common.cnn import load_cnn, predict_proba
+from common.data import load_mnist
 
 
 def test_p1_end_to_end_writes_valid_json(tiny_checkpoints, tmp_path):
@@ -31,6 +34,32 @@ def test_p1_end_to_end_writes_valid_json(tiny_checkpoints, tmp_path):
     p1.main(argv)
     assert json.loads((tmp_path / "p1_results.json").read_text()) == saved
     assert result["examples"] == saved["examples"]
+
+
+def hand_shift(img: np.ndarray, dx: int) -> np.ndarray:
+    """Move a [H, W] image dx columns (right if dx > 0), repeating the edge column: clamp padding."""
+    out = np.empty_like(img)
+    if dx > 0:
+        out[:, dx:] = img[:, :-dx]
+        out[:, :dx] = img[:, :1]
+    else:
+        out[:, :dx] = img[:, -dx:]
+        out[:, dx:] = img[:, -1:]
+    return out
+
+
+def test_saved_left3_right3_are_the_one_moved_3_px_left_and_right(tiny_checkpoints, tmp_path):
+    saved = p1.main(["--data", "mnist5k", "--checkpoints", str(tiny_checkpoints), "--out", str(tmp_path)])
+    model, _ = load_cnn("mnist5k", checkpoint_dir=tiny_checkpoints)
+    one = load_mnist("test", "mnist5k").images[saved["examples"]["one"], 0].numpy()
+    # A column of ink at x moves to x - 3 (left) and x + 3 (right).
+    _, images = p1.classify_shifted_one(model, torch.from_numpy(one)[None, None])
+    for key, dx in (("left3", -3), ("right3", 3)):
+        expected = hand_shift(one, dx)
+        np.testing.assert_array_equal(images[key], expected)
+        probs = predict_proba(model, torch.from_numpy(expected)[None, None])[0]
+        np.testing.assert_allclose(saved["shift"][key]["probs"], probs.numpy(), atol=1e-6)
+    assert saved["shift"]["original"]["probs"] != saved["shift"]["left3"]["probs"]
 
 
 def test_discriminant_d_matches_a_hand_computation():
