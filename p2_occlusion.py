@@ -12,6 +12,10 @@ at equal budget.
     .venv/bin/python p2_occlusion.py                 # the first correct '6', 8x8 black patch
     .venv/bin/python p2_occlusion.py --index 605 --patch 6 --stride 2 --fill 0.5
 
+Where the math lives: the batched occlusion engine (masks, the batch-norm-folded CNN) is in
+common/occlusion.py; the CNN and its training in common/cnn.py; the stroke regions and the
+transplant search are in this file.
+
 Map cell (r, c) is the patch whose TOP-LEFT corner is at pixel (r*stride, c*stride); the map
 figures label their axes in these patch-position coordinates, and the overlay draws each cell at
 the patch centre, (r*stride + (patch-1)/2, c*stride + (patch-1)/2).
@@ -35,39 +39,35 @@ search); --quick 4-7 s. While another job kept both cores busy the same run took
 """
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from collections import Counter
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
-import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib import colors
+from matplotlib.patches import Patch, Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from matplotlib import colors  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
-
-from common.cli import FIGURES, Parser, UserError, run, save_figure, write_json_atomic  # noqa: E402
-from common.cnn import CHECKPOINT_DIR, load_cnn, predict_proba  # noqa: E402
-from common.data import load_mnist, resolve_source  # noqa: E402
+from common.cli import FIGURES, Parser, UserError, run, save_figure, versions, write_json_atomic
+from common.cnn import add_cnn_arguments, load_cnn, pick_correct, predict_proba
+from common.data import MNISTData, load_mnist, resolve_source
 from common.occlusion import (DEFAULT_CHUNK, check_window, fast_inference_copy, num_positions,
-                              occlude)  # noqa: E402
+                              occlude)
+from common.plotting import plt
 
+# ----------------------------------------------------------------------------- algorithm constants
 SIX = 6
 CRITICAL_P = 0.5  # "p('6') drops below 0.5"
 INK = 0.2  # a pixel at or above this value is ink (MNIST strokes are anti-aliased 0..1)
+REGIONS = ("top_hook", "stem", "loop_left", "loop_right")
+POPULATION_MAX = 200  # mean map over all correct test 6s, or a seeded sample of this many
 ADV_SIZES = (6, 8, 10)  # transplanted window sizes: the assignment's 8x8 and one smaller and larger
 GUIDES = {"black-map": 0.0, "white-map": 1.0}  # guided search: occlusion maps with these fills
 STRATEGIES = (*GUIDES, "random")
 MIN_WINDOW_INK = 0.1  # a random source window must hold ink worth 10% of its area
-POPULATION_MAX = 200  # mean map over all correct test 6s, or a seeded sample of this many
-GALLERY = 8
 # Search budgets: windows per source image, target positions per strategy, sources per class
 # (None = all correct test digits), 6s in the mean map (None = all, up to POPULATION_MAX), and the
 # guided-vs-random check on other 6s (how many, with the inkiest window of how many sources/class).
@@ -75,15 +75,6 @@ FULL = {"windows_per_source": 2, "positions": 6, "sources_per_class": None, "pop
         "check_sixes": 8, "check_sources_per_class": 10}
 QUICK = {"windows_per_source": 2, "positions": 3, "sources_per_class": 4, "population": 6,
          "check_sixes": 1, "check_sources_per_class": 3}
-REGIONS = ("top_hook", "stem", "loop_left", "loop_right")
-REGION_NAMES = {"top_hook": "top hook", "stem": "stem", "loop_left": "left half of the loop",
-                "loop_right": "right half of the loop", "loop": "whole loop", "hole": "hole"}
-REGION_TICKS = {"top_hook": "top\nhook", "stem": "stem", "loop_left": "loop,\nleft half",
-                "loop_right": "loop,\nright half", "loop": "whole\nloop"}
-TAB10 = plt.get_cmap("tab10").colors
-STRATEGY_COLOURS = {"black-map": "black", "white-map": TAB10[1], "random": TAB10[7]}
-STRATEGY_WORDS = {"black-map": "guided by the black-patch map",
-                  "white-map": "guided by the white-patch map", "random": "random"}
 
 INTERPRETATION = (
     "Map cell (r, c) is the patch whose top-left corner sits at pixel (r*stride, c*stride) (rows "
@@ -97,6 +88,17 @@ INTERPRETATION = (
     "(where adding ink hurts); random positions are drawn uniformly at the same budget."
 )
 
+# ----------------------------------------------------------------------------- styling constants
+GALLERY = 8  # 6s shown in the gallery of individual maps
+REGION_NAMES = {"top_hook": "top hook", "stem": "stem", "loop_left": "left half of the loop",
+                "loop_right": "right half of the loop", "loop": "whole loop", "hole": "hole"}
+REGION_TICKS = {"top_hook": "top\nhook", "stem": "stem", "loop_left": "loop,\nleft half",
+                "loop_right": "loop,\nright half", "loop": "whole\nloop"}
+TAB10 = plt.get_cmap("tab10").colors
+STRATEGY_COLOURS = {"black-map": "black", "white-map": TAB10[1], "random": TAB10[7]}
+STRATEGY_WORDS = {"black-map": "guided by the black-patch map",
+                  "white-map": "guided by the white-patch map", "random": "random"}
+
 
 def r6(x: float) -> float:
     return round(float(x), 6)
@@ -106,7 +108,38 @@ def nested(a: np.ndarray, digits: int = 6) -> list:
     return np.round(a.astype(np.float64), digits).tolist()
 
 
+class Problem(NamedTuple):
+    """The CNN, the test split and the chosen '6'."""
+    source: str
+    model: torch.nn.Module
+    meta: dict
+    test: MNISTData
+    pred: np.ndarray  # [N] the CNN's test labels
+    index: int  # test index of the '6'
+    clean: np.ndarray  # [10] its probabilities
+
+    @property
+    def six(self) -> torch.Tensor:  # [1, 28, 28]
+        return self.test.images[self.index]
+
+    @property
+    def image(self) -> np.ndarray:  # [28, 28]
+        return self.six[0].numpy()
+
+
+def load_problem(data: str, seed: int, retrain: bool, checkpoints, index: int | None) -> Problem:
+    source = resolve_source(data)
+    model, meta = load_cnn(source, retrain=retrain, seed=seed, checkpoint_dir=checkpoints)
+    test = load_mnist("test", source)
+    probs = predict_proba(model, test.images)
+    pred = probs.argmax(1)
+    index = pick_correct(test.labels, pred, SIX, index)
+    return Problem(source, model, meta, test, pred.numpy(), index, probs[index].numpy())
+
+
 # ----------------------------------------------------------------------------- (1) the maps
+
+
 def occlusion_maps(model: torch.nn.Module, image: torch.Tensor, patch: int, stride: int,
                    fill: float, true_class: int = SIX) -> dict[str, np.ndarray]:
     """p(true), max probability and label maps [P, P] for one image [1, 28, 28]."""
@@ -115,158 +148,25 @@ def occlusion_maps(model: torch.nn.Module, image: torch.Tensor, patch: int, stri
             "label": probs.argmax(-1), "probs": probs}
 
 
-def logit_norm(values: np.ndarray) -> colors.Normalize:
-    """Contrast stretch on the log-odds scale between the map's min and max (for values near 1)."""
-    eps = 1e-4
-    lo, hi = float(np.clip(values.min(), eps, 1 - eps)), float(np.clip(values.max(), eps, 1 - eps))
-    if hi - lo < 1e-6:
-        lo, hi = max(eps, lo - 1e-3), min(1 - eps, hi + 1e-3)
-
-    def fwd(v):
-        v = np.clip(v, eps, 1 - eps)
-        return np.log(v / (1 - v))
-
-    def inv(z):
-        return 1 / (1 + np.exp(-z))
-
-    return colors.FuncNorm((fwd, inv), vmin=lo, vmax=hi)
+def most_damaging(prob_true: np.ndarray) -> tuple[int, int]:
+    """Map cell (r, c) with the lowest p('6')."""
+    return tuple(int(v) for v in np.unravel_index(int(np.argmin(prob_true)), prob_true.shape))
 
 
-def logit_ticks(norm: colors.Normalize) -> list[float]:
-    """Round probabilities inside the norm's range, at least 1/12 of the bar apart (log-odds)."""
-    cands = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98,
-             0.99, 0.995, 0.999]
-    lo, hi = float(norm(norm.vmin)), float(norm(norm.vmax))  # 0 and 1 in colour units
-    ticks = [norm.vmin, norm.vmax]
-    for t in cands:
-        if norm.vmin < t < norm.vmax and all(abs(float(norm(t)) - float(norm(u))) > (hi - lo) / 12
-                                             for u in ticks):
-            ticks.append(t)
-    return sorted(ticks)
+def patch_mask(row: int, col: int, patch: int, stride: int) -> np.ndarray:
+    m = np.zeros((28, 28), dtype=bool)
+    m[row * stride:row * stride + patch, col * stride:col * stride + patch] = True
+    return m
 
 
-def label_cmap() -> tuple[colors.ListedColormap, colors.BoundaryNorm]:
-    return colors.ListedColormap(TAB10), colors.BoundaryNorm(np.arange(-0.5, 10.5), 10)
-
-
-def text_colour(rgb: Sequence[float]) -> str:
-    lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
-    return "black" if lum > 0.5 else "white"
-
-
-def patch_axes(ax: plt.Axes, p: int, stride: int) -> None:
-    """Label a P x P map's axes in patch-position coordinates (cells = patch top-left corners)."""
-    step = 5 if p > 12 else 1
-    ax.set_xticks(range(0, p, step))
-    ax.set_yticks(range(0, p, step))
-    s = "" if stride == 1 else f"{stride}·"
-    ax.set_xlabel(f"patch column c  (top-left x = {s}c)")
-    ax.set_ylabel(f"patch row r  (top-left y = {s}r)")
-
-
-def draw_patch(ax: plt.Axes, row: int, col: int, size: int, colour: str = "red",
-               style: str = "-") -> None:
-    ax.add_patch(Rectangle((col - 0.5, row - 0.5), size, size, fill=False, ec=colour, lw=1.8,
-                           ls=style))
-
-
-def overlay(ax: plt.Axes, image: np.ndarray, prob: np.ndarray, patch: int, stride: int,
-            title: str, contour: bool = True) -> Any:
-    """A probability map drawn at the patch centres (pixel coordinates), the digit as a white outline.
-
-    Outside the square of patch centres the digit is shown in grey.
-    """
-    p = prob.shape[0]
-    c0 = (patch - 1) / 2
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1, extent=(-0.5, 27.5, 27.5, -0.5))
-    half = stride / 2
-    ext = (c0 - half, c0 + (p - 1) * stride + half, c0 + (p - 1) * stride + half, c0 - half)
-    im = ax.imshow(prob, cmap="viridis", vmin=0, vmax=1, extent=ext)
-    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="white", linewidths=1.2)
-    if contour and prob.min() < CRITICAL_P < prob.max():
-        centres = c0 + np.arange(p) * stride
-        ax.contour(centres, centres, prob, levels=[CRITICAL_P], colors="red", linewidths=1.6)
-    ax.set_xlim(-0.5, 27.5)
-    ax.set_ylim(27.5, -0.5)
-    ax.set_title(title, fontsize=10)
-    return im
-
-
-def plot_maps(image: np.ndarray, maps: dict[str, np.ndarray], patch: int, stride: int,
-              fill: float, index: int, clean_p: float, worst: tuple[int, int],
-              worst_image: np.ndarray) -> plt.Figure:
-    prob_true, max_prob, label = maps["prob_true"], maps["max_prob"], maps["label"]
-    p = prob_true.shape[0]
-    fig, axes = plt.subplots(2, 4, figsize=(21, 9.8), gridspec_kw={"wspace": 0.45, "hspace": 0.3})
-    shade = "black" if fill == 0 else f"fill {fill:g}"
-
-    ax = axes[0, 0]
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1)
-    draw_patch(ax, 0, 0, patch, "red", "--")
-    ax.set_title(f"test #{index}: a '6', p('6') = {clean_p:.3f}\n"
-                 f"dashed: the {patch}x{patch} patch at position (0, 0)", fontsize=10)
-    ax.set_xlabel("pixel column x")
-    ax.set_ylabel("pixel row y")
-
-    cell_note = "cell = patch top-left corner"
-    for ax, values, name in ((axes[0, 1], prob_true, "Map 1: p('6')"),
-                             (axes[0, 2], max_prob, "Map 2: highest probability (any class)")):
-        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability (fixed 0-1 scale)")
-        ax.set_title(f"{name}\nfixed 0-1 scale; {cell_note}", fontsize=10)
-        patch_axes(ax, p, stride)
-    axes[0, 1].plot(worst[1], worst[0], "rx", ms=9, mew=2, label="lowest p('6')")
-    axes[0, 1].legend(loc="lower right", fontsize=8, framealpha=0.8)
-
-    ax = axes[0, 3]
-    cmap, norm = label_cmap()
-    ax.imshow(label, cmap=cmap, norm=norm)
-    counts = Counter(label.ravel().tolist())
-    if p <= 30:
-        fs = max(4.5, min(11.0, 140 / p))
-        for r in range(p):
-            for c in range(p):
-                k = int(label[r, c])
-                ax.text(c, r, str(k), ha="center", va="center", fontsize=fs,
-                        color=text_colour(TAB10[k]))
-    handles = [Patch(color=TAB10[k], label=f"'{k}': {counts[k]} cells") for k in sorted(counts)]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9,
-              title="predicted label\n(labels that occur)", title_fontsize=9, frameon=False)
-    ax.set_title(f"Map 3: predicted label (10-colour palette)\n{cell_note}", fontsize=10)
-    patch_axes(ax, p, stride)
-
-    for ax, values, name in ((axes[1, 0], prob_true, "Map 1, contrast-stretched: p('6')"),
-                             (axes[1, 1], max_prob, "Map 2, contrast-stretched")):
-        lnorm = logit_norm(values)
-        im = ax.imshow(values, cmap="viridis", norm=lnorm)
-        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
-                          label="probability (log-odds scale, map min to max)")
-        cb.set_ticks(logit_ticks(lnorm))
-        cb.ax.set_yticklabels([f"{t:.3g}" for t in logit_ticks(lnorm)])
-        ax.set_title(f"{name}\nlog-odds colour scale from {lnorm.vmin:.3f} to {lnorm.vmax:.3f}",
-                     fontsize=10)
-        patch_axes(ax, p, stride)
-
-    ax = axes[1, 2]
-    im = overlay(ax, image, prob_true, patch, stride,
-                 f"p('6') at the patch CENTRES (top-left + {(patch - 1) / 2:g} px)\n"
-                 "white: the digit's outline; red: p('6') = 0.5")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="p('6')")
-    ax.set_xlabel("pixel column x")
-    ax.set_ylabel("pixel row y")
-
-    ax = axes[1, 3]
-    ax.imshow(worst_image, cmap="gray", vmin=0, vmax=1)
-    draw_patch(ax, worst[0] * stride, worst[1] * stride, patch, "red")
-    wp = maps["probs"][worst]
-    ax.set_title(f"most damaging position (r, c) = {worst} ({shade} patch)\n"
-                 f"p('6') = {wp[SIX]:.3f}, label '{int(wp.argmax())}' (p = {wp.max():.3f})",
-                 fontsize=10)
-    ax.set_xlabel("pixel column x")
-    ax.set_ylabel("pixel row y")
-    fig.suptitle(f"Problem 2 (1): occlusion maps of a '6', {patch}x{patch} patch of value "
-                 f"{fill:g}, stride {stride}, {p} x {p} = {p * p} positions", fontsize=13)
-    return fig
+def question1(problem: Problem, patch: int, stride: int, fill: float) -> dict[str, Any]:
+    """The three maps, the most damaging position and the answer in words."""
+    maps = occlusion_maps(problem.model, problem.six, patch, stride, fill)
+    worst = most_damaging(maps["prob_true"])
+    worst_image = problem.image.copy()
+    worst_image[patch_mask(*worst, patch, stride)] = fill
+    return {"maps": maps, "worst": worst, "worst_image": worst_image,
+            "q1": answer_q1(problem.index, problem.clean, maps, patch, stride, fill)}
 
 
 # ----------------------------------------------------------------------------- (2) which strokes
@@ -356,14 +256,39 @@ def stroke_regions(image: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, 
     return {**regions, "hole": hole}, info
 
 
-def patch_mask(row: int, col: int, patch: int, stride: int) -> np.ndarray:
-    m = np.zeros((28, 28), dtype=bool)
-    m[row * stride:row * stride + patch, col * stride:col * stride + patch] = True
-    return m
+class RegionMasks(NamedTuple):
+    """Plot data of analyse_regions: the stroke masks and how many critical patches hide each pixel."""
+    regions: dict[str, np.ndarray]
+    cover_count: np.ndarray
+
+
+class Population(NamedTuple):
+    """p('6') maps of a sample of correct test 6s and how typical the example's map is."""
+    indices: np.ndarray  # [N] test indices
+    maps: np.ndarray  # [N, P, P]
+    typicality: dict[str, Any]  # what the JSON records
+    r_all: np.ndarray  # [N] each 6's correlation with the mean map of the others
+    below: np.ndarray  # [N] each 6's number of positions with p('6') < CRITICAL_P
+
+
+def sample_sixes(sixes: np.ndarray, n: int, quick: bool, rng: np.random.Generator) -> np.ndarray:
+    """All of `sixes` if there are at most `n`, else the first n (quick) or a seeded sample of n."""
+    if len(sixes) <= n:
+        return sixes
+    return sixes[:n] if quick else np.sort(rng.choice(sixes, n, replace=False))
+
+
+def analyse_population(model: torch.nn.Module, images: torch.Tensor, indices: np.ndarray,
+                       example_map: np.ndarray, example_index: int, patch: int, stride: int,
+                       fill: float) -> Population:
+    maps = population(model, images[indices], patch, stride, fill)
+    member = int(np.flatnonzero(indices == example_index)[0]) if example_index in indices else None
+    summary, r_all, below = typicality(maps, example_map, member)
+    return Population(indices, maps, summary, r_all, below)
 
 
 def analyse_regions(model: torch.nn.Module, image: np.ndarray, maps: dict[str, np.ndarray],
-                    patch: int, stride: int, fill: float) -> dict[str, Any]:
+                    patch: int, stride: int, fill: float) -> tuple[dict[str, Any], RegionMasks]:
     """The positions where p('6') < 0.5, their labels, and which strokes those patches cover."""
     prob_true, label = maps["prob_true"], maps["label"]
     below = np.argwhere(prob_true < CRITICAL_P)
@@ -427,8 +352,7 @@ def analyse_regions(model: torch.nn.Module, image: np.ndarray, maps: dict[str, n
         "composition_of_covered_ink": composition,
         "erase_region": {name: {"prob_true": r6(pr[SIX]), "pred": int(pr.argmax()),
                                 "prob_pred": r6(pr.max())} for name, pr in zip(names, probs)},
-        "_regions": regions, "_cover_count": cover_count,
-    }
+    }, RegionMasks(regions, cover_count)
 
 
 def bbox(mask: np.ndarray) -> list[int] | None:
@@ -439,68 +363,18 @@ def bbox(mask: np.ndarray) -> list[int] | None:
     return [int(ys.min()), int(xs.min()), int(ys.max()), int(xs.max())]
 
 
-def plot_regions(image: np.ndarray, region: dict[str, Any], patch: int) -> plt.Figure:
-    regions, count = region["_regions"], region["_cover_count"]
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2), gridspec_kw={"wspace": 0.35})
-    palette = {"top_hook": TAB10[1], "stem": TAB10[2], "loop_left": TAB10[0],
-               "loop_right": TAB10[9], "hole": (0.85, 0.85, 0.85)}
-    rgb = np.stack([image * 0.35] * 3, -1)
-    for name, colour in palette.items():
-        rgb[regions[name]] = colour
-    ax = axes[0]
-    ax.imshow(rgb)
-    share = region["mean_share_of_region_ink_covered"]
-    handles = [Patch(color=palette[n], label=f"{REGION_NAMES[n]}"
-                     + (f": a critical patch hides {100 * share[n]:.0f}% of it on average"
-                        if n in share else "")) for n in palette]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8.5,
-              frameon=False)
-    ax.set_title("Stroke regions, found from the pixels\n"
-                 f"({region['region_definition']['method']})", fontsize=10)
-    ax.set_xlabel("pixel column x")
-    ax.set_ylabel("pixel row y")
-
-    ax = axes[1]
-    n = max(1, int(count.max()))
-    im = ax.imshow(count, cmap="magma", vmin=0, vmax=n)
-    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="cyan", linewidths=1.2)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="number of critical patches hiding it")
-    what = ("10 lowest-p('6') positions" if region["fallback_lowest_10"]
-            else f"{region['n_below']} positions with p('6') < {CRITICAL_P}")
-    ax.set_title(f"Pixels hidden by the critical {patch}x{patch} patches ({what})\n"
-                 "cyan: the digit's outline", fontsize=10)
-    ax.set_xlabel("pixel column x")
-    ax.set_ylabel("pixel row y")
-
-    ax = axes[2]
-    names = list(REGIONS) + ["loop"]
-    vals = [region["erase_region"][nm]["prob_true"] for nm in names]
-    bars = ax.bar(range(len(names)), vals, color=[palette.get(nm, TAB10[4]) for nm in names])
-    for b, nm in zip(bars, names):
-        e = region["erase_region"][nm]
-        ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.02,
-                f"{e['prob_true']:.2f}" + ("" if e["pred"] == SIX else
-                                           f"\nnow '{e['pred']}' (p={e['prob_pred']:.2f})"),
-                ha="center", va="bottom", fontsize=8.5,
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
-    ax.axhline(CRITICAL_P, color="red", ls="--", lw=1)
-    ax.set_xticks(range(len(names)), [REGION_TICKS[nm] for nm in names], fontsize=9)
-    ax.set_ylim(0, 1.18)
-    ax.set_ylabel("p('6') after erasing the region")
-    ax.set_title("Erase one region's ink (set to the fill value)\nred dashed line: p = 0.5",
-                 fontsize=10)
-    fig.suptitle("Problem 2 (2): which strokes of the '6' the CNN needs", fontsize=13)
-    return fig
-
-
 def population(model: torch.nn.Module, images: torch.Tensor, patch: int, stride: int,
                fill: float) -> np.ndarray:
     """p('6') occlusion maps [N, P, P] for a batch of 6s [N, 1, 28, 28]."""
     return occlude(model, images, patch=patch, stride=stride, fill=fill)[..., SIX].numpy()
 
 
-def typicality(maps: np.ndarray, example: np.ndarray, member: int | None) -> dict[str, Any]:
-    """How well each 6's map matches the mean of the others (Pearson r), and where the example sits."""
+def typicality(maps: np.ndarray, example: np.ndarray, member: int | None
+               ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """How well each 6's map matches the mean of the others (Pearson r), and where the example sits.
+
+    Returns the summary, each 6's r [N] and its number of positions below CRITICAL_P [N].
+    """
     n = len(maps)
     total = maps.sum(0)
     flat = maps.reshape(n, -1)
@@ -519,8 +393,7 @@ def typicality(maps: np.ndarray, example: np.ndarray, member: int | None) -> dic
             "example_percentile": r6(pct) if pct is not None else None,
             "below_example": ex_below, "below_median": r6(np.median(below)),
             "below_quartiles": [r6(np.percentile(below, 25)), r6(np.percentile(below, 75))],
-            "share_of_6s_with_any_position_below": r6((below > 0).mean()),
-            "_r_all": r_all, "_below": below}
+            "share_of_6s_with_any_position_below": r6((below > 0).mean())}, r_all, below
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -529,62 +402,17 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def plot_population(mean_map: np.ndarray, frac_below: np.ndarray, mean_image: np.ndarray,
-                    typ: dict[str, Any], patch: int, stride: int, n: int) -> plt.Figure:
-    fig, axes = plt.subplots(1, 4, figsize=(22, 5.2), gridspec_kw={"wspace": 0.4})
-    p = mean_map.shape[0]
-    for ax, values, title, lab in (
-            (axes[0], mean_map, f"mean p('6') map over {n} correct test 6s", "mean p('6')"),
-            (axes[1], frac_below, f"share of the {n} 6s with p('6') < {CRITICAL_P}",
-             "share of 6s")):
-        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=f"{lab} (fixed 0-1 scale)")
-        ax.set_title(f"{title}\ncell = patch top-left corner", fontsize=10)
-        patch_axes(ax, p, stride)
-    im = overlay(axes[2], mean_image, mean_map, patch, stride,
-                 "mean p('6') at the patch centres\nwhite: outline of the mean '6'; red: 0.5")
-    fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04, label="mean p('6')")
-    axes[2].set_xlabel("pixel column x")
-    axes[2].set_ylabel("pixel row y")
-    ax = axes[3]
-    r_all = typ["_r_all"]
-    ax.hist(r_all[np.isfinite(r_all)], bins=20, color=TAB10[0], alpha=0.8)
-    if typ["r_example"] is not None:
-        ax.axvline(typ["r_example"], color="red", lw=2,
-                   label=f"the example: r = {typ['r_example']:.2f}\n"
-                         f"(higher than {typ['example_percentile']:.0f}% of the 6s)")
-    ax.axvline(typ["r_median"], color="black", ls="--", lw=1.2,
-               label=f"median r = {typ['r_median']:.2f}")
-    ax.set_xlabel("Pearson r: a 6's p('6') map vs the mean map of the other 6s")
-    ax.set_ylabel("number of 6s")
-    ax.legend(fontsize=8.5, loc="upper left")
-    ax.set_title("Is the example typical?", fontsize=10)
-    fig.suptitle(f"Problem 2 (2): beyond one example ({patch}x{patch} patch, stride {stride})",
-                 fontsize=13)
-    return fig
-
-
-def plot_gallery(images: np.ndarray, maps: np.ndarray, indices: Sequence[int],
-                 rs: Sequence[float], belows: Sequence[int], patch: int, stride: int,
-                 example: int) -> plt.Figure:
-    k = len(images)
-    cols = min(4, k)
-    rows = (k + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 4.4 * rows), squeeze=False)
-    im = None
-    for ax in axes.ravel()[k:]:
-        ax.axis("off")
-    for ax, img, m, idx, r, b in zip(axes.ravel(), images, maps, indices, rs, belows):
-        tag = " (the example)" if idx == example else ""
-        im = overlay(ax, img, m, patch, stride,
-                     f"test #{idx}{tag}\nr = {r:.2f}, {b} positions with p('6') < {CRITICAL_P}")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(im, ax=axes, fraction=0.025, pad=0.02, label="p('6') at the patch centre")
-    fig.suptitle("Problem 2 (2): individual 6s, from most to least typical map (r = correlation "
-                 "with the others' mean)\np('6') drawn at the patch centres; white: the digit's "
-                 "outline; red: p('6') = 0.5", fontsize=12)
-    return fig
+def question2(problem: Problem, maps: dict[str, np.ndarray], patch: int, stride: int, fill: float,
+              budget: dict, quick: bool, rng: np.random.Generator) -> dict[str, Any]:
+    """Which strokes matter: on the example (regions, erasures) and over a sample of correct 6s."""
+    region, masks = analyse_regions(problem.model, problem.image, maps, patch, stride, fill)
+    labels = problem.test.labels.numpy()
+    sixes = np.flatnonzero((labels == SIX) & (problem.pred == SIX))
+    indices = sample_sixes(sixes, budget["population"] or POPULATION_MAX, quick, rng)
+    pop = analyse_population(problem.model, problem.test.images, indices, maps["prob_true"],
+                             problem.index, patch, stride, fill)
+    return {"region": region, "masks": masks, "population": pop,
+            "q2": answer_q2(region, pop.typicality, pop.maps.mean(0))}
 
 
 # ----------------------------------------------------------------------------- (3) transplants
@@ -716,100 +544,46 @@ def guided_vs_random(model: torch.nn.Module, sixes: torch.Tensor, six_index: Seq
     return out
 
 
-def plot_adversarial(test_images: torch.Tensor, test_labels: torch.Tensor,
-                     adversarial: list[dict[str, Any]]) -> plt.Figure:
-    """Per entry: the source digit with its window (top) and the '6' with the window pasted in."""
-    k = len(adversarial)
-    fig, axes = plt.subplots(2, max(k, 2), figsize=(2.5 * max(k, 2), 6.0), squeeze=False)
-    for j, a in enumerate(adversarial):
-        r, c, s = a["source_window"]
-        tr, tc = a["target_position"]
-        ax = axes[0, j]
-        ax.imshow(test_images[a["source_index"], 0].numpy(), cmap="gray", vmin=0, vmax=1)
-        draw_patch(ax, r, c, s, "orange")
-        ax.set_title(f"test #{a['source_index']}, a '{int(test_labels[a['source_index']])}'\n"
-                     f"{s}x{s} window at ({r}, {c})", fontsize=9)
-        ax = axes[1, j]
-        ax.imshow(np.array(a["image"]), cmap="gray", vmin=0, vmax=1)
-        draw_patch(ax, tr, tc, s, "orange")
-        ax.set_title(f"now '{a['pred']}', p = {a['prob']:.2f}\np('6') = {a['prob_true']:.2f}, "
-                     f"{a['strategy']} ({tr}, {tc})", fontsize=9)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for ax in axes[:, k:].ravel():  # unused columns (fewer than 2 classes reached)
-        ax.axis("off")
-    axes[0, 0].set_ylabel("source digit,\nwindow cut out", fontsize=10)
-    axes[1, 0].set_ylabel("the '6' with the window\npasted at the orange box", fontsize=10)
-    fig.suptitle("Problem 2 (3): the most confident transplanted-patch image for each class reached "
-                 "(any window size); position = top-left (row, col)", fontsize=12)
-    fig.tight_layout()
-    return fig
+def first_per_class(candidates: np.ndarray, labels: np.ndarray, per_class: int | None) -> np.ndarray:
+    """The first `per_class` of `candidates` for each label (all of them if None), sorted."""
+    if per_class is None:
+        return candidates
+    return np.sort(np.concatenate([candidates[labels[candidates] == k][:per_class]
+                                   for k in np.unique(labels[candidates])]))
 
 
-def plot_search(summaries: list[dict[str, Any]], check: dict[str, Any]) -> plt.Figure:
-    fig, axes = plt.subplots(1, 3, figsize=(23, 5.6),
-                             gridspec_kw={"width_ratios": [1, 1.4, 1], "wspace": 0.3})
-    sizes = sorted({s["size"] for s in summaries})
-    width = 0.27
-    ax = axes[0]
-    for j, strategy in enumerate(STRATEGIES):
-        rows = [s for s in summaries if s["strategy"] == strategy]
-        xs = np.arange(len(rows)) + (j - 1) * width
-        bars = ax.bar(xs, [100 * s["success_rate"] for s in rows], width,
-                      color=STRATEGY_COLOURS[strategy], label=STRATEGY_WORDS[strategy])
-        for b, s in zip(bars, rows):
-            ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 1, f"{s['n_flipped']:,}",
-                    ha="center", va="bottom", fontsize=7.5, rotation=90)
-    ax.set_xticks(range(len(sizes)), [f"{s}x{s}" for s in sizes])
-    ax.set_xlabel("size of the pasted window")
-    ax.set_ylabel("pastes that change the label (%)")
-    ax.set_ylim(0, 125)
-    ax.set_yticks(range(0, 101, 20))
-    ax.legend(fontsize=8.5, loc="upper left")
-    ax.set_title(f"The example '6': {summaries[0]['n_candidates']:,} pastes per bar, same windows\n"
-                 "(number above a bar = pastes that flip the label)", fontsize=10)
-
-    ax = axes[1]
-    grid = np.full((len(summaries), 10), np.nan)
-    for i, s in enumerate(summaries):
-        for k, v in s["classes"].items():
-            grid[i, int(k)] = v["best_prob"]
-    im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-    for i in range(grid.shape[0]):
-        for k in range(10):
-            if k == SIX:
-                ax.text(k, i, "-", ha="center", va="center", fontsize=8, color="gray")
-            elif np.isfinite(grid[i, k]):
-                ax.text(k, i, f"{grid[i, k]:.2f}", ha="center", va="center", fontsize=8,
-                        color="black" if grid[i, k] > 0.6 else "white")
-    ax.set_xticks(range(10), [f"'{k}'" for k in range(10)])
-    ax.set_yticks(range(len(summaries)),
-                  [f"{s['size']}x{s['size']} {s['strategy']}" for s in summaries], fontsize=8.5)
-    ax.set_xlabel("new label")
-    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label="best probability of the new label")
-    ax.set_title("The example '6': classes reached, best probability (blank = not reached)",
-                 fontsize=10)
-
-    ax = axes[2]
-    by = check["by_size"]
-    for j, strategy in enumerate(STRATEGIES):
-        xs = np.arange(len(sizes)) + (j - 1) * width
-        ax.bar(xs, [100 * by[str(s)][f"{strategy}_mean"] for s in sizes], width,
-               color=STRATEGY_COLOURS[strategy], label=STRATEGY_WORDS[strategy])
-    ax.set_ylim(0, 125)
-    ax.set_yticks(range(0, 101, 20))
-    ax.set_xticks(range(len(sizes)), [f"{s}x{s}" for s in sizes])
-    ax.set_xlabel("size of the pasted window")
-    ax.set_ylabel("mean success rate over the 6s (%)")
-    ax.legend(fontsize=8.5, loc="upper left")
-    ax.set_title(f"{len(check['sixes'])} other correct 6s: the inkiest window of each of "
-                 f"{check['n_sources']} sources,\n{check['positions_per_strategy']} positions "
-                 "per strategy", fontsize=10)
-    fig.suptitle("Problem 2 (3): where to paste? Target positions from occlusion maps (lowest "
-                 "p('6') under a black or a white patch of the window's size) vs random",
-                 fontsize=12, y=1.03)
-    return fig
+def question3(problem: Problem, budget: dict, rng: np.random.Generator) -> dict[str, Any]:
+    """Transplanted windows from other digits: the search on the example and the check on other 6s."""
+    test, model, six, index = problem.test, problem.model, problem.six, problem.index
+    labels = test.labels.numpy()
+    sixes = np.flatnonzero((labels == SIX) & (problem.pred == SIX))
+    others = np.flatnonzero((labels != SIX) & (problem.pred == labels))
+    src_idx = first_per_class(others, labels, budget["sources_per_class"])
+    summaries, best = search(model, six, test.images[src_idx], src_idx,
+                             budget["windows_per_source"], budget["positions"], rng)
+    check_sixes = [int(i) for i in sixes if i != index][:budget["check_sixes"]]
+    check_src = first_per_class(others, labels, budget["check_sources_per_class"])
+    check = guided_vs_random(model, test.images[check_sixes], check_sixes,
+                             test.images[check_src], check_src, budget["positions"], rng)
+    top_prob: dict[int, float] = {}
+    for (size, k), b in best.items():
+        top_prob[k] = max(top_prob.get(k, 0.0), b["prob"])
+    adversarial = []
+    for (size, k), b in sorted(best.items()):
+        img = paste(six, test.images[b["source_index"]], b["source_window"], b["target_position"])
+        pr = predict_proba(model, img[None])[0]
+        if int(pr.argmax()) != k:  # a near-tie that batching resolved differently: leave it out
+            continue
+        adversarial.append({"target_position": b["target_position"],
+                            "source_index": b["source_index"],
+                            "source_label": int(test.labels[b["source_index"]]),
+                            "source_window": b["source_window"], "strategy": b["strategy"],
+                            "pred": k, "prob": r6(pr[k]), "prob_true": r6(pr[SIX]),
+                            "best_for_class": b["prob"] == top_prob[k],
+                            "image": img[0].double().tolist()})
+    return {"summaries": summaries, "check": check, "adversarial": adversarial,
+            "n_sources": int(len(src_idx)),
+            "q3": answer_q3(summaries, adversarial, check, len(src_idx), problem.image)}
 
 
 # ----------------------------------------------------------------------------- answers in words
@@ -969,21 +743,381 @@ def answer_q3(summaries: list[dict[str, Any]], adversarial: list[dict[str, Any]]
         f"in 'The Elephant in the Room'.")
 
 
-# ----------------------------------------------------------------------------- main
+# ----------------------------------------------------------------------------- plotting: (1) the maps
+def logit_norm(values: np.ndarray) -> colors.Normalize:
+    """Contrast stretch on the log-odds scale between the map's min and max (for values near 1)."""
+    eps = 1e-4
+    lo, hi = float(np.clip(values.min(), eps, 1 - eps)), float(np.clip(values.max(), eps, 1 - eps))
+    if hi - lo < 1e-6:
+        lo, hi = max(eps, lo - 1e-3), min(1 - eps, hi + 1e-3)
+
+    def fwd(v):
+        v = np.clip(v, eps, 1 - eps)
+        return np.log(v / (1 - v))
+
+    def inv(z):
+        return 1 / (1 + np.exp(-z))
+
+    return colors.FuncNorm((fwd, inv), vmin=lo, vmax=hi)
+
+
+def logit_ticks(norm: colors.Normalize) -> list[float]:
+    """Round probabilities inside the norm's range, at least 1/12 of the bar apart (log-odds)."""
+    cands = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98,
+             0.99, 0.995, 0.999]
+    lo, hi = float(norm(norm.vmin)), float(norm(norm.vmax))  # 0 and 1 in colour units
+    ticks = [norm.vmin, norm.vmax]
+    for t in cands:
+        if norm.vmin < t < norm.vmax and all(abs(float(norm(t)) - float(norm(u))) > (hi - lo) / 12
+                                             for u in ticks):
+            ticks.append(t)
+    return sorted(ticks)
+
+
+def label_cmap() -> tuple[colors.ListedColormap, colors.BoundaryNorm]:
+    return colors.ListedColormap(TAB10), colors.BoundaryNorm(np.arange(-0.5, 10.5), 10)
+
+
+def text_colour(rgb: Sequence[float]) -> str:
+    lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    return "black" if lum > 0.5 else "white"
+
+
+def patch_axes(ax: plt.Axes, p: int, stride: int) -> None:
+    """Label a P x P map's axes in patch-position coordinates (cells = patch top-left corners)."""
+    step = 5 if p > 12 else 1
+    ax.set_xticks(range(0, p, step))
+    ax.set_yticks(range(0, p, step))
+    s = "" if stride == 1 else f"{stride}·"
+    ax.set_xlabel(f"patch column c  (top-left x = {s}c)")
+    ax.set_ylabel(f"patch row r  (top-left y = {s}r)")
+
+
+def draw_patch(ax: plt.Axes, row: int, col: int, size: int, colour: str = "red",
+               style: str = "-") -> None:
+    ax.add_patch(Rectangle((col - 0.5, row - 0.5), size, size, fill=False, ec=colour, lw=1.8,
+                           ls=style))
+
+
+def overlay(ax: plt.Axes, image: np.ndarray, prob: np.ndarray, patch: int, stride: int,
+            title: str, contour: bool = True) -> Any:
+    """A probability map drawn at the patch centres (pixel coordinates), the digit as a white outline.
+
+    Outside the square of patch centres the digit is shown in grey.
+    """
+    p = prob.shape[0]
+    c0 = (patch - 1) / 2
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1, extent=(-0.5, 27.5, 27.5, -0.5))
+    half = stride / 2
+    ext = (c0 - half, c0 + (p - 1) * stride + half, c0 + (p - 1) * stride + half, c0 - half)
+    im = ax.imshow(prob, cmap="viridis", vmin=0, vmax=1, extent=ext)
+    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="white", linewidths=1.2)
+    if contour and prob.min() < CRITICAL_P < prob.max():
+        centres = c0 + np.arange(p) * stride
+        ax.contour(centres, centres, prob, levels=[CRITICAL_P], colors="red", linewidths=1.6)
+    ax.set_xlim(-0.5, 27.5)
+    ax.set_ylim(27.5, -0.5)
+    ax.set_title(title, fontsize=10)
+    return im
+
+
+def plot_maps(image: np.ndarray, maps: dict[str, np.ndarray], patch: int, stride: int,
+              fill: float, index: int, clean_p: float, worst: tuple[int, int],
+              worst_image: np.ndarray) -> plt.Figure:
+    prob_true, max_prob, label = maps["prob_true"], maps["max_prob"], maps["label"]
+    p = prob_true.shape[0]
+    fig, axes = plt.subplots(2, 4, figsize=(21, 9.8), gridspec_kw={"wspace": 0.45, "hspace": 0.3})
+    shade = "black" if fill == 0 else f"fill {fill:g}"
+
+    ax = axes[0, 0]
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+    draw_patch(ax, 0, 0, patch, "red", "--")
+    ax.set_title(f"test #{index}: a '6', p('6') = {clean_p:.3f}\n"
+                 f"dashed: the {patch}x{patch} patch at position (0, 0)", fontsize=10)
+    ax.set_xlabel("pixel column x")
+    ax.set_ylabel("pixel row y")
+
+    cell_note = "cell = patch top-left corner"
+    for ax, values, name in ((axes[0, 1], prob_true, "Map 1: p('6')"),
+                             (axes[0, 2], max_prob, "Map 2: highest probability (any class)")):
+        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability (fixed 0-1 scale)")
+        ax.set_title(f"{name}\nfixed 0-1 scale; {cell_note}", fontsize=10)
+        patch_axes(ax, p, stride)
+    axes[0, 1].plot(worst[1], worst[0], "rx", ms=9, mew=2, label="lowest p('6')")
+    axes[0, 1].legend(loc="lower right", fontsize=8, framealpha=0.8)
+
+    ax = axes[0, 3]
+    cmap, norm = label_cmap()
+    ax.imshow(label, cmap=cmap, norm=norm)
+    counts = Counter(label.ravel().tolist())
+    if p <= 30:
+        fs = max(4.5, min(11.0, 140 / p))
+        for r in range(p):
+            for c in range(p):
+                k = int(label[r, c])
+                ax.text(c, r, str(k), ha="center", va="center", fontsize=fs,
+                        color=text_colour(TAB10[k]))
+    handles = [Patch(color=TAB10[k], label=f"'{k}': {counts[k]} cells") for k in sorted(counts)]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9,
+              title="predicted label\n(labels that occur)", title_fontsize=9, frameon=False)
+    ax.set_title(f"Map 3: predicted label (10-colour palette)\n{cell_note}", fontsize=10)
+    patch_axes(ax, p, stride)
+
+    for ax, values, name in ((axes[1, 0], prob_true, "Map 1, contrast-stretched: p('6')"),
+                             (axes[1, 1], max_prob, "Map 2, contrast-stretched")):
+        lnorm = logit_norm(values)
+        im = ax.imshow(values, cmap="viridis", norm=lnorm)
+        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                          label="probability (log-odds scale, map min to max)")
+        cb.set_ticks(logit_ticks(lnorm))
+        cb.ax.set_yticklabels([f"{t:.3g}" for t in logit_ticks(lnorm)])
+        ax.set_title(f"{name}\nlog-odds colour scale from {lnorm.vmin:.3f} to {lnorm.vmax:.3f}",
+                     fontsize=10)
+        patch_axes(ax, p, stride)
+
+    ax = axes[1, 2]
+    im = overlay(ax, image, prob_true, patch, stride,
+                 f"p('6') at the patch CENTRES (top-left + {(patch - 1) / 2:g} px)\n"
+                 "white: the digit's outline; red: p('6') = 0.5")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="p('6')")
+    ax.set_xlabel("pixel column x")
+    ax.set_ylabel("pixel row y")
+
+    ax = axes[1, 3]
+    ax.imshow(worst_image, cmap="gray", vmin=0, vmax=1)
+    draw_patch(ax, worst[0] * stride, worst[1] * stride, patch, "red")
+    wp = maps["probs"][worst]
+    ax.set_title(f"most damaging position (r, c) = {worst} ({shade} patch)\n"
+                 f"p('6') = {wp[SIX]:.3f}, label '{int(wp.argmax())}' (p = {wp.max():.3f})",
+                 fontsize=10)
+    ax.set_xlabel("pixel column x")
+    ax.set_ylabel("pixel row y")
+    fig.suptitle(f"Problem 2 (1): occlusion maps of a '6', {patch}x{patch} patch of value "
+                 f"{fill:g}, stride {stride}, {p} x {p} = {p * p} positions", fontsize=13)
+    return fig
+
+
+# ----------------------------------------------------------------------------- plotting: (2) which strokes
+def plot_regions(image: np.ndarray, region: dict[str, Any], masks: RegionMasks,
+                 patch: int) -> plt.Figure:
+    regions, count = masks
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2), gridspec_kw={"wspace": 0.35})
+    palette = {"top_hook": TAB10[1], "stem": TAB10[2], "loop_left": TAB10[0],
+               "loop_right": TAB10[9], "hole": (0.85, 0.85, 0.85)}
+    rgb = np.stack([image * 0.35] * 3, -1)
+    for name, colour in palette.items():
+        rgb[regions[name]] = colour
+    ax = axes[0]
+    ax.imshow(rgb)
+    share = region["mean_share_of_region_ink_covered"]
+    handles = [Patch(color=palette[n], label=f"{REGION_NAMES[n]}"
+                     + (f": a critical patch hides {100 * share[n]:.0f}% of it on average"
+                        if n in share else "")) for n in palette]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8.5,
+              frameon=False)
+    ax.set_title("Stroke regions, found from the pixels\n"
+                 f"({region['region_definition']['method']})", fontsize=10)
+    ax.set_xlabel("pixel column x")
+    ax.set_ylabel("pixel row y")
+
+    ax = axes[1]
+    n = max(1, int(count.max()))
+    im = ax.imshow(count, cmap="magma", vmin=0, vmax=n)
+    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="cyan", linewidths=1.2)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="number of critical patches hiding it")
+    what = ("10 lowest-p('6') positions" if region["fallback_lowest_10"]
+            else f"{region['n_below']} positions with p('6') < {CRITICAL_P}")
+    ax.set_title(f"Pixels hidden by the critical {patch}x{patch} patches ({what})\n"
+                 "cyan: the digit's outline", fontsize=10)
+    ax.set_xlabel("pixel column x")
+    ax.set_ylabel("pixel row y")
+
+    ax = axes[2]
+    names = list(REGIONS) + ["loop"]
+    vals = [region["erase_region"][nm]["prob_true"] for nm in names]
+    bars = ax.bar(range(len(names)), vals, color=[palette.get(nm, TAB10[4]) for nm in names])
+    for b, nm in zip(bars, names):
+        e = region["erase_region"][nm]
+        ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.02,
+                f"{e['prob_true']:.2f}" + ("" if e["pred"] == SIX else
+                                           f"\nnow '{e['pred']}' (p={e['prob_pred']:.2f})"),
+                ha="center", va="bottom", fontsize=8.5,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.axhline(CRITICAL_P, color="red", ls="--", lw=1)
+    ax.set_xticks(range(len(names)), [REGION_TICKS[nm] for nm in names], fontsize=9)
+    ax.set_ylim(0, 1.18)
+    ax.set_ylabel("p('6') after erasing the region")
+    ax.set_title("Erase one region's ink (set to the fill value)\nred dashed line: p = 0.5",
+                 fontsize=10)
+    fig.suptitle("Problem 2 (2): which strokes of the '6' the CNN needs", fontsize=13)
+    return fig
+
+
+def plot_population(mean_map: np.ndarray, frac_below: np.ndarray, mean_image: np.ndarray,
+                    typ: dict[str, Any], r_all: np.ndarray, patch: int, stride: int,
+                    n: int) -> plt.Figure:
+    fig, axes = plt.subplots(1, 4, figsize=(22, 5.2), gridspec_kw={"wspace": 0.4})
+    p = mean_map.shape[0]
+    for ax, values, title, lab in (
+            (axes[0], mean_map, f"mean p('6') map over {n} correct test 6s", "mean p('6')"),
+            (axes[1], frac_below, f"share of the {n} 6s with p('6') < {CRITICAL_P}",
+             "share of 6s")):
+        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=f"{lab} (fixed 0-1 scale)")
+        ax.set_title(f"{title}\ncell = patch top-left corner", fontsize=10)
+        patch_axes(ax, p, stride)
+    im = overlay(axes[2], mean_image, mean_map, patch, stride,
+                 "mean p('6') at the patch centres\nwhite: outline of the mean '6'; red: 0.5")
+    fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04, label="mean p('6')")
+    axes[2].set_xlabel("pixel column x")
+    axes[2].set_ylabel("pixel row y")
+    ax = axes[3]
+    ax.hist(r_all[np.isfinite(r_all)], bins=20, color=TAB10[0], alpha=0.8)
+    if typ["r_example"] is not None:
+        ax.axvline(typ["r_example"], color="red", lw=2,
+                   label=f"the example: r = {typ['r_example']:.2f}\n"
+                         f"(higher than {typ['example_percentile']:.0f}% of the 6s)")
+    ax.axvline(typ["r_median"], color="black", ls="--", lw=1.2,
+               label=f"median r = {typ['r_median']:.2f}")
+    ax.set_xlabel("Pearson r: a 6's p('6') map vs the mean map of the other 6s")
+    ax.set_ylabel("number of 6s")
+    ax.legend(fontsize=8.5, loc="upper left")
+    ax.set_title("Is the example typical?", fontsize=10)
+    fig.suptitle(f"Problem 2 (2): beyond one example ({patch}x{patch} patch, stride {stride})",
+                 fontsize=13)
+    return fig
+
+
+def plot_gallery(images: np.ndarray, maps: np.ndarray, indices: Sequence[int],
+                 rs: Sequence[float], belows: Sequence[int], patch: int, stride: int,
+                 example: int) -> plt.Figure:
+    k = len(images)
+    cols = min(4, k)
+    rows = (k + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 4.4 * rows), squeeze=False)
+    im = None
+    for ax in axes.ravel()[k:]:
+        ax.axis("off")
+    for ax, img, m, idx, r, b in zip(axes.ravel(), images, maps, indices, rs, belows):
+        tag = " (the example)" if idx == example else ""
+        im = overlay(ax, img, m, patch, stride,
+                     f"test #{idx}{tag}\nr = {r:.2f}, {b} positions with p('6') < {CRITICAL_P}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes, fraction=0.025, pad=0.02, label="p('6') at the patch centre")
+    fig.suptitle("Problem 2 (2): individual 6s, from most to least typical map (r = correlation "
+                 "with the others' mean)\np('6') drawn at the patch centres; white: the digit's "
+                 "outline; red: p('6') = 0.5", fontsize=12)
+    return fig
+
+
+# ----------------------------------------------------------------------------- plotting: (3) transplants
+def plot_adversarial(test_images: torch.Tensor, test_labels: torch.Tensor,
+                     adversarial: list[dict[str, Any]]) -> plt.Figure:
+    """Per entry: the source digit with its window (top) and the '6' with the window pasted in."""
+    k = len(adversarial)
+    fig, axes = plt.subplots(2, max(k, 2), figsize=(2.5 * max(k, 2), 6.0), squeeze=False)
+    for j, a in enumerate(adversarial):
+        r, c, s = a["source_window"]
+        tr, tc = a["target_position"]
+        ax = axes[0, j]
+        ax.imshow(test_images[a["source_index"], 0].numpy(), cmap="gray", vmin=0, vmax=1)
+        draw_patch(ax, r, c, s, "orange")
+        ax.set_title(f"test #{a['source_index']}, a '{int(test_labels[a['source_index']])}'\n"
+                     f"{s}x{s} window at ({r}, {c})", fontsize=9)
+        ax = axes[1, j]
+        ax.imshow(np.array(a["image"]), cmap="gray", vmin=0, vmax=1)
+        draw_patch(ax, tr, tc, s, "orange")
+        ax.set_title(f"now '{a['pred']}', p = {a['prob']:.2f}\np('6') = {a['prob_true']:.2f}, "
+                     f"{a['strategy']} ({tr}, {tc})", fontsize=9)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[:, k:].ravel():  # unused columns (fewer than 2 classes reached)
+        ax.axis("off")
+    axes[0, 0].set_ylabel("source digit,\nwindow cut out", fontsize=10)
+    axes[1, 0].set_ylabel("the '6' with the window\npasted at the orange box", fontsize=10)
+    fig.suptitle("Problem 2 (3): the most confident transplanted-patch image for each class reached "
+                 "(any window size); position = top-left (row, col)", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_search(summaries: list[dict[str, Any]], check: dict[str, Any]) -> plt.Figure:
+    fig, axes = plt.subplots(1, 3, figsize=(23, 5.6),
+                             gridspec_kw={"width_ratios": [1, 1.4, 1], "wspace": 0.3})
+    sizes = sorted({s["size"] for s in summaries})
+    width = 0.27
+    ax = axes[0]
+    for j, strategy in enumerate(STRATEGIES):
+        rows = [s for s in summaries if s["strategy"] == strategy]
+        xs = np.arange(len(rows)) + (j - 1) * width
+        bars = ax.bar(xs, [100 * s["success_rate"] for s in rows], width,
+                      color=STRATEGY_COLOURS[strategy], label=STRATEGY_WORDS[strategy])
+        for b, s in zip(bars, rows):
+            ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 1, f"{s['n_flipped']:,}",
+                    ha="center", va="bottom", fontsize=7.5, rotation=90)
+    ax.set_xticks(range(len(sizes)), [f"{s}x{s}" for s in sizes])
+    ax.set_xlabel("size of the pasted window")
+    ax.set_ylabel("pastes that change the label (%)")
+    ax.set_ylim(0, 125)
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize=8.5, loc="upper left")
+    ax.set_title(f"The example '6': {summaries[0]['n_candidates']:,} pastes per bar, same windows\n"
+                 "(number above a bar = pastes that flip the label)", fontsize=10)
+
+    ax = axes[1]
+    grid = np.full((len(summaries), 10), np.nan)
+    for i, s in enumerate(summaries):
+        for k, v in s["classes"].items():
+            grid[i, int(k)] = v["best_prob"]
+    im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for i in range(grid.shape[0]):
+        for k in range(10):
+            if k == SIX:
+                ax.text(k, i, "-", ha="center", va="center", fontsize=8, color="gray")
+            elif np.isfinite(grid[i, k]):
+                ax.text(k, i, f"{grid[i, k]:.2f}", ha="center", va="center", fontsize=8,
+                        color="black" if grid[i, k] > 0.6 else "white")
+    ax.set_xticks(range(10), [f"'{k}'" for k in range(10)])
+    ax.set_yticks(range(len(summaries)),
+                  [f"{s['size']}x{s['size']} {s['strategy']}" for s in summaries], fontsize=8.5)
+    ax.set_xlabel("new label")
+    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label="best probability of the new label")
+    ax.set_title("The example '6': classes reached, best probability (blank = not reached)",
+                 fontsize=10)
+
+    ax = axes[2]
+    by = check["by_size"]
+    for j, strategy in enumerate(STRATEGIES):
+        xs = np.arange(len(sizes)) + (j - 1) * width
+        ax.bar(xs, [100 * by[str(s)][f"{strategy}_mean"] for s in sizes], width,
+               color=STRATEGY_COLOURS[strategy], label=STRATEGY_WORDS[strategy])
+    ax.set_ylim(0, 125)
+    ax.set_yticks(range(0, 101, 20))
+    ax.set_xticks(range(len(sizes)), [f"{s}x{s}" for s in sizes])
+    ax.set_xlabel("size of the pasted window")
+    ax.set_ylabel("mean success rate over the 6s (%)")
+    ax.legend(fontsize=8.5, loc="upper left")
+    ax.set_title(f"{len(check['sixes'])} other correct 6s: the inkiest window of each of "
+                 f"{check['n_sources']} sources,\n{check['positions_per_strategy']} positions "
+                 "per strategy", fontsize=10)
+    fig.suptitle("Problem 2 (3): where to paste? Target positions from occlusion maps (lowest "
+                 "p('6') under a black or a white patch of the window's size) vs random",
+                 fontsize=12, y=1.03)
+    return fig
+
+
+# ----------------------------------------------------------------------------- command line
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", choices=("auto", "mnist", "mnist5k"), default="auto",
-                   help="MNIST source: full MNIST if available, else the bundled 5k subset")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed for the random windows and positions (and training, if needed)")
+    add_cnn_arguments(p)
     p.add_argument("--index", type=int, default=None,
                    help="test index of the '6' (None: the first correctly classified one)")
     p.add_argument("--patch", type=int, default=8, help="side of the square occluding patch")
     p.add_argument("--stride", type=int, default=1, help="step between patch positions")
     p.add_argument("--fill", type=float, default=0.0, help="patch pixel value, 0 = black, 1 = white")
-    p.add_argument("--retrain", action="store_true", help="train the CNN even if a checkpoint exists")
-    p.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR,
-                   help="folder of the cnn-<source>.pt checkpoints")
     p.add_argument("--quick", action="store_true",
                    help="a tiny search and population, only to exercise the code in tests")
     p.add_argument("--out", type=Path, default=FIGURES, help="folder for figures and JSON")
@@ -997,29 +1131,48 @@ def parse_args(argv: Sequence[str] | None):
     return args
 
 
-def pick_six(labels: torch.Tensor, pred: torch.Tensor, index: int | None) -> int:
-    """The test index of a correctly classified '6': the first, or `index` after checking it."""
-    if index is None:
-        good = torch.nonzero((labels == SIX) & (pred == SIX)).flatten()
-        if len(good) == 0:
-            raise UserError("no correctly classified '6' in the test split")
-        return int(good[0])
-    if not 0 <= index < len(labels):
-        raise UserError(f"--index {index} is outside the test split (0..{len(labels) - 1})")
-    if int(labels[index]) != SIX:
-        raise UserError(f"--index {index} is not a '6' (it is a '{int(labels[index])}')")
-    if int(pred[index]) != SIX:
-        raise UserError(f"--index {index} is a '6' that the CNN misclassifies as "
-                        f"'{int(pred[index])}'; pick a correctly classified one")
-    return index
+# ----------------------------------------------------------------------------- main
+def gallery_picks(r_all: np.ndarray, member: int | None) -> list[int]:
+    """Up to GALLERY 6s spread evenly from the most to the least typical map, the example included."""
+    r_sort = np.nan_to_num(r_all, nan=-2.0)
+    order = np.argsort(-r_sort, kind="stable")
+    picks = order[np.unique(np.linspace(0, len(order) - 1, min(GALLERY, len(order))).round()
+                            .astype(int))].tolist()
+    if member is not None and member not in picks:
+        picks[len(picks) // 2] = member
+    return sorted(picks, key=lambda i: -r_sort[i])
 
 
-def first_per_class(candidates: np.ndarray, labels: np.ndarray, per_class: int | None) -> np.ndarray:
-    """The first `per_class` of `candidates` for each label (all of them if None), sorted."""
-    if per_class is None:
-        return candidates
-    return np.sort(np.concatenate([candidates[labels[candidates] == k][:per_class]
-                                   for k in np.unique(labels[candidates])]))
+def save_figures(problem: Problem, a1: dict, a2: dict, a3: dict, patch: int, stride: int,
+                 fill: float, out) -> list[str]:
+    image, images, index = problem.image, problem.test.images, problem.index
+    maps, pop = a1["maps"], a2["population"]
+    figures = {
+        "maps": plot_maps(image, maps, patch, stride, fill, index, float(problem.clean[SIX]),
+                          a1["worst"], a1["worst_image"]),
+        "regions": plot_regions(image, a2["region"], a2["masks"], patch),
+        "population": plot_population(pop.maps.mean(0), (pop.maps < CRITICAL_P).mean(0),
+                                      images[pop.indices, 0].mean(0).numpy(), pop.typicality,
+                                      pop.r_all, patch, stride, len(pop.indices))}
+    member = int(np.flatnonzero(pop.indices == index)[0]) if index in pop.indices else None
+    picks = gallery_picks(pop.r_all, member)
+    figures["sixes_gallery"] = plot_gallery(images[pop.indices[picks], 0].numpy(), pop.maps[picks],
+                                            pop.indices[picks].tolist(), pop.r_all[picks].tolist(),
+                                            pop.below[picks].tolist(), patch, stride, index)
+    best = sorted((a for a in a3["adversarial"] if a["best_for_class"]), key=lambda a: a["pred"])
+    figures["adversarial"] = plot_adversarial(images, problem.test.labels, best)
+    figures["search"] = plot_search(a3["summaries"], a3["check"])
+    for name, fig in figures.items():
+        save_figure(fig, out / f"p2_{name}.png")
+    return [f"p2_{name}.png" for name in figures]
+
+
+def print_search(summaries: list[dict[str, Any]]) -> None:
+    print("\n  size   strategy    pastes  flipped   rate   classes reached (best p)")
+    for s in summaries:
+        cls = " ".join(f"'{k}':{v['best_prob']:.2f}" for k, v in s["classes"].items())
+        print(f"  {s['size']:>2}x{s['size']:<3} {s['strategy']:<9} {s['n_candidates']:>7,} "
+              f"{s['n_flipped']:>8,}  {100 * s['success_rate']:5.1f}%  {cls}")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -1028,128 +1181,46 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     budget = QUICK if args.quick else FULL
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    source = resolve_source(args.data)
-    model, meta = load_cnn(source, retrain=args.retrain, seed=args.seed,
-                           checkpoint_dir=args.checkpoints)
-    test = load_mnist("test", source)
-    probs = predict_proba(model, test.images)
-    pred = probs.argmax(1)
-    index = pick_six(test.labels, pred, args.index)
-    six = test.images[index]  # [1, 28, 28]
-    image = six[0].numpy()
-    clean = probs[index].numpy()
-    patch, stride, fill, out = args.patch, args.stride, args.fill, args.out
-    print(f"CNN on {source}: test accuracy {100 * meta['test_accuracy']:.2f}%; the '6' is test "
-          f"#{index}, p('6') = {clean[SIX]:.4f}")
+    problem = load_problem(args.data, args.seed, args.retrain, args.checkpoints, args.index)
+    patch, stride, fill = args.patch, args.stride, args.fill
+    print(f"CNN on {problem.source}: test accuracy {100 * problem.meta['test_accuracy']:.2f}%; the "
+          f"'6' is test #{problem.index}, p('6') = {problem.clean[SIX]:.4f}")
 
-    # (1) the three maps
-    maps = occlusion_maps(model, six, patch, stride, fill)
-    worst = tuple(int(v) for v in np.unravel_index(int(np.argmin(maps["prob_true"])),
-                                                    maps["prob_true"].shape))
-    worst_image = image.copy()
-    worst_image[patch_mask(*worst, patch, stride)] = fill
-    save_figure(plot_maps(image, maps, patch, stride, fill, index, float(clean[SIX]), worst,
-                          worst_image), out / "p2_maps.png")
-    q1 = answer_q1(index, clean, maps, patch, stride, fill)
-    print(f"\n(1) Occlusion maps ({patch}x{patch} patch, stride {stride}, fill {fill:g})\n{q1}")
+    a1 = question1(problem, patch, stride, fill)
+    print(f"\n(1) Occlusion maps ({patch}x{patch} patch, stride {stride}, fill {fill:g})\n{a1['q1']}")
+    a2 = question2(problem, a1["maps"], patch, stride, fill, budget, args.quick, rng)
+    print(f"\n(2) Which parts of the '6' matter\n{a2['q2']}")
+    a3 = question3(problem, budget, rng)
+    print(f"\n(3) Transplanted windows from other digits\n{a3['q3']}")
+    print_search(a3["summaries"])
+    figures = save_figures(problem, a1, a2, a3, patch, stride, fill, args.out)
 
-    # (2) which strokes matter, on the example and over all correct test 6s
-    region = analyse_regions(model, image, maps, patch, stride, fill)
-    save_figure(plot_regions(image, region, patch), out / "p2_regions.png")
-    labels_np = test.labels.numpy()
-    sixes = np.flatnonzero((labels_np == SIX) & (pred.numpy() == SIX))
-    n_pop = budget["population"] or POPULATION_MAX
-    if len(sixes) <= n_pop:
-        pop_idx = sixes
-    elif args.quick:
-        pop_idx = sixes[:n_pop]
-    else:
-        pop_idx = np.sort(rng.choice(sixes, n_pop, replace=False))
-    pop_maps = population(model, test.images[pop_idx], patch, stride, fill)
-    member = int(np.flatnonzero(pop_idx == index)[0]) if index in pop_idx else None
-    typ = typicality(pop_maps, maps["prob_true"], member)
-    mean_map = pop_maps.mean(0)
-    frac_below = (pop_maps < CRITICAL_P).mean(0)
-    save_figure(plot_population(mean_map, frac_below, test.images[pop_idx, 0].mean(0).numpy(), typ,
-                                patch, stride, len(pop_idx)), out / "p2_population.png")
-    r_sort = np.nan_to_num(typ["_r_all"], nan=-2.0)
-    order = np.argsort(-r_sort, kind="stable")
-    picks = order[np.unique(np.linspace(0, len(order) - 1, min(GALLERY, len(order))).round()
-                            .astype(int))].tolist()
-    if member is not None and member not in picks:
-        picks[len(picks) // 2] = member
-    picks = sorted(picks, key=lambda i: -r_sort[i])
-    save_figure(plot_gallery(test.images[pop_idx[picks], 0].numpy(), pop_maps[picks],
-                             pop_idx[picks].tolist(), typ["_r_all"][picks].tolist(),
-                             typ["_below"][picks].tolist(), patch, stride, index),
-                out / "p2_sixes_gallery.png")
-    q2 = answer_q2(region, typ, mean_map)
-    print(f"\n(2) Which parts of the '6' matter\n{q2}")
-
-    # (3) transplanted windows from other digits
-    others = np.flatnonzero((labels_np != SIX) & (pred.numpy() == labels_np))
-    src_idx = first_per_class(others, labels_np, budget["sources_per_class"])
-    summaries, best = search(model, six, test.images[src_idx], src_idx,
-                             budget["windows_per_source"], budget["positions"], rng)
-    check_sixes = [int(i) for i in sixes if i != index][:budget["check_sixes"]]
-    check_src = first_per_class(others, labels_np, budget["check_sources_per_class"])
-    check = guided_vs_random(model, test.images[check_sixes], check_sixes,
-                             test.images[check_src], check_src, budget["positions"], rng)
-    top_prob = {}
-    for (size, k), b in best.items():
-        top_prob[k] = max(top_prob.get(k, 0.0), b["prob"])
-    adversarial = []
-    for (size, k), b in sorted(best.items()):
-        img = paste(six, test.images[b["source_index"]], b["source_window"], b["target_position"])
-        pr = predict_proba(model, img[None])[0]
-        if int(pr.argmax()) != k:  # a near-tie that batching resolved differently: leave it out
-            continue
-        adversarial.append({"target_position": b["target_position"],
-                            "source_index": b["source_index"],
-                            "source_label": int(test.labels[b["source_index"]]),
-                            "source_window": b["source_window"], "strategy": b["strategy"],
-                            "pred": k, "prob": r6(pr[k]), "prob_true": r6(pr[SIX]),
-                            "best_for_class": b["prob"] == top_prob[k],
-                            "image": img[0].double().tolist()})
-    gallery = sorted((a for a in adversarial if a["best_for_class"]), key=lambda a: a["pred"])
-    save_figure(plot_adversarial(test.images, test.labels, gallery), out / "p2_adversarial.png")
-    save_figure(plot_search(summaries, check), out / "p2_search.png")
-    q3 = answer_q3(summaries, adversarial, check, len(src_idx), image)
-    print(f"\n(3) Transplanted windows from other digits\n{q3}")
-    print("\n  size   strategy    pastes  flipped   rate   classes reached (best p)")
-    for s in summaries:
-        cls = " ".join(f"'{k}':{v['best_prob']:.2f}" for k, v in s["classes"].items())
-        print(f"  {s['size']:>2}x{s['size']:<3} {s['strategy']:<9} {s['n_candidates']:>7,} "
-              f"{s['n_flipped']:>8,}  {100 * s['success_rate']:5.1f}%  {cls}")
-
+    maps, pop = a1["maps"], a2["population"]
     results = {
-        "data_source": source, "index": index, "patch": patch, "stride": stride, "fill": fill,
-        "seed": args.seed, "quick": args.quick, "true_class": SIX,
+        "data_source": problem.source, "index": problem.index, "patch": patch, "stride": stride,
+        "fill": fill, "seed": args.seed, "quick": args.quick, "true_class": SIX,
         "interpretation": INTERPRETATION,
-        "model": {k: meta.get(k) for k in ("source", "seed", "epochs", "train_accuracy",
-                                           "test_accuracy", "label_smoothing")},
-        "clean_probs": nested(clean),
+        "model": {k: problem.meta.get(k) for k in ("source", "seed", "epochs", "train_accuracy",
+                                                   "test_accuracy", "label_smoothing")},
+        "clean_probs": nested(problem.clean),
         "prob_true_map": nested(maps["prob_true"]), "max_prob_map": nested(maps["max_prob"]),
         "label_map": maps["label"].tolist(),
-        "important_region": {k: v for k, v in region.items() if not k.startswith("_")},
-        "population": {"indices": pop_idx.tolist(), "mean_prob_true_map": nested(mean_map),
-                       "share_below_map": nested(frac_below),
-                       "typicality": {k: v for k, v in typ.items() if not k.startswith("_")}},
-        "adversarial": adversarial,
-        "adversarial_search": {"sizes": list(ADV_SIZES), "n_sources": int(len(src_idx)),
+        "important_region": a2["region"],
+        "population": {"indices": pop.indices.tolist(), "mean_prob_true_map": nested(pop.maps.mean(0)),
+                       "share_below_map": nested((pop.maps < CRITICAL_P).mean(0)),
+                       "typicality": pop.typicality},
+        "adversarial": a3["adversarial"],
+        "adversarial_search": {"sizes": list(ADV_SIZES), "n_sources": a3["n_sources"],
                                "windows_per_source": budget["windows_per_source"],
                                "positions_per_strategy": budget["positions"],
                                "min_window_ink": MIN_WINDOW_INK, "guide_fills": GUIDES,
-                               "runs": summaries,
-                               "other_sixes": check},
-        "answers": {"q1": q1, "q2": q2, "q3": q3},
-        "figures": [f"p2_{n}.png" for n in ("maps", "regions", "population", "sixes_gallery",
-                                             "adversarial", "search")],
-        "versions": {"python": platform.python_version(), "torch": version("torch"),
-                     "numpy": version("numpy")},
+                               "runs": a3["summaries"], "other_sixes": a3["check"]},
+        "answers": {"q1": a1["q1"], "q2": a2["q2"], "q3": a3["q3"]},
+        "figures": figures,
+        "versions": versions("torch", "numpy"),
     }
-    write_json_atomic(out / "p2_results.json", results)
-    print(f"\nwrote {out / 'p2_results.json'} and {len(results['figures'])} figures in {out}")
+    write_json_atomic(args.out / "p2_results.json", results)
+    print(f"\nwrote {args.out / 'p2_results.json'} and {len(figures)} figures in {args.out}")
     print(f"runtime: {time.perf_counter() - start:.1f} s")
     return results
 
