@@ -29,7 +29,8 @@ FIGURES = ["p1_filters_conv1.png", "p1_filters_conv2.png", "p1_filters_conv3.png
            "p5_forget_bias_grad.png"]
 ARCH = ("CNN(\n  (conv1): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1))\n"
         "  (conv2): Conv2d(4, 6, kernel_size=(3, 3), stride=(1, 1))\n"
-        "  (conv3): Conv2d(6, 8, kernel_size=(3, 3), stride=(1, 1))\n)")
+        "  (conv3): Conv2d(6, 8, kernel_size=(3, 3), stride=(1, 1))\n"
+        "  (fc): Linear(in_features=72, out_features=10, bias=True)\n)")
 P4_ANSWERS = """# Problem 4: written answers
 
 Intro paragraph of the answers.
@@ -416,3 +417,23 @@ def test_check_links_fails_in_one_line_naming_the_missing_figure(tree, missing):
 def test_bad_make_seconds_is_rejected_by_the_parser(tree):
     proc = run_cli(tree[0], "--make-seconds", "-3")
     assert proc.returncode == 2 and "--make-seconds" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_pooling_chain_is_derived_from_the_classifier_input():
+    # 8 channels x 3 x 3 = 72 inputs: 28 -> 14 -> 7 -> 3 takes three 2x2 pools.
+    assert report.pooling(ARCH) == "28→14→7→3"
+    two_pools = ARCH.replace("in_features=72", "in_features=392")  # 8 x 7 x 7
+    assert report.pooling(two_pools) == "28→14→7"
+    with pytest.raises(ValueError):
+        report.pooling(ARCH.replace("in_features=72", "in_features=200"))  # 5x5: no pool chain
+
+
+def test_header_states_pools_and_training_recipe(tree):
+    root, inputs = tree
+    inputs[1]["model"]["recipe"] = {"epochs": 3, "batch_size": 17, "max_lr": 0.25, "augment_px": 2,
+                                    "label_smoothing": 0.3, "optimizer": "OPTIMISER-TEXT"}
+    (root / "figures" / "p1_results.json").write_text(json.dumps(inputs[1]))
+    head = build(root).split("## P1")[0]
+    for expected in ("28→14→7→3", "2x2 max-pool", "3 epochs of batch 17", "OPTIMISER-TEXT",
+                     "up to 0.25", "label smoothing 0.3", "±2 px"):
+        assert expected in head, expected
