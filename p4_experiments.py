@@ -455,7 +455,7 @@ def echo_state_gap(seed: int, T: int, H: int, rhos: Sequence[float]) -> dict[str
     gaps = {}
     for rho in rhos:
         res = make_reservoir(H, rho, seed)
-        h = np.stack([np.zeros(H), h0_b], axis=1).T  # (2, H): one row per start
+        h = np.stack([np.zeros(H), h0_b])  # (2, H): one row per start
         gap_at = {}
         for t in range(T):
             h, _ = rnn_step_forward(np.eye(D)[letters[:, t]], h, res.W, res.U, res.b)
