@@ -1,10 +1,12 @@
 """Problem 3: the RNN of eqs. 10.8-10.11 on a 3-step sequence, its loss, and ∂L/∂b three ways.
 
-Answers Problem 3 (1)-(5) in order, for the assignment's parameters and sequence, with h(0) = 0:
+Answers Problem 3 (1)-(5) in order, for the assignment's parameters and sequence, with h(0) = 0 and
+the natural log (--h0 and --log reproduce other readings):
 (1) ŷ(t) for t = 1..3 and the custom loss L = (ŷ1(3) − 0.5)² − log ŷ2(3); (2) ∂L/∂b by central
-differences; (3) ∂L/∂b by back-propagation through time, with the per-step intermediate results
-from t = τ down to 1 and the relative difference to (2) and to torch autograd; (4) one
-gradient-descent step on b; (5) the loss with the new b against the first-order prediction.
+differences; (3) ∂L/∂b by back-propagation through time, every step written out with the numbers
+of t = τ, then the per-step intermediate results from t = τ down to 1 and the relative difference
+to (2) and to torch autograd; (4) one gradient-descent step on b; (5) the loss with the new b
+against the first-order prediction.
 
 Command:   .venv/bin/python p3_rnn_bptt.py     (flags: --eps 1e-4, --lr 0.002, --h0 0 0, --log e, --out figures)
 Writes:    figures/p3_results.json and figures/p3_unrolled_rnn.png (the unrolled network, annotated)

@@ -3,17 +3,19 @@
 Answers Problem 5 on Problem 3's sequence: ŷ(t) for t = 1..3, the custom loss, and the gradient of the
 loss with respect to the forget-gate biases b^f by hand-written back-propagation through time, with
 the per-step intermediate results from t = τ down to 1, checked against central differences and
-torch autograd. Every gate and the cell input use Problem 3's U and W; V and c are Problem 3's; the
-biases are chosen and justified in the output. s(0) = h(0) = 0.
+torch autograd. Every gate and the cell input use Problem 3's U and W; V and c are Problem 3's. The
+biases keep the four gates apart and are argued from what each gate should do at the start of
+training (BIAS_JUSTIFICATION). s(0) = h(0) = 0.
 
-Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --out figures)
+Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --out figures,
+           and each bias as two numbers: --b-f 1 1 --b-g -1 -1 --b-o 2 2 --b 0 0, the defaults)
 Writes:    figures/p5_results.json and figures/p5_forget_bias_grad.png (per-step contributions to ∂L/∂b^f)
 Expected:  with σ on the cell input, as printed in eq. 10.41:
-           ŷ(1) = [0.80318167, 0.19681833], ŷ(2) = [0.82563835, 0.17436165],
-           ŷ(3) = [0.76109555, 0.23890445], L = 1.4998625,
-           ∂L/∂b^f = [-0.0056030408, 0.055610074] by BPTT, relative differences 3.4e-10 to central
-           differences (ε = 1e-4) and 1.3e-16 to torch autograd.
-           With --cell-activation tanh: L = 1.6807314, ∂L/∂b^f = [0.027342748, 0.062898724].
+           ŷ(1) = [0.78752048, 0.21247952], ŷ(2) = [0.80913557, 0.19086443],
+           ŷ(3) = [0.75624378, 0.24375622], L = 1.4772475,
+           ∂L/∂b^f = [-0.013863857, 0.10905942] by BPTT, relative differences 5.4e-10 to central
+           differences (ε = 1e-4) and below 1e-15 to torch autograd.
+           With --cell-activation tanh: L = 1.6029638, ∂L/∂b^f = [0.032124509, 0.10992468].
 Runtime:   about 2 s on 2 CPU cores, most of it importing torch (autograd cross-check) and matplotlib.
 
 The math (the LSTM's forward/backward pairs, the output head and the custom loss) lives in
@@ -40,7 +42,7 @@ from common.text import print_table, sig
 INTERPRETATION = (
     "U and W of Problem 3 are used in every gate and in the cell input (same values, separate "
     "parameters, so ∂L/∂b^f is the gradient for the forget gate's own bias); V and c are Problem 3's. "
-    "s(0) = h(0) = 0. The LSTM's h(t) feeds Problem 3's output layer and loss."
+    "The LSTM's h(t) feeds Problem 3's output layer and loss."
 )
 
 # Why each bias of PROBLEM5_BIASES (common/rnn.py). With U and W shared, the biases alone tell the gates
