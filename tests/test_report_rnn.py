@@ -140,5 +140,5 @@ def test_answer_key_section_lists_every_row_and_marks_this_run(built: tuple[str,
     assert sum(line.count("**[") for line in key.splitlines()) == 4  # ŷ(3) and the gradient of two rows
 
 
-def test_missing_answer_key_names_its_script(tmp_path: Path, built: tuple[str, dict]) -> None:
+def test_missing_answer_key_names_its_script() -> None:
     assert "`python answer_key.py`" in report.answer_key_section(None, None, None)[2]
