@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
-SCRIPTS := $(wildcard p1_cnn_filters.py p2_occlusion.py p3_rnn_bptt.py p4_experiments.py p5_lstm.py)
-RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(SCRIPTS),$(firstword $(subst _, ,$(s)))_results.json))
+SCRIPTS := $(wildcard p1_cnn_filters.py p2_occlusion.py p3_rnn_bptt.py p4_experiments.py p5_lstm.py answer_key.py)
+RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(filter p%,$(SCRIPTS)),$(firstword $(subst _, ,$(s)))_results.json)) \
+           $(if $(filter answer_key.py,$(SCRIPTS)),figures/answer_key.json)
 DATA ?= auto
 MAKE_START := $(shell date +%s)
 

@@ -1,12 +1,14 @@
 """Problem 3: the RNN of eqs. 10.8-10.11 on a 3-step sequence, its loss, and ∂L/∂b three ways.
 
-Answers Problem 3 (1)-(5) in order, for the assignment's parameters and sequence, with h(0) = 0:
+Answers Problem 3 (1)-(5) in order, for the assignment's parameters and sequence, with h(0) = 0 and
+the natural log (--h0 and --log reproduce other readings):
 (1) ŷ(t) for t = 1..3 and the custom loss L = (ŷ1(3) − 0.5)² − log ŷ2(3); (2) ∂L/∂b by central
-differences; (3) ∂L/∂b by back-propagation through time, with the per-step intermediate results
-from t = τ down to 1 and the relative difference to (2) and to torch autograd; (4) one
-gradient-descent step on b; (5) the loss with the new b against the first-order prediction.
+differences; (3) ∂L/∂b by back-propagation through time, every step written out with the numbers
+of t = τ, then the per-step intermediate results from t = τ down to 1 and the relative difference
+to (2) and to torch autograd; (4) one gradient-descent step on b; (5) the loss with the new b
+against the first-order prediction.
 
-Command:   .venv/bin/python p3_rnn_bptt.py            (flags: --eps 1e-4, --lr 0.002, --out figures)
+Command:   .venv/bin/python p3_rnn_bptt.py     (flags: --eps 1e-4, --lr 0.002, --h0 0 0, --log e, --out figures)
 Writes:    figures/p3_results.json and figures/p3_unrolled_rnn.png (the unrolled network, annotated)
 Expected:  ŷ(1) = [0.94921601, 0.050783994], ŷ(2) = [0.95221995, 0.047780051],
            ŷ(3) = [0.94001124, 0.059988758], L = 3.0072080;
@@ -29,49 +31,76 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
-from common.cli import FIGURES, Parser, positive_float, run, save_figure, versions, write_json_atomic
+from common.cli import (FIGURES, Parser, finite_float, positive_float, run, save_figure, versions,
+                        write_json_atomic)
 from common.gradcheck import numeric_gradient, rel_error
 from common.plotting import plt
-from common.rnn import RNNParams, problem3_params, problem3_sequence, rnn_model_backward, rnn_model_forward
+from common.rnn import (LOG_BASES, OutputGrads, RNNGrads, custom_loss_backward, problem3_params,
+                        problem3_sequence, rnn_model_backward, rnn_model_forward, softmax_jacobian)
+from common.rnn_autograd import rnn_grad_b
 from common.text import print_table, sig
 
-INTERPRETATION = (
-    "h(0) = 0 (the book leaves it open). ŷ1, ŷ2 are the first and second softmax outputs and log is "
-    "natural, so only ŷ(τ), τ = 3, enters the loss and ∂L/∂o(t) = 0 for t < τ. The gradient step in "
-    "(4) uses the BPTT gradient of (3); all other parameters stay fixed."
-)
+LOG_NAMES = {"e": "natural (ln)", "10": "base 10", "2": "base 2"}
 
 
-def autograd_grad_b(x: np.ndarray, p: RNNParams) -> np.ndarray:
-    """Cross-check only: ∂L/∂b from torch autograd, on eqs. 10.8-10.11 and the loss rewritten in torch."""
-    import torch
-
-    t = {name: torch.tensor(value, dtype=torch.float64) for name, value in p._asdict().items()}
-    b = t["b"].requires_grad_()
-    h = torch.zeros_like(b)
-    for x_t in torch.tensor(x, dtype=torch.float64):
-        h = torch.tanh(b + t["W"] @ h + t["U"] @ x_t)
-    y = torch.softmax(t["c"] + t["V"] @ h, dim=0)
-    ((y[0] - 0.5) ** 2 - torch.log(y[1])).backward()
-    return b.grad.numpy()
+def interpretation(log: str) -> str:
+    """The reading of the loss that this run uses (h(0) is recorded in the JSON's h0)."""
+    return (f"ŷ1, ŷ2 are the first and second softmax outputs and log is {LOG_NAMES[log]}, so only ŷ(τ), "
+            "τ = 3, enters the loss and ∂L/∂o(t) = 0 for t < τ. The gradient step in (4) uses the BPTT "
+            "gradient of (3); all other parameters stay fixed.")
 
 
-# ---------------------------------------------------------------------------------------------
-# Report: printing, JSON and the figure.
-# ---------------------------------------------------------------------------------------------
-
-
-def intermediate_rows(do: np.ndarray, dh: np.ndarray, da: np.ndarray) -> list[dict[str, Any]]:
+def intermediate_rows(out: OutputGrads, rnn_grads: RNNGrads, dyhat: np.ndarray, h: np.ndarray,
+                      yhat: np.ndarray) -> list[dict[str, Any]]:
     """The per-step BPTT results, from t = τ down to 1 (t is 1-based, as in the book)."""
-    return [{"t": t + 1, "dL_do": do[t].tolist(), "dL_dh": dh[t].tolist(), "dL_da": da[t].tolist(),
-             "contribution_to_dL_db": da[t].tolist()} for t in reversed(range(len(da)))]
+    jacobian = softmax_jacobian(yhat)
+    return [{"t": t + 1, "dL_dyhat": dyhat[t].tolist(), "softmax_jacobian": jacobian[t].tolist(),
+             "dL_do": out.do[t].tolist(), "dL_dh": rnn_grads.dh[t].tolist(),
+             "one_minus_h2": (1.0 - h[t] ** 2).tolist(), "dL_da": rnn_grads.da[t].tolist(),
+             "contribution_to_dL_db": rnn_grads.da[t].tolist()} for t in reversed(range(len(h)))]
+
+
+def matrix(m: Any, digits: int = 8) -> str:
+    """[[a, b], [c, d]] with `digits` significant digits."""
+    return "[" + ", ".join(sig(row, digits) for row in m) + "]"
+
+
+def worked_solution(r: dict[str, Any]) -> list[str]:
+    """P3 (3) step by step: each formula once, with the numbers of t = τ (and t = τ − 1 for the path
+    through W) plugged in, so that a calculator reproduces the first row of the table."""
+    rows, p = r["intermediate"], r["params"]
+    last, prev = rows[0], rows[1] if len(rows) > 1 else None
+    tau, y = last["t"], r["yhat"][-1]
+    ln_b = "" if r["log"] == "e" else f" ln {r['log']}"
+    y2 = f"ŷ2({tau})" if not ln_b else f"(ŷ2({tau}){ln_b})"
+    y2_value = sig(y[1]) if not ln_b else f"({sig(y[1])}{ln_b})"
+    WT, VT = np.array(p["W"]).T, np.array(p["V"]).T
+    lines = [
+        f"∂L/∂ŷ({tau}) = [2(ŷ1({tau}) − 0.5), −1/{y2}] = [2({sig(y[0])} − 0.5), −1/{y2_value}] = "
+        f"{sig(last['dL_dyhat'])}",
+        f"J({tau}) = ∂ŷ({tau})/∂o({tau}) = diag(ŷ) − ŷ ŷᵀ, J_ij = ŷ_i (δ_ij − ŷ_j): J({tau}) = "
+        f"{matrix(last['softmax_jacobian'])}",
+        f"∂L/∂o({tau}) = J({tau})ᵀ ∂L/∂ŷ({tau}) = {sig(last['dL_do'])}; ∂L/∂o(t) = 0 for t < {tau}",
+        f"∂L/∂h({tau}) = Vᵀ ∂L/∂o({tau}) = {matrix(VT)} {sig(last['dL_do'])} = {sig(last['dL_dh'])} "
+        f"(no a({tau + 1}), so no path through W)",
+        f"1 − h({tau})² = 1 − {sig(r['h'][-1])}² = {sig(last['one_minus_h2'])}",
+        f"∂L/∂a({tau}) = (1 − h({tau})²) ⊙ ∂L/∂h({tau}) = {sig(last['dL_da'])}",
+    ]
+    if prev is not None:
+        t = prev["t"]
+        lines.append(f"∂L/∂h({t}) = Vᵀ ∂L/∂o({t}) + Wᵀ ∂L/∂a({t + 1}) = Vᵀ {sig(prev['dL_do'])} + "
+                     f"{matrix(WT)} {sig(last['dL_da'])} = {sig(prev['dL_dh'])}; the other steps of t = {t} "
+                     f"and t = 1 repeat those of t = {tau}")
+    lines.append("∂L/∂b = Σ_t ∂L/∂a(t), since a(t) = b + W h(t−1) + U x(t) gives ∂a(t)/∂b = I")
+    return lines
 
 
 def print_report(r: dict[str, Any]) -> None:
     """Print the answers to Problem 3 (1)-(5) from the results dict."""
-    print("Problem 3: RNN of eqs. 10.8-10.11, loss L = (ŷ1(τ) − 0.5)² − log ŷ2(τ), τ = 3")
+    log = "log" if r["log"] == "e" else f"log{r['log']}"
+    print(f"Problem 3: RNN of eqs. 10.8-10.11, loss L = (ŷ1(τ) − 0.5)² − {log} ŷ2(τ), τ = 3")
     print(f"Interpretation: {r['interpretation']}\n")
-    print("(1) Outputs and loss")
+    print(f"(1) Outputs and loss, h(0) = {sig(r['h0'])}")
     print_table(["t", "x(t)", "a(t)", "h(t)", "ŷ(t)"],
                 [[str(t + 1), sig(r["x"][t]), sig(r["a"][t]), sig(r["h"][t]), sig(r["yhat"][t])]
                  for t in range(len(r["yhat"]))])
@@ -79,11 +108,11 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"(2) ∂L/∂b by central differences, ε = {r['eps']:g}: (L(b + ε e_i) − L(b − ε e_i)) / 2ε")
     print(f"  ∂L/∂b1 = {sig(r['grad_b_central'][0])}, ∂L/∂b2 = {sig(r['grad_b_central'][1])}\n")
     print("(3) ∂L/∂b by back-propagation through time, from t = τ down to 1")
-    print("  ∂L/∂h(t) = Vᵀ ∂L/∂o(t) + Wᵀ ∂L/∂a(t+1),  ∂L/∂a(t) = (1 − h(t)²) ⊙ ∂L/∂h(t),"
-          "  ∂L/∂b = Σ_t ∂L/∂a(t)")
-    print_table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂a(t) = contribution to ∂L/∂b"],
-                [[str(row["t"]), sig(row["dL_do"]), sig(row["dL_dh"]), sig(row["contribution_to_dL_db"])]
-                 for row in r["intermediate"]])
+    for line in r["worked_solution"]:
+        print("  " + line)
+    print_table(["t", "∂L/∂ŷ(t)", "∂L/∂o(t)", "∂L/∂h(t)", "1 − h(t)²", "∂L/∂a(t) = contribution to ∂L/∂b"],
+                [[str(row["t"]), sig(row["dL_dyhat"]), sig(row["dL_do"]), sig(row["dL_dh"]),
+                  sig(row["one_minus_h2"]), sig(row["contribution_to_dL_db"])] for row in r["intermediate"]])
     print(f"  sum over t: ∂L/∂b = {sig(r['grad_b_bptt'])}")
     print(f"  relative difference to (2), central differences: {r['rel_error_central']:.2e}")
     print(f"  relative difference to torch autograd:           {r['rel_error_autograd']:.2e}")
@@ -97,8 +126,8 @@ def print_report(r: dict[str, Any]) -> None:
           f"{sig(r['loss_change_first_order'])}")
 
 
-def plot_unrolled(x: np.ndarray, a: np.ndarray, h: np.ndarray, yhat: np.ndarray, loss: float,
-                  do: np.ndarray, dh: np.ndarray, da: np.ndarray, b: np.ndarray) -> Any:
+def plot_unrolled(x: np.ndarray, h0: np.ndarray, a: np.ndarray, h: np.ndarray, yhat: np.ndarray, loss: float,
+                  do: np.ndarray, dh: np.ndarray, da: np.ndarray, b: np.ndarray, log: str) -> Any:
     """Draw the unrolled RNN: forward values in black; ∂L/∂o(t), ∂L/∂h(t) and the ∂L/∂a(t) flowing
     into b (their sum is ∂L/∂b) in red. Arrays are (T, ·) as in the forward and backward passes."""
     T = len(x)
@@ -121,7 +150,7 @@ def plot_unrolled(x: np.ndarray, a: np.ndarray, h: np.ndarray, yhat: np.ndarray,
     def v(arr: np.ndarray) -> str:
         return sig(arr, 4)  # 4 significant digits keep the boxes readable
 
-    box(col[0], y_h, "h(0)\n" + v(np.zeros(h.shape[1])), 1.9, 1.0, "#e8eef7")
+    box(col[0], y_h, "h(0)\n" + v(h0), 1.9, 1.0, "#e8eef7")
     for t in range(T):
         c = col[t + 1]
         box(c, y_x, f"x({t + 1})\n{v(x[t])}", 2.1, 1.0, "#eaf5ea")
@@ -145,11 +174,12 @@ def plot_unrolled(x: np.ndarray, a: np.ndarray, h: np.ndarray, yhat: np.ndarray,
                 fontsize=10, color="tab:red")
     box(col[-1] + 3.4, y_o, f"L = {sig(loss, 4)}", 1.6, 0.8, "#f7e1e1")
     arrow(col[-1] + 1.85, y_o, col[-1] + 2.55, y_o)
-    ax.text(col[-1] + 3.4, y_o - 0.6, "(ŷ1(3) − 0.5)² − log ŷ2(3)", ha="center", va="top", fontsize=10)
+    log_name = "log" if log == "e" else f"log{log}"
+    ax.text(col[-1] + 3.4, y_o - 0.6, f"(ŷ1(3) − 0.5)² − {log_name} ŷ2(3)", ha="center", va="top", fontsize=10)
     sum_text = f"b = {v(b)}        ∂L/∂b = Σ_t ∂L/∂a(t) = {v(da.sum(axis=0))}"
     box((col[1] + col[-1]) / 2 + 1.35, y_b, sum_text, col[-1] - col[1] + 1.6, 0.8, "#f7e1e1")
     ax.text(col[0], y_b, "forward values: black\ngradients ∂L/∂·: red", ha="center", va="center", fontsize=10)
-    ax.set_title("Problem 3: the RNN unrolled for τ = 3, with h(0) = 0 "
+    ax.set_title(f"Problem 3: the RNN unrolled for τ = {T}, with h(0) = {v(h0)} "
                  "(values rounded to 4 significant digits)", fontsize=13)
     return fig
 
@@ -160,29 +190,34 @@ def build_parser() -> Parser:
                                 "and by BPTT, one gradient step on b.")
     parser.add_argument("--eps", type=positive_float, default=1e-4, help="central-difference step ε")
     parser.add_argument("--lr", type=positive_float, default=0.002, help="learning rate of the step on b")
+    parser.add_argument("--h0", type=finite_float, nargs=2, default=[0.0, 0.0], metavar=("H1", "H2"),
+                        help="initial state h(0)")
+    parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
+                        help="base of the log in the loss (e: natural)")
     parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON and the figure")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    x, p = problem3_sequence(), problem3_params()
+    x, p, h0, log = problem3_sequence(), problem3_params(), np.array(args.h0, dtype=float), args.log
 
-    yhat, loss, cache = rnn_model_forward(x, p)
-    out_grads, rnn_grads = rnn_model_backward(cache)
+    yhat, loss, cache = rnn_model_forward(x, p, h0, log)
+    out_grads, rnn_grads = rnn_model_backward(cache, log)
     grad_b = rnn_grads.db
-    grad_central = numeric_gradient(lambda _b: rnn_model_forward(x, p)[1], p.b, args.eps)
-    grad_autograd = autograd_grad_b(x, p)
+    grad_central = numeric_gradient(lambda _b: rnn_model_forward(x, p, h0, log)[1], p.b, args.eps)
+    grad_autograd = rnn_grad_b(x, p, h0, log)
 
     b_new = p.b - args.lr * grad_b
-    loss_new = rnn_model_forward(x, p._replace(b=b_new))[1]
+    loss_new = rnn_model_forward(x, p._replace(b=b_new), h0, log)[1]
 
     results = {
-        "interpretation": INTERPRETATION,
+        "interpretation": interpretation(log),
         "eps": args.eps,
         "lr": args.lr,
+        "log": log,
         "x": x.tolist(),
-        "h0": [0.0] * len(p.b),
+        "h0": h0.tolist(),
         "params": {name: value.tolist() for name, value in p._asdict().items()},
         "a": cache.rnn.a.tolist(),
         "h": cache.rnn.h.tolist(),
@@ -196,17 +231,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "rel_error_autograd": rel_error(grad_b, grad_autograd),
         "grads_bptt": {"b": grad_b.tolist(), "c": out_grads.dc.tolist(), "W": rnn_grads.dW.tolist(),
                        "U": rnn_grads.dU.tolist(), "V": out_grads.dV.tolist()},
-        "intermediate": intermediate_rows(out_grads.do, rnn_grads.dh, rnn_grads.da),
+        "intermediate": intermediate_rows(out_grads, rnn_grads, custom_loss_backward(yhat, log),
+                                          cache.rnn.h, yhat),
         "b_new": b_new.tolist(),
         "loss_new": loss_new,
         "loss_change": loss_new - loss,
         "loss_change_first_order": -args.lr * float(grad_b @ grad_b),
         "versions": versions("numpy", "torch"),
     }
+    results["worked_solution"] = worked_solution(results)
     print_report(results)
     write_json_atomic(args.out / "p3_results.json", results)
-    save_figure(plot_unrolled(x, cache.rnn.a, cache.rnn.h, yhat, loss, out_grads.do, rnn_grads.dh,
-                              rnn_grads.da, p.b),
+    save_figure(plot_unrolled(x, h0, cache.rnn.a, cache.rnn.h, yhat, loss, out_grads.do, rnn_grads.dh,
+                              rnn_grads.da, p.b, log),
                 args.out / "p3_unrolled_rnn.png")
     print(f"\nwrote {args.out / 'p3_results.json'} and {args.out / 'p3_unrolled_rnn.png'}")
     return results

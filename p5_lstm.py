@@ -3,17 +3,19 @@
 Answers Problem 5 on Problem 3's sequence: ŷ(t) for t = 1..3, the custom loss, and the gradient of the
 loss with respect to the forget-gate biases b^f by hand-written back-propagation through time, with
 the per-step intermediate results from t = τ down to 1, checked against central differences and
-torch autograd. Every gate and the cell input use Problem 3's U and W; V and c are Problem 3's; the
-biases are chosen and justified in the output. s(0) = h(0) = 0.
+torch autograd. Every gate and the cell input use Problem 3's U and W; V and c are Problem 3's. The
+biases keep the four gates apart and are argued from what each gate should do at the start of
+training (BIAS_JUSTIFICATION). s(0) = h(0) = 0.
 
-Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --out figures)
+Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --out figures,
+           and each bias as two numbers: --b-f 1 1 --b-g -1 -1 --b-o 2 2 --b 0 0, the defaults)
 Writes:    figures/p5_results.json and figures/p5_forget_bias_grad.png (per-step contributions to ∂L/∂b^f)
 Expected:  with σ on the cell input, as printed in eq. 10.41:
-           ŷ(1) = [0.80318167, 0.19681833], ŷ(2) = [0.82563835, 0.17436165],
-           ŷ(3) = [0.76109555, 0.23890445], L = 1.4998625,
-           ∂L/∂b^f = [-0.0056030408, 0.055610074] by BPTT, relative differences 3.4e-10 to central
-           differences (ε = 1e-4) and 1.3e-16 to torch autograd.
-           With --cell-activation tanh: L = 1.6807314, ∂L/∂b^f = [0.027342748, 0.062898724].
+           ŷ(1) = [0.78752048, 0.21247952], ŷ(2) = [0.80913557, 0.19086443],
+           ŷ(3) = [0.75624378, 0.24375622], L = 1.4772475,
+           ∂L/∂b^f = [-0.013863857, 0.10905942] by BPTT, relative differences 5.4e-10 to central
+           differences (ε = 1e-4) and below 1e-15 to torch autograd.
+           With --cell-activation tanh: L = 1.6029638, ∂L/∂b^f = [0.032124509, 0.10992468].
 Runtime:   about 2 s on 2 CPU cores, most of it importing torch (autograd cross-check) and matplotlib.
 
 The math (the LSTM's forward/backward pairs, the output head and the custom loss) lives in
@@ -28,76 +30,105 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.cli import FIGURES, Parser, positive_float, run, save_figure, versions, write_json_atomic
+from common.cli import (FIGURES, Parser, finite_float, positive_float, run, save_figure, versions,
+                        write_json_atomic)
 from common.gradcheck import numeric_gradient, rel_error
 from common.plotting import plt
-from common.rnn import (CELL_ACTIVATIONS, LSTMGrads, LSTMParams, lstm_model_backward, lstm_model_forward,
-                        problem3_params, problem3_sequence)
+from common.rnn import (BLOCK_NAMES, CELL_ACTIVATIONS, PROBLEM5_BIASES, LSTMGrads, OutputGrads,
+                        lstm_model_backward, lstm_model_forward, problem3_sequence, problem5_params)
+from common.rnn_autograd import lstm_grad_b_f
 from common.text import print_table, sig
 
 INTERPRETATION = (
     "U and W of Problem 3 are used in every gate and in the cell input (same values, separate "
     "parameters, so ∂L/∂b^f is the gradient for the forget gate's own bias); V and c are Problem 3's. "
-    "s(0) = h(0) = 0. The LSTM's h(t) feeds Problem 3's output layer and loss."
+    "The LSTM's h(t) feeds Problem 3's output layer and loss."
 )
 
+# Why each bias of PROBLEM5_BIASES (common/rnn.py). With U and W shared, the biases alone tell the gates
+# apart, so each is set by what its gate should do before training; the four values differ.
 BIAS_JUSTIFICATION = {
-    "b_f": "[1, 1]: σ(1) = 0.73, so the forget gate starts mostly open; s(t) keeps its memory and "
-           "∂s(t)/∂s(t−1) = f(t) lets the gradient flow back through time (Gers et al. 2000; "
-           "Jozefowicz et al. 2015; recommended in the book, chapter 10).",
-    "b": "[-1, 1]: the cell input uses Problem 3's b, U and W, so its pre-activation at t = 1 is "
-         "Problem 3's a(1) = [-2, 2].",
-    "b_g": "[0, 0]: σ(0) = 0.5, the input gate starts half open and neutral; new input enters the "
-           "state, and σ'(0) = 0.25 is the largest slope, so the gate's own gradient is not squashed.",
-    "b_o": "[0, 0]: the same reasoning for the output gate: h(t) = 0.5·tanh(s(t)) at first, so the "
-           "state reaches the output and the loss's gradient reaches the state; there is no reason "
-           "to favour closing or opening it before training.",
+    "b_f": "keep. The forget gate starts mostly open, σ(1) = 0.73 at zero input, so s(t) keeps "
+           "most of s(t−1) and the gradient passes back through ∂s(t)/∂s(t−1) = f(t) (Gers et al. 2000; "
+           "Jozefowicz et al. 2015; the book recommends a forget bias of 1).",
+    "b_g": "write cautiously. The input gate starts at σ(−1) = 0.27, and σ(−1) = 1 − σ(1), so at "
+           "zero input the state settles at s = g z / (1 − f) = z: it stays in tanh's near-linear range, "
+           "where ∂h/∂s = q (1 − tanh² s) is large. A gate at σ(0) = 0.5 would let s grow to 1.9 z.",
+    "b_o": "show. The output gate is the state's only way to the loss: ∂L/∂s(t) contains "
+           "q(t)(1 − tanh² s(t)) ∂L/∂h(t), and every gate's gradient, ∂L/∂b^f's included, is proportional to "
+           "∂L/∂s. σ(2) = 0.88 passes most of it and keeps a slope σ'(2) = 0.10 to learn from.",
+    "b": "no preference. The cell input z is the content written into the state; before training "
+         "nothing favours a value, so its bias sits at the middle of its range: σ(0) = 0.5 (eq. 10.41 as "
+         "printed) or tanh(0) = 0.",
 }
-
-# ---------------------------------------------------------------------------------------------
-# Problem 5's network: the LSTM, then Problem 3's output layer and loss, with s(0) = h(0) = 0.
-# ---------------------------------------------------------------------------------------------
+BIAS_FLAGS = {"b_f": "--b-f", "b_g": "--b-g", "b_o": "--b-o", "b": "--b"}
 
 
-def problem5_params() -> tuple[LSTMParams, np.ndarray, np.ndarray]:
-    """The LSTM's parameters (Problem 3's U and W everywhere, the chosen biases) and Problem 3's V, c."""
-    p3 = problem3_params()
-    gate = {"U": p3.U, "W": p3.W}
-    biases = {"b": p3.b, "b_f": np.array([1.0, 1.0]), "b_g": np.zeros(2), "b_o": np.zeros(2)}
-    p = LSTMParams(**biases, **{f"{m}{k}": gate[m].copy() for m in "UW" for k in ("", "_f", "_g", "_o")})
-    return p, p3.V, p3.c
+def intermediate_rows(out: OutputGrads, g: LSTMGrads) -> list[dict[str, Any]]:
+    """The per-step BPTT results, from t = τ down to 1 (t is 1-based): ∂L/∂o, the total ∂L/∂h and ∂L/∂s,
+    and the gradient of every gate, of the cell input z and of their pre-activations a_f, a_g, a_q, a_z."""
+    rows = []
+    for t in reversed(range(len(g.dh))):
+        row = {"t": t + 1, "dL_do": out.do[t].tolist(), "dL_dh": g.dh[t].tolist(), "dL_ds": g.ds[t].tolist()}
+        for name in BLOCK_NAMES:
+            row[f"dL_d{name}"] = g.block(g.dgates, name)[t].tolist()
+            row[f"dL_da_{name}"] = g.block(g.da, name)[t].tolist()
+        rows.append(row | {"contribution_to_dL_db_f": g.da_f[t].tolist()})
+    return rows
 
 
-def autograd_grad_b_f(x: np.ndarray, p: LSTMParams, V: np.ndarray, c: np.ndarray,
-                      cell_activation: str) -> np.ndarray:
-    """Cross-check only: ∂L/∂b^f from torch autograd, on eqs. 10.40-10.44 and the loss rewritten in torch."""
-    import torch
-
-    t = {name: torch.tensor(value, dtype=torch.float64) for name, value in p._asdict().items()}
-    b_f = t["b_f"].requires_grad_()
-    cell = torch.sigmoid if cell_activation == "sigmoid" else torch.tanh
-    h = s = torch.zeros_like(b_f)
-    for x_t in torch.tensor(x, dtype=torch.float64):
-        f = torch.sigmoid(b_f + t["U_f"] @ x_t + t["W_f"] @ h)
-        g = torch.sigmoid(t["b_g"] + t["U_g"] @ x_t + t["W_g"] @ h)
-        q = torch.sigmoid(t["b_o"] + t["U_o"] @ x_t + t["W_o"] @ h)
-        s = f * s + g * cell(t["b"] + t["U"] @ x_t + t["W"] @ h)
-        h = torch.tanh(s) * q
-    y = torch.softmax(torch.tensor(c) + torch.tensor(V) @ h, dim=0)
-    ((y[0] - 0.5) ** 2 - torch.log(y[1])).backward()
-    return b_f.grad.numpy()
+def gates_apart(biases: dict[str, list[float]]) -> list[str]:
+    """Pairs of f, g, q, z that share a bias in some unit (and so, with U and W shared, are equal there
+    whenever z uses σ as the gates do)."""
+    names = {"b_f": "f", "b_g": "g", "b_o": "q", "b": "z"}
+    keys = list(names)
+    return [f"{names[k]} = {names[m]} in unit {i + 1}" for n, k in enumerate(keys) for m in keys[n + 1:]
+            for i, (u, v) in enumerate(zip(biases[k], biases[m])) if u == v]
 
 
-# ---------------------------------------------------------------------------------------------
-# Report: printing, JSON and the figure.
-# ---------------------------------------------------------------------------------------------
+def worked_solution(r: dict[str, Any]) -> list[str]:
+    """The backward pass at t = τ with its numbers plugged in, every formula once, then the step to
+    t = τ − 1 (the four recurrent paths into ∂L/∂h and the path through s)."""
+    rows, fw = r["intermediate"], r["forward"]
+    last, prev = rows[0], rows[1] if len(rows) > 1 else None
+    tau = last["t"]
+    k = tau - 1  # forward arrays are indexed from t = 1
 
+    def at(name: str, t: int) -> str:
+        return sig(fw[name][t - 1]) if t >= 1 else sig([0.0] * len(fw[name][0]))
 
-def intermediate_rows(g: LSTMGrads) -> list[dict[str, Any]]:
-    """The per-step BPTT results for ∂L/∂b^f, from t = τ down to 1 (t is 1-based)."""
-    return [{"t": t + 1, "dL_dh": g.dh[t].tolist(), "dL_ds": g.ds[t].tolist(), "dL_df": g.df[t].tolist(),
-             "dL_da_f": g.da_f[t].tolist(), "contribution_to_dL_db_f": g.da_f[t].tolist()}
-            for t in reversed(range(len(g.dh)))]
+    slope = "z(1 − z)" if r["cell_input_activation"] == "sigmoid" else "1 − z²"
+    VT = "[" + ", ".join(sig(row) for row in np.array(r["params"]["V"]).T) + "]"
+    WT = "[" + ", ".join(sig(row) for row in np.array(r["params"]["W"]).T) + "]"
+    lines = [
+        f"∂L/∂o({tau}) = {sig(last['dL_do'])}, from ∂L/∂ŷ({tau}) through the softmax as in Problem 3 (3); "
+        f"∂L/∂o(t) = 0 for t < {tau}",
+        f"∂L/∂h({tau}) = Vᵀ ∂L/∂o({tau}) = {VT} {sig(last['dL_do'])} = {sig(last['dL_dh'])} "
+        f"(no step {tau + 1}, so no recurrent path)",
+        f"∂L/∂s({tau}) = q({tau}) ⊙ (1 − tanh² s({tau})) ⊙ ∂L/∂h({tau}) + f({tau + 1}) ⊙ ∂L/∂s({tau + 1}) = "
+        f"{at('q', tau)} ⊙ (1 − tanh² {at('s', tau)}) ⊙ {sig(last['dL_dh'])} + 0 = {sig(last['dL_ds'])}",
+        f"∂L/∂f({tau}) = s({tau - 1}) ⊙ ∂L/∂s({tau}) = {at('s', tau - 1)} ⊙ {sig(last['dL_ds'])} = "
+        f"{sig(last['dL_df'])};  ∂L/∂a_f({tau}) = f(1 − f) ⊙ ∂L/∂f = {at('f', tau)} ⊙ (1 − {at('f', tau)}) ⊙ "
+        f"{sig(last['dL_df'])} = {sig(last['dL_da_f'])}",
+        f"∂L/∂g({tau}) = z({tau}) ⊙ ∂L/∂s({tau}) = {at('z', tau)} ⊙ {sig(last['dL_ds'])} = {sig(last['dL_dg'])};"
+        f"  ∂L/∂a_g({tau}) = g(1 − g) ⊙ ∂L/∂g, g = {at('g', tau)}: {sig(last['dL_da_g'])}",
+        f"∂L/∂q({tau}) = tanh s({tau}) ⊙ ∂L/∂h({tau}) = tanh {at('s', tau)} ⊙ {sig(last['dL_dh'])} = "
+        f"{sig(last['dL_dq'])};  ∂L/∂a_q({tau}) = q(1 − q) ⊙ ∂L/∂q, q = {at('q', tau)}: {sig(last['dL_da_q'])}",
+        f"∂L/∂z({tau}) = g({tau}) ⊙ ∂L/∂s({tau}) = {at('g', tau)} ⊙ {sig(last['dL_ds'])} = {sig(last['dL_dz'])};"
+        f"  ∂L/∂a_z({tau}) = {slope} ⊙ ∂L/∂z, z = {at('z', tau)}: {sig(last['dL_da_z'])}",
+    ]
+    if prev is not None:
+        t = prev["t"]
+        total = np.sum([last[f"dL_da_{n}"] for n in BLOCK_NAMES], axis=0)
+        lines += [
+            f"∂L/∂h({t}) = Vᵀ ∂L/∂o({t}) + W_fᵀ ∂L/∂a_f({tau}) + W_gᵀ ∂L/∂a_g({tau}) + W_oᵀ ∂L/∂a_q({tau}) + "
+            f"Wᵀ ∂L/∂a_z({tau}); here W_f = W_g = W_o = W, so ∂L/∂h({t}) = Vᵀ {sig(prev['dL_do'])} + Wᵀ "
+            f"(∂L/∂a_f + ∂L/∂a_g + ∂L/∂a_q + ∂L/∂a_z)({tau}) = {WT} {sig(total)} = {sig(prev['dL_dh'])}",
+            f"∂L/∂s({t}) = q({t}) ⊙ (1 − tanh² s({t})) ⊙ ∂L/∂h({t}) + f({tau}) ⊙ ∂L/∂s({tau}) = "
+            f"{at('q', t)} ⊙ (1 − tanh² {at('s', t)}) ⊙ {sig(prev['dL_dh'])} + {at('f', tau)} ⊙ "
+            f"{sig(last['dL_ds'])} = {sig(prev['dL_ds'])}; the gates of t = {t} and t = 1 follow as for t = {tau}",
+        ]
+    return lines + ["∂L/∂b^f = Σ_t ∂L/∂a_f(t), since a_f(t) = b^f + U_f x(t) + W_f h(t−1) gives ∂a_f(t)/∂b^f = I"]
 
 
 def print_report(r: dict[str, Any]) -> None:
@@ -105,23 +136,24 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"Problem 5: LSTM cell (eqs. 10.40-10.44), cell input activation {r['cell_input_activation']}, "
           "then Problem 3's output layer and loss")
     print(f"Interpretation: {r['interpretation']}")
-    print("Biases:")
-    for name, why in r["bias_justification"].items():
-        print(f"  {name} = {why}")
+    print(f"Biases ({r['bias_choice']}):")
+    for name in BIAS_FLAGS:
+        why = r["bias_justification"][name] if r["bias_choice"] == "this script's choice" else ""
+        print(f"  {name} = {sig(r['params'][name], 3)}" + (f": {why}" if why else ""))
+    print("  gates that coincide: " + ("; ".join(r["equal_gates"]) or "none, the four biases differ in every unit"))
     print("\nForward pass")
-    print_table(["t", "f(t)", "g(t)", "q(t)", "s(t)", "h(t)", "ŷ(t)"],
-                [[str(t + 1), *(sig(r["forward"][k][t]) for k in "fgqsh"), sig(r["yhat"][t])]
+    print_table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
+                [[str(t + 1), *(sig(r["forward"][k][t]) for k in "fgqzsh"), sig(r["yhat"][t])]
                  for t in range(len(r["yhat"]))])
-    if r["params"]["b_g"] == r["params"]["b_o"]:
-        print("  (g(t) = q(t): the input and output gates share U, W and their bias here)")
     print(f"  L = {sig(r['loss'])}\n")
     print("∂L/∂b^f by back-propagation through time, from t = τ down to 1")
-    print("  ∂L/∂s(t) = q(t)(1 − tanh² s(t)) ∂L/∂h(t) + f(t+1) ∂L/∂s(t+1),  ∂L/∂f(t) = s(t−1) ∂L/∂s(t),")
-    print("  ∂L/∂a_f(t) = f(t)(1 − f(t)) ∂L/∂f(t) for the forget pre-activation a_f,"
-          "  ∂L/∂b^f = Σ_t ∂L/∂a_f(t)")
-    print_table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t) = contribution to ∂L/∂b^f"],
-                [[str(row["t"]), sig(row["dL_dh"]), sig(row["dL_ds"]), sig(row["dL_df"]),
-                  sig(row["contribution_to_dL_db_f"])] for row in r["intermediate"]])
+    for line in r["worked_solution"]:
+        print("  " + line)
+    print_table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂g(t)", "∂L/∂q(t)", "∂L/∂z(t)"],
+                [[str(row["t"]), *(sig(row[k]) for k in ("dL_do", "dL_dh", "dL_ds", "dL_df", "dL_dg", "dL_dq",
+                                                          "dL_dz"))] for row in r["intermediate"]])
+    print_table(["t", "∂L/∂a_f(t) = contribution to ∂L/∂b^f", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
+                [[str(row["t"]), *(sig(row[f"dL_da_{n}"]) for n in BLOCK_NAMES)] for row in r["intermediate"]])
     print("  (at t = 1, s(0) = 0: the forget gate has nothing to forget, so its contribution is 0)")
     print(f"  sum over t: ∂L/∂b^f = {sig(r['grad_b_f_bptt'])}")
     print(f"  central differences, ε = {r['eps']:g}: {sig(r['grad_b_f_central'])}; "
@@ -156,27 +188,34 @@ def build_parser() -> Parser:
     parser.add_argument("--eps", type=positive_float, default=1e-4, help="central-difference step ε")
     parser.add_argument("--cell-activation", choices=sorted(CELL_ACTIVATIONS), default="sigmoid",
                         help="activation on the cell input in eq. 10.41: σ as printed in the book, or tanh")
+    for name, flag in BIAS_FLAGS.items():
+        what = {"b_f": "forget gate", "b_g": "input gate", "b_o": "output gate", "b": "cell input"}[name]
+        parser.add_argument(flag, type=finite_float, nargs=2, default=list(PROBLEM5_BIASES[name]),
+                            metavar=("U1", "U2"), help=f"bias of the {what}, one per unit")
     parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON and the figure")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    x = problem3_sequence()
-    p, V, c = problem5_params()
+    x, act = problem3_sequence(), args.cell_activation
+    biases = {name: getattr(args, name) for name in BIAS_FLAGS}
+    p, V, c = problem5_params(biases)
 
-    yhat, loss, cache = lstm_model_forward(x, p, V, c, args.cell_activation)
-    _, grads = lstm_model_backward(cache)
+    yhat, loss, cache = lstm_model_forward(x, p, V, c, act)
+    out, grads = lstm_model_backward(cache)
     grad_b_f = grads.params.b_f
-    grad_central = numeric_gradient(lambda _b: lstm_model_forward(x, p, V, c, args.cell_activation)[1],
-                                    p.b_f, args.eps)
-    grad_autograd = autograd_grad_b_f(x, p, V, c, args.cell_activation)
+    grad_central = numeric_gradient(lambda _b: lstm_model_forward(x, p, V, c, act)[1], p.b_f, args.eps)
+    grad_autograd = lstm_grad_b_f(x, p, V, c, act)
     steps = cache.lstm.steps
+    default = all(tuple(biases[n]) == PROBLEM5_BIASES[n] for n in BIAS_FLAGS)
 
     results = {
-        "cell_input_activation": args.cell_activation,
+        "cell_input_activation": act,
         "interpretation": INTERPRETATION,
+        "bias_choice": "this script's choice" if default else "given on the command line",
         "bias_justification": BIAS_JUSTIFICATION,
+        "equal_gates": gates_apart(biases),
         "eps": args.eps,
         "x": x.tolist(),
         "params": {**{name: value.tolist() for name, value in p._asdict().items()},
@@ -190,9 +229,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "grad_b_f_autograd": grad_autograd.tolist(),
         "rel_error_central": rel_error(grad_b_f, grad_central),
         "rel_error_autograd": rel_error(grad_b_f, grad_autograd),
-        "intermediate": intermediate_rows(grads),
+        "intermediate": intermediate_rows(out, grads),
         "versions": versions("numpy", "torch"),
     }
+    results["worked_solution"] = worked_solution(results)
     print_report(results)
     write_json_atomic(args.out / "p5_results.json", results)
     save_figure(plot_contributions(grads.da_f), args.out / "p5_forget_bias_grad.png")

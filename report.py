@@ -260,13 +260,19 @@ def gradient_table(name: str, r: dict, prefix: str) -> list[str]:
     return table(["method", *heads, "relative difference to BPTT"], rows)
 
 
+def steps(lines: Sequence[str]) -> list[str]:
+    """A script's worked solution as a Markdown list."""
+    return [f"- {line}" for line in lines] + [""]
+
+
 def p3_outputs(r: dict, figs: Figures) -> list[str]:
     yhat = r["yhat"]
     rows = [[t + 1, sig(r["x"][t]), sig(r["a"][t]), sig(r["h"][t]), sig(r["o"][t]), sig(yhat[t])]
             for t in range(len(yhat))]
     return ["**Answer.** " + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(yhat))
-            + f"; L = (ŷ1(3) − 0.5)² − log ŷ2(3) = **{sig(r['loss'])}**.", "",
-            "Forward pass with h(0) = 0: a(t) = b + W h(t−1) + U x(t), h(t) = tanh a(t), "
+            + f"; L = (ŷ1(3) − 0.5)² − {'log' if r.get('log', 'e') == 'e' else 'log' + r['log']} ŷ2(3) = "
+            f"**{sig(r['loss'])}**.", "",
+            f"Forward pass with h(0) = {sig(r['h0'])}: a(t) = b + W h(t−1) + U x(t), h(t) = tanh a(t), "
             "o(t) = c + V h(t), ŷ(t) = softmax o(t).", ""
             ] + table(["t", "x(t)", "a(t)", "h(t)", "o(t)", "ŷ(t)"], rows)
 
@@ -279,14 +285,15 @@ def p3_central(r: dict, figs: Figures) -> list[str]:
 
 def p3_bptt(r: dict, figs: Figures) -> list[str]:
     g, rows, tau = r["grad_b_bptt"], r["intermediate"], len(r["intermediate"])
-    steps = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["contribution_to_dL_db"])] for s in rows]
+    table_rows = [[s["t"], sig(s["dL_dyhat"]), sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["one_minus_h2"]),
+                   sig(s["contribution_to_dL_db"])] for s in rows]
     return ([f"**Answer.** ∂L/∂b = **{sig(g)}** by back-propagation through time; relative "
              f"difference {r['rel_error_central']:.2e} to the central differences of (2).", "",
-             f"Intermediate results, from t = τ = {tau} down to 1: ∂L/∂h(t) = Vᵀ ∂L/∂o(t) + Wᵀ "
-             "∂L/∂a(t+1), ∂L/∂a(t) = (1 − h(t)²) ⊙ ∂L/∂h(t), and ∂L/∂b = Σ_t ∂L/∂a(t). Only ŷ(τ) "
-             "enters the loss, so ∂L/∂o(t) = 0 for t < τ.", ""]
-            + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂a(t) = contribution to ∂L/∂b"],
-                    steps + [["sum", "", "", f"**{sig(g)}**"]])
+             f"Every step from t = τ = {tau} down to 1; each formula once, with the numbers of t = {tau}:", ""]
+            + steps(r["worked_solution"])
+            + [f"The table repeats these steps for every t (∂L/∂ŷ(t) = 0 and so ∂L/∂o(t) = 0 for t < {tau}):", ""]
+            + table(["t", "∂L/∂ŷ(t)", "∂L/∂o(t)", "∂L/∂h(t)", "1 − h(t)²", "∂L/∂a(t) = contribution to ∂L/∂b"],
+                    table_rows + [["sum", "", "", "", "", f"**{sig(g)}**"]])
             + gradient_table("∂L/∂b", r, "grad_b_")
             + figs.link("p3_unrolled_rnn.png"))
 
@@ -304,31 +311,91 @@ def p3_new_loss(r: dict, figs: Figures) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- P5
+BIAS_ROLES = {"b_f": "forget gate f", "b_g": "input gate g", "b_o": "output gate q", "b": "cell input z"}
+
+
 def p5_forward(r: dict, figs: Figures) -> list[str]:
-    fw, yhat, act = r["forward"], r["yhat"], r["cell_input_activation"]
+    fw, yhat, act, p = r["forward"], r["yhat"], r["cell_input_activation"], r["params"]
     rows = [[t + 1, *(sig(fw[k][t]) for k in "fgqzs"), sig(fw["h"][t]), sig(yhat[t])]
             for t in range(len(yhat))]
-    biases = [f"- {k} = {v}" for k, v in r["bias_justification"].items()]
+    argued = r["bias_choice"] == "this script's choice"
+    biases = [f"- {name} = {sig(p[name])}, {role}" + (f": {r['bias_justification'][name]}" if argued else "")
+              for name, role in BIAS_ROLES.items()]
+    same = "; ".join(r["equal_gates"])
     return ["**Answer.** " + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(yhat))
             + f"; L = **{sig(r['loss'])}** (cell input activation: {act}).", "",
-            f"Set-up: {r['interpretation']}", "", "Biases, chosen and why:", ""] + biases + ["",
-            "Forward pass with s(0) = h(0) = 0: f forget, g input, q output gate, z the cell input.", ""
+            f"Biases ({r['bias_choice']}). U and W are the same in every gate and in the cell input, so the "
+            "biases alone tell them apart; each is set by what its gate should do at the start of training:",
+            ""] + biases + ["",
+            (f"Gates that coincide because they share a bias: {same}." if same else
+             "The four biases differ in every unit, so f, g, q and z are four different functions of the "
+             "shared U x(t) + W h(t−1)."), "",
+            "Forward pass with s(0) = h(0) = 0:", ""
             ] + table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"], rows)
 
 
 def p5_gradient(r: dict, figs: Figures) -> list[str]:
-    g = r["grad_b_f_bptt"]
-    steps = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["contribution_to_dL_db_f"])]
-             for s in r["intermediate"]]
+    g, rows = r["grad_b_f_bptt"], r["intermediate"]
+    first = [[s["t"], *(sig(s[k]) for k in ("dL_do", "dL_dh", "dL_ds", "dL_df", "dL_dg", "dL_dq", "dL_dz"))]
+             for s in rows]
+    second = [[s["t"], *(sig(s[f"dL_da_{n}"]) for n in "fgqz")] for s in rows]
     return ([f"**Answer.** ∂L/∂b^f = **{sig(g)}** by back-propagation through time; relative "
              f"difference {r['rel_error_central']:.2e} to central differences (ε = {r['eps']:g}).", "",
-             f"Intermediate results, from t = {len(steps)} down to 1: ∂L/∂s(t) = q(t)(1 − tanh² s(t)) "
-             "∂L/∂h(t) + f(t+1) ∂L/∂s(t+1), ∂L/∂f(t) = s(t−1) ∂L/∂s(t), ∂L/∂a_f(t) = f(t)(1 − f(t)) ∂L/∂f(t), "
-             "and ∂L/∂b^f = Σ_t ∂L/∂a_f(t). With s(0) = 0, step 1 contributes nothing.", ""]
-            + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t) = contribution to ∂L/∂b^f"],
-                    steps + [["sum", "", "", "", f"**{sig(g)}**"]])
+             f"The whole backward pass, each formula once with the numbers of t = {len(rows)}, then the step "
+             "to the previous t through the four recurrent paths and through s:", ""]
+            + steps(r["worked_solution"])
+            + ["Every step, from t = τ down to 1: the state and the gates,", ""]
+            + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂g(t)", "∂L/∂q(t)", "∂L/∂z(t)"],
+                    first)
+            + ["and the pre-activations (their sum over the four blocks, times Wᵀ, is the recurrent part of "
+               "∂L/∂h one step earlier). With s(0) = 0, step 1 contributes nothing to ∂L/∂b^f.", ""]
+            + table(["t", "∂L/∂a_f(t) = contribution to ∂L/∂b^f", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
+                    second + [["sum", f"**{sig(g)}**", "", "", ""]])
             + gradient_table("∂L/∂b^f_", r, "grad_b_f_")
             + figs.link("p5_forget_bias_grad.png"))
+
+
+# ----------------------------------------------------------------------------- answer key
+def load_answer_key(path: Path) -> list | None:
+    """The rows of answer_key.json, or None when it is missing, unreadable or not a list."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def answer_key_section(rows: list | None, r3: dict | None, r5: dict | None) -> list[str]:
+    """Tables of P3 and P5 under every reading a student may take, from answer_key.json; the row of
+    this repository's run is marked."""
+    lines = ["## Answer key for graders", ""]
+    if not isinstance(rows, list):
+        return lines + ["_No answer key yet: run `python answer_key.py`._", ""]
+    lines += ["Generated by `answer_key.py` with the code of P3 and P5; every row's gradient was checked "
+              "against torch autograd when it ran (it stops with an error otherwise). **Bold** marks the "
+              "reading of this report's own P3 and P5 sections.", ""]
+
+    def mark(row: dict, r: dict | None, own: dict) -> list[str]:
+        cells = [sig(row["yhat3"]), sig(row["loss"]), sig(row["grad"])]
+        mine = r is not None and all(row["interpretation"].get(k) == v for k, v in own.items())
+        return [f"**{c}**" for c in cells] if mine else cells
+
+    p3 = [row for row in rows if row["problem"] == "p3"]
+    own3 = {"log": (r3 or {}).get("log", "e"), "h0": (r3 or {}).get("h0")}
+    lines += ["### P3: the log of the loss", ""] + table(
+        ["log", "h(0)", "ŷ(3)", "L", "∂L/∂b", "b_new", "L_new"],
+        [[row["interpretation"]["log"], sig(row["interpretation"]["h0"], 3), *mark(row, r3, own3),
+          sig(row["b_new"]), sig(row["loss_new"])] for row in p3])
+    p5 = [row for row in rows if row["problem"] == "p5"]
+    params = (r5 or {}).get("params", {})
+    own5 = {"cell_activation": (r5 or {}).get("cell_input_activation"),
+            **{k: params.get(k) for k in ("b", "b_f", "b_g", "b_o")}}
+    lines += ["### P5: the cell input's activation and the biases", ""] + table(
+        ["cell input", "b^f", "b^g", "b^o", "b", "ŷ(3)", "L", "∂L/∂b^f"],
+        [[row["interpretation"]["cell_activation"],
+          *(sig(row["interpretation"][k], 2) for k in ("b_f", "b_g", "b_o", "b")), *mark(row, r5, own5)]
+         for row in p5])
+    return lines
 
 
 PROBLEMS: dict[int, tuple[str, list[tuple[str, str, Section]]]] = {
@@ -411,32 +478,46 @@ def split_numbered(text: str) -> tuple[list[str], dict[int, list[str]]]:
     return intro, parts
 
 
+def p4_cost_line(r: dict, timing: dict) -> list[str]:
+    """P4 (2) at equal time, from p4_timing.json (wall-clock, this machine) and the per-epoch accuracies."""
+    cost = r["experiment2"]["cost_comparison"]
+    esn, per_epoch = timing["esn_readout_seconds"], timing["bptt_seconds_per_epoch"]
+    accs = cost["bptt"]["test_accuracy_per_epoch"]
+    done = sum(1 for t in per_epoch if t <= esn)
+    at_esn_time = (f"BPTT had not finished its first epoch, so its readout was still V = 0, c = 0 (accuracy 0.5)"
+                   if done == 0 else f"BPTT had finished {done} epoch(s), accuracy {accs[done - 1]:.2f}")
+    return [f"**Cost at equal time** (`p4_timing.json`, wall-clock on the machine that ran it): the echo "
+            f"state network's readout took {esn:.2f} s and reached {cost['esn_test_accuracy']:.2f}; in those "
+            f"{esn:.2f} s {at_esn_time}. BPTT's {len(per_epoch)} epochs took {timing['bptt_seconds']:.1f} s "
+            f"({timing['bptt_seconds'] / esn:.1f}× the ESN) and reached {accs[-1]:.2f}.", ""]
+
+
 def p4_section(path: Path, r: dict | None, timing: dict | None, figs: Figures) -> list[str]:
-    """P4 from the written answers, split at their (1), (2), (3) headings, links made relative to
-    the report; where the file or a part is missing, the short answers in p4_results.json."""
+    """P4: each part's argument from the written answers (split at their (1), (2), (3) headings, links
+    made relative to the report), then its measurements generated from p4_results.json."""
     lines = ["## P4: learning from protein sequences thousands of steps long", ""]
     parts: dict[int, list[str]] = {}
     if path.is_file():
         text = rebase_links(path.read_text(), path.parent, figs.folder)
         intro, parts = split_numbered(text)
         rel = Path(os.path.relpath(path, figs.folder)).as_posix()
-        lines += [f"From [`{path.name}`]({rel}), with the measurements of `{SCRIPTS[4]}`.", ""] + intro
+        lines += [f"The argument is from [`{path.name}`]({rel}); the measurements after it are generated by "
+                  f"`{SCRIPTS[4]}`.", ""] + intro
         figs.linked.update(dict.fromkeys(m.group(2) for m in LINK.finditer(text)))
     else:
-        lines += [f"_`{path.name}` is missing; the answers below are the short ones in `p4_results.json`._"]
+        lines += [f"_`{path.name}` is missing; below are only the measurements in `p4_results.json`._"]
     if r is None:
         lines += ["", f"_The measurements (`p4_results.json`) are missing: run `python {SCRIPTS[4]}`._"]
     answers = attempt(lambda: dict(r["answers"]), {})
     for n, question in enumerate(P4_QUESTIONS, start=1):
-        body = parts.get(n) or ([f"**Answer.** {answers[f'q{n}']}"] if f"q{n}" in answers else
-                                [f"_Not available: no ({n}) heading in `{path.name}` and no answer in "
-                                 f"`p4_results.json` (run `python {SCRIPTS[4]}`)._"])
-        lines += ["", f"### P4 ({n}) {question}", ""] + body + [""]
-        if n == 2 and timing:
-            lines += attempt(lambda: [
-                f"Training cost measured by `{SCRIPTS[4]}` (`p4_timing.json`, wall-clock on the machine "
-                f"that ran it): BPTT on all weights {timing['bptt_seconds']:.1f} s, the echo state "
-                f"network's readout {timing['esn_readout_seconds']:.2f} s.", ""], [])
+        lines += ["", f"### P4 ({n}) {question}", ""] + parts.get(n, [])
+        if f"q{n}" in answers:
+            lines += ["", f"**Measured** (`p4_results.json`). {answers[f'q{n}']}", ""]
+        elif r is not None:
+            lines += ["", f"_Not available: `p4_results.json` has no answer q{n}; rerun `python {SCRIPTS[4]}`._",
+                      ""]
+        if n == 2 and timing and r is not None:
+            lines += attempt(lambda: p4_cost_line(r, timing), [])
         if r is not None:
             lines += figs.link(*(f for f in P4_FIGURES[n] if f not in figs.linked))
     return lines + [""] + figs.rest(4)
@@ -547,7 +628,11 @@ def build_report(results: dict[int, dict | None], figs: Figures, p4_answers: Pat
     for n in (1, 2, 3):
         lines += problem_section(n, results[n], figs)
     lines += p4_section(p4_answers, results[4], load_json(figs.folder / "p4_timing.json"), figs)
-    lines += problem_section(5, results[5], figs) + interpretations(results)
+    lines += problem_section(5, results[5], figs)
+    lines += attempt(lambda: answer_key_section(load_answer_key(figs.folder / "answer_key.json"), results[3],
+                                                results[5]), ["## Answer key for graders", "",
+                     "_`answer_key.json` is not as expected: rerun `python answer_key.py`._", ""])
+    lines += interpretations(results)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
 
 

@@ -2,7 +2,7 @@
 
 Both compute the full gradient (every parameter) of the Problem 3 loss, L = (ŷ1(τ) − 0.5)² −
 log ŷ2(τ), on the output layer of a vanilla RNN (T in {3, 1,000, 10,000}, H in {2, 64}) or an LSTM
-(same T, H = 2), float64, D = O = 2, random seeded parameters. Ours: the scripts' own
+(same T, H = 2), float64, D = O = 2, random seeded parameters. Ours: common/rnn.py's
 `*_model_forward` then `*_model_backward`. The peer: the same network unrolled in torch, one op per
 step as a user would write it, then `torch.autograd.grad`. Both are timed forward + backward (the
 peer needs its forward to build the graph), interleaved, 2 torch threads. Before timing, every

@@ -42,6 +42,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def finite_float(text: str) -> float:
+    """argparse type: any finite float (the parser turns the error into one line)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if value != value or abs(value) == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def run(main: Callable[[], Any]) -> int:
     """Run a script's main(); a UserError becomes one line on stderr and exit status 2."""
     try:

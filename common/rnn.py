@@ -17,7 +17,7 @@ A step takes x (D,) and h_prev (H,), or a batch of N rows, x (N, D) and h_prev (
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -473,6 +473,22 @@ def problem3_params() -> RNNParams:
 def problem3_sequence() -> np.ndarray:
     """x(1), x(2), x(3) as the rows of a (3, 2) array."""
     return np.array([[1.0, 0.0], [0.5, 0.25], [0.0, 1.0]])
+
+
+# Problem 5's biases, argued gate by gate in p5_lstm.py: one value per gate for every unit, and four
+# different values, so that f, g, q and z are four different functions of the shared U x(t) + W h(t−1).
+PROBLEM5_BIASES: dict[str, tuple[float, ...]] = {"b_f": (1.0, 1.0), "b_g": (-1.0, -1.0), "b_o": (2.0, 2.0),
+                                                 "b": (0.0, 0.0)}
+
+
+def problem5_params(biases: dict[str, Sequence[float]]) -> tuple[LSTMParams, np.ndarray, np.ndarray]:
+    """The LSTM of Problem 5: Problem 3's U and W in every gate and the cell input, the given biases
+    (keys b_f, b_g, b_o, b; each (H,)), and Problem 3's V and c."""
+    p3 = problem3_params()
+    weights = {f"{m}{k}": getattr(p3, m).copy() for m in "UW" for k in ("", "_f", "_g", "_o")}
+    p = LSTMParams(**{name: np.array(biases[name], dtype=float) for name in ("b", "b_f", "b_g", "b_o")},
+                   **weights)
+    return p, p3.V, p3.c
 
 
 def rnn_model_forward(x: np.ndarray, p: RNNParams, h0: np.ndarray | None = None,

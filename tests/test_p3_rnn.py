@@ -136,3 +136,71 @@ def test_help_shows_the_assignment_defaults() -> None:
                           text=True)
     assert proc.returncode == 0
     assert "(default: 0.0001)" in proc.stdout and "(default: 0.002)" in proc.stdout
+
+
+def torch_intermediates(log: str, h0: list[float]) -> dict:
+    """ŷ(τ), ∂L/∂ŷ(τ), the softmax Jacobian and h(t) of Problem 3 from torch, written here: ∂L/∂ŷ from
+    autograd on a leaf copy of ŷ(τ), the Jacobian from torch.autograd.functional.jacobian."""
+    f64 = torch.float64
+    b, c = torch.tensor([-1.0, 1.0], dtype=f64), torch.tensor([0.5, -0.5], dtype=f64)
+    W = torch.tensor([[1.0, -1.0], [0.0, 2.0]], dtype=f64)
+    U = torch.tensor([[-1.0, 0.0], [1.0, -2.0]], dtype=f64)
+    V = torch.tensor([[-2.0, 1.0], [-1.0, 0.0]], dtype=f64)
+    h, hs, os_ = torch.tensor(h0, dtype=f64), [], []
+    for x_t in torch.tensor([[1.0, 0.0], [0.5, 0.25], [0.0, 1.0]], dtype=f64):
+        h = torch.tanh(b + W @ h + U @ x_t)
+        hs.append(h)
+        os_.append(c + V @ h)
+    y = torch.softmax(os_[-1], dim=0).detach().requires_grad_()
+    ln_base = {"e": 1.0, "10": math.log(10.0), "2": math.log(2.0)}[log]
+    ((y[0] - 0.5) ** 2 - torch.log(y[1]) / ln_base).backward()
+    jac = [torch.autograd.functional.jacobian(lambda o: torch.softmax(o, dim=0), o).numpy() for o in os_]
+    return {"dL_dyhat": y.grad.numpy(), "softmax_jacobian": jac, "h": torch.stack(hs).numpy()}
+
+
+@pytest.mark.parametrize("log, h0", [("e", [0.0, 0.0]), ("10", [0.5, -0.5]), ("2", [0.0, 0.0])])
+def test_new_intermediate_fields_match_torch(log: str, h0: list[float], tmp_path: Path) -> None:
+    saved = p3.main(["--out", str(tmp_path), "--log", log, "--h0", *map(str, h0)])
+    expected = torch_intermediates(log, h0)
+    rows = {row["t"]: row for row in saved["intermediate"]}
+    np.testing.assert_allclose(rows[3]["dL_dyhat"], expected["dL_dyhat"], rtol=1e-13)
+    for t in (1, 2):
+        assert rows[t]["dL_dyhat"] == [0.0, 0.0]  # only ŷ(τ) enters the loss
+    for t in (1, 2, 3):
+        np.testing.assert_allclose(rows[t]["softmax_jacobian"], expected["softmax_jacobian"][t - 1], rtol=1e-13,
+                                   atol=1e-16)
+        np.testing.assert_allclose(rows[t]["one_minus_h2"], 1.0 - expected["h"][t - 1] ** 2, rtol=1e-13)
+    assert saved["h0"] == h0 and saved["log"] == log
+    # ∂L/∂b against torch autograd with the same reading of the problem
+    assert rel_error(np.array(saved["grad_b_bptt"]), np.array(saved["grad_b_autograd"])) < 1e-10
+
+
+def test_natural_log_and_zero_h0_keep_the_assignment_s_answer(tmp_path: Path) -> None:
+    saved = p3.main(["--out", str(tmp_path)])
+    # the values this repository has always reported, from torch and central differences alike
+    assert sig(saved["loss"]) == "3.0072080"
+    assert sig(saved["grad_b_bptt"]) == "[-0.0099613883, 0.43400995]"
+
+
+def test_worked_solution_reproduces_the_first_row_from_its_own_numbers(tmp_path: Path) -> None:
+    saved = p3.main(["--out", str(tmp_path)])
+    lines, row = saved["worked_solution"], saved["intermediate"][0]
+    y = saved["yhat"][-1]
+    # ∂L/∂ŷ(3) from the printed ŷ(3), by hand
+    assert sig([2 * (y[0] - 0.5), -1 / y[1]]) in lines[0] and sig(y[0]) in lines[0] and sig(y[1]) in lines[0]
+    J = np.diag(y) - np.outer(y, y)
+    do = J.T @ np.array(row["dL_dyhat"])
+    assert sig(do) in lines[2]
+    dh = np.array([[-2.0, -1.0], [1.0, 0.0]]) @ do  # Vᵀ ∂L/∂o(3)
+    assert sig(dh) in lines[3]
+    da = (1 - np.array(saved["h"][-1]) ** 2) * dh
+    assert sig(da) in lines[5]
+    dh2 = np.array([[1.0, 0.0], [-1.0, 2.0]]) @ da  # Wᵀ ∂L/∂a(3)
+    assert sig(dh2) in lines[6] and sig(dh2) == sig(saved["intermediate"][1]["dL_dh"])
+
+
+@pytest.mark.parametrize("flag", [["--h0", "0"], ["--h0", "0", "inf"], ["--log", "3"]])
+def test_interpretation_flags_reject_bad_values_in_one_line(flag: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "p3_rnn_bptt.py", *flag], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and f"argument {flag[0]}" in proc.stderr

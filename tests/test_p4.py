@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -315,3 +316,79 @@ def test_bad_flag_is_a_one_line_error(flag, value, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and flag in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# The numbers the answers quote.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_mean_local_factor_is_the_forward_pass_mean_tanh_derivative_and_forget_gate():
+    rng = np.random.default_rng(9)
+    T, H = 40, 5
+    x = np.eye(p4.D)[rng.integers(0, p4.D, T)]
+    a = random_rnn(rng, H)
+    curve = p4.rnn_gradient_curve(x, a["W"], a["U"], a["b"], a["V"], a["c"])
+    h, tanh_grads = np.zeros(H), []
+    for x_t in x:  # eqs. 10.8-10.9 written here; tanh'(a) = 1 − tanh(a)²
+        pre = a["b"] + a["W"] @ h + a["U"] @ x_t
+        h = np.tanh(pre)
+        tanh_grads.append(1.0 - np.tanh(pre) ** 2)
+    assert curve.mean_local_factor == pytest.approx(np.mean(tanh_grads), rel=1e-13)
+
+    p = p4.lstm_params(rng, H, 1.0, input_scale=0.5)
+    V, c = rng.standard_normal((2, H)), rng.standard_normal(2)
+    t = tensors(**p._asdict())
+    h = s = torch.zeros(H, dtype=torch.float64)
+    fs = []
+    for x_t in torch.tensor(x):
+        f = torch.sigmoid(t["b_f"] + t["U_f"] @ x_t + t["W_f"] @ h)
+        g = torch.sigmoid(t["b_g"] + t["U_g"] @ x_t + t["W_g"] @ h)
+        q = torch.sigmoid(t["b_o"] + t["U_o"] @ x_t + t["W_o"] @ h)
+        s = f * s + g * torch.tanh(t["b"] + t["U"] @ x_t + t["W"] @ h)
+        h = torch.tanh(s) * q
+        fs.append(f.numpy())
+    assert p4.lstm_gradient_curve(x, p, V, c).mean_local_factor == pytest.approx(np.mean(fs), rel=1e-13)
+
+
+def test_summary_mean_local_factor_averages_the_draws():
+    cfg = p4.Exp1Config(T=30, H=4, rhos=(0.9,), forget_biases=(1.0,), draws=2)
+    draws = [p4.experiment1(0, cfg, d) for d in range(2)]
+    summary = p4.summarise_draws(draws)
+    for name in summary:
+        expected = (draws[0][name].mean_local_factor + draws[1][name].mean_local_factor) / 2
+        assert summary[name]["mean_local_factor"] == pytest.approx(expected, rel=1e-15)
+
+
+def test_first_epoch_above_chance_needs_two_standard_errors():
+    # 100 test sequences: a coin's standard error is √(0.25/100) = 0.05, so above chance means > 0.6
+    assert p4.first_epoch_above_chance([0.5, 0.6, 0.61, 0.7], 100) == 3
+    assert p4.first_epoch_above_chance([0.5, 0.6], 100) is None
+
+
+def test_p4_answers_types_no_measured_number():
+    """Every number in p4_answers.md is a citation, an equation or section number, or a value
+    computed here; measured numbers belong to the generated half of the report."""
+    text = (ROOT / "p4_answers.md").read_text()
+    text = re.sub(r"(eqs?\.|§)\s*[\d.]+(–[\d.]+)?", "", text)  # equation and section numbers
+    text = re.sub(r"\b(19|20)\d\d\b", "", text)  # years of the citations
+    text = re.sub(r"\(\d\)|Problem \d|p\d_\w+", "", text)  # sub-questions, problems, script names
+    sigma = lambda v: 1.0 / (1.0 + math.exp(-v))  # noqa: E731
+    computed = {f"{sigma(1):.2f}", f"{sigma(3):.2f}", "0.95", "1000", f"{0.95 ** 1000:.0e}", "20"}
+    small = {"0", "1", "2", "3"}  # in formulas: 1 − h², σ(3), forget bias +1 or +3, ρ = 3, ŷ_i
+    numbers = re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?", text)
+    assert [n for n in numbers if n not in computed | small] == []
+    assert len(p4.ALPHABET) == 20 and (p4.MOTIF, p4.DECOY) == ("KDEL", "LEDK")  # named in the text
+
+
+def test_quick_run_answers_quote_the_json(tmp_path):
+    p4.main(["--quick", "--out", str(tmp_path)])
+    data = strict_json(tmp_path / "p4_results.json")
+    bptt = data["experiment2"]["cost_comparison"]["bptt"]
+    q2 = data["answers"]["q2"]
+    assert len(bptt["test_accuracy_per_epoch"]) == bptt["epochs"] == 3
+    assert ", ".join(f"{a:.2f}" for a in bptt["test_accuracy_per_epoch"]) in q2
+    p3_name = "RNN, Problem 3's W (ρ = 2, H = 2)"
+    assert f"{data['experiment1']['curves'][p3_name]['mean_local_factor']:.3f}" in data["answers"]["q1"]
+    timing = strict_json(tmp_path / "p4_timing.json")
+    assert len(timing["bptt_seconds_per_epoch"]) == 3 and timing["bptt_seconds_per_epoch"][-1] == timing["bptt_seconds"]

@@ -42,25 +42,25 @@ def torch_loss(t: dict[str, torch.Tensor], activation: str) -> torch.Tensor:
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_problem5_forward_and_loss_match_torch(activation: str) -> None:
-    # Problem 3's U, W, V, c and x, typed in again; the biases b = [-1, 1], b^f = [1, 1], b^g = b^o = 0
+    # Problem 3's U, W, V, c and x, typed in again; the biases b = 0, b^f = [1, 1], b^g = [-1, -1], b^o = [2, 2]
     f64 = torch.float64
     U = torch.tensor([[-1.0, 0.0], [1.0, -2.0]], dtype=f64)
     W = torch.tensor([[1.0, -1.0], [0.0, 2.0]], dtype=f64)
     V, c = torch.tensor([[-2.0, 1.0], [-1.0, 0.0]], dtype=f64), torch.tensor([0.5, -0.5], dtype=f64)
-    t = {"b": torch.tensor([-1.0, 1.0], dtype=f64), "b_f": torch.ones(2, dtype=f64),
-         "b_g": torch.zeros(2, dtype=f64), "b_o": torch.zeros(2, dtype=f64), "V": V, "c": c,
+    t = {"b": torch.zeros(2, dtype=f64), "b_f": torch.ones(2, dtype=f64),
+         "b_g": -torch.ones(2, dtype=f64), "b_o": torch.full((2,), 2.0, dtype=f64), "V": V, "c": c,
          "x": torch.tensor([[1.0, 0.0], [0.5, 0.25], [0.0, 1.0]], dtype=f64), "h0": torch.zeros(2, dtype=f64),
          "probe": torch.zeros(3, 2, dtype=f64)}
     t |= {f"{m}{k}": {"U": U, "W": W}[m] for m in "UW" for k in ("", "_f", "_g", "_o")}
-    p, V_np, c_np = p5.problem5_params()
+    p, V_np, c_np = rnn.problem5_params(rnn.PROBLEM5_BIASES)
     _, loss, _ = rnn.lstm_model_forward(rnn.problem3_sequence(), p, V_np, c_np, activation)
     assert loss == pytest.approx(torch_loss(t, activation).item(), rel=1e-13)
 
 
 def test_problem5_first_step_by_hand() -> None:
-    # a_f(1) = b^f + U x(1) = [1, 1] + [-1, 1] = [0, 2], so f(1) = [1/2, σ(2)];
-    # cell input σ(a(1)) = σ([-2, 2]); g(1) = σ(U x(1)) = σ([-1, 1]); s(1) = g(1) σ(a(1)) as s(0) = 0
-    p, V, c = p5.problem5_params()
+    # U x(1) = [-1, 1] and h(0) = 0: a_f(1) = [1, 1] + [-1, 1] = [0, 2], so f(1) = [1/2, σ(2)];
+    # z(1) = σ(0 + [-1, 1]); g(1) = σ([-1, -1] + [-1, 1]) = σ([-2, 0]); s(1) = g(1) z(1) as s(0) = 0
+    p, V, c = rnn.problem5_params(rnn.PROBLEM5_BIASES)
     _, _, cache = rnn.lstm_model_forward(rnn.problem3_sequence(), p, V, c)
     step = cache.lstm.steps[0]
 
@@ -68,11 +68,11 @@ def test_problem5_first_step_by_hand() -> None:
         return 1.0 / (1.0 + math.exp(-v))
 
     np.testing.assert_allclose(step.f, [0.5, sigma(2.0)], rtol=1e-15)
-    np.testing.assert_allclose(step.s, [sigma(-1.0) * sigma(-2.0), sigma(1.0) * sigma(2.0)], rtol=1e-14)
+    np.testing.assert_allclose(step.s, [sigma(-2.0) * sigma(-1.0), sigma(0.0) * sigma(1.0)], rtol=1e-14)
 
 
 def test_bad_inputs_raise_a_clear_user_error() -> None:
-    p, V, c = p5.problem5_params()
+    p, V, c = rnn.problem5_params(rnn.PROBLEM5_BIASES)
     x = rnn.problem3_sequence()
     with pytest.raises(UserError, match="empty sequence"):
         rnn.lstm_model_forward(x[:0], p, V, c)
@@ -88,7 +88,7 @@ def test_bad_inputs_raise_a_clear_user_error() -> None:
 
 
 def test_length_one_sequence() -> None:
-    p, V, c = p5.problem5_params()
+    p, V, c = rnn.problem5_params(rnn.PROBLEM5_BIASES)
     x = rnn.problem3_sequence()[:1]
     _, loss, cache = rnn.lstm_model_forward(x, p, V, c)
     _, grads = rnn.lstm_model_backward(cache)
@@ -125,3 +125,84 @@ def test_cli_rejects_bad_flags_in_one_line(flag: list[str]) -> None:
     proc = subprocess.run([sys.executable, "p5_lstm.py", *flag], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and f"error: argument {flag[0]}" in proc.stderr
+
+
+def torch_backward(biases: dict[str, list[float]], activation: str) -> dict[str, list[np.ndarray]]:
+    """Every intermediate gradient of Problem 5, from torch autograd with retain_grad on each tensor of
+    eqs. 10.40-10.44 written here gate by gate; lists indexed by t = 1..τ."""
+    f64 = torch.float64
+    U = torch.tensor([[-1.0, 0.0], [1.0, -2.0]], dtype=f64)
+    W = torch.tensor([[1.0, -1.0], [0.0, 2.0]], dtype=f64)
+    V, c = torch.tensor([[-2.0, 1.0], [-1.0, 0.0]], dtype=f64), torch.tensor([0.5, -0.5], dtype=f64)
+    U.requires_grad_()  # so that every tensor below is part of the graph and can keep its gradient
+    b = {k: torch.tensor(v, dtype=f64) for k, v in biases.items()}
+    cell = torch.sigmoid if activation == "sigmoid" else torch.tanh
+    h = s = torch.zeros(2, dtype=f64)
+    keep: dict[str, list[torch.Tensor]] = {k: [] for k in ("o", "h", "s", "f", "g", "q", "z", "a_f", "a_g",
+                                                            "a_q", "a_z")}
+    for x_t in torch.tensor([[1.0, 0.0], [0.5, 0.25], [0.0, 1.0]], dtype=f64):
+        pre = U @ x_t + W @ h
+        a = {"a_f": b["b_f"] + pre, "a_g": b["b_g"] + pre, "a_q": b["b_o"] + pre, "a_z": b["b"] + pre}
+        f, g, q, z = torch.sigmoid(a["a_f"]), torch.sigmoid(a["a_g"]), torch.sigmoid(a["a_q"]), cell(a["a_z"])
+        s = f * s + g * z
+        h = torch.tanh(s) * q
+        o = c + V @ h
+        for name, tensor in {**a, "f": f, "g": g, "q": q, "z": z, "s": s, "h": h, "o": o}.items():
+            tensor.retain_grad()
+            keep[name].append(tensor)
+    y = torch.softmax(o, dim=0)
+    ((y[0] - 0.5) ** 2 - torch.log(y[1])).backward()
+    # o(t) for t < τ is not in the loss: autograd leaves its gradient None, i.e. zero
+    return {name: [np.zeros(2) if t.grad is None else t.grad.numpy() for t in tensors]
+            for name, tensors in keep.items()}
+
+
+GRADER_BIASES = {"b_f": [1.0, 1.0], "b_g": [0.0, 0.0], "b_o": [0.0, 0.0], "b": [-1.0, 1.0]}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("biases", [None, GRADER_BIASES], ids=["script's biases", "biases from flags"])
+def test_every_intermediate_gradient_matches_autograd(activation: str, biases: dict | None,
+                                                      tmp_path: Path) -> None:
+    flags = [] if biases is None else [a for k, v in biases.items()
+                                       for a in (f"--{k.replace('_', '-')}", *map(str, v))]
+    saved = p5.main(["--out", str(tmp_path), "--cell-activation", activation, *flags])
+    expected = torch_backward(biases or {k: list(v) for k, v in rnn.PROBLEM5_BIASES.items()}, activation)
+    keys = {"dL_do": "o", "dL_dh": "h", "dL_ds": "s", "dL_df": "f", "dL_dg": "g", "dL_dq": "q", "dL_dz": "z",
+            "dL_da_f": "a_f", "dL_da_g": "a_g", "dL_da_q": "a_q", "dL_da_z": "a_z"}
+    for row in saved["intermediate"]:
+        for key, name in keys.items():
+            np.testing.assert_allclose(row[key], expected[name][row["t"] - 1], rtol=1e-12, atol=1e-15,
+                                       err_msg=f"{key} at t = {row['t']}")
+    for name in GRADER_BIASES:
+        assert saved["params"][name] == list((biases or rnn.PROBLEM5_BIASES)[name])
+
+
+def test_the_script_s_biases_keep_every_gate_apart_and_the_old_choice_did_not(tmp_path: Path) -> None:
+    ours = p5.main(["--out", str(tmp_path)])
+    assert ours["bias_choice"] == "this script's choice" and ours["equal_gates"] == []
+    fw = np.array([ours["forward"][k] for k in "fgqz"])  # (4, T, H)
+    assert min(np.abs(fw[i] - fw[j]).min() for i in range(4) for j in range(i + 1, 4)) > 0.01
+    old = p5.main(["--out", str(tmp_path), "--b-f", "1", "1", "--b-g", "0", "0", "--b-o", "0", "0",
+                   "--b", "-1", "1"])
+    assert old["bias_choice"] == "given on the command line"
+    assert old["equal_gates"] == ["f = z in unit 2", "g = q in unit 1", "g = q in unit 2"]
+    np.testing.assert_array_equal(old["forward"]["g"], old["forward"]["q"])
+
+
+def test_the_numbers_in_the_bias_argument() -> None:
+    def sigma(v: float) -> float:
+        return 1.0 / (1.0 + math.exp(-v))
+
+    text = " ".join(p5.BIAS_JUSTIFICATION.values())
+    for claim in (f"σ(1) = {sigma(1):.2f}", f"σ(−1) = {sigma(-1):.2f}", f"σ(2) = {sigma(2):.2f}",
+                  f"σ'(2) = {sigma(2) * (1 - sigma(2)):.2f}", f"{sigma(0) / (1 - sigma(1)):.1f} z"):
+        assert claim in text, claim
+    assert sigma(-1) / (1 - sigma(1)) == pytest.approx(1.0, rel=1e-15)  # "s = g z / (1 − f) = z"
+
+
+@pytest.mark.parametrize("flag", [["--b-f", "1"], ["--b-g", "0", "x"], ["--b", "nan", "0"]])
+def test_bias_flags_reject_bad_values_in_one_line(flag: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "p5_lstm.py", *flag], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and f"argument {flag[0]}" in proc.stderr

@@ -108,9 +108,10 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
                            "best_for_class": True,
                            "prob_true": p(), "image": [[0.25] * 3] * 3}],
           "answers": {"q1": "ANSWER-P2-Q1", "q2": "ANSWER-P2-Q2", "q3": "ANSWER-P2-Q3"}}
-    rows3 = [{"t": t, "dL_do": v2(), "dL_dh": v2(), "dL_da": (c := v2()), "contribution_to_dL_db": c}
-             for t in (3, 2, 1)]
-    p3 = {"interpretation": "P3-INTERPRETATION", "eps": 0.0003, "lr": 0.007,
+    rows3 = [{"t": t, "dL_dyhat": v2(), "softmax_jacobian": [v2(), v2()], "dL_do": v2(), "dL_dh": v2(),
+              "one_minus_h2": v2(), "dL_da": (c := v2()), "contribution_to_dL_db": c} for t in (3, 2, 1)]
+    p3 = {"interpretation": "P3-INTERPRETATION", "eps": 0.0003, "lr": 0.007, "log": "e",
+          "worked_solution": ["P3-WORKED-STEP"],
           "x": [v2() for _ in range(3)], "h0": [0.0, 0.0], "params": {"b": v2(), "c": v2()},
           "a": [v2() for _ in range(3)], "h": [v2() for _ in range(3)], "o": [v2() for _ in range(3)],
           "yhat": [v2() for _ in range(3)], "loss": 3 + p(), "grad_b_central": v2(), "grad_b_bptt": v2(),
@@ -118,16 +119,20 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
           "intermediate": rows3, "b_new": v2(), "loss_new": 2 + p(), "loss_change": -p() * 1e-3,
           "loss_change_first_order": -p() * 1e-3,
           "versions": {"python": "3.99.1", "numpy": "8.7.6", "torch": "9.8.7"}}
-    rows5 = [{"t": t, "dL_dh": v2(), "dL_ds": v2(), "dL_df": v2(), "dL_da_f": (c := v2()),
+    rows5 = [{"t": t, "dL_do": v2(), "dL_dh": v2(), "dL_ds": v2(), "dL_df": v2(), "dL_dg": v2(), "dL_dq": v2(),
+              "dL_dz": v2(), "dL_da_g": v2(), "dL_da_q": v2(), "dL_da_z": v2(), "dL_da_f": (c := v2()),
               "contribution_to_dL_db_f": c} for t in (3, 2, 1)]
     p5 = {"cell_input_activation": "sigmoid", "interpretation": "P5-INTERPRETATION",
           "bias_justification": {"b_f": "BIAS-F", "b": "BIAS-B", "b_g": "BIAS-G", "b_o": "BIAS-O"},
-          "eps": 0.0002, "params": {"b_f": v2()},
+          "bias_choice": "this script's choice", "equal_gates": [], "worked_solution": ["P5-WORKED-STEP"],
+          "eps": 0.0002, "params": {"b_f": v2(), "b_g": v2(), "b_o": v2(), "b": v2()},
           "forward": {k: [v2() for _ in range(3)] for k in "fgqzsh"}, "yhat": [v2() for _ in range(3)],
           "loss": 1 + p(), "grad_b_f_bptt": v2(), "grad_b_f_central": v2(), "grad_b_f_autograd": v2(),
           "rel_error_central": p() * 1e-10, "rel_error_autograd": p() * 1e-16, "intermediate": rows5}
     p4 = {"interpretation": "P4-INTERPRETATION",
-          "answers": {"q1": "P4-JSON-Q1", "q2": "P4-JSON-Q2", "q3": "P4-JSON-Q3"}}
+          "answers": {"q1": "P4-JSON-Q1", "q2": "P4-JSON-Q2", "q3": "P4-JSON-Q3"},
+          "experiment2": {"cost_comparison": {"esn_test_accuracy": p(),
+                                              "bptt": {"test_accuracy_per_epoch": [p(), p()]}}}}
     return {1: p1, 2: p2, 3: p3, 4: p4, 5: p5}
 
 
@@ -139,7 +144,7 @@ def tree(tmp_path):
     inputs = synthetic_inputs()
     for n, data in inputs.items():
         (figures / f"p{n}_results.json").write_text(json.dumps(data))
-    timing = {"bptt_seconds": 12.3456, "esn_readout_seconds": 0.4321}
+    timing = {"bptt_seconds": 12.3456, "esn_readout_seconds": 0.4321, "bptt_seconds_per_epoch": [6.1, 12.3456]}
     (figures / "p4_timing.json").write_text(json.dumps(timing))
     for name in FIGURES:
         (figures / name).write_bytes(b"png")
@@ -265,7 +270,8 @@ def test_p4_comes_from_the_answers_with_links_made_relative_to_the_report(tree):
     assert text.count("](p4_decay.png)") == 1  # linked by the answers, so not again as 'other'
     assert "](p2_extra.png)" in text  # a figure no sub-question claims is still linked
     assert "](p4_esn.png)" in section(text, "P4 (2)", "P4 (3)") and "12.3 s" in text
-    assert "P4-JSON" not in text  # the written answers take precedence
+    # each part: the written argument, then the measured half from p4_results.json
+    assert "P4-JSON-Q1" in section(text, "P4 (1)", "P4 (2)") and "P4-JSON-Q3" in section(text, "P4 (3)", "P5")
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
