@@ -682,7 +682,7 @@ def readme_results(runs: dict[int, list[dict]], exact: dict[int, dict | None]) -
 
 def readme_reference(r1: dict | None, seeds: int, date: str) -> str:
     """Which run the README's numbers come from, and why a user's own can differ."""
-    torch_version = attempt(lambda: r1["versions"]["torch"], None) if r1 else None
+    torch_version = (r1.get("versions", {}).get("torch") or r1.get("torch_version")) if r1 else None
     return (f"The numbers below come from the reference run of {date} (`make readme`) on "
             f"{machine_line()}, torch {torch_version or 'unknown'}, data: "
             f"{DATA_SHORT.get((r1 or {}).get('data_source'), 'unknown')}. CNN-dependent rows are over "

@@ -94,9 +94,23 @@ def test_bad_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, capsys
 
 
 def test_checkpoint_from_another_source_is_refused(tmp_path):
-    save_checkpoint(CNN(), {"source": "mnist"}, checkpoint_path("mnist5k", tmp_path))
-    with pytest.raises(UserError, match="trained on 'mnist'"):
+    save_checkpoint(CNN(), {"source": "mnist", "seed": 0, "augment_px": 1}, checkpoint_path("mnist5k", tmp_path))
+    with pytest.raises(UserError, match="source 'mnist', not 'mnist5k'"):
         load_cnn("mnist5k", checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize("key,value", [("seed", 3), ("augment_px", 0)])
+def test_checkpoint_with_another_seed_or_augmentation_is_refused(tmp_path, key, value):
+    meta = {"source": "mnist5k", "seed": 0, "augment_px": 1, key: value}
+    save_checkpoint(CNN(), meta, checkpoint_path("mnist5k", tmp_path))
+    with pytest.raises(UserError, match=f"{key} {value!r}, not"):
+        load_cnn("mnist5k", checkpoint_dir=tmp_path)
+
+
+def test_checkpoint_names_keep_seeds_and_augmentations_apart(tmp_path):
+    names = {checkpoint_path("mnist5k", tmp_path, seed, aug).name
+             for seed in (0, 1, 2) for aug in (0, 1)}
+    assert len(names) == 6 and "cnn-mnist5k.pt" in names  # the reference model keeps its old name
 
 
 def test_too_few_training_steps_is_a_clear_error():
