@@ -104,7 +104,8 @@ def describe_conv1(kinds: list[dict], seeds: dict[int, dict[str, int]]) -> str:
             text = ", ".join(per)
             if kind == "bar":
                 ink = sum(f["sign"] > 0 for f in by_kind[kind])
-                text += f"; {ink} a line of ink, {len(by_kind[kind]) - ink} a dark line between brighter sides"
+                text += (f"; {ink} a line of ink, {len(by_kind[kind]) - ink} a dark line between "
+                         "brighter sides")
             parts.append(f"{len(by_kind[kind])} respond most to {word} ({text})")
     if by_kind["uniform"]:
         plus = sum(f["sign"] > 0 for f in by_kind["uniform"])
@@ -205,8 +206,8 @@ def describe_cell(cell: dict, zeros: np.ndarray, eights: np.ndarray) -> str:
     rows, cols = core(cell["row"], cell["col"])
     ink0, ink8 = float(zeros[:, rows, cols].mean()), float(eights[:, rows, cols].mean())
     cell.update(ink_zero=ink0, ink_eight=ink8)
-    (fav, act_fav), (other, act_other) = sorted(
-        (("8s", cell["act_eight"]), ("0s", cell["act_zero"])), key=lambda kv: -kv[1] * np.sign(cell["d"]))
+    pairs = (("8s", cell["act_eight"]), ("0s", cell["act_zero"]))
+    (fav, act_fav), (other, act_other) = pairs if cell["d"] > 0 else pairs[::-1]
     head = (f"channel {cell['channel']} at cell ({cell['row']}, {cell['col']}), {cell['region']}, "
             f"d = {cell['d']:+.2f}: it fires for {fav} (mean {act_fav:.2f} against {act_other:.2f} "
             f"for {other}) where ")
@@ -521,13 +522,13 @@ def analyse_shift(model: torch.nn.Module, no_aug: torch.nn.Module, sample: MNIST
         f"({100 * changed[-3]:.1f}% / {100 * changed[3]:.1f}% of predictions change), and "
         f"{100 * overall[-6]:.1f}% / {100 * overall[6]:.1f}% at 6 px. Three 2x2 max-pools "
         "(28→14→7→3) let a feature move within a pooling window without changing the output, but "
-        "a 3-px shift crosses windows. The CNN was trained on random ±1 px shifts; trained "
-        f"without them it loses {drop(plain['overall']):.1f} points at ±3 px "
+        "a 3-px shift crosses windows. The CNN was trained on random ±1 px shifts. The same CNN "
+        f"trained without them loses {drop(plain['overall']):.1f} points of accuracy at ±3 px "
         f"({100 * plain['overall'][0]:.1f}% → {100 * plain['overall'][-3]:.1f}% / "
-        f"{100 * plain['overall'][3]:.1f}%) against {drop(overall):.1f} with them, so the "
-        f"architecture alone keeps {100 - drop(plain['overall']):.1f}% of its accuracy at ±3 px "
-        f"relative to unshifted and the augmentation recovers {drop(plain['overall']) - drop(overall):.1f} "
-        f"points more; the no-augmentation model calls the shifted '1' {plain_one[0]} / {plain_one[1]}. "
+        f"{100 * plain['overall'][3]:.1f}%), against {drop(overall):.1f} points with them: the "
+        f"architecture alone leaves a {drop(plain['overall']):.1f}-point loss and the augmentation "
+        f"removes {drop(plain['overall']) - drop(overall):.1f} points of it. The no-augmentation "
+        f"model calls the shifted '1' {plain_one[0]} / {plain_one[1]} (left / right). "
         f"Ranked by mean accuracy at ±3 px, class 1 is number {one_rank['rank']} of 10 "
         f"({100 * one_rank['accuracy_pm3']:.1f}%" + (f", tied with class {', '.join(map(str, tied))}"
                                                      if tied else "")

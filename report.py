@@ -142,7 +142,8 @@ def p1_filters(r: dict, figs: Figures) -> list[str]:
     convs = conv_layers(r["model"]["architecture"])
     f = r["filters"]
     kinds = sorted({k for c in f["conv1_kinds_by_seed"].values() for k in c})
-    rows = [[k] + [c.get(k, 0) for c in f["conv1_kinds_by_seed"].values()] for k in kinds]
+    by_seed = f["conv1_kinds_by_seed"].values()
+    rows = [[f"{k}°" if k[-1].isdigit() else k] + [c.get(k, 0) for c in by_seed] for k in kinds]
     return ([f"**Answer.** {r['answers']['q1']}", "",
              "Every filter is drawn below on a diverging scale (red positive, blue negative, white "
              "zero): " + "; ".join(f"{name} has {out} filters of {inp}x{k}x{k}"

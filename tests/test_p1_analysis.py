@@ -217,3 +217,25 @@ def test_sample_indices_keep_small_splits_whole_and_subsample_large_ones():
     idx = p1.sample_indices(10_000, 1000, 0)
     assert len(idx) == len(set(idx.tolist())) == 1000 and idx.tolist() == sorted(idx.tolist())
     assert torch.equal(idx, p1.sample_indices(10_000, 1000, 0))
+
+
+def cell(d: float, act_zero: float, act_eight: float, row: int = 3, col: int = 1) -> dict:
+    return {"channel": 7, "row": row, "col": col, "d": d, "region": "middle left",
+            "act_zero": act_zero, "act_eight": act_eight}
+
+
+def test_cell_words_name_the_favoured_digit_and_the_ink_where_it_looks():
+    zeros, eights = np.zeros((2, 28, 28)), np.zeros((2, 28, 28))
+    zeros[:, 10:18, 2:6] = 1.0  # the 0's left side, inside cell (3, 1)'s 8x8 core (rows 10-17, cols 2-9)
+    words = p1.describe_cell(cell(-2.0, 2.5, 0.3), zeros, eights)
+    assert "it fires for 0s (mean 2.50 against 0.30 for 8s)" in words
+    assert "0s have more ink than 8s (0.50 vs 0.00)" in words and "narrower waist" in words
+    words8 = p1.describe_cell(cell(+1.5, 0.2, 1.9), zeros, eights)
+    assert "it fires for 8s (mean 1.90 against 0.20 for 0s)" in words8
+
+
+def test_cell_words_call_an_empty_core_background():
+    zeros, eights = np.zeros((1, 28, 28)), np.zeros((1, 28, 28))
+    zeros[0, 10:14, 12:14] = 1.0  # ink in the receptive field (cols 0-17) but outside the core
+    words = p1.describe_cell(cell(+1.2, 0.1, 0.9), zeros, eights)
+    assert "both digits leave the pixels empty" in words and "more ink for 0s" in words

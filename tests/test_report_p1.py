@@ -61,7 +61,7 @@ def test_filters_section_has_the_answer_the_kind_counts_per_seed_and_every_figur
     r = synthetic_p1()
     text = render(tmp_path, report.p1_filters, r)
     assert "ANSWER-P1-Q1" in text
-    assert "| edge 0 | 3 | 2 |" in text and "| uniform | 0 | 2 |" in text
+    assert "| edge 0° | 3 | 2 |" in text and "| uniform | 0 | 2 |" in text
     for name in ("p1_filters_conv1.png", "p1_filters_conv2.png", "p1_filters_conv2_summary.png",
                  "p1_filters_conv3.png", "p1_filters_conv3_summary.png"):
         assert f"]({name})" in text
