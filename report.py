@@ -180,6 +180,10 @@ def p1_feature_maps(r: dict, figs: Figures) -> list[str]:
              "cell's centre.", ""]
             + table(["channel", "cell (row, col)", "region", "d", "activation, 0s", "activation, 8s",
                      "ink, 0s", "ink, 8s"], rows)
+            + [f"Ranked per channel instead (each channel's mean over the {len(disc['cells_used'])} cells "
+               f"that reach the classifier), {disc['channels_with_abs_d_above_1']} channels have |d| > 1; the "
+               "strongest are " + ", ".join(f"{c['channel']} (d = {c['d']:+.2f})" for c in disc["top_channels"])
+               + ".", ""]
             + ["What each top cell responds to, from the data:", ""]
             + [f"- {c['words']}." for c in cells] + [""]
             + [f"{disc['examples']['zero']}. {disc['examples']['eight']}.", "",

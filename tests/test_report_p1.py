@@ -38,6 +38,8 @@ def synthetic_p1(seed: int = 0, arch: str = ARCH) -> dict:
         "discriminant": {
             "top_cells": [cell(5, 1, 2, 1.0 + p(), "WORDS-A"), cell(3, 4, 0, -1.0 - p(), "WORDS-B")],
             "examples": {"zero": "EXAMPLE-ZERO", "eight": "EXAMPLE-EIGHT"},
+            "cells_used": [[0, 0]] * 36, "channels_with_abs_d_above_1": 17,
+            "top_channels": [{"channel": 12, "d": 1 + p()}, {"channel": 40, "d": -1 - p()}],
             "ablation": {"channels": [5, 3], "n_digits": 200},
             "seeds": {"0": seed_disc(), "1": seed_disc()}},
         "shift": {"original": one(1), "left3": one(7), "right3": one(1),
@@ -76,6 +78,9 @@ def test_feature_map_section_has_each_cell_its_words_the_examples_and_the_ablati
         assert f"| {c['channel']} | ({c['row']}, {c['col']}) | centre | {c['d']:+.2f} |" in text
         assert f"- {c['words']}." in text
     assert "EXAMPLE-ZERO" in text and "EXAMPLE-EIGHT" in text
+    top = r["discriminant"]["top_channels"]
+    assert (f"over the 36 cells that reach the classifier), 17 channels have |d| > 1; the strongest are "
+            f"12 (d = {top[0]['d']:+.2f}), 40 (d = {top[1]['d']:+.2f}).") in text
     for s, v in r["discriminant"]["seeds"].items():
         row = (f"| {s} | {100 * v['test_accuracy']:.1f}% | 41 | ch 9 at (2, 3), d = {v['top_cell'][3]:+.2f} | "
                f"{v['margin_before']:.2f} | {v['margin_after']:.2f} | {v['random_margin_after_median']:.2f} | "
