@@ -138,44 +138,91 @@ def conv_layers(architecture: str) -> list[tuple[str, str, str, str]]:
 
 def p1_filters(r: dict, figs: Figures) -> list[str]:
     convs = conv_layers(r["model"]["architecture"])
-    text = r.get("answers", {}).get("q1") or (
-        "Every filter of the three convolution layers is drawn below as an image, on a diverging "
-        "scale (red positive, blue negative): " + "; ".join(
-            f"{name} has {out} filters of {inp}x{k}x{k}" for name, inp, out, k in convs) + ".")
-    return [f"**Answer.** {text}", ""] + figs.link(*(f"p1_filters_{c[0]}.png" for c in convs))
+    f = r["filters"]
+    kinds = sorted({k for c in f["conv1_kinds_by_seed"].values() for k in c})
+    by_seed = f["conv1_kinds_by_seed"].values()
+    rows = [[f"{k}°" if k[-1].isdigit() else k] + [c.get(k, 0) for c in by_seed] for k in kinds]
+    return ([f"**Answer.** {r['answers']['q1']}", "",
+             "Every filter is drawn below on a diverging scale (red positive, blue negative, white "
+             "zero): " + "; ".join(f"{name} has {out} filters of {inp}x{k}x{k}"
+                                   for name, inp, out, k in convs)
+             + ". A conv1 filter's kind is the unit-norm 3x3 pattern it matches best (largest "
+             "|cosine|): uniform brightness, a single-pixel spot, a step edge or a one-pixel bar at "
+             "0° (horizontal), 45°, 90° or 135°. Count of conv1 filters of each kind, per training seed:",
+             ""]
+            + table(["best-matching pattern", *(f"seed {s}" for s in f["conv1_kinds_by_seed"])], rows)
+            + figs.link(*(n for c in convs for n in (
+                [f"p1_filters_{c[0]}.png"] + ([f"p1_filters_{c[0]}_summary.png"] if c[1] != "1" else [])))))
 
 
 def p1_feature_maps(r: dict, figs: Figures) -> list[str]:
-    ex, convs = r["examples"], conv_layers(r["model"]["architecture"])
-    rows = [[c["channel"], f"{c['d']:+.2f}", f"'{c['favours']}'", coords(c["peak_cell"]), c["region"],
-             f"{c['ink_zero']:.2f}", f"{c['ink_eight']:.2f}"] for c in r["discriminant_channels"]]
-    return [f"**Answer.** {r['answers']['q2']}", "",
-            f"The '0' is test digit {ex['zero']} and the '8' test digit {ex['eight']}. The maps are "
-            f"conv3's output after its batch norm and ReLU ({convs[-1][2]} channels). "
-            f"{r['channels_with_abs_d_above_1']} channels have |d| > 1, where d is Cohen's d of a "
-            "channel's spatially averaged activation over all correctly classified test 0s and 8s "
-            "(d > 0: stronger for 8s). The strongest:", ""
-            ] + table(["channel", "d", "favours", "peak cell (row, col)", "region", "mean ink, 0s",
-                       "mean ink, 8s"], rows) + figs.link("p1_feature_maps.png",
-                                                           "p1_discriminant_channels.png")
+    ex, disc = r["examples"], r["discriminant"]
+    cells = disc["top_cells"]
+    rows = [[c["channel"], coords([c["row"], c["col"]]), c["region"], f"{c['d']:+.2f}",
+             f"{c['act_zero']:.2f}", f"{c['act_eight']:.2f}", f"{c['ink_zero']:.2f}",
+             f"{c['ink_eight']:.2f}"] for c in cells]
+    a = disc["ablation"]
+    seeds = disc["seeds"]
+    seed_rows = [[s, pct(v["test_accuracy"]), v["cells_with_abs_d_above_1"],
+                  f"ch {v['top_cell'][0]} at {coords(v['top_cell'][1:3])}, d = {v['top_cell'][3]:+.2f}",
+                  f"{v['margin_before']:.2f}", f"{v['margin_after']:.2f}",
+                  f"{v['random_margin_after_median']:.2f}",
+                  f"{pct(v['acc_0_8_before'])} → {pct(v['acc_0_8_after'])}"] for s, v in seeds.items()]
+    return ([f"**Answer.** {r['answers']['q2']}", "",
+             f"The '0' is test digit {ex['zero']} and the '8' test digit {ex['eight']}. The maps are "
+             "conv3's output after its batch norm and ReLU. d is Cohen's d of one cell of one channel "
+             "over all correctly classified test 0s and 8s: the difference of the class means over "
+             "their pooled standard deviation (d > 0: stronger for 8s). Each channel contributes its "
+             "best cell among the cells that reach the classifier; the table keeps the strongest, "
+             "half for each digit. 'Ink' is the mean pixel value of the 8x8 input pixels at the "
+             "cell's centre.", ""]
+            + table(["channel", "cell (row, col)", "region", "d", "activation, 0s", "activation, 8s",
+                     "ink, 0s", "ink, 8s"], rows)
+            + [f"Ranked per channel instead (each channel's mean over the {len(disc['cells_used'])} cells "
+               f"that reach the classifier), {disc['channels_with_abs_d_above_1']} channels have |d| > 1; the "
+               "strongest are " + ", ".join(f"{c['channel']} (d = {c['d']:+.2f})" for c in disc["top_channels"])
+               + ".", ""]
+            + ["What each top cell responds to, from the data:", ""]
+            + [f"- {c['words']}." for c in cells] + [""]
+            + [f"{disc['examples']['zero']}. {disc['examples']['eight']}.", "",
+               f"**Do the features matter?** Zeroing the top channels {a['channels']} at conv3's "
+               f"output (all {a['n_digits']} test 0s and 8s) against zeroing as many random "
+               "channels (median of 20 draws), on each training seed (the margin is the mean logit "
+               "of the true class minus that of the other of 0/8):", ""]
+            + table(["seed", "test acc.", "cells with |d| > 1", "top cell", "margin",
+                     "margin, top-k zeroed", "margin, k random zeroed (median)",
+                     "0/8 accuracy, top-k zeroed"], seed_rows)
+            + figs.link("p1_feature_maps.png", "p1_discriminant_channels.png", "p1_top_patches.png"))
 
 
 def p1_shift(r: dict, figs: Figures) -> list[str]:
     names = {"original": "original", "left3": "3 px left", "right3": "3 px right"}
+    plain = r["shift"]["no_augmentation"]
     rows = [[names[k], r["shift"][k]["pred"], prob(max(r["shift"][k]["probs"])),
-             prob(r["shift"][k]["probs"][1])] for k in names]
+             prob(r["shift"][k]["probs"][1]), plain["one"][k]["pred"], prob(plain["one"][k]["probs"][1])]
+            for k in names]
     acc, per_class = r["shift_accuracy"], r["shift_accuracy_per_class"]
     dxs = sorted(acc, key=int)
-    changed = r["shift_changed_fraction"]
+    rank = r["shift"]["tolerance_ranking"]
+    seeds = r["shift"]["seeds"]
     return ([f"**Answer.** {r['answers']['q3']}", "",
              f"The '1' is test digit {r['examples']['one']}; missing pixels take the nearest valid "
-             "one (clamp padding)."]
-            + [""] + table(["the '1'", "prediction", "p(prediction)", "p('1')"], rows)
-            + ["Test accuracy against horizontal shift dx (negative = left):", ""]
+             "one (clamp padding). 'No aug.' is the same CNN and recipe trained without the ±1 px "
+             "random shifts.", ""]
+            + table(["the '1'", "prediction", "p(prediction)", "p('1')", "no aug.: prediction",
+                     "no aug.: p('1')"], rows)
+            + [f"Test accuracy against horizontal shift dx (negative = left), over {r['sample_size']} "
+               "test digits:", ""]
             + table(["dx (px)", *dxs], [["all digits", *(pct(acc[d]) for d in dxs)],
+                                         ["all, no aug.", *(pct(plain["accuracy_curve"][d]) for d in dxs)],
                                          ["the '1's", *(pct(per_class[d][1]) for d in dxs)]])
-            + [f"A 3-pixel shift changes {pct(changed['-3'])} (left) and {pct(changed['3'])} "
-               "(right) of the test predictions.", ""]
+            + ["Classes ranked by mean accuracy at −3 and +3 px (equal values share a rank):", ""]
+            + table(["class", *(str(x["class"]) for x in rank)],
+                    [["rank", *(x["rank"] for x in rank)], ["accuracy", *(pct(x["accuracy_pm3"]) for x in rank)]])
+            + ["The same check on each training seed:", ""]
+            + table(["seed", "accuracy −3 / 0 / +3 px", "the '1': original / left / right"],
+                    [[s, " / ".join(pct(v["accuracy"][k]) for k in ("-3", "0", "3")),
+                      " / ".join(map(str, v["one"]))] for s, v in seeds.items()])
             + figs.link("p1_shift.png", "p1_shift_accuracy.png"))
 
 

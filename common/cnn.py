@@ -253,6 +253,14 @@ def pick_correct(labels: torch.Tensor, pred: torch.Tensor, digit: int, index: in
     return index
 
 
+def logits_from_act3(model: CNN, act3: torch.Tensor) -> torch.Tensor:
+    """Logits [N, 10] from conv3's output after batch norm and ReLU [N, 64, 7, 7]: the rest of forward.
+
+    Lets an analysis change conv3's output (for example, zero channels) without rerunning conv1-conv3.
+    """
+    return model.fc(F.max_pool2d(act3, 2).flatten(1))
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = Parser(description="Train the Problem 1 CNN, or report the cached checkpoint.")
     add_cnn_arguments(parser)

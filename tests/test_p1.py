@@ -9,27 +9,58 @@ import torch
 
 import p1_cnn_filters as p1
 from common.cli import ROOT
-from common.cnn import load_cnn, predict_proba
+from common.cnn import checkpoint_path, load_checkpoint, load_cnn, predict_proba, save_checkpoint
 from common.data import load_mnist
 
 
-def test_p1_end_to_end_writes_valid_json(tiny_checkpoints, tmp_path):
-    argv = ["--data", "mnist5k", "--checkpoints", str(tiny_checkpoints), "--out", str(tmp_path)]
+@pytest.fixture(scope="module")
+def p1_checkpoints(tiny_checkpoints, tmp_path_factory):
+    """tiny_checkpoints' model saved again as the seed-1 and the no-augmentation checkpoint.
+
+    Identical weights under three names: the seed loop and the no-augmentation curve run without
+    extra training, and their results must equal the reference model's.
+    """
+    folder = tmp_path_factory.mktemp("p1_checkpoints")
+    model, meta = load_checkpoint(checkpoint_path("mnist5k", tiny_checkpoints))
+    for seed, aug in ((0, 1), (1, 1), (0, 0)):
+        save_checkpoint(model, {**meta, "seed": seed, "augment_px": aug},
+                        checkpoint_path("mnist5k", folder, seed, aug))
+    return folder
+
+
+def test_p1_end_to_end_writes_valid_json(p1_checkpoints, tmp_path):
+    argv = ["--data", "mnist5k", "--checkpoints", str(p1_checkpoints), "--out", str(tmp_path),
+            "--seeds", "0", "1"]
     result = p1.main(argv)
     saved = json.loads((tmp_path / "p1_results.json").read_text())
     for key in ("data_source", "train_accuracy", "test_accuracy", "conv_layers", "examples",
-                "shift", "discriminant_channels", "shift_accuracy"):
+                "shift", "discriminant", "filters", "shift_accuracy"):
         assert key in saved, key
     assert saved["data_source"] == "mnist5k" and saved["conv_layers"] == 3
-    assert set(saved["shift"]) == {"original", "left3", "right3"}
-    for entry in saved["shift"].values():
+    assert {"original", "left3", "right3", "no_augmentation"} <= set(saved["shift"])
+    for entry in (saved["shift"][k] for k in ("original", "left3", "right3")):
         assert len(entry["probs"]) == 10 and abs(sum(entry["probs"]) - 1) < 1e-5
         assert entry["pred"] == max(range(10), key=entry["probs"].__getitem__)
     assert sorted(int(k) for k in saved["shift_accuracy"]) == list(range(-6, 7))
     assert {p.name for p in tmp_path.glob("p1_*.png")} >= {
         "p1_filters_conv1.png", "p1_filters_conv2.png", "p1_filters_conv3.png",
+        "p1_filters_conv2_summary.png", "p1_filters_conv3_summary.png", "p1_top_patches.png",
         "p1_feature_maps.png", "p1_discriminant_channels.png", "p1_shift.png",
         "p1_shift_accuracy.png"}
+    disc = saved["discriminant"]
+    assert len(disc["cells_used"]) == 36 and [6, 6] in disc["cells_dropped"]
+    assert all(c["row"] < 6 and c["col"] < 6 for c in disc["top_cells"])
+    assert set(disc["ablation"]) >= {"channels", "margin_before", "margin_after",
+                                     "random_margin_after_median", "acc_0_8_before", "acc_0_8_after"}
+    assert len({c["words"] for c in disc["top_cells"]}) == len(disc["top_cells"])  # no shared sentence
+    # The seed-1 and no-augmentation checkpoints hold the same weights: same numbers (but for the
+    # random channels of the ablation baseline, drawn with the seed).
+    same = lambda d: {k: v for k, v in d.items() if k != "random_margin_after_median"}  # noqa: E731
+    assert same(disc["seeds"]["1"]) == same(disc["seeds"]["0"])
+    assert saved["shift"]["seeds"]["1"] == saved["shift"]["seeds"]["0"]
+    plain = saved["shift"]["no_augmentation"]
+    assert plain["accuracy"] == {k: saved["shift_accuracy"][k] for k in ("-3", "0", "3")}
+    assert plain["one"]["left3"] == saved["shift"]["left3"]
     # Same command, same numbers.
     p1.main(argv)
     assert json.loads((tmp_path / "p1_results.json").read_text()) == saved
@@ -48,9 +79,10 @@ def hand_shift(img: np.ndarray, dx: int) -> np.ndarray:
     return out
 
 
-def test_saved_left3_right3_are_the_one_moved_3_px_left_and_right(tiny_checkpoints, tmp_path):
-    saved = p1.main(["--data", "mnist5k", "--checkpoints", str(tiny_checkpoints), "--out", str(tmp_path)])
-    model, _ = load_cnn("mnist5k", checkpoint_dir=tiny_checkpoints)
+def test_saved_left3_right3_are_the_one_moved_3_px_left_and_right(p1_checkpoints, tmp_path):
+    saved = p1.main(["--data", "mnist5k", "--checkpoints", str(p1_checkpoints), "--out", str(tmp_path),
+                     "--seeds", "0"])
+    model, _ = load_cnn("mnist5k", checkpoint_dir=p1_checkpoints)
     one = load_mnist("test", "mnist5k").images[saved["examples"]["one"], 0].numpy()
     # A column of ink at x moves to x - 3 (left) and x + 3 (right).
     _, images = p1.classify_shifted_one(model, torch.from_numpy(one)[None, None])
@@ -62,23 +94,15 @@ def test_saved_left3_right3_are_the_one_moved_3_px_left_and_right(tiny_checkpoin
     assert saved["shift"]["original"]["probs"] != saved["shift"]["left3"]["probs"]
 
 
-def test_discriminant_d_matches_a_hand_computation():
-    zero = torch.tensor([[1.0, 0.0], [3.0, 0.0]])   # channel 0: mean 2, var 2; channel 1: all 0
-    eight = torch.tensor([[5.0, 1.0], [7.0, 1.0]])  # channel 0: mean 6, var 2; channel 1: all 1
-    d = p1.discriminant_channels(zero, eight)
-    assert d[0] == pytest.approx((6 - 2) / 2 ** 0.5)
-    assert d[1] > 1e6  # no spread at all: the difference dominates
-
-
 @pytest.mark.parametrize("flag,value,message", [
     ("--index-one", "100000", "outside the test split"),
     ("--index-one", "0", "not a '1'"),
     ("--index-zero", "-5", "outside the test split"),
 ])
-def test_bad_index_is_a_one_line_error(tiny_checkpoints, tmp_path, flag, value, message):
+def test_bad_index_is_a_one_line_error(p1_checkpoints, tmp_path, flag, value, message):
     proc = subprocess.run(
         [sys.executable, "p1_cnn_filters.py", "--data", "mnist5k", "--checkpoints",
-         str(tiny_checkpoints), "--out", str(tmp_path), flag, value],
+         str(p1_checkpoints), "--out", str(tmp_path), "--seeds", "0", flag, value],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

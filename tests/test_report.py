@@ -16,12 +16,14 @@ import pytest
 
 import report
 from common.cli import ROOT
+from test_report_p1 import synthetic_p1
 
 SCRIPTS = {1: "p1_cnn_filters.py", 2: "p2_occlusion.py", 3: "p3_rnn_bptt.py", 4: "p4_experiments.py",
            5: "p5_lstm.py"}
 HEADINGS = ["P1 (1)", "P1 (2)", "P1 (3)", "P2 (1)", "P2 (2)", "P2 (3)", "P3 (1)", "P3 (2)", "P3 (3)",
             "P3 (4)", "P3 (5)", "P4 (1)", "P4 (2)", "P4 (3)", "P5", "Interpretations we chose"]
 FIGURES = ["p1_filters_conv1.png", "p1_filters_conv2.png", "p1_filters_conv3.png", "p1_feature_maps.png",
+           "p1_filters_conv2_summary.png", "p1_filters_conv3_summary.png", "p1_top_patches.png",
            "p1_discriminant_channels.png", "p1_shift.png", "p1_shift_accuracy.png", "p2_maps.png",
            "p2_regions.png",
            "p2_population.png", "p2_sixes_gallery.png", "p2_adversarial.png", "p2_search.png", "p2_extra.png",
@@ -69,22 +71,7 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
     p = lambda: rng.uniform(0.01, 0.99)  # noqa: E731
     probs = lambda k: [p() / 20 if i != k else p() for i in range(10)]  # noqa: E731
     shifts = [str(dx) for dx in range(-6, 7)]
-    p1 = {"data_source": "mnist5k", "seed": 7, "train_accuracy": p(), "test_accuracy": p(),
-          "conv_layers": 3, "torch_version": "9.8.7+test",
-          "model": {"architecture": ARCH, "parameters": 12345, "recipe": {"epochs": 3}},
-          "examples": {"zero": 11, "eight": 22, "one": 33},
-          "discriminant_channels": [
-              {"channel": 5, "d": 1.0 + p(), "favours": 8, "peak_cell": [1, 2], "region": "upper left",
-               "ink_zero": p(), "ink_eight": p(), "description": "DESC-A"},
-              {"channel": 3, "d": -1.0 - p(), "favours": 0, "peak_cell": [4, 0], "region": "centre",
-               "ink_zero": p(), "ink_eight": p(), "description": "DESC-B"}],
-          "channels_with_abs_d_above_1": 5,
-          "shift": {"original": {"pred": 1, "probs": probs(1)}, "left3": {"pred": 7, "probs": probs(7)},
-                    "right3": {"pred": 1, "probs": probs(1)}},
-          "shift_accuracy": {dx: p() for dx in shifts},
-          "shift_accuracy_per_class": {dx: [p() for _ in range(10)] for dx in shifts},
-          "shift_changed_fraction": {"-3": p(), "3": p()},
-          "answers": {"q2": "ANSWER-P1-Q2", "q3": "ANSWER-P1-Q3"}}
+    p1 = synthetic_p1(seed, ARCH)
     run = lambda strategy: {"size": 8, "strategy": strategy, "n_candidates": 5000,  # noqa: E731
                             "n_flipped": 37, "success_rate": p(),
                             "classes": {"3": {"count": 5, "best_prob": p()}}}
@@ -227,7 +214,7 @@ def test_key_values_appear_formatted_in_their_sections(tree):
         assert expected in head, expected
     q2 = section(text, "P1 (2)", "P1 (3)")
     assert "ANSWER-P1-Q2" in q2 and "test digit 22" in q2
-    assert f"{p1['discriminant_channels'][1]['d']:+.2f}" in q2
+    assert f"{p1['discriminant']['top_cells'][1]['d']:+.2f}" in q2
     q3 = section(text, "P1 (3)", "P2")
     assert f"{max(p1['shift']['left3']['probs']):.4f}" in q3
     assert f"{100 * p1['shift_accuracy']['-3']:.1f}%" in q3
