@@ -28,7 +28,11 @@ CNN's weights, which differ between CPUs: they are printed and in figures/p2_res
 Writes: figures/p2_maps.png, p2_regions.png, p2_population.png, p2_sixes_gallery.png,
 p2_transplant_study.png, p2_adversarial.png, p2_attacks.png and p2_results.json; trains and caches
 the judges (checkpoints/cnn-<source>-seed{1,2,3}.pt, mlp-<source>.pt) on the first run.
-Runtime on 2 CPU cores: RUNTIME.
+Runtime on 2 CPU cores, checkpoints cached: measured only on a shared, overloaded machine (load 9 on
+2 cores): 236 s wall against 137 s for the previous P2 (a larger search, no judges) in the same
+conditions, so about 1.7x the previous P2's 10 s on a quiet machine. About half of it is the
+transplant study; its cost scales with FULL["windows"] and FULL["sixes"], not with the test set.
+The first run also trains 3 judge CNNs (about 6-10 s each quiet) and the MLP.
 """
 from __future__ import annotations
 
@@ -949,21 +953,40 @@ def ci_text(r: dict[str, Any]) -> str:
 def place_words(size: str, study: dict[str, Any]) -> str:
     """One size's placement comparisons (each guide against random, black against white) on the
     example, over the other 6s and on the CNNs of the other seeds."""
-    ex, found = study["rates"]["example"][size], study["verdicts"]
+    found = study["verdicts"]
     relation = {"higher": "beats", "lower": "does worse than", "overlap": "cannot be told from"}
     parts = []
     for g, (a, b) in {"black-map": ("black-map", "random"), "white-map": ("white-map", "random"),
-                      "black-vs-white": ("black-map", "white-map")}.items():
+                      "black-vs-white": ("black-map", "the white-map")}.items():
         v = {scope: by[size][g] for scope, by in found.items()}
-        text = f"the {a} {relation[v['example']]} the {b} on the example"
         if len(set(v.values())) == 1:
-            text += ", over the other 6s and on the other seeds' CNNs"
+            parts.append(f"the {a} {relation[v['example']]} {b} on the example, over the other 6s and on "
+                         "the other seeds' CNNs")
         else:
-            text += " but " + ", ".join(f"{relation[w]} it {'over' if s == 'other_sixes' else 'on'} "
-                                        f"{scope_name(s)}" for s, w in v.items() if s != "example")
-        parts.append(text)
-    rates = ", ".join(f"{st} {ci_text(ex[st]['changed'])}" for st in STRATEGIES)
-    return f"{size}x{size} (example: {rates}): " + "; ".join(parts)
+            parts.append(f"the {a} against {b} is mixed: it "
+                         + ", ".join(f"{relation[w]} {'it' if s != 'example' else b} "
+                                     f"{'over' if s == 'other_sixes' else 'on'} {scope_name(s)}"
+                                     for s, w in v.items()))
+    return f"{size}x{size}: " + "; ".join(parts)
+
+
+def holds_everywhere(study: dict[str, Any]) -> str:
+    """The placement claims that hold on the example, over the other 6s and on every seed."""
+    names = {"black-map": "the black-map beats random", "white-map": "the white-map beats random",
+             "black-vs-white": "the black-map beats the white-map"}
+    lower = {"black-map": "the black-map does worse than random", "white-map": "the white-map does worse than random",
+             "black-vs-white": "the white-map beats the black-map"}
+    found = study["verdicts"]
+    claims = []
+    for size, by in study["agree_everywhere"].items():
+        for g, same in by.items():
+            v = found["example"][size][g]
+            if same and v != "overlap":
+                claims.append(f"{(names if v == 'higher' else lower)[g]} at {size}x{size}")
+    if not claims:
+        return "No placement claim holds on the example, over the other 6s and on all 3 seeds."
+    return ("Claims that hold on the example, over the other 6s and on all 3 seeds: " + "; ".join(
+        sorted(claims, key=lambda c: int(c.rsplit(" ", 1)[1].split("x")[0]))) + ". The other comparisons are inconclusive or reversed on at least one of them.")
 
 
 def share_words(every: dict[str, Any], size: str) -> str:
@@ -1035,7 +1058,7 @@ def answer_q3(study: dict[str, Any], seed: int) -> str:
         "white (where adding ink hurts); random is every position (on the example) or "
         f"{d['random_positions_per_window_elsewhere']} uniform draws per window (on {len(d['other_sixes'])} other "
         "correct 6s and on the CNNs trained with two other seeds; the rates there are in the table). A strategy "
-        "beats another only where their intervals are disjoint. "
+        "beats another only where their intervals are disjoint. " + holds_everywhere(study) + " In detail, "
         + ". ".join(place_words(s, study) for s in sizes) + ".\n\n"
         f"Other kinds, on the same '6'. L0 counts the pixels changed, L2 is the Euclidean length of the change "
         f"and L∞ its largest single-pixel change (pixels in [0, 1]); transfer is the share of the judges that no "

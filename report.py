@@ -232,10 +232,12 @@ def p2_adversarial(r: dict, figs: Figures) -> list[str]:
     head = ["window", "placement"] + [f"{names.get(sc, 'CNN ' + sc.replace('_', ' '))}: label changed"
                                       for sc in scopes] + ["example: adversarial"]
     rows = []
-    for size, by in rates["example"].items():
-        for st in by:
+    sizes = sorted(rates["example"], key=int)  # the JSON's keys are sorted as text
+    order = [st for st in ("black-map", "white-map", "random") if st in rates["example"][sizes[0]]]
+    for size in sizes:
+        for st in order:
             cells = [p2_ci(rates[sc][size][st]["changed"]) for sc in scopes]
-            rows.append([f"{size}x{size}", st, *cells, p2_ci(by[st]["adversarial"])])
+            rows.append([f"{size}x{size}", st, *cells, p2_ci(rates["example"][size][st]["adversarial"])])
     lines = [f"**Answer.** {r['answers']['q3']}", "",
              "Label-changed and adversarial rates per placement (95% Wilson intervals; 'random' is every "
              "position on the example, uniform draws elsewhere):", ""] + table(head, rows)
@@ -246,8 +248,9 @@ def p2_adversarial(r: dict, figs: Figures) -> list[str]:
              "transplant": lambda x: f"transplanted {x['size']}x{x['size']} windows at {coords(x['position'])} "
                                      "(medians over the flipping windows)"}
     cmp_rows = []
-    for name, row in study["comparison"].items():
-        if "l0" not in row:
+    for name in ("pgd", "pgd_min", "patch", "transplant"):
+        row = study["comparison"].get(name, {})
+        if row.get("l0") is None:
             continue
         success = p2_ci(row["success"]) if isinstance(row["success"], dict) else (
             f"yes, now '{row['cnn_label']}'" if row["success"] else "no")
@@ -264,7 +267,7 @@ def p2_rates(r: dict) -> str:
     """Per window size, over every position of the example: label changed and adversarial, with intervals."""
     every = r["adversarial_study"]["every_position"]
     return "; ".join(f"{n}x{n}: label changed {p2_ci(every['changed'][n])}, adversarial "
-                     f"{p2_ci(every['adversarial'][n])}" for n in every["changed"])
+                     f"{p2_ci(every['adversarial'][n])}" for n in sorted(every["changed"], key=int))
 
 
 # ----------------------------------------------------------------------------- P3

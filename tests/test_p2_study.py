@@ -15,7 +15,7 @@ import torch.nn as nn
 
 import p2_occlusion as p2
 from common.cli import UserError, run
-from common.cnn import save_checkpoint
+from common.cnn import checkpoint_path, save_checkpoint
 
 
 # ----------------------------------------------------------------------------- Wilson interval
@@ -150,3 +150,12 @@ def test_bad_mlp_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, ca
     status = run(lambda: p2.load_mlp("mnist5k", 0, False, tmp_path))
     err_text = capsys.readouterr().err
     assert status == 2 and err_text.count("\n") == 1 and "Traceback" not in err_text
+
+
+def test_a_corrupt_cnn_judge_checkpoint_is_a_one_line_error_and_is_kept(tmp_path):
+    path = checkpoint_path("mnist5k", tmp_path, seed=1)  # the first CNN judge of seed 0
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="--retrain") as err:
+        p2.load_judges("mnist5k", 0, False, tmp_path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert path.read_bytes() == b"not a checkpoint"
