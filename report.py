@@ -264,36 +264,55 @@ def p2_important(r: dict, figs: Figures) -> list[str]:
         "p2_regions.png", "p2_population.png", "p2_sixes_gallery.png")
 
 
+def p2_ci(r: dict) -> str:
+    """A rate with its 95% interval: 12.3% [10.1, 14.8]."""
+    return f"{100 * r['rate']:.1f}% [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}]"
+
+
 def p2_adversarial(r: dict, figs: Figures) -> list[str]:
-    search, digit = r["adversarial_search"], r.get("true_class", 6)
-    runs = [[f"{s['size']}x{s['size']}", s["strategy"], f"{s['n_candidates']:,}", f"{s['n_flipped']:,}",
-             pct(s["success_rate"]),
-             ", ".join(f"'{k}' {prob(v['best_prob'])}" for k, v in s["classes"].items())]
-            for s in search["runs"]]
-    strategies = ", ".join(dict.fromkeys(s["strategy"] for s in search["runs"]))
+    study, digit = r["adversarial_study"], r.get("true_class", 6)
+    rates = study["rates"]
+    scopes = list(rates)
+    names = {"example": "example", "other_sixes": f"other {digit}s"}
+    head = ["window", "placement"] + [f"{names.get(sc, 'CNN ' + sc.replace('_', ' '))}: label changed"
+                                      for sc in scopes] + ["example: adversarial"]
+    rows = []
+    sizes = sorted(rates["example"], key=int)  # the JSON's keys are sorted as text
+    order = [st for st in ("black-map", "white-map", "random") if st in rates["example"][sizes[0]]]
+    for size in sizes:
+        for st in order:
+            cells = [p2_ci(rates[sc][size][st]["changed"]) for sc in scopes]
+            rows.append([f"{size}x{size}", st, *cells, p2_ci(rates["example"][size][st]["adversarial"])])
     lines = [f"**Answer.** {r['answers']['q3']}", "",
-             f"Windows cut from {search['n_sources']:,} correctly classified test digits of other "
-             f"classes were pasted over the '{digit}', the same windows for every choice of target "
-             f"positions ({strategies}):", ""]
-    lines += table(["window", "positions", "pastes", "label changed", "success rate",
-                    "labels reached (best p)"], runs)
-    best = [[f"'{a['pred']}'", prob(a["prob"]), prob(a["prob_true"]),
-             f"{a['source_index']} (a '{a['source_label']}')", coords(a["source_window"]),
-             coords(a["target_position"]), a["strategy"]] for a in r["adversarial"]
-            if a.get("best_for_class", True)]
-    if best:
-        lines += ["The most confident paste for each label reached:", ""] + table(
-            ["new label", "p(new label)", f"p('{digit}')", "source test digit", "window (row, col, size)",
-             "pasted at (row, col)", "positions"], best)
-    return lines + figs.link("p2_adversarial.png", "p2_search.png")
+             "Label-changed and adversarial rates per placement (95% Wilson intervals; 'random' is every "
+             "position on the example, uniform draws elsewhere):", ""] + table(head, rows)
+    kinds = {"pgd": lambda x: f"PGD, ε = {x['eps']:g}",
+             "pgd_min": lambda x: f"PGD, smallest ε = {x['eps']:.3f}" if x.get("eps") is not None
+             else "PGD, no flipping ε",
+             "patch": lambda x: f"optimised {x['size']}x{x['size']} patch at {coords(x['position'])}",
+             "transplant": lambda x: f"transplanted {x['size']}x{x['size']} windows at {coords(x['position'])} "
+                                     "(medians over the flipping windows)"}
+    cmp_rows = []
+    for name in ("pgd", "pgd_min", "patch", "transplant"):
+        row = study["comparison"].get(name, {})
+        if row.get("l0") is None:
+            continue
+        success = p2_ci(row["success"]) if isinstance(row["success"], dict) else (
+            f"yes, now '{row['cnn_label']}'" if row["success"] else "no")
+        cmp_rows.append([kinds[name](row), success, f"{row['l0']:g}", f"{row['l2']:.2f}", f"{row['linf']:.2f}",
+                         pct(row["transfer"])])
+    lines += ["The other kinds of adversarial images on the same '6' (L0: pixels changed; L2, L∞: size of "
+              "the change; transfer: share of the judges' labels that are no longer "
+              f"'{digit}'):", ""] + table(["kind", "changes our CNN's label", "L0", "L2", "L∞", "transfer"],
+                                          cmp_rows)
+    return lines + figs.link("p2_transplant_study.png", "p2_adversarial.png", "p2_attacks.png")
 
 
 def p2_rates(r: dict) -> str:
-    """Per window size, the success rate of each target-position strategy on the example."""
-    by_size: dict[int, list[str]] = {}
-    for s in r["adversarial_search"]["runs"]:
-        by_size.setdefault(s["size"], []).append(f"{s['strategy']} {pct(s['success_rate'])}")
-    return "; ".join(f"{n}x{n}: " + ", ".join(v) for n, v in by_size.items())
+    """Per window size, over every position of the example: label changed and adversarial, with intervals."""
+    every = r["adversarial_study"]["every_position"]
+    return "; ".join(f"{n}x{n}: label changed {p2_ci(every['changed'][n])}, adversarial "
+                     f"{p2_ci(every['adversarial'][n])}" for n in sorted(every["changed"], key=int))
 
 
 # ----------------------------------------------------------------------------- P3

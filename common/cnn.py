@@ -178,11 +178,12 @@ def save_checkpoint(model: CNN, meta: dict, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def load_checkpoint(path: Path) -> tuple[CNN, dict]:
-    """Load a checkpoint; any unreadable or incompatible file raises a one-line UserError."""
+def load_checkpoint(path: Path, make_model: Callable[[], nn.Module] = CNN) -> tuple[nn.Module, dict]:
+    """Load a checkpoint of a `make_model()` network (the CNN by default); any unreadable or
+    incompatible file raises a one-line UserError."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = CNN()
+        model = make_model()
         model.load_state_dict(ckpt["state_dict"])
         meta = dict(ckpt["meta"])
     except Exception as exc:  # torch raises many types for a bad file; all mean the same here

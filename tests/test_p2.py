@@ -1,11 +1,13 @@
-"""Problem 2 end to end on a quickly trained CNN (--quick search), its input checks and helpers.
+"""Problem 2 end to end on quickly trained CNNs (--quick study), its input checks and helpers.
 
-The adversarial images are rebuilt here with plain numpy slicing from the source image and window
-recorded in the JSON, and classified again; the map cells are recomputed with one direct forward.
+The pasted images are rebuilt here with plain numpy slicing from the source image and window
+recorded in the JSON, and classified again by our CNN and by each judge; the map cells are
+recomputed with one direct forward.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -16,25 +18,39 @@ import torch.nn.functional as F
 
 import p2_occlusion as p2
 from common.cli import ROOT, run
-from common.cnn import load_cnn, predict_proba
+from common.cnn import checkpoint_path, load_cnn, predict_proba, save_checkpoint, train_cnn
 from common.data import load_mnist
 
 
 @pytest.fixture(scope="module")
-def p2_run(tiny_checkpoints, tmp_path_factory):
+def judge_checkpoints(tiny_checkpoints, tmp_path_factory):
+    """The tiny seed-0 CNN plus one-epoch CNNs of seeds 1-3; p2 trains the MLP judge itself."""
+    folder = tmp_path_factory.mktemp("judges")
+    shutil.copy(checkpoint_path("mnist5k", tiny_checkpoints), checkpoint_path("mnist5k", folder))
+    train, test = load_mnist("train", "mnist5k"), load_mnist("test", "mnist5k")
+    for seed in (1, 2, 3):
+        model, meta = train_cnn(train, test, seed=seed, epochs=1, progress=False)
+        meta["source"] = "mnist5k"
+        save_checkpoint(model, meta, checkpoint_path("mnist5k", folder, seed=seed))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def p2_run(judge_checkpoints, tmp_path_factory):
     out = tmp_path_factory.mktemp("p2")
-    argv = ["--quick", "--data", "mnist5k", "--checkpoints", str(tiny_checkpoints), "--out", str(out)]
+    argv = ["--quick", "--data", "mnist5k", "--checkpoints", str(judge_checkpoints), "--out", str(out)]
     result = p2.main(argv)
     saved = json.loads((out / "p2_results.json").read_text())
-    model, _ = load_cnn("mnist5k", checkpoint_dir=tiny_checkpoints)
+    model, _ = load_cnn("mnist5k", checkpoint_dir=judge_checkpoints)
+    judges = [j.model for j in p2.load_judges("mnist5k", 0, False, judge_checkpoints)]
     return {"argv": argv, "out": out, "result": result, "saved": saved, "model": model,
-            "test": load_mnist("test", "mnist5k")}
+            "judges": judges, "test": load_mnist("test", "mnist5k")}
 
 
 def test_json_has_the_required_keys_and_shapes(p2_run):
     saved = p2_run["saved"]
     for key in ("data_source", "index", "patch", "stride", "fill", "prob_true_map", "max_prob_map",
-                "label_map", "important_region", "adversarial", "answers"):
+                "label_map", "important_region", "adversarial_study", "answers"):
         assert key in saved, key
     assert saved["data_source"] == "mnist5k" and (saved["patch"], saved["stride"]) == (8, 1)
     assert saved["fill"] == 0.0
@@ -59,27 +75,47 @@ def test_map_cells_match_a_direct_forward(p2_run):
         assert saved["label_map"][r][c] == int(probs.argmax())
 
 
-def test_adversarial_images_are_reproduced_and_really_misclassified(p2_run):
-    saved, model, test = p2_run["saved"], p2_run["model"], p2_run["test"]
-    adversarial = saved["adversarial"]
-    assert adversarial, "the quick search found no adversarial image"
+def test_study_json_has_rates_with_intervals_and_the_comparison(p2_run):
+    study = p2_run["saved"]["adversarial_study"]
+    for key in ("rates", "seeds_agree", "judges", "true_adversarial", "comparison"):
+        assert key in study, key
+    assert set(study["comparison"]) >= {"pgd", "patch", "transplant"}
+    for row in study["comparison"].values():
+        assert {"success", "l0", "l2", "linf", "transfer"} <= set(row)
+    assert len(study["judges"]) == 4 and study["judges"][-1]["family"] == "MLP"
+    for scope, by_size in study["rates"].items():
+        for by in by_size.values():
+            for r in by.values():
+                ch = r["changed"]
+                assert ch["ci95"][0] <= ch["rate"] <= ch["ci95"][1] and ch["rate"] == pytest.approx(
+                    ch["k"] / ch["n"], abs=1e-6)
+    pgd = study["comparison"]["pgd"]
+    assert pgd["linf"] <= pgd["eps"] + 1e-6
+
+
+def test_pasted_examples_are_reproduced_with_their_labels(p2_run):
+    saved, model, judges, test = p2_run["saved"], p2_run["model"], p2_run["judges"], p2_run["test"]
+    study = saved["adversarial_study"]
+    shown = study["true_adversarial"] + study["relabelled"]
+    assert shown, "the quick study found no label change"
     six = test.images[saved["index"], 0].numpy()
     preds = predict_proba(model, test.images).argmax(1)
-    for a in adversarial:
+    for a in shown:
         r, c, s = a["source_window"]
-        tr, tc = a["target_position"]
+        tr, tc = a["position"]
         src = a["source_index"]
         assert int(test.labels[src]) != 6 and int(preds[src]) == int(test.labels[src])
-        assert 0 <= tr <= 28 - s and 0 <= tc <= 28 - s
         rebuilt = six.copy()
         rebuilt[tr:tr + s, tc:tc + s] = test.images[src, 0].numpy()[r:r + s, c:c + s]
-        image = np.array(a["image"], dtype=np.float32)
-        assert image.shape == (28, 28)
-        assert np.array_equal(image, rebuilt)
+        assert np.abs(np.array(a["image"]) - rebuilt).max() < 1e-6
+        x = torch.from_numpy(rebuilt)[None, None]
         with torch.no_grad():
-            probs = F.softmax(model(torch.from_numpy(image)[None, None]), dim=1)[0]
-        assert a["pred"] != 6 and int(probs.argmax()) == a["pred"]
-        assert a["prob"] == pytest.approx(float(probs[a["pred"]]), abs=2e-6)
+            probs = F.softmax(model(x), dim=1)[0]
+            votes = [int(j(x).argmax(1)) for j in judges]
+        assert a["cnn_label"] != 6 and int(probs.argmax()) == a["cnn_label"]
+        assert a["judge_labels"] == votes
+    for a in study["true_adversarial"]:
+        assert sum(v == 6 for v in a["judge_labels"]) >= 3
 
 
 def test_rerun_gives_identical_json(p2_run, tmp_path):
@@ -103,17 +139,17 @@ def test_bad_flag_values_are_one_line_errors(flag, value, message, capsys):
     assert "\n" not in err and message in err
 
 
-def test_bad_index_is_a_one_line_error(p2_run, tiny_checkpoints, tmp_path, capsys):
+def test_bad_index_is_a_one_line_error(p2_run, judge_checkpoints, tmp_path, capsys):
     test, model = p2_run["test"], p2_run["model"]
     preds = predict_proba(model, test.images).argmax(1)
     not_six = int(torch.nonzero(test.labels != 6)[0])
     cases = [(10_000, "outside the test split"), (-1, "outside the test split"),
-             (not_six, "is not a '6'")]
+             (not_six, "not a '6'")]
     wrong = torch.nonzero((test.labels == 6) & (preds != 6)).flatten()
     if len(wrong):
         cases.append((int(wrong[0]), "misclassifies"))
     for index, message in cases:
-        argv = ["--index", str(index), "--data", "mnist5k", "--checkpoints", str(tiny_checkpoints),
+        argv = ["--index", str(index), "--data", "mnist5k", "--checkpoints", str(judge_checkpoints),
                 "--out", str(tmp_path)]
         assert run(lambda: p2.main(argv)) == 2
         err = capsys.readouterr().err.strip()
@@ -162,11 +198,3 @@ def test_stroke_regions_on_a_synthetic_six():
 def test_stroke_regions_without_a_closed_loop():
     regions, info = p2.stroke_regions(synthetic_six(closed=False))
     assert not regions["hole"].any() and "no closed hole" in info["method"]
-
-
-def test_paste_copies_the_window_to_the_position():
-    target = torch.zeros(1, 28, 28)
-    source = torch.arange(784, dtype=torch.float32).reshape(1, 28, 28)
-    out = p2.paste(target, source, (2, 3, 4), (10, 20))
-    assert torch.equal(out[0, 10:14, 20:24], source[0, 2:6, 3:7])
-    assert out.sum() == source[0, 2:6, 3:7].sum() and target.sum() == 0

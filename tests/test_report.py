@@ -26,7 +26,8 @@ FIGURES = ["p1_filters_conv1.png", "p1_filters_conv2.png", "p1_filters_conv3.png
            "p1_filters_conv2_summary.png", "p1_filters_conv3_summary.png", "p1_top_patches.png",
            "p1_discriminant_channels.png", "p1_shift.png", "p1_shift_accuracy.png", "p2_maps.png",
            "p2_regions.png",
-           "p2_population.png", "p2_sixes_gallery.png", "p2_adversarial.png", "p2_search.png", "p2_extra.png",
+           "p2_population.png", "p2_sixes_gallery.png", "p2_transplant_study.png", "p2_adversarial.png", "p2_attacks.png",
+           "p2_extra.png",
            "p3_unrolled_rnn.png", "p4_gradient_decay.png", "p4_dW_share.png", "p4_esn.png", "p4_decay.png",
            "p5_forget_bias_grad.png"]
 ARCH = ("CNN(\n  (conv1): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1))\n"
@@ -71,10 +72,32 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
     p = lambda: rng.uniform(0.01, 0.99)  # noqa: E731
     probs = lambda k: [p() / 20 if i != k else p() for i in range(10)]  # noqa: E731
     shifts = [str(dx) for dx in range(-6, 7)]
+<<<<<<< HEAD
     p1 = synthetic_p1(seed, ARCH)
     run = lambda strategy: {"size": 8, "strategy": strategy, "n_candidates": 5000,  # noqa: E731
                             "n_flipped": 37, "success_rate": p(),
                             "classes": {"3": {"count": 5, "best_prob": p()}}}
+=======
+    p1 = {"data_source": "mnist5k", "seed": 7, "train_accuracy": p(), "test_accuracy": p(),
+          "conv_layers": 3, "torch_version": "9.8.7+test",
+          "model": {"architecture": ARCH, "parameters": 12345, "recipe": {"epochs": 3}},
+          "examples": {"zero": 11, "eight": 22, "one": 33},
+          "discriminant_channels": [
+              {"channel": 5, "d": 1.0 + p(), "favours": 8, "peak_cell": [1, 2], "region": "upper left",
+               "ink_zero": p(), "ink_eight": p(), "description": "DESC-A"},
+              {"channel": 3, "d": -1.0 - p(), "favours": 0, "peak_cell": [4, 0], "region": "centre",
+               "ink_zero": p(), "ink_eight": p(), "description": "DESC-B"}],
+          "channels_with_abs_d_above_1": 5,
+          "shift": {"original": {"pred": 1, "probs": probs(1)}, "left3": {"pred": 7, "probs": probs(7)},
+                    "right3": {"pred": 1, "probs": probs(1)}},
+          "shift_accuracy": {dx: p() for dx in shifts},
+          "shift_accuracy_per_class": {dx: [p() for _ in range(10)] for dx in shifts},
+          "shift_changed_fraction": {"-3": p(), "3": p()},
+          "answers": {"q2": "ANSWER-P1-Q2", "q3": "ANSWER-P1-Q3"}}
+    ci = lambda: (lambda r: {"k": 1, "n": 10, "rate": r, "ci95": [r / 2, (1 + r) / 2]})(p())  # noqa: E731
+    by_strategy = lambda: {st: {"changed": ci(), "adversarial": ci()}  # noqa: E731
+                           for st in ("black-map", "white-map", "random")}
+>>>>>>> p2
     p2 = {"data_source": "mnist5k", "interpretation": "P2-INTERPRETATION", "index": 44, "patch": 8,
           "stride": 1, "fill": 0.0, "true_class": 6,
           "clean_probs": [p() for _ in range(10)],
@@ -88,12 +111,16 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
               "mean_share_of_region_ink_covered": {"loop": p(), "stem": p()},
               "erase_region": {"loop": {"prob_true": p(), "pred": 1, "prob_pred": p()},
                                "stem": {"prob_true": p(), "pred": 6, "prob_pred": p()}}},
-          "adversarial_search": {"n_sources": 1234,
-                                 "runs": [run("black-map"), run("white-map"), run("random")]},
-          "adversarial": [{"target_position": [2, 3], "source_index": 55, "source_label": 5,
-                           "source_window": [1, 2, 8], "strategy": "white-map", "pred": 5, "prob": p(),
-                           "best_for_class": True,
-                           "prob_true": p(), "image": [[0.25] * 3] * 3}],
+          "adversarial_study": {
+              "rates": {scope: {"8": by_strategy()} for scope in ("example", "other_sixes", "seed_1")},
+              "every_position": {what: {"8": ci()} for what in ("changed", "adversarial", "relabelled")},
+              "comparison": {
+                  "pgd": {"eps": 0.3, "success": True, "cnn_label": 8, "l0": 700, "l2": 1 + p(),
+                          "linf": 0.3, "transfer": p()},
+                  "patch": {"size": 8, "position": [2, 3], "success": True, "cnn_label": 5, "l0": 64,
+                            "l2": 1 + p(), "linf": p(), "transfer": p()},
+                  "transplant": {"size": 8, "position": [2, 3], "success": ci(), "l0": 30, "l2": 1 + p(),
+                                 "linf": p(), "transfer": p()}}},
           "answers": {"q1": "ANSWER-P2-Q1", "q2": "ANSWER-P2-Q2", "q3": "ANSWER-P2-Q3"}}
     rows3 = [{"t": t, "dL_dyhat": v2(), "softmax_jacobian": [v2(), v2()], "dL_do": v2(), "dL_dh": v2(),
               "one_minus_h2": v2(), "dL_da": (c := v2()), "contribution_to_dL_db": c} for t in (3, 2, 1)]
@@ -220,11 +247,14 @@ def test_key_values_appear_formatted_in_their_sections(tree):
     assert f"{100 * p1['shift_accuracy']['-3']:.1f}%" in q3
     p2_text = section(text, "P2 (1)", "P3")
     assert f"{min(min(r) for r in p2['prob_true_map']):.4f}" in p2_text and "test digit 44" in p2_text
-    assert f"{p2['clean_probs'][6]:.4f}" in p2_text and "METHOD-TEXT" in p2_text and "1,234" in p2_text
+    assert f"{p2['clean_probs'][6]:.4f}" in p2_text and "METHOD-TEXT" in p2_text
     assert f"{p2['important_region']['erase_region']['loop']['prob_true']:.4f}" in p2_text
-    for run in p2["adversarial_search"]["runs"]:
-        assert f"{100 * run['success_rate']:.1f}%" in p2_text
-    assert f"{p2['adversarial'][0]['prob']:.4f}" in section(text, "P2 (3)", "P3")
+    p2_q3, study = section(text, "P2 (3)", "P3"), p2["adversarial_study"]
+    for scope in study["rates"].values():
+        for r in scope["8"].values():
+            assert f"{100 * r['changed']['rate']:.1f}% [{100 * r['changed']['ci95'][0]:.1f}," in p2_q3
+    for row in study["comparison"].values():
+        assert f"{row['l2']:.2f}" in p2_q3 and f"{100 * row['transfer']:.1f}%" in p2_q3
     p3_text = section(text, "P3 (1)", "P4")
     for expected in (sig(p3["loss"]), sig(p3["grad_b_central"][0]),
                      vec(p3["grad_b_bptt"]), vec(p3["b_new"]), sig(p3["loss_new"]),
@@ -335,8 +365,12 @@ def test_readme_regions_are_replaced_and_the_rest_is_untouched(tree, capsys):
     table = new.split("<!-- results-table:start -->")[1].split("<!-- results-table:end -->")[0]
     for expected in (sig(inputs[3]["loss"]), vec(inputs[3]["b_new"]), vec(inputs[5]["grad_b_f_bptt"]),
                      f"{100 * inputs[1]['shift_accuracy']['3']:.1f}%",
+<<<<<<< HEAD
                      f"'{inputs[1]['shift']['left3']['pred']}' on 1 of 1 seed",
                      f"| {inputs[2]['important_region']['n_below']} |"):
+=======
+                     f"{100 * inputs[2]['adversarial_study']['every_position']['adversarial']['8']['rate']:.1f}%"):
+>>>>>>> p2
         assert expected in table, expected
     assert "42 s" in (root / "figures" / "report.md").read_text().split("## P1")[0]
     listing = new.split("<!-- figures-list:start -->")[1].split("<!-- figures-list:end -->")[0]

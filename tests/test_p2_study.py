@@ -1,0 +1,161 @@
+"""P2(3) study helpers: the Wilson interval, PGD and the patch attack, pasting, and the MLP judge's checkpoint.
+
+Expected values come from independent sources: a closed form worked by hand and a brute-force scan
+for the interval, torch autograd for one PGD step, plain numpy slicing for the pastes, and the
+file's own bytes for the checkpoint that must be left alone.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import p2_occlusion as p2
+from common.cli import UserError, run
+from common.cnn import checkpoint_path, save_checkpoint
+
+
+# ----------------------------------------------------------------------------- Wilson interval
+def naive_wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The p on a fine grid where the normal score test does not reject: |k - np| <= z sqrt(np(1-p))."""
+    p = np.linspace(0, 1, 2_000_001)
+    keep = np.abs(k - n * p) <= z * np.sqrt(n * p * (1 - p))
+    return float(p[keep].min()), float(p[keep].max())
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (17, 240), (1200, 4000)])
+def test_wilson_matches_a_brute_force_inversion_of_the_score_test(k, n):
+    lo, hi = p2.wilson(k, n)
+    want_lo, want_hi = naive_wilson(k, n)
+    assert lo == pytest.approx(want_lo, abs=2e-6) and hi == pytest.approx(want_hi, abs=2e-6)
+
+
+def test_wilson_known_case_by_hand():
+    # k = 0 of n = 10: the lower end is 0 and the upper end z^2 / (n + z^2) (solve (np)^2 = z^2 np(1-p)).
+    z2 = 1.959964 ** 2
+    assert p2.wilson(0, 10) == [0.0, pytest.approx(z2 / (10 + z2), abs=1e-6)]
+    # k = 5 of n = 10 is symmetric about 1/2: 0.5 ± z sqrt(n/4 + z^2/4) / (n + z^2) (hand-simplified).
+    half = math.sqrt(z2) * math.sqrt(10 / 4 + z2 / 4) / (10 + z2)
+    assert p2.wilson(5, 10) == [pytest.approx(0.5 - half, abs=1e-6), pytest.approx(0.5 + half, abs=1e-6)]
+
+
+def test_versus_claims_an_order_only_when_intervals_are_disjoint():
+    a, b, c = p2.rate(80, 100), p2.rate(20, 100), p2.rate(70, 100)
+    assert p2.versus(a, b) == "higher" and p2.versus(b, a) == "lower"
+    assert p2.versus(a, c) == "overlap"  # 80% vs 70% of 100: intervals overlap
+
+
+# ----------------------------------------------------------------------------- PGD and the patch
+class Tiny(nn.Module):
+    """A small conv net on 28x28 inputs with 10 outputs, random but fixed weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(1, 4, 5, stride=3)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.tanh(self.conv(x)).flatten(1))
+
+
+@pytest.fixture
+def tiny_and_image():
+    torch.manual_seed(1)
+    return Tiny().eval(), torch.rand(1, 1, 28, 28)
+
+
+@pytest.mark.parametrize("eps", [0.01, 0.1, 0.3])
+def test_pgd_stays_inside_its_eps_ball_and_the_pixel_range(tiny_and_image, eps):
+    model, x = tiny_and_image
+    budgets = torch.tensor([eps, eps / 2])
+    adv = p2.pgd(model, x, 3, budgets, steps=20, alpha=2.5 * budgets / 20)
+    change = (adv - x).abs().flatten(1).max(1).values
+    assert (change <= budgets + 1e-6).all()
+    assert adv.min() >= 0 and adv.max() <= 1
+    assert change[0] > 0.5 * eps  # it moved: the bound is active, not trivially met
+
+
+def test_one_pgd_step_is_a_signed_autograd_step(tiny_and_image):
+    model, x = tiny_and_image
+    xr = x.clone().requires_grad_(True)
+    loss = nn.functional.cross_entropy(model(xr), torch.tensor([3]))
+    loss.backward()
+    want = (x + 0.05 * xr.grad.sign()).clamp(x - 0.1, x + 0.1).clamp(0, 1)
+    got = p2.pgd(model, x, 3, torch.tensor([0.1]), steps=1, alpha=torch.tensor([0.05]))
+    assert torch.allclose(got, want, atol=1e-7)
+
+
+def test_patch_attack_changes_only_its_window(tiny_and_image):
+    model, x = tiny_and_image
+    mask = torch.zeros(1, 1, 28, 28)
+    mask[..., 5:13, 9:17] = 1.0
+    adv = p2.pgd(model, x, 3, torch.tensor([1.0]), steps=30, alpha=torch.tensor([0.05]), mask=mask)
+    inside = mask.bool().expand_as(adv)
+    assert torch.equal(adv[~inside], x.expand_as(adv)[~inside])
+    assert (adv[inside] != x.expand_as(adv)[inside]).any()
+
+
+# ----------------------------------------------------------------------------- pastes
+def test_pasted_equals_numpy_slicing():
+    torch.manual_seed(2)
+    six = torch.rand(1, 28, 28)
+    patches = torch.rand(3, 6, 6)
+    windows = p2.Windows(6, np.array([10, 11, 12]), np.zeros((3, 2), dtype=np.int64), patches)
+    pw = 28 - 6 + 1
+    cases = [(0, 0, 0), (1, 5, 17), (2, 22, 22), (0, 13, 4)]
+    w = torch.tensor([c[0] for c in cases])
+    pos = torch.tensor([c[1] * pw + c[2] for c in cases])
+    got = p2.pasted(six, windows, w, pos)
+    for i, (wi, r, c) in enumerate(cases):
+        want = six[0].numpy().copy()
+        want[r:r + 6, c:c + 6] = patches[wi].numpy()
+        assert np.array_equal(got[i, 0].numpy(), want)
+
+
+def test_sample_windows_cuts_the_recorded_window():
+    torch.manual_seed(3)
+    images = torch.rand(20, 1, 28, 28)
+    win = p2.sample_windows(images, np.arange(5, 20), 8, 6, np.random.default_rng(0))
+    assert len(set(win.source.tolist())) == 6 and win.source.min() >= 5
+    for (r, c), src, patch in zip(win.corner, win.source, win.patches):
+        assert torch.equal(patch, images[src, 0, r:r + 8, c:c + 8])
+
+
+def test_adversarial_needs_the_judges_majority_on_six():
+    label = np.array([6, 8, 8, 8, 0])
+    judges = np.array([[-1] * 4, [6, 6, 6, 8], [6, 6, 8, 8], [8, 8, 8, 6], [6, 6, 6, 6]])
+    p = p2.Pastes(np.zeros(5, int), np.zeros(5, int), label, np.ones(5), judges)
+    assert p2.adversarial_mask(p).tolist() == [False, True, False, False, True]
+    assert p2.relabelled_mask(p).tolist() == [False, False, False, True, False]
+
+
+# ----------------------------------------------------------------------------- the MLP judge's checkpoint
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shapes", "other_seed"])
+def test_bad_mlp_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, capsys):
+    path = p2.mlp_path("mnist5k", tmp_path, 0)
+    meta = {"source": "mnist5k", "seed": 1 if damage == "other_seed" else 0}
+    save_checkpoint(p2.MLP(hidden=8) if damage == "wrong_shapes" else p2.MLP(), meta, path)
+    if damage in ("truncate", "garbage"):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
+    before = path.read_bytes()
+    with pytest.raises(UserError, match="--retrain") as err:
+        p2.load_mlp("mnist5k", 0, False, tmp_path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert path.read_bytes() == before
+    status = run(lambda: p2.load_mlp("mnist5k", 0, False, tmp_path))
+    err_text = capsys.readouterr().err
+    assert status == 2 and err_text.count("\n") == 1 and "Traceback" not in err_text
+
+
+def test_a_corrupt_cnn_judge_checkpoint_is_a_one_line_error_and_is_kept(tmp_path):
+    path = checkpoint_path("mnist5k", tmp_path, seed=1)  # the first CNN judge of seed 0
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="--retrain") as err:
+        p2.load_judges("mnist5k", 0, False, tmp_path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert path.read_bytes() == b"not a checkpoint"
