@@ -36,7 +36,7 @@ TRAINED_MARK = "training the CNN"  # what common.cnn prints when it trains
 MAKE_SCRIPTS = ("p1_cnn_filters.py", "p2_occlusion.py", "p3_rnn_bptt.py", "p4_experiments.py",
                 "p5_lstm.py")  # the Makefile's SCRIPTS, in its order; those present run
 DATA = "auto"  # the Makefile's default
-GOALS_MAKE = {"cold": 70.0, "warm": 50.0}
+GOALS_MAKE = {"cold": 75.0, "warm": 45.0}  # issue 13
 MAX_OTHERS = 0.2  # a make during which other processes took more of the CPUs counts as contended
 # The issue's per-step budgets, in seconds: (label, steps that count towards it)
 BUDGETS = (("training", ("training",), 15.0), ("p1", ("p1",), 5.0), ("p2", ("p2",), 20.0),
