@@ -9,14 +9,18 @@ so an 8x8 patch with stride 1 gives a 21 x 21 map. The patch pixels are replaced
 black, because the models here take pixels in [0, 1] and normalise inside).
 
 All N*P*P occluded copies are built on the fly and pushed through the model in chunks of `chunk`
-images under torch.no_grad(), so memory stays bounded for any N. The chunking is the only loop;
-`occluded_batch` builds one chunk and is shared with the tests and any faster path, which can be
-checked against `occlude` itself.
+copies under torch.no_grad(), so memory stays bounded for any N. The chunking is the only loop;
+`occluded_batch` builds one chunk of whole copies and is shared with the tests.
 
-Any model works; the Problem 1 `CNN` runs as a `FoldedCNN`, the same network rewritten for
-inference (batch norm folded into the convolutions, ReLU after the max-pool, activations in
-oneDNN's blocked layout): the same numbers to float rounding (about 1e-6), about 3x faster than the
-CNN itself. bench/bench_occlusion.py measures each step, and the ideas that did not pay.
+Any model works. The Problem 1 `CNN` runs from its weights, by one of two engines:
+- `IncrementalCNN` (the default for it): an occluded copy differs from the clean image only inside
+  the patch, so each block recomputes only the window of its output that the patch can reach, from
+  the clean image's activations elsewhere: 60% of the model's FLOPs for an 8x8 patch on 28x28;
+- `FoldedCNN`, the full forward rewritten for inference (batch norm folded into the convolutions,
+  ReLU after the max-pool, activations in oneDNN's blocked layout), for windows where the
+  incremental engine would save little (`incremental_pays`).
+Both give the plain CNN's numbers to float rounding (about 1e-6 in float32). bench/bench_occlusion.py
+measures each step on AVX2 and AVX-512, and the ideas that did not pay.
 """
 from __future__ import annotations
 
@@ -286,13 +290,16 @@ class IncrementalCNN:
     def __call__(self, flat: torch.Tensor) -> torch.Tensor:
         """Logits [B, K] for flat indices [B] into (image n, position k) pairs: n = j // K, k = j % K."""
         n, pos = flat // self.positions, flat % self.positions
+        first, last = int(n.min()), int(n.max())
+        n = n - first
         copy_of = torch.arange(len(flat))[:, None]
         x = None
         for i, (plan, conv) in enumerate(zip(self.plans, self.net.convs)):
             # Table rows: first the changed windows (copy b's at b * window_pixels), then the clean
-            # padded inputs (image n's at n * padded_pixels).
+            # padded inputs of the step's images (image first + n's at n * padded_pixels).
             changed = self.fill if x is None else x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
-            table = torch.cat([changed, self.clean[i]])
+            clean = self.clean[i][first * plan.padded_pixels:(last + 1) * plan.padded_pixels]
+            table = torch.cat([changed, clean])
             rows = torch.where(plan.inside[pos], copy_of * plan.window_pixels + plan.changed[pos],
                                len(changed) + (n * plan.padded_pixels)[:, None] + plan.clean[pos])
             crops = F.embedding(rows, table).reshape(len(flat), *plan.crop, -1).permute(0, 3, 1, 2)
