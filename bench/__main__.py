@@ -7,8 +7,9 @@
 
 Each module bench/bench_<name>.py has `run(quick: bool) -> dict` (see bench/common.py for the
 result's fields). Benchmarks run in the order of ORDER, then any others alphabetically. A full
-run merges its results into bench/results.json (by name), rewrites bench/results.md from it, and
-replaces the README text between `<!-- bench:start -->` and `<!-- bench:end -->`. The exit status
+run merges its results into bench/results.json (by machine, i.e. CPU, cores and instruction set,
+and name), rewrites bench/results.md from it (one section per machine), and replaces the README
+lines between `<!-- bench:start -->` and `<!-- bench:end -->` with a few lines per machine. The exit status
 is 1 if a benchmark fails or ours and the peer disagree.
 """
 from __future__ import annotations
@@ -21,12 +22,12 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from bench.common import check_result, fmt_stat, load_average, machine_info
+from bench.common import check_result, fmt_stat, isa_label, load_average, machine_info, machine_key
 from common.cli import ROOT, Parser, write_atomic, write_json_atomic
+from common.text import markers, splice
 
 BENCH_DIR = Path(__file__).resolve().parent
-ORDER = ("occlusion", "training", "bptt", "pipeline")  # the issue's numbering, 1 to 4
-README_MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+ORDER = ("occlusion", "training", "bptt", "pipeline", "standin")  # the issues' numbering, 1 to 5
 
 
 def discover(folder: Path = BENCH_DIR) -> list[str]:
@@ -63,89 +64,126 @@ def render_table(results: Sequence[dict], brief: bool = False) -> str:
 
 
 def render_goals(results: Sequence[dict]) -> str:
-    lines = ["| benchmark | goal | met | measured |", "| --- | --- | --- | --- |"]
+    lines = ["| benchmark | instruction set | goal | met | measured |", "| --- | --- | --- | --- | --- |"]
     for r in results:
+        isa = isa_label(r["machine"]).split(" (")[0] if "machine" in r else "?"
         for g in r.get("goals", []):
             met = {True: "yes", False: "**no**", None: "not measured"}[g["met"]]
-            lines.append(f"| {r['name']} | {g['goal']} | {met} | {g['measured']} |")
+            lines.append(f"| {r['name']} | {isa} | {g['goal']} | {met} | {g['measured']} |")
     return "\n".join(lines)
 
 
 def machine_line(m: dict) -> str:
-    return (f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, numpy {m['numpy']}, "
-            f"Python {m['python']}")
+    return (f"{m['cpu']}, {m['cores']} cores, {isa_label(m)}, torch {m['torch']}, "
+            f"numpy {m['numpy']}, Python {m['python']}")
+
+
+# The AVX2-only machine of issue 13 (2-core AMD EPYC, 2048² torch.mm about 105 GFLOP/s), quoted
+# from the issue: no results.json of it exists here.
+ISSUE13_AVX2 = (
+    "Quoted from issue 13, measured on a 2-core AMD EPYC with AVX2 only (2048² torch.mm about "
+    "105 GFLOP/s), with the engine before this one (the full-forward FoldedCNN); not measured here:",
+    "",
+    "| case (AVX2, as reported in the issue) | value |",
+    "| --- | --- |",
+    "| ours (FoldedCNN) against Captum's best | 32.9 against 13.2 maps/s: 2.5x |",
+    "| FoldedCNN without the oneDNN blocked layout | 30.5 maps/s (31.8 with it) |",
+    "| the incremental-window engine of then (not adopted then) | 37.3 maps/s |",
+    "| share of the torch.mm rate | 55% |",
+    "| make: fresh clone (venv install included) / warm | 4 min 24 s / 104 s |",
+    "| make DATA=mnist on a 60k stand-in | 8 min 42 s, peak RSS 2.0 GB |",
+)
+
+
+def by_machine(results: Sequence[dict]) -> dict[str, list[dict]]:
+    """Results grouped by machine_key (CPU, cores, instruction set), in first-seen order."""
+    groups: dict[str, list[dict]] = {}
+    for r in results:
+        groups.setdefault(machine_key(r["machine"]) if "machine" in r else "unknown", []).append(r)
+    return groups
+
+
+def render_details(r: dict) -> list[str]:
+    out = [f"### {r.get('title', r['name'])} (`{r['name']}`)", ""]
+    if "error" in r:
+        return out + [f"Failed: `{r['error']}`", ""]
+    m = r["machine"]
+    out += [f"- ours: {r['ours']}", f"- peer: {r['peer']}",
+            f"- agreement checked before timing: {'passed' if r['agree'] else '**FAILED**'}: "
+            f"{r['agreement']}",
+            f"- measured {m['date']} in {r['seconds']:.0f} s on {machine_line(m)}; load average "
+            f"(1, 5, 15 min) {r['load_before']} before, {r['load_after']} after"]
+    return out + [f"- {n}" for n in r["notes"]] + [""]
 
 
 def render_markdown(results: Sequence[dict]) -> str:
-    """bench/results.md: the machine, the goals, the table, then each benchmark's details."""
-    ok = [r for r in results if "error" not in r]
-    machines = {machine_line(r["machine"]) for r in ok}
+    """bench/results.md: one section per machine and instruction set (goals, table, details),
+    then the AVX2 figures quoted from issue 13."""
     out = ["# Benchmark results", "",
-           "Written by `make bench` (`python -m bench`); do not edit by hand.", ""]
-    out += [f"**Machine:** {m}" for m in sorted(machines)] or ["**Machine:** -"]
-    out += ["", "Ratios are peer / ours, measured in the same run, interleaved: > 1 means ours is "
-            "faster. Times: median (min–max).", "", "## Goals", "", render_goals(ok), "",
-            "## Results", "", render_table(results), ""]
-    for r in results:
-        out += [f"## {r.get('title', r['name'])} (`{r['name']}`)", ""]
-        if "error" in r:
-            out += [f"Failed: `{r['error']}`", ""]
-            continue
-        m = r["machine"]
-        out += [f"- ours: {r['ours']}", f"- peer: {r['peer']}",
-                f"- agreement checked before timing: {'passed' if r['agree'] else '**FAILED**'}: "
-                f"{r['agreement']}",
-                f"- measured {m['date']} in {r['seconds']:.0f} s; load average (1, 5, 15 min) "
-                f"{r['load_before']} before, {r['load_after']} after"]
-        out += [f"- {n}" for n in r["notes"]] + [""]
+           "Written by `make bench` (`python -m bench`); do not edit by hand. One section per "
+           "machine and instruction set that has run it; a rerun replaces only its own machine's "
+           "results.", "",
+           "Ratios are peer / ours, measured in the same run, interleaved: > 1 means ours is "
+           "faster. Times: median (min–max).", ""]
+    for key, group in by_machine(results).items():
+        ok = [r for r in group if "error" not in r]
+        dates = sorted(r["machine"]["date"] for r in ok)
+        out += [f"## {key}", "",
+                f"Measured {dates[0][:10]} to {dates[-1][:10]}." if dates else "", "",
+                "### Goals", "", render_goals(ok), "", "### Results", "", render_table(group), ""]
+        for r in group:
+            out += render_details(r)
+    out += ["## AVX2 machine of issue 13 (as reported in the issue)", "", *ISSUE13_AVX2, ""]
     return "\n".join(out)
 
 
 def render_readme_block(results: Sequence[dict]) -> str:
-    """What goes between the README markers: the machine, the goals and the table, briefly."""
-    ok = [r for r in results if "error" not in r]
-    machines = sorted({machine_line(r["machine"]) for r in ok})
-    dates = sorted(r["machine"]["date"] for r in ok)
-    when = f", {dates[0][:10]}" if dates else ""
-    return "\n".join([f"Measured on {'; '.join(machines) or '-'}{when} (`make bench`; details in "
-                      "[`bench/results.md`](bench/results.md)). Ratios are peer / ours from the same "
-                      "run: > 1 means ours is faster.", "", render_goals(ok), "",
-                      render_table(results, brief=True)])
+    """What goes between the README's bench markers: per machine, how many goals are met, and a link."""
+    lines = ["Speed and timing goals (issues 7 and 13), per machine and instruction set; tables and "
+             "details in [`bench/results.md`](bench/results.md) (`make bench`):", ""]
+    for key, group in by_machine(results).items():
+        goals = [g for r in group if "error" not in r for g in r["goals"]]
+        missed = [f"{r['name']}: {g['goal']}" for r in group if "error" not in r
+                  for g in r["goals"] if g["met"] is False]
+        lines.append(f"- {key}: {sum(g['met'] is True for g in goals)} of {len(goals)} goals met"
+                     + (f"; not met: {'; '.join(missed)}" if missed else "") + ".")
+    return "\n".join(lines)
 
 
-def splice(text: str, block: str, markers: tuple[str, str] = README_MARKERS) -> str | None:
-    """`text` with everything between the markers replaced by `block`; None if a marker is missing."""
-    start, end = markers
-    i, j = text.find(start), text.find(end)
-    if i < 0 or j < i:
-        return None
-    return text[: i + len(start)] + "\n" + block + "\n" + text[j:]
+def merge(stored: Sequence[dict], results: Sequence[dict]) -> list[dict]:
+    """`stored` with `results` replacing the entries of the same machine and benchmark name;
+    machines in first-seen order, benchmarks in discover() order within each."""
+    known = discover()
+    table = {(machine_key(r["machine"]) if "machine" in r else "unknown", r["name"]): r
+             for r in [*stored, *results]}
+    keys = list(dict.fromkeys(k for k, _ in table))
+    rank = {n: i for i, n in enumerate(known)}
+    return [table[k, n] for k in keys for n in sorted({n for kk, n in table if kk == k},
+                                                       key=lambda n: rank.get(n, len(known)))]
 
 
 def write_outputs(results: list[dict], out: Path, readme: Path | None) -> None:
-    """Merge `results` into out/results.json by name, then write results.md and the README block."""
+    """Merge `results` into out/results.json by machine and name, then write results.md and the README block."""
     path = out / "results.json"
-    stored: dict[str, dict] = {}
+    stored: list[dict] = []
     if path.exists():
         try:
-            stored = {r["name"]: r for r in json.loads(path.read_text())["benchmarks"]}
+            stored = list(json.loads(path.read_text())["benchmarks"])
         except (ValueError, KeyError, TypeError):
             print(f"bench: {path} is unreadable; starting it afresh")
-    stored.update({r["name"]: r for r in results})
-    known = discover()
-    merged = [stored[n] for n in known if n in stored]
+    merged = merge(stored, results)
     write_json_atomic(path, {"benchmarks": merged})
     write_atomic(out / "results.md", render_markdown(merged).encode())
     print(f"bench: wrote {path} and {out / 'results.md'}")
     if readme is None:
         return
-    new = splice(readme.read_text(), render_readme_block(merged)) if readme.exists() else None
+    new = splice(readme.read_text(), "bench", render_readme_block(merged)) if readme.exists() else None
     if new is None:
-        print(f"bench: {readme.name} has no {README_MARKERS[0]} ... {README_MARKERS[1]} markers; "
-              "README not updated")
+        start, end = markers("bench")
+        print(f"bench: {readme.name} has no {start} ... {end} markers; README not updated")
     else:
         write_atomic(readme, new.encode())
-        print(f"bench: updated the results table in {readme}")
+        print(f"bench: updated the benchmark lines in {readme}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

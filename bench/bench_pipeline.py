@@ -1,8 +1,9 @@
 """Benchmark 4: the whole pipeline, `make` with the venv installed, cold (no checkpoint) and warm.
 
 Times `make` twice each way, cold and warm interleaved (cold, warm, warm, cold), then every step
-that make runs as its own subprocess, round-robin over 3 rounds: the training (into a temporary
-folder), the cached-checkpoint check, each problem script with make's flags, and bare imports
+that make runs as its own subprocess, round-robin over 3 rounds: the data-source resolution that
+make runs once (`python -m common.data auto`), the training (into a temporary folder), the
+cached-checkpoint check, each problem script with make's flags (the resolved source), and bare imports
 (`python -c pass`, `import torch`, `import matplotlib.pyplot`). One more, untimed run of each
 script with `python -X importtime` says how much of it is importing packages. There is no peer:
 the table's target column holds the issue's budgets.
@@ -36,7 +37,7 @@ TRAINED_MARK = "training the CNN"  # what common.cnn prints when it trains
 MAKE_SCRIPTS = ("p1_cnn_filters.py", "p2_occlusion.py", "p3_rnn_bptt.py", "p4_experiments.py",
                 "p5_lstm.py")  # the Makefile's SCRIPTS, in its order; those present run
 DATA = "auto"  # the Makefile's default
-GOALS_MAKE = {"cold": 70.0, "warm": 50.0}
+GOALS_MAKE = {"cold": 75.0, "warm": 45.0}  # issue 13
 MAX_OTHERS = 0.2  # a make during which other processes took more of the CPUs counts as contended
 # The issue's per-step budgets, in seconds: (label, steps that count towards it)
 BUDGETS = (("training", ("training",), 15.0), ("p1", ("p1",), 5.0), ("p2", ("p2",), 20.0),
@@ -58,14 +59,23 @@ def timed(cmd: list[str] | tuple[str, ...]) -> tuple[float, int, str]:
     return time.perf_counter() - t0, p.returncode, p.stdout
 
 
-def steps(checkpoints: Path) -> dict[str, list[str]]:
-    """What make runs, one command per step (training goes to `checkpoints`, not checkpoints/)."""
+def resolved_source() -> str:
+    """What make passes on as --data: `python -m common.data DATA`'s answer ("mnist" or "mnist5k")."""
+    p = subprocess.run([sys.executable, "-m", "common.data", DATA], cwd=ROOT, env=clean_env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return p.stdout.strip() or DATA
+
+
+def steps(checkpoints: Path, source: str) -> dict[str, list[str]]:
+    """What make runs, one command per step (training goes to `checkpoints`, not checkpoints/);
+    the scripts get the source that make resolved once."""
     py = sys.executable
-    cmds = {"training": [py, "-m", "common.cnn", "--data", DATA, "--retrain", "--checkpoints", str(checkpoints)],
-            "cnn (cached)": [py, "-m", "common.cnn", "--data", DATA]}
+    cmds = {"data source (once per make)": [py, "-m", "common.data", DATA],
+            "training": [py, "-m", "common.cnn", "--data", source, "--retrain", "--checkpoints", str(checkpoints)],
+            "cnn (cached)": [py, "-m", "common.cnn", "--data", source]}
     for script in MAKE_SCRIPTS:
         if (ROOT / script).exists():
-            flags = ["--data", DATA] if script.startswith(("p1_", "p2_")) else []
+            flags = ["--data", source] if script.startswith(("p1_", "p2_")) else []
             cmds[script.split("_")[0]] = [py, script, *flags]
     return cmds
 
@@ -144,7 +154,7 @@ def make_stat(runs: list[dict], kind: str) -> dict | None:
 def run(quick: bool = False) -> dict[str, Any]:
     """The benchmark's result (bench.common.result); `quick`: bare imports and p3 only, no make."""
     with tempfile.TemporaryDirectory(prefix="bench-ckpt-") as tmp:
-        cmds = steps(Path(tmp))
+        cmds = steps(Path(tmp), resolved_source())
         if quick:  # a smoke test: bare imports and the smallest script, writing to the temp folder
             cmds = {"python startup": cmds["cnn (cached)"][:1] + ["-c", "pass"],
                     "import torch": cmds["cnn (cached)"][:1] + ["-c", "import torch"],

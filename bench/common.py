@@ -219,11 +219,47 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def isa_label(m: dict[str, Any]) -> str:
+    """The instruction set a result was measured with, in words.
+
+    Results written before the field existed were measured on the AVX-512 EPYC of issue 7.
+    An AVX-512 CPU whose torch and oneDNN were held to AVX2 says so: it is not an AVX2 machine.
+    """
+    isa = m.get("isa", "AVX512")
+    if isa == "AVX2" and m.get("cpu_avx512"):
+        return "AVX2 (AVX-512 CPU restricted to AVX2 via ATEN_CPU_CAPABILITY/ONEDNN_MAX_CPU_ISA)"
+    return {"AVX512": "AVX-512", "AVX2": "AVX2", "DEFAULT": "no AVX"}.get(isa, isa)
+
+
+def machine_key(m: dict[str, Any]) -> str:
+    """One machine as results.md groups it: CPU model, cores and instruction set."""
+    return f"{m['cpu']}, {m['cores']} cores, {isa_label(m)}"
+
+
 def machine_info() -> dict[str, Any]:
-    """CPU model, cores, versions, date and load: what the top of the results states."""
+    """CPU model, cores, instruction set, versions, date and load: what the top of the results states.
+
+    isa: the instruction set torch's own kernels use (torch.backends.cpu.get_cpu_capability(),
+    which ATEN_CPU_CAPABILITY lowers); onednn_max_isa: ONEDNN_MAX_CPU_ISA, which caps oneDNN's.
+    """
     import torch
 
     return {"cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)),
+            "isa": torch.backends.cpu.get_cpu_capability(),
+            "cpu_avx512": "avx512f" in cpu_flags(),
+            "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
             "torch": str(torch.__version__), "numpy": _version("numpy"),
             "captum": _version("captum"), "python": platform.python_version(),
             "platform": platform.platform(), "torch_threads": torch.get_num_threads(),

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from bench.__main__ import (README_MARKERS, discover, render_markdown, render_readme_block, run_one,
-                            splice, write_outputs)
-from bench.common import interleaved, row, stat
+from bench.__main__ import discover, render_markdown, render_readme_block, run_one, write_outputs
+from bench.common import interleaved, isa_label, row, stat
+from common.text import markers
 
 
 @pytest.mark.parametrize("name", discover())
@@ -14,8 +14,8 @@ def test_quick_run_agrees_and_renders(name):
     assert r["name"] == name and r["quick"] and r["rows"]
     assert r["agree"], r["agreement"]
     assert all(g["met"] in (True, False, None) for g in r["goals"])
-    for text in (render_markdown([r]), render_readme_block([r])):
-        assert all(rw["case"] in text for rw in r["rows"])
+    assert all(rw["case"] in render_markdown([r]) for rw in r["rows"])
+    assert "bench/results.md" in render_readme_block([r])
 
 
 def test_interleaved_alternates_and_counts():
@@ -26,27 +26,39 @@ def test_interleaved_alternates_and_counts():
     assert t["a"]["n"] == 3 and t["a"]["min"] <= t["a"]["median"] <= t["a"]["max"]
 
 
-def test_splice_replaces_only_between_markers():
-    start, end = README_MARKERS
-    text = f"intro\n{start}\nold table\n{end}\noutro\n"
-    assert splice(text, "new") == f"intro\n{start}\nnew\n{end}\noutro\n"
-    assert splice("no markers here", "new") is None
+def fake(name, seconds, isa="AVX512", avx512=True, met=True):
+    """A result as run_one returns it, with one row (peer twice as slow) and one goal."""
+    r = {"name": name, "title": name, "quick": False, "ours": "o", "peer": "p", "agree": True,
+         "agreement": "same", "rows": [row("case", stat([seconds]), stat([2 * seconds]))],
+         "goals": [{"goal": f"{name} goal", "met": met, "measured": "m"}], "notes": [],
+         "config": {}, "detail": {}, "seconds": 1.0, "load_before": [0.1] * 3, "load_after": [0.1] * 3}
+    return {**r, "machine": {"cpu": "cpu", "cores": 2, "torch": "t", "numpy": "n", "python": "3",
+                             "date": "2026-01-01 00:00 UTC", "isa": isa, "cpu_avx512": avx512}}
 
 
-def test_write_outputs_merges_by_name(tmp_path):
-    def fake(name, seconds):
-        r = {"name": name, "title": name, "quick": False, "ours": "o", "peer": "p", "agree": True,
-             "agreement": "same", "rows": [row("case", stat([seconds]), stat([2 * seconds]))],
-             "goals": [], "notes": [], "config": {}, "detail": {}, "seconds": 1.0,
-             "load_before": [0.1] * 3, "load_after": [0.1] * 3}
-        return {**r, "machine": {"cpu": "cpu", "cores": 2, "torch": "t", "numpy": "n",
-                                 "python": "3", "date": "2026-01-01 00:00 UTC"}}
+def test_isa_labels():
+    assert isa_label({"isa": "AVX512"}) == "AVX-512"
+    assert isa_label({}) == "AVX-512"  # results from before the field: the AVX-512 machine
+    assert isa_label({"isa": "AVX2", "cpu_avx512": False}) == "AVX2"
+    assert "restricted to AVX2" in isa_label({"isa": "AVX2", "cpu_avx512": True})
 
+
+def test_write_outputs_merges_by_machine_and_name(tmp_path):
+    start, end = markers("bench")
     readme = tmp_path / "README.md"
-    readme.write_text(f"a\n{README_MARKERS[0]}\n{README_MARKERS[1]}\nb\n")
+    readme.write_text(f"a\n{start}\nold\n{end}\nb\n")
     write_outputs([fake("bptt", 1.0), fake("training", 1.0)], tmp_path, readme)
-    write_outputs([fake("bptt", 3.0)], tmp_path, readme)
+    write_outputs([fake("bptt", 3.0)], tmp_path, readme)  # replaces its own machine's bptt only
+    write_outputs([fake("bptt", 5.0, isa="AVX2", met=False)], tmp_path, readme)  # a second machine
     stored = json.loads((tmp_path / "results.json").read_text())["benchmarks"]
-    assert [r["name"] for r in stored] == ["training", "bptt"]  # the issue's order
+    assert [(r["name"], r["machine"]["isa"]) for r in stored] == [
+        ("training", "AVX512"), ("bptt", "AVX512"), ("bptt", "AVX2")]  # the issue's order per machine
     assert stored[1]["rows"][0]["ours"]["median"] == 3.0
-    assert "2.0x" in readme.read_text() and readme.read_text().endswith("b\n")
+    md = (tmp_path / "results.md").read_text()
+    assert md.count("## cpu, 2 cores, AVX-512\n") == 1 and "## cpu, 2 cores, AVX2 (AVX-512 CPU restricted" in md
+    assert "as reported in the issue" in md
+    text = readme.read_text()
+    block = text[text.index(start) + len(start):text.index(end)].strip().splitlines()
+    assert text.startswith("a\n") and text.endswith(f"{end}\nb\n") and "old" not in text
+    assert len(block) <= 6 and "bench/results.md" in block[0]
+    assert "2 of 2 goals met" in text and "0 of 1 goals met; not met: bptt: bptt goal" in text

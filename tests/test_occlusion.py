@@ -16,8 +16,9 @@ from captum.attr import Occlusion
 
 from common.cli import UserError
 from common.cnn import CNN
-from common.occlusion import (FoldedCNN, check_window, fold_batch_norm, occluded_batch, occlude,
-                              occlusion_masks)
+from common.occlusion import (FoldedCNN, IncrementalCNN, changed_windows, check_window,
+                              fold_batch_norm, full_flops, incremental_pays, num_positions,
+                              occluded_batch, occlude, occlusion_masks, plan_blocks, plan_flops)
 
 
 class TinyCNN(nn.Module):
@@ -267,6 +268,72 @@ def test_cnn_fast_path_float32_on_digits():
     # Chunks that split an image's positions, or hold several images, give the same maps.
     for chunk in (7, 100, 441, 1000):
         torch.testing.assert_close(occlude(model, images, chunk=chunk), got, rtol=0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- the incremental engine
+WINDOWS = [((28, 28), 8, 1, 0.0), ((28, 28), 8, 3, 1.0), ((28, 28), 1, 1, 0.0), ((28, 28), 4, 2, 0.7),
+           ((28, 28), 13, 1, 0.0), ((28, 28), 28, 1, 0.3), ((26, 30), 6, 1, 0.0), ((31, 24), 7, 2, 0.5)]
+
+
+@pytest.mark.parametrize("size,patch,stride,fill", WINDOWS)
+def test_changed_windows_hold_every_changed_activation(size, patch, stride, fill):
+    # Brute force: run every block on the clean and on each occluded image, in full, and find
+    # the activations that differ; each must lie inside the window changed_windows predicts.
+    net = FoldedCNN(random_cnn_any_bn(seed=6).double())
+    image = torch.rand(1, 1, *size, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    masks = occlusion_masks(*size, patch, stride)
+    occluded = occluded_batch(image, masks, torch.arange(len(masks)), fill)
+    rows = changed_windows(torch.arange(num_positions(size[0], patch, stride)) * stride, patch, size[0], 3)
+    cols = changed_windows(torch.arange(num_positions(size[1], patch, stride)) * stride, patch, size[1], 3)
+    q = len(cols[0][0])
+    clean, occ = net.normalize(image), net.normalize(occluded)
+    for i in range(3):
+        clean, occ = net.block(i, clean), net.block(i, occ)
+        (r0, wr), (c0, wc) = rows[i + 1], cols[i + 1]
+        for k in range(len(masks)):
+            r, c = divmod(k, q)
+            diff = (occ[k] - clean[0]).abs().amax(0) > 0  # [H_i, W_i]
+            window = torch.zeros_like(diff)
+            window[r0[r]:r0[r] + wr, c0[c]:c0[c] + wc] = True
+            assert not (diff & ~window).any(), (i, r, c)
+
+
+@pytest.mark.parametrize("size,patch,stride,fill", WINDOWS)
+def test_incremental_engine_matches_the_naive_loop(size, patch, stride, fill):
+    # Called directly, so also on windows where occlude would pick the full forward.
+    model = random_cnn_any_bn(seed=8).double()
+    images = torch.rand(2, 1, *size, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    engine = IncrementalCNN(FoldedCNN(model), images, patch, stride, fill)
+    p, q = num_positions(size[0], patch, stride), num_positions(size[1], patch, stride)
+    with torch.no_grad():
+        got = F.softmax(engine(torch.arange(2 * p * q)), 1).reshape(2, p, q, 10)
+    want = torch.stack([naive_occlude(model, img, patch, stride, fill) for img in images])
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+
+
+def test_incremental_engine_float32_any_step_size():
+    # Steps that split an image's positions, or hold several images, give the naive loop's maps.
+    model = random_cnn_any_bn(seed=10)
+    images = torch.stack([digit_like(seed=s) for s in range(3)])
+    want = torch.stack([naive_occlude(model, img, 8, 1, 0.0) for img in images])
+    for chunk in (1, 7, 256, 441, 1000):
+        torch.testing.assert_close(occlude(model, images, chunk=chunk), want, rtol=0, atol=1e-5)
+
+
+def test_incremental_flops_by_hand_and_by_counter():
+    # 8x8 patch on 28x28: block crops 14x14 -> conv 12x12 (1->16), 12x12 -> 10x10 (16->32),
+    # 8x8 -> 6x6 (32->64), then the 576->10 classifier; 2 FLOPs per multiply-add.
+    net = FoldedCNN(random_cnn())
+    plans = plan_blocks(28, 28, 8, 1)
+    by_hand = 2 * (144 * 16 * 9 + 100 * 32 * 16 * 9 + 36 * 64 * 32 * 9 + 576 * 10)
+    full = 2 * (784 * 16 * 9 + 196 * 32 * 16 * 9 + 49 * 64 * 32 * 9 + 576 * 10)
+    assert plan_flops(plans, net) == by_hand and full_flops(28, 28, net) == full
+    engine = IncrementalCNN(net, digit_like()[None], 8, 1, 0.0)
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        engine(torch.arange(441))
+    assert counter.get_total_flops() == 441 * by_hand
+    assert incremental_pays(net, 28, 28, 8, 1) and not incremental_pays(net, 28, 28, 28, 1)
 
 
 # ----------------------------------------------------------------------------- blank background

