@@ -737,6 +737,10 @@ def readme_results(runs: dict[int, list[dict]], exact: dict[int, dict | None]) -
                 spread([r["shift_accuracy"][k] for r in rs], pct) for k in ("-3", "0", "3"))),
             row(f"P2: patch positions (of 441) where p('6') < 0.5{over}", 2, lambda rs: spread(
                 [r["important_region"]["n_below"] for r in rs], lambda v: f"{v:.0f}")),
+            row(f"P2: 8x8 pastes of other digits' windows that change the label / that are adversarial "
+                f"(the judges still read '6'){over}", 2, lambda rs: " / ".join(spread(
+                    [r["adversarial_study"]["every_position"][k]["8"]["rate"] for r in rs], pct)
+                    for k in ("changed", "adversarial"))),
             row("P3: loss L", 3, lambda rs: sig(rs[0]["loss"])),
             row("P3: ∂L/∂b, BPTT (central differences)", 3, lambda rs: f"{sig(rs[0]['grad_b_bptt'])} "
                 f"({sig(rs[0]['grad_b_central'])})"),

@@ -72,32 +72,10 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
     p = lambda: rng.uniform(0.01, 0.99)  # noqa: E731
     probs = lambda k: [p() / 20 if i != k else p() for i in range(10)]  # noqa: E731
     shifts = [str(dx) for dx in range(-6, 7)]
-<<<<<<< HEAD
     p1 = synthetic_p1(seed, ARCH)
-    run = lambda strategy: {"size": 8, "strategy": strategy, "n_candidates": 5000,  # noqa: E731
-                            "n_flipped": 37, "success_rate": p(),
-                            "classes": {"3": {"count": 5, "best_prob": p()}}}
-=======
-    p1 = {"data_source": "mnist5k", "seed": 7, "train_accuracy": p(), "test_accuracy": p(),
-          "conv_layers": 3, "torch_version": "9.8.7+test",
-          "model": {"architecture": ARCH, "parameters": 12345, "recipe": {"epochs": 3}},
-          "examples": {"zero": 11, "eight": 22, "one": 33},
-          "discriminant_channels": [
-              {"channel": 5, "d": 1.0 + p(), "favours": 8, "peak_cell": [1, 2], "region": "upper left",
-               "ink_zero": p(), "ink_eight": p(), "description": "DESC-A"},
-              {"channel": 3, "d": -1.0 - p(), "favours": 0, "peak_cell": [4, 0], "region": "centre",
-               "ink_zero": p(), "ink_eight": p(), "description": "DESC-B"}],
-          "channels_with_abs_d_above_1": 5,
-          "shift": {"original": {"pred": 1, "probs": probs(1)}, "left3": {"pred": 7, "probs": probs(7)},
-                    "right3": {"pred": 1, "probs": probs(1)}},
-          "shift_accuracy": {dx: p() for dx in shifts},
-          "shift_accuracy_per_class": {dx: [p() for _ in range(10)] for dx in shifts},
-          "shift_changed_fraction": {"-3": p(), "3": p()},
-          "answers": {"q2": "ANSWER-P1-Q2", "q3": "ANSWER-P1-Q3"}}
     ci = lambda: (lambda r: {"k": 1, "n": 10, "rate": r, "ci95": [r / 2, (1 + r) / 2]})(p())  # noqa: E731
     by_strategy = lambda: {st: {"changed": ci(), "adversarial": ci()}  # noqa: E731
                            for st in ("black-map", "white-map", "random")}
->>>>>>> p2
     p2 = {"data_source": "mnist5k", "interpretation": "P2-INTERPRETATION", "index": 44, "patch": 8,
           "stride": 1, "fill": 0.0, "true_class": 6,
           "clean_probs": [p() for _ in range(10)],
@@ -365,12 +343,9 @@ def test_readme_regions_are_replaced_and_the_rest_is_untouched(tree, capsys):
     table = new.split("<!-- results-table:start -->")[1].split("<!-- results-table:end -->")[0]
     for expected in (sig(inputs[3]["loss"]), vec(inputs[3]["b_new"]), vec(inputs[5]["grad_b_f_bptt"]),
                      f"{100 * inputs[1]['shift_accuracy']['3']:.1f}%",
-<<<<<<< HEAD
                      f"'{inputs[1]['shift']['left3']['pred']}' on 1 of 1 seed",
-                     f"| {inputs[2]['important_region']['n_below']} |"):
-=======
+                     f"| {inputs[2]['important_region']['n_below']} |",
                      f"{100 * inputs[2]['adversarial_study']['every_position']['adversarial']['8']['rate']:.1f}%"):
->>>>>>> p2
         assert expected in table, expected
     assert "42 s" in (root / "figures" / "report.md").read_text().split("## P1")[0]
     listing = new.split("<!-- figures-list:start -->")[1].split("<!-- figures-list:end -->")[0]
