@@ -44,11 +44,13 @@ FIGURE_NOTES = {
     "p1_filters_conv2.png": "P1 (1): every conv2 kernel, one row per filter, one column per input channel.",
     "p1_filters_conv3.png": "P1 (1): every conv3 kernel, one row per filter, one column per input channel.",
     "p1_feature_maps.png": "P1 (2): the conv3 feature maps (after batch norm + ReLU) of the '0' and "
-                           "the '8', and their difference.",
-    "p1_discriminant_channels.png": "P1 (2): the conv3 channels that best separate 0s from 8s, for "
-                                    "these two digits and averaged over the test split.",
+                           "the '8', and their difference; the boxed 6x6 cells are those the last pool "
+                           "passes on.",
+    "p1_discriminant_channels.png": "P1 (2): the conv3 cells (channel, row, column) that best separate "
+                                    "0s from 8s, for these two digits and averaged over the test digits.",
     "p1_shift.png": "P1 (3): the '1' shifted 3 px left and right with clamp padding, and its prediction.",
-    "p1_shift_accuracy.png": "P1 (3): test accuracy against horizontal shift, overall and per class.",
+    "p1_shift_accuracy.png": "P1 (3): test accuracy against horizontal shift, overall and per class, "
+                             "with and without the ±1 px training augmentation.",
     "p2_maps.png": "P2 (1): the three occlusion maps of the '6' (p('6'), highest probability, label), "
                    "also contrast-stretched, and the most damaging patch position.",
     "p2_regions.png": "P2 (2): the '6' split into stroke regions, the pixels the critical patches hide, "
@@ -56,9 +58,18 @@ FIGURE_NOTES = {
     "p2_population.png": "P2 (2): the mean p('6') map over the correctly classified test 6s, and how "
                          "typical the example's map is.",
     "p2_sixes_gallery.png": "P2 (2): other 6s' p('6') maps, from most to least typical.",
-    "p2_adversarial.png": "P2 (3): the most confident pastes of other digits' windows over the '6'.",
-    "p2_search.png": "P2 (3): success rate of guided against random paste positions per window size, "
-                     "and the labels reached.",
+    "p2_adversarial.png": "P2 (3): pasted windows that change the CNN's label while the judges still say "
+                          "'6', beside honest relabellings the judges agree with.",
+    "p2_transplant_study.png": "P2 (3): share of sampled windows that change the label at each paste "
+                               "position, and label-changed/adversarial rates with 95% intervals per "
+                               "placement strategy (example, other 6s, CNNs of other seeds).",
+    "p2_attacks.png": "P2 (3): PGD (ε = 0.3 and the smallest flipping ε), an optimised 8x8 patch and a "
+                      "transplanted window on the same '6', with each change and its L0/L2/L∞.",
+    "p1_filters_conv2_summary.png": "P1 (1): conv2's kernel norms (which inputs each filter uses) and the "
+                                    "strongest kernels of its 3 largest filters, enlarged.",
+    "p1_filters_conv3_summary.png": "P1 (1): the same summary for conv3.",
+    "p1_top_patches.png": "P1 (2): the test patches (receptive fields) that activate each top conv3 "
+                          "channel most.",
     "p3_unrolled_rnn.png": "P3: the RNN unrolled through time, forward values and BPTT gradients.",
     "p4_gradient_decay.png": "P4 (1), (3): how ‖∂L/∂h(t)‖ shrinks or grows with the distance to the "
                              "loss, for the RNN at several spectral radii and the LSTM at several "
