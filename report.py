@@ -97,8 +97,10 @@ def coords(v: Sequence[int]) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows] + [""]
+    """A Markdown table; a '|' inside a cell (as in |d|) is escaped so it does not split the cell."""
+    def cells(row: Sequence[Any]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |"
+    return [cells(header), "|" + " --- |" * len(header)] + [cells(row) for row in rows] + [""]
 
 
 def missing(n: int) -> str:

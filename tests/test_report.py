@@ -439,3 +439,10 @@ def test_header_states_pools_and_training_recipe(tree):
     for expected in ("28→14→7→3", "2x2 max-pool", "3 epochs of batch 17", "OPTIMISER-TEXT",
                      "up to 0.25", "label smoothing 0.3", "±2 px"):
         assert expected in head, expected
+
+
+def test_table_escapes_pipes_inside_cells():
+    lines = report.table(["cells with |d| > 1", "x"], [["|a|", 2]])
+    # Every row has exactly the header's number of unescaped separators.
+    assert [len(re.findall(r"(?<!\\)\|", line)) for line in lines[:3]] == [3, 3, 3]
+    assert "\\|d\\|" in lines[0]
