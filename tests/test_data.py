@@ -184,3 +184,10 @@ def test_resolve_cli_prints_the_source_alone_on_stdout(capsys):
 
     assert main(["mnist5k"]) == "mnist5k"
     assert capsys.readouterr().out == "mnist5k\n"  # make reads this line as the --data value
+
+
+def test_auto_names_the_benchmark_stand_in_as_not_mnist(tiny_mnist_root, capsys):
+    root, _ = tiny_mnist_root
+    (root / "MNIST" / "raw" / "STANDIN.txt").write_text("stand-in\n")
+    assert load_mnist("test", "auto", root=root).source == "mnist"
+    assert "NOT MNIST" in capsys.readouterr().out
