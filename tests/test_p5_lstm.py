@@ -20,24 +20,10 @@ from common import rnn
 from common.cli import UserError
 from common.gradcheck import numeric_gradient, rel_error
 from common.text import sig
+from lstm_reference import torch_lstm_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = list(rnn.LSTMParams._fields)
-
-
-def torch_loss(t: dict[str, torch.Tensor], activation: str) -> torch.Tensor:
-    """Eqs. 10.40-10.44, the output layer and the loss, gate by gate as in the book, in torch."""
-    cell = torch.sigmoid if activation == "sigmoid" else torch.tanh
-    h, s, hs = t["h0"], torch.zeros_like(t["h0"]), []
-    for x_t in t["x"]:
-        f = torch.sigmoid(t["b_f"] + t["U_f"] @ x_t + t["W_f"] @ h)
-        g = torch.sigmoid(t["b_g"] + t["U_g"] @ x_t + t["W_g"] @ h)
-        q = torch.sigmoid(t["b_o"] + t["U_o"] @ x_t + t["W_o"] @ h)
-        s = f * s + g * cell(t["b"] + t["U"] @ x_t + t["W"] @ h)
-        h = torch.tanh(s) * q
-        hs.append(h)
-    y = torch.softmax(t["c"] + t["V"] @ h, dim=0)
-    return (y[0] - 0.5) ** 2 - torch.log(y[1]) + (t["probe"] * torch.stack(hs)).sum()
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
@@ -54,7 +40,7 @@ def test_problem5_forward_and_loss_match_torch(activation: str) -> None:
     t |= {f"{m}{k}": {"U": U, "W": W}[m] for m in "UW" for k in ("", "_f", "_g", "_o")}
     p, V_np, c_np = rnn.problem5_params(rnn.PROBLEM5_BIASES)
     _, loss, _ = rnn.lstm_model_forward(rnn.problem3_sequence(), p, V_np, c_np, activation)
-    assert loss == pytest.approx(torch_loss(t, activation).item(), rel=1e-13)
+    assert loss == pytest.approx(torch_lstm_loss(t, activation).item(), rel=1e-13)
 
 
 def test_problem5_first_step_by_hand() -> None:

@@ -15,6 +15,7 @@ import torch
 from common import rnn
 from common.cli import UserError
 from common.gradcheck import numeric_gradient, rel_error
+from lstm_reference import torch_lstm_loss
 
 LENGTHS = [1, 3, 50]
 RNN_NAMES = ["x", "h0", "W", "U", "b", "V", "c"]
@@ -185,17 +186,7 @@ def lstm_numpy_grads(a: dict[str, np.ndarray], activation: str) -> dict[str, np.
 def lstm_torch_grads(a: dict[str, np.ndarray], activation: str) -> dict[str, np.ndarray]:
     """Eqs. 10.40-10.44, the output layer and the loss, gate by gate as in the book, in torch."""
     t = {name: torch.tensor(value, dtype=torch.float64, requires_grad=True) for name, value in a.items()}
-    cell = torch.sigmoid if activation == "sigmoid" else torch.tanh
-    h, s, hs = t["h0"], torch.zeros_like(t["h0"]), []
-    for x_t in t["x"]:
-        f = torch.sigmoid(t["b_f"] + t["U_f"] @ x_t + t["W_f"] @ h)
-        g = torch.sigmoid(t["b_g"] + t["U_g"] @ x_t + t["W_g"] @ h)
-        q = torch.sigmoid(t["b_o"] + t["U_o"] @ x_t + t["W_o"] @ h)
-        s = f * s + g * cell(t["b"] + t["U"] @ x_t + t["W"] @ h)
-        h = torch.tanh(s) * q
-        hs.append(h)
-    y = torch.softmax(t["c"] + t["V"] @ h, dim=0)
-    ((y[0] - 0.5) ** 2 - torch.log(y[1]) + (t["probe"] * torch.stack(hs)).sum()).backward()
+    torch_lstm_loss(t, activation).backward()
     return {name: t[name].grad.numpy() for name in LSTM_NAMES}
 
 
