@@ -133,8 +133,30 @@ def render_markdown(results: Sequence[dict]) -> str:
                 "### Goals", "", render_goals(ok), "", "### Results", "", render_table(group), ""]
         for r in group:
             out += render_details(r)
+    out += render_cputime()
     out += ["## AVX2 machine of issue 13 (as reported in the issue)", "", *ISSUE13_AVX2, ""]
     return "\n".join(out)
+
+
+def render_cputime(path: Path = BENCH_DIR / "occlusion_cputime.json") -> list[str]:
+    """The occlusion goals in CPU seconds of one thread (bench/occlusion_cputime.py), per machine."""
+    try:
+        runs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    rows = [[key, r["date"], f"{r['maps_per_cpu_second']['ours (IncrementalCNN)']:.1f}",
+             f"{r['captum_best']}: {r['maps_per_cpu_second'][r['captum_best']]:.1f}",
+             f"{r['ours_over_captum_best']:.2f}x", f"{100 * r['ours_share_of_mm']:.0f}% of "
+             f"{r['mm_gflops_per_core']:.1f} GFLOP/s", f"{r['ours_over_folded']:.2f}x"]
+            for key, r in runs.items()]
+    head = ["machine and instruction set", "date", "ours, maps per CPU-second",
+            "Captum's best", "ours / Captum (goal 3x)", "share of one thread's torch.mm (goal 50%)",
+            "ours / full-forward FoldedCNN"]
+    return ["## Occlusion in CPU seconds of one thread, per instruction set (`python -m bench.occlusion_cputime`)", "",
+            "On a machine shared with other processes, wall-clock rates follow the neighbours' load; "
+            "CPU time of one thread does not. Median of interleaved rounds, 20 held-out digits.", "",
+            "| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
+            *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
 def render_readme_block(results: Sequence[dict]) -> str:

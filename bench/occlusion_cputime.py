@@ -8,11 +8,15 @@ A check for machines shared with other processes, where the wall-clock benchmark
 process (time.process_time) on one thread, the candidates interleaved, median over ROUNDS (5).
 Maps per CPU-second on 20 held-out digits (Captum at ppe 64 and 441 on 10, one digit per call);
 the share of mm is ours x 441 forwards x 3,849,984 FLOPs against a 2048² torch.mm on the same
-thread. Prints one JSON line. The restricted run is an AVX-512 CPU held to AVX2, not an AVX2 machine.
+thread. Prints one JSON line and merges it, keyed by machine and instruction set, into
+bench/occlusion_cputime.json, which bench/results.md renders. The restricted run is an AVX-512 CPU
+held to AVX2, not an AVX2 machine.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import statistics
 import sys
 import time
@@ -21,9 +25,13 @@ from typing import Callable
 import torch
 
 from bench.bench_occlusion import MM_N, batched_maps, captum_maps
+from common.cli import ROOT, write_json_atomic
 from common.cnn import load_cnn
 from common.data import load_mnist
+from common.machine import cpu_model, vector_extensions
 from common.occlusion import FoldedCNN, occlude
+
+RESULTS = ROOT / "bench" / "occlusion_cputime.json"
 
 FLOPS_PER_FORWARD, FORWARDS_PER_MAP = 3_849_984, 441  # FlopCounterMode, bench/bench_occlusion.py
 
@@ -66,9 +74,29 @@ def main(rounds: int = 5) -> dict:
            "ours_over_captum_best": round(ours / rates[best], 2),
            "ours_over_folded": round(ours / rates["FoldedCNN (full forward)"], 2),
            "ours_share_of_mm": round(ours * FORWARDS_PER_MAP * FLOPS_PER_FORWARD / 1e9 / mm, 2),
-           "rounds": rounds}
+           "rounds": rounds, "date": dt.date.today().isoformat()}
     print(json.dumps(res))
+    record(res)
     return res
+
+
+def machine_key(isa: str) -> str:
+    """"AMD EPYC, 2 cores, AVX-512", or "..., AVX-512 CPU restricted to AVX2" for a held-down run."""
+    cpu_isa = vector_extensions()
+    key = f"{cpu_model()}, {len(os.sched_getaffinity(0))} cores, {cpu_isa}"
+    if isa.replace("AVX512", "AVX-512") != cpu_isa:
+        key += f" CPU restricted to {isa} (ATEN_CPU_CAPABILITY/ONEDNN_MAX_CPU_ISA)"
+    return key
+
+
+def record(res: dict, path=RESULTS) -> None:
+    """Merge `res` into the JSON file under its machine key, replacing that machine's last run."""
+    try:
+        runs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        runs = {}
+    runs[machine_key(res["isa"])] = res
+    write_json_atomic(path, runs)
 
 
 if __name__ == "__main__":

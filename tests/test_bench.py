@@ -62,3 +62,21 @@ def test_write_outputs_merges_by_machine_and_name(tmp_path):
     assert text.startswith("a\n") and text.endswith(f"{end}\nb\n") and "old" not in text
     assert len(block) <= 6 and "bench/results.md" in block[0]
     assert "2 of 2 goals met" in text and "0 of 1 goals met; not met: bptt: bptt goal" in text
+
+
+def test_cputime_section_renders_each_machine_with_its_ratios(tmp_path):
+    import json
+
+    from bench.__main__ import render_cputime
+
+    run = {"isa": "AVX2", "date": "2026-01-02", "captum_best": "captum ppe=64 one digit/call",
+           "maps_per_cpu_second": {"ours (IncrementalCNN)": 40.0, "captum ppe=64 one digit/call": 10.0},
+           "mm_gflops_per_core": 80.0, "ours_over_captum_best": 4.0, "ours_over_folded": 1.25,
+           "ours_share_of_mm": 0.85}
+    path = tmp_path / "cputime.json"
+    path.write_text(json.dumps({"CPU X, 2 cores, AVX-512 CPU restricted to AVX2": run}))
+    lines = render_cputime(path)
+    row = next(line for line in lines if line.startswith("| CPU X"))
+    for expected in ("restricted to AVX2", "40.0", "4.00x", "85% of 80.0 GFLOP/s", "1.25x"):
+        assert expected in row, expected
+    assert render_cputime(tmp_path / "missing.json") == []
