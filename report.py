@@ -198,11 +198,12 @@ def p1_feature_maps(r: dict, figs: Figures) -> list[str]:
             + ["What each top cell responds to, from the data:", ""]
             + [f"- {c['words']}." for c in cells] + [""]
             + [f"{disc['examples']['zero']}. {disc['examples']['eight']}.", "",
-               f"**Do the features matter?** Zeroing the top channels {a['channels']} at conv3's "
-               f"output (all {a['n_digits']} test 0s and 8s) against zeroing as many random "
-               "channels (median of 20 draws), on each training seed (the margin is the mean logit "
-               "of the true class minus that of the other of 0/8):", ""]
-            + table(["seed", "test acc.", "cells with |d| > 1", "top cell", "margin",
+               f"**Do the features matter?** Each seed's own {len(a['channels'])} top channels (seed "
+               f"{r['seed']}: {', '.join(map(str, a['channels']))}) zeroed at conv3's output, against "
+               "as many random channels zeroed (median of 20 draws), over all "
+               f"{a['n_digits']} test 0s and 8s; the margin is the mean logit of the true class "
+               "minus that of the other of 0/8:", ""]
+            + table(["seed", "test acc.", "cells with \\|d\\| > 1", "top cell", "margin",
                      "margin, top-k zeroed", "margin, k random zeroed (median)",
                      "0/8 accuracy, top-k zeroed"], seed_rows)
             + figs.link("p1_feature_maps.png", "p1_discriminant_channels.png", "p1_top_patches.png"))

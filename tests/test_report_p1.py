@@ -87,6 +87,9 @@ def test_feature_map_section_has_each_cell_its_words_the_examples_and_the_ablati
                f"{100 * v['acc_0_8_before']:.1f}% → {100 * v['acc_0_8_after']:.1f}% |")
         assert row in text
     assert "p1_top_patches.png" in text
+    assert "(seed 7: 5, 3)" in text and "over all 200 test 0s and 8s" in text
+    header = next(ln for ln in text.splitlines() if ln.startswith("| seed | test acc."))
+    assert header.replace("\\|", "").count("|") == 9  # 8 columns: no bare | inside a cell
 
 
 def test_shift_section_has_both_models_the_ranking_and_the_seeds(tmp_path):
