@@ -203,7 +203,7 @@ def p1_feature_maps(r: dict, figs: Figures) -> list[str]:
                "as many random channels zeroed (median of 20 draws), over all "
                f"{a['n_digits']} test 0s and 8s; the margin is the mean logit of the true class "
                "minus that of the other of 0/8:", ""]
-            + table(["seed", "test acc.", "cells with \\|d\\| > 1", "top cell", "margin",
+            + table(["seed", "test acc.", "cells with |d| > 1", "top cell", "margin",
                      "margin, top-k zeroed", "margin, k random zeroed (median)",
                      "0/8 accuracy, top-k zeroed"], seed_rows)
             + figs.link("p1_feature_maps.png", "p1_discriminant_channels.png", "p1_top_patches.png"))
