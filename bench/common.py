@@ -17,6 +17,8 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from common.machine import cpu_flags, cpu_model
+
 Stat = dict[str, Any]  # {"median", "min", "max", "n"} (+ "of" when only n of `of` runs count)
 
 
@@ -195,18 +197,6 @@ def check_result(r: Mapping[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------- the machine
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (platform.processor() where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _version(package: str) -> str | None:
     try:
         return version(package)
@@ -217,18 +207,6 @@ def _version(package: str) -> str | None:
 def load_average() -> list[float]:
     """The 1-, 5- and 15-minute load averages, rounded."""
     return [round(x, 2) for x in os.getloadavg()]
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def isa_label(m: dict[str, Any]) -> str:

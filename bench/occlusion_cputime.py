@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import statistics
 import sys
 import time
@@ -25,10 +24,10 @@ from typing import Callable
 import torch
 
 from bench.bench_occlusion import MM_N, batched_maps, captum_maps
+from bench.common import machine_info, machine_key
 from common.cli import ROOT, write_json_atomic
 from common.cnn import load_cnn
 from common.data import load_mnist
-from common.machine import cpu_model, vector_extensions
 from common.occlusion import FoldedCNN, occlude
 
 RESULTS = ROOT / "bench" / "occlusion_cputime.json"
@@ -80,22 +79,13 @@ def main(rounds: int = 5) -> dict:
     return res
 
 
-def machine_key(isa: str) -> str:
-    """"AMD EPYC, 2 cores, AVX-512", or "..., AVX-512 CPU restricted to AVX2" for a held-down run."""
-    cpu_isa = vector_extensions()
-    key = f"{cpu_model()}, {len(os.sched_getaffinity(0))} cores, {cpu_isa}"
-    if isa.replace("AVX512", "AVX-512") != cpu_isa:
-        key += f" CPU restricted to {isa} (ATEN_CPU_CAPABILITY/ONEDNN_MAX_CPU_ISA)"
-    return key
-
-
 def record(res: dict, path=RESULTS) -> None:
     """Merge `res` into the JSON file under its machine key, replacing that machine's last run."""
     try:
         runs = json.loads(path.read_text())
     except (OSError, ValueError):
         runs = {}
-    runs[machine_key(res["isa"])] = res
+    runs[machine_key(machine_info())] = res
     write_json_atomic(path, runs)
 
 

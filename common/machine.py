@@ -29,9 +29,14 @@ def cpu_model() -> str:
     return _cpuinfo().get("model name") or platform.processor() or "unknown CPU"
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo is missing)."""
+    return set(_cpuinfo().get("flags", "").split())
+
+
 def vector_extensions(flags: str | None = None) -> str:
     """"AVX-512", "AVX2" or "no AVX2", from the CPU's flags (AVX-512 means avx512f)."""
-    found = set((flags if flags is not None else _cpuinfo().get("flags", "")).split())
+    found = set(flags.split()) if flags is not None else cpu_flags()
     if "avx512f" in found:
         return "AVX-512"
     return "AVX2" if "avx2" in found else "no AVX2"
