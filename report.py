@@ -322,13 +322,6 @@ def p2_adversarial(r: dict, figs: Figures) -> list[str]:
     return lines + figs.link("p2_transplant_study.png", "p2_adversarial.png", "p2_attacks.png")
 
 
-def p2_rates(r: dict) -> str:
-    """Per window size, over every position of the example: label changed and adversarial, with intervals."""
-    every = r["adversarial_study"]["every_position"]
-    return "; ".join(f"{n}x{n}: label changed {p2_ci(every['changed'][n])}, adversarial "
-                     f"{p2_ci(every['adversarial'][n])}" for n in sorted(every["changed"], key=int))
-
-
 # ----------------------------------------------------------------------------- P3
 def gradient_table(name: str, r: dict, prefix: str) -> list[str]:
     """The gradient by BPTT, central differences and (if saved) torch autograd, with relative errors."""
