@@ -6,7 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
-SCRIPTS := $(wildcard p1_cnn_filters.py p2_occlusion.py p3_rnn_bptt.py p4_experiments.py p5_lstm.py answer_key.py)
+# The scripts that use the trained CNNs (and take --data), then those that do not.
+CNN_SCRIPTS := p1_cnn_filters.py p2_occlusion.py
+RNN_SCRIPTS := p3_rnn_bptt.py p4_experiments.py p5_lstm.py answer_key.py
+SCRIPTS := $(CNN_SCRIPTS) $(RNN_SCRIPTS)
 RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(filter p%,$(SCRIPTS)),$(firstword $(subst _, ,$(s)))_results.json)) \
            $(if $(filter answer_key.py,$(SCRIPTS)),figures/answer_key.json)
 DATA ?= auto
@@ -30,17 +33,31 @@ $(STAMP): requirements.txt
 cnn: $(STAMP)
 	$(PY) -m common.cnn --data $(DATA)
 
+# The checkpoints that P1 and P2 load, by suffix: the reference CNN (seed0), the seed rechecks
+# and P2's judge CNNs (seed1-seed3), P1's no-augmentation CNN (seed0-aug0) and P2's MLP judge
+# (mlp-seed0). The missing ones train side by side, one per core (common/models.py); a test
+# checks this list against the scripts' models_needed().
+MODELS := seed0 seed1 seed2 seed3 seed0-aug0 mlp-seed0
+
 # The data source is resolved once (offline, the download attempt alone costs seconds) and
-# passed to every step. Each script runs in order; the first failure stops make with its status.
-# Only the MNIST steps (the CNN, P1, P2) take --data.
+# passed to every CNN step. The CNNs train in the background while the RNN scripts run (those
+# are mostly one-threaded numpy and leave a core free); the trainer's output is shown when it
+# ends, then the CNN scripts run. The first failure stops make with its status.
 problems: $(STAMP)
 	@src=$$($(PY) -m common.data $(DATA)) || exit $$?; \
-	echo "== $(PY) -m common.cnn --data $$src"; \
-	$(PY) -m common.cnn --data $$src || exit $$?; \
-	for s in $(SCRIPTS); do \
-	  case $$s in p1_*|p2_*) flag="--data $$src";; *) flag="";; esac; \
-	  echo "== $(PY) $$s $$flag"; \
-	  $(PY) $$s $$flag || exit $$?; \
+	log=$$(mktemp); trap 'kill $$cnn 2>/dev/null; rm -f $$log' EXIT; \
+	echo "== $(PY) -m common.models --data $$src $(MODELS)  (in the background; output below)"; \
+	$(PY) -m common.models --data $$src $(MODELS) >$$log 2>&1 & cnn=$$!; \
+	for s in $(RNN_SCRIPTS); do \
+	  echo "== $(PY) $$s"; \
+	  $(PY) $$s || exit $$?; \
+	done; \
+	wait $$cnn; status=$$?; \
+	echo "== (output of) $(PY) -m common.models --data $$src $(MODELS)"; \
+	cat $$log; test $$status = 0 || exit $$status; \
+	for s in $(CNN_SCRIPTS); do \
+	  echo "== $(PY) $$s --data $$src"; \
+	  $(PY) $$s --data $$src || exit $$?; \
 	done
 	@for f in $(RESULTS); do \
 	  test -s $$f || { echo "make: expected output $$f is missing" >&2; exit 1; }; \

@@ -19,7 +19,8 @@ and falls off beyond.
 Writes figures/p1_*.png and figures/p1_results.json.
 Runtime on 2 CPU cores with cached checkpoints: about 1.5x the single-model version of this script
 (35 s against 23 s, both measured on a machine shared 5 ways); the first run also trains the
-no-augmentation model and seeds 1 and 2 (about 10 s each on an idle machine).
+no-augmentation model and seeds 1 and 2 (about 10 s each on one thread, one per core side by side;
+`make` trains them before P1 starts).
 """
 from __future__ import annotations
 
@@ -31,10 +32,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.cli import FIGURES, Parser, UserError, run, save_figure, versions, write_json_atomic
+from common.cli import FIGURES, Parser, run, save_figure, versions, write_json_atomic
 from common.cnn import (CNN, CONV_LAYERS, add_cnn_arguments, capture, load_cnn, logits_from_act3,
                         pick_correct, predict_proba)
-from common.data import MNISTData, load_mnist, shift
+from common.data import MNISTData, load_mnist, resolve_source, shift
+from common.models import ModelSpec, ensure_models
 from common.occlusion import fast_inference_copy
 from common.plotting import plt
 
@@ -904,15 +906,23 @@ def print_report(examples: dict[str, int], filters: dict, features: dict, shifts
     print(f"  Answer: {shifts['answer']}")
 
 
+def models_needed(seed: int, seeds: Sequence[int]) -> list[ModelSpec]:
+    """The CNNs a run loads: the reference, one per checked seed and the no-augmentation CNN."""
+    return [ModelSpec(s) for s in dict.fromkeys([seed, *seeds])] + [ModelSpec(seed, augment_px=0)]
+
+
 def load_models(args) -> tuple[torch.nn.Module, dict, dict[int, torch.nn.Module], torch.nn.Module]:
-    """The reference CNN and its metadata, one CNN per checked seed, and the no-augmentation CNN."""
-    model, meta = load_cnn(args.data, retrain=args.retrain, seed=args.seed,
-                           checkpoint_dir=args.checkpoints)
-    others = lambda seed, aug: load_cnn(meta["source"], seed=seed, augment_px=aug,  # noqa: E731
-                                        checkpoint_dir=args.checkpoints)[0]
-    models = {s: model if s == args.seed else others(s, 1)
-              for s in dict.fromkeys([args.seed, *args.seeds])}
-    return model, meta, models, others(args.seed, 0)
+    """The reference CNN and its metadata, one CNN per checked seed, and the no-augmentation CNN.
+
+    Missing checkpoints train first, side by side; --retrain retrains only the reference."""
+    source = resolve_source(args.data)
+    ensure_models(source, models_needed(args.seed, args.seeds), args.checkpoints,
+                  retrain=[ModelSpec(args.seed)] if args.retrain else ())
+    load = lambda seed, aug: load_cnn(source, seed=seed, augment_px=aug,  # noqa: E731
+                                      checkpoint_dir=args.checkpoints)
+    model, meta = load(args.seed, 1)
+    models = {s: model if s == args.seed else load(s, 1)[0] for s in dict.fromkeys([args.seed, *args.seeds])}
+    return model, meta, models, load(args.seed, 0)[0]
 
 
 def assemble_results(meta: dict, model: CNN, seeds: list[int], sample_size: int,

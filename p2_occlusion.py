@@ -27,12 +27,13 @@ half of the loop, where the stem joins it. The exact numbers, and everything in 
 CNN's weights, which differ between CPUs: they are printed and in figures/p2_results.json.
 Writes: figures/p2_maps.png, p2_regions.png, p2_population.png, p2_sixes_gallery.png,
 p2_transplant_study.png, p2_adversarial.png, p2_attacks.png and p2_results.json; trains and caches
-the judges (checkpoints/cnn-<source>-seed{1,2,3}.pt, mlp-<source>.pt) on the first run.
+the judges (checkpoints/cnn-<source>-seed{1,2,3}.pt, mlp-<source>.pt; common/mlp.py) on the first run.
 Runtime on 2 CPU cores, checkpoints cached: measured only on a shared, overloaded machine (load 9 on
 2 cores): 236 s wall against 137 s for the previous P2 (a larger search, no judges) in the same
 conditions, so about 1.7x the previous P2's 10 s on a quiet machine. About half of it is the
 transplant study; its cost scales with FULL["windows"] and FULL["sixes"], not with the test set.
-The first run also trains 3 judge CNNs (about 6-10 s each quiet) and the MLP.
+The first run also trains 3 judge CNNs (about 10 s each on one thread, one per core side by side)
+and the MLP (about 1 s); `make` trains them before P2 starts.
 """
 from __future__ import annotations
 
@@ -50,9 +51,10 @@ from matplotlib import colors
 from matplotlib.patches import Patch, Rectangle
 
 from common.cli import FIGURES, Parser, UserError, run, save_figure, versions, write_json_atomic
-from common.cnn import (MNIST_MEAN, MNIST_STD, accuracy, add_cnn_arguments, load_checkpoint, load_cnn,
-                        pick_correct, predict_proba, save_checkpoint)
+from common.cnn import add_cnn_arguments, load_cnn, pick_correct, predict_proba
 from common.data import MNISTData, load_mnist, resolve_source
+from common.mlp import load_mlp
+from common.models import ModelSpec, ensure_models
 from common.occlusion import DEFAULT_CHUNK, check_window, fast_inference_copy, num_positions, occlude
 from common.plotting import plt
 
@@ -75,7 +77,6 @@ QUICK = {"population": 6, "windows": 4, "guided_positions": 3, "sixes": 1}
 JUDGE_CNNS = 3  # CNN judges: training seeds seed+1 .. seed+3, same recipe as ours
 JUDGE_MAJORITY = 3  # of the 4 judges (3 CNNs and the MLP)
 SEEDS_AGREE = 2  # our CNN's conclusions are rechecked on CNNs of training seeds seed+1, seed+2
-MLP_HIDDEN, MLP_EPOCHS = 256, 8
 Z95 = 1.959964  # two-sided 95% normal quantile
 PGD_EPS, PGD_STEPS, PGD_GRID = 0.3, 40, 15  # the usual MNIST L-inf budget; steps of 2.5 eps / steps
 PATCH_STEPS, PATCH_ALPHA = 100, 0.05  # the optimised patch: signed-gradient steps inside its window
@@ -136,9 +137,19 @@ class Problem(NamedTuple):
         return self.six[0].numpy()
 
 
+def models_needed(seed: int) -> list[ModelSpec]:
+    """The networks a run loads: our CNN, then the judges (CNNs of seeds seed+1 .. seed+JUDGE_CNNS
+    and the MLP of our seed)."""
+    return [ModelSpec(k) for k in range(seed, seed + 1 + JUDGE_CNNS)] + [ModelSpec(seed, 0, "mlp")]
+
+
 def load_problem(data: str, seed: int, retrain: bool, checkpoints, index: int | None) -> Problem:
+    """Our CNN, the test split and the '6'. Missing checkpoints (ours and the judges') train
+    first, side by side; --retrain retrains them all."""
     source = resolve_source(data)
-    model, meta = load_cnn(source, retrain=retrain, seed=seed, checkpoint_dir=checkpoints)
+    specs = models_needed(seed)
+    ensure_models(source, specs, checkpoints, retrain=specs if retrain else ())
+    model, meta = load_cnn(source, seed=seed, checkpoint_dir=checkpoints)
     test = load_mnist("test", source)
     probs = predict_proba(model, test.images)
     pred = probs.argmax(1)
@@ -425,75 +436,24 @@ def question2(problem: Problem, maps: dict[str, np.ndarray], patch: int, stride:
 
 
 # ----------------------------------------------------------------------------- (3) judges
-class MLP(nn.Module):
-    """The judge of another family: 784 -> MLP_HIDDEN -> 10 with ReLU, pixels in [0, 1] as for the CNN."""
-
-    def __init__(self, hidden: int = MLP_HIDDEN) -> None:
-        super().__init__()
-        self.hidden = nn.Linear(28 * 28, hidden)
-        self.out = nn.Linear(hidden, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x.flatten(1) - MNIST_MEAN) / MNIST_STD
-        return self.out(F.relu(self.hidden(x)))
-
-
-def train_mlp(train: MNISTData, test: MNISTData, seed: int) -> tuple[MLP, dict]:
-    """Adam on cross-entropy, MLP_EPOCHS epochs of batch 64, seeded shuffling; no augmentation."""
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    model = MLP()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(MLP_EPOCHS):
-        for batch in torch.randperm(len(train.labels), generator=gen).split(64):
-            loss = F.cross_entropy(model(train.images[batch]), train.labels[batch])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    model.eval()
-    meta = {"seed": seed, "epochs": MLP_EPOCHS, "hidden": MLP_HIDDEN,
-            "train_accuracy": accuracy(model, train), "test_accuracy": accuracy(model, test)}
-    return model, meta
-
-
-def mlp_path(source: str, checkpoint_dir: Path, seed: int) -> Path:
-    return Path(checkpoint_dir) / f"mlp-{source}{f'-seed{seed}' if seed else ''}.pt"
-
-
-def load_mlp(source: str, seed: int, retrain: bool, checkpoint_dir: Path) -> tuple[MLP, dict]:
-    """The MLP judge from its checkpoint, trained and saved when missing or `retrain` is set.
-
-    A corrupt or mismatched file raises a one-line UserError naming --retrain and is left as it is.
-    """
-    path = mlp_path(source, checkpoint_dir, seed)
-    if path.exists() and not retrain:
-        model, meta = load_checkpoint(path, MLP)
-        for key, want in (("source", source), ("seed", seed)):
-            if meta.get(key) != want:
-                raise UserError(f"checkpoint {path} has {key} {meta.get(key)!r}, not {want!r}; "
-                                "rerun with --retrain to replace it")
-        return model, meta
-    print(f"training the MLP judge on {source} (seed {seed}) ...")
-    model, meta = train_mlp(load_mnist("train", source), load_mnist("test", source), seed)
-    meta["source"] = source
-    save_checkpoint(model, meta, path)
-    return model, meta
-
-
 class Judge(NamedTuple):
     name: str
     model: nn.Module
     meta: dict
 
 
-def load_judges(source: str, seed: int, retrain: bool, checkpoint_dir: Path) -> list[Judge]:
-    """CNNs trained with seeds seed+1 .. seed+JUDGE_CNNS (the same recipe) and the MLP."""
+def load_judges(source: str, seed: int, checkpoint_dir: Path) -> list[Judge]:
+    """The CNNs of seeds seed+1 .. seed+JUDGE_CNNS (the same recipe) and the MLP, from the
+    checkpoints that load_problem made sure of."""
     judges = []
-    for k in range(seed + 1, seed + 1 + JUDGE_CNNS):
-        model, meta = load_cnn(source, retrain=retrain, seed=k, checkpoint_dir=checkpoint_dir)
-        judges.append(Judge(f"CNN seed {k}", model, meta))
-    model, meta = load_mlp(source, seed, retrain, checkpoint_dir)
-    return judges + [Judge(f"MLP seed {seed}", model, meta)]
+    for spec in models_needed(seed)[1:]:
+        if spec.kind == "mlp":
+            model, meta = load_mlp(source, spec.seed, False, checkpoint_dir)
+            judges.append(Judge(f"MLP seed {spec.seed}", model, meta))
+        else:
+            model, meta = load_cnn(source, seed=spec.seed, checkpoint_dir=checkpoint_dir)
+            judges.append(Judge(f"CNN seed {spec.seed}", model, meta))
+    return judges
 
 
 # ----------------------------------------------------------------------------- (3) transplants
@@ -1542,7 +1502,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"\n(1) Occlusion maps ({patch}x{patch} patch, stride {stride}, fill {fill:g})\n{a1['q1']}")
     a2 = question2(problem, a1["maps"], patch, stride, fill, budget, args.quick, rng)
     print(f"\n(2) Which parts of the '6' matter\n{a2['q2']}")
-    judges = load_judges(problem.source, args.seed, args.retrain, args.checkpoints)
+    judges = load_judges(problem.source, args.seed, args.checkpoints)
     seed_models = {j.meta["seed"]: j.model for j in judges[:SEEDS_AGREE]}
     a3 = question3(problem, judges, seed_models, budget, rng)
     print(f"\n(3) Transplanted windows from other digits\n{a3['q3']}")

@@ -24,7 +24,8 @@ from common.data import load_mnist
 
 @pytest.fixture(scope="module")
 def judge_checkpoints(tiny_checkpoints, tmp_path_factory):
-    """The tiny seed-0 CNN plus one-epoch CNNs of seeds 1-3; p2 trains the MLP judge itself."""
+    """The tiny seed-0 CNN plus one-epoch CNNs of seeds 1-3; p2 trains the MLP judge itself (the one
+    missing checkpoint, in-process)."""
     folder = tmp_path_factory.mktemp("judges")
     shutil.copy(checkpoint_path("mnist5k", tiny_checkpoints), checkpoint_path("mnist5k", folder))
     train, test = load_mnist("train", "mnist5k"), load_mnist("test", "mnist5k")
@@ -42,7 +43,7 @@ def p2_run(judge_checkpoints, tmp_path_factory):
     result = p2.main(argv)
     saved = json.loads((out / "p2_results.json").read_text())
     model, _ = load_cnn("mnist5k", checkpoint_dir=judge_checkpoints)
-    judges = [j.model for j in p2.load_judges("mnist5k", 0, False, judge_checkpoints)]
+    judges = [j.model for j in p2.load_judges("mnist5k", 0, judge_checkpoints)]
     return {"argv": argv, "out": out, "result": result, "saved": saved, "model": model,
             "judges": judges, "test": load_mnist("test", "mnist5k")}
 

@@ -1,4 +1,4 @@
-"""P2(3) study helpers: the Wilson interval, PGD and the patch attack, pasting, and the MLP judge's checkpoint.
+"""P2(3) study helpers: the Wilson interval, PGD and the patch attack, pasting, and the judges' checkpoints.
 
 Expected values come from independent sources: a closed form worked by hand and a brute-force scan
 for the interval, torch autograd for one PGD step, plain numpy slicing for the pastes, and the
@@ -15,6 +15,7 @@ import torch.nn as nn
 
 import p2_occlusion as p2
 from common.cli import UserError, run
+from common import mlp
 from common.cnn import checkpoint_path, save_checkpoint
 
 
@@ -136,18 +137,18 @@ def test_adversarial_needs_the_judges_majority_on_six():
 # ----------------------------------------------------------------------------- the MLP judge's checkpoint
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shapes", "other_seed"])
 def test_bad_mlp_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, capsys):
-    path = p2.mlp_path("mnist5k", tmp_path, 0)
+    path = mlp.mlp_path("mnist5k", tmp_path, 0)
     meta = {"source": "mnist5k", "seed": 1 if damage == "other_seed" else 0}
-    save_checkpoint(p2.MLP(hidden=8) if damage == "wrong_shapes" else p2.MLP(), meta, path)
+    save_checkpoint(mlp.MLP(hidden=8) if damage == "wrong_shapes" else mlp.MLP(), meta, path)
     if damage in ("truncate", "garbage"):
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
     before = path.read_bytes()
     with pytest.raises(UserError, match="--retrain") as err:
-        p2.load_mlp("mnist5k", 0, False, tmp_path)
+        mlp.load_mlp("mnist5k", 0, False, tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == before
-    status = run(lambda: p2.load_mlp("mnist5k", 0, False, tmp_path))
+    status = run(lambda: mlp.load_mlp("mnist5k", 0, False, tmp_path))
     err_text = capsys.readouterr().err
     assert status == 2 and err_text.count("\n") == 1 and "Traceback" not in err_text
 
@@ -156,6 +157,6 @@ def test_a_corrupt_cnn_judge_checkpoint_is_a_one_line_error_and_is_kept(tmp_path
     path = checkpoint_path("mnist5k", tmp_path, seed=1)  # the first CNN judge of seed 0
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="--retrain") as err:
-        p2.load_judges("mnist5k", 0, False, tmp_path)
+        p2.load_judges("mnist5k", 0, tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == b"not a checkpoint"

@@ -1,0 +1,82 @@
+"""The MLP judge of Problem 2: a classifier of another family than the CNN, with its recipe and
+checkpoint (checkpoints/mlp-<source>[-seed<k>].pt).
+
+It judges whether a pasted window really turned a '6' into another digit: a network that sees
+pixels without convolutions or pooling shares fewer of the CNN's blind spots than another CNN.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common.cli import UserError
+from common.cnn import (MNIST_MEAN, MNIST_STD, TRAIN_THREADS, accuracy, load_checkpoint, save_checkpoint,
+                        torch_threads)
+from common.data import MNISTData, load_mnist
+
+MLP_HIDDEN, MLP_EPOCHS = 256, 8
+
+
+class MLP(nn.Module):
+    """The judge of another family: 784 -> MLP_HIDDEN -> 10 with ReLU, pixels in [0, 1] as for the CNN."""
+
+    def __init__(self, hidden: int = MLP_HIDDEN) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(28 * 28, hidden)
+        self.out = nn.Linear(hidden, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.flatten(1) - MNIST_MEAN) / MNIST_STD
+        return self.out(F.relu(self.hidden(x)))
+
+
+def train_mlp(train: MNISTData, test: MNISTData, seed: int) -> tuple[MLP, dict]:
+    """Adam on cross-entropy, MLP_EPOCHS epochs of batch 64, seeded shuffling; no augmentation.
+    On TRAIN_THREADS threads, as the CNNs, so the weights do not depend on the core count."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = MLP()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with torch_threads(TRAIN_THREADS):
+        for _ in range(MLP_EPOCHS):
+            for batch in torch.randperm(len(train.labels), generator=gen).split(64):
+                loss = F.cross_entropy(model(train.images[batch]), train.labels[batch])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    model.eval()
+    meta = {"seed": seed, "epochs": MLP_EPOCHS, "hidden": MLP_HIDDEN, "threads": TRAIN_THREADS,
+            "train_accuracy": accuracy(model, train), "test_accuracy": accuracy(model, test)}
+    return model, meta
+
+
+def mlp_path(source: str, checkpoint_dir: Path, seed: int) -> Path:
+    return Path(checkpoint_dir) / f"mlp-{source}{f'-seed{seed}' if seed else ''}.pt"
+
+
+def load_mlp(source: str, seed: int, retrain: bool, checkpoint_dir: Path) -> tuple[MLP, dict]:
+    """The MLP judge from its checkpoint, trained and saved when missing or `retrain` is set.
+
+    A corrupt or mismatched file raises a one-line UserError naming --retrain and is left as it is.
+    """
+    path = mlp_path(source, checkpoint_dir, seed)
+    if path.exists() and not retrain:
+        model, meta = load_checkpoint(path, MLP)
+        for key, want in (("source", source), ("seed", seed)):
+            if meta.get(key) != want:
+                raise UserError(f"checkpoint {path} has {key} {meta.get(key)!r}, not {want!r}; "
+                                "rerun with --retrain to replace it")
+        return model, meta
+    print(f"training the MLP judge on {source} (seed {seed}) ...")
+    return train_and_save_mlp(source, seed, path)
+
+
+def train_and_save_mlp(source: str, seed: int, path: Path) -> tuple[MLP, dict]:
+    """Train the MLP of (source, seed) and save it atomically to `path`."""
+    model, meta = train_mlp(load_mnist("train", source), load_mnist("test", source), seed)
+    meta["source"] = source
+    save_checkpoint(model, meta, path)
+    return model, meta
