@@ -621,6 +621,9 @@ def training_recipe(recipe: dict) -> str:
              f"label smoothing {recipe['label_smoothing']:g}",
              f"random shifts of up to ±{aug} px (clamp padding) as augmentation" if aug else
              "no augmentation"]
+    if "threads" in recipe:
+        parts.append(f"on {recipe['threads']} thread{'s' * (recipe['threads'] != 1)} (the weights do "
+                     "not depend on the core count)")
     return ", ".join(parts)
 
 

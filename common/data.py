@@ -73,8 +73,9 @@ def _read_full_mnist(split: str, root: Path) -> MNISTData:
     if len(images) != len(labels) or images.shape[1:] != (28, 28):
         raise UserError(f"{raw_folder(root)}: {split} images {images.shape} do not match labels "
                         f"{labels.shape}; delete the folder to download MNIST again")
-    return MNISTData(torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1),
-                     torch.from_numpy(labels.astype(np.int64)), "mnist")
+    pixels = images.astype(np.float32)
+    pixels /= 255.0  # in place: at 60,000 images a second float copy is 188 MB more at the peak
+    return MNISTData(torch.from_numpy(pixels).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), "mnist")
 
 
 def full_mnist_present(root: Path = DATA_DIR) -> bool:

@@ -16,6 +16,7 @@ from common.cli import UserError
 from common.cnn import (MNIST_MEAN, MNIST_STD, TRAIN_THREADS, accuracy, load_checkpoint, save_checkpoint,
                         torch_threads)
 from common.data import MNISTData, load_mnist
+from common.models import mlp_path
 
 MLP_HIDDEN, MLP_EPOCHS = 256, 8
 
@@ -51,10 +52,6 @@ def train_mlp(train: MNISTData, test: MNISTData, seed: int) -> tuple[MLP, dict]:
     meta = {"seed": seed, "epochs": MLP_EPOCHS, "hidden": MLP_HIDDEN, "threads": TRAIN_THREADS,
             "train_accuracy": accuracy(model, train), "test_accuracy": accuracy(model, test)}
     return model, meta
-
-
-def mlp_path(source: str, checkpoint_dir: Path, seed: int) -> Path:
-    return Path(checkpoint_dir) / f"mlp-{source}{f'-seed{seed}' if seed else ''}.pt"
 
 
 def load_mlp(source: str, seed: int, retrain: bool, checkpoint_dir: Path) -> tuple[MLP, dict]:

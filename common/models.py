@@ -19,12 +19,25 @@ import time
 from pathlib import Path
 from typing import Collection, NamedTuple, Sequence
 
-from common.cli import Parser, run
-from common.cnn import CHECKPOINT_DIR, checkpoint_path, train_and_save
+from common.cli import ROOT, Parser, run
 from common.data import SOURCES, resolve_source
-from common.mlp import mlp_path, train_and_save_mlp
 
+# torch is imported only by the workers (through common.cnn and common.mlp, in train_one): the
+# process that hands out the jobs stays small, which matters at full size (see bench_standin).
+CHECKPOINT_DIR = ROOT / "checkpoints"
 SPEC = re.compile(r"(mlp-)?seed(\d+)(?:-aug([0-2]))?")
+
+
+def checkpoint_path(source: str, checkpoint_dir: Path = CHECKPOINT_DIR, seed: int = 0,
+                    augment_px: int = 1) -> Path:
+    """checkpoints/cnn-<source>[-seed<k>][-aug<p>].pt; the reference model (seed 0, ±1 px) has no suffix."""
+    suffix = (f"-seed{seed}" if seed else "") + (f"-aug{augment_px}" if augment_px != 1 else "")
+    return Path(checkpoint_dir) / f"cnn-{source}{suffix}.pt"
+
+
+def mlp_path(source: str, checkpoint_dir: Path, seed: int) -> Path:
+    """checkpoints/mlp-<source>[-seed<k>].pt: P2's MLP judge."""
+    return Path(checkpoint_dir) / f"mlp-{source}{f'-seed{seed}' if seed else ''}.pt"
 
 
 class ModelSpec(NamedTuple):
@@ -55,8 +68,10 @@ def train_one(source: str, spec: ModelSpec, checkpoint_dir: Path) -> tuple[str, 
     start = time.perf_counter()
     path = spec.path(source, checkpoint_dir)
     if spec.kind == "mlp":
+        from common.mlp import train_and_save_mlp
         _, meta = train_and_save_mlp(source, spec.seed, path)
     else:
+        from common.cnn import train_and_save
         _, meta = train_and_save(source, spec.seed, spec.augment_px, path)
     return path.name, time.perf_counter() - start, meta["test_accuracy"]
 
@@ -89,10 +104,15 @@ def ensure_models(source: str, specs: Sequence[ModelSpec], checkpoint_dir: Path 
             print(f"  trained {name} in {seconds:.1f} s: test acc {100 * test_acc:.2f}%", flush=True)
         return
     # spawn, not fork: a forked child would inherit torch's thread pools in whatever state they are.
-    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+    pool = multiprocessing.get_context("spawn").Pool(jobs)
+    try:
         for name, seconds, test_acc in pool.imap_unordered(
                 _train_job, [(source, spec, checkpoint_dir) for spec in todo]):
             print(f"  trained {name} in {seconds:.1f} s: test acc {100 * test_acc:.2f}%", flush=True)
+        pool.close()  # workers exit on their own: terminating them leaks a semaphore warning
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,9 +1,14 @@
 """Smoke tests of the benchmarks (issue 7): each runs at tiny sizes, no timing is asserted."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from bench.__main__ import discover, render_markdown, render_readme_block, run_one, write_outputs
+from bench.bench_standin import tree_pss_bytes
 from bench.common import interleaved, isa_label, row, stat
 from common.text import markers
 
@@ -80,3 +85,25 @@ def test_cputime_section_renders_each_machine_with_its_ratios(tmp_path):
     for expected in ("restricted to AVX2", "40.0", "4.00x", "85% of 80.0 GFLOP/s", "1.25x"):
         assert expected in row, expected
     assert render_cputime(tmp_path / "missing.json") == []
+
+
+
+def own_pss(pid: int) -> int:
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    return sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:"))
+
+
+def test_tree_memory_counts_a_child_with_its_pages():
+    """bench_standin sums Pss over make's process tree: a child holding 200 MB of touched pages is
+    counted with this process (each one's own smaps_rollup is the independent reading)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; x = b'x' * (200 << 20); "
+                              "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        total, mine, theirs = tree_pss_bytes(os.getpid()), own_pss(os.getpid()), own_pss(child.pid)
+        assert theirs > 200 << 20
+        assert abs(total - (mine + theirs)) < 16 << 20  # read a moment apart
+        assert abs(tree_pss_bytes(child.pid) - theirs) < 4 << 20  # a leaf: only itself
+    finally:
+        child.kill()
+        child.wait()

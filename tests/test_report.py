@@ -433,11 +433,11 @@ def test_pooling_chain_is_derived_from_the_classifier_input():
 def test_header_states_pools_and_training_recipe(tree):
     root, inputs = tree
     inputs[1]["model"]["recipe"] = {"epochs": 3, "batch_size": 17, "max_lr": 0.25, "augment_px": 2,
-                                    "label_smoothing": 0.3, "optimizer": "OPTIMISER-TEXT"}
+                                    "label_smoothing": 0.3, "optimizer": "OPTIMISER-TEXT", "threads": 3}
     (root / "figures" / "p1_results.json").write_text(json.dumps(inputs[1]))
     head = build(root).split("## P1")[0]
     for expected in ("28→14→7→3", "2x2 max-pool", "3 epochs of batch 17", "OPTIMISER-TEXT",
-                     "up to 0.25", "label smoothing 0.3", "±2 px"):
+                     "up to 0.25", "label smoothing 0.3", "±2 px", "on 3 threads"):
         assert expected in head, expected
 
 
