@@ -1,8 +1,23 @@
-"""Shared fixtures: a CNN trained for a few seconds on mnist5k, saved in a temporary folder."""
+"""Shared fixtures: a CNN trained for a few seconds on mnist5k, saved in a temporary folder; and a
+guard that the suite leaves the repository's checkpoints/ as it found it."""
 import pytest
 
 from common.cnn import checkpoint_path, save_checkpoint, train_cnn
 from common.data import load_mnist
+from common.models import CHECKPOINT_DIR
+
+
+def checkpoint_state() -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in CHECKPOINT_DIR.glob("*")} if CHECKPOINT_DIR.is_dir() else {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_checkpoints_untouched():
+    """Tests train into temporary folders; one that trains into checkpoints/ (a script run without
+    --checkpoints) would also cost a full training on a fresh clone."""
+    before = checkpoint_state()
+    yield
+    assert checkpoint_state() == before, "the test suite wrote to checkpoints/"
 
 
 @pytest.fixture(scope="session")
