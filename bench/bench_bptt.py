@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bench.common import OthersCPU, goal, interleaved, result, row, torch_threads
+from bench.common import OthersCPU, goal, interleaved, result, row
+from common.cnn import torch_threads
 from common.gradcheck import rel_error
 from common.rnn import (LSTMParams, RNNParams, lstm_model_backward, lstm_model_forward, rnn_model_backward,
                         rnn_model_forward)

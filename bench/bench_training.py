@@ -30,8 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.common import goal, result, row, stat, torch_threads, uncontended
-from common.cnn import MNIST_MEAN, MNIST_STD, accuracy, train_cnn
+from bench.common import goal, result, row, stat, uncontended
+from common.cnn import MNIST_MEAN, MNIST_STD, accuracy, torch_threads, train_cnn
 from common.data import MNISTData, load_mnist
 
 SEEDS = (0, 1, 2)

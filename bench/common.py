@@ -4,10 +4,13 @@ processes take meanwhile, machine info, and the result schema.
 Every benchmark module `bench/bench_<name>.py` has `run(quick: bool) -> dict` returning a result
 built with `result(...)` and `row(...)` below; `check_result` says what the harness and the tests
 rely on. Times are in seconds everywhere; "ratio" is peer / ours, so > 1 means ours is faster.
+
+The torch benchmarks time with 2 threads (the issue's setting, set by common.cnn.torch_threads).
+Their --quick smoke runs use 1, because on a 2-core machine with a busy neighbour 2 threads run
+10-50x slower (OpenMP threads waiting on each other), and a smoke test only has to finish.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gc
 import os
@@ -15,7 +18,7 @@ import platform
 import statistics
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from common.machine import cpu_flags, cpu_model
 
@@ -77,24 +80,6 @@ def interleaved(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: i
             gc.enable()
     return {name: {**stat(samples[name]), "number": number[name], "samples": samples[name]}
             for name in names}
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with torch on `n` intra-op threads, then restore the previous setting.
-
-    The benchmarks time with 2 (the issue's setting); their --quick smoke runs use 1, because on a
-    2-core machine with a busy neighbour 2 threads run 10-50x slower (OpenMP threads waiting on
-    each other), and a smoke test only has to finish.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _machine_busy_seconds() -> float | None:

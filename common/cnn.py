@@ -12,9 +12,9 @@ about +0.4 points held-out over 3 seeds; wider layers cost twice the time for no
 Training runs on one thread (TRAIN_THREADS), channels-last. One thread, because oneDNN splits a
 convolution's weight gradient over threads and sums the parts in an order that depends on their
 number: the same seed gave other weights on 1 and 2 threads (seed 1 reached 98.4% held-out on one
-and 98.7% on two), so pinning it makes a checkpoint independent of the core count. It is also cheaper: two one-thread
-trainings side by side on 2 cores took 9 s each, against 6.7 s for one training on both cores,
-so common.models trains the missing checkpoints in parallel processes. Channels-last (NHWC) lets
+and 98.7% on two), so pinning it makes a checkpoint independent of the core count. It is also
+cheaper: two one-thread trainings side by side on 2 cores took 9 s each, against 6.7 s for one
+training on both cores, so common.models trains the missing checkpoints in parallel processes. Channels-last (NHWC) lets
 oneDNN skip the layout reorders around each convolution: 7.0 s against 10.3 s per training (on 2
 threads, median of 3 seeds; the held-out accuracies were 98.4-98.7% either way).
 """
@@ -134,22 +134,6 @@ def default_epochs(n_train: int) -> int:
     return LARGE_SET_EPOCHS if n_train > LARGE_SET else 10
 
 
-def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int | None = None,
-              batch_size: int = 64, max_lr: float = 0.05, augment_px: int = 1,
-              label_smoothing: float = 0.1, progress: bool = True,
-              on_epoch: Callable[[int, CNN], None] | None = None) -> tuple[CNN, dict]:
-    """Train a CNN from scratch; return it in eval mode with its metadata (accuracies, recipe).
-
-    epochs: None takes default_epochs(len(train.labels)): 10 for mnist5k, 2 for full MNIST.
-    `on_epoch(epoch, model)` is called after each epoch with the model in eval mode (the
-    benchmark uses it to record time-to-accuracy). Runs on TRAIN_THREADS threads, whatever the
-    caller's setting, which it restores.
-    """
-    with torch_threads(TRAIN_THREADS):
-        return _train_cnn(train, test, seed, epochs, batch_size, max_lr, augment_px,
-                          label_smoothing, progress, on_epoch)
-
-
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """torch's intra-op thread count set to n inside the block, restored after it."""
@@ -161,9 +145,18 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _train_cnn(train: MNISTData, test: MNISTData, seed: int, epochs: int | None, batch_size: int,
-               max_lr: float, augment_px: int, label_smoothing: float, progress: bool,
-               on_epoch: Callable[[int, CNN], None] | None) -> tuple[CNN, dict]:
+@torch_threads(TRAIN_THREADS)
+def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int | None = None,
+              batch_size: int = 64, max_lr: float = 0.05, augment_px: int = 1,
+              label_smoothing: float = 0.1, progress: bool = True,
+              on_epoch: Callable[[int, CNN], None] | None = None) -> tuple[CNN, dict]:
+    """Train a CNN from scratch; return it in eval mode with its metadata (accuracies, recipe).
+
+    epochs: None takes default_epochs(len(train.labels)): 10 for mnist5k, 2 for full MNIST.
+    `on_epoch(epoch, model)` is called after each epoch with the model in eval mode (the
+    benchmark uses it to record time-to-accuracy). Runs on TRAIN_THREADS threads, whatever the
+    caller's setting, which it restores.
+    """
     epochs = default_epochs(len(train.labels)) if epochs is None else epochs
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)

@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Collection, NamedTuple, Sequence
+from typing import Collection, Iterable, NamedTuple, Sequence
 
 from common.cli import ROOT, Parser, run
 from common.data import SOURCES, resolve_source
@@ -92,27 +92,29 @@ def ensure_models(source: str, specs: Sequence[ModelSpec], checkpoint_dir: Path 
     todo = sorted((spec for spec in dict.fromkeys(specs)
                    if spec in retrain or not spec.path(source, checkpoint_dir).exists()),
                   key=lambda spec: spec.kind != "cnn")  # the MLP (2 s) fills the last gap
-    jobs = max(1, min(jobs or len(os.sched_getaffinity(0)), len(todo)))
     if not todo:
         return
+    jobs = max(1, min(jobs or len(os.sched_getaffinity(0)), len(todo)))
     print(f"training {len(todo)} network{'s' * (len(todo) > 1)} on {source}, {jobs} at a time on "
-          f"one thread each: "
-          f"{', '.join(spec.path(source, checkpoint_dir).name for spec in todo)}", flush=True)
+          f"one thread each: {', '.join(spec.path(source, checkpoint_dir).name for spec in todo)}",
+          flush=True)
+    work = [(source, spec, checkpoint_dir) for spec in todo]
     if jobs == 1:
-        results = (train_one(source, spec, checkpoint_dir) for spec in todo)
-        for name, seconds, test_acc in results:
-            print(f"  trained {name} in {seconds:.1f} s: test acc {100 * test_acc:.2f}%", flush=True)
+        _report(map(_train_job, work))
         return
     # spawn, not fork: a forked child would inherit torch's thread pools in whatever state they are.
     pool = multiprocessing.get_context("spawn").Pool(jobs)
     try:
-        for name, seconds, test_acc in pool.imap_unordered(
-                _train_job, [(source, spec, checkpoint_dir) for spec in todo]):
-            print(f"  trained {name} in {seconds:.1f} s: test acc {100 * test_acc:.2f}%", flush=True)
+        _report(pool.imap_unordered(_train_job, work))
         pool.close()  # workers exit on their own: terminating them leaks a semaphore warning
     finally:
         pool.terminate()
         pool.join()
+
+
+def _report(trained: Iterable[tuple[str, float, float]]) -> None:
+    for name, seconds, test_acc in trained:
+        print(f"  trained {name} in {seconds:.1f} s: test acc {100 * test_acc:.2f}%", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
