@@ -429,15 +429,6 @@ def p5_gradient(r: dict, figs: Figures) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- answer key
-def load_answer_key(path: Path) -> list | None:
-    """The rows of answer_key.json, or None when it is missing, unreadable or not a list."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, list) else None
-
-
 def answer_key_section(rows: list | None, r3: dict | None, r5: dict | None) -> list[str]:
     """Tables of P3 and P5 under every reading a student may take, from answer_key.json; the row of
     this repository's run is marked."""
@@ -705,7 +696,7 @@ def build_report(results: dict[int, dict | None], figs: Figures, p4_answers: Pat
         lines += problem_section(n, results[n], figs)
     lines += p4_section(p4_answers, results[4], load_json(figs.folder / "p4_timing.json"), figs)
     lines += problem_section(5, results[5], figs)
-    lines += attempt(lambda: answer_key_section(load_answer_key(figs.folder / "answer_key.json"), results[3],
+    lines += attempt(lambda: answer_key_section(load_json(figs.folder / "answer_key.json", list), results[3],
                                                 results[5]), ["## Answer key for graders", "",
                      "_`answer_key.json` is not as expected: rerun `python answer_key.py`._", ""])
     lines += interpretations(results)
@@ -806,13 +797,14 @@ def broken_links(text: str, folder: Path) -> list[str]:
                    and not (folder / t).exists()})
 
 
-def load_json(path: Path) -> dict | None:
-    """A JSON object from `path`, or None when it is missing, unreadable or not an object."""
+def load_json(path: Path, kind: type = dict) -> Any:
+    """The JSON value in `path` (an object unless `kind` says otherwise), or None when the file is
+    missing, unreadable or holds another kind of value."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, kind) else None
 
 
 def load_results(folder: Path) -> dict[int, dict | None]:
