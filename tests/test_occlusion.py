@@ -19,6 +19,7 @@ from common.cnn import CNN
 from common.occlusion import (FoldedCNN, IncrementalCNN, changed_windows, check_window,
                               fold_batch_norm, full_flops, incremental_pays, num_positions,
                               occluded_batch, occlude, occlusion_masks, plan_blocks, plan_flops)
+from helpers import random_cnn
 
 
 class TinyCNN(nn.Module):
@@ -44,16 +45,6 @@ class PixelSum(nn.Module):
 def tiny(classes: int = 5, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return TinyCNN(classes).double().eval()
-
-
-def random_cnn(seed: int = 0) -> CNN:
-    """The Problem 1 architecture with random weights and non-trivial batch-norm statistics."""
-    torch.manual_seed(seed)
-    model = CNN()
-    for bn in (model.bn1, model.bn2, model.bn3):
-        bn.running_mean.uniform_(-0.5, 0.5)
-        bn.running_var.uniform_(0.5, 2.0)
-    return model.eval()
 
 
 def naive_occlude(model: nn.Module, image: torch.Tensor, patch: int, stride: int,

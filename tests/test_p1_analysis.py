@@ -7,18 +7,7 @@ import torch.nn.functional as F
 import p1_cnn_filters as p1
 from common.cnn import CNN, capture, logits_from_act3
 from common.data import MNISTData
-
-
-def random_cnn(seed: int = 0) -> CNN:
-    """An untrained CNN with random batch-norm statistics, in eval mode."""
-    torch.manual_seed(seed)
-    model = CNN()
-    for bn in (model.bn1, model.bn2, model.bn3):
-        bn.running_mean.uniform_(-0.5, 0.5)
-        bn.running_var.uniform_(0.5, 2.0)
-        bn.weight.data.uniform_(0.5, 1.5)
-        bn.bias.data.uniform_(-0.2, 0.2)
-    return model.eval()
+from helpers import random_cnn
 
 
 def hand_forward(model: CNN, x: torch.Tensor, zeroed: list[int]) -> torch.Tensor:
@@ -37,7 +26,7 @@ def hand_forward(model: CNN, x: torch.Tensor, zeroed: list[int]) -> torch.Tensor
 
 
 def test_logits_from_act3_finish_the_forward_pass():
-    model = random_cnn()
+    model = random_cnn(bn_affine=True)
     x = torch.rand(5, 1, 28, 28)
     with torch.no_grad():
         np.testing.assert_allclose(logits_from_act3(model, capture(model, x, ["act3"])["act3"]),
@@ -45,7 +34,7 @@ def test_logits_from_act3_finish_the_forward_pass():
 
 
 def test_ablation_equals_a_hand_zeroed_forward():
-    model = random_cnn()
+    model = random_cnn(bn_affine=True)
     x = torch.rand(5, 1, 28, 28)
     act3 = capture(model, x, ["act3"])["act3"]
     channels = torch.argsort(act3.mean((0, 2, 3)), descending=True)[:4].tolist()  # each one matters
@@ -68,7 +57,7 @@ def test_margin_and_accuracy_match_a_loop():
 
 
 def test_ablation_reports_the_zeroed_margin_and_a_median_of_random_draws():
-    model = random_cnn(2)
+    model = random_cnn(2, bn_affine=True)
     x, labels = torch.rand(8, 1, 28, 28), torch.tensor([0, 8] * 4)
     act3 = capture(model, x, ["act3"])["act3"]
     channels = torch.argsort(act3.mean((0, 2, 3)), descending=True)[:3].tolist()
@@ -134,7 +123,7 @@ def test_receptive_field_crops_rows_4r_minus_7_to_4r_plus_10_with_zeros_outside(
 
 
 def test_receptive_field_is_where_a_conv3_cell_has_gradient():
-    model = random_cnn(3)
+    model = random_cnn(3, bn_affine=True)
     r, c = 3, 2
     support = torch.zeros(28, 28, dtype=torch.bool)
     for seed in range(4):

@@ -15,6 +15,7 @@ import sys
 import pytest
 
 import report
+from helpers import sig, vec
 from common.cli import ROOT
 from test_report_p1 import synthetic_p1
 
@@ -54,14 +55,6 @@ BODY-DETAIL, and [the script](p4_experiments.py).
 
 BODY-THREE.
 """
-
-
-def sig(v: float) -> str:
-    return f"{float(v) + 0.0:#.8g}"
-
-
-def vec(v: list) -> str:
-    return "[" + ", ".join(sig(e) for e in v) + "]"
 
 
 def synthetic_inputs(seed: int = 0) -> dict[int, dict]:

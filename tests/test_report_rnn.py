@@ -12,14 +12,7 @@ from pathlib import Path
 import pytest
 
 import report
-
-
-def sig(v: float) -> str:
-    return f"{float(v) + 0.0:#.8g}"
-
-
-def vec(v: list) -> str:
-    return "[" + ", ".join(sig(e) for e in v) + "]"
+from helpers import sig, vec
 
 
 def inputs(seed: int = 1) -> dict[str, object]:
