@@ -77,6 +77,7 @@ readme: all
 	$(PY) report.py --readme README.md --seed-runs $(foreach k,$(README_SEEDS),figures/seed$(k))
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 # The occlusion goals are also measured in CPU seconds of one thread (robust on a shared machine),

@@ -23,8 +23,16 @@ import numpy as np
 
 from common.cli import FIGURES, Parser, UserError, run, write_json_atomic
 from common.gradcheck import rel_error
-from common.rnn import (PROBLEM5_BIASES, lstm_model_backward, lstm_model_forward, problem3_params,
-                        problem3_sequence, problem5_params, rnn_model_backward, rnn_model_forward)
+from common.rnn import (
+    PROBLEM5_BIASES,
+    lstm_model_backward,
+    lstm_model_forward,
+    problem3_params,
+    problem3_sequence,
+    problem5_params,
+    rnn_model_backward,
+    rnn_model_forward,
+)
 from common.rnn_autograd import lstm_grad_b_f, rnn_grad_b
 
 LR = 0.002  # Problem 3 (4)

@@ -33,8 +33,16 @@ import torch
 import torch.nn.functional as F
 
 from common.cli import FIGURES, Parser, run, save_figure, versions, write_json_atomic
-from common.cnn import (CNN, CONV_LAYERS, add_cnn_arguments, capture, load_cnn, logits_from_act3,
-                        pick_correct, predict_proba)
+from common.cnn import (
+    CNN,
+    CONV_LAYERS,
+    add_cnn_arguments,
+    capture,
+    load_cnn,
+    logits_from_act3,
+    pick_correct,
+    predict_proba,
+)
 from common.data import MNISTData, load_mnist, resolve_source, shift
 from common.models import ModelSpec, ensure_models
 from common.occlusion import fast_inference_copy
@@ -517,7 +525,7 @@ def analyse_shift(model: torch.nn.Module, no_aug: torch.nn.Module, sample: MNIST
                              f" (seed {', '.join(str(s) for s in seeds_one if s not in held)} "
                              "predicts " + "; ".join(f"{seeds_one[s]}" for s in seeds_one if s not in held)
                              + " for original/left/right)") + ". "
-        f"Its 3 leftmost and 3 rightmost columns hold "
+        "Its 3 leftmost and 3 rightmost columns hold "
         + ("no ink, so clamp padding gives exactly the image zero padding would. "
            if pad["clamp_equals_zero_padding"] else
            f"ink (max {pad['one_border_max_ink']:.2f}), so clamp padding repeats it and differs from "

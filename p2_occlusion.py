@@ -51,12 +51,26 @@ import torch.nn.functional as F
 from matplotlib import colors
 from matplotlib.patches import Patch, Rectangle
 
-from common.cli import FIGURES, Parser, UserError, run, save_figure, versions, write_json_atomic
+from common.cli import (
+    FIGURES,
+    Parser,
+    UserError,
+    run,
+    save_figure,
+    versions,
+    write_json_atomic,
+)
 from common.cnn import add_cnn_arguments, load_cnn, pick_correct, predict_proba
 from common.data import MNISTData, load_mnist, resolve_source
 from common.mlp import load_mlp
 from common.models import ModelSpec, ensure_models
-from common.occlusion import DEFAULT_CHUNK, check_window, fast_inference_copy, num_positions, occlude
+from common.occlusion import (
+    DEFAULT_CHUNK,
+    check_window,
+    fast_inference_copy,
+    num_positions,
+    occlude,
+)
 from common.plotting import plt
 
 # ----------------------------------------------------------------------------- algorithm constants

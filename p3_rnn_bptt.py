@@ -31,12 +31,29 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
-from common.cli import (FIGURES, Parser, finite_float, positive_float, run, save_figure, versions,
-                        write_json_atomic)
+from common.cli import (
+    FIGURES,
+    Parser,
+    finite_float,
+    positive_float,
+    run,
+    save_figure,
+    versions,
+    write_json_atomic,
+)
 from common.gradcheck import numeric_gradient, rel_error
 from common.plotting import plt
-from common.rnn import (LOG_BASES, OutputGrads, RNNGrads, custom_loss_backward, problem3_params,
-                        problem3_sequence, rnn_model_backward, rnn_model_forward, softmax_jacobian)
+from common.rnn import (
+    LOG_BASES,
+    OutputGrads,
+    RNNGrads,
+    custom_loss_backward,
+    problem3_params,
+    problem3_sequence,
+    rnn_model_backward,
+    rnn_model_forward,
+    softmax_jacobian,
+)
 from common.rnn_autograd import rnn_grad_b
 from common.text import print_table, sig
 

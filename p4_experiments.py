@@ -45,10 +45,29 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from common.cli import FIGURES, Parser, UserError, run, save_figure, versions, write_json_atomic
+from common.cli import (
+    FIGURES,
+    Parser,
+    UserError,
+    run,
+    save_figure,
+    versions,
+    write_json_atomic,
+)
 from common.plotting import plt
-from common.rnn import (LSTMParams, OutputCache, OutputGrads, lstm_backward, lstm_forward, output_backward,
-                        output_forward, problem3_params, rnn_backward, rnn_forward, rnn_step_forward)
+from common.rnn import (
+    LSTMParams,
+    OutputCache,
+    OutputGrads,
+    lstm_backward,
+    lstm_forward,
+    output_backward,
+    output_forward,
+    problem3_params,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_forward,
+)
 
 ALPHABET = "ACDEFGHIKLMNPQRSTVWY"  # the 20 amino acids, one-hot index = position here
 D = len(ALPHABET)
@@ -739,7 +758,7 @@ def build_answers(e1: dict[str, dict[str, Any]], e2: dict[str, Any], T1: int) ->
     q1 = (f"Loss on the last of T = {T1} steps, {draws} draws; lag τ − t at which ‖∂L/∂h(t)‖ falls below 1e-6 · "
           "‖∂L/∂h(τ)‖: " + "; ".join(lag(k) for k in rnn) + ". Median share of ∂L/∂W from more than "
           f"{FAR} steps back: " + "; ".join(f"{short(k)}: {share(k)}" for k in rnn)
-          + f" (of ∂L/∂b and ∂L/∂U, whose per-step terms have equal norms for one-hot x: "
+          + " (of ∂L/∂b and ∂L/∂U, whose per-step terms have equal norms for one-hot x: "
           + "; ".join(f"{short(k)}: {share(k, 'share_of_db_beyond_100')}" for k in rnn) + ").")
     edge = [k for k in rnn if k != p3 and 1.0 < rhos[k] < rhos[largest]]
     for k in edge:

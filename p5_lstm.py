@@ -30,12 +30,29 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.cli import (FIGURES, Parser, finite_float, positive_float, run, save_figure, versions,
-                        write_json_atomic)
+from common.cli import (
+    FIGURES,
+    Parser,
+    finite_float,
+    positive_float,
+    run,
+    save_figure,
+    versions,
+    write_json_atomic,
+)
 from common.gradcheck import numeric_gradient, rel_error
 from common.plotting import plt
-from common.rnn import (BLOCK_NAMES, CELL_ACTIVATIONS, PROBLEM5_BIASES, LSTMGrads, OutputGrads,
-                        lstm_model_backward, lstm_model_forward, problem3_sequence, problem5_params)
+from common.rnn import (
+    BLOCK_NAMES,
+    CELL_ACTIVATIONS,
+    PROBLEM5_BIASES,
+    LSTMGrads,
+    OutputGrads,
+    lstm_model_backward,
+    lstm_model_forward,
+    problem3_sequence,
+    problem5_params,
+)
 from common.rnn_autograd import lstm_grad_b_f
 from common.text import print_table, sig
 
@@ -92,7 +109,6 @@ def worked_solution(r: dict[str, Any]) -> list[str]:
     rows, fw = r["intermediate"], r["forward"]
     last, prev = rows[0], rows[1] if len(rows) > 1 else None
     tau = last["t"]
-    k = tau - 1  # forward arrays are indexed from t = 1
 
     def at(name: str, t: int) -> str:
         return sig(fw[name][t - 1]) if t >= 1 else sig([0.0] * len(fw[name][0]))

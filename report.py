@@ -548,7 +548,7 @@ def p4_cost_line(r: dict, timing: dict) -> list[str]:
     esn, per_epoch = timing["esn_readout_seconds"], timing["bptt_seconds_per_epoch"]
     accs = cost["bptt"]["test_accuracy_per_epoch"]
     done = sum(1 for t in per_epoch if t <= esn)
-    at_esn_time = (f"BPTT had not finished its first epoch, so its readout was still V = 0, c = 0 (accuracy 0.5)"
+    at_esn_time = ("BPTT had not finished its first epoch, so its readout was still V = 0, c = 0 (accuracy 0.5)"
                    if done == 0 else f"BPTT had finished {done} epoch(s), accuracy {accs[done - 1]:.2f}")
     return [f"**Cost at equal time** (`p4_timing.json`, wall-clock on the machine that ran it): the echo "
             f"state network's readout took {esn:.2f} s and reached {cost['esn_test_accuracy']:.2f}; in those "

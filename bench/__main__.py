@@ -22,7 +22,14 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from bench.common import check_result, fmt_stat, isa_label, load_average, machine_info, machine_key
+from bench.common import (
+    check_result,
+    fmt_stat,
+    isa_label,
+    load_average,
+    machine_info,
+    machine_key,
+)
 from common.cli import ROOT, Parser, write_atomic, write_json_atomic
 from common.text import markers, splice
 

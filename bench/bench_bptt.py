@@ -23,8 +23,14 @@ import torch
 from bench.common import OthersCPU, goal, interleaved, result, row
 from common.cnn import torch_threads
 from common.gradcheck import rel_error
-from common.rnn import (LSTMParams, RNNParams, lstm_model_backward, lstm_model_forward, rnn_model_backward,
-                        rnn_model_forward)
+from common.rnn import (
+    LSTMParams,
+    RNNParams,
+    lstm_model_backward,
+    lstm_model_forward,
+    rnn_model_backward,
+    rnn_model_forward,
+)
 
 TOLERANCE = 1e-12
 GOAL_SPEEDUP = 3.0

@@ -50,8 +50,18 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import Stat, goal, interleaved, result, row
 from common.cnn import CNN, load_cnn
 from common.data import load_mnist
-from common.occlusion import (DEFAULT_CHUNK, INCREMENTAL_CHUNK, FoldedCNN, full_flops, num_positions,
-                              occluded_batch, occlude, occlusion_masks, plan_blocks, plan_flops)
+from common.occlusion import (
+    DEFAULT_CHUNK,
+    INCREMENTAL_CHUNK,
+    FoldedCNN,
+    full_flops,
+    num_positions,
+    occlude,
+    occluded_batch,
+    occlusion_masks,
+    plan_blocks,
+    plan_flops,
+)
 
 PATCH, STRIDE, FILL = 8, 1, 0.0
 SIZE = 28

@@ -13,8 +13,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common.cli import UserError
-from common.cnn import (MNIST_MEAN, MNIST_STD, TRAIN_THREADS, accuracy, load_checkpoint, save_checkpoint,
-                        torch_threads)
+from common.cnn import (
+    MNIST_MEAN,
+    MNIST_STD,
+    TRAIN_THREADS,
+    accuracy,
+    load_checkpoint,
+    save_checkpoint,
+    torch_threads,
+)
 from common.data import MNISTData, load_mnist
 from common.models import mlp_path
 

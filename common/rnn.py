@@ -37,7 +37,7 @@ def check_recurrent_shapes(x: np.ndarray, h0: np.ndarray, W: np.ndarray, U: np.n
         raise UserError("empty sequence: x has no time steps (T = 0); need T >= 1")
     if h0.ndim != 1:
         raise UserError(f"h0 must be a vector (H,); got shape {h0.shape}")
-    (T, D), H = x.shape, h0.shape[0]
+    D, H = x.shape[1], h0.shape[0]
     expected = {f"W{suffix}": (W, (H, H)), f"U{suffix}": (U, (H, D)), f"b{suffix}": (b, (H,))}
     for name, (array, shape) in expected.items():
         if array.shape != shape:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import discover, render_markdown, render_readme_block, run_one, write_outputs
+from bench.__main__ import (
+    discover,
+    render_markdown,
+    render_readme_block,
+    run_one,
+    write_outputs,
+)
 from bench.bench_standin import tree_pss_bytes
 from bench.common import interleaved, isa_label, row, stat
 from common.text import markers

@@ -4,8 +4,17 @@ import torch
 import torch.nn as nn
 
 from common.cli import UserError, run
-from common.cnn import (CNN, MNIST_MEAN, MNIST_STD, capture, checkpoint_path, load_checkpoint,
-                        load_cnn, save_checkpoint, train_cnn)
+from common.cnn import (
+    CNN,
+    MNIST_MEAN,
+    MNIST_STD,
+    capture,
+    checkpoint_path,
+    load_checkpoint,
+    load_cnn,
+    save_checkpoint,
+    train_cnn,
+)
 from common.data import MNISTData
 
 

@@ -4,7 +4,8 @@ import struct
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from common.cli import UserError
 from common.data import load_mnist, mnist5k_split_indices, shift

@@ -13,13 +13,25 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from captum.attr import Occlusion
+from helpers import random_cnn
 
 from common.cli import UserError
 from common.cnn import CNN
-from common.occlusion import (FoldedCNN, IncrementalCNN, changed_windows, check_window,
-                              fold_batch_norm, full_flops, incremental_pays, num_positions,
-                              occluded_batch, occlude, occlusion_masks, plan_blocks, plan_flops)
-from helpers import random_cnn
+from common.occlusion import (
+    FoldedCNN,
+    IncrementalCNN,
+    changed_windows,
+    check_window,
+    fold_batch_norm,
+    full_flops,
+    incremental_pays,
+    num_positions,
+    occlude,
+    occluded_batch,
+    occlusion_masks,
+    plan_blocks,
+    plan_flops,
+)
 
 
 class TinyCNN(nn.Module):

@@ -9,7 +9,13 @@ import torch
 
 import p1_cnn_filters as p1
 from common.cli import ROOT
-from common.cnn import checkpoint_path, load_checkpoint, load_cnn, predict_proba, save_checkpoint
+from common.cnn import (
+    checkpoint_path,
+    load_checkpoint,
+    load_cnn,
+    predict_proba,
+    save_checkpoint,
+)
 from common.data import load_mnist
 
 

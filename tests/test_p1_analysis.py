@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import random_cnn
 
 import p1_cnn_filters as p1
 from common.cnn import CNN, capture, logits_from_act3
 from common.data import MNISTData
-from helpers import random_cnn
 
 
 def hand_forward(model: CNN, x: torch.Tensor, zeroed: list[int]) -> torch.Tensor:

@@ -18,7 +18,13 @@ import torch.nn.functional as F
 
 import p2_occlusion as p2
 from common.cli import ROOT, run
-from common.cnn import checkpoint_path, load_cnn, predict_proba, save_checkpoint, train_cnn
+from common.cnn import (
+    checkpoint_path,
+    load_cnn,
+    predict_proba,
+    save_checkpoint,
+    train_cnn,
+)
 from common.data import load_mnist
 
 

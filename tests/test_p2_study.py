@@ -14,8 +14,8 @@ import torch
 import torch.nn as nn
 
 import p2_occlusion as p2
-from common.cli import UserError, run
 from common import mlp
+from common.cli import UserError, run
 from common.cnn import checkpoint_path, save_checkpoint
 
 

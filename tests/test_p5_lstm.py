@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lstm_reference import torch_lstm_loss
 
 import p5_lstm as p5
 from common import rnn
 from common.cli import UserError
 from common.gradcheck import numeric_gradient, rel_error
 from common.text import sig
-from lstm_reference import torch_lstm_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = list(rnn.LSTMParams._fields)

@@ -13,11 +13,11 @@ import subprocess
 import sys
 
 import pytest
+from helpers import sig, vec
+from test_report_p1 import synthetic_p1
 
 import report
-from helpers import sig, vec
 from common.cli import ROOT
-from test_report_p1 import synthetic_p1
 
 SCRIPTS = {1: "p1_cnn_filters.py", 2: "p2_occlusion.py", 3: "p3_rnn_bptt.py", 4: "p4_experiments.py",
            5: "p5_lstm.py"}
@@ -63,8 +63,6 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
     u = lambda: rng.uniform(-1, 1)  # noqa: E731
     v2 = lambda: [u(), u()]  # noqa: E731
     p = lambda: rng.uniform(0.01, 0.99)  # noqa: E731
-    probs = lambda k: [p() / 20 if i != k else p() for i in range(10)]  # noqa: E731
-    shifts = [str(dx) for dx in range(-6, 7)]
     p1 = synthetic_p1(seed, ARCH)
     ci = lambda: (lambda r: {"k": 1, "n": 10, "rate": r, "ci95": [r / 2, (1 + r) / 2]})(p())  # noqa: E731
     by_strategy = lambda: {st: {"changed": ci(), "adversarial": ci()}  # noqa: E731

@@ -10,9 +10,9 @@ import random
 from pathlib import Path
 
 import pytest
+from helpers import sig, vec
 
 import report
-from helpers import sig, vec
 
 
 def inputs(seed: int = 1) -> dict[str, object]:

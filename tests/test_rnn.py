@@ -11,11 +11,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from lstm_reference import torch_lstm_loss
 
 from common import rnn
 from common.cli import UserError
 from common.gradcheck import numeric_gradient, rel_error
-from lstm_reference import torch_lstm_loss
 
 LENGTHS = [1, 3, 50]
 RNN_NAMES = ["x", "h0", "W", "U", "b", "V", "c"]
