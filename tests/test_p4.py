@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import p4_experiments as p4
+from common import bptt, esn, longseq
 from common.gradcheck import rel_error
 from common.rnn import LSTMParams
 
@@ -31,7 +32,7 @@ def tensors(**arrays: np.ndarray) -> dict[str, torch.Tensor]:
 
 def random_rnn(rng: np.random.Generator, H: int, O: int = 2) -> dict[str, np.ndarray]:
     W = rng.standard_normal((H, H))
-    return {"W": 1.2 * W / np.max(np.abs(np.linalg.eigvals(W))), "U": 0.5 * rng.standard_normal((H, p4.D)),
+    return {"W": 1.2 * W / np.max(np.abs(np.linalg.eigvals(W))), "U": 0.5 * rng.standard_normal((H, longseq.D)),
             "b": 0.3 * rng.standard_normal(H), "V": rng.standard_normal((O, H)), "c": rng.standard_normal(O)}
 
 
@@ -43,9 +44,9 @@ def random_rnn(rng: np.random.Generator, H: int, O: int = 2) -> dict[str, np.nda
 def test_rnn_gradient_curve_matches_autograd():
     rng = np.random.default_rng(0)
     T, H, label = 30, 5, 1
-    x = np.eye(p4.D)[rng.integers(0, p4.D, T)]
+    x = np.eye(longseq.D)[rng.integers(0, longseq.D, T)]
     a = random_rnn(rng, H)
-    curve = p4.rnn_gradient_curve(x, a["W"], a["U"], a["b"], a["V"], a["c"], label)
+    curve = longseq.rnn_gradient_curve(x, a["W"], a["U"], a["b"], a["V"], a["c"], label)
 
     # torch: h(t) kept with retain_grad gives the total ∂L/∂h(t); a separate leaf copy of W and b per
     # step gives each step's own term of ∂L/∂W and ∂L/∂b as that copy's .grad
@@ -71,9 +72,9 @@ def test_rnn_gradient_curve_matches_autograd():
 
 def test_rnn_first_step_has_no_W_term_and_last_step_carries_the_loss():
     rng = np.random.default_rng(1)
-    x = np.eye(p4.D)[rng.integers(0, p4.D, 12)]
+    x = np.eye(longseq.D)[rng.integers(0, longseq.D, 12)]
     a = random_rnn(rng, 4)
-    curve = p4.rnn_gradient_curve(x, a["W"], a["U"], a["b"], a["V"], a["c"])
+    curve = longseq.rnn_gradient_curve(x, a["W"], a["U"], a["b"], a["V"], a["c"])
     assert curve.dW_step[-1] == 0.0  # lag T−1 is step 1, whose h(0) = 0
     assert curve.dW_step[0] > 0.0 and curve.dh_norm[0] > 0.0
 
@@ -109,11 +110,11 @@ def torch_lstm_curve(x: np.ndarray, p: LSTMParams, V: np.ndarray, c: np.ndarray,
 def test_lstm_gradient_curve_matches_autograd(forget_bias):
     rng = np.random.default_rng(2)
     T, H, label = 25, 4, 0
-    x = np.eye(p4.D)[rng.integers(0, p4.D, T)]
-    p = p4.lstm_params(rng, H, forget_bias, input_scale=0.5)
+    x = np.eye(longseq.D)[rng.integers(0, longseq.D, T)]
+    p = longseq.lstm_params(rng, H, forget_bias, input_scale=0.5)
     p = p._replace(b=0.2 * rng.standard_normal(H), b_g=0.2 * rng.standard_normal(H))
     V, c = rng.standard_normal((2, H)), rng.standard_normal(2)
-    curve = p4.lstm_gradient_curve(x, p, V, c, label)
+    curve = longseq.lstm_gradient_curve(x, p, V, c, label)
     dh, ds, dW, f = torch_lstm_curve(x, p, V, c, label)
     assert rel_error(curve.dh_norm, np.array(dh)) < 1e-12
     assert rel_error(curve.ds_norm, np.array(ds)) < 1e-12
@@ -129,13 +130,13 @@ def test_lstm_gradient_curve_matches_autograd(forget_bias):
 # ---------------------------------------------------------------------------------------------
 
 
-def hand_curve(dh_norm: np.ndarray, dW_step: np.ndarray) -> p4.GradientCurve:
-    return p4.GradientCurve(dh_norm, dW_step, dW_step, None, None, 0.0)
+def hand_curve(dh_norm: np.ndarray, dW_step: np.ndarray) -> longseq.GradientCurve:
+    return longseq.GradientCurve(dh_norm, dW_step, dW_step, None, None, 0.0)
 
 
 def test_lag_below_1e6_of_a_geometric_decay():
     k = np.arange(200)
-    s = p4.summarise_curve(hand_curve(0.5 ** k, np.ones(200)))
+    s = longseq.summarise_curve(hand_curve(0.5 ** k, np.ones(200)))
     # 0.5^19 = 1.9e-6 ≥ 1e-6 > 0.5^20 = 9.5e-7
     assert s["lag_below_1e-6"] == 20
     assert s["lag_above_1e6"] is None and s["overflow_lag"] is None
@@ -145,7 +146,7 @@ def test_lag_below_1e6_of_a_geometric_decay():
 
 def test_growth_and_overflow_are_reported():
     k = np.arange(150).astype(float)
-    s = p4.summarise_curve(hand_curve(2.0 ** k, np.ones(150)))
+    s = longseq.summarise_curve(hand_curve(2.0 ** k, np.ones(150)))
     assert s["lag_below_1e-6"] is None
     assert s["lag_above_1e6"] == 20  # 2^19 = 5.2e5 ≤ 1e6 < 2^20 = 1.05e6
     assert s["max_ratio"] == 2.0 ** 149
@@ -153,22 +154,22 @@ def test_growth_and_overflow_are_reported():
     norms[7:] = np.inf
     steps = np.ones(150)
     steps[7:] = np.inf
-    s = p4.summarise_curve(hand_curve(norms, steps))
+    s = longseq.summarise_curve(hand_curve(norms, steps))
     assert s["overflow_lag"] == 7 and s["share_of_dW_beyond_100"] is None
     json.dumps(s, allow_nan=False)  # no inf or nan reaches the JSON
 
 
 def test_row_norms_do_not_overflow_for_large_finite_gradients():
     rows = np.array([[1e200, 1e200], [3.0, 4.0], [0.0, 0.0], [np.inf, 1.0]])
-    got = p4.row_norms(rows)
+    got = longseq.row_norms(rows)
     assert got[0] == pytest.approx(math.sqrt(2) * 1e200, rel=1e-15)
     assert got[1] == 5.0 and got[2] == 0.0 and got[3] == np.inf
 
 
 def test_median_counts_never_as_infinite():
-    assert p4.median_or_none([40, None, 34]) == 40
-    assert p4.median_or_none([None, None, 34]) is None
-    assert p4.median_or_none([3, 1, 2, 4]) == 2
+    assert longseq.median_or_none([40, None, 34]) == 40
+    assert longseq.median_or_none([None, None, 34]) is None
+    assert longseq.median_or_none([3, 1, 2, 4]) == 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,19 +179,19 @@ def test_median_counts_never_as_infinite():
 
 @pytest.mark.parametrize("rho", [0.5, 0.9, 0.99, 1.2])
 def test_reservoir_has_the_requested_spectral_radius(rho):
-    res = p4.make_reservoir(H=40, rho=rho, seed=3)
+    res = esn.make_reservoir(H=40, rho=rho, seed=3)
     assert np.max(np.abs(np.linalg.eigvals(res.W))) == pytest.approx(rho, rel=1e-10)
-    other = p4.make_reservoir(H=40, rho=0.3, seed=3)  # the same seed: same U, b, W up to the factor
+    other = esn.make_reservoir(H=40, rho=0.3, seed=3)  # the same seed: same U, b, W up to the factor
     np.testing.assert_array_equal(res.U, other.U)
     np.testing.assert_array_equal(res.b, other.b)
     np.testing.assert_allclose(res.W / rho, other.W / 0.3, rtol=1e-12)
 
 
 def test_training_the_readout_never_updates_the_reservoir():
-    res = p4.make_reservoir(H=16, rho=0.9, seed=0)
+    res = esn.make_reservoir(H=16, rho=0.9, seed=0)
     before = {k: np.array(v, copy=True) for k, v in res._asdict().items() if k != "rho"}
-    letters, labels = p4.motif_task(np.random.default_rng(0), 10, 60, 3)
-    V, c = p4.train_esn(letters, labels, res)
+    letters, labels = esn.motif_task(np.random.default_rng(0), 10, 60, 3)
+    V, c = esn.train_esn(letters, labels, res)
     assert V.shape == (2, 16) and c.shape == (2,)
     for name, array in before.items():
         np.testing.assert_array_equal(getattr(res, name), array)
@@ -200,9 +201,9 @@ def test_training_the_readout_never_updates_the_reservoir():
 
 
 def test_motif_task_pairs_differ_only_in_order():
-    letters, labels = p4.motif_task(np.random.default_rng(4), 6, 80, 3)
+    letters, labels = esn.motif_task(np.random.default_rng(4), 6, 80, 3)
     assert list(labels) == [1, 0] * 6
-    motif, decoy = ([p4.ALPHABET.index(a) for a in word] for word in ("KDEL", "LEDK"))
+    motif, decoy = ([longseq.ALPHABET.index(a) for a in word] for word in ("KDEL", "LEDK"))
 
     def count(seq, word):
         return int((np.lib.stride_tricks.sliding_window_view(seq, 4) == word).all(axis=1).sum())
@@ -216,9 +217,9 @@ def test_motif_task_pairs_differ_only_in_order():
 
 
 def test_batched_reservoir_matches_p3_one_sequence_at_a_time():
-    res = p4.make_reservoir(H=8, rho=0.9, seed=1)
+    res = esn.make_reservoir(H=8, rho=0.9, seed=1)
     letters = np.random.default_rng(5).integers(0, 20, (3, 40))
-    pooled, final = p4.reservoir_states(letters, res)
+    pooled, final = esn.reservoir_states(letters, res)
     for n in range(3):  # the plain recurrence, written here
         h, hs = np.zeros(8), []
         for letter in letters[n]:
@@ -226,7 +227,7 @@ def test_batched_reservoir_matches_p3_one_sequence_at_a_time():
             hs.append(h)
         np.testing.assert_allclose(pooled[n], np.mean(hs, axis=0), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(final[n], h, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(p4.pooled_states_per_sequence(letters, res.W, res.U, res.b), pooled,
+    np.testing.assert_allclose(esn.pooled_states_per_sequence(letters, res.W, res.U, res.b), pooled,
                                rtol=1e-12, atol=1e-15)
 
 
@@ -234,26 +235,26 @@ def test_ridge_readout_is_least_squares_for_tiny_lambda_and_stationary_otherwise
     rng = np.random.default_rng(6)
     F, labels = rng.standard_normal((40, 5)) * [1, 10, 0.1, 3, 1] + 2.0, rng.integers(0, 2, 40)
     Y = np.eye(2)[labels]
-    V, c = p4.fit_ridge_readout(F, labels, lam=1e-12)
+    V, c = esn.fit_ridge_readout(F, labels, lam=1e-12)
     coef = np.linalg.lstsq(np.hstack([F, np.ones((40, 1))]), Y, rcond=None)[0]  # [Vᵀ; cᵀ]
     np.testing.assert_allclose(V, coef[:5].T, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(c, coef[5], rtol=1e-8, atol=1e-10)
     # λ > 0: ‖Y − (1cᵀ + F Vᵀ)‖² + λ ‖V diag(σ)‖² has zero gradient in c and V at the solution
     lam, sigma = 3.0, F.std(axis=0)
-    V, c = p4.fit_ridge_readout(F, labels, lam=lam)
+    V, c = esn.fit_ridge_readout(F, labels, lam=lam)
     R = Y - (c + F @ V.T)
     np.testing.assert_allclose(R.sum(axis=0), 0.0, atol=1e-10)
     np.testing.assert_allclose(-R.T @ F + lam * V * sigma ** 2, 0.0, atol=1e-9)
 
 
 def test_ridge_readout_beats_chance_and_no_memory_is_exactly_chance():
-    letters, labels = p4.motif_task(np.random.default_rng(7), 110, 300, 4)
+    letters, labels = esn.motif_task(np.random.default_rng(7), 110, 300, 4)
     train, test = slice(0, 120), slice(120, 220)
     accs = {}
     for rho in (0.0, 0.9):
-        res = p4.make_reservoir(H=32, rho=rho, seed=0)
-        V, c = p4.train_esn(letters[train], labels[train], res)
-        accs[rho] = p4.accuracy(p4.reservoir_states(letters[test], res)[0], labels[test], V, c)
+        res = esn.make_reservoir(H=32, rho=rho, seed=0)
+        V, c = esn.train_esn(letters[train], labels[train], res)
+        accs[rho] = esn.readout_accuracy(esn.reservoir_states(letters[test], res)[0], labels[test], V, c)
     # 100 balanced test sequences: a chance-level classifier reaches 0.7 with probability < 1e-4
     assert accs[0.9] >= 0.7
     # ρ = 0: h(t) depends on x(t) only, so h̄ depends on the composition only, which the two
@@ -264,12 +265,12 @@ def test_ridge_readout_beats_chance_and_no_memory_is_exactly_chance():
 def test_bptt_sequence_grads_match_autograd():
     rng = np.random.default_rng(8)
     T, H, label = 15, 4, 1
-    letters = rng.integers(0, p4.D, T)
+    letters = rng.integers(0, longseq.D, T)
     params = random_rnn(rng, H)
-    loss, grads = p4.bptt_sequence_grads(letters, label, params)
+    loss, grads = bptt.bptt_sequence_grads(letters, label, params)
     t = {k: v.requires_grad_() for k, v in tensors(**params).items()}
     h, hs = torch.zeros(H, dtype=torch.float64), []
-    for x_t in torch.tensor(np.eye(p4.D)[letters]):
+    for x_t in torch.tensor(np.eye(longseq.D)[letters]):
         h = torch.tanh(t["b"] + t["W"] @ h + t["U"] @ x_t)
         hs.append(h)
     expected = -torch.log_softmax(t["c"] + t["V"] @ torch.stack(hs).mean(dim=0), dim=0)[label]
@@ -326,9 +327,9 @@ def test_bad_flag_is_a_one_line_error(flag, value, tmp_path):
 def test_mean_local_factor_is_the_forward_pass_mean_tanh_derivative_and_forget_gate():
     rng = np.random.default_rng(9)
     T, H = 40, 5
-    x = np.eye(p4.D)[rng.integers(0, p4.D, T)]
+    x = np.eye(longseq.D)[rng.integers(0, longseq.D, T)]
     a = random_rnn(rng, H)
-    curve = p4.rnn_gradient_curve(x, a["W"], a["U"], a["b"], a["V"], a["c"])
+    curve = longseq.rnn_gradient_curve(x, a["W"], a["U"], a["b"], a["V"], a["c"])
     h, tanh_grads = np.zeros(H), []
     for x_t in x:  # eqs. 10.8-10.9 written here; tanh'(a) = 1 − tanh(a)²
         pre = a["b"] + a["W"] @ h + a["U"] @ x_t
@@ -336,7 +337,7 @@ def test_mean_local_factor_is_the_forward_pass_mean_tanh_derivative_and_forget_g
         tanh_grads.append(1.0 - np.tanh(pre) ** 2)
     assert curve.mean_local_factor == pytest.approx(np.mean(tanh_grads), rel=1e-13)
 
-    p = p4.lstm_params(rng, H, 1.0, input_scale=0.5)
+    p = longseq.lstm_params(rng, H, 1.0, input_scale=0.5)
     V, c = rng.standard_normal((2, H)), rng.standard_normal(2)
     t = tensors(**p._asdict())
     h = s = torch.zeros(H, dtype=torch.float64)
@@ -348,13 +349,13 @@ def test_mean_local_factor_is_the_forward_pass_mean_tanh_derivative_and_forget_g
         s = f * s + g * torch.tanh(t["b"] + t["U"] @ x_t + t["W"] @ h)
         h = torch.tanh(s) * q
         fs.append(f.numpy())
-    assert p4.lstm_gradient_curve(x, p, V, c).mean_local_factor == pytest.approx(np.mean(fs), rel=1e-13)
+    assert longseq.lstm_gradient_curve(x, p, V, c).mean_local_factor == pytest.approx(np.mean(fs), rel=1e-13)
 
 
 def test_summary_mean_local_factor_averages_the_draws():
-    cfg = p4.Exp1Config(T=30, H=4, rhos=(0.9,), forget_biases=(1.0,), draws=2)
-    draws = [p4.experiment1(0, cfg, d) for d in range(2)]
-    summary = p4.summarise_draws(draws)
+    cfg = longseq.Exp1Config(T=30, H=4, rhos=(0.9,), forget_biases=(1.0,), draws=2)
+    draws = [longseq.experiment1(0, cfg, d) for d in range(2)]
+    summary = longseq.summarise_draws(draws)
     for name in summary:
         expected = (draws[0][name].mean_local_factor + draws[1][name].mean_local_factor) / 2
         assert summary[name]["mean_local_factor"] == pytest.approx(expected, rel=1e-15)
@@ -362,8 +363,8 @@ def test_summary_mean_local_factor_averages_the_draws():
 
 def test_first_epoch_above_chance_needs_two_standard_errors():
     # 100 test sequences: a coin's standard error is √(0.25/100) = 0.05, so above chance means > 0.6
-    assert p4.first_epoch_above_chance([0.5, 0.6, 0.61, 0.7], 100) == 3
-    assert p4.first_epoch_above_chance([0.5, 0.6], 100) is None
+    assert bptt.first_epoch_above_chance([0.5, 0.6, 0.61, 0.7], 100) == 3
+    assert bptt.first_epoch_above_chance([0.5, 0.6], 100) is None
 
 
 def test_p4_answers_types_no_measured_number():
@@ -378,7 +379,7 @@ def test_p4_answers_types_no_measured_number():
     small = {"0", "1", "2", "3"}  # in formulas: 1 − h², σ(3), forget bias +1 or +3, ρ = 3, ŷ_i
     numbers = re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?", text)
     assert [n for n in numbers if n not in computed | small] == []
-    assert len(p4.ALPHABET) == 20 and (p4.MOTIF, p4.DECOY) == ("KDEL", "LEDK")  # named in the text
+    assert len(longseq.ALPHABET) == 20 and (esn.MOTIF, esn.DECOY) == ("KDEL", "LEDK")  # named in the text
 
 
 def test_quick_run_answers_quote_the_json(tmp_path):
