@@ -16,11 +16,10 @@ from common.cli import UserError
 from common.longseq import (
     ALPHABET,
     D,
-    one_hot,
     random_letters,
     rescale_to_spectral_radius,
 )
-from common.rnn import rnn_forward, rnn_step_forward
+from common.rnn import rnn_step_forward
 
 MOTIF, DECOY = "KDEL", "LEDK"  # the label: which of the two (same letters, opposite order) is planted
 
@@ -96,13 +95,6 @@ def sequence_states(letters: np.ndarray, W: np.ndarray, U: np.ndarray,
 def reservoir_states(letters: np.ndarray, res: Reservoir) -> tuple[np.ndarray, np.ndarray]:
     """The fixed reservoir's mean-pooled and final states (N, H) for letters (N, T)."""
     return sequence_states(letters, res.W, res.U, res.b)
-
-
-def pooled_states_per_sequence(letters: np.ndarray, W: np.ndarray, U: np.ndarray,
-                               b: np.ndarray) -> np.ndarray:
-    """h̄ (N, H) from rnn_forward one sequence at a time: the code path that BPTT uses too."""
-    return np.array([rnn_forward(one_hot(seq), np.zeros(W.shape[0]), W, U, b)[0].mean(axis=0)
-                     for seq in letters])
 
 
 def fit_ridge_readout(features: np.ndarray, labels: np.ndarray, lam: float = 1.0,

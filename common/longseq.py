@@ -149,12 +149,6 @@ def tail_share(step_norms: np.ndarray, k: int) -> float | None:
     return float(step_norms[k + 1:].sum() / step_norms.sum())
 
 
-def tail_share_curve(step_norms: np.ndarray) -> np.ndarray:
-    """tail_share for every k = 0 .. T−1 (T,), from one reversed cumulative sum."""
-    beyond = np.concatenate([np.cumsum(step_norms[::-1])[::-1][1:], [0.0]])  # Σ_{lag > k}
-    return beyond / step_norms.sum()
-
-
 def finite_or_none(value: float) -> float | None:
     """A float for JSON, or None where it is inf or nan (JSON has neither)."""
     return float(value) if np.isfinite(value) else None

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.esn import DECOY, MOTIF
-from common.longseq import DECAY, FAR, GradientCurve, tail_share_curve
+from common.longseq import DECAY, FAR, GradientCurve
 from common.plotting import plt
 
 
@@ -16,89 +16,136 @@ def short_label(name: str) -> str:
     return name.removeprefix("RNN ").removeprefix("RNN, ").removeprefix("LSTM ")
 
 
+def log_ratio_band(curves: Sequence[GradientCurve]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pointwise median, min and max over the draws of log10(‖∂L/∂h(τ−k)‖ / ‖∂L/∂h(τ)‖), (T,) each;
+    −inf where a draw underflowed to 0, +inf where it overflowed."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        logs = np.array([np.log10(cv.dh_norm / cv.dh_norm[0]) for cv in curves])
+    logs = np.where(np.isnan(logs), np.inf, logs)
+    return np.median(logs, axis=0), logs.min(axis=0), logs.max(axis=0)
+
+
+def draw_decay_panel(ax: Any, draws: Sequence[dict[str, GradientCurve]], kind: str,
+                     limits: tuple[float, float]) -> None:
+    """One panel of plot_gradient_decay: median line and min-max band of each curve of `kind`."""
+    colors = plt.get_cmap("tab10")
+    lo, hi = np.log10(limits[0]), np.log10(limits[1])
+    names = [n for n in draws[0] if n.startswith(kind)]
+    T = len(draws[0][names[0]].dh_norm)
+    lags = np.arange(T)
+    for i, name in enumerate(names):
+        med, low, high = log_ratio_band([d[name] for d in draws])
+        shown = med > lo
+        ax.fill_between(lags, 10 ** np.clip(low, lo, hi + 1), 10 ** np.clip(high, lo, hi + 1),
+                        color=colors(i), alpha=0.2, lw=0)
+        ax.plot(lags[shown], 10 ** np.minimum(med[shown], hi + 1), color=colors(i), lw=1.8,
+                label=short_label(name) + ("" if kind == "RNN" else ": ‖∂L/∂h‖"))
+        if draws[0][name].forget_path is not None:
+            fp = np.median([d[name].forget_path for d in draws], axis=0)
+            ax.plot(lags[fp > 0], fp[fp > 0], color=colors(i), lw=1.4, ls="--",
+                    label=short_label(name) + ": diag(f) path alone")
+        if np.any(med > hi):
+            k = int(np.argmax(med > hi))
+            ax.annotate(f"{short_label(name)} leaves the axes at lag {k}\n(median reaches "
+                        f"1e{np.max(med[np.isfinite(med)]):.0f})", (k, limits[1]),
+                        xytext=(k + 0.08 * T, limits[1] / 1e25), fontsize=9, color=colors(i),
+                        arrowprops=dict(arrowstyle="->", color=colors(i)))
+    ax.axhline(DECAY, color="black", lw=0.8, ls="--")
+    ax.text(0.99 * T, DECAY * 10, "1e-6 of the value at τ", ha="right", va="bottom", fontsize=9)
+    ax.axvline(FAR, color="gray", lw=0.8, ls=":")
+    ax.text(FAR + 0.01 * T, limits[0] * 1e5, f"lag {FAR}", fontsize=9, color="gray")
+    ax.set_yscale("log")
+    ax.set_ylim(*limits)
+    ax.set_xlim(0, T - 1)
+    ax.set_xlabel("lag τ − t (steps before the loss)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
+
+
 def plot_gradient_decay(draws: Sequence[dict[str, GradientCurve]],
                         limits: tuple[float, float] = (1e-80, 1e80)) -> Any:
-    """Two panels (RNN, LSTM) of ‖∂L/∂h(τ−k)‖ / ‖∂L/∂h(τ)‖ against the lag k, on a log scale.
-
-    The first draw is drawn solid and labelled, the others thin. Values above `limits` leave the
-    axes; where the first draw does, its largest value is written at the edge.
-    """
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5.6), sharey=True)
-    colors = plt.get_cmap("tab10")
-    T = len(next(iter(draws[0].values())).dh_norm)
-    lags = np.arange(T)
+    """Two panels (RNN, LSTM) of ‖∂L/∂h(τ−k)‖ / ‖∂L/∂h(τ)‖ against the lag k, log scale: the median
+    over the draws as a line, their range as a band."""
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.8), sharey=True)
     for ax, kind in zip(axes, ("RNN", "LSTM")):
-        names = [n for n in draws[0] if n.startswith(kind)]
-        for i, name in enumerate(names):
-            for d, curves in enumerate(draws):
-                cv = curves[name]
-                first = d == 0
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    ratio = cv.dh_norm / cv.dh_norm[0]
-                keep = (ratio > 0) & np.isfinite(ratio)  # exact zeros (float64 underflow) cannot be drawn on a log axis
-                ax.plot(lags[keep], np.minimum(ratio[keep], limits[1] * 10), color=colors(i),
-                        lw=1.6 if first else 0.7, alpha=1.0 if first else 0.45,
-                        label=short_label(name) + ("" if kind == "RNN" else ": ‖∂L/∂h‖") if first else None)
-                if cv.forget_path is not None:
-                    fp = cv.forget_path
-                    ax.plot(lags[fp > 0], fp[fp > 0], color=colors(i), lw=1.2 if first else 0.6, ls="--",
-                            alpha=1.0 if first else 0.45,
-                            label=short_label(name) + ": diag(f) path alone, max_i Π f_i" if first else None)
-                if first and ratio[keep].max() > limits[1]:
-                    k = int(np.argmax(ratio > limits[1]))
-                    ax.annotate(f"{name}: off the scale from lag {k},\nup to {ratio[keep].max():.0e}",
-                                (k, limits[1]), xytext=(k + 0.05 * T, limits[1] / 1e15), fontsize=8.5,
-                                color=colors(i), arrowprops=dict(arrowstyle="->", color=colors(i)))
-        ax.axhline(DECAY, color="black", lw=0.8, ls="--")
-        # below the line, where no curve of this seed passes (RNN: just right of the steep curves)
-        x_text, align = (0.16 * T, "left") if kind == "RNN" else (0.99 * T, "right")
-        ax.text(x_text, DECAY / 10, "1e-6 of the value at τ", ha=align, va="top", fontsize=9)
-        ax.axvline(FAR, color="gray", lw=0.8, ls=":")
-        ax.text(FAR + 0.01 * T, limits[0] * 1e5, f"lag {FAR}", fontsize=9, color="gray")
-        ax.set_yscale("log")
-        ax.set_ylim(*limits)
-        ax.set_xlim(0, T - 1)
-        ax.set_xlabel("lag τ − t (steps before the loss)")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False,
-                  title="RNN: ‖∂L/∂h(t)‖ / ‖∂L/∂h(τ)‖" if kind == "RNN" else "LSTM", title_fontsize=9)
+        draw_decay_panel(ax, draws, kind, limits)
+    T = len(next(iter(draws[0].values())).dh_norm)
     axes[0].set_ylabel(r"$\|\partial L/\partial h(t)\| \;/\; \|\partial L/\partial h(\tau)\|$ (log scale)")
-    axes[0].set_title("Vanilla RNN, W rescaled to spectral radius ρ; and Problem 3's W")
-    axes[1].set_title("LSTM, forget-gate bias 0, +1, +3 (dashed: the diag(f) path alone)")
-    fig.suptitle(f"Experiment 1: gradient of a loss on the last step, back through T = {T} one-hot protein "
-                 f"letters; {len(draws)} draws (first solid, others thin); a curve stops where it underflows "
-                 "to 0", fontsize=11.5)
+    axes[0].set_title("Vanilla RNN: W rescaled to spectral radius ρ; Problem 3's W")
+    axes[1].set_title("LSTM, forget-gate bias 0, +1, +3")
+    fig.suptitle(f"Gradient of a loss on the last of T = {T} steps, against the distance to the loss\n"
+                 f"line: median of {len(draws)} draws of sequence and weights; band: their range",
+                 fontsize=12)
     return fig
 
 
-def plot_dW_share(draws: Sequence[dict[str, GradientCurve]], floor: float = 1e-60) -> Any:
-    """Share of ∂L/∂W (Σ of per-step term norms) from lags > k, against k, log scale; first draw
-    solid and labelled with its value at k = FAR, the others thin."""
-    fig, ax = plt.subplots(figsize=(10, 5.4))
+def plot_far_share(names: Sequence[str], W_shares: Sequence[Sequence[float | None]],
+                   b_shares: Sequence[Sequence[float | None]], far: int, floor: float = 1e-60) -> Any:
+    """One row per network: each draw's share of ∂L/∂W (dots) and of ∂L/∂b (rings) from steps more
+    than `far` before the loss, on a log axis, and their median (bar). Shares below `floor` sit at
+    the floor as triangles; None (an overflowed term) is left out."""
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(names) + 1.6))
+    rows = np.arange(len(names))[::-1]
+    for row, W, b in zip(rows, W_shares, b_shares):
+        for values, offset, style in ((W, 0.12, dict(marker="o", color="tab:blue")),
+                                      (b, -0.12, dict(marker="o", mfc="none", color="tab:orange"))):
+            v = np.array([x for x in values if x is not None], dtype=float)
+            low = v < floor
+            ax.plot(np.maximum(v[~low], floor), np.full((~low).sum(), row + offset), ls="none", ms=6, **style)
+            ax.plot(np.full(low.sum(), floor), np.full(low.sum(), row + offset), ls="none", ms=7,
+                    marker="<", color=style["color"])
+            if v.size:
+                ax.plot([max(np.median(v), floor)] * 2, [row + offset - 0.1, row + offset + 0.1],
+                        color="black", lw=2)
+    ax.plot([], [], "o", color="tab:blue", label="∂L/∂W, one dot per draw")
+    ax.plot([], [], "o", mfc="none", color="tab:orange", label="∂L/∂b (= ∂L/∂U's share), one ring per draw")
+    ax.plot([], [], "|", color="black", ms=10, mew=2, label="median over the draws")
+    ax.plot([], [], "<", color="gray", label=f"below {floor:.0e}")
+    ax.set_xscale("log")
+    ax.set_xlim(floor / 10, 10.0)
+    ax.set_yticks(rows, [n.replace("RNN, ", "RNN ") for n in names])
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_xlabel(f"share of the gradient from steps more than {far} before the loss (log scale)")
+    ax.set_title(f"Where the gradient of W and b comes from: share from lags > {far}\n"
+                 "Σ_lag>100 ‖step term‖ / Σ_all ‖step term‖", fontsize=11)
+    ax.grid(True, axis="x", which="major", alpha=0.3)
+    ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    return fig
+
+
+def plot_gain(gain: dict[str, Any]) -> Any:
+    """Three panels of the per-step gain λ of the backward product: against ρ(W); against σ_U and
+    against σ_b at each fixed ρ(W), with W's own gain ln ρ(W) as a dotted ceiling. Median over the
+    draws as a line, range as a band."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), sharey=True)
     colors = plt.get_cmap("tab10")
-    for i, name in enumerate(draws[0]):
-        for d, curves in enumerate(draws):
-            cv = curves[name]
-            if not np.all(np.isfinite(cv.dW_step)):
-                continue
-            share = tail_share_curve(cv.dW_step)
-            k = np.arange(len(share))
-            keep = share > 0
-            label = f"{name}: {share[FAR]:.1e}" if d == 0 and len(share) > FAR else None
-            ax.plot(k[keep], share[keep], color=colors(i), ls=":" if name.startswith("LSTM") else "-",
-                    lw=1.6 if d == 0 else 0.7, alpha=1.0 if d == 0 else 0.45, label=label)
-    ax.axvline(FAR, color="gray", lw=0.8, ls="--")
-    ax.set_yscale("log")
-    ax.set_ylim(floor, 30.0)
-    ax.set_xlim(0, None)
-    ax.set_xlabel("k (steps before the loss)")
-    ax.set_ylabel(r"share of $\partial L/\partial W$ from steps with lag > k (log scale)")
-    ax.set_title(r"Experiment 1: where $\partial L/\partial W = \Sigma_t\, \partial L/\partial a(t)\, h(t-1)^\top$"
-                 r" comes from" "\n" r"share = $\Sigma_{\mathrm{lag}>k}\,\|$step term$\|_F\, /\, \Sigma_{\mathrm{all}}\,"
-                 r"\|$step term$\|_F$; LSTM dotted (its 4 stacked W's)", fontsize=11)
-    ax.legend(fontsize=8.5, loc="center left", bbox_to_anchor=(1.01, 0.5),
-              title=f"share beyond k = {FAR} (first draw)", title_fontsize=9)
-    ax.grid(True, which="major", alpha=0.3)
+    draws = gain["draws"]
+
+    def band(ax: Any, x: Sequence[float], per_draw: list[list[float | None]], **style: Any) -> None:
+        vals = np.array([[np.nan if v is None else v for v in d] for d in per_draw], dtype=float)
+        ax.fill_between(x, np.nanmin(vals, axis=0), np.nanmax(vals, axis=0), alpha=0.2, lw=0,
+                        color=style["color"])
+        ax.plot(x, np.nanmedian(vals, axis=0), "o-", **style)
+
+    band(axes[0], gain["rhos"], [d["W"] for d in draws], color="black", label="λ (σ_U = "
+         f"{gain['input_scale']:g}, σ_b = 0)")
+    axes[0].plot(gain["rhos"], np.log(gain["rhos"]), ":", color="gray", label="ln ρ(W)")
+    axes[0].set_xlabel("spectral radius ρ(W)")
+    axes[0].set_title("moving W")
+    for ax, p in zip(axes[1:], ("U", "b")):
+        for i, r in enumerate(gain["base_rhos"]):
+            key = f"{r:g}"
+            band(ax, gain["spreads"], [d[p][key] for d in draws], color=colors(i), label=f"ρ(W) = {r:g}")
+            ax.axhline(np.log(r), color=colors(i), ls=":", lw=1.2)
+        ax.set_xlabel(f"spread σ_{p} of {p}'s entries" + (" (b = σ_b z)" if p == "b" else ""))
+        ax.set_title(f"moving {p}, W fixed (dotted: ln ρ(W))")
+    for ax in axes:
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=9, loc="lower left")
+    axes[0].set_ylabel(f"gain per step λ over the last {gain['lag']} steps\n(< 0 vanishes, > 0 explodes)")
+    fig.suptitle("Only W sets the ceiling: U and b move the gain of ∂L/∂h(t) only below ln ρ(W)"
+                 f" (T = {gain['T']}, H = {gain['H']}, {len(draws)} draws: median line, range band)", fontsize=12)
     return fig
 
 

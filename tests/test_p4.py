@@ -227,8 +227,6 @@ def test_batched_reservoir_matches_p3_one_sequence_at_a_time():
             hs.append(h)
         np.testing.assert_allclose(pooled[n], np.mean(hs, axis=0), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(final[n], h, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(esn.pooled_states_per_sequence(letters, res.W, res.U, res.b), pooled,
-                               rtol=1e-12, atol=1e-15)
 
 
 def test_ridge_readout_is_least_squares_for_tiny_lambda_and_stationary_otherwise():
