@@ -69,8 +69,8 @@ def none_max(values: list[float | None]) -> float | None:
 
 
 def summarise_gains(draws: list[dict[str, Any]], cfg: GainConfig) -> dict[str, Any]:
-    """Every draw's λ, and per base ρ the largest λ that any σ_U or σ_b of any draw reached, beside
-    λ with σ_U = σ_b = 0 (W alone) and ln ρ(W)."""
+    """Every draw's λ, and per base ρ and draw: λ of W alone (σ_U = σ_b = 0) beside the largest λ
+    with input (any σ_U > 0 of the U sweep, any σ_b of the b sweep), and ln ρ(W)."""
     zero = cfg.spreads.index(0.0)
     ceiling = {}
     for r in cfg.base_rhos:
@@ -78,7 +78,8 @@ def summarise_gains(draws: list[dict[str, Any]], cfg: GainConfig) -> dict[str, A
         ceiling[key] = {
             "ln_rho": float(np.log(r)),
             "W_alone_per_draw": [d["U"][key][zero] for d in draws],
-            "max_over_U_and_b": none_max([v for d in draws for p in ("U", "b") for v in d[p][key]]),
+            "max_with_input_per_draw": [none_max([v for i, v in enumerate(d["U"][key]) if i != zero] + d["b"][key])
+                                        for d in draws],
         }
     return {"T": cfg.T, "H": cfg.H, "lag": cfg.lag, "rhos": list(cfg.rhos), "base_rhos": list(cfg.base_rhos),
             "spreads": list(cfg.spreads), "input_scale": cfg.input_scale, "draws": list(draws),

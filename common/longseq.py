@@ -35,11 +35,8 @@ REPORT_LAGS = (1, 10, 100, 1000)  # and T − 1
 
 
 def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
-    """Limit OpenBLAS to one thread while the experiments run.
-
-    The matrices here are small (H = 64); on a busy 2-core machine OpenBLAS's threads wait on each
-    other and a (64 × 1000) @ (1000 × 64) product took 80 ms instead of 0.6 ms.
-    """
+    """Limit OpenBLAS to one thread while the experiments run: the matrices here are small
+    (H ≤ 64), and on a shared machine several BLAS threads spend their time waiting on each other."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")

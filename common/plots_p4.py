@@ -50,8 +50,7 @@ def draw_decay_panel(ax: Any, draws: Sequence[dict[str, GradientCurve]], kind: s
                         f"1e{np.max(med[np.isfinite(med)]):.0f})", (k, limits[1]),
                         xytext=(k + 0.08 * T, limits[1] / 1e25), fontsize=9, color=colors(i),
                         arrowprops=dict(arrowstyle="->", color=colors(i)))
-    ax.axhline(DECAY, color="black", lw=0.8, ls="--")
-    ax.text(0.99 * T, DECAY * 10, "1e-6 of the value at τ", ha="right", va="bottom", fontsize=9)
+    ax.axhline(DECAY, color="black", lw=0.8, ls="--", label="1e-6 of the value at τ")
     ax.axvline(FAR, color="gray", lw=0.8, ls=":")
     ax.text(FAR + 0.01 * T, limits[0] * 1e5, f"lag {FAR}", fontsize=9, color="gray")
     ax.set_yscale("log")
@@ -75,7 +74,7 @@ def plot_gradient_decay(draws: Sequence[dict[str, GradientCurve]],
     axes[1].set_title("LSTM, forget-gate bias 0, +1, +3")
     fig.suptitle(f"Gradient of a loss on the last of T = {T} steps, against the distance to the loss\n"
                  f"line: median of {len(draws)} draws of sequence and weights; band: their range",
-                 fontsize=12)
+                 fontsize=12, y=1.04)
     return fig
 
 
@@ -94,6 +93,8 @@ def plot_far_share(names: Sequence[str], W_shares: Sequence[Sequence[float | Non
             ax.plot(np.maximum(v[~low], floor), np.full((~low).sum(), row + offset), ls="none", ms=6, **style)
             ax.plot(np.full(low.sum(), floor), np.full(low.sum(), row + offset), ls="none", ms=7,
                     marker="<", color=style["color"])
+            if low.any() and offset > 0:
+                ax.text(floor * 30, row, f"{low.sum()} of {v.size} below {floor:.0e} (smallest {v.min():.0e})", va="center", fontsize=8.5)
             if v.size:
                 ax.plot([max(np.median(v), floor)] * 2, [row + offset - 0.1, row + offset + 0.1],
                         color="black", lw=2)
@@ -103,11 +104,14 @@ def plot_far_share(names: Sequence[str], W_shares: Sequence[Sequence[float | Non
     ax.plot([], [], "<", color="gray", label=f"below {floor:.0e}")
     ax.set_xscale("log")
     ax.set_xlim(floor / 10, 10.0)
+    ax.set_xticks(10.0 ** np.arange(np.log10(floor), 1, 10))
+    ax.minorticks_off()
     ax.set_yticks(rows, [n.replace("RNN, ", "RNN ") for n in names])
     ax.set_ylim(-0.6, len(names) - 0.4)
     ax.set_xlabel(f"share of the gradient from steps more than {far} before the loss (log scale)")
-    ax.set_title(f"Where the gradient of W and b comes from: share from lags > {far}\n"
-                 "Σ_lag>100 ‖step term‖ / Σ_all ‖step term‖", fontsize=11)
+    ax.set_title(f"Where the gradients of W and b come from: the share from steps more than {far} before "
+                 f"the loss\n(Σ over lags > {far} of ‖step term‖, over Σ of all; {len(W_shares[0])} draws)",
+                 fontsize=11)
     ax.grid(True, axis="x", which="major", alpha=0.3)
     ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     return fig
@@ -137,15 +141,17 @@ def plot_gain(gain: dict[str, Any]) -> Any:
             key = f"{r:g}"
             band(ax, gain["spreads"], [d[p][key] for d in draws], color=colors(i), label=f"ρ(W) = {r:g}")
             ax.axhline(np.log(r), color=colors(i), ls=":", lw=1.2)
+        ax.plot([], [], ":", color="gray", label="ln ρ(W), same colour")
         ax.set_xlabel(f"spread σ_{p} of {p}'s entries" + (" (b = σ_b z)" if p == "b" else ""))
-        ax.set_title(f"moving {p}, W fixed (dotted: ln ρ(W))")
+        ax.set_title(f"moving {p}, W fixed")
     for ax in axes:
         ax.axhline(0.0, color="black", lw=0.8)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=9, loc="lower left")
     axes[0].set_ylabel(f"gain per step λ over the last {gain['lag']} steps\n(< 0 vanishes, > 0 explodes)")
-    fig.suptitle("Only W sets the ceiling: U and b move the gain of ∂L/∂h(t) only below ln ρ(W)"
-                 f" (T = {gain['T']}, H = {gain['H']}, {len(draws)} draws: median line, range band)", fontsize=12)
+    fig.suptitle(f"Gain per step λ of ∂L/∂h(t) when one of W, U, b moves and the others stay fixed\n"
+                 f"(T = {gain['T']}, H = {gain['H']}; line: median of {len(draws)} draws, band: their range)",
+                 fontsize=12, y=1.06)
     return fig
 
 
@@ -176,8 +182,9 @@ def plot_esn(grid: dict[str, Any], lengths: Sequence[int], rhos: Sequence[float]
     axes[1].set_xlabel("sequence length T (log scale)")
     axes[1].set_title("Accuracy against sequence length (pooled states)")
     axes[1].legend(fontsize=8, loc="lower left", ncol=2)
-    fig.suptitle(f"Experiment 2: echo state network, only V, c trained (ridge); task: '{MOTIF}' vs "
-                 f"'{DECOY}' planted in a random sequence (same letters, only the order differs)", fontsize=11)
+    fig.suptitle(f"Echo state network: U, W, b fixed, only V, c fitted (ridge regression)\n"
+                 f"task: '{MOTIF}' or '{DECOY}' planted in a random sequence (same letters, only the order differs)",
+                 fontsize=12, y=1.04)
     return fig
 
 
