@@ -863,7 +863,7 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
 # ----------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    add_cnn_arguments(p)
+    add_cnn_arguments(p, "the CNN of --seed, one CNN per --seeds and the no-augmentation CNN of --seed")
     for name, digit in DIGITS.items():
         p.add_argument(f"--index-{name}", type=int,
                        help=f"test index of the '{digit}' (default: first correct)")
@@ -922,10 +922,11 @@ def models_needed(seed: int, seeds: Sequence[int]) -> list[ModelSpec]:
 def load_models(args) -> tuple[torch.nn.Module, dict, dict[int, torch.nn.Module], torch.nn.Module]:
     """The reference CNN and its metadata, one CNN per checked seed, and the no-augmentation CNN.
 
-    Missing checkpoints train first, side by side; --retrain retrains only the reference."""
+    Missing checkpoints train first, side by side, and the others are checked; --retrain retrains
+    them all."""
     source = resolve_source(args.data)
-    ensure_models(source, models_needed(args.seed, args.seeds), args.checkpoints,
-                  retrain=[ModelSpec(args.seed)] if args.retrain else ())
+    specs = models_needed(args.seed, args.seeds)
+    ensure_models(source, specs, args.checkpoints, retrain=specs if args.retrain else ())
     load = lambda seed, aug: load_cnn(source, seed=seed, augment_px=aug,  # noqa: E731
                                       checkpoint_dir=args.checkpoints)
     model, meta = load(args.seed, 1)

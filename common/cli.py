@@ -6,6 +6,7 @@ import io
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 from importlib.metadata import version
@@ -14,10 +15,24 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "figures"
+PYTHON = ".venv/bin/python"  # the interpreter that `make` installs, as the README's commands name it
 
 
 class UserError(ValueError):
-    """Bad input from the user: reported as one line, exit status 2, never a traceback."""
+    """Bad input from the user: reported as one line, exit status 2, never a traceback.
+
+    A message about a file that a command can repair names that command in backticks (see
+    `command`), for example "...; run `.venv/bin/python -m common.models ... --retrain seed1` to
+    replace it"; tests/test_advice.py lists every such message and follows its advice.
+    """
+
+
+def command(*args: str) -> str:
+    """A shell command line, ready to paste, that runs the project's Python with `args` from the
+    repository root: `.venv/bin/python ARGS`, with `cd ROOT && ` in front when the current folder
+    is another."""
+    line = " ".join(shlex.quote(a) for a in (PYTHON, *args))
+    return line if Path.cwd().resolve() == ROOT else f"cd {shlex.quote(str(ROOT))} && {line}"
 
 
 class Parser(argparse.ArgumentParser):
