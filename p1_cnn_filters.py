@@ -32,7 +32,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.cli import FIGURES, Parser, run, save_figure, versions, write_json_atomic
+from common.cli import (
+    Parser,
+    add_out_argument,
+    run,
+    save_figure,
+    versions,
+    write_json_atomic,
+)
 from common.cnn import (
     CNN,
     CONV_LAYERS,
@@ -874,7 +881,7 @@ def parse_args(argv: Sequence[str] | None):
                    help="test digits used by the loops over the population (shift curves, the "
                         "seed checks, the top patches): all of them when the split is smaller, "
                         "else a seeded random subset")
-    p.add_argument("--out", type=Path, default=FIGURES, help="folder for figures and JSON")
+    add_out_argument(p, "folder for figures and JSON")
     args = p.parse_args(argv)
     if args.sample < 10:
         p.error(f"--sample must be at least 10, got {args.sample}")

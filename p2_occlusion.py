@@ -52,9 +52,9 @@ from matplotlib import colors
 from matplotlib.patches import Patch, Rectangle
 
 from common.cli import (
-    FIGURES,
     Parser,
     UserError,
+    add_out_argument,
     run,
     save_figure,
     versions,
@@ -1440,7 +1440,7 @@ def parse_args(argv: Sequence[str] | None):
     p.add_argument("--fill", type=float, default=0.0, help="patch pixel value, 0 = black, 1 = white")
     p.add_argument("--quick", action="store_true",
                    help="a tiny search and population, only to exercise the code in tests")
-    p.add_argument("--out", type=Path, default=FIGURES, help="folder for figures and JSON")
+    add_out_argument(p, "folder for figures and JSON")
     args = p.parse_args(argv)
     try:
         check_window(args.patch, args.stride)

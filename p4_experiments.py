@@ -46,9 +46,9 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from common.cli import (
-    FIGURES,
     Parser,
     UserError,
+    add_out_argument,
     run,
     save_figure,
     versions,
@@ -879,7 +879,7 @@ def build_parser() -> Parser:
                                 "and an echo state network on long protein-like sequences.")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random draw")
     parser.add_argument("--epochs", type=positive_int, default=3, help="BPTT epochs in the cost comparison")
-    parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON files and figures")
+    add_out_argument(parser, "folder for the JSON files and figures")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests): T = 300, short ESN runs")
     return parser
 

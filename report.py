@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from common.cli import FIGURES, ROOT, Parser, run, write_atomic
+from common.cli import ROOT, Parser, add_out_argument, run, write_atomic
 from common.machine import one_line as machine_line
 from common.text import sig, splice
 
@@ -820,8 +820,8 @@ def seconds(text: str) -> float:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--figures", type=Path, default=FIGURES,
-                   help="folder of the pN_results.json files and figures; report.md is written there")
+    add_out_argument(p, "folder of the pN_results.json files and figures; report.md is written there",
+                     "--figures")
     p.add_argument("--readme", type=Path, default=None,
                    help="also rewrite this README's marker regions (the reference run: `make readme`); "
                         "make itself never touches README")

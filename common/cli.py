@@ -1,4 +1,5 @@
-"""Command-line plumbing shared by the problem scripts: one-line errors, atomic writes, versions."""
+"""Command-line plumbing shared by the problem scripts: one-line errors with the command that fixes
+them, output folders checked before any work, atomic writes, versions."""
 from __future__ import annotations
 
 import argparse
@@ -66,6 +67,27 @@ def finite_float(text: str) -> float:
     if value != value or abs(value) == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+def writable_dir(text: str) -> Path:
+    """argparse type of an output folder (--out): created if missing, then checked by writing a
+    temporary file in it, so that a folder that cannot be written is one parser error (one line,
+    exit status 2) before any work starts."""
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot write to folder {text} ({exc.strerror or exc})") from None
+    return path
+
+
+def add_out_argument(parser: argparse.ArgumentParser, help: str, flag: str = "--out",
+                     default: Path = FIGURES) -> None:
+    """Add the output-folder flag, checked by `writable_dir` whether it is given or defaulted
+    (argparse applies a type to a default only when the default is a string)."""
+    parser.add_argument(flag, type=writable_dir, default=str(default), help=help)
 
 
 def run(main: Callable[[], Any]) -> int:
