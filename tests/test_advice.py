@@ -2,11 +2,11 @@
 from the message's backticks, run it, and load again, which must now succeed.
 
 ADVICE lists every error message in the code that names a command (or flag) in backticks, with
-the test here that follows it; test_every_message_with_advice_is_listed reads the messages from
-the source, so a new one fails until it has its test. Checkpoints live in temporary folders
-(--checkpoints), and the command's training runs in this process with a one-epoch recipe
-(common.models.main, as `python -m common.models` runs it), but for the MLP judge's, which is
-run verbatim in a shell with the real recipe (about 2 s).
+the test here that follows it; test_every_message_with_advice_is_listed_and_followed_by_a_test
+reads the messages from the source, so a new one fails until it has its test. Checkpoints live in
+temporary folders (--checkpoints), and the command's training runs in this process with a
+one-epoch recipe (common.models.main, as `python -m common.models` runs it), but for the MLP
+judge's, which runs verbatim in a shell with the real recipe (a few seconds).
 """
 from __future__ import annotations
 
@@ -176,8 +176,15 @@ CORRUPT = [  # (kind, script, spec, damage)
     ("reference", p1, ModelSpec(0), "truncate"),
     ("seed check", p1, ModelSpec(2), "garbage"),
     ("no augmentation", p1, ModelSpec(0, 0), "truncate"),
-    ("judge", p2, ModelSpec(3), "truncate"),
+    ("first judge", p2, ModelSpec(1), "garbage"),
+    ("last judge", p2, ModelSpec(3), "truncate"),
 ]
+
+
+def test_every_checkpoint_that_make_writes_is_corrupted_once():
+    """P1's and P2's networks are make's (tests/test_models.py checks the Makefile's list)."""
+    covered = {spec for _, _, spec, _ in CORRUPT} | {ModelSpec(0, 0, "mlp")}  # the MLP: below
+    assert covered == set(P1_SPECS + P2_SPECS)
 
 
 @pytest.mark.parametrize("kind, script, spec, how", CORRUPT, ids=[c[0] for c in CORRUPT])
