@@ -3,6 +3,7 @@ them, output folders checked before any work, atomic writes, versions."""
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import os
@@ -75,11 +76,23 @@ def writable_dir(text: str) -> Path:
     exit status 2) before any work starts."""
     path = Path(text)
     try:
+        if path.exists() and not path.is_dir():  # mkdir would say "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"cannot write to folder {text} ({exc.strerror or exc})") from None
+    return path
+
+
+def writable_file(text: str) -> Path:
+    """argparse type of an output file (grade.py's --out): its folder is created and checked as by
+    `writable_dir`, and the path itself must not be a folder."""
+    path = Path(text)
+    writable_dir(str(path.parent))
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
     return path
 
 
