@@ -28,7 +28,8 @@ from common import cnn, data, mlp, models
 from common.checkpoints import ModelSpec, checkpoint_path, retrain_command
 from common.cli import PYTHON, ROOT, UserError, run
 
-# Each message with advice, as its source writes it ({} for each value filled in), and its test.
+# Each message with advice, as its source writes it ({} for each value filled in), and the test
+# that follows it: one in this file, or "tests/test_x.py::test_name".
 ADVICE = {
     "checkpoint {} is corrupt or incompatible ({}); run `{}` to replace it":
         "test_a_corrupt_checkpoint_is_fixed_by_the_command_it_names",
@@ -86,7 +87,10 @@ def test_every_message_with_advice_is_listed_and_followed_by_a_test():
            "pixels that no patch ever covers" in messages  # the scan sees the code's messages
     with_advice = {m for m in messages if "`" in m}
     assert with_advice == set(ADVICE), "list each message with advice in ADVICE, with its test"
-    assert all(callable(globals().get(name)) for name in ADVICE.values())
+    for test in ADVICE.values():  # a test here, or "tests/test_x.py::test_name" in another file
+        where, _, name = test.rpartition("::")
+        source = (ROOT / where).read_text() if where else Path(__file__).read_text()
+        assert re.search(rf"^def {name}\(", source, re.M), test
     # Advice in plain words (a flag to "use", a folder to "delete") must be in backticks instead.
     prose = {m for m in messages if re.search(r"\b(re)?run with --|\buse --|\bdelete\b|\brm\b|\bpython\b",
                                               re.sub(r"`[^`]*`", "", m))}
