@@ -16,12 +16,17 @@ The math lives in common/rnn.py, the autograd cross-check in common/rnn_autograd
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from common.cli import FIGURES, Parser, UserError, run, write_json_atomic
+from common.cli import (
+    Parser,
+    UserError,
+    add_out_argument,
+    run,
+    write_json_atomic,
+)
 from common.gradcheck import rel_error
 from common.rnn import (
     PROBLEM5_BIASES,
@@ -89,7 +94,7 @@ def answer_key() -> list[dict[str, Any]]:
 def build_parser() -> Parser:
     parser = Parser(description="Answer key for Problems 3 and 5 across interpretations, each row "
                                 "checked against torch autograd.")
-    parser.add_argument("--out", type=Path, default=FIGURES, help="folder for answer_key.json")
+    add_out_argument(parser, "folder for answer_key.json")
     return parser
 
 

@@ -32,7 +32,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.cli import FIGURES, Parser, run, save_figure, versions, write_json_atomic
+from common.cli import (
+    Parser,
+    add_out_argument,
+    run,
+    save_figure,
+    versions,
+    write_json_atomic,
+)
 from common.cnn import (
     CNN,
     CONV_LAYERS,
@@ -863,7 +870,7 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
 # ----------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    add_cnn_arguments(p)
+    add_cnn_arguments(p, "the CNN of --seed, one CNN per --seeds and the no-augmentation CNN of --seed")
     for name, digit in DIGITS.items():
         p.add_argument(f"--index-{name}", type=int,
                        help=f"test index of the '{digit}' (default: first correct)")
@@ -874,7 +881,7 @@ def parse_args(argv: Sequence[str] | None):
                    help="test digits used by the loops over the population (shift curves, the "
                         "seed checks, the top patches): all of them when the split is smaller, "
                         "else a seeded random subset")
-    p.add_argument("--out", type=Path, default=FIGURES, help="folder for figures and JSON")
+    add_out_argument(p, "folder for figures and JSON")
     args = p.parse_args(argv)
     if args.sample < 10:
         p.error(f"--sample must be at least 10, got {args.sample}")
@@ -922,10 +929,11 @@ def models_needed(seed: int, seeds: Sequence[int]) -> list[ModelSpec]:
 def load_models(args) -> tuple[torch.nn.Module, dict, dict[int, torch.nn.Module], torch.nn.Module]:
     """The reference CNN and its metadata, one CNN per checked seed, and the no-augmentation CNN.
 
-    Missing checkpoints train first, side by side; --retrain retrains only the reference."""
+    Missing checkpoints train first, side by side, and the others are checked; --retrain retrains
+    them all."""
     source = resolve_source(args.data)
-    ensure_models(source, models_needed(args.seed, args.seeds), args.checkpoints,
-                  retrain=[ModelSpec(args.seed)] if args.retrain else ())
+    specs = models_needed(args.seed, args.seeds)
+    ensure_models(source, specs, args.checkpoints, retrain=specs if args.retrain else ())
     load = lambda seed, aug: load_cnn(source, seed=seed, augment_px=aug,  # noqa: E731
                                       checkpoint_dir=args.checkpoints)
     model, meta = load(args.seed, 1)

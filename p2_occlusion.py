@@ -52,9 +52,9 @@ from matplotlib import colors
 from matplotlib.patches import Patch, Rectangle
 
 from common.cli import (
-    FIGURES,
     Parser,
     UserError,
+    add_out_argument,
     run,
     save_figure,
     versions,
@@ -160,7 +160,7 @@ def models_needed(seed: int) -> list[ModelSpec]:
 
 def load_problem(data: str, seed: int, retrain: bool, checkpoints, index: int | None) -> Problem:
     """Our CNN, the test split and the '6'. Missing checkpoints (ours and the judges') train
-    first, side by side; --retrain retrains them all."""
+    first, side by side, and the others are checked; --retrain retrains them all."""
     source = resolve_source(data)
     specs = models_needed(seed)
     ensure_models(source, specs, checkpoints, retrain=specs if retrain else ())
@@ -1432,7 +1432,7 @@ def plot_attacks(image: np.ndarray, shown: dict[str, np.ndarray], comparison: di
 # ----------------------------------------------------------------------------- command line
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    add_cnn_arguments(p)
+    add_cnn_arguments(p, f"our CNN of --seed, the {JUDGE_CNNS} judge CNNs of the next seeds and the MLP judge")
     p.add_argument("--index", type=int, default=None,
                    help="test index of the '6' (None: the first correctly classified one)")
     p.add_argument("--patch", type=int, default=8, help="side of the square occluding patch")
@@ -1440,7 +1440,7 @@ def parse_args(argv: Sequence[str] | None):
     p.add_argument("--fill", type=float, default=0.0, help="patch pixel value, 0 = black, 1 = white")
     p.add_argument("--quick", action="store_true",
                    help="a tiny search and population, only to exercise the code in tests")
-    p.add_argument("--out", type=Path, default=FIGURES, help="folder for figures and JSON")
+    add_out_argument(p, "folder for figures and JSON")
     args = p.parse_args(argv)
     try:
         check_window(args.patch, args.stride)

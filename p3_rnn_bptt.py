@@ -25,15 +25,14 @@ worked solution, the cross-checks and the figure.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
 from common.cli import (
-    FIGURES,
     Parser,
+    add_out_argument,
     finite_float,
     positive_float,
     run,
@@ -211,7 +210,7 @@ def build_parser() -> Parser:
                         help="initial state h(0)")
     parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
                         help="base of the log in the loss (e: natural)")
-    parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON and the figure")
+    add_out_argument(parser, "folder for the JSON and the figure")
     return parser
 
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from common.cli import (
-    FIGURES,
     Parser,
+    add_out_argument,
     nonnegative_int,
     run,
     save_figure,
@@ -79,7 +79,7 @@ def build_parser() -> Parser:
     parser = Parser(description="Problem 4: vanishing/exploding gradients over 2,000 steps (RNN, LSTM) "
                                 "and an echo state network on long protein-like sequences.")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random draw")
-    parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON file and figures")
+    add_out_argument(parser, "folder for the JSON files and figures")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests): T = 300, short ESN runs")
     return parser
 

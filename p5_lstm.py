@@ -25,14 +25,13 @@ the cross-checks and the figure.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from common.cli import (
-    FIGURES,
     Parser,
+    add_out_argument,
     finite_float,
     positive_float,
     run,
@@ -208,7 +207,7 @@ def build_parser() -> Parser:
         what = {"b_f": "forget gate", "b_g": "input gate", "b_o": "output gate", "b": "cell input"}[name]
         parser.add_argument(flag, type=finite_float, nargs=2, default=list(PROBLEM5_BIASES[name]),
                             metavar=("U1", "U2"), help=f"bias of the {what}, one per unit")
-    parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON and the figure")
+    add_out_argument(parser, "folder for the JSON and the figure")
     return parser
 
 

@@ -1,11 +1,14 @@
-"""Command-line plumbing shared by the problem scripts: one-line errors, atomic writes, versions."""
+"""Command-line plumbing shared by the problem scripts: one-line errors with the command that fixes
+them, output folders checked before any work, atomic writes, versions."""
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 from importlib.metadata import version
@@ -14,10 +17,24 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "figures"
+PYTHON = ".venv/bin/python"  # the interpreter that `make` installs, as the README's commands name it
 
 
 class UserError(ValueError):
-    """Bad input from the user: reported as one line, exit status 2, never a traceback."""
+    """Bad input from the user: reported as one line, exit status 2, never a traceback.
+
+    A message about a file that a command can repair names that command in backticks (see
+    `command`), for example "...; run `.venv/bin/python -m common.models ... --retrain seed1` to
+    replace it"; tests/test_advice.py lists every such message and follows its advice.
+    """
+
+
+def command(*args: str) -> str:
+    """A shell command line, ready to paste, that runs the project's Python with `args` from the
+    repository root: `.venv/bin/python ARGS`, with `cd ROOT && ` in front when the current folder
+    is another."""
+    line = " ".join(shlex.quote(a) for a in (PYTHON, *args))
+    return line if Path.cwd().resolve() == ROOT else f"cd {shlex.quote(str(ROOT))} && {line}"
 
 
 class Parser(argparse.ArgumentParser):
@@ -67,6 +84,37 @@ def nonnegative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
     return value
+def writable_dir(text: str) -> Path:
+    """argparse type of an output folder (--out): created if missing, then checked by writing a
+    temporary file in it, so that a folder that cannot be written is one parser error (one line,
+    exit status 2) before any work starts."""
+    path = Path(text)
+    try:
+        if path.exists() and not path.is_dir():  # mkdir would say "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot write to folder {text} ({exc.strerror or exc})") from None
+    return path
+
+
+def writable_file(text: str) -> Path:
+    """argparse type of an output file (grade.py's --out): its folder is created and checked as by
+    `writable_dir`, and the path itself must not be a folder."""
+    path = Path(text)
+    writable_dir(str(path.parent))
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    return path
+
+
+def add_out_argument(parser: argparse.ArgumentParser, help: str, flag: str = "--out",
+                     default: Path = FIGURES) -> None:
+    """Add the output-folder flag, checked by `writable_dir` whether it is given or defaulted
+    (argparse applies a type to a default only when the default is a string)."""
+    parser.add_argument(flag, type=writable_dir, default=str(default), help=help)
 
 
 def run(main: Callable[[], Any]) -> int:

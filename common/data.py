@@ -81,14 +81,15 @@ def _read_full_mnist(split: str, root: Path) -> MNISTData:
         try:
             arrays.append(read_idx(path, ndim))
         except (OSError, ValueError) as exc:
-            raise UserError(f"{path} is unreadable ({exc}); delete {raw_folder(root)} to download "
-                            f"MNIST again, or use --data {OFFLINE}") from None
+            raise UserError(f"{path} is unreadable ({exc}); run `rm {shlex.quote(str(path))}` and "
+                            "the next run downloads MNIST again") from None
     import torch
 
     images, labels = arrays
     if len(images) != len(labels) or images.shape[1:] != (28, 28):
         raise UserError(f"{raw_folder(root)}: {split} images {images.shape} do not match labels "
-                        f"{labels.shape}; delete the folder to download MNIST again")
+                        f"{labels.shape}; run `rm -r {shlex.quote(str(raw_folder(root)))}` and the "
+                        "next run downloads MNIST again")
     pixels = images.astype(np.float32)
     pixels /= 255.0  # in place: at 60,000 images a second float copy is 188 MB more at the peak
     return MNISTData(torch.from_numpy(pixels).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), "mnist")
@@ -213,8 +214,8 @@ def load_mnist(split: str, source: str = "auto", root: Path = DATA_DIR) -> MNIST
             _download_full_mnist(Path(root))
         except (RuntimeError, OSError) as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UserError(f"full MNIST is not available in {root} ({first_line}); "
-                            f"use --data {OFFLINE} offline") from None
+            raise UserError(f"full MNIST is not available in {root} ({first_line}); offline, "
+                            f"rerun with `--data {OFFLINE}`") from None
     return _read_full_mnist(split, Path(root))
 
 

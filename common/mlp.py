@@ -12,18 +12,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common.cli import UserError
+from common.checkpoints import ModelSpec, mlp_path
 from common.cnn import (
     MNIST_MEAN,
     MNIST_STD,
     TRAIN_THREADS,
     accuracy,
-    load_checkpoint,
+    load_checked,
     save_checkpoint,
     torch_threads,
 )
 from common.data import MNISTData, load_mnist
-from common.models import mlp_path
 
 MLP_HIDDEN, MLP_EPOCHS = 256, 8
 
@@ -62,18 +61,11 @@ def train_mlp(train: MNISTData, test: MNISTData, seed: int) -> tuple[MLP, dict]:
 
 
 def load_mlp(source: str, seed: int, retrain: bool, checkpoint_dir: Path) -> tuple[MLP, dict]:
-    """The MLP judge from its checkpoint, trained and saved when missing or `retrain` is set.
-
-    A corrupt or mismatched file raises a one-line UserError naming --retrain and is left as it is.
-    """
+    """The MLP judge from its checkpoint (common.cnn.load_checked), trained and saved when missing
+    or `retrain` is set."""
     path = mlp_path(source, checkpoint_dir, seed)
     if path.exists() and not retrain:
-        model, meta = load_checkpoint(path, MLP)
-        for key, want in (("source", source), ("seed", seed)):
-            if meta.get(key) != want:
-                raise UserError(f"checkpoint {path} has {key} {meta.get(key)!r}, not {want!r}; "
-                                "rerun with --retrain to replace it")
-        return model, meta
+        return load_checked(source, ModelSpec(seed, 0, "mlp"), checkpoint_dir, MLP)
     print(f"training the MLP judge on {source} (seed {seed}) ...")
     return train_and_save_mlp(source, seed, path)
 

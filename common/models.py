@@ -1,66 +1,31 @@
-"""The trained networks a run needs, named by checkpoint suffix, and trained side by side.
+"""The trained networks a run needs, named by checkpoint suffix, trained side by side and checked.
 
     python -m common.models --data mnist5k-t10k seed0 seed1 seed0-aug0 mlp-seed0
+    python -m common.models --data mnist5k-t10k --retrain seed1    # replace one checkpoint
 
-A spec names a checkpoint as its file does: seed<k> is checkpoints/cnn-<source>[-seed<k>].pt (the
-CNN of training seed k, +-1 px augmentation), seed<k>-aug<p> the CNN trained with +-p px shifts,
-mlp-seed<k> P2's MLP judge. The missing ones train in a pool of worker processes, one per core.
+A spec names a checkpoint as its file does (common/checkpoints.py): seed<k> is
+checkpoints/cnn-<source>[-seed<k>].pt, seed<k>-aug<p> the CNN trained with +-p px shifts, mlp-seed<k>
+P2's MLP judge. The missing ones train in a pool of worker processes, one per core; the others
+are loaded once, so that a corrupt one stops the run before any work, naming the command above.
 Each training runs on one thread however many run at once (common.cnn.TRAIN_THREADS), so a
 checkpoint is the same whether it was trained alone, in the pool, or on a machine with more cores.
 """
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
-import re
 import sys
 import time
 from pathlib import Path
-from typing import Collection, Iterable, NamedTuple, Sequence
+from typing import Collection, Iterable, Sequence
 
-from common.cli import ROOT, Parser, run
+from common.checkpoints import CHECKPOINT_DIR, ModelSpec, parse_spec
+from common.cli import Parser, run
 from common.data import SOURCES, resolve_source
 
 # torch is imported only by the workers (through common.cnn and common.mlp, in train_one): the
-# process that hands out the jobs stays small, which matters at full size (see bench_standin).
-CHECKPOINT_DIR = ROOT / "checkpoints"
-SPEC = re.compile(r"(mlp-)?seed(\d+)(?:-aug([0-2]))?")
-
-
-def checkpoint_path(source: str, checkpoint_dir: Path = CHECKPOINT_DIR, seed: int = 0,
-                    augment_px: int = 1) -> Path:
-    """checkpoints/cnn-<source>[-seed<k>][-aug<p>].pt; the reference model (seed 0, ±1 px) has no suffix."""
-    suffix = (f"-seed{seed}" if seed else "") + (f"-aug{augment_px}" if augment_px != 1 else "")
-    return Path(checkpoint_dir) / f"cnn-{source}{suffix}.pt"
-
-
-def mlp_path(source: str, checkpoint_dir: Path, seed: int) -> Path:
-    """checkpoints/mlp-<source>[-seed<k>].pt: P2's MLP judge."""
-    return Path(checkpoint_dir) / f"mlp-{source}{f'-seed{seed}' if seed else ''}.pt"
-
-
-class ModelSpec(NamedTuple):
-    """One checkpoint: the CNN of (seed, augment_px), or the MLP of seed (kind "mlp")."""
-    seed: int
-    augment_px: int = 1
-    kind: str = "cnn"
-
-    def path(self, source: str, checkpoint_dir: Path = CHECKPOINT_DIR) -> Path:
-        if self.kind == "mlp":
-            return mlp_path(source, checkpoint_dir, self.seed)
-        return checkpoint_path(source, checkpoint_dir, self.seed, self.augment_px)
-
-
-def parse_spec(text: str) -> ModelSpec:
-    """argparse type: seed<k>, seed<k>-aug<p> (p in 0..2) or mlp-seed<k>."""
-    match = SPEC.fullmatch(text)
-    if not match or (match[1] and match[3] is not None):
-        raise argparse.ArgumentTypeError(
-            f"expected seed<k>, seed<k>-aug<p> (p in 0..2) or mlp-seed<k>, got {text!r}")
-    if match[1]:
-        return ModelSpec(int(match[2]), 0, "mlp")
-    return ModelSpec(int(match[2]), int(match[3]) if match[3] is not None else 1)
+# process that hands out the jobs stays small while they train, which matters at full size (see
+# bench_standin). It loads the checkpoints it did not train (check_models) after the pool is gone.
 
 
 def train_one(source: str, spec: ModelSpec, checkpoint_dir: Path) -> tuple[str, float, float]:
@@ -82,18 +47,29 @@ def _train_job(job: tuple[str, ModelSpec, Path]) -> tuple[str, float, float]:
 
 def ensure_models(source: str, specs: Sequence[ModelSpec], checkpoint_dir: Path = CHECKPOINT_DIR,
                   retrain: Collection[ModelSpec] = (), jobs: int | None = None) -> None:
-    """Train the checkpoints among `specs` that are missing or in `retrain`, side by side; the
-    others are left as they are.
+    """Make sure that every checkpoint among `specs` exists and loads: train those that are
+    missing or in `retrain` (train_models), then load the others once (check_models).
+
+    A file that does not load is left as it is; the one-line UserError names the command that
+    retrains it alone.
+    """
+    source = resolve_source(source)
+    specs = list(dict.fromkeys(specs))
+    todo = [spec for spec in specs if spec in retrain or not spec.path(source, checkpoint_dir).exists()]
+    train_models(source, todo, checkpoint_dir, jobs)
+    check_models(source, [spec for spec in specs if spec not in todo], checkpoint_dir)
+
+
+def train_models(source: str, specs: Sequence[ModelSpec], checkpoint_dir: Path,
+                 jobs: int | None = None) -> None:
+    """Train and save the checkpoints of `specs`, side by side.
 
     A pool of `jobs` worker processes (default: one per core this process may use) takes them one
     at a time, CNNs first. With one job or one checkpoint to train, it trains in this process.
     """
-    source = resolve_source(source)
-    todo = sorted((spec for spec in dict.fromkeys(specs)
-                   if spec in retrain or not spec.path(source, checkpoint_dir).exists()),
-                  key=lambda spec: spec.kind != "cnn")  # the MLP (2 s) fills the last gap
-    if not todo:
+    if not specs:
         return
+    todo = sorted(specs, key=lambda spec: spec.kind != "cnn")  # the MLP (2 s) fills the last gap
     jobs = max(1, min(jobs or len(os.sched_getaffinity(0)), len(todo)))
     print(f"training {len(todo)} network{'s' * (len(todo) > 1)} on {source}, {jobs} at a time on "
           f"one thread each: {', '.join(spec.path(source, checkpoint_dir).name for spec in todo)}",
@@ -112,18 +88,32 @@ def ensure_models(source: str, specs: Sequence[ModelSpec], checkpoint_dir: Path 
         pool.join()
 
 
+def check_models(source: str, specs: Sequence[ModelSpec], checkpoint_dir: Path) -> None:
+    """Load each checkpoint of `specs` once (common.cnn.load_checked): a corrupt or mismatched
+    file is a one-line UserError naming the command that retrains it alone."""
+    if not specs:
+        return
+    from common.cnn import CNN, load_checked
+    from common.mlp import MLP
+
+    for spec in specs:
+        load_checked(source, spec, checkpoint_dir, MLP if spec.kind == "mlp" else CNN)
+
+
 def _report(trained: Iterable[tuple[str, float, float]]) -> None:
     for name, seconds, test_acc in trained:
         print(f"  trained {name} in {seconds:.1f} s: test acc {100 * test_acc:.2f}%", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = Parser(description="Train the missing checkpoints among the named ones, side by side.")
+    parser = Parser(description="Train the missing checkpoints among the named ones, side by side, "
+                                "and check that the others load.")
     parser.add_argument("specs", type=parse_spec, nargs="+", metavar="SPEC",
                         help="seed<k>, seed<k>-aug<p> or mlp-seed<k> (a checkpoint's suffix)")
     parser.add_argument("--data", choices=SOURCES, default="auto", help="MNIST source")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINT_DIR, help="checkpoint folder")
-    parser.add_argument("--retrain", action="store_true", help="train them even if they exist")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the named checkpoints again even if they exist, replacing them")
     parser.add_argument("--jobs", type=int, default=None,
                         help="trainings at once (default: one per core)")
     args = parser.parse_args(argv)

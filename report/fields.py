@@ -59,7 +59,7 @@ class StrictDict(_View, Mapping):
         return len(self.raw)
 
     def get(self, key: str, default: Any = None) -> Any:
-        raise TypeError(f"{self.source}: use `in` to test for '{self._child(key)}'; defaults hide "
+        raise TypeError(f"{self.source}: test for '{self._child(key)}' with 'in'; defaults hide "
                         "renamed fields")
 
 
@@ -93,8 +93,6 @@ def wrap(value: Any, source: str, fix: str, path: str = "") -> Any:
 
 def Strict(data: dict, source: str, fix: str) -> StrictDict:
     """A results dict as a strict view; `source` names the file, `fix` the command that rewrites it."""
-    if not isinstance(data, dict):
-        raise UserError(f"{source} does not hold a JSON object: rerun `{fix}`")
     return StrictDict(data, source, fix)
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from common.cli import FIGURES
+from common.cli import FIGURES, PYTHON
 from report import p1, p2, p3, p4, p5
 from report.fields import Strict
 from report.md import Figures
@@ -19,9 +19,15 @@ PROBLEMS: dict[int, ModuleType] = {1: p1, 2: p2, 3: p3, 4: p4, 5: p5}
 NOTES = {name: note for module in PROBLEMS.values() for name, note in module.FIGURES.items()}
 
 
-def fix(n: int) -> str:
-    """The command that rewrites problem n's results."""
-    return f"python {PROBLEMS[n].SCRIPT}"
+def command(script: str, folder: Path = FIGURES) -> str:
+    """The command that runs `script` with its results going to `folder`."""
+    out = "" if Path(folder).resolve() == FIGURES.resolve() else f" --out {folder}"
+    return f"{PYTHON} {script}{out}"
+
+
+def fix(n: int, folder: Path = FIGURES) -> str:
+    """The command that rewrites problem n's results in `folder`."""
+    return command(PROBLEMS[n].SCRIPT, folder)
 
 
 def problem_lines(n: int, r, figs: Figures) -> list[str]:
@@ -36,5 +42,5 @@ def problem_lines(n: int, r, figs: Figures) -> list[str]:
 
 def print_problem(n: int, results: dict, out: Path = FIGURES) -> None:
     """Print problem n's answers from `results` exactly as the report renders them from its JSON file."""
-    r = Strict(json.loads(json.dumps(results)), f"{PROBLEMS[n].SCRIPT}'s results", fix(n))
+    r = Strict(json.loads(json.dumps(results)), f"{PROBLEMS[n].SCRIPT}'s results", fix(n, out))
     print("\n".join(problem_lines(n, r, Figures(Path(out), NOTES, terminal=True))).rstrip())

@@ -92,7 +92,7 @@ def test_bad_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, capsys
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
     before = path.read_bytes()
-    with pytest.raises(UserError, match="--retrain") as err:
+    with pytest.raises(UserError, match="--retrain seed0`") as err:
         load_cnn("mnist5k-t10k", checkpoint_dir=tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == before  # never silently overwritten

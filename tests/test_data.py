@@ -258,7 +258,7 @@ def test_corrupt_full_mnist_file_is_a_one_line_error_naming_it(tiny_mnist_root, 
     with pytest.raises(UserError) as info:
         load_mnist(split, "mnist", root=root)
     message = str(info.value)
-    assert name in message and "\n" not in message and "delete" in message
+    assert name in message and "\n" not in message and f"`rm {path}`" in message
     assert path.read_bytes() != data  # the file is left for the user to inspect, not replaced
 
 

@@ -40,7 +40,7 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     ("mlp-seed4", ModelSpec(4, 0, "mlp")),
 ])
 def test_specs_parse_to_their_checkpoints(text, spec, tmp_path):
-    assert parse_spec(text) == spec
+    assert parse_spec(text) == spec and spec.name == text  # name: what common.models takes back
     want = (mlp.mlp_path("mnist5k-t10k", tmp_path, spec.seed) if spec.kind == "mlp"
             else cnn.checkpoint_path("mnist5k-t10k", tmp_path, spec.seed, spec.augment_px))
     assert spec.path("mnist5k-t10k", tmp_path) == want

@@ -144,7 +144,7 @@ def test_bad_mlp_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, ca
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
     before = path.read_bytes()
-    with pytest.raises(UserError, match="--retrain") as err:
+    with pytest.raises(UserError, match="--retrain mlp-seed0`") as err:
         mlp.load_mlp("mnist5k-t10k", 0, False, tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == before
@@ -156,7 +156,7 @@ def test_bad_mlp_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, ca
 def test_a_corrupt_cnn_judge_checkpoint_is_a_one_line_error_and_is_kept(tmp_path):
     path = checkpoint_path("mnist5k-t10k", tmp_path, seed=1)  # the first CNN judge of seed 0
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="--retrain") as err:
+    with pytest.raises(UserError, match="--retrain seed1`") as err:
         p2.load_judges("mnist5k-t10k", 0, tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == b"not a checkpoint"
