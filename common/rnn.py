@@ -8,8 +8,9 @@
   custom_loss_forward/backward, and head_forward/backward (head, then loss).
 - The LSTM cell, eqs. 10.40-10.44: lstm_step_forward/backward and lstm_forward/backward. The four
   pre-activations of a step are one stacked vector, blocks [f, g, q, z] of H each: forget gate,
-  external input gate, output gate and the cell input z (σ as printed in eq. 10.41, or tanh).
-- Problem 3's parameters and sequence, and the models of Problems 3 and 5 (recurrence, head, loss).
+  external input gate, output gate and the cell input z (σ as printed in eq. 10.41, or tanh). The
+  state reaches h through tanh, h = tanh(s) q (10.43), or without it, h = q s (output_activation).
+- Problem 3's parameters, sequence, ε and learning rate, and the models of Problems 3 and 5 (recurrence, head, loss).
 
 Shapes: a sequence x (T, D), states h and s (T, H), outputs ŷ (T, O); W (H, H), U (H, D), V (O, H).
 A step takes x (D,) and h_prev (H,), or a batch of N rows, x (N, D) and h_prev (N, H).
@@ -494,6 +495,10 @@ def problem3_params() -> RNNParams:
 def problem3_sequence() -> np.ndarray:
     """x(1), x(2), x(3) as the rows of a (3, 2) array."""
     return np.array([[1.0, 0.0], [0.5, 0.25], [0.0, 1.0]])
+
+
+PROBLEM3_EPS = 1e-4  # Problem 3 (2): the central-difference step ε
+PROBLEM3_LR = 0.002  # Problem 3 (4): the learning rate of the step on b
 
 
 # Problem 5's biases, argued gate by gate in p5_lstm.py: one value per gate for every unit, and four
