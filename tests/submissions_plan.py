@@ -87,18 +87,19 @@ def numbers(variant: int | None) -> dict:
     return ASSIGNMENT if variant is None else VARIANT_3
 
 
-def values(name: str) -> dict[str, float]:
-    """The planted values of a student, from grade_reference (P3's part (2) in float32 for fay)."""
+def values(name: str, planted: bool = True) -> dict[str, float]:
+    """The student's values from grade_reference: with the planted mistake (P3's part (2) in float32
+    for fay), or (planted=False) the right ones under the same reading."""
     s = PLAN[name]
     n = numbers(s.variant)
     x = np.array(n["x"])
-    mistake = None if s.mistake == "float32_central" else s.mistake
+    mistake = s.mistake if planted and s.mistake != "float32_central" else None
     if s.problem == "p5":
         return ref.p5(x, n["c"], n["W"], n["U"], n["V"], s.reading.get("biases", REPO_BIASES),
                       s.reading.get("activation", "sigmoid"), mistake=mistake)
     v = ref.p3(x, n["b"], n["c"], n["W"], n["U"], n["V"], s.reading.get("log", "e"), s.reading.get("h0", (0, 0)),
                mistake)
-    if s.mistake == "float32_central":
+    if planted and s.mistake == "float32_central":
         v["grad_cd_1"], v["grad_cd_2"] = central_float32(n)
     return v
 
