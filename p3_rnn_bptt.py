@@ -8,8 +8,10 @@ of t = τ, then the per-step intermediate results from t = τ down to 1 and the 
 to (2) and to torch autograd; (4) one gradient-descent step on b; (5) the loss with the new b
 against the first-order prediction.
 
-Command:   .venv/bin/python p3_rnn_bptt.py     (flags: --eps 1e-4, --lr 0.002, --h0 0 0, --log e, --out figures)
-Writes:    figures/p3_results.json and figures/p3_unrolled_rnn.png (the unrolled network, annotated)
+Command:   .venv/bin/python p3_rnn_bptt.py     (flags: --eps 1e-4, --lr 0.002, --h0 0 0, --log e, --out)
+Writes:    figures/p3_results.json and figures/p3_unrolled_rnn.png (the unrolled network, annotated); a run
+           with other flags writes to figures/readings/p3_<changed flags>/ unless --out says otherwise
+Warns:     on stderr, when an --eps makes central differences differ from BPTT by more than 1e-3
 Expected:  ŷ(1) = [0.94921601, 0.050783994], ŷ(2) = [0.95221995, 0.047780051],
            ŷ(3) = [0.94001124, 0.059988758], L = 3.0072080;
            ∂L/∂b = [-0.0099613884, 0.43400996] by central differences and
@@ -32,9 +34,10 @@ import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
 from common.cli import (
-    FIGURES,
     Parser,
+    changed_flags,
     finite_float,
+    out_folder,
     positive_float,
     run,
     save_figure,
@@ -45,6 +48,8 @@ from common.gradcheck import numeric_gradient, rel_error
 from common.plotting import plt
 from common.rnn import (
     LOG_BASES,
+    PROBLEM3_EPS,
+    PROBLEM3_LR,
     OutputGrads,
     RNNGrads,
     custom_loss_backward,
@@ -205,18 +210,42 @@ def plot_unrolled(x: np.ndarray, h0: np.ndarray, a: np.ndarray, h: np.ndarray, y
 def build_parser() -> Parser:
     parser = Parser(description="Problem 3: RNN forward pass, loss, ∂L/∂b by central differences "
                                 "and by BPTT, one gradient step on b.")
-    parser.add_argument("--eps", type=positive_float, default=1e-4, help="central-difference step ε")
-    parser.add_argument("--lr", type=positive_float, default=0.002, help="learning rate of the step on b")
+    parser.add_argument("--eps", type=positive_float, default=PROBLEM3_EPS, help="central-difference step ε")
+    parser.add_argument("--lr", type=positive_float, default=PROBLEM3_LR, help="learning rate of the step on b")
     parser.add_argument("--h0", type=finite_float, nargs=2, default=[0.0, 0.0], metavar=("H1", "H2"),
                         help="initial state h(0)")
     parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
                         help="base of the log in the loss (e: natural)")
-    parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON and the figure")
+    parser.add_argument("--out", type=Path,
+                        help="folder for the JSON and the figure (default: figures/ with the assignment's "
+                             "flags, figures/readings/p3_<changed flags>/ otherwise, so that another reading "
+                             "never overwrites the results the report is built from)")
     return parser
 
 
+WARN_REL_ERROR = 1e-3  # central differences this far from BPTT (relative) print a warning
+
+
+def eps_warning(eps: float, err: float) -> str | None:
+    """A warning when central differences with this ε disagree with BPTT by more than WARN_REL_ERROR."""
+    if not err > WARN_REL_ERROR:
+        return None
+    cause = ("the rounding of each loss, divided by 2ε, dominates: ε is too small" if eps < PROBLEM3_EPS else
+             "the ε² truncation term dominates: ε is too large")
+    return (f"warning: with ε = {eps:g}, central differences differ from BPTT by {err:.1e} (relative, more than "
+            f"{WARN_REL_ERROR:g}); {cause} (the assignment's ε = {PROBLEM3_EPS:g})")
+
+
+def output_folder(parser: Parser, args: Any) -> Path:
+    """--out, or by default figures/ for this script's own reading and figures/readings/p3_<changed flags>/
+    for any other (common.cli.out_folder)."""
+    return args.out or out_folder("p3", changed_flags(parser, args, ("log", "h0", "eps", "lr")))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = output_folder(parser, args)
     x, p, h0, log = problem3_sequence(), problem3_params(), np.array(args.h0, dtype=float), args.log
 
     yhat, loss, cache = rnn_model_forward(x, p, h0, log)
@@ -258,11 +287,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     results["worked_solution"] = worked_solution(results)
     print_report(results)
-    write_json_atomic(args.out / "p3_results.json", results)
+    warning = eps_warning(args.eps, results["rel_error_central"])
+    if warning:
+        print(warning, file=sys.stderr)
+    write_json_atomic(out / "p3_results.json", results)
     save_figure(plot_unrolled(x, h0, cache.rnn.a, cache.rnn.h, yhat, loss, out_grads.do, rnn_grads.dh,
                               rnn_grads.da, p.b, log),
-                args.out / "p3_unrolled_rnn.png")
-    print(f"\nwrote {args.out / 'p3_results.json'} and {args.out / 'p3_unrolled_rnn.png'}")
+                out / "p3_unrolled_rnn.png")
+    print(f"\nwrote {out / 'p3_results.json'} and {out / 'p3_unrolled_rnn.png'}")
     return results
 
 

@@ -7,9 +7,10 @@ torch autograd. Every gate and the cell input use Problem 3's U and W; V and c a
 biases keep the four gates apart and are argued from what each gate should do at the start of
 training (BIAS_JUSTIFICATION). s(0) = h(0) = 0.
 
-Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --out figures,
-           and each bias as two numbers: --b-f 1 1 --b-g -1 -1 --b-o 2 2 --b 0 0, the defaults)
-Writes:    figures/p5_results.json and figures/p5_forget_bias_grad.png (per-step contributions to ∂L/∂b^f)
+Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --log e|10|2,
+           --out, and each bias as two numbers: --b-f 1 1 --b-g -1 -1 --b-o 2 2 --b 0 0, the defaults)
+Writes:    figures/p5_results.json and figures/p5_forget_bias_grad.png (per-step contributions to ∂L/∂b^f);
+           a run with other flags writes to figures/readings/p5_<changed flags>/ unless --out says otherwise
 Expected:  with σ on the cell input, as printed in eq. 10.41:
            ŷ(1) = [0.78752048, 0.21247952], ŷ(2) = [0.80913557, 0.19086443],
            ŷ(3) = [0.75624378, 0.24375622], L = 1.4772475,
@@ -31,9 +32,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.cli import (
-    FIGURES,
     Parser,
+    changed_flags,
     finite_float,
+    out_folder,
     positive_float,
     run,
     save_figure,
@@ -45,6 +47,7 @@ from common.plotting import plt
 from common.rnn import (
     BLOCK_NAMES,
     CELL_ACTIVATIONS,
+    LOG_BASES,
     PROBLEM5_BIASES,
     LSTMGrads,
     OutputGrads,
@@ -94,13 +97,21 @@ def intermediate_rows(out: OutputGrads, g: LSTMGrads) -> list[dict[str, Any]]:
     return rows
 
 
-def gates_apart(biases: dict[str, list[float]]) -> list[str]:
-    """Pairs of f, g, q, z that share a bias in some unit (and so, with U and W shared, are equal there
-    whenever z uses σ as the gates do)."""
+def equal_preactivations(biases: dict[str, list[float]], cell_activation: str) -> list[str]:
+    """Pairs of the pre-activations a_f, a_g, a_q, a_z that share a bias in some unit: with U and W
+    shared, they are equal there. The activations are then equal too, except where z = tanh(a_z)
+    meets a σ gate."""
     names = {"b_f": "f", "b_g": "g", "b_o": "q", "b": "z"}
     keys = list(names)
-    return [f"{names[k]} = {names[m]} in unit {i + 1}" for n, k in enumerate(keys) for m in keys[n + 1:]
-            for i, (u, v) in enumerate(zip(biases[k], biases[m])) if u == v]
+    out = []
+    for n, k in enumerate(keys):
+        for m in keys[n + 1:]:
+            u, v = names[k], names[m]
+            same = cell_activation == "sigmoid" or "z" not in (u, v)
+            out += [f"a_{u} = a_{v} in unit {i + 1}" + (f", so {u} = {v}" if same else
+                                                        f"; {u} = σ(a_{u}) and z = tanh(a_z) still differ")
+                    for i, (p, q) in enumerate(zip(biases[k], biases[m])) if p == q]
+    return out
 
 
 def worked_solution(r: dict[str, Any]) -> list[str]:
@@ -149,14 +160,16 @@ def worked_solution(r: dict[str, Any]) -> list[str]:
 
 def print_report(r: dict[str, Any]) -> None:
     """Print the answers to Problem 5 from the results dict."""
+    log = "" if r["log"] == "e" else f" (log base {r['log']})"
     print(f"Problem 5: LSTM cell (eqs. 10.40-10.44), cell input activation {r['cell_input_activation']}, "
-          "then Problem 3's output layer and loss")
+          f"then Problem 3's output layer and loss{log}")
     print(f"Interpretation: {r['interpretation']}")
     print(f"Biases ({r['bias_choice']}):")
     for name in BIAS_FLAGS:
         why = r["bias_justification"][name] if r["bias_choice"] == "this script's choice" else ""
         print(f"  {name} = {sig(r['params'][name], 3)}" + (f": {why}" if why else ""))
-    print("  gates that coincide: " + ("; ".join(r["equal_gates"]) or "none, the four biases differ in every unit"))
+    print("  pre-activations that coincide (a shared bias, with U and W shared): "
+          + ("; ".join(r["equal_preactivations"]) or "none, the four biases differ in every unit"))
     print("\nForward pass")
     print_table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
                 [[str(t + 1), *(sig(r["forward"][k][t]) for k in "fgqzsh"), sig(r["yhat"][t])]
@@ -208,30 +221,44 @@ def build_parser() -> Parser:
         what = {"b_f": "forget gate", "b_g": "input gate", "b_o": "output gate", "b": "cell input"}[name]
         parser.add_argument(flag, type=finite_float, nargs=2, default=list(PROBLEM5_BIASES[name]),
                             metavar=("U1", "U2"), help=f"bias of the {what}, one per unit")
-    parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the JSON and the figure")
+    parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
+                        help="base of the log in the loss (e: natural)")
+    parser.add_argument("--out", type=Path,
+                        help="folder for the JSON and the figure (default: figures/ with this script's "
+                             "flags, figures/readings/p5_<changed flags>/ otherwise, so that another reading "
+                             "never overwrites the results the report is built from)")
     return parser
 
 
+def output_folder(parser: Parser, args: Any) -> Path:
+    """--out, or by default figures/ for this script's own reading and figures/readings/p5_<changed flags>/
+    for any other (common.cli.out_folder)."""
+    return args.out or out_folder("p5", changed_flags(parser, args, ("cell_activation", *BIAS_FLAGS, "log", "eps")))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    x, act = problem3_sequence(), args.cell_activation
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out_dir = output_folder(parser, args)
+    x, act, log = problem3_sequence(), args.cell_activation, args.log
     biases = {name: getattr(args, name) for name in BIAS_FLAGS}
     p, V, c = problem5_params(biases)
 
-    yhat, loss, cache = lstm_model_forward(x, p, V, c, act)
-    out, grads = lstm_model_backward(cache)
+    yhat, loss, cache = lstm_model_forward(x, p, V, c, act, log)
+    out, grads = lstm_model_backward(cache, log)
     grad_b_f = grads.params.b_f
-    grad_central = numeric_gradient(lambda _b: lstm_model_forward(x, p, V, c, act)[1], p.b_f, args.eps)
-    grad_autograd = lstm_grad_b_f(x, p, V, c, act)
+    grad_central = numeric_gradient(lambda _b: lstm_model_forward(x, p, V, c, act, log)[1], p.b_f, args.eps)
+    grad_autograd = lstm_grad_b_f(x, p, V, c, act, log)
     steps = cache.lstm.steps
     default = all(tuple(biases[n]) == PROBLEM5_BIASES[n] for n in BIAS_FLAGS)
 
     results = {
         "cell_input_activation": act,
-        "interpretation": INTERPRETATION,
+        "log": log,
+        "interpretation": INTERPRETATION + ("" if log == "e" else f" The loss's log is base {log}."),
         "bias_choice": "this script's choice" if default else "given on the command line",
         "bias_justification": BIAS_JUSTIFICATION,
-        "equal_gates": gates_apart(biases),
+        "equal_preactivations": equal_preactivations(biases, act),
         "eps": args.eps,
         "x": x.tolist(),
         "params": {**{name: value.tolist() for name, value in p._asdict().items()},
@@ -250,9 +277,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     results["worked_solution"] = worked_solution(results)
     print_report(results)
-    write_json_atomic(args.out / "p5_results.json", results)
-    save_figure(plot_contributions(grads.da_f), args.out / "p5_forget_bias_grad.png")
-    print(f"\nwrote {args.out / 'p5_results.json'} and {args.out / 'p5_forget_bias_grad.png'}")
+    write_json_atomic(out_dir / "p5_results.json", results)
+    save_figure(plot_contributions(grads.da_f), out_dir / "p5_forget_bias_grad.png")
+    print(f"\nwrote {out_dir / 'p5_results.json'} and {out_dir / 'p5_forget_bias_grad.png'}")
     return results
 
 

@@ -394,13 +394,13 @@ def p5_forward(r: dict, figs: Figures) -> list[str]:
     argued = r["bias_choice"] == "this script's choice"
     biases = [f"- {name} = {sig(p[name])}, {role}" + (f": {r['bias_justification'][name]}" if argued else "")
               for name, role in BIAS_ROLES.items()]
-    same = "; ".join(r["equal_gates"])
+    same = "; ".join(r["equal_preactivations"])
     return ["**Answer.** " + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(yhat))
             + f"; L = **{sig(r['loss'])}** (cell input activation: {act}).", "",
             f"Biases ({r['bias_choice']}). U and W are the same in every gate and in the cell input, so the "
             "biases alone tell them apart; each is set by what its gate should do at the start of training:",
             ""] + biases + ["",
-            (f"Gates that coincide because they share a bias: {same}." if same else
+            (f"Pre-activations that coincide because they share a bias: {same}." if same else
              "The four biases differ in every unit, so f, g, q and z are four different functions of the "
              "shared U x(t) + W h(t−1)."), "",
             "Forward pass with s(0) = h(0) = 0:", ""

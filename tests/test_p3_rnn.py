@@ -17,7 +17,7 @@ import torch
 
 import p3_rnn_bptt as p3
 from common import rnn
-from common.cli import UserError, run
+from common.cli import FIGURES, UserError, run
 from common.gradcheck import numeric_gradient, rel_error
 from common.text import sig
 
@@ -204,3 +204,22 @@ def test_interpretation_flags_reject_bad_values_in_one_line(flag: list[str]) -> 
     proc = subprocess.run([sys.executable, "p3_rnn_bptt.py", *flag], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and f"argument {flag[0]}" in proc.stderr
+
+
+def test_another_reading_never_overwrites_the_reference_results() -> None:
+    parser = p3.build_parser()
+    assert p3.output_folder(parser, parser.parse_args([])) == FIGURES
+    assert p3.output_folder(parser, parser.parse_args(["--eps", "1e-4", "--log", "e"])) == FIGURES
+    assert p3.output_folder(parser, parser.parse_args(["--log", "10"])) == FIGURES / "readings" / "p3_log=10"
+    assert p3.output_folder(parser, parser.parse_args(["--h0", "0.5", "-1", "--lr", "0.01"])) == \
+        FIGURES / "readings" / "p3_h0=0.5,-1_lr=0.01"
+    assert p3.output_folder(parser, parser.parse_args(["--log", "2", "--out", "x"])) == Path("x")
+
+
+def test_an_eps_far_from_the_assignment_s_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ε = 0.2: the ε² truncation term makes central differences differ from BPTT by more than 1e-3."""
+    saved = p3.main(["--eps", "0.2", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert saved["rel_error_central"] > 1e-3
+    assert err.startswith("warning: with ε = 0.2") and "too large" in err
+    assert p3.eps_warning(1e-4, 1.6e-9) is None and "too small" in p3.eps_warning(1e-13, 1.4e-3)

@@ -107,7 +107,7 @@ def synthetic_inputs(seed: int = 0) -> dict[int, dict]:
               "contribution_to_dL_db_f": c} for t in (3, 2, 1)]
     p5 = {"cell_input_activation": "sigmoid", "interpretation": "P5-INTERPRETATION",
           "bias_justification": {"b_f": "BIAS-F", "b": "BIAS-B", "b_g": "BIAS-G", "b_o": "BIAS-O"},
-          "bias_choice": "this script's choice", "equal_gates": [], "worked_solution": ["P5-WORKED-STEP"],
+          "bias_choice": "this script's choice", "equal_preactivations": [], "worked_solution": ["P5-WORKED-STEP"],
           "eps": 0.0002, "params": {"b_f": v2(), "b_g": v2(), "b_o": v2(), "b": v2()},
           "forward": {k: [v2() for _ in range(3)] for k in "fgqzsh"}, "yhat": [v2() for _ in range(3)],
           "loss": 1 + p(), "grad_b_f_bptt": v2(), "grad_b_f_central": v2(), "grad_b_f_autograd": v2(),

@@ -35,7 +35,7 @@ def inputs(seed: int = 1) -> dict[str, object]:
              for t in (3, 2, 1)]
     biases = {"b_f": [1.0, 1.0], "b_g": [-1.0, -1.0], "b_o": [2.0, 2.0], "b": [0.0, 0.0]}
     p5 = {"cell_input_activation": "sigmoid", "interpretation": "P5-INTERP", "bias_choice": "this script's choice",
-          "bias_justification": {k: f"WHY-{k}" for k in biases}, "equal_gates": [], "eps": 1e-4,
+          "bias_justification": {k: f"WHY-{k}" for k in biases}, "equal_preactivations": [], "eps": 1e-4,
           "params": biases, "forward": {k: [v2() for _ in range(3)] for k in "fgqzsh"},
           "yhat": [v2() for _ in range(3)], "loss": 1 + rng.random(), "grad_b_f_bptt": v2(),
           "grad_b_f_central": v2(), "grad_b_f_autograd": v2(), "rel_error_central": 1e-10,
