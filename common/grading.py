@@ -29,7 +29,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from common.key import key_readings, rounding_bound
-from common.mistakes import CATALOGUE, Mistake, for_problem
+from common.mistakes import PIECES, Mistake, for_problem
 from common.rubric import Rubric, score
 from common.solution import (
     HEAD,
@@ -110,7 +110,6 @@ class Candidate(NamedTuple):
     mistake: Mistake | None
 
 
-PIECES = {m.id: m.change(REFERENCE) for m in CATALOGUE}
 READINGS, MISTAKES = "readings", "mistakes"  # a table's two blocks of candidates
 
 

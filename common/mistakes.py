@@ -103,7 +103,7 @@ CATALOGUE = (
     Mistake("ds_without_carry", "∂L/∂s(t) without the f(t+1) ∂L/∂s(t+1) path", ds_without_carry),
     Mistake("h_without_tanh", "h = q·s without the tanh", h_without_tanh),
 )
-BY_ID = {m.id: m for m in CATALOGUE}
+PIECES = {m.id: m.change(REFERENCE) for m in CATALOGUE}  # each entry's pieces, made once
 
 
 def swapped(mistake: Mistake) -> set[str]:

@@ -263,3 +263,11 @@ def test_help_argues_the_rtol_and_prints_the_default_rubric(capsys: pytest.Captu
     assert DEFAULT_RUBRIC.strip() in out
     assert f"Why rtol {RTOL:g}" in out and "one_sided_difference" in out and "--check" in out
     assert "no 5-digit answer tells apart" in out and ": none." in out
+
+
+def test_readme_for_graders_states_what_the_code_does() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## For graders"):readme.index("## What each figure shows")]
+    assert DEFAULT_RUBRIC.strip() in section and f"(default {DEFAULT_RTOL:.0e})".replace("e-0", "e-") in section
+    assert "make key" in section and "tests/data/submissions_example.csv" in section and "--make-variant" in section
+    assert all(f"`{v}`" in section or v in section for v in grade.VERDICTS)
