@@ -73,6 +73,22 @@ def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, nam
     return {n: getattr(args, n) for n in names if getattr(args, n) != parser.get_default(n)}
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
 def run(main: Callable[[], Any]) -> int:
     """Run a script's main(); a UserError becomes one line on stderr and exit status 2."""
     try:
@@ -116,3 +132,4 @@ def save_figure(fig: Any, path: Path) -> None:
 def versions(*packages: str) -> dict[str, str]:
     """Python's version and each installed package's, as the results JSON records them."""
     return {"python": platform.python_version(), **{name: version(name) for name in packages}}
+
