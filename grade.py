@@ -29,6 +29,7 @@ from common.cli import (
     FIGURES,
     Parser,
     UserError,
+    nonnegative_int,
     positive_float,
     run,
     write_atomic,
@@ -103,12 +104,6 @@ def help_epilog() -> str:
         *(f"  {m.id}: {m.text}" for m in CATALOGUE),
         "", "Default rubric (copy it to a file, edit, pass --rubric FILE):", DEFAULT_RUBRIC.rstrip(),
     ])
-
-
-def nonnegative_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return int(text)
 
 
 def build_parser() -> Parser:

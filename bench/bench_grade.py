@@ -114,6 +114,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                   notes=["Each sample grades the whole class once with a fresh cache (grade.py's run): "
                          f"median (min–max) over {repeats} samples.",
                          "Dealt in turn: 4 right, 1 other reading, 3 catalogue mistakes, 2 unknown mistakes, "
-                         "1 incomplete in every 11 rows."],
+                         "1 incomplete in every 11 rows.",
+                         "Other processes took " + ", ".join(f"{100 * (d['others_cpu'] or 0):.0f}% ({case})"
+                                                             for case, d in detail.items())
+                         + " of the CPUs while the cases were timed."],
                   config={"students": students, "rows": 2 * students, "rtol": DEFAULT_RTOL, "repeats": repeats},
                   detail=detail)
