@@ -271,3 +271,27 @@ def test_readme_for_graders_states_what_the_code_does() -> None:
     assert DEFAULT_RUBRIC.strip() in section and f"(default {DEFAULT_RTOL:.0e})".replace("e-0", "e-") in section
     assert "make key" in section and "tests/data/submissions_example.csv" in section and "--make-variant" in section
     assert all(f"`{v}`" in section or v in section for v in grade.VERDICTS)
+
+
+@pytest.mark.parametrize("problem", ["p3", "p5"])
+def test_each_problem_uses_exactly_the_pieces_it_declares(problem: str) -> None:
+    """A piece outside USES[problem] can be broken without changing that problem's values; breaking
+    one inside changes them (so `applies` tells which catalogue entries concern which problem)."""
+    from common.solution import OWN, REFERENCE, USES, Pieces
+
+    def broken(name: str):  # noqa: ANN202
+        if name == "output_activation":
+            return "identity"
+        if name in ("loss", "dloss"):
+            return lambda y, log: 2.0 * getattr(REFERENCE, name)(y, log)
+        if name == "difference":
+            return lambda f, x, eps: 0.0 * x
+        if name == "update":
+            return lambda b, lr, g: b
+        return lambda a, *rest: 0.5 + 0.0 * a
+
+    solver = Solver(assignment_sheet())
+    right = solver.values(problem, OWN)
+    for name in Pieces._fields:
+        changed = solver.values(problem, OWN, REFERENCE._replace(**{name: broken(name)}))
+        assert (not np.array_equal(changed, right)) == (name in USES[problem]), name
