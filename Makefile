@@ -14,7 +14,7 @@ RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(filter p%,$(SCRIPTS)),$(firstw
            $(if $(filter answer_key.py,$(SCRIPTS)),figures/answer_key.json)
 DATA ?= auto
 
-.PHONY: all cnn problems readme test bench clean
+.PHONY: all cnn problems key readme test bench clean
 .DEFAULT_GOAL := all
 
 all: problems
@@ -61,6 +61,12 @@ problems: $(STAMP)
 	@for f in $(RESULTS); do \
 	  test -s $$f || { echo "make: expected output $$f is missing" >&2; exit 1; }; \
 	done
+
+# The graders' answer key without any CNN: P3, P5 and answer_key.py (seconds after the install).
+key: $(STAMP)
+	$(PY) p3_rnn_bptt.py
+	$(PY) p5_lstm.py
+	$(PY) answer_key.py
 
 # The reference run: everything `make` does, then P1 and P2 again with CNNs trained on seeds 1
 # and 2 (their own checkpoints), so that README quotes ranges that survive retraining elsewhere.

@@ -3,92 +3,62 @@
 Rows: P3 with the natural log (this repository's reading), log10 and log2, h(0) = 0; P5 with σ (eq. 10.41
 as printed) or tanh on the cell input, forget bias b^f in {0, 1, 2}, the other biases at p5_lstm.py's
 choice or all zero. Columns: ŷ(3), L, the gradient asked for (P3: ∂L/∂b; P5: ∂L/∂b^f) and, for P3,
-b after one step of lr 0.002 and the loss there. Every row's gradient is checked against torch
-autograd when this runs; a disagreement above 1e-10 (relative) stops it with an error.
+b after one step of lr 0.002 and the loss there, and part (2)'s central differences in float64 and in
+float32 (PyTorch's default dtype; several percent off on b₁, because the rounding of each float32
+loss, divided by 2ε, is a sizeable fraction of ∂L/∂b₁ itself). Every row's gradient is checked against torch autograd
+when this runs; a disagreement above 1e-10 (relative) stops it with an error.
 
 Command:   .venv/bin/python answer_key.py      (flags: --out figures)
 Writes:    figures/answer_key.json, a list of rows {problem, interpretation, yhat3, loss, grad, b_new,
-           loss_new} (P5 rows: b_new and loss_new are null)
+           loss_new, grad_central, grad_central_float32, central_rounding_bound} (P5 rows: the last five
+           are null)
+Prints:    the rows as one table, 8 significant digits, then P3 (2) in float64 beside float32
 Runtime:   about 2 s on 2 CPU cores, most of it importing torch.
 
-The math lives in common/rnn.py, the autograd cross-check in common/rnn_autograd.py.
+The rows are computed by common/key.py (the math in common/rnn.py, the autograd cross-check and the
+float32 central differences in common/rnn_autograd.py); `grade.py` grades students against them.
 """
 from __future__ import annotations
 
 import sys
 from typing import Any, Sequence
 
-import numpy as np
+from common.cli import Parser, add_out_argument, run, write_json_atomic
+from common.key import TOLERANCE, answer_key, key_readings
+from common.solution import assignment_sheet, label
+from common.text import print_table, sig
 
-from common.cli import (
-    Parser,
-    UserError,
-    add_out_argument,
-    run,
-    write_json_atomic,
-)
-from common.gradcheck import rel_error
-from common.rnn import (
-    PROBLEM5_BIASES,
-    lstm_model_backward,
-    lstm_model_forward,
-    problem3_params,
-    problem3_sequence,
-    problem5_params,
-    rnn_model_backward,
-    rnn_model_forward,
-)
-from common.rnn_autograd import lstm_grad_b_f, rnn_grad_b
-
-LR = 0.002  # Problem 3 (4)
-TOLERANCE = 1e-10
-P3_LOGS = ("e", "10", "2")
-P5_ACTIVATIONS = ("sigmoid", "tanh")
-P5_FORGET_BIASES = (0.0, 1.0, 2.0)
+DIGITS = 8  # every number of the printed tables
 
 
-def checked(grad: np.ndarray, autograd: np.ndarray, what: str) -> list[float]:
-    """grad as a list, after checking it against autograd."""
-    err = rel_error(grad, autograd)
-    if not err <= TOLERANCE:
-        raise UserError(f"answer key: {what}: BPTT and autograd differ by {err:.1e} (relative)")
-    return grad.tolist()
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    """The key as one labelled table, every number with DIGITS significant digits."""
+    readings = key_readings("p3") + key_readings("p5")
+    print_table(["problem", "reading", "ŷ(3)", "L", "gradient (P3 ∂L/∂b, P5 ∂L/∂b^f)", "b_new", "L_new"],
+                [[row["problem"], label(row["problem"], reading), sig(row["yhat3"], DIGITS),
+                  sig(row["loss"], DIGITS), sig(row["grad"], DIGITS),
+                  "-" if row["b_new"] is None else sig(row["b_new"], DIGITS),
+                  "-" if row["loss_new"] is None else sig(row["loss_new"], DIGITS)]
+                 for row, reading in zip(rows, readings)])
 
 
-def p3_row(log: str, h0: Sequence[float]) -> dict[str, Any]:
-    """Problem 3 (1)-(5) for one log base and h(0)."""
-    x, p, h0 = problem3_sequence(), problem3_params(), np.array(h0, dtype=float)
-    yhat, loss, cache = rnn_model_forward(x, p, h0, log)
-    grad = rnn_model_backward(cache, log)[1].db
-    b_new = p.b - LR * grad
-    return {"problem": "p3", "interpretation": {"log": log, "h0": h0.tolist()}, "yhat3": yhat[-1].tolist(),
-            "loss": loss, "grad": checked(grad, rnn_grad_b(x, p, h0, log), f"P3 log {log}"),
-            "b_new": b_new.tolist(), "loss_new": rnn_model_forward(x, p._replace(b=b_new), h0, log)[1]}
-
-
-def p5_row(activation: str, biases: dict[str, Sequence[float]]) -> dict[str, Any]:
-    """Problem 5 for one cell-input activation and set of biases."""
-    x = problem3_sequence()
-    p, V, c = problem5_params(biases)
-    yhat, loss, cache = lstm_model_forward(x, p, V, c, activation)
-    grad = lstm_model_backward(cache)[1].params.b_f
-    interpretation = {"cell_activation": activation, **{k: [float(v) for v in biases[k]]
-                                                        for k in ("b", "b_f", "b_g", "b_o")}}
-    return {"problem": "p5", "interpretation": interpretation, "yhat3": yhat[-1].tolist(), "loss": loss,
-            "grad": checked(grad, lstm_grad_b_f(x, p, V, c, activation), f"P5 {interpretation}"),
-            "b_new": None, "loss_new": None}
-
-
-def p5_variants() -> list[dict[str, tuple[float, ...]]]:
-    """b^f in {0, 1, 2}, with the other biases at the script's choice, then all zero."""
-    zero = {name: (0.0, 0.0) for name in PROBLEM5_BIASES}
-    return [others | {"b_f": (bf, bf)} for others in (PROBLEM5_BIASES, zero) for bf in P5_FORGET_BIASES]
-
-
-def answer_key() -> list[dict[str, Any]]:
-    """Every row, P3 first."""
-    rows = [p3_row(log, (0.0, 0.0)) for log in P3_LOGS]
-    return rows + [p5_row(act, biases) for act in P5_ACTIVATIONS for biases in p5_variants()]
+def print_central(rows: list[dict[str, Any]]) -> None:
+    """P3 (2) in float64 beside float32, and why float64 matters there."""
+    p3 = [(row, reading) for row, reading in zip(rows, key_readings("p3"))]
+    print("\nP3 (2): ∂L/∂b by central differences, ε = 1e-4, in float64 and in float32 (PyTorch's default)")
+    print_table(["reading", "float64", "float32", "float32 off by (relative, per component)",
+                 "rounding bound float64", "float32"],
+                [[label("p3", reading), sig(row["grad_central"], DIGITS), sig(row["grad_central_float32"], DIGITS),
+                  ", ".join(f"{abs(a - b) / abs(b):.1%}" for a, b in zip(row["grad_central_float32"],
+                                                                          row["grad_central"])),
+                  f"{row['central_rounding_bound']['float64']:.1e}", f"{row['central_rounding_bound']['float32']:.1e}"]
+                 for row, reading in p3])
+    own = p3[0][0]
+    bound, g1 = own["central_rounding_bound"], abs(own["grad_central"][0])
+    print(f"  Each loss is rounded by about u·max(1, |L|), and the quotient divides the difference of two by "
+          f"2ε: in float32 that is {bound['float32']:.1e}, {bound['float32'] / g1:.0%} of |∂L/∂b1| = "
+          f"{g1:.2g}; in float64 it is {bound['float64']:.1e}, far below the digits shown. grade.py "
+          "accepts float32 values as a reading of part (2).")
 
 
 def build_parser() -> Parser:
@@ -100,11 +70,10 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = build_parser().parse_args(argv)
-    rows = answer_key()
+    rows = answer_key(assignment_sheet())
     write_json_atomic(args.out / "answer_key.json", rows)
-    for row in rows:
-        print(f"{row['problem']}  {row['interpretation']}  L = {row['loss']:.8g}  grad = "
-              + ", ".join(f"{g:.8g}" for g in row["grad"]))
+    print_rows(rows)
+    print_central(rows)
     print(f"\n{len(rows)} rows, each gradient equal to torch autograd within {TOLERANCE:g} (relative); "
           f"wrote {args.out / 'answer_key.json'}")
     return rows

@@ -8,8 +8,10 @@ of t = τ, then the per-step intermediate results from t = τ down to 1 and the 
 to (2) and to torch autograd; (4) one gradient-descent step on b; (5) the loss with the new b
 against the first-order prediction.
 
-Command:   .venv/bin/python p3_rnn_bptt.py     (flags: --eps 1e-4, --lr 0.002, --h0 0 0, --log e, --out figures)
-Writes:    figures/p3_results.json and figures/p3_unrolled_rnn.png (the unrolled network, annotated)
+Command:   .venv/bin/python p3_rnn_bptt.py     (flags: --eps 1e-4, --lr 0.002, --h0 0 0, --log e, --out)
+Writes:    figures/p3_results.json and figures/p3_unrolled_rnn.png (the unrolled network, annotated); a run
+           with other flags writes to figures/readings/p3_<changed flags>/ unless --out says otherwise
+Warns:     on stderr, when an --eps makes central differences differ from BPTT by more than 1e-3
 Expected:  ŷ(1) = [0.94921601, 0.050783994], ŷ(2) = [0.95221995, 0.047780051],
            ŷ(3) = [0.94001124, 0.059988758], L = 3.0072080;
            ∂L/∂b = [-0.0099613884, 0.43400996] by central differences and
@@ -25,6 +27,7 @@ worked solution, the cross-checks and the figure.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,18 +35,21 @@ from matplotlib.patches import FancyBboxPatch
 
 from common.cli import (
     Parser,
-    add_out_argument,
     finite_float,
     positive_float,
+    reading_folder,
     run,
     save_figure,
     versions,
+    writable_dir,
     write_json_atomic,
 )
 from common.gradcheck import numeric_gradient, rel_error
 from common.plotting import plt
 from common.rnn import (
     LOG_BASES,
+    PROBLEM3_EPS,
+    PROBLEM3_LR,
     OutputGrads,
     RNNGrads,
     custom_loss_backward,
@@ -54,7 +60,8 @@ from common.rnn import (
     softmax_jacobian,
 )
 from common.rnn_autograd import rnn_grad_b
-from common.text import print_table, sig
+from common.text import sig
+from report.render import print_problem
 
 LOG_NAMES = {"e": "natural (ln)", "10": "base 10", "2": "base 2"}
 
@@ -74,72 +81,6 @@ def intermediate_rows(out: OutputGrads, rnn_grads: RNNGrads, dyhat: np.ndarray, 
              "dL_do": out.do[t].tolist(), "dL_dh": rnn_grads.dh[t].tolist(),
              "one_minus_h2": (1.0 - h[t] ** 2).tolist(), "dL_da": rnn_grads.da[t].tolist(),
              "contribution_to_dL_db": rnn_grads.da[t].tolist()} for t in reversed(range(len(h)))]
-
-
-def matrix(m: Any, digits: int = 8) -> str:
-    """[[a, b], [c, d]] with `digits` significant digits."""
-    return "[" + ", ".join(sig(row, digits) for row in m) + "]"
-
-
-def worked_solution(r: dict[str, Any]) -> list[str]:
-    """P3 (3) step by step: each formula once, with the numbers of t = τ (and t = τ − 1 for the path
-    through W) plugged in, so that a calculator reproduces the first row of the table."""
-    rows, p = r["intermediate"], r["params"]
-    last, prev = rows[0], rows[1] if len(rows) > 1 else None
-    tau, y = last["t"], r["yhat"][-1]
-    ln_b = "" if r["log"] == "e" else f" ln {r['log']}"
-    y2 = f"ŷ2({tau})" if not ln_b else f"(ŷ2({tau}){ln_b})"
-    y2_value = sig(y[1]) if not ln_b else f"({sig(y[1])}{ln_b})"
-    WT, VT = np.array(p["W"]).T, np.array(p["V"]).T
-    lines = [
-        f"∂L/∂ŷ({tau}) = [2(ŷ1({tau}) − 0.5), −1/{y2}] = [2({sig(y[0])} − 0.5), −1/{y2_value}] = "
-        f"{sig(last['dL_dyhat'])}",
-        f"J({tau}) = ∂ŷ({tau})/∂o({tau}) = diag(ŷ) − ŷ ŷᵀ, J_ij = ŷ_i (δ_ij − ŷ_j): J({tau}) = "
-        f"{matrix(last['softmax_jacobian'])}",
-        f"∂L/∂o({tau}) = J({tau})ᵀ ∂L/∂ŷ({tau}) = {sig(last['dL_do'])}; ∂L/∂o(t) = 0 for t < {tau}",
-        f"∂L/∂h({tau}) = Vᵀ ∂L/∂o({tau}) = {matrix(VT)} {sig(last['dL_do'])} = {sig(last['dL_dh'])} "
-        f"(no a({tau + 1}), so no path through W)",
-        f"1 − h({tau})² = 1 − {sig(r['h'][-1])}² = {sig(last['one_minus_h2'])}",
-        f"∂L/∂a({tau}) = (1 − h({tau})²) ⊙ ∂L/∂h({tau}) = {sig(last['dL_da'])}",
-    ]
-    if prev is not None:
-        t = prev["t"]
-        lines.append(f"∂L/∂h({t}) = Vᵀ ∂L/∂o({t}) + Wᵀ ∂L/∂a({t + 1}) = Vᵀ {sig(prev['dL_do'])} + "
-                     f"{matrix(WT)} {sig(last['dL_da'])} = {sig(prev['dL_dh'])}; the other steps of t = {t} "
-                     f"and t = 1 repeat those of t = {tau}")
-    lines.append("∂L/∂b = Σ_t ∂L/∂a(t), since a(t) = b + W h(t−1) + U x(t) gives ∂a(t)/∂b = I")
-    return lines
-
-
-def print_report(r: dict[str, Any]) -> None:
-    """Print the answers to Problem 3 (1)-(5) from the results dict."""
-    log = "log" if r["log"] == "e" else f"log{r['log']}"
-    print(f"Problem 3: RNN of eqs. 10.8-10.11, loss L = (ŷ1(τ) − 0.5)² − {log} ŷ2(τ), τ = 3")
-    print(f"Interpretation: {r['interpretation']}\n")
-    print(f"(1) Outputs and loss, h(0) = {sig(r['h0'])}")
-    print_table(["t", "x(t)", "a(t)", "h(t)", "ŷ(t)"],
-                [[str(t + 1), sig(r["x"][t]), sig(r["a"][t]), sig(r["h"][t]), sig(r["yhat"][t])]
-                 for t in range(len(r["yhat"]))])
-    print(f"  L = {sig(r['loss'])}\n")
-    print(f"(2) ∂L/∂b by central differences, ε = {r['eps']:g}: (L(b + ε e_i) − L(b − ε e_i)) / 2ε")
-    print(f"  ∂L/∂b1 = {sig(r['grad_b_central'][0])}, ∂L/∂b2 = {sig(r['grad_b_central'][1])}\n")
-    print("(3) ∂L/∂b by back-propagation through time, from t = τ down to 1")
-    for line in r["worked_solution"]:
-        print("  " + line)
-    print_table(["t", "∂L/∂ŷ(t)", "∂L/∂o(t)", "∂L/∂h(t)", "1 − h(t)²", "∂L/∂a(t) = contribution to ∂L/∂b"],
-                [[str(row["t"]), sig(row["dL_dyhat"]), sig(row["dL_do"]), sig(row["dL_dh"]),
-                  sig(row["one_minus_h2"]), sig(row["contribution_to_dL_db"])] for row in r["intermediate"]])
-    print(f"  sum over t: ∂L/∂b = {sig(r['grad_b_bptt'])}")
-    print(f"  relative difference to (2), central differences: {r['rel_error_central']:.2e}")
-    print(f"  relative difference to torch autograd:           {r['rel_error_autograd']:.2e}")
-    print(f"  (the same backward pass gives ∂L/∂c = {sig(r['grads_bptt']['c'])}, "
-          f"∂L/∂W, ∂L/∂U, ∂L/∂V: see the JSON)\n")
-    print(f"(4) One gradient-descent step on b, lr = {r['lr']:g}: b ← b − lr ∂L/∂b")
-    print(f"  b_new = {sig(r['b_new'])}\n")
-    print("(5) Loss with the new b")
-    print(f"  L_new = {sig(r['loss_new'])}")
-    print(f"  change L_new − L = {sig(r['loss_change'])}; first-order prediction −lr |∂L/∂b|² = "
-          f"{sig(r['loss_change_first_order'])}")
 
 
 def plot_unrolled(x: np.ndarray, h0: np.ndarray, a: np.ndarray, h: np.ndarray, yhat: np.ndarray, loss: float,
@@ -204,18 +145,42 @@ def plot_unrolled(x: np.ndarray, h0: np.ndarray, a: np.ndarray, h: np.ndarray, y
 def build_parser() -> Parser:
     parser = Parser(description="Problem 3: RNN forward pass, loss, ∂L/∂b by central differences "
                                 "and by BPTT, one gradient step on b.")
-    parser.add_argument("--eps", type=positive_float, default=1e-4, help="central-difference step ε")
-    parser.add_argument("--lr", type=positive_float, default=0.002, help="learning rate of the step on b")
+    parser.add_argument("--eps", type=positive_float, default=PROBLEM3_EPS, help="central-difference step ε")
+    parser.add_argument("--lr", type=positive_float, default=PROBLEM3_LR, help="learning rate of the step on b")
     parser.add_argument("--h0", type=finite_float, nargs=2, default=[0.0, 0.0], metavar=("H1", "H2"),
                         help="initial state h(0)")
     parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
                         help="base of the log in the loss (e: natural)")
-    add_out_argument(parser, "folder for the JSON and the figure")
+    parser.add_argument("--out", type=writable_dir,
+                        help="folder for the JSON and the figure (default: figures/ with the assignment's "
+                             "flags, figures/readings/p3_<changed flags>/ otherwise, so that another reading "
+                             "never overwrites the results the report is built from)")
     return parser
 
 
+WARN_REL_ERROR = 1e-3  # central differences this far from BPTT (relative) print a warning
+
+
+def eps_warning(eps: float, err: float) -> str | None:
+    """A warning when central differences with this ε disagree with BPTT by more than WARN_REL_ERROR."""
+    if not err > WARN_REL_ERROR:
+        return None
+    cause = ("the rounding of each loss, divided by 2ε, dominates: ε is too small" if eps < PROBLEM3_EPS else
+             "the ε² truncation term dominates: ε is too large")
+    return (f"warning: with ε = {eps:g}, central differences differ from BPTT by {err:.1e} (relative, more than "
+            f"{WARN_REL_ERROR:g}); {cause} (the assignment's ε = {PROBLEM3_EPS:g})")
+
+
+def output_folder(parser: Parser, args: Any) -> Path:
+    """--out, or by default figures/ for this script's own reading and figures/readings/p3_<changed flags>/
+    for any other (common.cli.out_folder)."""
+    return reading_folder(parser, args, "p3", ("log", "h0", "eps", "lr"))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = output_folder(parser, args)
     x, p, h0, log = problem3_sequence(), problem3_params(), np.array(args.h0, dtype=float), args.log
 
     yhat, loss, cache = rnn_model_forward(x, p, h0, log)
@@ -255,13 +220,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "loss_change_first_order": -args.lr * float(grad_b @ grad_b),
         "versions": versions("numpy", "torch"),
     }
-    results["worked_solution"] = worked_solution(results)
-    print_report(results)
-    write_json_atomic(args.out / "p3_results.json", results)
+    print_problem(3, results, out)
+    warning = eps_warning(args.eps, results["rel_error_central"])
+    if warning:
+        print(warning, file=sys.stderr)
+    write_json_atomic(out / "p3_results.json", results)
     save_figure(plot_unrolled(x, h0, cache.rnn.a, cache.rnn.h, yhat, loss, out_grads.do, rnn_grads.dh,
                               rnn_grads.da, p.b, log),
-                args.out / "p3_unrolled_rnn.png")
-    print(f"\nwrote {args.out / 'p3_results.json'} and {args.out / 'p3_unrolled_rnn.png'}")
+                out / "p3_unrolled_rnn.png")
+    print(f"\nwrote {out / 'p3_results.json'} and {out / 'p3_unrolled_rnn.png'}")
     return results
 
 

@@ -7,9 +7,10 @@ torch autograd. Every gate and the cell input use Problem 3's U and W; V and c a
 biases keep the four gates apart and are argued from what each gate should do at the start of
 training (BIAS_JUSTIFICATION). s(0) = h(0) = 0.
 
-Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --out figures,
-           and each bias as two numbers: --b-f 1 1 --b-g -1 -1 --b-o 2 2 --b 0 0, the defaults)
-Writes:    figures/p5_results.json and figures/p5_forget_bias_grad.png (per-step contributions to ∂L/∂b^f)
+Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --log e|10|2,
+           --out, and each bias as two numbers: --b-f 1 1 --b-g -1 -1 --b-o 2 2 --b 0 0, the defaults)
+Writes:    figures/p5_results.json and figures/p5_forget_bias_grad.png (per-step contributions to ∂L/∂b^f);
+           a run with other flags writes to figures/readings/p5_<changed flags>/ unless --out says otherwise
 Expected:  with σ on the cell input, as printed in eq. 10.41:
            ŷ(1) = [0.78752048, 0.21247952], ŷ(2) = [0.80913557, 0.19086443],
            ŷ(3) = [0.75624378, 0.24375622], L = 1.4772475,
@@ -25,18 +26,20 @@ the cross-checks and the figure.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from common.cli import (
     Parser,
-    add_out_argument,
     finite_float,
     positive_float,
+    reading_folder,
     run,
     save_figure,
     versions,
+    writable_dir,
     write_json_atomic,
 )
 from common.gradcheck import numeric_gradient, rel_error
@@ -44,6 +47,7 @@ from common.plotting import plt
 from common.rnn import (
     BLOCK_NAMES,
     CELL_ACTIVATIONS,
+    LOG_BASES,
     PROBLEM5_BIASES,
     LSTMGrads,
     OutputGrads,
@@ -53,7 +57,8 @@ from common.rnn import (
     problem5_params,
 )
 from common.rnn_autograd import lstm_grad_b_f
-from common.text import print_table, sig
+from common.text import sig
+from report.render import print_problem
 
 INTERPRETATION = (
     "U and W of Problem 3 are used in every gate and in the cell input (same values, separate "
@@ -93,88 +98,21 @@ def intermediate_rows(out: OutputGrads, g: LSTMGrads) -> list[dict[str, Any]]:
     return rows
 
 
-def gates_apart(biases: dict[str, list[float]]) -> list[str]:
-    """Pairs of f, g, q, z that share a bias in some unit (and so, with U and W shared, are equal there
-    whenever z uses σ as the gates do)."""
+def equal_preactivations(biases: dict[str, list[float]], cell_activation: str) -> list[str]:
+    """Pairs of the pre-activations a_f, a_g, a_q, a_z that share a bias in some unit: with U and W
+    shared, they are equal there. The activations are then equal too, except where z = tanh(a_z)
+    meets a σ gate."""
     names = {"b_f": "f", "b_g": "g", "b_o": "q", "b": "z"}
     keys = list(names)
-    return [f"{names[k]} = {names[m]} in unit {i + 1}" for n, k in enumerate(keys) for m in keys[n + 1:]
-            for i, (u, v) in enumerate(zip(biases[k], biases[m])) if u == v]
-
-
-def worked_solution(r: dict[str, Any]) -> list[str]:
-    """The backward pass at t = τ with its numbers plugged in, every formula once, then the step to
-    t = τ − 1 (the four recurrent paths into ∂L/∂h and the path through s)."""
-    rows, fw = r["intermediate"], r["forward"]
-    last, prev = rows[0], rows[1] if len(rows) > 1 else None
-    tau = last["t"]
-
-    def at(name: str, t: int) -> str:
-        return sig(fw[name][t - 1]) if t >= 1 else sig([0.0] * len(fw[name][0]))
-
-    slope = "z(1 − z)" if r["cell_input_activation"] == "sigmoid" else "1 − z²"
-    VT = "[" + ", ".join(sig(row) for row in np.array(r["params"]["V"]).T) + "]"
-    WT = "[" + ", ".join(sig(row) for row in np.array(r["params"]["W"]).T) + "]"
-    lines = [
-        f"∂L/∂o({tau}) = {sig(last['dL_do'])}, from ∂L/∂ŷ({tau}) through the softmax as in Problem 3 (3); "
-        f"∂L/∂o(t) = 0 for t < {tau}",
-        f"∂L/∂h({tau}) = Vᵀ ∂L/∂o({tau}) = {VT} {sig(last['dL_do'])} = {sig(last['dL_dh'])} "
-        f"(no step {tau + 1}, so no recurrent path)",
-        f"∂L/∂s({tau}) = q({tau}) ⊙ (1 − tanh² s({tau})) ⊙ ∂L/∂h({tau}) + f({tau + 1}) ⊙ ∂L/∂s({tau + 1}) = "
-        f"{at('q', tau)} ⊙ (1 − tanh² {at('s', tau)}) ⊙ {sig(last['dL_dh'])} + 0 = {sig(last['dL_ds'])}",
-        f"∂L/∂f({tau}) = s({tau - 1}) ⊙ ∂L/∂s({tau}) = {at('s', tau - 1)} ⊙ {sig(last['dL_ds'])} = "
-        f"{sig(last['dL_df'])};  ∂L/∂a_f({tau}) = f(1 − f) ⊙ ∂L/∂f = {at('f', tau)} ⊙ (1 − {at('f', tau)}) ⊙ "
-        f"{sig(last['dL_df'])} = {sig(last['dL_da_f'])}",
-        f"∂L/∂g({tau}) = z({tau}) ⊙ ∂L/∂s({tau}) = {at('z', tau)} ⊙ {sig(last['dL_ds'])} = {sig(last['dL_dg'])};"
-        f"  ∂L/∂a_g({tau}) = g(1 − g) ⊙ ∂L/∂g, g = {at('g', tau)}: {sig(last['dL_da_g'])}",
-        f"∂L/∂q({tau}) = tanh s({tau}) ⊙ ∂L/∂h({tau}) = tanh {at('s', tau)} ⊙ {sig(last['dL_dh'])} = "
-        f"{sig(last['dL_dq'])};  ∂L/∂a_q({tau}) = q(1 − q) ⊙ ∂L/∂q, q = {at('q', tau)}: {sig(last['dL_da_q'])}",
-        f"∂L/∂z({tau}) = g({tau}) ⊙ ∂L/∂s({tau}) = {at('g', tau)} ⊙ {sig(last['dL_ds'])} = {sig(last['dL_dz'])};"
-        f"  ∂L/∂a_z({tau}) = {slope} ⊙ ∂L/∂z, z = {at('z', tau)}: {sig(last['dL_da_z'])}",
-    ]
-    if prev is not None:
-        t = prev["t"]
-        total = np.sum([last[f"dL_da_{n}"] for n in BLOCK_NAMES], axis=0)
-        lines += [
-            f"∂L/∂h({t}) = Vᵀ ∂L/∂o({t}) + W_fᵀ ∂L/∂a_f({tau}) + W_gᵀ ∂L/∂a_g({tau}) + W_oᵀ ∂L/∂a_q({tau}) + "
-            f"Wᵀ ∂L/∂a_z({tau}); here W_f = W_g = W_o = W, so ∂L/∂h({t}) = Vᵀ {sig(prev['dL_do'])} + Wᵀ "
-            f"(∂L/∂a_f + ∂L/∂a_g + ∂L/∂a_q + ∂L/∂a_z)({tau}) = {WT} {sig(total)} = {sig(prev['dL_dh'])}",
-            f"∂L/∂s({t}) = q({t}) ⊙ (1 − tanh² s({t})) ⊙ ∂L/∂h({t}) + f({tau}) ⊙ ∂L/∂s({tau}) = "
-            f"{at('q', t)} ⊙ (1 − tanh² {at('s', t)}) ⊙ {sig(prev['dL_dh'])} + {at('f', tau)} ⊙ "
-            f"{sig(last['dL_ds'])} = {sig(prev['dL_ds'])}; the gates of t = {t} and t = 1 follow as for t = {tau}",
-        ]
-    return lines + ["∂L/∂b^f = Σ_t ∂L/∂a_f(t), since a_f(t) = b^f + U_f x(t) + W_f h(t−1) gives ∂a_f(t)/∂b^f = I"]
-
-
-def print_report(r: dict[str, Any]) -> None:
-    """Print the answers to Problem 5 from the results dict."""
-    print(f"Problem 5: LSTM cell (eqs. 10.40-10.44), cell input activation {r['cell_input_activation']}, "
-          "then Problem 3's output layer and loss")
-    print(f"Interpretation: {r['interpretation']}")
-    print(f"Biases ({r['bias_choice']}):")
-    for name in BIAS_FLAGS:
-        why = r["bias_justification"][name] if r["bias_choice"] == "this script's choice" else ""
-        print(f"  {name} = {sig(r['params'][name], 3)}" + (f": {why}" if why else ""))
-    print("  gates that coincide: " + ("; ".join(r["equal_gates"]) or "none, the four biases differ in every unit"))
-    print("\nForward pass")
-    print_table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
-                [[str(t + 1), *(sig(r["forward"][k][t]) for k in "fgqzsh"), sig(r["yhat"][t])]
-                 for t in range(len(r["yhat"]))])
-    print(f"  L = {sig(r['loss'])}\n")
-    print("∂L/∂b^f by back-propagation through time, from t = τ down to 1")
-    for line in r["worked_solution"]:
-        print("  " + line)
-    print_table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂g(t)", "∂L/∂q(t)", "∂L/∂z(t)"],
-                [[str(row["t"]), *(sig(row[k]) for k in ("dL_do", "dL_dh", "dL_ds", "dL_df", "dL_dg", "dL_dq",
-                                                          "dL_dz"))] for row in r["intermediate"]])
-    print_table(["t", "∂L/∂a_f(t) = contribution to ∂L/∂b^f", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
-                [[str(row["t"]), *(sig(row[f"dL_da_{n}"]) for n in BLOCK_NAMES)] for row in r["intermediate"]])
-    print("  (at t = 1, s(0) = 0: the forget gate has nothing to forget, so its contribution is 0)")
-    print(f"  sum over t: ∂L/∂b^f = {sig(r['grad_b_f_bptt'])}")
-    print(f"  central differences, ε = {r['eps']:g}: {sig(r['grad_b_f_central'])}; "
-          f"relative difference {r['rel_error_central']:.2e}")
-    print(f"  torch autograd:                 {sig(r['grad_b_f_autograd'])}; "
-          f"relative difference {r['rel_error_autograd']:.2e}")
+    out = []
+    for n, k in enumerate(keys):
+        for m in keys[n + 1:]:
+            u, v = names[k], names[m]
+            same = cell_activation == "sigmoid" or "z" not in (u, v)
+            out += [f"a_{u} = a_{v} in unit {i + 1}" + (f", so {u} = {v}" if same else
+                                                        f"; {u} = σ(a_{u}) and z = tanh(a_z) still differ")
+                    for i, (p, q) in enumerate(zip(biases[k], biases[m])) if p == q]
+    return out
 
 
 def plot_contributions(da_f: np.ndarray) -> Any:
@@ -207,30 +145,44 @@ def build_parser() -> Parser:
         what = {"b_f": "forget gate", "b_g": "input gate", "b_o": "output gate", "b": "cell input"}[name]
         parser.add_argument(flag, type=finite_float, nargs=2, default=list(PROBLEM5_BIASES[name]),
                             metavar=("U1", "U2"), help=f"bias of the {what}, one per unit")
-    add_out_argument(parser, "folder for the JSON and the figure")
+    parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
+                        help="base of the log in the loss (e: natural)")
+    parser.add_argument("--out", type=writable_dir,
+                        help="folder for the JSON and the figure (default: figures/ with this script's "
+                             "flags, figures/readings/p5_<changed flags>/ otherwise, so that another reading "
+                             "never overwrites the results the report is built from)")
     return parser
 
 
+def output_folder(parser: Parser, args: Any) -> Path:
+    """--out, or by default figures/ for this script's own reading and figures/readings/p5_<changed flags>/
+    for any other (common.cli.out_folder)."""
+    return reading_folder(parser, args, "p5", ("cell_activation", *BIAS_FLAGS, "log", "eps"))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    x, act = problem3_sequence(), args.cell_activation
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out_dir = output_folder(parser, args)
+    x, act, log = problem3_sequence(), args.cell_activation, args.log
     biases = {name: getattr(args, name) for name in BIAS_FLAGS}
     p, V, c = problem5_params(biases)
 
-    yhat, loss, cache = lstm_model_forward(x, p, V, c, act)
-    out, grads = lstm_model_backward(cache)
+    yhat, loss, cache = lstm_model_forward(x, p, V, c, act, log)
+    out, grads = lstm_model_backward(cache, log)
     grad_b_f = grads.params.b_f
-    grad_central = numeric_gradient(lambda _b: lstm_model_forward(x, p, V, c, act)[1], p.b_f, args.eps)
-    grad_autograd = lstm_grad_b_f(x, p, V, c, act)
+    grad_central = numeric_gradient(lambda _b: lstm_model_forward(x, p, V, c, act, log)[1], p.b_f, args.eps)
+    grad_autograd = lstm_grad_b_f(x, p, V, c, act, log)
     steps = cache.lstm.steps
     default = all(tuple(biases[n]) == PROBLEM5_BIASES[n] for n in BIAS_FLAGS)
 
     results = {
         "cell_input_activation": act,
-        "interpretation": INTERPRETATION,
+        "log": log,
+        "interpretation": INTERPRETATION + ("" if log == "e" else f" The loss's log is base {log}."),
         "bias_choice": "this script's choice" if default else "given on the command line",
         "bias_justification": BIAS_JUSTIFICATION,
-        "equal_gates": gates_apart(biases),
+        "equal_preactivations": equal_preactivations(biases, act),
         "eps": args.eps,
         "x": x.tolist(),
         "params": {**{name: value.tolist() for name, value in p._asdict().items()},
@@ -247,11 +199,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "intermediate": intermediate_rows(out, grads),
         "versions": versions("numpy", "torch"),
     }
-    results["worked_solution"] = worked_solution(results)
-    print_report(results)
-    write_json_atomic(args.out / "p5_results.json", results)
-    save_figure(plot_contributions(grads.da_f), args.out / "p5_forget_bias_grad.png")
-    print(f"\nwrote {args.out / 'p5_results.json'} and {args.out / 'p5_forget_bias_grad.png'}")
+    print_problem(5, results, out_dir)
+    write_json_atomic(out_dir / "p5_results.json", results)
+    save_figure(plot_contributions(grads.da_f), out_dir / "p5_forget_bias_grad.png")
+    print(f"\nwrote {out_dir / 'p5_results.json'} and {out_dir / 'p5_forget_bias_grad.png'}")
     return results
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import tempfile
@@ -68,6 +69,37 @@ def finite_float(text: str) -> float:
     if value != value or abs(value) == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+def out_folder(script: str, changed: dict[str, Any]) -> Path:
+    """Where a problem script writes when --out is not given: FIGURES for the assignment's own
+    reading (the report is built from it), figures/readings/<script>_<flag>=<value>_... for any run
+    that changes a flag of that reading, so that such a run never overwrites the reference results."""
+    if not changed:
+        return FIGURES
+
+    def text(v: Any) -> str:
+        return ",".join(map(text, v)) if isinstance(v, (list, tuple)) else f"{v:g}" if isinstance(v, float) else str(v)
+
+    slug = "_".join(f"{flag.replace('_', '-')}={text(v)}" for flag, v in changed.items())
+    return FIGURES / "readings" / f"{script}_{re.sub(r'[^A-Za-z0-9._,=+-]', '', slug)}"
+
+
+def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The flags among `names` whose value differs from the parser's default, in that order."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) != parser.get_default(n)}
+
+
+def reading_folder(parser: argparse.ArgumentParser, args: argparse.Namespace, script: str,
+                   names: tuple[str, ...]) -> Path:
+    """--out when given (its type, `writable_dir`, checked it), else `out_folder` for the flags among
+    `names` that differ from their defaults, checked the same way: a parser error if it cannot be written."""
+    if args.out is not None:
+        return args.out
+    try:
+        return writable_dir(str(out_folder(script, changed_flags(parser, args, names))))
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"argument --out: {exc}")
 
 
 def positive_int(text: str) -> int:

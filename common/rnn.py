@@ -8,8 +8,9 @@
   custom_loss_forward/backward, and head_forward/backward (head, then loss).
 - The LSTM cell, eqs. 10.40-10.44: lstm_step_forward/backward and lstm_forward/backward. The four
   pre-activations of a step are one stacked vector, blocks [f, g, q, z] of H each: forget gate,
-  external input gate, output gate and the cell input z (σ as printed in eq. 10.41, or tanh).
-- Problem 3's parameters and sequence, and the models of Problems 3 and 5 (recurrence, head, loss).
+  external input gate, output gate and the cell input z (σ as printed in eq. 10.41, or tanh). The
+  state reaches h through tanh, h = tanh(s) q (10.43), or without it, h = q s (output_activation).
+- Problem 3's parameters, sequence, ε and learning rate, and the models of Problems 3 and 5 (recurrence, head, loss).
 
 Shapes: a sequence x (T, D), states h and s (T, H), outputs ŷ (T, O); W (H, H), U (H, D), V (O, H).
 A step takes x (D,) and h_prev (H,), or a batch of N rows, x (N, D) and h_prev (N, H).
@@ -94,6 +95,7 @@ class RNNCache(NamedTuple):
     h: np.ndarray  # (T, H)
     W: np.ndarray  # (H, H)
     U: np.ndarray  # (H, D)
+    tanh_grad: np.ndarray  # (T, H) tanh'(a(t)) = 1 − h(t)², the local derivative the backward uses
 
 
 class RNNGrads(NamedTuple):
@@ -132,7 +134,7 @@ def rnn_forward(x: np.ndarray, h0: np.ndarray, W: np.ndarray, U: np.ndarray,
     for t in range(T):
         h_prev, step = rnn_step_forward(x[t], h_prev, W, U, b)
         a[t], h[t] = step.a, step.h
-    return h, RNNCache(x, np.vstack([h0, h[:-1]]), a, h, W, U)
+    return h, RNNCache(x, np.vstack([h0, h[:-1]]), a, h, W, U, 1.0 - h ** 2)  # tanh' = 1 − tanh²
 
 
 def rnn_backward(dh: np.ndarray, cache: RNNCache) -> RNNGrads:
@@ -144,7 +146,7 @@ def rnn_backward(dh: np.ndarray, cache: RNNCache) -> RNNGrads:
     """
     check_upstream_shape(dh, cache.h.shape)
     T, H = cache.h.shape
-    tanh_grad = 1.0 - cache.h ** 2  # tanh'(a(t)) = 1 − h(t)², every step at once
+    tanh_grad = cache.tanh_grad  # tanh'(a(t)) = 1 − h(t)², every step at once, from the forward
     dh_total, da = np.empty((T, H)), np.empty((T, H))
     dh_next = np.zeros(H)  # h(τ) feeds no a(τ+1)
     for t in reversed(range(T)):
@@ -194,12 +196,20 @@ def softmax_jacobian(yhat: np.ndarray) -> np.ndarray:
     return yhat[:, :, None] * (np.eye(yhat.shape[1]) - yhat[:, None, :])
 
 
+def softmax_backward(dyhat: np.ndarray, yhat: np.ndarray) -> np.ndarray:
+    """∂L/∂o (T, O) from ∂L/∂ŷ (T, O) through ŷ = softmax(o), every step at once."""
+    # softmax Jacobian ∂ŷ_i/∂o_j = ŷ_i (δ_ij − ŷ_j), so ∂L/∂o = ŷ ⊙ (∂L/∂ŷ − ⟨∂L/∂ŷ, ŷ⟩)
+    return yhat * (dyhat - np.sum(dyhat * yhat, axis=1, keepdims=True))
+
+
+def output_affine_backward(do: np.ndarray, cache: OutputCache) -> OutputGrads:
+    """Backward of o = c + V h given do = ∂L/∂o (T, O). Returns dh, dV, dc and do itself."""
+    return OutputGrads(do @ cache.V, do.T @ cache.h, do.sum(axis=0), do)
+
+
 def output_backward(dyhat: np.ndarray, cache: OutputCache) -> OutputGrads:
     """Backward of output_forward given dyhat = ∂L/∂ŷ (T, O). Returns dh, dV, dc and do = ∂L/∂o."""
-    y = cache.yhat
-    # softmax Jacobian ∂ŷ_i/∂o_j = ŷ_i (δ_ij − ŷ_j), so ∂L/∂o = ŷ ⊙ (∂L/∂ŷ − ⟨∂L/∂ŷ, ŷ⟩)
-    do = y * (dyhat - np.sum(dyhat * y, axis=1, keepdims=True))
-    return OutputGrads(do @ cache.V, do.T @ cache.h, do.sum(axis=0), do)
+    return output_affine_backward(softmax_backward(dyhat, cache.yhat), cache)
 
 
 def check_log_base(log: str) -> float:
@@ -254,6 +264,12 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 CELL_ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": (sigmoid, lambda z: z * (1.0 - z)),
     "tanh": (np.tanh, lambda z: 1.0 - z * z),
+}
+# The state's activation in h(t) = act(s(t)) q(t), eq. 10.43: tanh in the book; "identity" is the
+# variant without it, h = q s ("no output activation function", NOAF, in Greff et al. 2017).
+OUTPUT_ACTIVATIONS: dict[str, Activation] = {
+    "tanh": CELL_ACTIVATIONS["tanh"],
+    "identity": (lambda s: s, np.ones_like),
 }
 
 
@@ -312,7 +328,8 @@ class LSTMStepCache(NamedTuple):
     q: np.ndarray  # (H,) output gate
     z: np.ndarray  # (H,) cell input, σ (10.41 as printed) or tanh of its pre-activation
     s: np.ndarray  # (H,) internal state s(t)
-    tanh_s: np.ndarray  # (H,) tanh(s(t))
+    s_act: np.ndarray  # (H,) the state's activation in h(t) = act(s(t)) q(t): tanh(s(t)) in eq. 10.43
+    s_act_grad: np.ndarray  # (H,) its derivative at s(t): 1 − tanh² s(t)
     act_grad: np.ndarray  # (4H,) derivative of each block's activation at its pre-activation
     weights: StackedWeights
 
@@ -358,19 +375,21 @@ class LSTMGrads(NamedTuple):
 
 
 def lstm_step_forward(x: np.ndarray, h_prev: np.ndarray, s_prev: np.ndarray, w: StackedWeights,
-                      cell_activation: str = "sigmoid") -> tuple[np.ndarray, np.ndarray, LSTMStepCache]:
+                      cell_activation: str = "sigmoid",
+                      output_activation: str = "tanh") -> tuple[np.ndarray, np.ndarray, LSTMStepCache]:
     """One step of eqs. 10.40-10.44. x (D,), h_prev and s_prev (H,) → h (H,), s (H,) and the cache."""
     H = h_prev.shape[0]
     act, act_grad = CELL_ACTIVATIONS[cell_activation]
+    out_act, out_act_grad = OUTPUT_ACTIVATIONS[output_activation]
     a = w.b + w.W @ h_prev + w.U @ x  # the four pre-activations, blocks [f, g, q, z]
     gates = sigmoid(a[: 3 * H])
     f, g, q = gates[:H], gates[H: 2 * H], gates[2 * H:]  # (10.40), (10.42), (10.44)
     z = act(a[3 * H:])  # the cell input inside (10.41): σ as printed, tanh in most libraries
     s = f * s_prev + g * z  # (10.41)
-    tanh_s = np.tanh(s)
-    h = tanh_s * q  # (10.43)
+    s_act = out_act(s)
+    h = s_act * q  # (10.43)
     grad = np.concatenate((gates * (1.0 - gates), act_grad(z)))  # σ' = σ (1 − σ)
-    return h, s, LSTMStepCache(x, h_prev, s_prev, f, g, q, z, s, tanh_s, grad, w)
+    return h, s, LSTMStepCache(x, h_prev, s_prev, f, g, q, z, s, s_act, out_act_grad(s_act), grad, w)
 
 
 def lstm_cell_backward(dh: np.ndarray, ds_next: np.ndarray,
@@ -381,10 +400,10 @@ def lstm_cell_backward(dh: np.ndarray, ds_next: np.ndarray,
     ∂L/∂[f, g, q, z](t) (4H,) and ∂L/∂[a_f, a_g, a_q, a_z](t) (4H,).
     """
     # ∂L/∂s(t) accumulates from h(t) = tanh(s(t)) q(t), ∂h/∂s = q (1 − tanh² s), and from s(t+1)
-    ds = ds_next + dh * c.q * (1.0 - c.tanh_s ** 2)
+    ds = ds_next + dh * c.q * c.s_act_grad
     dgates = np.concatenate((ds * c.s_prev,  # ∂s/∂f = s(t−1)
                              ds * c.z,  # ∂s/∂g = z, the cell input
-                             dh * c.tanh_s,  # ∂h/∂q = tanh s
+                             dh * c.s_act,  # ∂h/∂q = tanh s
                              ds * c.g))  # ∂s/∂z = g
     return ds, dgates, dgates * c.act_grad
 
@@ -397,20 +416,23 @@ def lstm_step_backward(dh: np.ndarray, ds: np.ndarray, cache: LSTMStepCache) -> 
     return LSTMStepGrads(dx, dh_prev, ds_total * cache.f, dW, dU, db)  # ∂s(t)/∂s(t−1) = f(t)
 
 
-def lstm_forward(x: np.ndarray, h0: np.ndarray, p: LSTMParams,
-                 cell_activation: str = "sigmoid") -> tuple[np.ndarray, LSTMCache]:
+def lstm_forward(x: np.ndarray, h0: np.ndarray, p: LSTMParams, cell_activation: str = "sigmoid",
+                 output_activation: str = "tanh") -> tuple[np.ndarray, LSTMCache]:
     """Run eqs. 10.40-10.44 over a sequence with s(0) = 0. x (T, D), h0 (H,) → h (T, H) and the cache."""
     for b_name, U_name, W_name in BLOCKS:
         check_recurrent_shapes(x, h0, getattr(p, W_name), getattr(p, U_name), getattr(p, b_name),
                                suffix=b_name[1:])
     if cell_activation not in CELL_ACTIVATIONS:
         raise UserError(f"cell activation must be one of {sorted(CELL_ACTIVATIONS)}, got {cell_activation!r}")
+    if output_activation not in OUTPUT_ACTIVATIONS:
+        raise UserError(f"output activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, "
+                        f"got {output_activation!r}")
     w = stack_weights(p)
     h = np.empty((x.shape[0], h0.shape[0]))
     steps = []
     h_prev, s_prev = h0, np.zeros_like(h0)
     for t in range(x.shape[0]):
-        h_prev, s_prev, step = lstm_step_forward(x[t], h_prev, s_prev, w, cell_activation)
+        h_prev, s_prev, step = lstm_step_forward(x[t], h_prev, s_prev, w, cell_activation, output_activation)
         h[t] = h_prev
         steps.append(step)
     return h, LSTMCache(x, steps, w)
@@ -475,16 +497,21 @@ def problem3_sequence() -> np.ndarray:
     return np.array([[1.0, 0.0], [0.5, 0.25], [0.0, 1.0]])
 
 
+PROBLEM3_EPS = 1e-4  # Problem 3 (2): the central-difference step ε
+PROBLEM3_LR = 0.002  # Problem 3 (4): the learning rate of the step on b
+
+
 # Problem 5's biases, argued gate by gate in p5_lstm.py: one value per gate for every unit, and four
 # different values, so that f, g, q and z are four different functions of the shared U x(t) + W h(t−1).
 PROBLEM5_BIASES: dict[str, tuple[float, ...]] = {"b_f": (1.0, 1.0), "b_g": (-1.0, -1.0), "b_o": (2.0, 2.0),
                                                  "b": (0.0, 0.0)}
 
 
-def problem5_params(biases: dict[str, Sequence[float]]) -> tuple[LSTMParams, np.ndarray, np.ndarray]:
+def problem5_params(biases: dict[str, Sequence[float]],
+                    p3: RNNParams | None = None) -> tuple[LSTMParams, np.ndarray, np.ndarray]:
     """The LSTM of Problem 5: Problem 3's U and W in every gate and the cell input, the given biases
-    (keys b_f, b_g, b_o, b; each (H,)), and Problem 3's V and c."""
-    p3 = problem3_params()
+    (keys b_f, b_g, b_o, b; each (H,)), and Problem 3's V and c (those of `p3` if given)."""
+    p3 = problem3_params() if p3 is None else p3
     weights = {f"{m}{k}": getattr(p3, m).copy() for m in "UW" for k in ("", "_f", "_g", "_o")}
     p = LSTMParams(**{name: np.array(biases[name], dtype=float) for name in ("b", "b_f", "b_g", "b_o")},
                    **weights)
@@ -507,14 +534,15 @@ def rnn_model_backward(cache: RNNModelCache, log: str = "e") -> tuple[OutputGrad
 
 
 def lstm_model_forward(x: np.ndarray, p: LSTMParams, V: np.ndarray, c: np.ndarray,
-                       cell_activation: str = "sigmoid") -> tuple[np.ndarray, float, LSTMModelCache]:
+                       cell_activation: str = "sigmoid",
+                       log: str = "e") -> tuple[np.ndarray, float, LSTMModelCache]:
     """ŷ (T, O), the loss and the cache, with s(0) = h(0) = 0."""
     h, lstm_cache = lstm_forward(x, np.zeros(p.W.shape[0]), p, cell_activation)
-    yhat, loss, out_cache = head_forward(h, V, c)
+    yhat, loss, out_cache = head_forward(h, V, c, log)
     return yhat, loss, LSTMModelCache(lstm_cache, out_cache)
 
 
-def lstm_model_backward(cache: LSTMModelCache) -> tuple[OutputGrads, LSTMGrads]:
+def lstm_model_backward(cache: LSTMModelCache, log: str = "e") -> tuple[OutputGrads, LSTMGrads]:
     """Gradients of the loss: the output layer's and the LSTM's."""
-    out = head_backward(cache.out)
+    out = head_backward(cache.out, log)
     return out, lstm_backward(out.dh, cache.lstm)

@@ -1,38 +1,93 @@
-"""The answer key for graders: P3 and P5 under every reading, from answer_key.json."""
+"""The grader's rubric: what to accept for each model-dependent answer, the numeric tolerance of
+grade.py (quoted from common/grading.py, so that the report and the command never disagree), and
+P3 and P5 under every reading a student may take, from answer_key.json (written by answer_key.py).
+
+Vectors show 5 significant digits; the JSON keeps full precision. The readings of this report's own
+P3 and P5 sections are in bold. The h(0) column is shown only when the rows' h(0) differ.
+"""
 from __future__ import annotations
 
+from common.grading import DEFAULT_RTOL, MATCH_RULE
+from common.rnn import PROBLEM3_EPS
+from common.rubric import DEFAULT
+from common.solution import PROBLEMS
 from report.md import sig, table
 
 SCRIPT = "answer_key.py"
+ACCEPT = (  # the answers that depend on the student's own CNN or argument, and what to accept
+    ("P1 (3)", "either outcome, provided the shifted digits were filled with clamp padding"),
+    ("P2 (2), (3)", "any answer consistent with the student's own occlusion maps"),
+    ("P4 (1)", "W; accept U and b"),
+    ("P4 (2)", "fix W, U and b; learn V and c"),
+    ("P4 (3)", "the additive path through s(t) with f ≈ 1"),
+)
+
+
+def rubric() -> list[str]:
+    """What to accept where the model decides, and the numeric tolerance of grade.py."""
+    return (["Where the answer depends on the student's own model, accept:", ""]
+            + [f"- **{part}**: {what}." for part, what in ACCEPT]
+            + ["", f"**P3 and P5 numbers**, as `grade.py` checks them: {MATCH_RULE}; rtol = {DEFAULT_RTOL:g}. "
+               "`grade.py` names each student's reading or known mistake and the first wrong step "
+               "(README, \"For graders\"). Its default points: "
+               + "; ".join(f"{p.upper()} " + ", ".join(f"({n}) {part.points:g}" for (q, n), part in DEFAULT.items()
+                                                        if q == p) for p in PROBLEMS) + ".", ""])
+
+
+def _vector(v) -> str:  # noqa: ANN001
+    """A bias or h(0) as typed on the command line: one number when the units agree, [a, b] otherwise."""
+    v = list(v)
+    return f"{v[0]:g}" if len(set(v)) == 1 else "[" + ", ".join(f"{e:g}" for e in v) + "]"
+
+
+def _plain(v):  # noqa: ANN001, ANN202 (a strict view or a plain JSON value)
+    return v.raw if hasattr(v, "raw") else v
+
+
+def _mark(row, own: dict) -> list[str]:
+    """ŷ(3), L and the gradient of a row, in bold where the row's reading is `own`."""
+    cells = [sig(row["yhat3"]), sig(row["loss"]), sig(row["grad"])]
+    mine = all(k in row["interpretation"] and _plain(row["interpretation"][k]) == _plain(v) for k, v in own.items())
+    return [f"**{c}**" for c in cells] if mine else cells
+
+
+def p3_tables(p3: list, r3) -> list[str]:
+    """The log bases, then part (2) in float64 beside float32 and why float64 matters there."""
+    own = {"log": r3["log"], "h0": r3["h0"]} if r3 is not None else {"problem": None}
+    h0s = {tuple(row["interpretation"]["h0"]) for row in p3}
+    lead = [] if len(h0s) > 1 else [f"Every row starts from h(0) = {_vector(p3[0]['interpretation']['h0'])}.", ""]
+    cols = ["log", *(["h(0)"] if len(h0s) > 1 else []), "ŷ(3)", "L", "∂L/∂b", "b_new", "L_new"]
+    rows = [[row["interpretation"]["log"], *([sig(row["interpretation"]["h0"], 3)] if len(h0s) > 1 else []),
+             *_mark(row, own), sig(row["b_new"]), sig(row["loss_new"])] for row in p3]
+    e = next(row for row in p3 if row["interpretation"]["log"] == "e")
+    bound, g1 = e["central_rounding_bound"], abs(e["grad_central"][0])
+    off = [[row["interpretation"]["log"], sig(row["grad_central"]), sig(row["grad_central_float32"]),
+            ", ".join(f"{abs(a - b) / abs(b):.1%}" for a, b in zip(row["grad_central_float32"], row["grad_central"]))]
+           for row in p3]
+    return (["### P3: the base of the logarithm", ""] + lead + table(cols, rows)
+            + ["### P3 (2): central differences in float64 and in float32", ""]
+            + table(["log", "float64", "float32 (PyTorch's default)", "float32 off by"], off)
+            + [f"In float32 each loss is rounded by about u·max(1, |L|), and the quotient divides the difference "
+               f"of two by 2ε = {2 * PROBLEM3_EPS:g}: about {bound['float32']:.1e}, {bound['float32'] / g1:.0%} of "
+               f"|∂L/∂b1| = {g1:.2g}. In float64 the same bound is {bound['float64']:.0e}, so float64 gives "
+               "∂L/∂b1 to every digit shown. `grade.py` accepts float32 values for part (2) as another "
+               "reading.", ""])
 
 
 def section(rows, r3, r5) -> list[str]:
-    """Tables of P3 and P5 under every reading a student may take; the readings of this report's own
-    P3 and P5 sections are in bold. `rows` is None when answer_key.py has not run."""
-    lines = ["## Answer key for graders", ""]
+    """The rubric, then P3's and P5's tables. `rows` is None when answer_key.py has not run."""
+    lines = ["## Answer key for graders", ""] + rubric()
     if rows is None:
         return lines + [f"_Not run yet: `python {SCRIPT}`._", ""]
-    lines += ["Generated by `answer_key.py` with the code of P3 and P5; every row's gradient was checked "
-              "against torch autograd when it ran. **Bold** marks the reading of this report's own P3 and "
-              "P5 sections.", ""]
-
-    def mark(row, own: dict) -> list[str]:
-        cells = [sig(row["yhat3"]), sig(row["loss"]), sig(row["grad"])]
-        mine = all(k in row["interpretation"] and row["interpretation"][k] == v for k, v in own.items())
-        return [f"**{c}**" for c in cells] if mine else cells
-
-    p3 = [row for row in rows if row["problem"] == "p3"]
-    own3 = {"log": r3["log"], "h0": r3["h0"]} if r3 is not None else {"problem": None}
-    lines += ["### P3: the base of the logarithm", ""] + table(
-        ["log", "h(0)", "ŷ(3)", "L", "∂L/∂b", "b_new", "L_new"],
-        [[row["interpretation"]["log"], sig(row["interpretation"]["h0"], 3), *mark(row, own3),
-          sig(row["b_new"]), sig(row["loss_new"])] for row in p3])
+    lines += ["Every gradient below was checked against torch autograd when `answer_key.py` ran. **Bold** "
+              "marks the reading of this report's own P3 and P5 sections.", ""]
+    lines += p3_tables([row for row in rows if row["problem"] == "p3"], r3)
     p5 = [row for row in rows if row["problem"] == "p5"]
     own5 = ({"cell_activation": r5["cell_input_activation"], **{k: r5["params"][k] for k in ("b", "b_f", "b_g", "b_o")}}
             if r5 is not None else {"problem": None})
     lines += ["### P5: the cell input's activation and the biases", ""] + table(
         ["cell input", "b^f", "b^g", "b^o", "b", "ŷ(3)", "L", "∂L/∂b^f"],
         [[row["interpretation"]["cell_activation"],
-          *(sig(row["interpretation"][k], 2) for k in ("b_f", "b_g", "b_o", "b")), *mark(row, own5)]
+          *(_vector(row["interpretation"][k]) for k in ("b_f", "b_g", "b_o", "b")), *_mark(row, own5)]
          for row in p5])
     return lines

@@ -29,7 +29,7 @@ def forward_table(r) -> list[str]:
 def lstm(r, figs: Figures) -> list[str]:
     g, steps, p = r["grad_b_f_bptt"], r["intermediate"], r["params"]
     rows = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])] for s in steps]
-    same = "; ".join(r["equal_gates"])
+    same = "; ".join(r["equal_preactivations"])
     checks = [["BPTT", sig(g, 8), "-"],
               ["central differences", sig(r["grad_b_f_central"], 8), f"{r['rel_error_central']:.1e}"],
               ["torch autograd", sig(r["grad_b_f_autograd"], 8), f"{r['rel_error_autograd']:.1e}"]]
@@ -49,7 +49,7 @@ def lstm(r, figs: Figures) -> list[str]:
             + details("Why these biases; the forward pass; the other gates; three checks",
                       [f"Biases ({r['bias_choice']}). U and W are Problem 3's in every gate and in the cell "
                        "input, so only the biases tell the gates apart:", "", *biases(r), "",
-                       (f"Gates whose pre-activations coincide because they share a bias: {same}."
+                       (f"Pre-activations that coincide because they share a bias: {same}."
                         if same else "The four biases differ in every unit, so the four pre-activations "
                         "differ."), "", *forward_table(r), *gates,
                        *table(["method", "∂L/∂b^f", "relative difference to BPTT"], checks)])

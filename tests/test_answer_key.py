@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,10 @@ import pytest
 import torch
 
 import answer_key
+from common import key
+from common.cli import UserError
+from common.rnn import PROBLEM5_BIASES
+from common.solution import assignment_sheet
 
 F64 = torch.float64
 U = [[-1.0, 0.0], [1.0, -2.0]]
@@ -64,12 +69,12 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 
 
 def test_schema_and_the_interpretations_covered(rows: list[dict]) -> None:
-    assert all(set(row) == {"problem", "interpretation", "yhat3", "loss", "grad", "b_new", "loss_new"}
-               for row in rows)
+    assert all(set(row) == {"problem", "interpretation", "yhat3", "loss", "grad", "b_new", "loss_new", "grad_central",
+                            "grad_central_float32", "central_rounding_bound"} for row in rows)
     p3 = [row["interpretation"] for row in rows if row["problem"] == "p3"]
     assert p3 == [{"log": log, "h0": [0.0, 0.0]} for log in ("e", "10", "2")]
     p5 = [row["interpretation"] for row in rows if row["problem"] == "p5"]
-    script = {k: list(v) for k, v in answer_key.PROBLEM5_BIASES.items()}
+    script = {k: list(v) for k, v in PROBLEM5_BIASES.items()}
     zero = {k: [0.0, 0.0] for k in ("b", "b_g", "b_o")}
     expected = [{"cell_activation": act, **others, "b_f": [bf, bf]} for act in ("sigmoid", "tanh")
                 for others in ({k: script[k] for k in ("b", "b_g", "b_o")}, zero) for bf in (0.0, 1.0, 2.0)]
@@ -77,7 +82,8 @@ def test_schema_and_the_interpretations_covered(rows: list[dict]) -> None:
         return json.dumps(d, sort_keys=True)
 
     assert sorted(map(key, p5)) == sorted(map(key, expected))
-    assert all(row["b_new"] is None and row["loss_new"] is None for row in rows if row["problem"] == "p5")
+    assert all(row["b_new"] is None and row["loss_new"] is None and row["grad_central"] is None
+               for row in rows if row["problem"] == "p5")
 
 
 @pytest.mark.parametrize("log", ["e", "10", "2"])
@@ -111,9 +117,47 @@ def test_every_p5_row_matches_autograd(rows: list[dict]) -> None:
 
 
 def test_a_disagreement_with_autograd_stops_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(answer_key, "rnn_grad_b", lambda *a: np.array([0.0, 1.0]))
-    with pytest.raises(answer_key.UserError, match="BPTT and autograd differ"):
-        answer_key.p3_row("e", (0.0, 0.0))
+    monkeypatch.setattr(key, "rnn_grad_b", lambda *a: np.array([0.0, 1.0]))
+    with pytest.raises(UserError, match="BPTT and autograd differ"):
+        key.p3_row(assignment_sheet(), "e", (0.0, 0.0))
+
+
+@pytest.mark.parametrize("log", ["e", "10", "2"])
+def test_p3_central_differences_in_float64_and_float32(rows: list[dict], log: str) -> None:
+    """float64: the central difference written out here; float32: PyTorch's default dtype, every tensor
+    float32, off from float64 by more than float64's rounding and less than 4 u32 max(1, |L|) / ε."""
+    row = next(r for r in rows if r["problem"] == "p3" and r["interpretation"]["log"] == log)
+    for i, e in enumerate(np.eye(2)):
+        plus, minus = (rnn_case(t((np.array(B) + sign * 1e-4 * e).tolist()), log, [0.0, 0.0])[1].item()
+                       for sign in (1, -1))
+        assert row["grad_central"][i] == pytest.approx((plus - minus) / 2e-4, rel=1e-9)
+    f32 = {name: torch.tensor(v) for name, v in (("W", W), ("U", U), ("V", V), ("c", C), ("x", X))}  # float32
+
+    def loss32(bias: torch.Tensor) -> torch.Tensor:
+        h = torch.zeros(2)
+        for x_t in f32["x"]:
+            h = torch.tanh(bias + f32["W"] @ h + f32["U"] @ x_t)
+        y = torch.softmax(f32["c"] + f32["V"] @ h, dim=0)
+        return (y[0] - 0.5) ** 2 - torch.log(y[1]) / LOGS[log]
+
+    b32, eps32 = torch.tensor(B), torch.tensor(1e-4)
+    central32 = [float((loss32(b32 + eps32 * e) - loss32(b32 - eps32 * e)) / (2 * eps32)) for e in torch.eye(2)]
+    band = 4 * 2.0 ** -24 * max(1.0, row["loss"]) / 1e-4
+    np.testing.assert_allclose(row["grad_central_float32"], central32, atol=band)
+    assert np.all(np.abs(np.array(row["grad_central_float32"]) - row["grad_central"]) <= band)
+    assert np.abs(np.array(row["grad_central_float32"]) - row["grad_central"]).max() > 1e-6
+    assert row["central_rounding_bound"]["float32"] == pytest.approx(2.0 ** -24 * max(1.0, row["loss"]) / 1e-4)
+
+
+def test_the_printed_table_is_labelled_with_one_number_of_digits(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    answer_key.main(["--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    header = out.splitlines()[0].split()
+    assert header[:4] == ["problem", "reading", "ŷ(3)", "L"] and "b_new" in header and "L_new" in header
+    assert "log=e" in out and "cell=tanh,b_f=0" in out and "float32" in out
+    numbers = re.findall(r"-?\d\.\d+(?:e[-+]\d+)?", out.split("P3 (2)")[0])
+    assert numbers and {len(re.sub(r"e.*|[-.]", "", n).lstrip("0")) for n in numbers} <= {8}
 
 
 def test_written_json_is_the_returned_rows(tmp_path: Path) -> None:

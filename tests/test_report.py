@@ -171,3 +171,43 @@ def test_p5_backward_steps_are_shown_for_every_t(rnn_results):
             if any(row[key]):
                 assert sig(row[key]) in s5, (key, row["t"])
     assert all(p5["bias_justification"][k] in s5 for k in ("b", "b_f", "b_g", "b_o"))
+
+
+def key_section(text: str) -> str:
+    return text[text.index("## Answer key for graders"):text.index("## Interpretations we chose")]
+
+
+def test_the_answer_key_is_a_grader_s_rubric(rnn_results, tmp_path):
+    """What to accept for each model-dependent answer; grade.py's own tolerance; P3's log bases with
+    h(0) stated once; part (2) in float32 beside float64 with the rounding bound; 5-digit vectors."""
+    from common.grading import DEFAULT_RTOL, MATCH_RULE
+
+    build_in(rnn_results)
+    key = key_section((rnn_results / "report.md").read_text())
+    rows = json.loads((rnn_results / "answer_key.json").read_text())
+    for part in ("P1 (3)", "P2 (2), (3)", "P4 (1)", "P4 (2)", "P4 (3)"):
+        assert f"**{part}**" in key
+    assert "clamp padding" in key and "fix W, U and b; learn V and c" in key and "f ≈ 1" in key
+    assert MATCH_RULE in key and f"rtol = {DEFAULT_RTOL:g}" in key
+    assert "### P3: the base of the logarithm" in key and "| log | ŷ(3) |" in key and "h(0) = 0." in key
+    e = rows[0]
+    assert f"| e | {sig(e['grad_central'])} | {sig(e['grad_central_float32'])} |" in key
+    assert f"{e['central_rounding_bound']['float32']:.1e}" in key and f"{e['central_rounding_bound']['float64']:.0e}" in key
+    assert f"**{sig(e['grad'])}**" in key and sig(e["grad"]) == "[-0.0099614, 0.43401]"  # bold: the report's own
+    # a row with another h(0) brings the column back
+    for f in rnn_results.glob("*.json"):
+        (tmp_path / f.name).write_text(f.read_text())
+    rows[1]["interpretation"]["h0"] = [0.5, 0.0]
+    (tmp_path / "answer_key.json").write_text(json.dumps(rows))
+    build_in(tmp_path)
+    assert "| log | h(0) | ŷ(3) |" in key_section((tmp_path / "report.md").read_text())
+
+
+def test_an_answer_key_from_before_the_float32_row_names_its_script(rnn_results, tmp_path):
+    for f in rnn_results.glob("*.json"):
+        (tmp_path / f.name).write_text(f.read_text())
+    rows = json.loads((tmp_path / "answer_key.json").read_text())
+    del rows[0]["grad_central_float32"]
+    (tmp_path / "answer_key.json").write_text(json.dumps(rows))
+    done = build_in(tmp_path)
+    assert done.returncode == 2 and "grad_central_float32" in done.stderr and "answer_key.py" in done.stderr

@@ -1,0 +1,225 @@
+"""Grade a class's Problem 3 and 5 numbers: each student's reading or known mistake, the first wrong
+step, and a score from the rubric.
+
+Commands:
+  .venv/bin/python grade.py SUBMISSIONS.csv --out GRADES.csv      a class, one CSV row per student and problem
+  .venv/bin/python grade.py --check p3 L=1.306 grad_1=-0.0043 grad_2=0.188
+                                                                   one student, NAME=VALUE as the CSV's columns
+  .venv/bin/python grade.py --make-variant 7 --out-dir DIR         DIR/sheet-7.md and DIR/key-7.json
+Flags:     --rtol (default 5e-5, argued in --help), --rubric FILE (the default is printed by --help)
+Prints:    one line per row (verdict, reading, mistake, first wrong step, values matched of checked,
+           score), then the count of each verdict; --check adds each value beside the reference.
+Example:   tests/data/submissions_example.csv (graded in tests/test_grade.py); README, "For graders".
+Runtime:   about 1 s of imports, then 0.5 s per 1,000 rows with every intermediate on the assignment's
+           numbers, 4 s when every student has their own variant (bench/bench_grade.py, 2 CPU cores).
+
+The input and output columns are described in common/submissions.py; the readings, the matching
+rule and the verdicts in common/grading.py; the catalogue of mistakes in common/mistakes.py; the
+rubric in common/rubric.py; the variants in common/variants.py.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from common.cli import (
+    FIGURES,
+    Parser,
+    UserError,
+    nonnegative_int,
+    positive_float,
+    run,
+    writable_dir,
+    writable_file,
+    write_atomic,
+    write_json_atomic,
+)
+from common.grading import (
+    DEFAULT_RTOL,
+    FLOAT32_BAND_FACTOR,
+    MATCH_RULE,
+    Candidate,
+    Grade,
+    Values,
+    grade,
+    indistinguishable,
+    readings_for,
+)
+from common.mistakes import CATALOGUE, for_problem
+from common.rubric import DEFAULT, DEFAULT_RUBRIC, Rubric, parse_rubric
+from common.solution import (
+    KEYS,
+    OWN,
+    PROBLEMS,
+    REFERENCE,
+    Solver,
+    assignment_sheet,
+    label,
+)
+from common.submissions import (
+    KNOWN,
+    Submission,
+    grades_csv,
+    output_row,
+    parse_row,
+    read_submissions,
+)
+from common.text import print_table
+from common.variants import sheet_markdown, sheet_of, variant_key
+
+VERDICTS = ("correct", "other_reading", "known_mistake", "wrong", "incomplete")
+
+
+def smallest_change() -> tuple[float, str, str]:
+    """(relative size, mistake id, value) of the smallest largest change that a catalogue entry makes to
+    any value on the assignment's numbers, under the assignment's own reading."""
+    solver, out = Solver(assignment_sheet()), []
+    for problem in PROBLEMS:
+        right = solver.values(problem, OWN)
+        for m in for_problem(problem):
+            rel = np.abs(solver.values(problem, OWN, m.change(REFERENCE)) - right) / np.maximum(np.abs(right), 1e-300)
+            out.append((float(rel.max()), m.id, KEYS[problem][int(rel.argmax())]))
+    return min(out)
+
+
+def help_epilog() -> str:
+    """The matching rule, the argument for the default rtol, the catalogue and the default rubric."""
+    size, mistake, key = smallest_change()
+    solver = Solver(assignment_sheet())
+    hidden = [f"{m} ({p})" for p in PROBLEMS for m in indistinguishable(solver, p, DEFAULT_RTOL)]
+    return "\n".join([
+        f"Matching: {MATCH_RULE}.",
+        "Readings: P3 with log e (the assignment's), 10 or 2 and h(0) = 0; P5 with the answer key's 12 rows "
+        "(σ or tanh on the cell input, several biases); any reading a row states in its log, h0_*, "
+        "cell_activation or bias columns; and P3's central differences computed in float32 (within "
+        f"{FLOAT32_BAND_FACTOR:g} × the float32 rounding bound of common/key.py).",
+        f"Why rtol {DEFAULT_RTOL:g}: rtol only has to absorb the rounding a student carries beyond the last "
+        f"digit written. The catalogue entry that changes the assignment's answers least is {mistake}: at most "
+        f"{size:.1e} relative, at {key}. An rtol of {DEFAULT_RTOL:g}, half of that, keeps every entry apart "
+        "from the right answer for a student who writes 5 significant digits.",
+        "Entries that no 5-digit answer tells apart from the right one at the default rtol (assignment's "
+        "numbers): " + (", ".join(hidden) if hidden else "none") + ".",
+        "", "Catalogue of mistakes (id: what the student did):",
+        *(f"  {m.id}: {m.text}" for m in CATALOGUE),
+        "", "Default rubric (copy it to a file, edit, pass --rubric FILE):", DEFAULT_RUBRIC.rstrip(),
+    ])
+
+
+def build_parser() -> Parser:
+    parser = Parser(description="Grade Problem 3 and 5 numbers: the reading or known mistake, the first "
+                                "wrong step and a score, for a class (CSV) or one student (--check).",
+                    formatter_class=_Formatter, epilog=help_epilog())
+    parser.add_argument("submissions", nargs="?", type=Path, help="the class's CSV, one row per student and problem")
+    parser.add_argument("--out", type=writable_file, help="where to write the grades CSV (default: print only)")
+    parser.add_argument("--check", nargs="+", metavar="ARG",
+                        help="grade one student: PROBLEM then NAME=VALUE pairs named as the CSV's columns, "
+                             "e.g. --check p3 L=3.0072 grad_1=-0.00996 variant=7")
+    parser.add_argument("--rtol", type=positive_float, default=DEFAULT_RTOL,
+                        help="relative tolerance of a match (see below)")
+    parser.add_argument("--rubric", type=Path, help="rubric CSV (default: the one below)")
+    parser.add_argument("--make-variant", type=nonnegative_int, metavar="N",
+                        help="write a problem sheet and its key for variant N, then stop")
+    parser.add_argument("--out-dir", type=writable_dir, default=FIGURES / "variants", help="folder for --make-variant")
+    return parser
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the flags' help (where there is one), and the epilog's lines kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return (action.help or "") if action.default is None else super()._get_help_string(action)
+
+
+def check_cells(args: Sequence[str]) -> dict[str, str]:
+    """--check's arguments as a CSV row: PROBLEM, then NAME=VALUE."""
+    cells = {"student": "(command line)", "problem": args[0]}
+    for arg in args[1:]:
+        name, eq, value = arg.partition("=")
+        if not eq or name not in KNOWN - {"student", "problem"}:
+            raise UserError(f"--check: {arg!r} is not NAME=VALUE with a column name of the CSV, e.g. L=3.0072")
+        cells[name] = value
+    return cells
+
+
+def grade_rows(rows: Sequence[Submission], values: Values, rtol: float, rubric: Rubric) -> list[Grade]:
+    """Each row's grade; a row that cannot be read (problem, variant) is incomplete with 0 points."""
+    return [grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric) if s.gradable
+            else Grade("incomplete", "", "", "", 0, 0, 0.0, 0.0) for s in rows]
+
+
+def print_summary(rows: Sequence[Submission], grades: Sequence[Grade]) -> None:
+    """One line per row, the count of each verdict, then the notes."""
+    print_table(["line", "student", "problem", "variant", "verdict", "reading", "mistake", "first wrong",
+                 "matched", "score"],
+                [[str(s.line), s.student, s.problem, "" if s.variant is None else str(s.variant), g.verdict, g.reading,
+                  g.mistake, g.first_wrong, f"{g.matched}/{g.checked}", f"{g.score:g}/{g.out_of:g}"]
+                 for s, g in zip(rows, grades)])
+    counts = [f"{v} {sum(g.verdict == v for g in grades)}" for v in VERDICTS]
+    print(f"\n{len(grades)} rows: " + ", ".join(counts))
+    for s in rows:
+        for note in s.notes:
+            print(f"line {s.line} ({s.student}, {s.problem}): {note}")
+
+
+def print_values(sub: Submission, g: Grade, values: Values) -> None:
+    """--check: each value written beside the right one under the row's (preferred or closest) reading,
+    and beside the catalogue entry's value for a known mistake."""
+    reading = (g.best or OWN)._replace(cd_float32=False)
+    table = values.table(sub.problem, sub.variant, readings_for(sub.problem, sub.stated))
+    right = dict(zip(KEYS[sub.problem], table.full(Candidate(reading, None))))
+    wrong = {} if g.cause is None else dict(zip(KEYS[sub.problem], table.full(Candidate(reading, g.cause))))
+    print(f"\nunder {label(sub.problem, reading)}:")
+    print_table(["value", "written", "digits", "right", *([g.cause.id] if g.cause else [])],
+                [[k, f"{w.value:g}", str(w.digits), f"{right[k]:.8g}", *([f"{wrong[k]:.8g}"] if wrong else [])]
+                 for k, w in sorted(sub.written.items(), key=lambda kw: KEYS[sub.problem].index(kw[0]))])
+
+
+def make_variant(n: int, out_dir: Path) -> dict[str, Any]:
+    sheet = sheet_of(n)
+    key = variant_key(n, sheet)
+    write_atomic(out_dir / f"sheet-{n}.md", sheet_markdown(n, sheet).encode())
+    write_json_atomic(out_dir / f"key-{n}.json", key)
+    print(f"wrote {out_dir / f'sheet-{n}.md'} and {out_dir / f'key-{n}.json'}")
+    return key
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.make_variant is not None:
+        return make_variant(args.make_variant, args.out_dir)
+    if (args.submissions is None) == (args.check is None):
+        parser.error("give either a submissions CSV or --check (or --make-variant N)")
+    rubric = DEFAULT if args.rubric is None else parse_rubric(_read(args.rubric).decode("utf-8", "replace"),
+                                                              str(args.rubric))
+    if args.check:
+        rows, unknown = [parse_row(0, check_cells(args.check))], []
+    else:
+        rows, unknown = read_submissions(_read(args.submissions), str(args.submissions))
+    if unknown:
+        print(f"ignored unknown column(s): {', '.join(unknown)}", file=sys.stderr)
+    values = Values(sheet_of)
+    grades = grade_rows(rows, values, args.rtol, rubric)
+    print_summary(rows, grades)
+    if args.check and rows[0].gradable:
+        print_values(rows[0], grades[0], values)
+    out = [output_row(s, g) for s, g in zip(rows, grades)]
+    if args.out is not None:
+        write_atomic(args.out, grades_csv(out))
+        print(f"wrote {args.out}")
+    return {"rows": out}
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

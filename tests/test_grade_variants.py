@@ -1,0 +1,101 @@
+"""Per-student variants (grade.py --make-variant): every key against torch autograd, the draws' style
+and fairness, and the files written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import grade_autograd as autograd
+import numpy as np
+import pytest
+from submissions_plan import VARIANT_3
+
+import grade
+from common.key import P3_LOGS
+from common.variants import (
+    MIN_GRAD,
+    MIN_YHAT2,
+    degenerate,
+    draw_sheet,
+    sheet_markdown,
+    variant_key,
+)
+
+SEEDS = range(50)
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[int, dict]:
+    return {n: variant_key(n, draw_sheet(n)) for n in SEEDS}
+
+
+def torch_values(key: dict, row: dict) -> dict[str, float]:
+    x, p, interp = key["x"], key["params"], row["interpretation"]
+    if row["problem"] == "p3":
+        return autograd.p3(x, p["b"], p["c"], p["W"], p["U"], p["V"], interp["log"], interp["h0"])
+    return autograd.p5(x, p["c"], p["W"], p["U"], p["V"], interp, interp["cell_activation"])
+
+
+def test_every_variant_key_equals_torch_autograd(keys: dict[int, dict]) -> None:
+    """50 variants x 15 rows: ŷ(3), L, the gradient, b_new, L_new and every intermediate of `values`."""
+    for n, key in keys.items():
+        assert len(key["rows"]) == 15
+        for row in key["rows"]:
+            want = torch_values(key, row)
+            got = row["values"]
+            for name, v in want.items():
+                assert got[name] == pytest.approx(v, rel=1e-9, abs=1e-12), (n, row["interpretation"], name)
+            np.testing.assert_allclose(row["yhat3"], [want["yhat@3_1"], want["yhat@3_2"]], rtol=1e-12)
+            assert row["loss"] == pytest.approx(want["L"], rel=1e-12)
+            np.testing.assert_allclose(row["grad"], [want["grad_1"], want["grad_2"]], rtol=1e-9, atol=1e-14)
+            if row["problem"] == "p3":
+                np.testing.assert_allclose(row["b_new"], [want["b_new_1"], want["b_new_2"]], rtol=1e-12)
+                assert row["loss_new"] == pytest.approx(want["L_new"], rel=1e-12)
+                np.testing.assert_allclose(row["grad_central"], row["grad"], rtol=1e-5, atol=1e-9)
+
+
+def test_variants_are_drawn_in_the_assignment_s_style(keys: dict[int, dict]) -> None:
+    for key in keys.values():
+        p, x = key["params"], np.array(key["x"])
+        assert np.all(np.abs(x) <= 1) and np.all(x * 4 == np.round(x * 4))
+        for name, bound in (("W", 2), ("U", 2), ("V", 2), ("b", 1), ("c", 1)):
+            a = np.array(p[name])
+            assert np.all(np.abs(a) <= bound) and np.all(a * 2 == np.round(a * 2)), name
+    assert len({json.dumps(k["params"]) for k in keys.values()}) == len(keys)
+
+
+def test_no_variant_is_degenerate(keys: dict[int, dict]) -> None:
+    """ŷ2(τ) >= 1e-3 and every gradient component >= 1e-6 in size under P3's three log bases and P5's
+    two cell inputs with this repository's biases (the rule of common/variants.py)."""
+    repo = {"b": [0.0, 0.0], "b_f": [1.0, 1.0], "b_g": [-1.0, -1.0], "b_o": [2.0, 2.0]}
+    for key in keys.values():
+        rows = [r for r in key["rows"] if r["problem"] == "p3" or r["interpretation"] == {
+            "cell_activation": r["interpretation"]["cell_activation"], **repo}]
+        assert len(rows) == len(P3_LOGS) + 2
+        assert min(r["yhat3"][1] for r in rows) >= MIN_YHAT2
+        assert min(abs(g) for r in rows for g in r["grad"]) >= MIN_GRAD
+
+
+def test_a_degenerate_sheet_is_recognised() -> None:
+    sheet = draw_sheet(0)
+    assert not degenerate(sheet)
+    assert degenerate(sheet._replace(params=sheet.params._replace(c=np.array([6.0, -6.0]))))  # ŷ2 < 1e-3
+    assert degenerate(sheet._replace(params=sheet.params._replace(V=np.zeros((2, 2)))))  # ∂L/∂b = 0
+
+
+def test_variant_3_is_still_the_sheet_handed_out() -> None:
+    sheet = draw_sheet(3)
+    assert sheet.x.tolist() == VARIANT_3["x"]
+    assert {k: v.tolist() for k, v in sheet.params._asdict().items()} == {k: VARIANT_3[k] for k in "bcWUV"}
+
+
+def test_make_variant_writes_the_sheet_and_its_key(tmp_path: Path) -> None:
+    grade.main(["--make-variant", "3", "--out-dir", str(tmp_path)])
+    sheet = (tmp_path / "sheet-3.md").read_text(encoding="utf-8")
+    assert sheet == sheet_markdown(3, draw_sheet(3))
+    assert r"W = \begin{bmatrix} -1.5 & 0.5 \\ 2 & -0.5 \end{bmatrix}" in sheet  # VARIANT_3's W
+    assert "Problem 3 (30 points)" in sheet and "Problem 5 (8 points)" in sheet and "choose biases properly" in sheet
+    key = json.loads((tmp_path / "key-3.json").read_text())
+    assert key["variant"] == 3 and key["x"] == VARIANT_3["x"] and len(key["rows"]) == 15
+    assert set(key["indistinguishable"]) == {"p3", "p5"}
+    assert {"dL_dh@2_1", "grad_cd_1", "L_new"} <= set(key["rows"][0]["values"])
