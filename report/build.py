@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import Parser, add_out_argument, write_atomic
+from common.cli import Parser, UserError, add_out_argument, write_atomic
 from common.machine import one_line as machine_line
 from report import key, readme
 from report.fields import load
@@ -34,6 +34,16 @@ DATA_SOURCES = {  # the names of common.data.SOURCES
 LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 
+def data_description(r1) -> str:
+    """What the CNNs were trained and tested on; a source this version does not know is a results
+    file from an older version."""
+    source = r1["data_source"]
+    if source not in DATA_SOURCES:
+        raise UserError(f"p1_results.json names the data source {source!r}, which this version does not "
+                        "know: it is older than the code, and running make rewrites it")
+    return DATA_SOURCES[source]
+
+
 def not_run(n: int) -> list[str]:
     return [f"_Not run yet: `{fix(n)}`._", ""]
 
@@ -42,7 +52,7 @@ def header(results: dict, date: str) -> list[str]:
     r1, r3 = results[1], results[3]
     rows = [["Date", date], ["Machine", machine_line()]]
     if r1 is not None:
-        rows += [["Data", DATA_SOURCES[r1["data_source"]]], ["Seed", r1["seed"]],
+        rows += [["Data", data_description(r1)], ["Seed", r1["seed"]],
                  ["torch", r1["versions"]["torch"]], *header_rows(r1)]
     if r3 is not None:
         rows.append(["Python, numpy", f"{r3['versions']['python']}, {r3['versions']['numpy']}"])
@@ -57,7 +67,7 @@ def interpretations(results: dict) -> list[str]:
     """Every ambiguity and the choice made, in the problems' order."""
     items = []
     if results[1] is not None:
-        items.append(f"**Data.** {DATA_SOURCES[results[1]['data_source']]}; with internet, `--data auto` "
+        items.append(f"**Data.** {data_description(results[1])}; with internet, `--data auto` "
                      "trains on full MNIST.")
     for n, module in PROBLEMS.items():
         items += module.interpretations(results[n]) if results[n] is not None else []
