@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import copy
 import resource
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -205,7 +205,38 @@ def page_faults(fn: Callable[[], object]) -> int:
 
 
 # ----------------------------------------------------------------------------- the benchmark
-def run(quick: bool = False) -> dict[str, Any]:
+class Setup(NamedTuple):
+    """The model and digits: all `n_main` of them timed, `n_small` for the slow peers, `n_steps`
+    for the steps and chunk sizes; `repeats` interleaved rounds."""
+    model: nn.Module
+    images: torch.Tensor
+    targets: torch.Tensor
+    n_main: int
+    n_small: int
+    n_steps: int
+    repeats: int
+
+
+class Timed(NamedTuple):
+    """The interleaved timing of every engine: raw stats, maps per second and page faults per map."""
+    timed: dict[str, Stat]
+    maps_per_s: dict[str, Stat]
+    faults: dict[str, float]
+    onednn: bool  # whether oneDNN's matmul was timed too
+
+
+class Work(NamedTuple):
+    """FLOPs: per forward, per map (441 forwards), what ours performs for a map, and per occluded
+    copy for the incremental and the full forward."""
+    flops: int
+    useful: int
+    performed: int
+    incremental: float
+    full: float
+
+
+def setup(quick: bool) -> Setup:
+    """The trained CNN (quick: a seeded untrained one) and every 10th test digit, 2 torch threads."""
     torch.set_num_threads(2)
     if quick:  # a seeded untrained CNN: the agreement checks hold for any weights, and the smoke
         torch.manual_seed(0)  # test then neither trains nor writes checkpoints/
@@ -214,25 +245,175 @@ def run(quick: bool = False) -> dict[str, Any]:
         model, _ = load_cnn(OFFLINE, progress=False)
     test = load_mnist("test", OFFLINE)
     n_main, n_small, n_steps = (2, 1, 2) if quick else (100, 5, 20)
-    images, targets = test.images[::10][:n_main], test.labels[::10][:n_main]
-    repeats = 3 if quick else 5
-    p = num_positions(SIZE, PATCH, STRIDE)
+    return Setup(model, test.images[::10][:n_main], test.labels[::10][:n_main], n_main, n_small,
+                 n_steps, 3 if quick else 5)
 
-    # Agreement first: ours against the naive loop, and against Captum at every ppe.
-    ours = occlude(model, images, patch=PATCH, stride=STRIDE, fill=FILL)
-    naive_err = (ours[:n_small] - naive_maps(model, images[:n_small])).abs().max().item()
+
+def errors(s: Setup, ndig: dict[str, int]) -> tuple[float, dict[str, float]]:
+    """Largest absolute differences of our maps from the naive loop's, and of the attribution
+    derived from them from Captum's in each configuration (on the digits each one is timed on)."""
+    ours = occlude(s.model, s.images, patch=PATCH, stride=STRIDE, fill=FILL)
+    naive_err = (ours[:s.n_small] - naive_maps(s.model, s.images[:s.n_small])).abs().max().item()
     with torch.no_grad():
-        clean = F.softmax(model(images), dim=1)
-    derived = attribution_from_map(ours, clean, targets)
-    ndig = {name: n_small if name == SLOW else n_main for name in CAPTUM}  # digits timed
-    captum_err = {name: (captum_maps(model, images[:ndig[name]], targets[:ndig[name]], ppe, per_call)
+        clean = F.softmax(s.model(s.images), dim=1)
+    derived = attribution_from_map(ours, clean, s.targets)
+    captum_err = {name: (captum_maps(s.model, s.images[:ndig[name]], s.targets[:ndig[name]], ppe, per_call)
                          - derived[:ndig[name]]).abs().max().item()
                   for name, (ppe, per_call) in CAPTUM.items()}
+    return naive_err, captum_err
+
+
+def agreement_text(naive_err: float, captum_err: dict[str, float], n_small: int) -> str:
+    return (f"maps equal to the naive loop's to {naive_err:.1e} ({n_small} digits, all 10 "
+            "classes); the attribution derived from them equals Captum's to "
+            + ", ".join(f"{e:.1e} ({k})" for k, e in captum_err.items())
+            + f"; tolerance {TOLERANCE:g}")
+
+
+def time_maps(s: Setup, ndig: dict[str, int]) -> Timed:
+    """Ours, Captum in each configuration, the naive loop and the matmuls, interleaved; then one
+    more, untimed call of each map engine for its page faults."""
+    model, images, targets = s.model, s.images, s.targets
+    fns: dict[str, Callable[[], object]] = {"ours": lambda: occlude(model, images)}
+    for name, (ppe, per_call) in CAPTUM.items():
+        k = ndig[name]
+        fns[name] = lambda k=k, ppe=ppe, per_call=per_call: captum_maps(model, images[:k], targets[:k],
+                                                                        ppe, per_call)
+    fns["naive loop"] = lambda: naive_maps(model, images[:s.n_small])
+    fns["torch.mm"] = matmul()
+    onednn = onednn_matmul()
+    if onednn is not None:
+        fns["oneDNN matmul"] = onednn
+    digits = {"ours": s.n_main, "naive loop": s.n_small, **ndig}
+    timed = interleaved(fns, repeats=s.repeats, min_seconds=0.0)
+    maps_per_s = {name: rate(timed[name], k) for name, k in digits.items()}
+    faults = {name: page_faults(fns[name]) / k for name, k in digits.items() if name != "naive loop"}
+    return Timed(timed, maps_per_s, faults, onednn is not None)
+
+
+def work(s: Setup) -> Work:
+    """The FLOPs of one forward and one map, and what our engine performs (FlopCounterMode)."""
+    flops = forward_flops(s.model, s.images[:1])
+    useful = num_positions(SIZE, PATCH, STRIDE) ** 2 * flops  # per map
+    net = FoldedCNN(s.model)
+    incremental, full = plan_flops(plan_blocks(SIZE, SIZE, PATCH, STRIDE), net), full_flops(SIZE, SIZE, net)
+    performed = forward_flops(lambda x: occlude(s.model, x), s.images[:1])
+    return Work(flops, useful, performed, incremental, full)
+
+
+def main_rows(s: Setup, ndig: dict[str, int], t: Timed, gflops: Stat, mm: Stat,
+              best_name: str) -> list[dict[str, Any]]:
+    """The table: maps/s against each Captum configuration and the naive loop, GFLOP/s against
+    the matmuls."""
+    maps_per_s, rows = t.maps_per_s, []
+    for name in CAPTUM:
+        peer = maps_per_s[name]
+        ppe, per_call = CAPTUM[name]
+        batch = f"forward batch {(per_call or s.n_main) * ppe}"
+        rows.append(row(f"maps/s vs Captum, {name}" + (" (its best)" if name == best_name else ""),
+                        maps_per_s["ours"], peer, ratio_=maps_per_s["ours"]["median"] / peer["median"],
+                        unit=" maps/s", target=f">= {GOAL_SPEEDUP:g}x" if name == best_name else None,
+                        note=batch + (f"; timed on {ndig[name]} digits" if name == SLOW else "")))
+    rows.append(row("maps/s vs naive per-position loop", maps_per_s["ours"], maps_per_s["naive loop"],
+                    ratio_=maps_per_s["ours"]["median"] / maps_per_s["naive loop"]["median"],
+                    unit=" maps/s", note=f"naive loop timed on {s.n_small} digits"))
+    rows.append(row(f"GFLOP/s (441 forwards per map) vs torch.mm {MM_N}²", gflops, mm,
+                    ratio_=gflops["median"] / mm["median"], unit=" GFLOP/s", target=f">= {GOAL_SHARE:.0%} of mm"))
+    if t.onednn:
+        mm_dnn = rate(t.timed["oneDNN matmul"], 2 * MM_N ** 3 / 1e9)
+        rows.append(row(f"GFLOP/s vs oneDNN's {MM_N}² matmul (the convolutions' library)", gflops,
+                        mm_dnn, ratio_=gflops["median"] / mm_dnn["median"], unit=" GFLOP/s"))
+    return rows
+
+
+def main_notes(s: Setup, t: Timed, w: Work) -> list[str]:
+    """How the maps were timed, the work counted, the page faults and the matmuls' libraries."""
+    p = num_positions(SIZE, PATCH, STRIDE)
+    n_main, useful, performed = s.n_main, w.useful, w.performed
+    notes = [f"Maps per second: median (min–max) over {s.repeats} interleaved rounds; everything on "
+             f"the same {n_main} digits except Captum {SLOW} and the naive loop ({s.n_small} digits). "
+             "Left out: Captum at ppe=64 and ppe=441 with all digits in one call, whose forward "
+             f"batches are digits x ppe ({64 * n_main:,} and {441 * n_main:,} here): on 100 digits "
+             "they page-fault through gigabytes of activations and were slower than one digit per "
+             "call (14 and 11 maps/s in an earlier run).",
+             f"FLOPs per forward {w.flops:,} (FlopCounterMode, one image); a map is {p * p} forwards = "
+             f"{useful / 1e9:.3f} GFLOP, the work that the GFLOP/s rows credit to every engine. "
+             f"FlopCounter around our `occlude` of one digit: {performed / 1e9:.3f} GFLOP "
+             f"({performed / useful:.0%} of it, the clean activations included): the incremental "
+             f"engine recomputes only the windows that the patch changes ({w.incremental / 1e6:.2f} "
+             f"MFLOP per occluded copy against {w.full / 1e6:.2f}), so its GFLOP/s can pass the "
+             "machine's arithmetic rate.",
+             "Minor page faults per map (one more, untimed call each): " + ", ".join(
+                 f"{k} {v:,.0f}" for k, v in t.faults.items()) + "."]
+    if max(t.faults.values()) > 1000:
+        notes.append("Page faults: the allocator returned large freed blocks to the OS and asked "
+                     "for fresh pages again, at a cost that depends on what ran before.")
+    if t.onednn:
+        notes.append("torch.mm goes through MKL, which on this AMD CPU runs its AVX2 kernels whatever "
+                     "the instruction set torch and oneDNN are given; the convolutions go through "
+                     "oneDNN, at the instruction set named in the heading. oneDNN's own matmul is "
+                     "the ceiling of the convolutions' library.")
+    return notes
+
+
+def time_steps(s: Setup) -> tuple[dict[str, Stat], dict[str, float]]:
+    """Maps per second of each step from the CNN to the engine, interleaved, and the largest
+    absolute difference of each one's maps from the CNN's."""
+    steps_fns = steps(s.model, s.images[:s.n_steps])
+    ref = steps_fns["the CNN as it is (NCHW)"]()
+    step_err = {k: (f() - ref).abs().max().item() for k, f in steps_fns.items()}
+    steps_t = interleaved(steps_fns, repeats=s.repeats, min_seconds=0.0)
+    return {k: rate(v, s.n_steps) for k, v in steps_t.items()}, step_err
+
+
+def time_chunks(s: Setup) -> tuple[dict[str, Stat], dict[str, float]]:
+    """The engine at each chunk size: time stats, interleaved, and minor page faults per map."""
+    chunk_fns = {str(c): lambda c=c: occlude(s.model, s.images[:s.n_steps], chunk=c) for c in CHUNKS}
+    chunk_t = interleaved(chunk_fns, repeats=s.repeats, min_seconds=0.0)
+    return chunk_t, {c: page_faults(f) / s.n_steps for c, f in chunk_fns.items()}
+
+
+def step_rows(step_rates: dict[str, Stat], n_steps: int) -> list[dict[str, Any]]:
+    """One row per step, against the CNN as it is."""
+    base = step_rates["the CNN as it is (NCHW)"]["median"]
+    return [row(f"step: {k.strip()}", v, step_rates["the CNN as it is (NCHW)"],
+                ratio_=v["median"] / base, unit=" maps/s", note=f"{n_steps} digits; peer = the CNN as it is")
+            for k, v in step_rates.items()]
+
+
+def chunks_note(chunk_t: dict[str, Stat], chunk_faults: dict[str, float], n_steps: int) -> str:
+    return ("Chunk sizes (maps/s, minor page faults per map): " + "; ".join(
+        f"{c}: {rate(chunk_t[c], n_steps)['median']:.0f}, {chunk_faults[c]:,.0f}" for c in chunk_t)
+        + f". The engine's default is {INCREMENTAL_CHUNK}.")
+
+
+def goals(speedup: float, best_name: str, best: Stat, ours: Stat, share: float, gflops: Stat,
+          mm: Stat, agree: bool, max_err: float) -> list[dict[str, Any]]:
+    return [goal(f"at least {GOAL_SPEEDUP:g}x Captum's best (ppe 1, 64, 441)", speedup >= GOAL_SPEEDUP,
+                 f"{speedup:.2f}x (ours {ours['median']:.1f} maps/s, Captum "
+                 f"{best_name} {best['median']:.1f})"),
+            goal(f"at least {GOAL_SHARE:.0%} of the {MM_N}² float32 torch.mm rate",
+                 share >= GOAL_SHARE,
+                 f"{share:.0%} ({gflops['median']:.0f} of {mm['median']:.0f} GFLOP/s)"),
+            goal(f"maps equal to {TOLERANCE:g}", agree, f"{max_err:.1e} at most")]
+
+
+def config(s: Setup) -> dict[str, Any]:
+    return {"patch": PATCH, "stride": STRIDE, "fill": FILL, "digits": s.n_main,
+            "digits_small": s.n_small, "digits_steps": s.n_steps, "chunk": INCREMENTAL_CHUNK,
+            "repeats": s.repeats, "torch_threads": torch.get_num_threads(),
+            "data": f"{OFFLINE} test, every 10th digit", "mm": f"{MM_N}x{MM_N} float32",
+            "model": f"checkpoints/cnn-{OFFLINE}.pt"}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """The benchmark's result (bench.common.result); `quick`: 2 digits of an untrained CNN, no
+    steps or chunk sizes. Agreement first; nothing is timed unless the maps agree."""
+    s = setup(quick)
+    ndig = {name: s.n_small if name == SLOW else s.n_main for name in CAPTUM}  # digits timed
+    naive_err, captum_err = errors(s, ndig)
     agree = naive_err <= TOLERANCE and all(e <= TOLERANCE for e in captum_err.values())
-    agreement = (f"maps equal to the naive loop's to {naive_err:.1e} ({n_small} digits, all 10 "
-                 "classes); the attribution derived from them equals Captum's to "
-                 + ", ".join(f"{e:.1e} ({k})" for k, e in captum_err.items())
-                 + f"; tolerance {TOLERANCE:g}")
+    agreement = agreement_text(naive_err, captum_err, s.n_small)
     title = "Occlusion maps: our engine vs Captum"
     who = {"ours": "common.occlusion.occlude (IncrementalCNN)",
            "peer": "captum.attr.Occlusion at ppe 1, 64, 441; a naive per-position loop"}
@@ -241,115 +422,32 @@ def run(quick: bool = False) -> dict[str, Any]:
                       agreement=agreement + ": NOT timed", rows=[],
                       goals=[goal(f"maps equal to {TOLERANCE:g}", False, agreement)])
 
-    fns: dict[str, Callable[[], object]] = {"ours": lambda: occlude(model, images)}
-    for name, (ppe, per_call) in CAPTUM.items():
-        k = ndig[name]
-        fns[name] = lambda k=k, ppe=ppe, per_call=per_call: captum_maps(model, images[:k], targets[:k],
-                                                                        ppe, per_call)
-    fns["naive loop"] = lambda: naive_maps(model, images[:n_small])
-    fns["torch.mm"] = matmul()
-    onednn = onednn_matmul()
-    if onednn is not None:
-        fns["oneDNN matmul"] = onednn
-    digits = {"ours": n_main, "naive loop": n_small, **ndig}
-    timed = interleaved(fns, repeats=repeats, min_seconds=0.0)
-    maps_per_s = {name: rate(timed[name], k) for name, k in digits.items()}
-    faults = {name: page_faults(fns[name]) / k for name, k in digits.items() if name != "naive loop"}
-
-    flops = forward_flops(model, images[:1])
-    useful = p * p * flops  # per map
-    net = FoldedCNN(model)
-    incremental, full = plan_flops(plan_blocks(SIZE, SIZE, PATCH, STRIDE), net), full_flops(SIZE, SIZE, net)
-    performed = forward_flops(lambda x: occlude(model, x), images[:1])
-    mm = rate(timed["torch.mm"], 2 * MM_N ** 3 / 1e9)
-    gflops = rate(timed["ours"], n_main * useful / 1e9)
+    t = time_maps(s, ndig)
+    w = work(s)
+    mm = rate(t.timed["torch.mm"], 2 * MM_N ** 3 / 1e9)
+    gflops = rate(t.timed["ours"], s.n_main * w.useful / 1e9)
     share = gflops["median"] / mm["median"]
-    best_name = max(CAPTUM, key=lambda name: maps_per_s[name]["median"])
-    best = maps_per_s[best_name]
-    speedup = maps_per_s["ours"]["median"] / best["median"]
-
-    rows = []
-    for name in CAPTUM:
-        peer = maps_per_s[name]
-        ppe, per_call = CAPTUM[name]
-        batch = f"forward batch {(per_call or n_main) * ppe}"
-        rows.append(row(f"maps/s vs Captum, {name}" + (" (its best)" if name == best_name else ""),
-                        maps_per_s["ours"], peer, ratio_=maps_per_s["ours"]["median"] / peer["median"],
-                        unit=" maps/s", target=f">= {GOAL_SPEEDUP:g}x" if name == best_name else None,
-                        note=batch + (f"; timed on {ndig[name]} digits" if name == SLOW else "")))
-    rows.append(row("maps/s vs naive per-position loop", maps_per_s["ours"], maps_per_s["naive loop"],
-                    ratio_=maps_per_s["ours"]["median"] / maps_per_s["naive loop"]["median"],
-                    unit=" maps/s", note=f"naive loop timed on {n_small} digits"))
-    rows.append(row(f"GFLOP/s (441 forwards per map) vs torch.mm {MM_N}²", gflops, mm, ratio_=share,
-                    unit=" GFLOP/s", target=f">= {GOAL_SHARE:.0%} of mm"))
-    if onednn is not None:
-        mm_dnn = rate(timed["oneDNN matmul"], 2 * MM_N ** 3 / 1e9)
-        rows.append(row(f"GFLOP/s vs oneDNN's {MM_N}² matmul (the convolutions' library)", gflops,
-                        mm_dnn, ratio_=gflops["median"] / mm_dnn["median"], unit=" GFLOP/s"))
-
-    detail: dict[str, Any] = {"timed": timed, "maps_per_second": maps_per_s,
-                              "page_faults_per_map": faults, "flops_per_forward": flops,
-                              "flops_per_map": useful, "flops_per_map_performed_by_ours": performed,
+    best_name = max(CAPTUM, key=lambda name: t.maps_per_s[name]["median"])
+    best = t.maps_per_s[best_name]
+    speedup = t.maps_per_s["ours"]["median"] / best["median"]
+    rows = main_rows(s, ndig, t, gflops, mm, best_name)
+    detail: dict[str, Any] = {"timed": t.timed, "maps_per_second": t.maps_per_s,
+                              "page_faults_per_map": t.faults, "flops_per_forward": w.flops,
+                              "flops_per_map": w.useful, "flops_per_map_performed_by_ours": w.performed,
                               "captum_max_abs_error": captum_err, "naive_max_abs_error": naive_err}
-    notes = [f"Maps per second: median (min–max) over {repeats} interleaved rounds; everything on "
-             f"the same {n_main} digits except Captum {SLOW} and the naive loop ({n_small} digits). "
-             "Left out: Captum at ppe=64 and ppe=441 with all digits in one call, whose forward "
-             f"batches are digits x ppe ({64 * n_main:,} and {441 * n_main:,} here): on 100 digits "
-             "they page-fault through gigabytes of activations and were slower than one digit per "
-             "call (14 and 11 maps/s in an earlier run).",
-             f"FLOPs per forward {flops:,} (FlopCounterMode, one image); a map is {p * p} forwards = "
-             f"{useful / 1e9:.3f} GFLOP, the work that the GFLOP/s rows credit to every engine. "
-             f"FlopCounter around our `occlude` of one digit: {performed / 1e9:.3f} GFLOP "
-             f"({performed / useful:.0%} of it, the clean activations included): the incremental "
-             f"engine recomputes only the windows that the patch changes ({incremental / 1e6:.2f} "
-             f"MFLOP per occluded copy against {full / 1e6:.2f}), so its GFLOP/s can pass the "
-             "machine's arithmetic rate.",
-             "Minor page faults per map (one more, untimed call each): " + ", ".join(
-                 f"{k} {v:,.0f}" for k, v in faults.items()) + "."]
-    if max(faults.values()) > 1000:
-        notes.append("Page faults: the allocator returned large freed blocks to the OS and asked "
-                     "for fresh pages again, at a cost that depends on what ran before.")
-    if onednn is not None:
-        notes.append("torch.mm goes through MKL, which on this AMD CPU runs its AVX2 kernels whatever "
-                     "the instruction set torch and oneDNN are given; the convolutions go through "
-                     "oneDNN, at the instruction set named in the heading. oneDNN's own matmul is "
-                     "the ceiling of the convolutions' library.")
+    notes = main_notes(s, t, w)
     if not quick:
-        steps_fns = steps(model, images[:n_steps])
-        ref = steps_fns["the CNN as it is (NCHW)"]()
-        step_err = {k: (f() - ref).abs().max().item() for k, f in steps_fns.items()}
-        steps_t = interleaved(steps_fns, repeats=repeats, min_seconds=0.0)
-        step_rates = {k: rate(v, n_steps) for k, v in steps_t.items()}
-        chunk_fns = {str(c): lambda c=c: occlude(model, images[:n_steps], chunk=c) for c in CHUNKS}
-        chunk_t = interleaved(chunk_fns, repeats=repeats, min_seconds=0.0)
-        chunk_faults = {c: page_faults(f) / n_steps for c, f in chunk_fns.items()}
+        step_rates, step_err = time_steps(s)
+        chunk_t, chunk_faults = time_chunks(s)
         detail.update({"steps_maps_per_second": step_rates, "steps_max_abs_error": step_err,
-                       "chunks_maps_per_second": {c: rate(s, n_steps) for c, s in chunk_t.items()},
+                       "chunks_maps_per_second": {c: rate(v, s.n_steps) for c, v in chunk_t.items()},
                        "chunks_page_faults_per_map": chunk_faults})
-        base = step_rates["the CNN as it is (NCHW)"]["median"]
-        for k, v in step_rates.items():
-            rows.append(row(f"step: {k.strip()}", v, step_rates["the CNN as it is (NCHW)"],
-                            ratio_=v["median"] / base, unit=" maps/s",
-                            note=f"{n_steps} digits; peer = the CNN as it is"))
+        rows += step_rows(step_rates, s.n_steps)
         worst = max(step_err.values())
         agree = agree and worst <= TOLERANCE
         agreement += f"; every step's maps equal the CNN's to {worst:.1e}"
-        notes.append("Chunk sizes (maps/s, minor page faults per map): " + "; ".join(
-            f"{c}: {rate(chunk_t[c], n_steps)['median']:.0f}, {chunk_faults[c]:,.0f}" for c in chunk_t)
-            + f". The engine's default is {INCREMENTAL_CHUNK}.")
-    goals = [goal(f"at least {GOAL_SPEEDUP:g}x Captum's best (ppe 1, 64, 441)", speedup >= GOAL_SPEEDUP,
-                  f"{speedup:.2f}x (ours {maps_per_s['ours']['median']:.1f} maps/s, Captum "
-                  f"{best_name} {best['median']:.1f})"),
-             goal(f"at least {GOAL_SHARE:.0%} of the {MM_N}² float32 torch.mm rate",
-                  share >= GOAL_SHARE,
-                  f"{share:.0%} ({gflops['median']:.0f} of {mm['median']:.0f} GFLOP/s)"),
-             goal(f"maps equal to {TOLERANCE:g}", agree,
-                  f"{max(naive_err, *captum_err.values()):.1e} at most")]
+        notes.append(chunks_note(chunk_t, chunk_faults, s.n_steps))
     return result("occlusion", title, quick, **who, agree=agree, agreement=agreement, rows=rows,
-                  goals=goals, notes=notes,
-                  config={"patch": PATCH, "stride": STRIDE, "fill": FILL, "digits": n_main,
-                          "digits_small": n_small, "digits_steps": n_steps, "chunk": INCREMENTAL_CHUNK,
-                          "repeats": repeats, "torch_threads": torch.get_num_threads(),
-                          "data": f"{OFFLINE} test, every 10th digit", "mm": f"{MM_N}x{MM_N} float32",
-                          "model": f"checkpoints/cnn-{OFFLINE}.pt"},
-                  detail=detail)
+                  goals=goals(speedup, best_name, best, t.maps_per_s["ours"], share, gflops, mm, agree,
+                              max(naive_err, *captum_err.values())),
+                  notes=notes, config=config(s), detail=detail)

@@ -26,9 +26,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from bench.common import OthersCPU, goal, result, row, stat, uncontended
+from bench.common import OthersCPU, Stat, goal, result, row, stat, uncontended
 from common.cli import ROOT
 
 STAMP = ".venv/.installed-requirements"
@@ -158,79 +158,120 @@ def make_stat(runs: list[dict], kind: str) -> dict | None:
     return stat(clean or [r["seconds"] for r in mine], of=len(mine))
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    """The benchmark's result (bench.common.result); `quick`: bare imports and p3 only, no make."""
+class Measured(NamedTuple):
+    """Everything the pipeline benchmark measured: the commands (step name -> argv), one record per
+    make, each step's seconds per round, the failures, the largest share of the CPUs others took
+    during a step, and each script's top imports (seconds)."""
+    cmds: dict[str, list[str]]
+    made: list[dict[str, Any]]
+    times: dict[str, list[float]]
+    failures: dict[str, str]
+    worst: float
+    imports: dict[str, dict[str, float]]
+
+
+def quick_steps(cmds: dict[str, list[str]], tmp: str) -> dict[str, list[str]]:
+    """The smoke test's steps: bare imports and the smallest script, writing to the temp folder."""
+    return {"python startup": cmds["models (cached)"][:1] + ["-c", "pass"],
+            "import torch": cmds["models (cached)"][:1] + ["-c", "import torch"],
+            "p3": cmds["p3"] + ["--out", tmp]}
+
+
+def measure(quick: bool) -> Measured:
+    """Time make (not when quick), then every step round-robin, then each script's imports; the
+    training writes to a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="bench-ckpt-") as tmp:
         cmds = steps(Path(tmp), resolved_source())
-        if quick:  # a smoke test: bare imports and the smallest script, writing to the temp folder
-            cmds = {"python startup": cmds["models (cached)"][:1] + ["-c", "pass"],
-                    "import torch": cmds["models (cached)"][:1] + ["-c", "import torch"],
-                    "p3": cmds["p3"] + ["--out", tmp]}
+        if quick:
+            cmds = quick_steps(cmds, tmp)
         else:
             cmds.update({name: [sys.executable, "-c", code] for name, code in IMPORTS.items()})
         made = [] if quick else time_make(2)
         times, failures, worst = round_robin(cmds, 1 if quick else 3)
         imports = {} if quick else {name: import_seconds(cmd)[0] for name, cmd in cmds.items()
                                     if not name.startswith(("python", "import", "training"))}
+    return Measured(cmds, made, times, failures, worst, imports)
 
-    s = {name: stat(v) for name, v in times.items()}
-    make_s = {kind: make_stat(made, kind) for kind in GOALS_MAKE}
+
+def table(m: Measured, s: dict[str, Stat], make_s: dict[str, Stat | None]) -> list[dict[str, Any]]:
+    """The rows: cold and warm make against their budgets, then every step (its imports as a note)."""
     rows = [row(f"make, {kind} ({'training included' if kind == 'cold' else 'checkpoint cached'})",
                 make_s[kind], None, target=f"<= {GOALS_MAKE[kind]:g} s")
             for kind in GOALS_MAKE if make_s[kind]]
     budget_of = {step: (label, limit) for label, members, limit in BUDGETS for step in members}
-    for name in times:
+    for name in m.times:
         label, limit = budget_of.get(name, (None, None))
-        note = "imports: " + ", ".join(f"{k} {v:.2f} s" for k, v in imports[name].items()) if name in imports else None
+        note = ("imports: " + ", ".join(f"{k} {v:.2f} s" for k, v in m.imports[name].items())
+                if name in m.imports else None)
         target = (f"<= {limit:g} s" + (f" ({label})" if label != name else "")) if limit else None
         rows.append(row(name, s[name], None, note=note, target=target))
+    return rows
 
-    agree = (not failures and all(r["exit"] == 0 for r in made)
-             and all(r["trained"] == (r["kind"] == "cold") for r in made))
-    goals = [goal(f"make {kind} <= {limit:g} s on 2 cores",
-                  None if quick else bool(make_s[kind]) and make_s[kind]["median"] <= limit,
-                  "not run (--quick)" if quick or not make_s[kind] else
-                  f"median {make_s[kind]['median']:.1f} s ({make_s[kind]['n']} run(s))")
-             for kind, limit in GOALS_MAKE.items()]
+
+def goals(quick: bool, s: dict[str, Stat], make_s: dict[str, Stat | None]) -> list[dict[str, Any]]:
+    """The issue's budgets: make cold and warm, then each step's (not judged when quick)."""
+    out = [goal(f"make {kind} <= {limit:g} s on 2 cores",
+                None if quick else bool(make_s[kind]) and make_s[kind]["median"] <= limit,
+                "not run (--quick)" if quick or not make_s[kind] else
+                f"median {make_s[kind]['median']:.1f} s ({make_s[kind]['n']} run(s))")
+           for kind, limit in GOALS_MAKE.items()]
     for label, members, limit in BUDGETS:
         present = [m for m in members if m in s]
         if quick or not present:
             continue
         total = sum(s[m]["median"] for m in present)
         missing = [m for m in members if m not in s]
-        goals.append(goal(f"{label} <= {limit:g} s", total <= limit,
-                          f"{total:.1f} s" + (f" ({', '.join(missing)} not present)" if missing else "")))
+        out.append(goal(f"{label} <= {limit:g} s", total <= limit,
+                        f"{total:.1f} s" + (f" ({', '.join(missing)} not present)" if missing else "")))
+    return out
 
-    notes = ["Wall seconds of each subprocess, median (min–max) over the rounds; make: over its runs.",
-             f"Other processes took at most {100 * worst:.0f}% of the CPUs while a step ran."]
+
+def notes(m: Measured, s: dict[str, Stat], make_s: dict[str, Stat | None]) -> list[str]:
+    """What the times are, the contention, the share of the warm make spent importing torch."""
+    made, imports = m.made, m.imports
+    out = ["Wall seconds of each subprocess, median (min–max) over the rounds; make: over its runs.",
+           f"Other processes took at most {100 * m.worst:.0f}% of the CPUs while a step ran."]
     if made:
         dropped = [r for r in made if (r["others_cpu"] or 0.0) > MAX_OTHERS]
-        notes.append(f"make: {sum(r['runs'] - 1 for r in made)} run(s) repeated because others took more "
-                     f"than {100 * MAX_OTHERS:.0f}% of the CPUs; " + (
-                         f"{len(dropped)} still contended, left out of the stats ([k/n]): "
-                         + ", ".join(f"{r['kind']} {r['seconds']:.0f} s with others at "
-                                     f"{100 * r['others_cpu']:.0f}%" for r in dropped)
-                         if dropped else "none left contended."))
+        out.append(f"make: {sum(r['runs'] - 1 for r in made)} run(s) repeated because others took more "
+                   f"than {100 * MAX_OTHERS:.0f}% of the CPUs; " + (
+                       f"{len(dropped)} still contended, left out of the stats ([k/n]): "
+                       + ", ".join(f"{r['kind']} {r['seconds']:.0f} s with others at "
+                                   f"{100 * r['others_cpu']:.0f}%" for r in dropped)
+                       if dropped else "none left contended."))
     warm = make_s["warm"]["median"] if make_s["warm"] else None
     for pkg in ("torch", "torchvision"):
         users = [n for n in imports if pkg in imports[n]]
         if warm and users:
             spent = sum(imports[n][pkg] for n in users)
-            notes.append(f"Importing {pkg} takes {spent:.1f} s in all, {100 * spent / warm:.0f}% of the warm "
-                         f"make, in the {len(users)} steps that import it ({', '.join(users)})"
-                         + (f"; `python -c 'import torch'` takes {s['import torch']['median']:.2f} s"
-                            if pkg == "torch" else "") + ".")
+            out.append(f"Importing {pkg} takes {spent:.1f} s in all, {100 * spent / warm:.0f}% of the warm "
+                       f"make, in the {len(users)} steps that import it ({', '.join(users)})"
+                       + (f"; `python -c 'import torch'` takes {s['import torch']['median']:.2f} s"
+                          if pkg == "torch" else "") + ".")
     if not (ROOT / STAMP).exists():
-        notes.append(f"{STAMP} is missing here: a plain `make` would reinstall the venv; the benchmark "
-                     "runs make with `-o` so that it does not.")
+        out.append(f"{STAMP} is missing here: a plain `make` would reinstall the venv; the benchmark "
+                   "runs make with `-o` so that it does not.")
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """The benchmark's result (bench.common.result); `quick`: bare imports and p3 only, no make."""
+    m = measure(quick)
+    made, failures = m.made, m.failures
+    s = {name: stat(v) for name, v in m.times.items()}
+    make_s = {kind: make_stat(made, kind) for kind in GOALS_MAKE}
+    agree = (not failures and all(r["exit"] == 0 for r in made)
+             and all(r["trained"] == (r["kind"] == "cold") for r in made))
     agreement = ("every make and script exits 0" + ("" if quick else
                  "; the cold makes trained the CNNs and the warm ones reused the checkpoints"))
     if failures or not agree:
         agreement += f"; FAILED: {failures or made}"
     return result("pipeline", "The whole pipeline: make, cold and warm, and each step", quick,
                   ours="make (and each step it runs)", peer="the issue's budgets", agree=agree,
-                  agreement=agreement, rows=rows, goals=goals, notes=notes,
-                  config={"make": " ".join(MAKE), "data": DATA, "steps": {k: " ".join(v[1:]) for k, v in cmds.items()},
+                  agreement=agreement, rows=table(m, s, make_s), goals=goals(quick, s, make_s),
+                  notes=notes(m, s, make_s),
+                  config={"make": " ".join(MAKE), "data": DATA,
+                          "steps": {k: " ".join(v[1:]) for k, v in m.cmds.items()},
                           "rounds": 1 if quick else 3, "make_repeats": 0 if quick else 2},
-                  detail={"make": made, "imports": imports, "failures": failures,
-                          "others_cpu_max_step": worst})
+                  detail={"make": made, "imports": m.imports, "failures": failures,
+                          "others_cpu_max_step": m.worst})
