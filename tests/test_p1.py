@@ -17,6 +17,7 @@ from common.cnn import (
     save_checkpoint,
 )
 from common.data import load_mnist
+from common.shift_study import classify_shifted_one
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,6 @@ def test_p1_end_to_end_writes_valid_json(p1_checkpoints, tmp_path):
     assert all(c["row"] < 6 and c["col"] < 6 for c in disc["top_cells"])
     assert set(disc["ablation"]) >= {"channels", "margin_before", "margin_after",
                                      "random_margin_after_median", "acc_0_8_before", "acc_0_8_after"}
-    assert len({c["words"] for c in disc["top_cells"]}) == len(disc["top_cells"])  # no shared sentence
     # The seed-1 and no-augmentation checkpoints hold the same weights: same numbers (but for the
     # random channels of the ablation baseline, drawn with the seed).
     same = lambda d: {k: v for k, v in d.items() if k != "random_margin_after_median"}  # noqa: E731
@@ -91,7 +91,7 @@ def test_saved_left3_right3_are_the_one_moved_3_px_left_and_right(p1_checkpoints
     model, _ = load_cnn("mnist5k", checkpoint_dir=p1_checkpoints)
     one = load_mnist("test", "mnist5k").images[saved["examples"]["one"], 0].numpy()
     # A column of ink at x moves to x - 3 (left) and x + 3 (right).
-    _, images = p1.classify_shifted_one(model, torch.from_numpy(one)[None, None])
+    _, images = classify_shifted_one(model, torch.from_numpy(one)[None, None])
     for key, dx in (("left3", -3), ("right3", 3)):
         expected = hand_shift(one, dx)
         np.testing.assert_array_equal(images[key], expected)

@@ -13,8 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import sig, vec
-from test_report_p1 import synthetic_p1
+from helpers import sig, synthetic_p1, vec
 
 import report
 from common.cli import ROOT
