@@ -1,5 +1,13 @@
-"""Which conv3 cells tell 0s from 8s: Cohen's d per (channel, row, col), the cells the classifier
-reads, the top cells, zeroing their channels (the ablation) and the input patches they see."""
+"""What tells a '0' from an '8' in conv3's output (after batch norm and ReLU), on held-out digits.
+
+The correctly classified test 0s and 8s are split in two halves (stratified, seeded): everything
+is chosen on the selection half and measured again on the evaluation half. Chosen are
+- the cells of the channel-mean map where the two digits differ most (Cohen's d per cell), and
+- the channels whose vote (their term in logit 8 minus logit 0, through the final Linear layer's
+  weights) separates the digits best (Cohen's d of the vote), each with its cell: the cell that
+  reaches the classifier where the channel's activation separates them most.
+On the evaluation half, the chosen channels are zeroed against random channel sets (the ablation).
+"""
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
@@ -9,13 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from common.cnn import CNN, capture, logits_from_act3
-from common.data import MNISTData
 
 RF = 18              # receptive field of a conv3 cell: cell r sees input rows 4r-7 .. 4r+10
-CENTRE = slice(12, 16)  # the central 4x4 pixels: where an 8's loops cross and a 0 has its hole
-TOP_CELLS = 6        # discriminant conv3 cells described, half favouring each digit
-ABLATE_DRAWS = 20    # random channel sets that the top-k ablation is compared with
-TOP_PATCHES = 8      # receptive-field patches shown per top channel
+TOP_CHANNELS = 6     # channels chosen and described
+MAP_CELLS = 2        # cells of the channel-mean map named for each digit
+ABLATE_DRAWS = 20    # random channel sets that the chosen channels' ablation is compared with
 
 
 def cohens_d(zero: torch.Tensor, eight: torch.Tensor) -> np.ndarray:
@@ -58,18 +64,31 @@ def receptive_field(images: np.ndarray, row: int, col: int) -> np.ndarray:
     return pad[:, r0:r0 + RF, c0:c0 + RF]
 
 
-def top_cells(cell_d: np.ndarray, used: np.ndarray, n: int) -> list[tuple[int, int, int, float]]:
-    """Each channel's best used cell (largest |d|); the n best channels, half from each sign of d."""
-    best = []
-    for ch in range(cell_d.shape[0]):
-        masked = np.where(used, np.abs(cell_d[ch]), -1.0)
-        r, c = np.unravel_index(int(np.argmax(masked)), masked.shape)
-        best.append((ch, int(r), int(c), float(cell_d[ch, r, c])))
-    pos = sorted((b for b in best if b[3] > 0), key=lambda b: -b[3])
-    neg = sorted((b for b in best if b[3] < 0), key=lambda b: b[3])
-    take = pos[:max(n // 2, n - len(neg[:n // 2]))]
-    take += neg[:n - len(take)]
-    return sorted(take, key=lambda b: -abs(b[3]))
+def split_halves(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions 0..N-1 in two disjoint halves, stratified by label and seeded: (selection,
+    evaluation), each sorted; a class with an odd count gives its extra digit to evaluation."""
+    rng = np.random.default_rng(seed)
+    sel, ev = [], []
+    for k in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == k))
+        sel.append(idx[:len(idx) // 2])
+        ev.append(idx[len(idx) // 2:])
+    return np.sort(np.concatenate(sel)), np.sort(np.concatenate(ev))
+
+
+def channel_votes(model: CNN, act3: torch.Tensor, a: int = 8, b: int = 0) -> torch.Tensor:
+    """Each channel's term in logit a minus logit b [N, C]: sum over the pooled cells j of
+    (W_a - W_b)[c, j] * maxpool(act3)[c, j], W the final Linear layer's weights [10, C * S * S]."""
+    pooled = F.max_pool2d(act3, 2).flatten(2)                      # [N, C, S*S], fc's input order
+    w = model.fc.weight.detach().reshape(model.fc.out_features, act3.shape[1], -1)
+    return torch.einsum("ncs,cs->nc", pooled, w[a] - w[b])
+
+
+def best_cells(d: np.ndarray, used: np.ndarray, n: int, sign: int) -> list[tuple[int, int]]:
+    """The n used cells of a d map [H, W] with the largest sign * d, strongest first."""
+    score = np.where(used, sign * d, -np.inf).ravel()
+    return [tuple(int(v) for v in np.unravel_index(i, d.shape))
+            for i in np.argsort(-score, kind="stable")[:n]]
 
 
 def zero_channels(act3: torch.Tensor, channels: Sequence[int]) -> torch.Tensor:
@@ -98,94 +117,112 @@ def ablation(model: CNN, act3: torch.Tensor, labels: torch.Tensor, channels: lis
         rng = np.random.default_rng(seed)
         random = [score(rng.choice(act3.shape[1], len(channels), replace=False).tolist())
                   for _ in range(ABLATE_DRAWS)]
+    median = float(np.median([m for m, _ in random]))
     return {"channels": channels, "n_digits": len(labels), "margin_before": margin_before,
-            "margin_after": margin_after,
-            "random_margin_after_median": float(np.median([m for m, _ in random])),
+            "margin_after": margin_after, "random_margins_after": [m for m, _ in random],
+            "random_margin_after_median": median, "beats_random": margin_after < median,
             "acc_0_8_before": acc_before, "acc_0_8_after": acc_after,
             "random_acc_0_8_after_median": float(np.median([a for _, a in random]))}
 
 
+class ZeroEight(NamedTuple):
+    """One model's correctly classified test 0s and 8s."""
+
+    index: np.ndarray     # [N] their test indices
+    images: np.ndarray    # [N, 28, 28]
+    labels: torch.Tensor  # [N] 0 or 8
+    act3: torch.Tensor    # [N, C, 7, 7] conv3 after batch norm and ReLU
+
+
 class Discriminant(NamedTuple):
-    """What the discriminant analysis finds on one model, and the arrays its figures draw."""
+    """What the analysis finds on one model, and the arrays its figures draw."""
 
     result: dict
-    maps_ex: np.ndarray   # [2, 64, 7, 7] conv3 maps of this '0' and this '8'
-    mean0: np.ndarray     # [64, 7, 7] mean over the correct test 0s
+    maps_ex: np.ndarray   # [2, C, 7, 7] conv3 maps of this '0' and this '8'
+    mean0: np.ndarray     # [C, 7, 7] mean over the selection half's 0s
     mean8: np.ndarray
+    map_d: np.ndarray     # [7, 7] d of the channel-mean map, selection half
 
 
-def discriminant(model: CNN, test: MNISTData, pred: torch.Tensor, pair: torch.Tensor,
-                 seed: int) -> Discriminant:
-    """Cohen's d per used conv3 cell over all correct test 0s and 8s; top cells; their ablation.
+def correct_zero_eight(model: CNN, images: torch.Tensor, labels: torch.Tensor,
+                       pred: torch.Tensor) -> ZeroEight:
+    """The test 0s and 8s that `model` (predictions `pred`) classifies correctly, with their conv3 maps."""
+    idx = torch.nonzero(((labels == 0) | (labels == 8)) & (pred == labels)).flatten()
+    return ZeroEight(idx.numpy(), images[idx, 0].numpy(), labels[idx],
+                     capture(model, images[idx], ["act3"])["act3"])
 
-    pair: [2, 1, 28, 28], this '0' and this '8'.
-    """
-    is08 = (test.labels == 0) | (test.labels == 8)
-    act, labels = capture(model, test.images[is08], ["act3"])["act3"], test.labels[is08]
-    correct = pred[is08] == labels
-    act0, act8 = (act[(labels == k) & correct] for k in (0, 8))
-    size = act0.shape[-1]
-    used = cells_reaching_classifier(size)
-    cell_d = cohens_d(act0, act8)
-    channel_d = cohens_d(act0[:, :, used].mean(2), act8[:, :, used].mean(2))
-    mean0, mean8 = act0.mean(0).numpy(), act8.mean(0).numpy()
-    cells = [{"channel": ch, "row": r, "col": c, "d": d, "region": region_name(r, c, size - 1),
-              "act_zero": float(mean0[ch, r, c]), "act_eight": float(mean8[ch, r, c])}
-             for ch, r, c, d in top_cells(cell_d, used, TOP_CELLS)]
-    # Share of each top channel's mean activation (0s and 8s together) that falls in dropped cells.
-    both = np.concatenate([act0.numpy(), act8.numpy()]).mean(0)
-    dropped_share = {c["channel"]: float(both[c["channel"]][~used].sum()
-                                         / max(both[c["channel"]].sum(), 1e-12)) for c in cells}
-    abl = ablation(model, act, labels, [c["channel"] for c in cells], seed)
+
+def split_d(act: torch.Tensor, labels: torch.Tensor, rows: np.ndarray) -> np.ndarray:
+    """Cohen's d (8 minus 0) of `act` [N, ...] over the digits at positions `rows`."""
+    a, y = act[torch.from_numpy(rows)], labels[torch.from_numpy(rows)]
+    return cohens_d(a[y == 0], a[y == 8])
+
+
+def map_cells(data: ZeroEight, sel: np.ndarray, ev: np.ndarray, used: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The cells of the channel-mean conv3 map where 8s (d > 0) and 0s (d < 0) fire most, chosen on
+    the selection half, with d on both halves and each cell's mean input ink in its 8x8 core."""
+    mean_map = data.act3.mean(1)
+    d_sel, d_ev = split_d(mean_map, data.labels, sel), split_d(mean_map, data.labels, ev)
+    out = {"d": d_sel.tolist()}
+    for name, sign in (("for_eight", 1), ("for_zero", -1)):
+        out[name] = []
+        for r, c in best_cells(d_sel, used, MAP_CELLS, sign):
+            rows, cols = core(r, c)
+            ink = {f"ink_{w}": float(data.images[(data.labels == k).numpy()][:, rows, cols].mean())
+                   for w, k in (("zero", 0), ("eight", 8))}
+            out[name].append({"row": r, "col": c, "region": region_name(r, c, used.shape[0] - 1),
+                              "d": float(d_sel[r, c]), "d_evaluated": float(d_ev[r, c]), **ink})
+    return out, d_sel
+
+
+def chosen_channels(model: CNN, data: ZeroEight, sel: np.ndarray, ev: np.ndarray, used: np.ndarray,
+                    means: tuple[np.ndarray, np.ndarray]) -> tuple[list[dict], np.ndarray]:
+    """The TOP_CHANNELS channels whose vote separates 8s from 0s best on the selection half, each at
+    its cell (largest |d| of its activation among the used cells); and every cell's d [C, 7, 7].
+
+    means: the selection half's mean conv3 map of the 0s and of the 8s [C, 7, 7]."""
+    vote_d = split_d(channel_votes(model, data.act3), data.labels, sel)
+    cell_d, cell_d_ev = split_d(data.act3, data.labels, sel), split_d(data.act3, data.labels, ev)
+    m0, m8 = means
+    cells = []
+    for ch in np.argsort(-vote_d, kind="stable")[:TOP_CHANNELS]:
+        r, c = best_cells(np.abs(cell_d[ch]), used, 1, 1)[0]
+        d = float(cell_d[ch, r, c])
+        cells.append({"channel": int(ch), "row": r, "col": c, "region": region_name(r, c, used.shape[0] - 1),
+                      "fires_for": 8 if d > 0 else 0, "d": d, "d_evaluated": float(cell_d_ev[ch, r, c]),
+                      "vote_d": float(vote_d[ch]), "act_zero": float(m0[ch, r, c]),
+                      "act_eight": float(m8[ch, r, c]), "bn_scale": float(model.bn3.weight[ch].detach())})
+    return cells, cell_d
+
+
+def pair_agreement(maps: np.ndarray, cells: list[dict]) -> dict:
+    """How many chosen cells put this '0' and this '8' (conv3 maps [2, C, H, W]) on their own
+    digit's side of the midpoint between the two class means."""
+    side8 = [[m[c["channel"], c["row"], c["col"]] > (c["act_zero"] + c["act_eight"]) / 2
+              for c in cells] for m in maps]
+    for_eight = [c["fires_for"] == 8 for c in cells]
+    return {"zero": int(sum(s != f for s, f in zip(side8[0], for_eight))),
+            "eight": int(sum(s == f for s, f in zip(side8[1], for_eight))), "of": len(cells)}
+
+
+def analyse_zero_eight(model: CNN, data: ZeroEight, pair: torch.Tensor, seed: int) -> Discriminant:
+    """The map cells, the chosen channels and their ablation on the held-out half (see the module
+    docstring); pair: this '0' and this '8' [2, 1, 28, 28], drawn and checked against the means."""
+    sel, ev = split_halves(data.labels.numpy(), seed)
+    used = cells_reaching_classifier(data.act3.shape[-1])
+    map_result, map_d = map_cells(data, sel, ev, used)
+    y = data.labels[torch.from_numpy(sel)]
+    mean0, mean8 = (data.act3[torch.from_numpy(sel)][y == k].mean(0).numpy() for k in (0, 8))
+    cells, cell_d = chosen_channels(model, data, sel, ev, used, (mean0, mean8))
+    ev_t = torch.from_numpy(ev)
+    abl = ablation(model, data.act3[ev_t], data.labels[ev_t], [c["channel"] for c in cells], seed)
+    abl.update(selected_on=data.index[sel].tolist(), evaluated_on=data.index[ev].tolist(),
+               n_selected=len(sel), n_evaluated=len(ev))
     ex = capture(model, pair, ["act3"])["act3"].numpy()
-    result = {"n_zero": len(act0), "n_eight": len(act8),
+    result = {"n_zero": int((data.labels == 0).sum()), "n_eight": int((data.labels == 8).sum()),
               "cells_used": [[int(r), int(c)] for r, c in np.argwhere(used)],
               "cells_dropped": [[int(r), int(c)] for r, c in np.argwhere(~used)],
-              "dropped_share_of_activation": {str(k): v for k, v in dropped_share.items()},
-              "top_cells": cells,
-              "top_channels": [{"channel": int(ch), "d": float(channel_d[ch])}
-                               for ch in np.argsort(-np.abs(channel_d), kind="stable")[:TOP_CELLS]],
+              "map": map_result, "top_cells": cells,
               "cells_with_abs_d_above_1": int((np.abs(cell_d[:, used]) > 1).sum()),
-              "channels_with_abs_d_above_1": int((np.abs(channel_d) > 1).sum()),
-              "ablation": abl}
-    return Discriminant(result, ex, mean0, mean8)
-
-
-def cell_ink(cells: list[dict], zeros: np.ndarray, eights: np.ndarray) -> None:
-    """Add each cell's mean input ink in its 8x8 core for the 0s and the 8s [N, 28, 28] (in place)."""
-    for cell in cells:
-        rows, cols = core(cell["row"], cell["col"])
-        cell.update(ink_zero=float(zeros[:, rows, cols].mean()), ink_eight=float(eights[:, rows, cols].mean()))
-
-
-def ink_facts(test: MNISTData) -> dict:
-    """Data facts on 0s and 8s: mean ink of the central 4x4 and the ink's width across the middle."""
-    facts = {}
-    for name, digit in (("zero", 0), ("eight", 8)):
-        imgs = test.images[test.labels == digit, 0].numpy()
-        inked = imgs[:, CENTRE, :].max(1) > 0.5  # [N, 28] columns with ink in rows 12-15
-        span = [float(np.ptp(np.flatnonzero(row)) + 1) if row.any() else 0.0 for row in inked]
-        facts[name] = {"centre_ink": float(imgs[:, CENTRE, CENTRE].mean()),
-                       "middle_width_px": float(np.mean(span))}
-    return facts
-
-
-def top_patches(model: CNN, images: torch.Tensor, channels: list[int]
-                ) -> dict[int, list[tuple[np.ndarray, float, int]]]:
-    """For each channel, the TOP_PATCHES test patches (receptive fields) that activate it most.
-
-    One patch per image: the image's best used cell. Returns (patch [RF, RF], activation, index).
-    """
-    act = capture(model, images, ["act3"])["act3"].numpy()
-    used = cells_reaching_classifier(act.shape[-1])
-    imgs = images[:, 0].numpy()
-    out = {}
-    for ch in channels:
-        a = np.where(used, act[:, ch], -np.inf).reshape(len(act), -1)
-        best_cell, best = a.argmax(1), a.max(1)
-        picks = np.argsort(-best, kind="stable")[:TOP_PATCHES]
-        out[ch] = []
-        for i in picks:
-            r, c = np.unravel_index(int(best_cell[i]), act.shape[-2:])
-            out[ch].append((receptive_field(imgs[i:i + 1], int(r), int(c))[0], float(best[i]), int(i)))
-    return out
+              "ablation": abl, "pair": pair_agreement(ex, cells)}
+    return Discriminant(result, ex, mean0, mean8, map_d)

@@ -1,29 +1,114 @@
-"""Horizontal shifts with clamp padding: a digit's prediction shifted 3 px each way, and test
-accuracy against the shift, overall and per class."""
+"""Horizontal shifts with clamp padding: a digit's prediction shifted 3 px each way, test accuracy
+against the shift (overall, and per class with Wilson intervals), and where the logit change of a
+3-px shift comes from.
+
+The mechanism: the final Linear layer reads conv3's pooled map [C, 3, 3] with one weight per
+(class, channel, pooled cell). Split each weight into its channel's mean over the 9 cells (a
+weight that ignores position) and the rest (which sums to 0 over a channel's cells). Under a shift
+the pooled features change by dP; the shared part of the weights turns dP into a change that
+depends only on each channel's total over its cells (its strength), the rest into a change that is
+zero unless activation moved between pooled cells. The change of the true class's logit, centred
+(minus the mean logit, which softmax ignores), splits exactly into these two parts.
+"""
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import NamedTuple, Sequence
 
 import torch
 
 from common.cnn import predict_proba
 from common.data import MNISTData, shift
-from common.occlusion import fast_inference_copy
 
 SHIFTS = tuple(range(-6, 7))
+KEPT = (-3, 0, 3)  # shifts whose pooled features are kept for the mechanism
 
 
-def shift_accuracy(model: torch.nn.Module, data: MNISTData, shifts: Sequence[int]
-                   ) -> tuple[dict[int, float], dict[int, list[float]], dict[int, torch.Tensor]]:
-    """Accuracy (overall and per class) and predictions of `data` shifted by dx pixels."""
-    overall, per_class, preds = {}, {}, {}
+def logits_and_features(model: torch.nn.Module, images: torch.Tensor, batch: int = 1000
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits [N, 10] and the final Linear layer's input [N, F] (conv3's pooled map, flattened), in
+    batches without gradients; `model` is the CNN or its fast copy, both ending in `fc`."""
+    feats: list[torch.Tensor] = []
+    hook = model.fc.register_forward_pre_hook(lambda _m, inp: feats.append(inp[0].detach().clone()))
+    try:
+        with torch.no_grad():
+            logits = torch.cat([model(images[i:i + batch]) for i in range(0, len(images), batch)])
+    finally:
+        hook.remove()
+    return logits, torch.cat(feats)
+
+
+class ShiftRun(NamedTuple):
+    """One model on shifted copies of the sample."""
+
+    correct: dict[int, torch.Tensor]   # dx -> bool [N]
+    preds: dict[int, torch.Tensor]     # dx -> int64 [N]
+    features: dict[int, torch.Tensor]  # dx in KEPT -> [N, F]
+
+
+def shift_run(model: torch.nn.Module, data: MNISTData, shifts: Sequence[int]) -> ShiftRun:
+    """Predictions of `data` shifted by each dx (clamp padding), and the pooled features at KEPT."""
+    correct, preds, features = {}, {}, {}
     for dx in shifts:
-        pred = predict_proba(model, shift(data.images, dx, 0)).argmax(1)
-        correct = (pred == data.labels).double()
-        overall[dx] = correct.mean().item()
-        per_class[dx] = [correct[data.labels == k].mean().item() for k in range(10)]
-        preds[dx] = pred
-    return overall, per_class, preds
+        logits, feats = logits_and_features(model, shift(data.images, dx, 0))
+        preds[dx] = logits.argmax(1)
+        correct[dx] = preds[dx] == data.labels
+        if dx in KEPT:
+            features[dx] = feats
+    return ShiftRun(correct, preds, features)
+
+
+def accuracy_curve(run: ShiftRun) -> dict[int, float]:
+    """Accuracy at each shift."""
+    return {dx: c.double().mean().item() for dx, c in run.correct.items()}
+
+
+def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of a rate hits / n."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def per_class(run: ShiftRun, labels: torch.Tensor, shifts: Sequence[int] = (-3, 3)) -> list[dict]:
+    """Per class: its count and, at each shift, accuracy with its 95% Wilson interval."""
+    out = []
+    for k in range(10):
+        mask = labels == k
+        n = int(mask.sum())
+        entry = {"class": k, "n": n}
+        for dx in shifts:
+            hits = int(run.correct[dx][mask].sum())
+            low, high = wilson(hits, n)
+            entry[str(dx)] = {"accuracy": hits / n if n else 0.0, "low": low, "high": high}
+        out.append(entry)
+    return out
+
+
+def mechanism(weight: torch.Tensor, positions: int, before: torch.Tensor, after: torch.Tensor,
+              labels: torch.Tensor) -> dict:
+    """The centred true-class logit change from pooled features `before` -> `after` [N, C * positions]
+    (fc's input order: channel-major), split into the part from features that changed pooled cell
+    and the part from their total strength (module docstring); weight: fc's [K, C * positions]."""
+    k = weight.shape[0]
+    w = weight.detach().double()
+    shared = w.reshape(k, -1, positions).mean(2, keepdim=True).expand(k, -1, positions).reshape(k, -1)
+    dp = (after - before).double()
+    centred = lambda z: z.gather(1, labels[:, None])[:, 0] - z.mean(1)  # noqa: E731
+    total, strength = centred(dp @ w.T), centred(dp @ shared.T)
+    moved = total - strength
+    return {"n_digits": len(labels), "true_logit_change": float(total.mean()),
+            "from_moved_features": float(moved.mean()), "from_total_strength": float(strength.mean()),
+            "moved_share_of_magnitude": float(moved.abs().sum() / (moved.abs().sum() + strength.abs().sum()))}
+
+
+def shift_mechanism(model: torch.nn.Module, run: ShiftRun, labels: torch.Tensor, positions: int = 9) -> dict:
+    """mechanism() at -3 and +3 px against the unshifted digits, keyed "-3" and "3"."""
+    return {str(dx): mechanism(model.fc.weight, positions, run.features[0], run.features[dx], labels)
+            for dx in (-3, 3)}
 
 
 def classify_shifted_one(model: torch.nn.Module, one: torch.Tensor) -> tuple[dict, dict]:
@@ -34,15 +119,6 @@ def classify_shifted_one(model: torch.nn.Module, one: torch.Tensor) -> tuple[dic
         pr = predict_proba(model, img)[0]
         result[key] = {"pred": int(pr.argmax()), "probs": [float(v) for v in pr]}
     return result, {key: img[0, 0].numpy() for key, img in variants.items()}
-
-
-def tolerance_ranking(per_class: dict[int, list[float]]) -> list[dict]:
-    """Classes ranked by mean accuracy at -3 and +3 px, most tolerant first (rank ties share a rank)."""
-    # Rounded so that equal counts of correct digits tie exactly, whatever the float sum order.
-    tol = {k: round((per_class[-3][k] + per_class[3][k]) / 2, 9) for k in range(10)}
-    order = sorted(tol, key=lambda k: (-tol[k], k))
-    return [{"class": k, "accuracy_pm3": tol[k], "rank": 1 + sum(tol[j] > tol[k] for j in tol)}
-            for k in order]
 
 
 def zero_pad_shift(images: torch.Tensor, dx: int) -> torch.Tensor:
@@ -61,28 +137,3 @@ def padding_check(one: torch.Tensor, population: torch.Tensor) -> dict:
     same = all(torch.equal(shift(one, dx, 0), zero_pad_shift(one, dx)) for dx in (-3, 3))
     return {"one_border_max_ink": float(border(one)[0]), "clamp_equals_zero_padding": same,
             "population_share_with_border_ink": float((border(population) > 0).double().mean())}
-
-
-def shift_curve(model: torch.nn.Module, sample: MNISTData, one: torch.Tensor) -> dict:
-    """The '1' at -3/0/+3, and accuracy against shift on the sample (used for every model)."""
-    one_result, _ = classify_shifted_one(model, one)
-    overall, per_class, preds = shift_accuracy(fast_inference_copy(model), sample, SHIFTS)
-    return {"one": one_result, "overall": overall, "per_class": per_class, "preds": preds}
-
-
-def analyse_shift(model: torch.nn.Module, no_aug: torch.nn.Module, sample: MNISTData,
-                  one: torch.Tensor, seed_runs: dict[int, dict]) -> tuple[dict, dict, dict]:
-    """The shifted '1', accuracy against shift with and without augmentation, and every seed's check.
-
-    Returns the results, the '1' images (original, left3, right3) and the no-augmentation curve."""
-    aug, plain = shift_curve(model, sample, one), shift_curve(no_aug, sample, one)
-    _, images = classify_shifted_one(model, one)
-    changed = {dx: float((aug["preds"][dx] != aug["preds"][0]).double().mean()) for dx in (-3, 3)}
-    result = {"one": aug["one"], "overall": aug["overall"], "per_class": aug["per_class"],
-              "changed": changed, "tolerance_ranking": tolerance_ranking(aug["per_class"]),
-              "padding": padding_check(one, sample.images),
-              "no_augmentation": {"accuracy": {str(dx): plain["overall"][dx] for dx in (-3, 0, 3)},
-                                  "accuracy_curve": {str(dx): a for dx, a in plain["overall"].items()},
-                                  "one": plain["one"]},
-              "seeds": {str(s): r["shift"] for s, r in seed_runs.items()}}
-    return result, images, plain["overall"]
