@@ -12,7 +12,7 @@ common/shift_study.py (3), common/plots_p1.py (the figures), common/cnn.py (the 
 recipe), common/data.py (MNIST, the clamp-padded shift).
 
     python p1_cnn_filters.py                       # uses/trains checkpoints/cnn-<source>*.pt
-    python p1_cnn_filters.py --index-one 5 --data mnist5k
+    python p1_cnn_filters.py --index-one 5 --data mnist5k-t10k
 
 Expected output (offline, seeds 0-2): train accuracy 99.5-99.8%, test 98.3-98.7%; the '1' stays a
 '1' shifted 3 px either way; accuracy above 96% within +-3 px, about 65% at 6 px; zeroing the 6
@@ -75,12 +75,13 @@ from common.shift_study import (
     shift_mechanism,
     shift_run,
 )
+from report.render import print_problem
 
-# Test digits in the loops over shifted copies (26 passes over each for the reference and the
-# no-augmentation CNN, 3 for each other seed): all of a 1,000-digit split; 5,000 of the official
-# 10,000, which keeps the runtime within twice that of the 1,000-digit split and an accuracy
-# near 97% within +-0.5 points (95% interval).
-SAMPLE = 5000
+# Test digits in the loops over shifted copies (13 shifts for the reference and the no-augmentation
+# CNN, 3 for each other seed: 32 passes over each digit). 3,000 of the official 10,000 keep P1's
+# runtime under twice that of the 1,000-digit split it replaced, and pin an accuracy near 97% to
+# +-0.6 points, a class's (about 300 digits) to +-2 points (95% intervals).
+SAMPLE = 3000
 SEEDS = (0, 1, 2)  # training seeds on which each claim about "the CNN" is checked
 DIGITS = {"zero": 0, "eight": 8, "one": 1}
 
@@ -114,10 +115,9 @@ def question1(models: Models) -> tuple[dict, dict]:
 def discriminant_summary(disc: Discriminant, test_accuracy: float) -> dict:
     """The numbers of one seed's discriminant analysis that the check over seeds compares."""
     res, abl, top = disc.result, disc.result["ablation"], disc.result["top_cells"][0]
-    cell = lambda c: {k: c[k] for k in ("row", "col", "region", "d")}  # noqa: E731
     return {"test_accuracy": test_accuracy, "cells_with_abs_d_above_1": res["cells_with_abs_d_above_1"],
             "top_cell": [top["channel"], top["row"], top["col"], top["d"]],
-            "map_for_eight": cell(res["map"]["for_eight"][0]), "map_for_zero": cell(res["map"]["for_zero"][0]),
+            "row_share_evaluated": res["separation"]["row_share_evaluated"],
             **{k: abl[k] for k in ("channels", "n_selected", "n_evaluated", "margin_before", "margin_after",
                                    "random_margin_after_median", "beats_random", "acc_0_8_before",
                                    "acc_0_8_after")}}
@@ -200,7 +200,7 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
     test, pred, disc = drawn.test, drawn.pred, drawn.disc
     imgs = [test.images[(test.labels == k) & (pred == k), 0].mean(0).numpy() for k in (0, 8)]
     ex0, ex8 = (test.images[i, 0].numpy() for i in drawn.pair_index)
-    save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.map_d, features["map"]),
+    save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share),
                 out / "p1_feature_maps.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     models = load_models(args)
     test = load_mnist("test", models.meta["source"])
-    preds = {s: predict_proba(m, test.images).argmax(1) for s, m in models.by_seed.items()}
+    preds = {s: predict_proba(fast_inference_copy(m), test.images).argmax(1) for s, m in models.by_seed.items()}
     pred = preds[args.seed]
     flags = {"zero": args.index_zero, "eight": args.index_eight, "one": args.index_one}
     examples = {name: pick_correct(test.labels, pred, digit, flags[name], f"--index-{name}")
@@ -318,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     save_figures(args.out, Drawn(drawn1, test, pred, disc, patches, sample.labels, drawn3,
                                  (examples["zero"], examples["eight"])), filters, features, shifts)
     write_json_atomic(args.out / "p1_results.json", results)
+    print_problem(1, results, args.out)
     print(f"\nwrote {args.out / 'p1_results.json'} and {args.out}/p1_*.png")
     return results
 

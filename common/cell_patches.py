@@ -41,21 +41,21 @@ def stroke_name(angle: float, coherence: float) -> str:
 
 
 def side_name(dy: float, dx: float) -> str:
-    """Where an offset (px, y down) from a field's centre points: 'centre', 'left', 'upper right', ..."""
-    v = "upper" if dy < -SIDE_PX else "lower" if dy > SIDE_PX else ""
+    """Where an offset (px, y down) from a field's centre points: 'centre', 'left', 'top right', ..."""
+    v = "top" if dy < -SIDE_PX else "bottom" if dy > SIDE_PX else ""
     h = "left" if dx < -SIDE_PX else "right" if dx > SIDE_PX else ""
     return " ".join(w for w in (v, h) if w) or "centre"
 
 
-def responds_to(top: np.ndarray, every: np.ndarray, labels: np.ndarray) -> dict:
-    """What the top patches [n, RF, RF] share, against every digit's patch at the cell [N, RF, RF].
+def responds_to(top: np.ndarray, every_mean: np.ndarray, labels: np.ndarray) -> dict:
+    """What the top patches [n, RF, RF] share, against the mean patch of every digit at the cell [RF, RF].
 
     polarity: 'ink' when the top patches hold more ink in the field's core than the digits at large,
     else 'background' (the activations are taken after batch norm, so its scale's sign is in them);
     ink_side: where the top patches' extra ink sits (centroid of mean(top) - mean(every), clipped at 0);
     stroke: the direction of the strokes in the top patches' mean; labels: counts per class [10].
     """
-    top_mean, every_mean = top.mean(0), every.mean(0)
+    top_mean = top.mean(0)
     excess = np.clip(top_mean - every_mean, 0.0, None)
     ys, xs = np.mgrid[:RF, :RF] - (RF - 1) / 2
     total = excess.sum()
@@ -77,11 +77,12 @@ def patches_at_cells(act3: np.ndarray, images: np.ndarray, labels: np.ndarray, c
     `images` [N, 28, 28] with conv3 maps act3 [N, C, 7, 7], and its top patches for the figure as
     (patch [RF, RF], activation, position in images), strongest first."""
     described, drawn = {}, {}
+    mean_image = images.mean(0, keepdims=True)  # a crop is linear: the mean of the crops is the crop of the mean
     for cell in cells:
         ch, r, c = cell["channel"], cell["row"], cell["col"]
         act = act3[:, ch, r, c]
-        every = receptive_field(images, r, c)
         top = top_digits(act)
-        described[ch] = responds_to(every[top], every, labels[top])
-        drawn[ch] = [(every[i], float(act[i]), int(i)) for i in top]
+        patches = receptive_field(images[top], r, c)
+        described[ch] = responds_to(patches, receptive_field(mean_image, r, c)[0], labels[top])
+        drawn[ch] = [(p, float(act[i]), int(i)) for p, i in zip(patches, top)]
     return described, drawn

@@ -1,11 +1,13 @@
 """What tells a '0' from an '8' in conv3's output (after batch norm and ReLU), on held-out digits.
 
 The correctly classified test 0s and 8s are split in two halves (stratified, seeded): everything
-is chosen on the selection half and measured again on the evaluation half. Chosen are
-- the cells of the channel-mean map where the two digits differ most (Cohen's d per cell), and
-- the channels whose vote (their term in logit 8 minus logit 0, through the final Linear layer's
-  weights) separates the digits best (Cohen's d of the vote), each with its cell: the cell that
-  reaches the classifier where the channel's activation separates them most.
+is chosen on the selection half and measured again on the evaluation half.
+- Where: the final Linear layer reads conv3's pooled map [C, 3, 3]; a channel's vote at a pooled
+  cell is its term in logit 8 minus logit 0 there. The 8s' mean minus the 0s' mean of the votes,
+  per pooled cell, splits the separation of the two digits over the 9 cells exactly.
+- Which channels: those whose vote (summed over the cells) separates the digits best (Cohen's d
+  of the vote), each at its cell: the conv3 cell that reaches the classifier where the channel's
+  activation separates them most.
 On the evaluation half, the chosen channels are zeroed against random channel sets (the ablation).
 """
 from __future__ import annotations
@@ -16,12 +18,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.cnn import CNN, capture, logits_from_act3
+from common.cnn import CNN, capture
 
 RF = 18              # receptive field of a conv3 cell: cell r sees input rows 4r-7 .. 4r+10
 TOP_CHANNELS = 6     # channels chosen and described
-MAP_CELLS = 2        # cells of the channel-mean map named for each digit
 ABLATE_DRAWS = 20    # random channel sets that the chosen channels' ablation is compared with
+INK_GAP = 0.1        # mean-ink difference in a cell's core that gives one digit more ink there
+EMPTY = 0.05         # mean ink below which a cell's core is background for a digit
 
 
 def cohens_d(zero: torch.Tensor, eight: torch.Tensor) -> np.ndarray:
@@ -91,13 +94,6 @@ def best_cells(d: np.ndarray, used: np.ndarray, n: int, sign: int) -> list[tuple
             for i in np.argsort(-score, kind="stable")[:n]]
 
 
-def zero_channels(act3: torch.Tensor, channels: Sequence[int]) -> torch.Tensor:
-    """A copy of conv3 activations [N, C, H, W] with `channels` set to 0: the ablation."""
-    out = act3.clone()
-    out[:, list(channels)] = 0
-    return out
-
-
 def margin_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     """Mean 0-vs-8 logit margin (true class minus the other of 0/8) and 10-class accuracy."""
     other = torch.where(labels == 0, 8, 0)
@@ -108,9 +104,18 @@ def margin_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[flo
 def ablation(model: CNN, act3: torch.Tensor, labels: torch.Tensor, channels: list[int],
              seed: int) -> dict:
     """Zero `channels` of conv3's output (after BN + ReLU, before the last pool) and, ABLATE_DRAWS
-    times, as many random channels; the margin and 0/8 accuracy of the 0s and 8s `act3` comes from."""
-    score = lambda chs: margin_and_accuracy(  # noqa: E731
-        logits_from_act3(model, zero_channels(act3, chs)), labels)
+    times, as many random channels; the margin and 0/8 accuracy of the 0s and 8s `act3` comes from.
+
+    A zeroed channel pools to 0, so each ablation zeroes its channels in the pooled map, which is
+    computed once: the same logits as zeroing them in act3 and running the rest of the network.
+    """
+    pooled = F.max_pool2d(act3, 2)
+
+    def score(chs: Sequence[int]) -> tuple[float, float]:
+        kept = pooled.clone()
+        kept[:, list(chs)] = 0
+        return margin_and_accuracy(model.fc(kept.flatten(1)), labels)
+
     with torch.no_grad():
         margin_before, acc_before = score([])
         margin_after, acc_after = score(channels)
@@ -141,7 +146,7 @@ class Discriminant(NamedTuple):
     maps_ex: np.ndarray   # [2, C, 7, 7] conv3 maps of this '0' and this '8'
     mean0: np.ndarray     # [C, 7, 7] mean over the selection half's 0s
     mean8: np.ndarray
-    map_d: np.ndarray     # [7, 7] d of the channel-mean map, selection half
+    share: np.ndarray     # [3, 3] pooled_separation on the selection half
 
 
 def correct_zero_eight(model: CNN, images: torch.Tensor, labels: torch.Tensor,
@@ -158,40 +163,53 @@ def split_d(act: torch.Tensor, labels: torch.Tensor, rows: np.ndarray) -> np.nda
     return cohens_d(a[y == 0], a[y == 8])
 
 
-def map_cells(data: ZeroEight, sel: np.ndarray, ev: np.ndarray, used: np.ndarray) -> tuple[dict, np.ndarray]:
-    """The cells of the channel-mean conv3 map where 8s (d > 0) and 0s (d < 0) fire most, chosen on
-    the selection half, with d on both halves and each cell's mean input ink in its 8x8 core."""
-    mean_map = data.act3.mean(1)
-    d_sel, d_ev = split_d(mean_map, data.labels, sel), split_d(mean_map, data.labels, ev)
-    out = {"d": d_sel.tolist()}
-    for name, sign in (("for_eight", 1), ("for_zero", -1)):
-        out[name] = []
-        for r, c in best_cells(d_sel, used, MAP_CELLS, sign):
-            rows, cols = core(r, c)
-            ink = {f"ink_{w}": float(data.images[(data.labels == k).numpy()][:, rows, cols].mean())
-                   for w, k in (("zero", 0), ("eight", 8))}
-            out[name].append({"row": r, "col": c, "region": region_name(r, c, used.shape[0] - 1),
-                              "d": float(d_sel[r, c]), "d_evaluated": float(d_ev[r, c]), **ink})
-    return out, d_sel
+def pooled_separation(model: CNN, data: ZeroEight, rows: np.ndarray) -> np.ndarray:
+    """Where conv3's pooled map separates the 8s from the 0s at positions `rows`, as the classifier
+    reads it: per pooled cell j, the 8s' mean minus the 0s' mean of sum_c (W_8 - W_0)[c, j] P[c, j],
+    as a share of the sum over the cells [S, S]. The cells' terms add up to the 8s' mean minus the
+    0s' mean of logit 8 - logit 0 (the bias cancels)."""
+    pooled = F.max_pool2d(data.act3, 2)
+    n, c, side, _ = pooled.shape
+    w = model.fc.weight.detach().reshape(model.fc.out_features, c, side, side)
+    votes = torch.einsum("ncij,cij->nij", pooled, w[8] - w[0]).double()
+    r = torch.from_numpy(rows)
+    v, y = votes[r], data.labels[r]
+    sep = v[y == 8].mean(0) - v[y == 0].mean(0)
+    return (sep / sep.sum()).numpy()
+
+
+def ink_where(ink_zero: float, ink_eight: float) -> str:
+    """Which digit has the ink in a cell's core: '0s', '8s', 'both' (alike) or 'neither' (empty)."""
+    if max(ink_zero, ink_eight) < EMPTY:
+        return "neither"
+    if abs(ink_zero - ink_eight) < INK_GAP:
+        return "both"
+    return "0s" if ink_zero > ink_eight else "8s"
 
 
 def chosen_channels(model: CNN, data: ZeroEight, sel: np.ndarray, ev: np.ndarray, used: np.ndarray,
                     means: tuple[np.ndarray, np.ndarray]) -> tuple[list[dict], np.ndarray]:
     """The TOP_CHANNELS channels whose vote separates 8s from 0s best on the selection half, each at
-    its cell (largest |d| of its activation among the used cells); and every cell's d [C, 7, 7].
+    its cell (largest |d| of its activation among the used cells) with the mean input ink of the 0s
+    and of the 8s in the cell's 8x8 core; and every cell's d [C, 7, 7].
 
     means: the selection half's mean conv3 map of the 0s and of the 8s [C, 7, 7]."""
     vote_d = split_d(channel_votes(model, data.act3), data.labels, sel)
     cell_d, cell_d_ev = split_d(data.act3, data.labels, sel), split_d(data.act3, data.labels, ev)
     m0, m8 = means
+    is0 = (data.labels == 0).numpy()
     cells = []
     for ch in np.argsort(-vote_d, kind="stable")[:TOP_CHANNELS]:
         r, c = best_cells(np.abs(cell_d[ch]), used, 1, 1)[0]
         d = float(cell_d[ch, r, c])
+        rows, cols = core(r, c)
         cells.append({"channel": int(ch), "row": r, "col": c, "region": region_name(r, c, used.shape[0] - 1),
                       "fires_for": 8 if d > 0 else 0, "d": d, "d_evaluated": float(cell_d_ev[ch, r, c]),
                       "vote_d": float(vote_d[ch]), "act_zero": float(m0[ch, r, c]),
-                      "act_eight": float(m8[ch, r, c]), "bn_scale": float(model.bn3.weight[ch].detach())})
+                      "act_eight": float(m8[ch, r, c]), "bn_scale": float(model.bn3.weight[ch].detach()),
+                      "ink_zero": float(data.images[is0][:, rows, cols].mean()),
+                      "ink_eight": float(data.images[~is0][:, rows, cols].mean())})
+        cells[-1]["ink_where"] = ink_where(cells[-1]["ink_zero"], cells[-1]["ink_eight"])
     return cells, cell_d
 
 
@@ -210,7 +228,8 @@ def analyse_zero_eight(model: CNN, data: ZeroEight, pair: torch.Tensor, seed: in
     docstring); pair: this '0' and this '8' [2, 1, 28, 28], drawn and checked against the means."""
     sel, ev = split_halves(data.labels.numpy(), seed)
     used = cells_reaching_classifier(data.act3.shape[-1])
-    map_result, map_d = map_cells(data, sel, ev, used)
+    share = pooled_separation(model, data, sel)
+    share_ev = pooled_separation(model, data, ev)
     y = data.labels[torch.from_numpy(sel)]
     mean0, mean8 = (data.act3[torch.from_numpy(sel)][y == k].mean(0).numpy() for k in (0, 8))
     cells, cell_d = chosen_channels(model, data, sel, ev, used, (mean0, mean8))
@@ -222,7 +241,9 @@ def analyse_zero_eight(model: CNN, data: ZeroEight, pair: torch.Tensor, seed: in
     result = {"n_zero": int((data.labels == 0).sum()), "n_eight": int((data.labels == 8).sum()),
               "cells_used": [[int(r), int(c)] for r, c in np.argwhere(used)],
               "cells_dropped": [[int(r), int(c)] for r, c in np.argwhere(~used)],
-              "map": map_result, "top_cells": cells,
+              "separation": {"share": share.tolist(), "share_evaluated": share_ev.tolist(),
+                             "row_share": share.sum(1).tolist(), "row_share_evaluated": share_ev.sum(1).tolist()},
+              "top_cells": cells,
               "cells_with_abs_d_above_1": int((np.abs(cell_d[:, used]) > 1).sum()),
               "ablation": abl, "pair": pair_agreement(ex, cells)}
-    return Discriminant(result, ex, mean0, mean8, map_d)
+    return Discriminant(result, ex, mean0, mean8, share)

@@ -118,7 +118,7 @@ def share_axes(ax: plt.Axes, trained: np.ndarray, untrained: np.ndarray, name: s
 def strongest_kernels(fig: plt.Figure, spec, weights: np.ndarray, norms: np.ndarray, filters: list[int]) -> None:
     """The 6 strongest kernels of each of `filters`, enlarged, each titled with its best pattern."""
     lim = np.abs(weights).max()
-    grid = spec.subgridspec(len(filters), 6, hspace=0.6, wspace=0.15)
+    grid = spec.subgridspec(len(filters), 6, hspace=0.6, wspace=0.3)
     kernel_axes = []
     for row, f in enumerate(filters):
         inputs = np.argsort(-norms[f], kind="stable")[:6]
@@ -139,8 +139,8 @@ def plot_layer_summary(weights: np.ndarray, name: str, spread: dict, trained_sha
     """A multi-input layer [O, I, k, k] legibly: which inputs each filter uses (kernel norms), how
     much weight its strongest inputs hold against untrained networks (curves [I] and [n, I]), and
     the 6 strongest kernels of its 3 largest-norm filters enlarged, each with its best pattern."""
-    fig = plt.figure(figsize=(17, 6))
-    outer = fig.add_gridspec(1, 3, width_ratios=[1.0, 0.8, 1.35], wspace=0.22)
+    fig = plt.figure(figsize=(18, 6))
+    outer = fig.add_gridspec(1, 3, width_ratios=[1.0, 0.8, 1.35], wspace=0.38)
     norm_heatmap(fig.add_subplot(outer[0]), kernel_norms(weights), name, fig)
     share_axes(fig.add_subplot(outer[1]), trained_share, untrained_share, name)
     strongest_kernels(fig, outer[2], weights, kernel_norms(weights), spread["strongest_filters"])
@@ -175,38 +175,30 @@ def channel_grid(fig: plt.Figure, spec, maps: np.ndarray, title: str, cmap: str,
     fig.colorbar(im, ax=a, location="bottom", shrink=0.8, pad=0.03, aspect=35).set_label(label)
 
 
-def map_d_axes(fig: plt.Figure, ax: plt.Axes, map_d: np.ndarray, cells: dict) -> None:
-    """The d (8 vs 0) of conv3's channel-mean map; the named cells boxed and marked with their digit."""
-    n = len(map_d) - 1  # the last row and column never reach the classifier: drawn grey
-    shown = np.full_like(map_d, np.nan)
-    shown[:n, :n] = map_d[:n, :n]
-    lim = np.abs(shown[:n, :n]).max()
-    im = ax.imshow(shown, cmap=plt.get_cmap("PuOr_r").with_extremes(bad="0.6"), vmin=-lim, vmax=lim)
-    for key, digit in (("for_eight", "8"), ("for_zero", "0")):
-        for c in cells[key]:
-            ax.add_patch(plt.Rectangle((c["col"] - 0.5, c["row"] - 0.5), 1, 1, fill=False, ec="lime", lw=2))
-            ax.text(c["col"], c["row"], digit, ha="center", va="center", fontsize=9, fontweight="bold",
-                    color="black")
-    ax.set_xticks(range(len(map_d)))
-    ax.set_yticks(range(len(map_d)))
-    ax.tick_params(labelsize=6)
-    ax.set_title("all test 0s and 8s: d of the\nmean over the 64 channels", fontsize=10)
-    fig.colorbar(im, ax=ax, location="bottom", pad=0.1, label="d (orange: 8s higher)")
+def share_map_axes(fig: plt.Figure, ax: plt.Axes, share: np.ndarray) -> None:
+    """Each pooled cell's share of the 0-vs-8 separation [S, S], written in as percentages."""
+    im = ax.imshow(100 * share, cmap="viridis", vmin=min(0.0, 100 * share.min()), vmax=100 * share.max())
+    for (r, c), v in np.ndenumerate(share):
+        ax.text(c, r, f"{round(100 * v) + 0:d}%", ha="center", va="center", fontsize=9,
+                color="black" if v > 0.6 * share.max() else "white")
+    ax.set_xticks(range(len(share)), ["left", "centre", "right"], fontsize=7)
+    ax.set_yticks(range(len(share)), ["upper", "middle", "lower"], fontsize=7)
+    ax.set_title("the classifier's reading:\nshare of the 0-vs-8 separation\nper pooled 3x3 cell", fontsize=9)
+    fig.colorbar(im, ax=ax, location="bottom", pad=0.12, label="share (%), scale fits the data")
 
 
-def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, map_d: np.ndarray,
-                      cells: dict) -> plt.Figure:
+def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, share: np.ndarray) -> plt.Figure:
     """This '0' and '8' [28, 28] with their conv3 maps [2, C, 7, 7] (shared scale) and difference,
-    and where the channel-mean map separates all test 8s from 0s (map_d [7, 7], cells boxed)."""
+    and where the pooled map separates all correct test 8s from 0s (share [S, S])."""
     fm0, fm8 = maps
-    n_used = len(map_d) - 1
+    n_used = 2 * len(share)
     vmax, dlim = max(fm0.max(), fm8.max()), np.abs(fm8 - fm0).max()
     fig = plt.figure(figsize=(18, 6.8))
     outer = fig.add_gridspec(1, 4, width_ratios=[1.3, 3, 3, 3], wspace=0.12)
     left = outer[0].subgridspec(3, 1, hspace=0.5, height_ratios=[1, 1, 1.7])
     for r, (img, title) in enumerate(zip(digits, ("input '0'", "input '8'"))):
         digit_axes(fig.add_subplot(left[r]), img, title)
-    map_d_axes(fig, fig.add_subplot(left[2]), map_d, cells)
+    share_map_axes(fig, fig.add_subplot(left[2]), share)
     channel_grid(fig, outer[1], fm0, "conv3 activation, this '0'", "magma", (0.0, vmax), n_used,
                  "activation (same scale for both digits)")
     channel_grid(fig, outer[2], fm8, "conv3 activation, this '8'", "magma", (0.0, vmax), n_used,
@@ -215,9 +207,9 @@ def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, m
                  "activation difference (orange: stronger for the '8')")
     fig.suptitle("Conv3 feature maps after batch norm + ReLU: 64 channels of 7x7, channel number in each "
                  f"corner; only the {n_used}x{n_used} cells inside each dashed box reach the classifier "
-                 "(the last 2x2 max-pool drops row and column 6).\nBottom left: where conv3's map, averaged "
-                 "over its channels, separates the correct test 8s from the 0s (selection half); boxed: "
-                 "the cells named in the text", fontsize=11)
+                 "(the last 2x2 max-pool drops row and column 6).\nBottom left: how much of the difference "
+                 "between the correct test 8s and 0s in logit 8 minus logit 0 each cell of conv3's pooled "
+                 "map carries (selection half)", fontsize=11)
     return fig
 
 

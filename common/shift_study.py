@@ -70,7 +70,7 @@ def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     p = hits / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return centre - half, centre + half
+    return min(centre - half, p), max(centre + half, p)  # the rate lies inside; rounding aside
 
 
 def per_class(run: ShiftRun, labels: torch.Tensor, shifts: Sequence[int] = (-3, 3)) -> list[dict]:
