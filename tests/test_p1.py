@@ -92,6 +92,8 @@ def test_the_channels_are_those_whose_vote_separates_best_on_the_selection_half(
         d.append(naive_d(vote[labels == 0], vote[labels == 8]))
     chosen = results["discriminant"]["ablation"]["channels"]
     assert set(chosen) == set(np.argsort(d)[::-1][:len(chosen)].tolist())
+    for c in results["discriminant"]["top_cells"]:  # each vote's d is the selection half's
+        assert c["vote_d"] == pytest.approx(d[c["channel"]], rel=1e-4)
 
 
 def zeroed_logits(model: torch.nn.Module, images: torch.Tensor, channels: list[int]) -> torch.Tensor:
