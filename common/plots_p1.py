@@ -294,7 +294,7 @@ def plot_shift_accuracy(curve: dict[int, float], plain: dict[int, float], per_cl
     ax.set_xticks(dxs)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower center")
-    ax.set_title(f"All {n} test digits against shift (clamp padding)", fontsize=10)
+    ax.set_title(f"{n:,} test digits against shift (clamp padding)", fontsize=10)
     classes = np.array([e["class"] for e in per_class])
     for dx, offset, marker, colour in (("-3", -0.15, "<", "tab:blue"), ("3", 0.15, ">", "tab:orange")):
         acc = np.array([100 * e[dx]["accuracy"] for e in per_class])
