@@ -1,8 +1,9 @@
-"""Shared fixtures: a CNN trained for a few seconds on mnist5k-t10k, saved in a temporary folder; and a
+"""Shared fixtures: a CNN trained for a few seconds on mnist5k-t10k, saved in a temporary folder; one run
+of P1 on it (for test_p1 and test_report_p1); and a
 guard that the suite leaves the repository's checkpoints/ as it found it."""
 import pytest
 
-from common.cnn import checkpoint_path, save_checkpoint, train_cnn
+from common.cnn import checkpoint_path, load_checkpoint, save_checkpoint, train_cnn
 from common.data import load_mnist
 from common.models import CHECKPOINT_DIR
 
@@ -33,3 +34,37 @@ def tiny_checkpoints(tmp_path_factory):
     meta["source"] = "mnist5k-t10k"
     save_checkpoint(model, meta, checkpoint_path("mnist5k-t10k", folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def p1_checkpoints(tiny_checkpoints, tmp_path_factory):
+    """tiny_checkpoints' model saved again as the seed-1 and the no-augmentation checkpoint.
+
+    Identical weights under three names: the seed loop and the no-augmentation curve run without
+    extra training, and their results must equal the reference model's where the seed plays no part.
+    """
+    folder = tmp_path_factory.mktemp("p1_checkpoints")
+    model, meta = load_checkpoint(checkpoint_path("mnist5k-t10k", tiny_checkpoints))
+    for seed, aug in ((0, 1), (1, 1), (0, 0)):
+        save_checkpoint(model, {**meta, "seed": seed, "augment_px": aug},
+                        checkpoint_path("mnist5k-t10k", folder, seed, aug))
+    return folder
+
+
+P1_ARGV = ["--data", "mnist5k-t10k", "--seeds", "0", "1", "--sample", "400"]
+
+
+@pytest.fixture(scope="session")
+def p1_run(p1_checkpoints, tmp_path_factory):
+    """One run of p1_cnn_filters.main on the tiny CNN (seeds 0 and 1, 400 sampled test digits):
+    (its output folder, the results it returned, what it printed)."""
+    import contextlib
+    import io
+
+    import p1_cnn_filters
+
+    out = tmp_path_factory.mktemp("p1_out")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        results = p1_cnn_filters.main([*P1_ARGV, "--checkpoints", str(p1_checkpoints), "--out", str(out)])
+    return out, results, printed.getvalue()

@@ -1,13 +1,15 @@
-"""P1's analysis pieces against hand computations and naive loops, on tiny random models and data."""
+"""P1(2)'s pieces (common/discriminant.py, common/cell_patches.py) against hand computations, naive
+loops and full forward passes, on tiny random models and real digits."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from helpers import random_cnn
 
-import p1_cnn_filters as p1
+from common import cell_patches as cp
+from common import discriminant as disc
 from common.cnn import CNN, capture, logits_from_act3
-from common.data import MNISTData
+from common.data import load_mnist
 
 
 def hand_forward(model: CNN, x: torch.Tensor, zeroed: list[int]) -> torch.Tensor:
@@ -25,6 +27,13 @@ def hand_forward(model: CNN, x: torch.Tensor, zeroed: list[int]) -> torch.Tensor
     return h.flatten(1) @ model.fc.weight.T + model.fc.bias
 
 
+@pytest.fixture(scope="module")
+def digits():
+    """The first 300 official test digits: real strokes for the activation-based tests."""
+    test = load_mnist("test", "mnist5k-t10k")
+    return test.images[:300], test.labels[:300]
+
+
 def test_logits_from_act3_finish_the_forward_pass():
     model = random_cnn(bn_affine=True)
     x = torch.rand(5, 1, 28, 28)
@@ -33,58 +42,47 @@ def test_logits_from_act3_finish_the_forward_pass():
                                    model(x), atol=1e-5)
 
 
-def test_ablation_equals_a_hand_zeroed_forward():
-    model = random_cnn(bn_affine=True)
-    x = torch.rand(5, 1, 28, 28)
-    act3 = capture(model, x, ["act3"])["act3"]
-    channels = torch.argsort(act3.mean((0, 2, 3)), descending=True)[:4].tolist()  # each one matters
-    assert (act3[:, channels].mean((0, 2, 3)) > 0).all()
-    with torch.no_grad():
-        ablated = logits_from_act3(model, p1.zero_channels(act3, channels))
-        np.testing.assert_allclose(ablated, hand_forward(model, x, channels), atol=1e-4)
-        assert not torch.allclose(ablated, model(x), atol=1e-3)
-    assert act3[:, channels].abs().sum() > 0  # the caller's activations are left as they were
-
-
 def test_margin_and_accuracy_match_a_loop():
     logits = torch.randn(6, 10, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([0, 8, 8, 0, 0, 8])
     margins = [float(logits[i, y] - logits[i, 8 if y == 0 else 0]) for i, y in enumerate(labels.tolist())]
     hits = [int(logits[i].argmax()) == y for i, y in enumerate(labels.tolist())]
-    margin, acc = p1.margin_and_accuracy(logits, labels)
+    margin, acc = disc.margin_and_accuracy(logits, labels)
     assert margin == pytest.approx(np.mean(margins), abs=1e-6)
     assert acc == pytest.approx(np.mean(hits))
 
 
-def test_ablation_reports_the_zeroed_margin_and_a_median_of_random_draws():
+def test_ablation_reports_the_zeroed_margin_and_every_random_draw():
     model = random_cnn(2, bn_affine=True)
     x, labels = torch.rand(8, 1, 28, 28), torch.tensor([0, 8] * 4)
     act3 = capture(model, x, ["act3"])["act3"]
-    channels = torch.argsort(act3.mean((0, 2, 3)), descending=True)[:3].tolist()
-    result = p1.ablation(model, act3, labels, channels, seed=0)
-    with torch.no_grad():
-        logits = hand_forward(model, x, channels)
-        before = hand_forward(model, x, [])
+    channels = torch.argsort(act3.mean((0, 2, 3)), descending=True)[:3].tolist()  # each one matters
+    result = disc.ablation(model, act3, labels, channels, seed=0)
     other = torch.where(labels == 0, 8, 0)
     margin = lambda lg: float((lg.gather(1, labels[:, None])  # noqa: E731
                                - lg.gather(1, other[:, None])).mean())
-    assert result["margin_after"] == pytest.approx(margin(logits), abs=1e-4)
-    assert result["margin_before"] == pytest.approx(margin(before), abs=1e-4)
+    with torch.no_grad():
+        assert result["margin_after"] == pytest.approx(margin(hand_forward(model, x, channels)), abs=1e-4)
+        assert result["margin_before"] == pytest.approx(margin(hand_forward(model, x, [])), abs=1e-4)
+        rng = np.random.default_rng(0)
+        draws = [margin(hand_forward(model, x, rng.choice(64, 3, replace=False).tolist())) for _ in range(20)]
+    np.testing.assert_allclose(result["random_margins_after"], draws, atol=1e-4)
+    assert result["random_margin_after_median"] == pytest.approx(np.median(draws), abs=1e-4)
     assert result["channels"] == channels and result["n_digits"] == 8
-    assert p1.ablation(model, act3, labels, channels, seed=0) == result  # seeded draws
+    assert result["margin_after"] != pytest.approx(result["margin_before"])
 
 
 def test_only_rows_and_columns_0_to_5_of_a_7x7_map_reach_the_classifier():
-    used = p1.cells_reaching_classifier(7)
+    used = disc.cells_reaching_classifier(7)
     expected = np.array([[r < 6 and c < 6 for c in range(7)] for r in range(7)])
     np.testing.assert_array_equal(used, expected)
-    assert p1.cells_reaching_classifier(6).all()
+    assert disc.cells_reaching_classifier(6).all()
 
 
 def test_cohens_d_matches_a_loop_per_cell():
     rng = np.random.default_rng(0)
     zero, eight = rng.normal(size=(9, 2, 3, 3)), rng.normal(1.0, 2.0, size=(7, 2, 3, 3))
-    d = p1.cohens_d(torch.from_numpy(zero), torch.from_numpy(eight))
+    d = disc.cohens_d(torch.from_numpy(zero), torch.from_numpy(eight))
     for idx in np.ndindex(2, 3, 3):
         a, b = zero[(slice(None), *idx)], eight[(slice(None), *idx)]
         pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1))
@@ -95,26 +93,74 @@ def test_cohens_d_matches_a_loop_per_cell():
 def test_cohens_d_matches_a_hand_computation():
     zero = torch.tensor([[1.0, 0.0], [3.0, 0.0]])   # channel 0: mean 2, var 2; channel 1: all 0
     eight = torch.tensor([[5.0, 1.0], [7.0, 1.0]])  # channel 0: mean 6, var 2; channel 1: all 1
-    d = p1.cohens_d(zero, eight)
+    d = disc.cohens_d(zero, eight)
     assert d[0] == pytest.approx((6 - 2) / 2 ** 0.5)
     assert d[1] > 1e6  # no spread at all: the difference dominates
 
 
-def test_top_cells_skip_dropped_cells_and_take_both_signs():
-    d = np.zeros((4, 7, 7))
-    d[0, 6, 6] = 9.0   # dropped cell: must be ignored
-    d[0, 2, 3] = 1.5
-    d[1, 0, 0] = -2.5
-    d[2, 5, 5] = 3.0
-    d[3, 1, 1] = 0.5
-    cells = p1.top_cells(d, p1.cells_reaching_classifier(7), 2)
-    assert cells == [(2, 5, 5, 3.0), (1, 0, 0, -2.5)]
-    assert p1.top_cells(d, p1.cells_reaching_classifier(7), 3)[2] == (0, 2, 3, 1.5)
+def test_split_halves_are_disjoint_stratified_and_seeded():
+    labels = np.array([0] * 7 + [8] * 10)
+    sel, ev = disc.split_halves(labels, 3)
+    assert not set(sel) & set(ev) and sorted([*sel, *ev]) == list(range(17))
+    assert [(labels[sel] == k).sum() for k in (0, 8)] == [3, 5]  # the odd 0 goes to evaluation
+    assert [(labels[ev] == k).sum() for k in (0, 8)] == [4, 5]
+    assert list(sel) == sorted(sel) and list(ev) == sorted(ev)
+    again, _ = disc.split_halves(labels, 3)
+    other, _ = disc.split_halves(labels, 4)
+    assert list(again) == list(sel) and list(other) != list(sel)
+
+
+def test_the_votes_of_all_channels_add_up_to_logit_8_minus_logit_0():
+    model = random_cnn(4, bn_affine=True)
+    x = torch.rand(6, 1, 28, 28)
+    act3 = capture(model, x, ["act3"])["act3"]
+    votes = disc.channel_votes(model, act3)
+    with torch.no_grad():
+        logits = model(x)
+    bias = model.fc.bias[8] - model.fc.bias[0]
+    np.testing.assert_allclose(votes.sum(1) + bias.detach(), logits[:, 8] - logits[:, 0], atol=1e-4)
+
+
+def test_pooled_separation_is_a_loop_over_the_cells_and_adds_up_to_the_logit_gap():
+    model = random_cnn(5, bn_affine=True)
+    test = load_mnist("test", "mnist5k-t10k")
+    keep = (test.labels == 0) | (test.labels == 8)
+    images, labels = test.images[keep][:60], test.labels[keep][:60]
+    data = disc.ZeroEight(np.arange(60), images[:, 0].numpy(), labels, capture(model, images, ["act3"])["act3"])
+    rows = np.arange(0, 60, 2)
+    share = disc.pooled_separation(model, data, rows)
+    act = data.act3[rows].numpy().astype(np.float64)
+    w = model.fc.weight.detach().numpy().reshape(10, 64, 3, 3)
+    y = labels[rows].numpy()
+    sep = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            cell = act[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max((2, 3))  # the 2x2 pool of cell (i, j)
+            vote = cell @ (w[8, :, i, j] - w[0, :, i, j])
+            sep[i, j] = vote[y == 8].mean() - vote[y == 0].mean()
+    np.testing.assert_allclose(share, sep / sep.sum(), atol=1e-5)
+    with torch.no_grad():
+        gap = (model(images[rows])[:, 8] - model(images[rows])[:, 0]).numpy()
+    assert sep.sum() == pytest.approx(gap[y == 8].mean() - gap[y == 0].mean(), abs=1e-4)
+
+
+def test_best_cells_take_the_used_cells_with_the_largest_signed_value():
+    d = np.zeros((7, 7))
+    d[6, 6], d[2, 3], d[0, 0], d[5, 5] = 9.0, 1.5, -2.5, 3.0  # (6, 6) is dropped by the pool
+    used = disc.cells_reaching_classifier(7)
+    assert disc.best_cells(d, used, 2, 1) == [(5, 5), (2, 3)]
+    assert disc.best_cells(d, used, 1, -1) == [(0, 0)]
+
+
+@pytest.mark.parametrize("zero,eight,where", [(0.01, 0.0, "neither"), (0.38, 0.35, "both"),
+                                              (0.30, 0.10, "0s"), (0.20, 0.55, "8s")])
+def test_ink_where_names_the_digit_with_the_ink(zero, eight, where):
+    assert disc.ink_where(zero, eight) == where
 
 
 def test_receptive_field_crops_rows_4r_minus_7_to_4r_plus_10_with_zeros_outside():
     img = np.arange(28 * 28, dtype=float).reshape(1, 28, 28) + 1
-    patch = p1.receptive_field(img, 0, 5)[0]
+    patch = disc.receptive_field(img, 0, 5)[0]
     for i in range(18):
         for j in range(18):
             r, c = -7 + i, 20 - 7 + j
@@ -137,94 +183,70 @@ def test_receptive_field_is_where_a_conv3_cell_has_gradient():
     assert cols.min() == 4 * c - 7 and cols.max() == 4 * c + 10
 
 
-@pytest.mark.parametrize("pattern,kind,angle", [
-    ([[-1, -1, -1], [0, 0, 0], [1, 1, 1]], "edge", 0),
-    ([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], "edge", 90),
-    ([[0, 1, 0], [0, 1, 0], [0, 1, 0]], "bar", 90),
-    ([[0, 0, 1], [0, 1, 0], [1, 0, 0]], "bar", 45),
-    ([[1, 0, 0], [0, 1, 0], [0, 0, 1]], "bar", 135),
-    ([[0, 0, 0], [1, 1, 1], [0, 0, 0]], "bar", 0),
-])
-def test_filter_templates_recognise_hand_drawn_edges_and_bars(pattern, kind, angle):
-    w = np.array(pattern, dtype=float)
-    w = w - w.mean() if kind == "bar" else w  # a zero-mean bar, so it does not read as brightness
-    f = p1.classify_filters(w[None, None])[0]
-    assert (f["kind"], f["orientation"], f["sign"]) == (kind, angle, 1)
-    assert f["cosine"] == pytest.approx(1.0)
+def stroke(angle: int) -> np.ndarray:
+    """A one-pixel line through the centre of an 18x18 image at `angle` degrees (y up)."""
+    img = np.zeros((18, 18))
+    for t in np.linspace(-8, 8, 200):
+        x = 8.5 + t * np.cos(np.deg2rad(angle))
+        y = 8.5 - t * np.sin(np.deg2rad(angle))
+        img[int(round(y)), int(round(x))] = 1.0
+    return img
 
 
-def test_a_uniform_negative_filter_is_a_dark_detector():
-    f = p1.classify_filters(-np.ones((1, 1, 3, 3)))[0]
-    assert (f["kind"], f["sign"], f["orientation"]) == ("uniform", -1, None)
+@pytest.mark.parametrize("angle,name", [(0, "horizontal"), (45, "rising diagonal"), (90, "vertical"),
+                                        (135, "falling diagonal")])
+def test_stroke_orientation_names_hand_drawn_lines(angle, name):
+    found, coherence = cp.stroke_orientation(stroke(angle))
+    assert cp.stroke_name(found, coherence) == name
+    assert cp.stroke_name(found, 0.0) == "mixed"
 
 
-def test_kernel_summary_counts_inputs_for_half_the_weight():
-    w = np.zeros((2, 4, 3, 3))
-    w[0, 0] = 2.0    # filter 0: all weight on input 0 -> 1 input holds half
-    w[1, :] = 1.0    # filter 1: equal weight on 4 inputs -> 2 hold half
-    s = p1.describe_mosaic("convX", w)
-    np.testing.assert_allclose(p1.kernel_norms(w), [[6, 0, 0, 0], [3, 3, 3, 3]])
-    assert s["inputs_for_half_weight_median"] == 1  # median of [1, 2] is 1.5; int() floors it
-    assert s["strongest_filters"][0] == 0 and s["filter_norm_max"] == pytest.approx(6.0)
+@pytest.mark.parametrize("dy,dx,name", [(0, 0, "centre"), (-3, 0, "top"), (0, 4, "right"),
+                                        (3, -3, "bottom left"), (1, 1.5, "centre")])
+def test_side_name_points_from_the_field_centre(dy, dx, name):
+    assert cp.side_name(dy, dx) == name
 
 
-def test_tolerance_ranking_sorts_by_the_mean_at_minus_and_plus_3_with_ties():
-    per_class = {-3: [0.95, 1.0, 0.85] + [0.5] * 7, 3: [0.98, 0.85, 1.0] + [0.5] * 7}
-    ranking = p1.tolerance_ranking(per_class)
-    assert [r["class"] for r in ranking[:3]] == [0, 1, 2]  # 0.965, then a tie at 0.925 (by class)
-    assert [r["rank"] for r in ranking[:3]] == [1, 2, 2]
-    assert ranking[3]["rank"] == 4 and ranking[3]["accuracy_pm3"] == pytest.approx(0.5)
+def test_responds_to_finds_ink_left_of_centre_in_the_top_patches():
+    top = np.zeros((4, 18, 18))
+    top[:, 2:16, 3:5] = 1.0  # a vertical stroke left of the centre
+    every = np.full((18, 18), 0.1)
+    t = cp.responds_to(top, every, np.array([8, 8, 8, 3]))
+    assert (t["stroke"], t["ink_side"], t["majority"], t["majority_count"]) == ("vertical", "left", 8, 3)
+    assert t["polarity"] == "background"  # the stroke misses the field's 8x8 core (columns 5-12)
+    top[:, :, 8:10] = 1.0
+    assert cp.responds_to(top, every, np.zeros(4, dtype=int))["polarity"] == "ink"
 
 
-def test_padding_check_sees_ink_in_the_border_columns():
-    clean = torch.zeros(1, 1, 28, 28)
-    clean[..., 5:20, 13:15] = 1.0
-    inked = clean.clone()
-    inked[..., 10, 27] = 0.4
-    population = torch.cat([clean, inked, clean, clean])
-    assert p1.padding_check(clean, population) == {
-        "one_border_max_ink": 0.0, "clamp_equals_zero_padding": True,
-        "population_share_with_border_ink": 0.25}
-    assert p1.padding_check(inked, population)["clamp_equals_zero_padding"] is False
-    moved = p1.zero_pad_shift(inked, -3)
-    assert moved[0, 0, 10, 24] == pytest.approx(0.4) and moved[0, 0, :, 25:].sum() == 0
+def test_patches_at_cells_take_the_strongest_digits_at_the_cell_and_the_mean_of_every_crop():
+    rng = np.random.default_rng(0)
+    images, act3 = rng.random((30, 28, 28)), rng.random((30, 4, 7, 7))
+    labels = rng.integers(0, 10, 30)
+    cells = [{"channel": 2, "row": 1, "col": 4}]
+    described, drawn = cp.patches_at_cells(act3, images, labels, cells)
+    order = sorted(range(30), key=lambda i: -act3[i, 2, 1, 4])[:cp.TOP_PATCHES]
+    assert [i for _, _, i in drawn[2]] == order
+    np.testing.assert_array_equal(drawn[2][0][0], disc.receptive_field(images[order[:1]], 1, 4)[0])
+    every = np.mean([disc.receptive_field(images[i:i + 1], 1, 4)[0] for i in range(30)], axis=0)
+    top = np.mean([p for p, _, _ in drawn[2]], axis=0)
+    assert described[2]["core_ink_every"] == pytest.approx(every[5:13, 5:13].mean())
+    assert described[2]["core_ink_top"] == pytest.approx(top[5:13, 5:13].mean())
+    assert described[2]["labels"] == np.bincount(labels[order], minlength=10).tolist()
 
 
-def test_ink_facts_are_the_centre_mean_and_the_middle_span():
-    zero, eight = torch.zeros(28, 28), torch.zeros(28, 28)
-    zero[4:24, 6:8] = zero[4:24, 20:22] = 1.0   # two sides: span 16 px (columns 6..21), hole
-    zero[13, 2] = 0.3                           # faint noise: not ink (threshold 0.5)
-    eight[12:16, 13:15] = 1.0                  # a 4x2 crossing: half the central 4x4
-    data = MNISTData(torch.stack([zero, eight])[:, None], torch.tensor([0, 8]), "test")
-    facts = p1.ink_facts(data)
-    assert facts["zero"] == {"centre_ink": 0.0, "middle_width_px": 16.0}
-    assert facts["eight"] == {"centre_ink": 0.5, "middle_width_px": 2.0}
-
-
-def test_sample_indices_keep_small_splits_whole_and_subsample_large_ones():
-    assert p1.sample_indices(50, 100, 0).tolist() == list(range(50))
-    idx = p1.sample_indices(10_000, 1000, 0)
-    assert len(idx) == len(set(idx.tolist())) == 1000 and idx.tolist() == sorted(idx.tolist())
-    assert torch.equal(idx, p1.sample_indices(10_000, 1000, 0))
-
-
-def cell(d: float, act_zero: float, act_eight: float, row: int = 3, col: int = 1) -> dict:
-    return {"channel": 7, "row": row, "col": col, "d": d, "region": "middle left",
-            "act_zero": act_zero, "act_eight": act_eight}
-
-
-def test_cell_words_name_the_favoured_digit_and_the_ink_where_it_looks():
-    zeros, eights = np.zeros((2, 28, 28)), np.zeros((2, 28, 28))
-    zeros[:, 10:18, 2:6] = 1.0  # the 0's left side, inside cell (3, 1)'s 8x8 core (rows 10-17, cols 2-9)
-    words = p1.describe_cell(cell(-2.0, 2.5, 0.3), zeros, eights)
-    assert "it fires for 0s (mean 2.50 against 0.30 for 8s)" in words
-    assert "0s have more ink than 8s (0.50 vs 0.00)" in words and "narrower waist" in words
-    words8 = p1.describe_cell(cell(+1.5, 0.2, 1.9), zeros, eights)
-    assert "it fires for 8s (mean 1.90 against 0.20 for 0s)" in words8
-
-
-def test_cell_words_call_an_empty_core_background():
-    zeros, eights = np.zeros((1, 28, 28)), np.zeros((1, 28, 28))
-    zeros[0, 10:14, 12:14] = 1.0  # ink in the receptive field (cols 0-17) but outside the core
-    words = p1.describe_cell(cell(+1.2, 0.1, 0.9), zeros, eights)
-    assert "both digits leave the pixels empty" in words and "more ink for 0s" in words
+def test_polarity_follows_the_sign_of_batch_norms_scale(digits):
+    """The polarity is read from activations after batch norm: negating a channel's scale and shift
+    makes it fire where the raw convolution is low, and its strongest digits carry less ink at the
+    cell than before."""
+    images, labels = digits
+    model = random_cnn(6, bn_affine=True)
+    ch, cell = 5, [{"channel": 5, "row": 3, "col": 3}]
+    ink = []
+    for flip in (1.0, -1.0):
+        with torch.no_grad():
+            model.bn3.weight[ch] *= flip
+            model.bn3.bias[ch] *= flip
+        act = capture(model, images, ["act3"])["act3"].numpy()
+        ink.append(cp.patches_at_cells(act, images[:, 0].numpy(), labels.numpy(), cell)[0][ch])
+    assert {ink[0]["polarity"], ink[1]["polarity"]} == {"ink", "background"}
+    assert (ink[0]["core_ink_top"] - ink[0]["core_ink_every"]) * (ink[1]["core_ink_top"] - ink[1]["core_ink_every"]) < 0
