@@ -380,4 +380,17 @@ def interpretations(r) -> list[str]:
             "**Conv3 feature maps** are the layer's output after its batch norm and ReLU, what the next "
             "layer sees, not the raw convolution.",
             "**Clamp padding.** A shifted digit's missing pixels take the value of the nearest valid pixel "
-            "(replicate padding), as the assignment asks."]
+            "(replicate padding), as the assignment asks.",
+            *training_choices(r)]
+
+
+def training_choices(r) -> list[str]:
+    """The recipe's choices that shape the answers, and how many test digits each class has."""
+    recipe, counts = r["model"]["recipe"], r["test_per_class"]
+    smooth, aug = recipe["label_smoothing"], recipe["augment_px"]
+    target = 1 - smooth + smooth / len(counts)
+    return [f"**Label smoothing {smooth:g}.** The CNN is trained towards p = {target:.2f} for the true class, "
+            "not 1, so its probabilities (P2's maps included) stay below what a plain cross-entropy would give.",
+            f"**±{aug} px shifts** as augmentation make the CNN more tolerant of P1 (3)'s shifts; the CNN "
+            "trained without them is shown beside it.",
+            f"**The test set** has {min(counts):,} to {max(counts):,} digits per class."]
