@@ -13,13 +13,12 @@ SCRIPTS := $(CNN_SCRIPTS) $(RNN_SCRIPTS)
 RESULTS := $(patsubst p%,figures/p%,$(foreach s,$(filter p%,$(SCRIPTS)),$(firstword $(subst _, ,$(s)))_results.json)) \
            $(if $(filter answer_key.py,$(SCRIPTS)),figures/answer_key.json)
 DATA ?= auto
-MAKE_START := $(shell date +%s)
 
 .PHONY: all cnn problems readme test bench clean
 .DEFAULT_GOAL := all
 
 all: problems
-	@$(if $(wildcard report.py),$(PY) report.py --check-links --make-seconds $$(( $$(date +%s) - $(MAKE_START) )),true)
+	@$(if $(wildcard report/build.py),$(PY) -m report --check-links,true)
 	@echo "make: done; results and figures are in figures/"
 
 # The venv is rebuilt only when requirements.txt changes. pip (not uv/poetry) takes the pinned
@@ -74,7 +73,7 @@ readme: all
 	    $(PY) $$s --data $$src --seed $$seed --out figures/seed$$seed || exit $$?; \
 	  done; \
 	done
-	$(PY) report.py --readme README.md --seed-runs $(foreach k,$(README_SEEDS),figures/seed$(k))
+	$(PY) -m report --readme README.md --seed-runs $(foreach k,$(README_SEEDS),figures/seed$(k))
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -1,7 +1,7 @@
 """Benchmark 1: full occlusion maps, our engine (common.occlusion.occlude) against Captum's Occlusion.
 
-The trained Problem 1 CNN (mnist5k checkpoint), 100 held-out digits (every 10th test digit: 10 of
-each class), an 8x8 black patch at stride 1: a 21 x 21 map per digit, i.e. 441 occluded forwards
+The trained Problem 1 CNN (the offline source's checkpoint), 100 test digits (every 10th of the
+official test set's first 1,000), an 8x8 black patch at stride 1: a 21 x 21 map per digit, i.e. 441 occluded forwards
 (+1 clean). "One image" below is one such full map. Compared, interleaved, 2 torch threads:
 - ours: `occlude(model, images)` (the default chunk of 128);
 - Captum's `Occlusion` on softmax(model(x)), target = the digit's label, at perturbations_per_eval
@@ -49,7 +49,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import Stat, goal, interleaved, result, row
 from common.cnn import CNN, load_cnn
-from common.data import load_mnist
+from common.data import OFFLINE, load_mnist
 from common.occlusion import (
     DEFAULT_CHUNK,
     INCREMENTAL_CHUNK,
@@ -211,8 +211,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         torch.manual_seed(0)  # test then neither trains nor writes checkpoints/
         model = CNN().eval()
     else:
-        model, _ = load_cnn("mnist5k", progress=False)
-    test = load_mnist("test", "mnist5k")
+        model, _ = load_cnn(OFFLINE, progress=False)
+    test = load_mnist("test", OFFLINE)
     n_main, n_small, n_steps = (2, 1, 2) if quick else (100, 5, 20)
     images, targets = test.images[::10][:n_main], test.labels[::10][:n_main]
     repeats = 3 if quick else 5
@@ -350,6 +350,6 @@ def run(quick: bool = False) -> dict[str, Any]:
                   config={"patch": PATCH, "stride": STRIDE, "fill": FILL, "digits": n_main,
                           "digits_small": n_small, "digits_steps": n_steps, "chunk": INCREMENTAL_CHUNK,
                           "repeats": repeats, "torch_threads": torch.get_num_threads(),
-                          "data": "mnist5k test, every 10th digit", "mm": f"{MM_N}x{MM_N} float32",
-                          "model": "checkpoints/cnn-mnist5k.pt"},
+                          "data": f"{OFFLINE} test, every 10th digit", "mm": f"{MM_N}x{MM_N} float32",
+                          "model": f"checkpoints/cnn-{OFFLINE}.pt"},
                   detail=detail)

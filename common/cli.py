@@ -53,6 +53,22 @@ def finite_float(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
 def run(main: Callable[[], Any]) -> int:
     """Run a script's main(); a UserError becomes one line on stderr and exit status 2."""
     try:
@@ -96,3 +112,4 @@ def save_figure(fig: Any, path: Path) -> None:
 def versions(*packages: str) -> dict[str, str]:
     """Python's version and each installed package's, as the results JSON records them."""
     return {"python": platform.python_version(), **{name: version(name) for name in packages}}
+

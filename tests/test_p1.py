@@ -27,22 +27,22 @@ def p1_checkpoints(tiny_checkpoints, tmp_path_factory):
     extra training, and their results must equal the reference model's.
     """
     folder = tmp_path_factory.mktemp("p1_checkpoints")
-    model, meta = load_checkpoint(checkpoint_path("mnist5k", tiny_checkpoints))
+    model, meta = load_checkpoint(checkpoint_path("mnist5k-t10k", tiny_checkpoints))
     for seed, aug in ((0, 1), (1, 1), (0, 0)):
         save_checkpoint(model, {**meta, "seed": seed, "augment_px": aug},
-                        checkpoint_path("mnist5k", folder, seed, aug))
+                        checkpoint_path("mnist5k-t10k", folder, seed, aug))
     return folder
 
 
 def test_p1_end_to_end_writes_valid_json(p1_checkpoints, tmp_path):
-    argv = ["--data", "mnist5k", "--checkpoints", str(p1_checkpoints), "--out", str(tmp_path),
+    argv = ["--data", "mnist5k-t10k", "--checkpoints", str(p1_checkpoints), "--out", str(tmp_path),
             "--seeds", "0", "1"]
     result = p1.main(argv)
     saved = json.loads((tmp_path / "p1_results.json").read_text())
     for key in ("data_source", "train_accuracy", "test_accuracy", "conv_layers", "examples",
                 "shift", "discriminant", "filters", "shift_accuracy"):
         assert key in saved, key
-    assert saved["data_source"] == "mnist5k" and saved["conv_layers"] == 3
+    assert saved["data_source"] == "mnist5k-t10k" and saved["conv_layers"] == 3
     assert {"original", "left3", "right3", "no_augmentation"} <= set(saved["shift"])
     for entry in (saved["shift"][k] for k in ("original", "left3", "right3")):
         assert len(entry["probs"]) == 10 and abs(sum(entry["probs"]) - 1) < 1e-5
@@ -86,10 +86,10 @@ def hand_shift(img: np.ndarray, dx: int) -> np.ndarray:
 
 
 def test_saved_left3_right3_are_the_one_moved_3_px_left_and_right(p1_checkpoints, tmp_path):
-    saved = p1.main(["--data", "mnist5k", "--checkpoints", str(p1_checkpoints), "--out", str(tmp_path),
+    saved = p1.main(["--data", "mnist5k-t10k", "--checkpoints", str(p1_checkpoints), "--out", str(tmp_path),
                      "--seeds", "0"])
-    model, _ = load_cnn("mnist5k", checkpoint_dir=p1_checkpoints)
-    one = load_mnist("test", "mnist5k").images[saved["examples"]["one"], 0].numpy()
+    model, _ = load_cnn("mnist5k-t10k", checkpoint_dir=p1_checkpoints)
+    one = load_mnist("test", "mnist5k-t10k").images[saved["examples"]["one"], 0].numpy()
     # A column of ink at x moves to x - 3 (left) and x + 3 (right).
     _, images = p1.classify_shifted_one(model, torch.from_numpy(one)[None, None])
     for key, dx in (("left3", -3), ("right3", 3)):
@@ -107,7 +107,7 @@ def test_saved_left3_right3_are_the_one_moved_3_px_left_and_right(p1_checkpoints
 ])
 def test_bad_index_is_a_one_line_error(p1_checkpoints, tmp_path, flag, value, message):
     proc = subprocess.run(
-        [sys.executable, "p1_cnn_filters.py", "--data", "mnist5k", "--checkpoints",
+        [sys.executable, "p1_cnn_filters.py", "--data", "mnist5k-t10k", "--checkpoints",
          str(p1_checkpoints), "--out", str(tmp_path), "--seeds", "0", flag, value],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2

