@@ -111,8 +111,9 @@ def compare_attacks(model: nn.Module, judges: Sequence[Judge], six: torch.Tensor
     mask = torch.zeros(1, 1, 28, 28)
     mask[..., r:r + s, c:c + s] = 1.0
     patch = pgd(model, x, digit, torch.tensor([1.0]), PATCH_STEPS, torch.tensor([PATCH_ALPHA]), mask)
-    rows = {"pgd": {"eps": PGD_EPS, **attack_row(x, advs[:1], model, judges, digit)},
-            "pgd_min": {"eps": r6(eps_min) if np.isfinite(eps_min) else None,
+    rows = {"pgd": {"eps": PGD_EPS, "steps": PGD_STEPS, **attack_row(x, advs[:1], model, judges, digit)},
+            "pgd_min": {"eps": r6(eps_min) if np.isfinite(eps_min) else None, "steps": PGD_STEPS,
+                        "largest_eps_tried": PGD_EPS,
                         **(attack_row(x, advs[1:], model, judges, digit) if len(advs) > 1 else {})},
             "patch": {"size": s, "position": [r, c], "steps": PATCH_STEPS,
                       **attack_row(x, patch, model, judges, digit)}}

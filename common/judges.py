@@ -47,7 +47,9 @@ def load_judges(source: str, seed: int, checkpoint_dir: Path) -> list[Judge]:
     return judges
 
 
-def describe_judges(judges: list[Judge]) -> list[dict]:
-    """What the results JSON records of each judge: name, family, seed, test accuracy."""
-    return [{"name": j.name, "family": type(j.model).__name__, "seed": j.meta["seed"],
+def describe_judges(judges: list[Judge], ours: nn.Module) -> list[dict]:
+    """What the results JSON records of each judge: name, family, whether it has our CNN's
+    architecture, its training seed and data, and its test accuracy."""
+    return [{"name": j.name, "family": type(j.model).__name__, "same_architecture": type(j.model) is type(ours),
+             "seed": j.meta["seed"], "trained_on": j.meta["source"],
              "test_accuracy": round(float(j.meta["test_accuracy"]), 6)} for j in judges]

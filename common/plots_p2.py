@@ -18,7 +18,7 @@ from matplotlib.patches import Patch, Rectangle
 from common.occlusion import Window
 from common.plotting import plt
 from common.strokes import CRITICAL_P, REGIONS, SIX
-from common.transplant import STRATEGIES
+from common.transplant_study import GUIDES, STRATEGIES
 
 TAB10 = [colors.to_rgb(c) for c in colors.TABLEAU_COLORS.values()]  # tab10, class k = colour k
 GALLERY = 8  # 6s shown in the gallery of individual maps
@@ -140,7 +140,8 @@ def label_map(ax: plt.Axes, label: np.ndarray, stride: int) -> None:
     cmap, norm = label_cmap()
     ax.imshow(label, cmap=cmap, norm=norm)
     counts = Counter(label.ravel().tolist())
-    handles = [Patch(color=TAB10[k], label=f"'{k}': {counts[k]} cells") for k in sorted(counts)]
+    handles = [Patch(color=TAB10[k], label=f"'{k}': {counts[k]} cell{'s' * (counts[k] != 1)}")
+               for k in sorted(counts)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9,
               title="predicted label\n(labels that occur)", title_fontsize=9, frameon=False)
     ax.set_title("Map 3: predicted label (one colour per class)\ncell = patch top-left corner",
@@ -231,12 +232,11 @@ def plot_regions(image: np.ndarray, region: dict[str, Any], regions: dict[str, n
     ax = axes[1]
     im = ax.imshow(cover_count, cmap="magma", vmin=0, vmax=max(1, int(cover_count.max())))
     ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="cyan", linewidths=1.2)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
-                 label="number of critical patches hiding it (scale: 0 to the most)")
-    what = ("10 lowest-p('6') positions" if region["fallback_lowest_10"]
-            else f"{region['n_below']} positions with p('6') < {CRITICAL_P}")
-    ax.set_title(f"Pixels hidden by the critical {patch}x{patch} patches ({what})\n"
-                 "cyan: the digit's outline", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="critical patches hiding the pixel (0 to the most)")
+    what = ("the 10 lowest-p('6') positions" if region["fallback_lowest_10"]
+            else f"{region['n_below']} positions, p('6') < {CRITICAL_P}")
+    ax.set_title(f"Pixels the critical {patch}x{patch} patches hide\n({what}; cyan: the digit's outline)",
+                 fontsize=10)
     pixel_axes(ax)
     erase_panel(axes[2], region)
     fig.suptitle("Problem 2 (2): which strokes of the '6' the CNN needs", fontsize=13)
@@ -257,15 +257,19 @@ def typicality_panel(ax: plt.Axes, typ: dict[str, Any], r_all: np.ndarray) -> No
 
 
 def plot_population(mean_map: np.ndarray, frac_below: np.ndarray, mean_image: np.ndarray,
-                    typ: dict[str, Any], r_all: np.ndarray, window: Window, n: int) -> plt.Figure:
-    """The mean p('6') map over n 6s, the share of them below 0.5 per cell, and the example's r."""
+                    typ: dict[str, Any], r_all: np.ndarray, window: Window, n: int, total: int) -> plt.Figure:
+    """The mean p('6') map over n of the `total` correct 6s, the share of them below 0.5 per cell,
+    and the example's r."""
     fig, axes = plt.subplots(1, 4, figsize=(22, 5.2), gridspec_kw={"wspace": 0.4})
     p = mean_map.shape[0]
-    for ax, values, title, lab in (
-            (axes[0], mean_map, f"mean p('6') map over {n} correct test 6s", "mean p('6')"),
-            (axes[1], frac_below, f"share of the {n} 6s with p('6') < {CRITICAL_P}", "share of 6s")):
-        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=f"{lab} (fixed 0-1 scale)")
+    top = max(float(frac_below.max()), 1e-3)
+    for ax, values, title, lab, vmax in (
+            (axes[0], mean_map, f"mean p('6') map over {n} of the {total} correct test 6s",
+             "mean p('6') (fixed 0-1 scale)", 1),
+            (axes[1], frac_below, f"share of the {n} 6s with p('6') < {CRITICAL_P}",
+             f"share of 6s (scale 0 to the maximum, {top:.2f})", top)):
+        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=vmax)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=lab)
         ax.set_title(f"{title}\ncell = patch top-left corner", fontsize=10)
         patch_axes(ax, p, window.stride)
     im = overlay(axes[2], mean_image, mean_map, window,
@@ -314,44 +318,72 @@ def plot_gallery(images: np.ndarray, maps: np.ndarray, indices: Sequence[int],
 
 
 # ----------------------------------------------------------------------------- (3) transplants
-def plot_transplant_study(study: dict[str, Any], flip_maps: dict[str, np.ndarray]) -> plt.Figure:
-    """Top: per size, the share of sampled windows that flip the label at each position of the example,
-    with the guided positions. Bottom: label-changed (and adversarial) rates with 95% intervals."""
+SCOPE_NAMES = {"example": "the example", "other_sixes": "other 6s"}
+GUIDE_MARKERS = {"black-map": ("s", "cyan"), "white-map": ("o", TAB10[1])}
+
+
+def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarray, size: int,
+               positions: dict[str, list[int]], windows: int) -> None:
+    """The share of windows that change the label, drawn at the window centres over the '6'."""
+    pw = share.shape[0]
+    c0 = (size - 1) / 2
+    top = max(float(share.max()), 1e-3)
+    ax.imshow(np.full((28, 28), 0.4), cmap="gray", vmin=0, vmax=1, extent=(-0.5, 27.5, 27.5, -0.5))
+    im = ax.imshow(share, cmap="magma", vmin=0, vmax=top, extent=(c0 - 0.5, c0 + pw - 0.5, c0 + pw - 0.5, c0 - 0.5))
+    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="white", linewidths=1.2)
+    for g, (marker, colour) in GUIDE_MARKERS.items():
+        pos = np.array(positions[g])
+        ax.plot(pos % pw + c0, pos // pw + c0, marker, ms=6, mfc="none", mew=1.5, color=colour,
+                label=f"{STRATEGY_WORDS[g]}: its {len(pos)} positions")
+    ax.set_xlim(-0.5, 27.5)
+    ax.set_ylim(27.5, -0.5)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                 label=f"share of the {windows} windows that change the label\n(scale 0 to this map's maximum, {top:.2f})")
+    ax.set_title(f"{size}x{size} windows pasted over the example '6'\n"
+                 "colour at the window centre (grey: no centre there); white: the digit", fontsize=10)
+    pixel_axes(ax)
+
+
+def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
+    """Label-changed rate per strategy and scope: a dot with its 95% interval as whiskers."""
+    scopes = list(rates)
+    offsets = np.linspace(-0.22, 0.22, len(STRATEGIES))
+    markers = {"black-map": "s", "white-map": "o", "random": "D"}
+    for off, st in zip(offsets, STRATEGIES):
+        ch = [rates[sc][size][st]["changed"] for sc in scopes]
+        y = np.array([100 * r["rate"] for r in ch])
+        err = np.array([[100 * r["rate"] - 100 * r["ci95"][0], 100 * r["ci95"][1] - 100 * r["rate"]] for r in ch]).T
+        ax.errorbar(np.arange(len(scopes)) + off, y, yerr=err, fmt=markers[st], ms=6, capsize=4, lw=1.4,
+                    color=STRATEGY_COLOURS[st], mec="black", mew=0.6, label=STRATEGY_WORDS[st])
+    ax.set_xticks(range(len(scopes)), [SCOPE_NAMES.get(sc, "CNN " + sc.replace("_", " ")) for sc in scopes])
+    ax.set_xlim(-0.5, len(scopes) - 0.5)
+    ax.set_ylim(bottom=0)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_ylabel("pastes that change the label (%)")
+    ax.set_title(f"{size}x{size}: label changed, by placement\n"
+                 "whiskers: 95% interval, bootstrap over windows (and 6s)", fontsize=10)
+
+
+def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: dict[str, np.ndarray]
+                          ) -> plt.Figure:
+    """Top: per size, where on the example the sampled windows change the label, with the guided
+    positions. Bottom: the label-changed rate of each placement, per scope, with its interval."""
     sizes = [str(s) for s in study["design"]["sizes"]]
     rates = study["rates"]
-    scopes = list(rates)
-    fig, axes = plt.subplots(2, len(sizes), figsize=(6.2 * len(sizes), 10.5),
-                             gridspec_kw={"hspace": 0.42, "wspace": 0.28})
+    fig, axes = plt.subplots(2, len(sizes), figsize=(6.4 * len(sizes), 12),
+                             gridspec_kw={"hspace": 0.55, "wspace": 0.3})
     for ax, s in zip(axes[0], sizes):
-        share = flip_maps[s]
-        pw = share.shape[0]
-        im = ax.imshow(share, cmap="magma", vmin=0, vmax=1)
-        for g, marker in (("black-map", "s"), ("white-map", "o")):
-            pos = np.array(rates["example"][s][g]["positions"])
-            ax.plot(pos % pw, pos // pw, marker, ms=7, mfc="none", mew=1.6,
-                    color=STRATEGY_COLOURS[g] if g != "black-map" else "cyan", label=f"{g} positions")
-        if int(s) == study["best_position"]["size"]:
-            r, c = study["best_position"]["position"]
-            ax.plot(c, r, "x", color="lime", ms=10, mew=2.2, label="best position")
-        ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the windows that change the label")
-        ax.set_title(f"{s}x{s} windows pasted over the example '6'\n(cell = window top-left corner)",
-                     fontsize=10)
-        patch_axes(ax, pw, 1)
-    width = 0.8 / len(STRATEGIES)
+        flip_panel(fig, ax, image, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
+                   study["design"]["windows_per_size"])
     for ax, s in zip(axes[1], sizes):
-        for j, st in enumerate(STRATEGIES):
-            xs = np.arange(len(scopes)) + (j - (len(STRATEGIES) - 1) / 2) * width
-            ch = [rates[sc][s][st]["changed"] for sc in scopes]
-            vals = np.array([100 * r["rate"] for r in ch])
-            err = np.array([[100 * (r["rate"] - r["ci95"][0]), 100 * (r["ci95"][1] - r["rate"])] for r in ch]).T
-            ax.bar(xs, vals, width, yerr=err, capsize=3, color=STRATEGY_COLOURS[st], ecolor="tab:blue",
-                   edgecolor="black", lw=0.5, label=f"{STRATEGY_WORDS[st]}: label changed")
-        ax.set_xticks(range(len(scopes)), scopes, fontsize=9)
-        ax.set_ylabel("pastes (%); blue bars: 95% Wilson interval")
-        ax.set_title(f"{s}x{s}: where to paste", fontsize=10)
-        ax.legend(fontsize=7.5, loc="upper right")
-    fig.suptitle("Problem 2 (3): windows of other digits pasted over a '6'", fontsize=12)
+        rates_panel(ax, rates, s)
+    for row, below in ((0, -0.14), (1, -0.1)):
+        axes[row, len(sizes) // 2].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, below),
+                                          ncol=3, frameon=False)
+    fig.suptitle("Problem 2 (3): windows of other digits pasted over a '6'. Top: where they change our "
+                 "CNN's label on the example, and where each map sends them.\nBottom: how often each "
+                 "placement changes it, on the example, other 6s and CNNs of other training seeds",
+                 fontsize=12)
     return fig
 
 

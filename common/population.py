@@ -7,6 +7,7 @@ the example's r is placed among them, and each map's count of positions below CR
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,6 +26,7 @@ class Population(NamedTuple):
     typicality: dict[str, Any]  # what the JSON records
     r_all: np.ndarray  # [N] each digit's correlation with the mean map of the others
     below: np.ndarray  # [N] each digit's number of positions with p < CRITICAL_P
+    new_labels: dict[str, Any]  # what the JSON records of the labels other than `digit`
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,8 +70,21 @@ def typicality(maps: np.ndarray, example: np.ndarray, member: int | None
 def analyse_population(model: nn.Module, images: torch.Tensor, indices: np.ndarray,
                        example_map: np.ndarray, example_index: int, window: Window,
                        digit: int) -> Population:
-    """The p(digit) maps of images[indices] and their typicality, the example's map included."""
-    maps = occlude(model, images[indices], *window)[..., digit].numpy()
+    """The p(digit) maps of images[indices], their typicality (the example's map included) and the
+    labels other than `digit` that their label maps show."""
+    probs = occlude(model, images[indices], *window)
+    maps = probs[..., digit].numpy()
     member = int(np.flatnonzero(indices == example_index)[0]) if example_index in indices else None
     summary, r_all, below = typicality(maps, example_map, member)
-    return Population(indices, maps, summary, r_all, below)
+    return Population(indices, maps, summary, r_all, below, new_labels(probs.argmax(-1).numpy(), digit))
+
+
+def new_labels(labels: np.ndarray, digit: int) -> dict[str, Any]:
+    """Over label maps [N, P, P]: cells per label other than `digit` ("cells"), the number of maps
+    showing each ("digits"), and how many maps show any ("digits_with_any"); most common first."""
+    changed = labels != digit
+    cells = Counter(labels[changed].tolist())
+    per_map = Counter(v for m in labels for v in set(m[m != digit].tolist()))
+    return {"cells": {str(v): c for v, c in cells.most_common()},
+            "digits": {str(v): c for v, c in per_map.most_common()},
+            "digits_with_any": int(changed.reshape(len(labels), -1).any(1).sum())}

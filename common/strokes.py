@@ -6,7 +6,9 @@
 `stroke_regions` splits the digit's ink into top hook, stem and the loop's left and right halves,
 from the pixels alone (the hole, the stroke width, flood fills). `analyse_regions` reads the
 occlusion map of Problem 2: the positions where p('6') falls below CRITICAL_P, the labels there,
-the share of each region's ink those patches hide, and p('6') with each whole region erased.
+the share of each region's ink those patches hide, p('6') with each whole region erased, and for
+each label the map turns to (`label_changes`), which strokes its patches hide and which of the
+remaining strokes that label rests on.
 """
 from __future__ import annotations
 
@@ -193,6 +195,35 @@ def region_shares(hidden: Hidden, masses: dict[str, float]) -> tuple[dict[str, f
     return share_mean, composition
 
 
+def label_changes(model: nn.Module, image: np.ndarray, maps: dict[str, np.ndarray],
+                  regions: dict[str, np.ndarray], window: Window) -> dict[str, dict[str, Any]]:
+    """Per label L other than '6' in the label map: its cells; per region, the mean share of the
+    region's ink the patches there hide; the mean p(L) and p('6') there; and per region, the mean
+    p(L) and the most common label when that region's ink is erased too (set to the fill)."""
+    out = {}
+    for new in sorted(set(maps["label"].ravel().tolist()) - {SIX}):
+        cells = np.argwhere(maps["label"] == new)
+        masks = [cell_mask(window, r, c, image.shape[0]) for r, c in cells]
+        hidden = {name: r6(np.mean([image[regions[name] & m].sum() / max(image[regions[name]].sum(), 1e-12)
+                                    for m in masks])) for name in REGIONS}
+        erased = []
+        for name in REGIONS:
+            for m in masks:
+                x = image.copy()
+                x[m | regions[name]] = window.fill
+                erased.append(x)
+        probs = predict_proba(model, torch.from_numpy(np.stack(erased))[:, None]).numpy()
+        probs = probs.reshape(len(REGIONS), len(cells), -1)
+        out[str(new)] = {
+            "cells": len(cells), "positions": cells.tolist(), "hidden_share": hidden,
+            "prob_label": r6(np.mean([maps["probs"][r, c, new] for r, c in cells])),
+            "prob_true": r6(np.mean([maps["prob_true"][r, c] for r, c in cells])),
+            "erase_also": {name: {"prob_label": r6(pr[:, new].mean()),
+                                  "label": Counter(pr.argmax(1).tolist()).most_common(1)[0][0]}
+                           for name, pr in zip(REGIONS, probs)}}
+    return out
+
+
 def analyse_regions(model: nn.Module, image: np.ndarray, maps: dict[str, np.ndarray],
                     window: Window) -> tuple[dict[str, Any], RegionMasks]:
     """The positions where p('6') < CRITICAL_P, their labels, and which strokes those patches cover."""
@@ -217,10 +248,12 @@ def analyse_regions(model: nn.Module, image: np.ndarray, maps: dict[str, np.ndar
         "pixels_covered_by_any": int((hidden.cover_count > 0).sum()),
         "pixels_covered_by_all": int((hidden.cover_count == len(below)).sum()),
         "covered_by_all_box": bbox(hidden.cover_count == len(below)),
+        "ink_box": bbox(image >= INK),
         "regions": {name: {"pixels": int(regions[name].sum()), "ink_mass": r6(masses.get(name, 0))}
                     for name in REGIONS + ("hole",)},
         "region_definition": info,
         "mean_share_of_region_ink_covered": share_mean,
         "composition_of_covered_ink": composition,
         "erase_region": erase_regions(model, image, regions, window.fill),
+        "label_changes": label_changes(model, image, maps, regions, window),
     }, RegionMasks(regions, hidden.cover_count)

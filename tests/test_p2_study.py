@@ -18,7 +18,7 @@ from common.attacks import pgd
 from common.cli import UserError, run
 from common.cnn import checkpoint_path, save_checkpoint
 from common.judges import load_judges
-from common.rates import rate, versus, wilson
+from common.rates import clustered_rate, crossed_bootstrap, difference, wilson
 from common.transplant import (
     Pastes,
     Windows,
@@ -53,10 +53,54 @@ def test_wilson_known_case_by_hand():
     assert wilson(5, 10) == [pytest.approx(0.5 - half, abs=1e-6), pytest.approx(0.5 + half, abs=1e-6)]
 
 
-def test_versus_claims_an_order_only_when_intervals_are_disjoint():
-    a, b, c = rate(80, 100), rate(20, 100), rate(70, 100)
-    assert versus(a, b) == "higher" and versus(b, a) == "lower"
-    assert versus(a, c) == "overlap"  # 80% vs 70% of 100: intervals overlap
+def naive_crossed_bootstrap(k: np.ndarray, n: np.ndarray, seed: int, reps: int) -> np.ndarray:
+    """The same resampling written out: draw S row and W column indices per replicate (in the order
+    crossed_bootstrap draws them) and sum the counts over every (row, column) pair drawn."""
+    rng = np.random.default_rng(seed)
+    s, w = k.shape
+    rows, cols = rng.integers(0, s, (reps, s)), rng.integers(0, w, (reps, w))
+    out = []
+    for rs, cs in zip(rows, cols):
+        num = sum(k[i, j] for i in rs for j in cs)
+        den = sum(n[i, j] for i in rs for j in cs)
+        out.append(num / den)
+    return np.array(out)
+
+
+def test_crossed_bootstrap_equals_resampling_written_out():
+    rng = np.random.default_rng(5)
+    n = rng.integers(1, 12, (4, 7))
+    k = rng.binomial(n, 0.3)
+    got = crossed_bootstrap({"a": (k, n)}, seed=11, reps=300)["a"]
+    np.testing.assert_allclose(got, naive_crossed_bootstrap(k, n, 11, 300), rtol=1e-12)
+
+
+def test_bootstrap_over_windows_is_wider_than_wilson_when_windows_differ():
+    # 20 windows of 40 pastes each: 3 windows flip every paste, 17 flip none (k = 120 of 800).
+    k = np.array([[40] * 3 + [0] * 17])
+    n = np.full((1, 20), 40)
+    reps = crossed_bootstrap({"a": (k, n)}, seed=0)["a"]
+    lo, hi = clustered_rate(k, n, reps)["ci95"]
+    wlo, whi = wilson(120, 800)
+    assert hi - lo > 3 * (whi - wlo)  # pastes of one window are not independent
+    # every window flips 6 of its 40 fixed positions: the windows do not differ, so resampling them
+    # changes nothing (the positions are all of them, not a sample)
+    k_flat = np.full((1, 20), 6)
+    lo2, hi2 = clustered_rate(k_flat, n, crossed_bootstrap({"a": (k_flat, n)}, seed=0)["a"])["ci95"]
+    assert lo2 == hi2 == 0.15
+
+
+def test_no_event_interval_is_wilson_over_the_sampled_cells():
+    k, n = np.zeros((2, 10), dtype=int), np.full((2, 10), 5)
+    got = clustered_rate(k, n, crossed_bootstrap({"a": (k, n)}, seed=0)["a"])
+    z2 = 1.959964 ** 2
+    assert got["rate"] == 0 and got["ci95"] == [0.0, pytest.approx(z2 / (20 + z2), abs=1e-6)]
+
+
+def test_difference_claims_an_order_only_when_its_interval_excludes_zero():
+    assert difference(np.array([0.3, 0.4, 0.5]), np.array([0.1, 0.1, 0.2]), 0.25)["verdict"] == "higher"
+    assert difference(np.array([0.1, 0.1]), np.array([0.3, 0.4]), -0.25)["verdict"] == "lower"
+    assert difference(np.array([0.1, 0.4]), np.array([0.3, 0.2]), 0.0)["verdict"] == "unclear"
 
 
 # ----------------------------------------------------------------------------- PGD and the patch
