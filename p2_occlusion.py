@@ -165,10 +165,23 @@ def question1(problem: Problem, window: Window) -> tuple[dict[str, Any], dict[st
     return record, {"maps": maps, "worst": worst, "worst_image": worst_image}
 
 
+def strokes_on_other_seeds(problem: Problem, judges: Sequence[Judge], window: Window) -> dict[str, Any]:
+    """The critical positions and the strokes they hide on the same '6' under the CNNs of other
+    training seeds (the first SEEDS_AGREE judges)."""
+    out = {}
+    for j in judges[:SEEDS_AGREE]:
+        region, _ = analyse_regions(j.model, problem.image, occlusion_maps(j.model, problem.six, window, SIX), window)
+        out[str(j.meta["seed"])] = {k: region[k] for k in ("n_below", "fallback_lowest_10",
+                                                           "composition_of_covered_ink", "labels_changed")}
+    return out
+
+
 def question2(problem: Problem, maps: dict[str, np.ndarray], window: Window, budget: dict,
-              rng: np.random.Generator) -> tuple[dict[str, Any], RegionMasks, Population]:
-    """Which strokes matter: on the example (regions, erasures) and over a sample of correct 6s."""
+              judges: Sequence[Judge], rng: np.random.Generator) -> tuple[dict[str, Any], RegionMasks, Population]:
+    """Which strokes matter: on the example (regions, erasures), on the CNNs of other seeds and
+    over a sample of correct 6s."""
     region, masks = analyse_regions(problem.model, problem.image, maps, window)
+    region["other_seeds"] = strokes_on_other_seeds(problem, judges, window)
     sixes = correct_of_class(problem.test.labels.numpy(), problem.pred, SIX)
     indices = all_or_sample(sixes, budget["population"], rng)
     pop = analyse_population(problem.model, problem.test.images, indices, maps["prob_true"],
@@ -279,8 +292,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"CNN on {problem.source}: test accuracy {100 * problem.meta['test_accuracy']:.2f}%; the "
           f"'6' is test #{problem.index}, p('6') = {problem.clean[SIX]:.4f}")
     maps_record, one = question1(problem, window)
-    strokes_record, masks, pop = question2(problem, one["maps"], window, budget, sample_rng)
     judges = load_judges(problem.source, args.seed, args.checkpoints)
+    strokes_record, masks, pop = question2(problem, one["maps"], window, budget, judges, sample_rng)
     study, three = question3(problem, judges, budget, study_rng, args.seed)
     results = {
         "data_source": problem.source, "test_size": len(problem.test.labels), "index": problem.index,

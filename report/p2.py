@@ -26,8 +26,8 @@ FIGURES = {
                           "beside relabellings the judges share.",
     "p2_attacks.png": "P2 (3): PGD, an optimised patch and a pasted window on the same '6', with each change.",
 }
-REGION = {"top_hook": "top hook", "stem": "stem", "loop_left": "left half of the loop",
-          "loop_right": "right half of the loop", "loop": "whole loop"}
+REGION = {"top_hook": "top hook", "stem": "stem", "loop_left": "loop's left half",
+          "loop_right": "loop's right half", "loop": "whole loop"}
 STROKES = ("top_hook", "stem", "loop_left", "loop_right")
 SCOPES = {"example": "example", "other_sixes": "other 6s"}
 
@@ -92,18 +92,38 @@ def maps(r, figs: Figures) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- (2)
+def main_strokes(comp) -> list[str]:
+    """The strokes holding at least a tenth of the hidden ink, most first."""
+    return sorted((n for n in STROKES if comp[n] >= 0.1), key=lambda n: -comp[n])
+
+
 def strokes_sentence(reg) -> str:
     """Which strokes the critical patches hide, from the composition of the ink they hide."""
-    comp, d = reg["composition_of_covered_ink"], "'6'"
-    main = sorted((n for n in STROKES if comp[n] >= 0.1), key=lambda n: -comp[n])
+    comp = reg["composition_of_covered_ink"]
+    main = main_strokes(comp)
     untouched = [REGION[n] for n in STROKES if comp[n] < 0.005]
     if reg["fallback_lowest_10"]:
-        head = f"p({d}) never falls below {reg['threshold']:g}; of the ink the 10 most damaging patches hide,"
+        where = f"p('6') never falls below {reg['threshold']:g}; of the ink the 10 most damaging patches hide,"
     else:
-        head = (f"p({d}) falls below {reg['threshold']:g} at {reg['n_below']} of {reg['n_positions']} positions; "
-                "of the ink those patches hide,")
-    parts = listing([f"{pct(comp[n], 0)} is the {REGION[n]}" for n in main])
-    return f"{head} {parts}" + (f"; none is the {either(untouched)}." if untouched else ".")
+        where = (f"p('6') falls below {reg['threshold']:g} at {reg['n_below']} of {reg['n_positions']} "
+                 "positions, whose patches hide ink that is")
+    parts = listing([f"{pct(comp[n], 0)} {REGION[n]}" for n in main])
+    return (f"The {listing([REGION[n] for n in main], 'and the')}: {where} {parts}"
+            + (f", none of the {either(untouched)}." if untouched else "."))
+
+
+def seeds_sentence(reg) -> str:
+    """Whether the CNNs of other training seeds put their critical patches on the same strokes."""
+    ours = set(main_strokes(reg["composition_of_covered_ink"]))
+    other = reg["other_seeds"]
+    same = [sd for sd in other if set(main_strokes(other[sd]["composition_of_covered_ink"])) == ours]
+    if len(same) == len(other):
+        return f"The CNNs of seeds {listing(list(other))} agree."
+    differ = [f"seed {sd}'s hide mostly the "
+              + listing([REGION[n] for n in main_strokes(other[sd]["composition_of_covered_ink"])], "and the")
+              for sd in other if sd not in same]
+    return (("The CNN of seed " + listing(same) + " agrees; " if same else "On other seeds, ")
+            + "; ".join(differ) + ".")
 
 
 def label_sentence(reg) -> str:
@@ -116,25 +136,26 @@ def label_sentence(reg) -> str:
     hidden = lc["hidden_share"]
     hid = sorted((n for n in STROKES if hidden[n] >= 0.1), key=lambda n: -hidden[n])
     side = hidden["loop_left"] - hidden["loop_right"]
-    opening = ", opening the loop on its left" if side >= 0.2 else ", opening the loop on its right" if side <= -0.2 else ""
+    opening = ", opening the loop on the left" if side >= 0.2 else ", opening the loop on the right" if side <= -0.2 else ""
     text = (f"The label becomes '{new}' at {lc['cells']} cells, whose patches hide "
-            f"{listing([f'{pct(hidden[n], 0)} of the {REGION[n]}' for n in hid])}{opening}.")
+            f"{listing([f'{pct(hidden[n], 0)} of the {REGION[n]}' for n in hid])}{opening}")
     also = lc["erase_also"]
     rests = sorted((n for n in STROKES if also[n]["prob_label"] < lc["prob_label"] - 0.05),
                    key=lambda n: also[n]["prob_label"])
     if rests:
-        text += (f" The '{new}' rests on what remains: erasing the {listing([REGION[n] for n in rests], 'and the')} too "
+        text += (f"; the '{new}' rests on what is left: erasing the {either([REGION[n] for n in rests])} too "
                  f"lowers p('{new}') from {prob(lc['prob_label'])} to "
-                 f"{listing([prob(also[n]['prob_label']) for n in rests])}.")
-    return text
+                 f"{listing([prob(also[n]['prob_label']) for n in rests], 'or')}")
+    return text + "."
 
 
 def population_sentence(pop) -> str:
     new, n = pop["new_labels"], pop["typicality"]["n"]
-    (a, na), (b, nb) = sorted(new["digits"].items(), key=lambda kv: -kv[1])[:2]
-    sample = f"all {n}" if n == pop["correct_sixes"] else f"a seeded sample of {n} of the {pop['correct_sixes']}"
-    return (f"Over {sample} correctly classified test 6s the label changes in {new['digits_with_any']} maps, "
-            f"most often to '{a}' (in {na}) and '{b}' ({nb}; p2_population.png).")
+    which = f"all {n}" if n == pop["correct_sixes"] else f"{n} sampled (of {pop['correct_sixes']})"
+    if not new["digits_with_any"]:
+        return f"Over {which} correct test 6s, no map changes label (p2_population.png)."
+    return (f"Over {which} correct test 6s, {new['digits_with_any']} maps change label, most often to "
+            f"{labels_text(new['digits'])} (p2_population.png).")
 
 
 def strokes(r, figs: Figures) -> list[str]:
@@ -142,7 +163,7 @@ def strokes(r, figs: Figures) -> list[str]:
     comp, erase = reg["composition_of_covered_ink"], reg["erase_region"]
     changes = reg["label_changes"]
     new = max(changes.keys(), key=lambda k: changes[k]["cells"]) if len(changes) else None
-    text = " ".join([strokes_sentence(reg), label_sentence(reg), population_sentence(pop)])
+    text = " ".join([strokes_sentence(reg), seeds_sentence(reg), label_sentence(reg), population_sentence(pop)])
     head = ["stroke", "share of the hidden ink", "p('6') with the stroke erased"]
     if new is not None:
         head += [f"hidden at the '{new}' cells", f"p('{new}') with it erased too"]

@@ -130,6 +130,23 @@ def test_label_changes_are_recomputed_from_the_strokes(p2_run):
             assert rec["erase_also"][name]["prob_label"] == pytest.approx(p.mean(), abs=2e-6)
 
 
+def test_composition_of_the_hidden_ink_is_recomputed(p2_run):
+    saved = p2_run["saved"]
+    image = p2_run["test"].images[saved["index"], 0].numpy()
+    p6 = naive_maps(p2_run["model"], image)[..., 6]
+    cells = np.argwhere(p6 < 0.5)
+    if not len(cells):  # the 10 lowest stand in
+        cells = np.stack(np.unravel_index(np.argsort(p6, axis=None, kind="stable")[:10], p6.shape), 1)
+    regions, _ = stroke_regions(image)
+    covered = {n: sum(image[r:r + 8, c:c + 8][regions[n][r:r + 8, c:c + 8]].sum() for r, c in cells)
+               for n in REGIONS}
+    total = sum(covered.values())
+    for n in REGIONS:
+        assert saved["important_region"]["composition_of_covered_ink"][n] == pytest.approx(
+            covered[n] / total, abs=2e-6)
+    assert set(saved["important_region"]["other_seeds"]) == {"1", "2"}
+
+
 def test_study_intervals_resample_the_windows(p2_run):
     saved = p2_run["saved"]
     study = saved["adversarial_study"]
