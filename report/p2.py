@@ -153,9 +153,9 @@ def population_sentence(pop) -> str:
     new, n = pop["new_labels"], pop["typicality"]["n"]
     which = f"all {n}" if n == pop["correct_sixes"] else f"{n} sampled (of {pop['correct_sixes']})"
     if not new["digits_with_any"]:
-        return f"Over {which} correct test 6s, no map changes label (p2_population.png)."
-    return (f"Over {which} correct test 6s, {new['digits_with_any']} maps change label, most often to "
-            f"{labels_text(new['digits'])} (p2_population.png).")
+        return f"Over {which} correct test 6s (p2_population.png), no map changes label."
+    return (f"Over {which} correct test 6s (p2_population.png), {new['digits_with_any']} maps change label, "
+            f"most often to {labels_text(new['digits'])}.")
 
 
 def strokes(r, figs: Figures) -> list[str]:
@@ -287,7 +287,8 @@ def attacks(r) -> list[str]:
             + (f"changes the label at ε = {pgd['eps']:g} ({follow(pgd)} of {n} judges follow)" if pgd["success"]
                else f"does not change the label at ε = {pgd['eps']:g}"))
     if low["eps"] is not None:
-        text += f" and already at ε = {low['eps']:.3f}, where {follow(low)} follow"
+        text += f" and already at ε = {low['eps']:.3f}, where " + (
+            f"{follow(low)} follow" if follow(low) else "no judge follows")
     s = patch["size"]
     text += (f"; an optimised {s}x{s} patch at the best paste position {coords(patch['position'])} "
              + ("changes it" if patch["success"] else "fails") + f" with {patch['l0']} pixels "
