@@ -163,6 +163,20 @@ def test_study_intervals_resample_the_windows(p2_run):
         assert (every["k"], every["n"]) == (by["random"]["changed"]["k"], by["random"]["changed"]["n"])
 
 
+def test_where_the_guides_point_is_read_from_the_pixels(p2_run):
+    saved = p2_run["saved"]
+    image = p2_run["test"].images[saved["index"], 0].numpy()
+    study = saved["adversarial_study"]
+    for size, by in study["where_guides_point"].items():
+        s, side = int(size), 29 - int(size)
+        for guide, where in by.items():
+            cells = [divmod(pos, side) for pos in study["rates"]["example"][size][guide]["positions"]]
+            ink = np.mean([(image[r:r + s, c:c + s] >= 0.2).mean() for r, c in cells])
+            assert where["ink_share_under"] == pytest.approx(ink, abs=1e-6)
+            centre = np.mean(cells, axis=0) + (s - 1) / 2
+            assert where["centre"] == pytest.approx(centre.tolist(), abs=1e-6)
+
+
 def test_map_cells_match_a_direct_forward(p2_run):
     saved, model, test = p2_run["saved"], p2_run["model"], p2_run["test"]
     image = test.images[saved["index"], 0].numpy()
