@@ -28,6 +28,7 @@ import copy
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -48,8 +49,17 @@ INCREMENTAL_CHUNK = 256
 INCREMENTAL_MAX_SHARE = 0.8
 
 
-def check_window(patch: int, stride: int, size: int = 28) -> None:
-    """Raise UserError unless 1 <= patch <= size and 1 <= stride <= patch (after captum's checks)."""
+class Window(NamedTuple):
+    """A square occluding patch: `patch` pixels a side, moved `stride` pixels at a time, its pixels
+    set to `fill` (0.0 is black). Built by `check_window`, which validates it."""
+    patch: int
+    stride: int
+    fill: float = 0.0
+
+
+def check_window(patch: int, stride: int, fill: float = 0.0, size: int = 28) -> Window:
+    """The Window, or UserError unless 1 <= patch <= size, 1 <= stride <= patch and fill is finite
+    (after captum's checks)."""
     for name, value in (("patch", patch), ("stride", stride)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise UserError(f"{name} must be an integer number of pixels, got {value!r}")
@@ -58,6 +68,9 @@ def check_window(patch: int, stride: int, size: int = 28) -> None:
     if not 1 <= stride <= patch:
         raise UserError(f"stride must be between 1 and the patch size ({patch}), got {stride}; "
                         "a larger stride would skip pixels that no patch ever covers")
+    if not math.isfinite(fill):
+        raise UserError(f"fill must be a finite pixel value, got {fill!r}")
+    return Window(patch, stride, float(fill))
 
 
 def num_positions(size: int, patch: int, stride: int) -> int:
@@ -326,11 +339,9 @@ def occlude(model: nn.Module, images: torch.Tensor, patch: int = 8, stride: int 
     single = images.dim() == 3
     batch = images[None] if single else images
     n, _, height, width = batch.shape
-    check_window(patch, stride, min(height, width))
+    check_window(patch, stride, fill, min(height, width))
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise UserError(f"chunk must be a positive integer, got {chunk!r}")
-    if not math.isfinite(fill):
-        raise UserError(f"fill must be a finite pixel value, got {fill!r}")
     if model.training:
         raise UserError("the model is in training mode; call model.eval() first "
                         "(batch norm would mix statistics across the occluded copies)")
@@ -352,3 +363,20 @@ def occlude(model: nn.Module, images: torch.Tensor, patch: int = 8, stride: int 
                    for start in range(0, total, chunk)]
     probs = torch.cat(outputs).reshape(n, p, q, -1)
     return probs[0] if single else probs
+
+
+def occlusion_maps(model: nn.Module, image: torch.Tensor, window: Window, true_class: int
+                   ) -> dict[str, np.ndarray]:
+    """The three maps [P, P] of one image [1, H, W]: p(true class), the highest probability over all
+    classes and the predicted label; and the softmax outputs [P, P, K] they come from ("probs")."""
+    probs = occlude(model, image, *window).numpy()
+    return {"prob_true": probs[..., true_class], "max_prob": probs.max(-1),
+            "label": probs.argmax(-1), "probs": probs}
+
+
+def cell_mask(window: Window, row: int, col: int, size: int = 28) -> np.ndarray:
+    """Boolean [size, size]: the pixels that the patch of map cell (row, col) covers."""
+    mask = np.zeros((size, size), dtype=bool)
+    top, left = row * window.stride, col * window.stride
+    mask[top:top + window.patch, left:left + window.patch] = True
+    return mask

@@ -20,6 +20,7 @@ from common.cnn import CNN
 from common.occlusion import (
     FoldedCNN,
     IncrementalCNN,
+    Window,
     changed_windows,
     check_window,
     fold_batch_norm,
@@ -380,6 +381,13 @@ def test_bad_window_or_stride_is_a_user_error(patch, stride, message):
         check_window(patch, stride)
     with pytest.raises(UserError, match=message):
         occlude(tiny(), torch.zeros(1, 28, 28, dtype=torch.float64), patch=patch, stride=stride)
+
+
+def test_check_window_returns_the_window_it_checked():
+    assert check_window(8, 1) == Window(8, 1, 0.0)
+    assert check_window(6, 2, 0.5) == Window(patch=6, stride=2, fill=0.5)
+    with pytest.raises(UserError, match="fill must be a finite"):
+        check_window(8, 1, float("inf"))
 
 
 def test_other_bad_inputs_are_user_errors():
