@@ -58,10 +58,10 @@ def main_body_words(text: str) -> int:
 
 
 def opening_words(lines: Sequence[str]) -> int:
-    """Words of a section before its first table, figure or <details> block."""
+    """Words of a section before its first table, figure, <details> block or the next heading."""
     count = 0
     for line in lines:
-        if line.startswith(("|", "![", "<details", "_`")):
+        if line.startswith(("|", "![", "<details", "_`", "#")):
             break
         count += words(line)
     return count

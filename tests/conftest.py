@@ -1,6 +1,6 @@
 """Shared fixtures: a CNN trained for a few seconds on mnist5k-t10k, saved in a temporary folder; one run
-of P1 on it (for test_p1 and test_report_p1); and a
-guard that the suite leaves the repository's checkpoints/ as it found it."""
+of P1 and one quick run of P2 on it (for their tests and the whole report's); and a guard that the
+suite leaves the repository's checkpoints/ as it found it."""
 import pytest
 
 from common.cnn import checkpoint_path, load_checkpoint, save_checkpoint, train_cnn
@@ -68,3 +68,39 @@ def p1_run(p1_checkpoints, tmp_path_factory):
     with contextlib.redirect_stdout(printed):
         results = p1_cnn_filters.main([*P1_ARGV, "--checkpoints", str(p1_checkpoints), "--out", str(out)])
     return out, results, printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def judge_checkpoints(tiny_checkpoints, tmp_path_factory):
+    """The tiny seed-0 CNN plus one-epoch CNNs of seeds 1-3; p2 trains the MLP judge itself (the one
+    missing checkpoint, in-process)."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("judges")
+    shutil.copy(checkpoint_path("mnist5k-t10k", tiny_checkpoints), checkpoint_path("mnist5k-t10k", folder))
+    train, test = load_mnist("train", "mnist5k-t10k"), load_mnist("test", "mnist5k-t10k")
+    for seed in (1, 2, 3):
+        model, meta = train_cnn(train, test, seed=seed, epochs=1, progress=False)
+        meta["source"] = "mnist5k-t10k"
+        save_checkpoint(model, meta, checkpoint_path("mnist5k-t10k", folder, seed=seed))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def p2_run(judge_checkpoints, tmp_path_factory):
+    """One quick run of p2_occlusion.main on the tiny CNN and its judges, with what the tests compare
+    it against."""
+    import json
+
+    import p2_occlusion as p2
+    from common.cnn import load_cnn
+    from common.judges import load_judges
+
+    out = tmp_path_factory.mktemp("p2")
+    argv = ["--quick", "--data", "mnist5k-t10k", "--checkpoints", str(judge_checkpoints), "--out", str(out)]
+    result = p2.main(argv)
+    saved = json.loads((out / "p2_results.json").read_text())
+    model, _ = load_cnn("mnist5k-t10k", checkpoint_dir=judge_checkpoints)
+    judges = [j.model for j in load_judges("mnist5k-t10k", 0, judge_checkpoints)]
+    return {"argv": argv, "out": out, "result": result, "saved": saved, "model": model,
+            "judges": judges, "test": load_mnist("test", "mnist5k-t10k")}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 
@@ -21,46 +20,14 @@ from test_p2_study import naive_crossed_bootstrap
 import p2_occlusion as p2
 from common.cli import ROOT, run
 from common.cnn import (
-    checkpoint_path,
-    load_cnn,
     predict_proba,
-    save_checkpoint,
-    train_cnn,
 )
-from common.data import load_mnist
-from common.judges import load_judges
 from common.occlusion import check_window
 from common.strokes import REGIONS, label_changes, stroke_regions
 from report import p2 as report_p2
 from report.fields import MissingField, Strict
 from report.md import ANSWER_WORDS, Figures, main_body_words, opening_words
 from report.render import NOTES
-
-
-@pytest.fixture(scope="module")
-def judge_checkpoints(tiny_checkpoints, tmp_path_factory):
-    """The tiny seed-0 CNN plus one-epoch CNNs of seeds 1-3; p2 trains the MLP judge itself (the one
-    missing checkpoint, in-process)."""
-    folder = tmp_path_factory.mktemp("judges")
-    shutil.copy(checkpoint_path("mnist5k-t10k", tiny_checkpoints), checkpoint_path("mnist5k-t10k", folder))
-    train, test = load_mnist("train", "mnist5k-t10k"), load_mnist("test", "mnist5k-t10k")
-    for seed in (1, 2, 3):
-        model, meta = train_cnn(train, test, seed=seed, epochs=1, progress=False)
-        meta["source"] = "mnist5k-t10k"
-        save_checkpoint(model, meta, checkpoint_path("mnist5k-t10k", folder, seed=seed))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def p2_run(judge_checkpoints, tmp_path_factory):
-    out = tmp_path_factory.mktemp("p2")
-    argv = ["--quick", "--data", "mnist5k-t10k", "--checkpoints", str(judge_checkpoints), "--out", str(out)]
-    result = p2.main(argv)
-    saved = json.loads((out / "p2_results.json").read_text())
-    model, _ = load_cnn("mnist5k-t10k", checkpoint_dir=judge_checkpoints)
-    judges = [j.model for j in load_judges("mnist5k-t10k", 0, judge_checkpoints)]
-    return {"argv": argv, "out": out, "result": result, "saved": saved, "model": model,
-            "judges": judges, "test": load_mnist("test", "mnist5k-t10k")}
 
 
 def test_json_has_the_required_keys_and_shapes(p2_run):

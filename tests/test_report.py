@@ -135,6 +135,7 @@ def test_word_counts_skip_details_and_punctuation():
     text = "**Answer.** yes 3 | a |\n<details><summary>x</summary>\nmany words here\n</details>\nend"
     assert words(text) == 7 and main_body_words(text) == 4  # yes 3 a end
     assert opening_words(["one two", "", "| t |", "three"]) == 2
+    assert opening_words(["one two", "### next", "three"]) == 2
 
 
 def test_table_escapes_pipes_inside_cells():

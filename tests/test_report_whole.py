@@ -1,0 +1,73 @@
+"""The whole report, built from every script's real output (P1 and P2 on the tiny CNN, P4 --quick):
+every sub-question opens with a short answer, the main body keeps its budget, and a field that a
+renderer reads, deleted from its file, stops the build with a line naming it."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import answer_key
+import p3_rnn_bptt
+import p4_experiments
+import p5_lstm
+from common.cli import ROOT
+from report.md import ANSWER_WORDS, main_body_words, opening_words
+
+SECTIONS = [f"P1 ({n})" for n in (1, 2, 3)] + [f"P2 ({n})" for n in (1, 2, 3)] \
+    + [f"P3 ({n})" for n in range(1, 6)] + [f"P4 ({n})" for n in (1, 2, 3)] + ["P5 "]
+MAIN_BODY_WORDS = 4000
+
+
+@pytest.fixture(scope="module")
+def every_result(p1_run, p2_run, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("every_result")
+    for source in (p1_run[0], p2_run["out"]):
+        for f in source.iterdir():
+            shutil.copy(f, folder / f.name)
+    for script, extra in ((p3_rnn_bptt, []), (p4_experiments, ["--quick"]), (p5_lstm, []), (answer_key, [])):
+        script.main([*extra, "--out", str(folder)])
+    return folder
+
+
+def build(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "report", "--figures", str(folder), "--check-links"],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def test_every_subquestion_opens_with_a_short_answer(every_result):
+    done = build(every_result)
+    assert done.returncode == 0, done.stderr
+    text = (every_result / "report.md").read_text()
+    lines = text.splitlines()
+    heads = [i for i, line in enumerate(lines) if line.startswith("### ")]
+    for name in SECTIONS:
+        found = [i for i in heads if lines[i].startswith(f"### {name.strip()} ")]
+        assert len(found) == 1, name
+        body = lines[found[0] + 1:]
+        first = next(line for line in body if line.strip())
+        assert first.startswith("**Answer.**"), name
+        assert opening_words(body) <= ANSWER_WORDS, (name, opening_words(body))
+    assert main_body_words(text) <= MAIN_BODY_WORDS
+
+
+@pytest.mark.parametrize("n, path", [(1, ("shift", "mechanism")), (1, ("model", "layers")),
+                                     (2, ("maps_equal_cells",)), (2, ("important_region", "n_below")),
+                                     (4, ("experiment2",))])
+def test_deleting_a_field_a_renderer_reads_fails_naming_it(every_result, tmp_path, n, path):
+    for f in every_result.glob("*.json"):
+        shutil.copy(f, tmp_path / f.name)
+    data = json.loads((tmp_path / f"p{n}_results.json").read_text())
+    parent = data
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    (tmp_path / f"p{n}_results.json").write_text(json.dumps(data))
+    done = build(tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert re.search(rf"p{n}_results.json has no field '{re.escape('.'.join(path))}", done.stderr), done.stderr
