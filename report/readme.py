@@ -42,10 +42,14 @@ def results_table(runs: dict[int, list], exact: dict) -> str:
         rows += [[f"CNN accuracy, train / test{over}", " / ".join(
                     spread_over_seeds([r[k] for r in r1s], pct) for k in ("train_accuracy", "test_accuracy"))],
                  ["P1: the '1' shifted 3 px left / right is classified as", " / ".join(
-                     agreement([r["shift"][k]["pred"] for r in r1s]) for k in ("left3", "right3"))]]
+                     agreement([r["shift"][k]["pred"] for r in r1s]) for k in ("left3", "right3"))],
+                 [f"P1: test accuracy at −3 / 0 / +3 px{over}", " / ".join(
+                     spread_over_seeds([r["shift_accuracy"][k] for r in r1s], pct) for k in ("-3", "0", "3"))]]
     if r2s:
-        rows.append([f"P2: patch positions where p('6') < 0.5{over}", spread_over_seeds(
-            [r["important_region"]["n_below"] for r in r2s], lambda v: f"{v:.0f}")])
+        rows += [[f"P2: patch positions where p('6') < 0.5{over}", spread_over_seeds(
+                     [r["important_region"]["n_below"] for r in r2s], lambda v: f"{v:.0f}")],
+                 [f"P2: 8x8 pastes of other digits' windows that change the label{over}", spread_over_seeds(
+                     [r["adversarial_study"]["every_position"]["changed"]["8"]["rate"] for r in r2s], pct)]]
     if r3 is not None:
         rows += [["P3: loss L", sig(r3["loss"], 8)],
                  ["P3: ∂L/∂b, BPTT (central differences)",
