@@ -39,24 +39,26 @@ cnn: $(STAMP)
 MODELS := seed0 seed1 seed2 seed3 seed0-aug0 mlp-seed0
 
 # The data source is resolved once (offline, the download attempt alone costs seconds) and
-# passed to every CNN step. The CNNs train in the background while the RNN scripts run (those
-# are mostly one-threaded numpy and leave a core free); the trainer's output is shown when it
-# ends, then the CNN scripts run. The first failure stops make with its status.
+# passed to every CNN step. Three lanes share the 2 cores: the CNNs train (or are checked) while
+# the RNN scripts run one after another (mostly one-threaded numpy); once the checkpoints are
+# ready, P1 and P2 run side by side on one torch thread each (their JSON is the same on 1 or 2
+# threads). Each lane's output is shown when it ends; the first failure stops make with its status.
 problems: $(STAMP)
 	@src=$$($(PY) -m common.data $(DATA)) || exit $$?; \
-	log=$$(mktemp); trap 'kill $$cnn 2>/dev/null; rm -f $$log' EXIT; \
-	echo "== $(PY) -m common.models --data $$src $(MODELS)  (in the background; output below)"; \
-	$(PY) -m common.models --data $$src $(MODELS) >$$log 2>&1 & cnn=$$!; \
-	for s in $(RNN_SCRIPTS); do \
-	  echo "== $(PY) $$s"; \
-	  $(PY) $$s || exit $$?; \
-	done; \
-	wait $$cnn; status=$$?; \
-	echo "== (output of) $(PY) -m common.models --data $$src $(MODELS)"; \
-	cat $$log; test $$status = 0 || exit $$status; \
+	logs=$$(mktemp -d); trap 'kill $$cnn $$rnn $$pids 2>/dev/null; rm -rf $$logs' EXIT; \
+	show() { echo "== (output of) $$1"; cat "$$2"; }; \
+	echo "== $(PY) -m common.models --data $$src $(MODELS), then $(CNN_SCRIPTS)"; \
+	echo "== $(RNN_SCRIPTS), one after another  (both lanes in the background; output below)"; \
+	$(PY) -m common.models --data $$src $(MODELS) >$$logs/models 2>&1 & cnn=$$!; \
+	( for s in $(RNN_SCRIPTS); do echo "== $(PY) $$s"; $(PY) $$s || exit $$?; done ) >$$logs/rnn 2>&1 & rnn=$$!; \
+	wait $$cnn; status=$$?; show "$(PY) -m common.models" $$logs/models; test $$status = 0 || exit $$status; \
 	for s in $(CNN_SCRIPTS); do \
-	  echo "== $(PY) $$s --data $$src"; \
-	  $(PY) $$s --data $$src || exit $$?; \
+	  OMP_NUM_THREADS=1 $(PY) $$s --data $$src >$$logs/$$s 2>&1 & pids="$$pids $$!"; \
+	done; \
+	wait $$rnn; status=$$?; show "$(RNN_SCRIPTS)" $$logs/rnn; test $$status = 0 || exit $$status; \
+	set -- $$pids; for s in $(CNN_SCRIPTS); do \
+	  wait $$1; status=$$?; shift; show "OMP_NUM_THREADS=1 $(PY) $$s --data $$src" $$logs/$$s; \
+	  test $$status = 0 || exit $$status; \
 	done
 	@for f in $(RESULTS); do \
 	  test -s $$f || { echo "make: expected output $$f is missing" >&2; exit 1; }; \
