@@ -35,13 +35,13 @@ from matplotlib.patches import FancyBboxPatch
 
 from common.cli import (
     Parser,
+    add_reading_out_argument,
     finite_float,
     positive_float,
     reading_folder,
     run,
     save_figure,
     versions,
-    writable_dir,
     write_json_atomic,
 )
 from common.gradcheck import numeric_gradient, rel_error
@@ -151,10 +151,7 @@ def build_parser() -> Parser:
                         help="initial state h(0)")
     parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
                         help="base of the log in the loss (e: natural)")
-    parser.add_argument("--out", type=writable_dir,
-                        help="folder for the JSON and the figure (default: figures/ with the assignment's "
-                             "flags, figures/readings/p3_<changed flags>/ otherwise, so that another reading "
-                             "never overwrites the results the report is built from)")
+    add_reading_out_argument(parser, "p3")
     return parser
 
 

@@ -33,13 +33,13 @@ import numpy as np
 
 from common.cli import (
     Parser,
+    add_reading_out_argument,
     finite_float,
     positive_float,
     reading_folder,
     run,
     save_figure,
     versions,
-    writable_dir,
     write_json_atomic,
 )
 from common.gradcheck import numeric_gradient, rel_error
@@ -147,10 +147,7 @@ def build_parser() -> Parser:
                             metavar=("U1", "U2"), help=f"bias of the {what}, one per unit")
     parser.add_argument("--log", choices=sorted(LOG_BASES), default="e",
                         help="base of the log in the loss (e: natural)")
-    parser.add_argument("--out", type=writable_dir,
-                        help="folder for the JSON and the figure (default: figures/ with this script's "
-                             "flags, figures/readings/p5_<changed flags>/ otherwise, so that another reading "
-                             "never overwrites the results the report is built from)")
+    add_reading_out_argument(parser, "p5")
     return parser
 
 

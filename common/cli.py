@@ -90,6 +90,15 @@ def changed_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, nam
     return {n: getattr(args, n) for n in names if getattr(args, n) != parser.get_default(n)}
 
 
+def add_reading_out_argument(parser: argparse.ArgumentParser, script: str) -> None:
+    """--out of a script whose flags choose a reading of the assignment (P3, P5): by default figures/
+    for the assignment's own reading, figures/readings/<script>_<changed flags>/ for any other."""
+    parser.add_argument("--out", type=writable_dir,
+                        help="folder for the JSON and the figure (default: figures/ with the assignment's "
+                             f"flags, figures/readings/{script}_<changed flags>/ otherwise, so that another "
+                             "reading never overwrites the results the report is built from)")
+
+
 def reading_folder(parser: argparse.ArgumentParser, args: argparse.Namespace, script: str,
                    names: tuple[str, ...]) -> Path:
     """--out when given (its type, `writable_dir`, checked it), else `out_folder` for the flags among

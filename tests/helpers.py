@@ -1,6 +1,10 @@
-"""Helpers shared by several test modules: a random CNN of the Problem 1 architecture, and the
-8-significant-digit formatting that the report's expected strings are built with."""
+"""Helpers shared by several test modules: a random CNN of the Problem 1 architecture, the
+8-significant-digit formatting that the report's expected strings are built with, and a copy of the
+results with one field deleted."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import torch
 
@@ -27,3 +31,16 @@ def sig(v: float) -> str:
 
 def vec(v: list) -> str:
     return "[" + ", ".join(sig(e) for e in v) + "]"
+
+
+def without_field(source: Path, folder: Path, n: int, path: tuple) -> None:
+    """Copy every JSON file of `source` into `folder`, with the field at `path` (keys and indices)
+    deleted from pN_results.json."""
+    for f in source.glob("*.json"):
+        (folder / f.name).write_text(f.read_text())
+    data = json.loads((folder / f"p{n}_results.json").read_text())
+    parent = data
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    (folder / f"p{n}_results.json").write_text(json.dumps(data))

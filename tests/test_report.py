@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import without_field
 
 import answer_key
 import p3_rnn_bptt
@@ -83,14 +84,7 @@ def test_a_broken_results_file_is_fixed_by_the_command_it_names(rnn_results, tmp
 @pytest.mark.parametrize("n, path", [(3, ("grad_b_bptt",)), (3, ("intermediate", 0, "dL_dh")),
                                      (5, ("params", "b_f")), (5, ("intermediate", 2, "dL_da_f"))])
 def test_deleting_a_field_the_renderer_reads_fails_naming_it(rnn_results, tmp_path, n, path):
-    for f in rnn_results.glob("*.json"):
-        (tmp_path / f.name).write_text(f.read_text())
-    data = json.loads((tmp_path / f"p{n}_results.json").read_text())
-    parent = data
-    for k in path[:-1]:
-        parent = parent[k]
-    del parent[path[-1]]
-    (tmp_path / f"p{n}_results.json").write_text(json.dumps(data))
+    without_field(rnn_results, tmp_path, n, path)
     done = build_in(tmp_path)
     dotted = re.sub(r"\.(\d+)", r"[\1]", ".".join(map(str, path)))
     assert done.returncode == 2 and f"has no field '{dotted}'" in done.stderr, done.stderr

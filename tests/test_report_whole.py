@@ -3,7 +3,6 @@ every sub-question opens with a short answer, the main body keeps its budget, an
 renderer reads, deleted from its file, stops the build with a line naming it."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import without_field
 
 import answer_key
 import p3_rnn_bptt
@@ -60,14 +60,7 @@ def test_every_subquestion_opens_with_a_short_answer(every_result):
                                      (2, ("maps_equal_cells",)), (2, ("important_region", "n_below")),
                                      (4, ("experiment2",))])
 def test_deleting_a_field_a_renderer_reads_fails_naming_it(every_result, tmp_path, n, path):
-    for f in every_result.glob("*.json"):
-        shutil.copy(f, tmp_path / f.name)
-    data = json.loads((tmp_path / f"p{n}_results.json").read_text())
-    parent = data
-    for key in path[:-1]:
-        parent = parent[key]
-    del parent[path[-1]]
-    (tmp_path / f"p{n}_results.json").write_text(json.dumps(data))
+    without_field(every_result, tmp_path, n, path)
     done = build(tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert re.search(rf"p{n}_results.json has no field '{re.escape('.'.join(path))}", done.stderr), done.stderr
