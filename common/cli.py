@@ -111,14 +111,6 @@ def reading_folder(parser: argparse.ArgumentParser, args: argparse.Namespace, sc
         parser.error(f"argument --out: {exc}")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
-
-
 def nonnegative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
     value = int(text)

@@ -44,11 +44,11 @@ def data_description(r1) -> str:
     return DATA_SOURCES[source]
 
 
-def not_run(n: int) -> list[str]:
-    return [f"_Not run yet: `{fix(n)}`._", ""]
+def not_run(n: int, folder: Path) -> list[str]:
+    return [f"_Not run yet: `{fix(n, folder)}`._", ""]
 
 
-def header(results: dict, date: str) -> list[str]:
+def header(results: dict, date: str, folder: Path) -> list[str]:
     r1, r3 = results[1], results[3]
     rows = [["Date", date], ["Machine", machine_line()]]
     if r1 is not None:
@@ -57,9 +57,9 @@ def header(results: dict, date: str) -> list[str]:
     if r3 is not None:
         rows.append(["Python, numpy", f"{r3['versions']['python']}, {r3['versions']['numpy']}"])
     lines = ["# Report: CNNs and RNNs, every question answered", ""] + table(["", ""], rows)
-    absent = [PROBLEMS[n].SCRIPT for n, r in results.items() if r is None]
+    absent = [n for n, r in results.items() if r is None]
     if absent:
-        lines += ["**Not run yet**: " + ", ".join(f"`python {s}`" for s in absent) + ".", ""]
+        lines += ["**Not run yet**: " + ", ".join(f"`{fix(n, folder)}`" for n in absent) + ".", ""]
     return lines
 
 
@@ -75,11 +75,11 @@ def interpretations(results: dict) -> list[str]:
 
 
 def build_report(results: dict, answer_key, figs: Figures, date: str) -> str:
-    lines = header(results, date)
+    lines = header(results, date, figs.folder)
     for n in PROBLEMS:
         lines += problem_lines(n, results[n], figs) if results[n] is not None else (
-            [f"## P{n}: {PROBLEMS[n].TITLE}", ""] + not_run(n))
-    lines += key.section(answer_key, results[3], results[5])
+            [f"## P{n}: {PROBLEMS[n].TITLE}", ""] + not_run(n, figs.folder))
+    lines += key.section(answer_key, results[3], results[5], command(key.SCRIPT, figs.folder))
     lines += interpretations(results)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
 

@@ -74,11 +74,11 @@ def p3_tables(p3: list, r3) -> list[str]:
                "reading.", ""])
 
 
-def section(rows, r3, r5) -> list[str]:
+def section(rows, r3, r5, rerun: str) -> list[str]:
     """The rubric, then P3's and P5's tables. `rows` is None when answer_key.py has not run."""
     lines = ["## Answer key for graders", ""] + rubric()
     if rows is None:
-        return lines + [f"_Not run yet: `python {SCRIPT}`._", ""]
+        return lines + [f"_Not run yet: `{rerun}`._", ""]
     lines += ["Every gradient below was checked against torch autograd when `answer_key.py` ran. **Bold** "
               "marks the reading of this report's own P3 and P5 sections.", ""]
     lines += p3_tables([row for row in rows if row["problem"] == "p3"], r3)
