@@ -30,11 +30,11 @@ $(STAMP): requirements.txt
 	@touch $@
 
 cnn: $(STAMP)
-	$(PY) -m common.cnn --data $(DATA)
+	$(PY) -m common.nets.training --data $(DATA)
 
 # The checkpoints that P1 and P2 load, by suffix: the reference CNN (seed0), the seed rechecks
 # and P2's judge CNNs (seed1-seed3), P1's no-augmentation CNN (seed0-aug0) and P2's MLP judge
-# (mlp-seed0). The missing ones train side by side, one per core (common/models.py); a test
+# (mlp-seed0). The missing ones train side by side, one per core (common/nets/models.py); a test
 # checks this list against the scripts' models_needed().
 MODELS := seed0 seed1 seed2 seed3 seed0-aug0 mlp-seed0
 
@@ -44,14 +44,14 @@ MODELS := seed0 seed1 seed2 seed3 seed0-aug0 mlp-seed0
 # ready, P1 and P2 run side by side on one torch thread each (their JSON is the same on 1 or 2
 # threads). Each lane's output is shown when it ends; the first failure stops make with its status.
 problems: $(STAMP)
-	@src=$$($(PY) -m common.data $(DATA)) || exit $$?; \
+	@src=$$($(PY) -m common.nets.data $(DATA)) || exit $$?; \
 	logs=$$(mktemp -d); trap 'kill $$cnn $$rnn $$pids 2>/dev/null; rm -rf $$logs' EXIT; \
 	show() { echo "== (output of) $$1"; cat "$$2"; }; \
-	echo "== $(PY) -m common.models --data $$src $(MODELS), then $(CNN_SCRIPTS)"; \
+	echo "== $(PY) -m common.nets.models --data $$src $(MODELS), then $(CNN_SCRIPTS)"; \
 	echo "== $(RNN_SCRIPTS), one after another  (both lanes in the background; output below)"; \
-	$(PY) -m common.models --data $$src $(MODELS) >$$logs/models 2>&1 & cnn=$$!; \
+	$(PY) -m common.nets.models --data $$src $(MODELS) >$$logs/models 2>&1 & cnn=$$!; \
 	( for s in $(RNN_SCRIPTS); do echo "== $(PY) $$s"; $(PY) $$s || exit $$?; done ) >$$logs/rnn 2>&1 & rnn=$$!; \
-	wait $$cnn; status=$$?; show "$(PY) -m common.models" $$logs/models; test $$status = 0 || exit $$status; \
+	wait $$cnn; status=$$?; show "$(PY) -m common.nets.models" $$logs/models; test $$status = 0 || exit $$status; \
 	for s in $(CNN_SCRIPTS); do \
 	  OMP_NUM_THREADS=1 $(PY) $$s --data $$src >$$logs/$$s 2>&1 & pids="$$pids $$!"; \
 	done; \
@@ -74,7 +74,7 @@ key: $(STAMP)
 # and 2 (their own checkpoints), so that README quotes ranges that survive retraining elsewhere.
 README_SEEDS := 1 2
 readme: all
-	@src=$$($(PY) -m common.data $(DATA)) || exit $$?; \
+	@src=$$($(PY) -m common.nets.data $(DATA)) || exit $$?; \
 	for seed in $(README_SEEDS); do \
 	  for s in p1_cnn_filters.py p2_occlusion.py; do \
 	    echo "== $(PY) $$s --data $$src --seed $$seed --out figures/seed$$seed"; \

@@ -15,18 +15,18 @@ Writes:    figures/answer_key.json, a list of rows {problem, interpretation, yha
 Prints:    the rows as one table, 8 significant digits, then P3 (2) in float64 beside float32
 Runtime:   about 2 s on 2 CPU cores, most of it importing torch.
 
-The rows are computed by common/key.py (the math in common/rnn.py, the autograd cross-check and the
-float32 central differences in common/rnn_autograd.py); `grade.py` grades students against them.
+The rows are computed by common/grading/key.py (the math in common/recurrent/rnn.py, the autograd cross-check and the
+float32 central differences in common/recurrent/rnn_autograd.py); `grade.py` grades students against them.
 """
 from __future__ import annotations
 
 import sys
 from typing import Any, Sequence
 
-from common.cli import Parser, add_out_argument, run, write_json_atomic
-from common.key import TOLERANCE, answer_key, key_readings
-from common.solution import assignment_sheet, label
-from common.text import print_table, sig
+from common.core.cli import Parser, add_out_argument, run, write_json_atomic
+from common.core.text import print_table, sig
+from common.grading.key import TOLERANCE, answer_key, key_readings
+from common.grading.solution import assignment_sheet, label
 
 DIGITS = 8  # every number of the printed tables
 

@@ -13,9 +13,9 @@ Example:   tests/data/submissions_example.csv (graded in tests/test_grade.py); R
 Runtime:   about 1 s of imports, then 0.5 s per 1,000 rows with every intermediate on the assignment's
            numbers, 4 s when every student has their own variant (bench/bench_grade.py, 2 CPU cores).
 
-The input and output columns are described in common/submissions.py; the readings, the matching
-rule and the verdicts in common/grading.py; the catalogue of mistakes in common/mistakes.py; the
-rubric in common/rubric.py; the variants in common/variants.py.
+The input and output columns are described in common/grading/submissions.py; the readings, the matching
+rule and the verdicts in common/grading/matching.py; the catalogue of mistakes in common/grading/mistakes.py; the
+rubric in common/grading/rubric.py; the variants in common/grading/variants.py.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.cli import (
+from common.core.cli import (
     FIGURES,
     Parser,
     UserError,
@@ -38,7 +38,8 @@ from common.cli import (
     write_atomic,
     write_json_atomic,
 )
-from common.grading import (
+from common.core.text import print_table
+from common.grading.matching import (
     DEFAULT_RTOL,
     FLOAT32_BAND_FACTOR,
     MATCH_RULE,
@@ -49,9 +50,9 @@ from common.grading import (
     indistinguishable,
     readings_for,
 )
-from common.mistakes import CATALOGUE, for_problem
-from common.rubric import DEFAULT, DEFAULT_RUBRIC, Rubric, parse_rubric
-from common.solution import (
+from common.grading.mistakes import CATALOGUE, for_problem
+from common.grading.rubric import DEFAULT, DEFAULT_RUBRIC, Rubric, parse_rubric
+from common.grading.solution import (
     KEYS,
     OWN,
     PROBLEMS,
@@ -60,7 +61,7 @@ from common.solution import (
     assignment_sheet,
     label,
 )
-from common.submissions import (
+from common.grading.submissions import (
     KNOWN,
     Submission,
     grades_csv,
@@ -68,8 +69,7 @@ from common.submissions import (
     parse_row,
     read_submissions,
 )
-from common.text import print_table
-from common.variants import sheet_markdown, sheet_of, variant_key
+from common.grading.variants import sheet_markdown, sheet_of, variant_key
 
 VERDICTS = ("correct", "other_reading", "known_mistake", "wrong", "incomplete")
 
@@ -96,7 +96,7 @@ def help_epilog() -> str:
         "Readings: P3 with log e (the assignment's), 10 or 2 and h(0) = 0; P5 with the answer key's 12 rows "
         "(σ or tanh on the cell input, several biases); any reading a row states in its log, h0_*, "
         "cell_activation or bias columns; and P3's central differences computed in float32 (within "
-        f"{FLOAT32_BAND_FACTOR:g} × the float32 rounding bound of common/key.py).",
+        f"{FLOAT32_BAND_FACTOR:g} × the float32 rounding bound of common/grading/key.py).",
         f"Why rtol {DEFAULT_RTOL:g}: rtol only has to absorb the rounding a student carries beyond the last "
         f"digit written. The catalogue entry that changes the assignment's answers least is {mistake}: at most "
         f"{size:.1e} relative, at {key}. An rtol of {DEFAULT_RTOL:g}, half of that, keeps every entry apart "

@@ -7,9 +7,9 @@ half against random channels) and what each responds to; (3) the prediction for 
 3 pixels left and right with clamp padding, accuracy against shift with and without the +-1 px
 training augmentation, and how much of a 3-px shift's logit change comes from features that moved
 to another pooled cell. Every claim is checked on 3 training seeds (0, 1, 2).
-Where things live: common/filters.py (1), common/discriminant.py and common/cell_patches.py (2),
-common/shift_study.py (3), common/plots_p1.py (the figures), common/cnn.py (the CNN and its
-recipe), common/data.py (MNIST, the clamp-padded shift).
+Where things live: common/features/filters.py (1), common/features/discriminant.py and common/features/cell_patches.py (2),
+common/features/shift_study.py (3), common/plots/p1.py (the figures), common/nets/ (the CNN, its
+recipe), common/nets/data.py (MNIST, the clamp-padded shift).
 
     python p1_cnn_filters.py                       # uses/trains checkpoints/cnn-<source>*.pt
     python p1_cnn_filters.py --index-one 5 --data mnist5k-t10k
@@ -33,8 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.cell_patches import patches_at_cells
-from common.cli import (
+from common.core.cli import (
     Parser,
     add_out_argument,
     run,
@@ -42,37 +41,20 @@ from common.cli import (
     versions,
     write_json_atomic,
 )
-from common.cnn import (
-    CNN,
-    CONV_LAYERS,
-    add_cnn_arguments,
-    capture,
-    load_cnn,
-    pick_correct,
-    predict_proba,
+from common.core.sampling import sample_indices
+from common.features.cell_patches import patches_at_cells
+from common.features.discriminant import (
+    Discriminant,
+    analyse_zero_eight,
+    correct_zero_eight,
 )
-from common.data import MNISTData, load_mnist, resolve_source
-from common.discriminant import Discriminant, analyse_zero_eight, correct_zero_eight
-from common.filters import (
+from common.features.filters import (
     analyse_filters,
     filter_cosines,
     initial_weights,
     input_share_curve,
 )
-from common.models import ModelSpec, ensure_models
-from common.occlusion import fast_inference_copy
-from common.plots_p1 import (
-    plot_conv1,
-    plot_feature_maps,
-    plot_layer_summary,
-    plot_mosaic,
-    plot_shift_accuracy,
-    plot_shift_examples,
-    plot_top_cells,
-    plot_top_patches,
-)
-from common.sampling import sample_indices
-from common.shift_study import (
+from common.features.shift_study import (
     KEPT,
     SHIFTS,
     ShiftRun,
@@ -82,6 +64,22 @@ from common.shift_study import (
     per_class,
     shift_mechanism,
     shift_run,
+)
+from common.nets.cnn import CNN, CONV_LAYERS, capture, predict_proba
+from common.nets.data import MNISTData, load_mnist, resolve_source
+from common.nets.flags import add_cnn_arguments, pick_correct
+from common.nets.models import ModelSpec, ensure_models
+from common.nets.training import load_cnn
+from common.occlusion.engine import fast_inference_copy
+from common.plots.p1 import (
+    plot_conv1,
+    plot_feature_maps,
+    plot_layer_summary,
+    plot_mosaic,
+    plot_shift_accuracy,
+    plot_shift_examples,
+    plot_top_cells,
+    plot_top_patches,
 )
 from report.render import print_problem
 

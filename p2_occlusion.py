@@ -15,11 +15,11 @@ our CNN sees from relabellings they share; PGD and an optimised patch on the sam
     .venv/bin/python p2_occlusion.py --index 605 --patch 6 --stride 2 --fill 0.5
 
 Where things live: this script is the CLI, the three questions in order and the figures' files.
-The occlusion engine and the `Window` value are in common/occlusion.py; the stroke regions in
-common/strokes.py; the population of 6s in common/population.py; the pastes in
-common/transplant.py and the study built on them in common/transplant_study.py, its rates and
-bootstrap intervals in common/rates.py, its judges in common/judges.py; PGD and the optimised patch
-in common/attacks.py; the figures in common/plots_p2.py; the words in report/p2.py, which prints
+The occlusion engine and the `Window` value are in common/occlusion/engine.py; the stroke regions in
+common/occlusion/strokes.py; the population of 6s in common/occlusion/population.py; the pastes in
+common/occlusion/transplant.py and the study built on them in common/occlusion/transplant_study.py, its rates and
+bootstrap intervals in common/occlusion/rates.py, its judges in common/occlusion/judges.py; PGD and the optimised patch
+in common/occlusion/attacks.py; the figures in common/plots/p2.py and p2_study.py; the words in report/p2.py, which prints
 them at the end (the same text as the report's P2).
 
 Map cell (r, c) is the patch whose TOP-LEFT corner is at pixel (r*stride, c*stride); the map
@@ -32,7 +32,7 @@ differ between CPUs: README gives the range over 3 training seeds, and each run 
 (figures/p2_results.json).
 Writes: figures/p2_maps.png, p2_regions.png, p2_population.png, p2_sixes_gallery.png,
 p2_transplant_study.png, p2_adversarial.png, p2_attacks.png and p2_results.json; trains and caches
-the judges (checkpoints/cnn-<source>-seed{1,2,3}.pt, mlp-<source>.pt; common/mlp.py) on the first run.
+the judges (checkpoints/cnn-<source>-seed{1,2,3}.pt, mlp-<source>.pt; common/nets/mlp.py) on the first run.
 Runtime, checkpoints cached: about 19 s of one core (OMP_NUM_THREADS=1) on the official 10,000-digit
 test set: the study 7 s (FULL), the population of 6s 4 s (POPULATION_MAX), the figures 4 s. The
 first run also trains 3 judge CNNs (about 10 s each on one thread, one per core side by side) and
@@ -48,8 +48,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from common.attacks import compare_attacks
-from common.cli import (
+from common.core.cli import (
     Parser,
     UserError,
     add_out_argument,
@@ -58,25 +57,24 @@ from common.cli import (
     versions,
     write_json_atomic,
 )
-from common.cnn import add_cnn_arguments, load_cnn, pick_correct, predict_proba
-from common.data import MNISTData, load_mnist, resolve_source
-from common.judges import JUDGE_CNNS, Judge, describe_judges, judge_specs, load_judges
-from common.models import ModelSpec, ensure_models
-from common.occlusion import Window, cell_mask, check_window, occlusion_maps
-from common.plots_p2 import (
-    gallery_picks,
-    plot_adversarial,
-    plot_attacks,
-    plot_gallery,
-    plot_maps,
-    plot_population,
-    plot_regions,
-    plot_transplant_study,
+from common.nets.cnn import predict_proba
+from common.nets.data import MNISTData, load_mnist, resolve_source
+from common.nets.flags import add_cnn_arguments, pick_correct
+from common.nets.models import ModelSpec, ensure_models
+from common.nets.training import load_cnn
+from common.occlusion.attacks import compare_attacks
+from common.occlusion.engine import Window, cell_mask, check_window, occlusion_maps
+from common.occlusion.judges import (
+    JUDGE_CNNS,
+    Judge,
+    describe_judges,
+    judge_specs,
+    load_judges,
 )
-from common.population import Population, analyse_population
-from common.rates import nested, r6
-from common.strokes import CRITICAL_P, SIX, RegionMasks, analyse_regions
-from common.transplant import (
+from common.occlusion.population import Population, analyse_population
+from common.occlusion.rates import nested, r6
+from common.occlusion.strokes import CRITICAL_P, SIX, RegionMasks, analyse_regions
+from common.occlusion.transplant import (
     adversarial_mask,
     all_or_sample,
     correct_of_class,
@@ -84,7 +82,15 @@ from common.transplant import (
     flip_share_map,
     relabelled_mask,
 )
-from common.transplant_study import Study, run_study
+from common.occlusion.transplant_study import Study, run_study
+from common.plots.p2 import (
+    gallery_picks,
+    plot_gallery,
+    plot_maps,
+    plot_population,
+    plot_regions,
+)
+from common.plots.p2_study import plot_adversarial, plot_attacks, plot_transplant_study
 from report.render import print_problem
 
 # population: a seeded sample of the correct test 6s (the official test set has about 950) for the
@@ -133,7 +139,7 @@ class Drawn(NamedTuple):
 
 
 def models_needed(seed: int) -> list[ModelSpec]:
-    """The networks a run loads: our CNN, then its judges (common/judges.py)."""
+    """The networks a run loads: our CNN, then its judges (common/occlusion/judges.py)."""
     return [ModelSpec(seed)] + judge_specs(seed)
 
 

@@ -24,9 +24,9 @@ Expected (seed 0; 5 draws of sequence and weights in experiment 1, H = 64, T = 2
   at ρ = 0.
 Runtime:   about 10 s on 2 CPU cores; --quick: about 3 s. BLAS is limited to one thread.
 
-Where things live: experiment 1 in common/longseq.py; the gain sweep in common/gain.py; the echo
-state network in common/esn.py; the figures in common/plots_p4.py; the words in report/p4.py; the
-layers' math (rnn_forward/backward, lstm_forward/backward) in common/rnn.py.
+Where things live: experiment 1 in common/recurrent/longseq.py; the gain sweep in common/recurrent/gain.py; the echo
+state network in common/recurrent/esn.py; the figures in common/plots/p4.py; the words in report/p4.py; the
+layers' math (rnn_forward/backward, lstm_forward/backward) in common/recurrent/rnn.py.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from common.cli import (
+from common.core.cli import (
     Parser,
     add_out_argument,
     nonnegative_int,
@@ -43,9 +43,16 @@ from common.cli import (
     versions,
     write_json_atomic,
 )
-from common.esn import DECOY, MOTIF, Exp2Config, echo_state_gap, experiment2_grid
-from common.gain import GainConfig, gain_sweep, summarise_gains
-from common.longseq import (
+from common.plots.p4 import plot_esn, plot_far_share, plot_gain, plot_gradient_decay
+from common.recurrent.esn import (
+    DECOY,
+    MOTIF,
+    Exp2Config,
+    echo_state_gap,
+    experiment2_grid,
+)
+from common.recurrent.gain import GainConfig, gain_sweep, summarise_gains
+from common.recurrent.longseq import (
     DECAY,
     FAR,
     Exp1Config,
@@ -53,7 +60,6 @@ from common.longseq import (
     single_threaded_blas,
     summarise_draws,
 )
-from common.plots_p4 import plot_esn, plot_far_share, plot_gain, plot_gradient_decay
 from report.render import print_problem
 
 INTERPRETATION = (

@@ -20,7 +20,7 @@ Expected:  with σ on the cell input, as printed in eq. 10.41:
 Runtime:   about 2 s on 2 CPU cores, most of it importing torch (autograd cross-check) and matplotlib.
 
 The math (the LSTM's forward/backward pairs, the output head and the custom loss) lives in
-common/rnn.py; this script holds the problem: the biases and why, the printed worked solution,
+common/recurrent/rnn.py; this script holds the problem: the biases and why, the printed worked solution,
 the cross-checks and the figure.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.cli import (
+from common.core.cli import (
     Parser,
     add_reading_out_argument,
     finite_float,
@@ -42,22 +42,19 @@ from common.cli import (
     versions,
     write_json_atomic,
 )
-from common.gradcheck import numeric_gradient, rel_error
-from common.plotting import plt
-from common.rnn import (
-    BLOCK_NAMES,
-    CELL_ACTIVATIONS,
-    LOG_BASES,
+from common.core.gradcheck import numeric_gradient, rel_error
+from common.core.text import sig
+from common.plots.backend import plt
+from common.recurrent.lstm import BLOCK_NAMES, CELL_ACTIVATIONS, LSTMGrads
+from common.recurrent.problems import (
     PROBLEM5_BIASES,
-    LSTMGrads,
-    OutputGrads,
     lstm_model_backward,
     lstm_model_forward,
     problem3_sequence,
     problem5_params,
 )
-from common.rnn_autograd import lstm_grad_b_f
-from common.text import sig
+from common.recurrent.rnn import LOG_BASES, OutputGrads
+from common.recurrent.rnn_autograd import lstm_grad_b_f
 from report.render import print_problem
 
 INTERPRETATION = (
@@ -66,7 +63,7 @@ INTERPRETATION = (
     "The LSTM's h(t) feeds Problem 3's output layer and loss."
 )
 
-# Why each bias of PROBLEM5_BIASES (common/rnn.py). With U and W shared, the biases alone tell the gates
+# Why each bias of PROBLEM5_BIASES (common/recurrent/rnn.py). With U and W shared, the biases alone tell the gates
 # apart, so each is set by what its gate should do before training; the four values differ.
 BIAS_JUSTIFICATION = {
     "b_f": "keep. The forget gate starts mostly open, σ(1) = 0.73 at zero input, so s(t) keeps "
@@ -153,7 +150,7 @@ def build_parser() -> Parser:
 
 def output_folder(parser: Parser, args: Any) -> Path:
     """--out, or by default figures/ for this script's own reading and figures/readings/p5_<changed flags>/
-    for any other (common.cli.out_folder)."""
+    for any other (common.core.cli.out_folder)."""
     return reading_folder(parser, args, "p5", ("cell_activation", *BIAS_FLAGS, "log", "eps"))
 
 

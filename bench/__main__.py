@@ -30,8 +30,8 @@ from bench.common import (
     machine_info,
     machine_key,
 )
-from common.cli import ROOT, Parser, write_atomic, write_json_atomic
-from common.text import markers, splice
+from common.core.cli import ROOT, Parser, write_atomic, write_json_atomic
+from common.core.text import markers, splice
 
 BENCH_DIR = Path(__file__).resolve().parent
 ORDER = ("occlusion", "training", "bptt", "pipeline", "standin")  # the issues' numbering, 1 to 5

@@ -1,12 +1,12 @@
-"""Benchmark 3: the hand-written numpy BPTT (common/rnn.py) against torch autograd.
+"""Benchmark 3: the hand-written numpy BPTT (common/recurrent/rnn.py) against torch autograd.
 
 Both compute the full gradient (every parameter) of the Problem 3 loss, L = (ŷ1(τ) − 0.5)² −
 log ŷ2(τ), on the output layer of a vanilla RNN (T in {3, 1,000, 10,000}, H in {2, 64}) or an LSTM
-(same T, H = 2), float64, D = O = 2, random seeded parameters. Ours: common/rnn.py's
+(same T, H = 2), float64, D = O = 2, random seeded parameters. Ours: common/recurrent/rnn.py's
 `*_model_forward` then `*_model_backward`. The peer: the same network unrolled in torch, one op per
 step as a user would write it, then `torch.autograd.grad`. Both are timed forward + backward (the
 peer needs its forward to build the graph), interleaved, 2 torch threads. Before timing, every
-parameter's gradient must agree to 1e-12 relative (`common.gradcheck.rel_error`).
+parameter's gradient must agree to 1e-12 relative (`common.core.gradcheck.rel_error`).
 
     .venv/bin/python -m bench --only bptt      (about 45 s on 2 CPU cores; --quick: 1 s, 1 thread)
 """
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from bench.common import OthersCPU, goal, interleaved, result, row
-from common.cnn import torch_threads
-from common.gradcheck import rel_error
-from common.rnn import (
-    LSTMParams,
+from common.core.gradcheck import rel_error
+from common.nets.training import torch_threads
+from common.recurrent.lstm import LSTMParams
+from common.recurrent.problems import (
     RNNParams,
     lstm_model_backward,
     lstm_model_forward,
@@ -59,14 +59,14 @@ def lstm_problem(T: int, H: int, seed: int = 0) -> tuple[np.ndarray, LSTMParams,
 
 
 def numpy_rnn_grads(x: np.ndarray, p: RNNParams) -> Grads:
-    """Ours: every parameter's gradient from common.rnn's forward and backward."""
+    """Ours: every parameter's gradient from common.recurrent.rnn's forward and backward."""
     _, _, cache = rnn_model_forward(x, p)
     out, rnn = rnn_model_backward(cache)
     return {"b": rnn.db, "c": out.dc, "W": rnn.dW, "U": rnn.dU, "V": out.dV}
 
 
 def numpy_lstm_grads(x: np.ndarray, p: LSTMParams, V: np.ndarray, c: np.ndarray) -> Grads:
-    """Ours: every parameter's gradient from common.rnn's forward and backward (σ cell input)."""
+    """Ours: every parameter's gradient from common.recurrent.rnn's forward and backward (σ cell input)."""
     _, _, cache = lstm_model_forward(x, p, V, c)
     out, lstm = lstm_model_backward(cache)
     return {**lstm.params._asdict(), "V": out.dV, "c": out.dc}
@@ -184,7 +184,7 @@ def _run(quick: bool) -> dict[str, Any]:
         notes.append("Below the goal: " + ", ".join(missed) + (
             "; cProfile of ours in detail[case]['profile_ours']." if not quick else "."))
     return result("bptt", "BPTT: numpy backward vs torch autograd", quick,
-                  ours="numpy BPTT (common/rnn.py)", peer="torch autograd, unrolled graph",
+                  ours="numpy BPTT (common/recurrent/rnn.py)", peer="torch autograd, unrolled graph",
                   agree=agree,
                   agreement=f"all parameter gradients of every case equal to {worst:.1e} relative "
                             f"(tolerance {TOLERANCE:g})",

@@ -1,6 +1,6 @@
 """Benchmark 6 (issue 19): grade.py's work on a class of 1,000 rows with intermediates.
 
-The class: 500 students, each a P3 and a P5 row giving every value of common/solution.py's KEYS
+The class: 500 students, each a P3 and a P5 row giving every value of common/grading/solution.py's KEYS
 (forward values, L, central differences, every intermediate of the backward, the update, L_new) with
 6 significant digits, as a spreadsheet holds them. Rows are dealt in turn: the right answer, another
 reading of the answer key, each catalogue mistake under a key reading, an unknown mistake (every value
@@ -22,19 +22,19 @@ from typing import Any
 import numpy as np
 
 from bench.common import OthersCPU, goal, interleaved, result, row
-from common.grading import (
+from common.grading.key import key_readings
+from common.grading.matching import (
     DEFAULT_RTOL,
     Values,
     first_difference,
     grade,
     is_assignment_reading,
 )
-from common.key import key_readings
-from common.mistakes import PIECES, for_problem
-from common.rubric import DEFAULT
-from common.solution import HEAD, KEYS, OWN, PROBLEMS, REFERENCE, Solver
-from common.submissions import grades_csv, output_row, read_submissions
-from common.variants import sheet_of
+from common.grading.mistakes import PIECES, for_problem
+from common.grading.rubric import DEFAULT
+from common.grading.solution import HEAD, KEYS, OWN, PROBLEMS, REFERENCE, Solver
+from common.grading.submissions import grades_csv, output_row, read_submissions
+from common.grading.variants import sheet_of
 
 GOAL_SECONDS = 2.0
 STUDENTS = 500
@@ -106,7 +106,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                   None if quick else bool(median <= GOAL_SECONDS),
                   f"{median:.2f} s (median of {repeats}) on the assignment's numbers; "
                   f"{rows[1]['ours']['median']:.2f} s with a variant per student")]
-    return result("grade", "grade.py: a class of 1,000 rows", quick, ours="common.grading via grade.py's steps",
+    return result("grade", "grade.py: a class of 1,000 rows", quick, ours="common.grading.matching via grade.py's steps",
                   peer="none (no tool grades readings and mistakes)", agree=agree,
                   agreement="every row's verdict, and mistake for known_mistake, is the one it was dealt"
                             + ("" if agree else f": {sum(len(d['disagreements']) for d in detail.values())} differ"),

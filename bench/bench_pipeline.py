@@ -2,7 +2,7 @@
 
 Times `make` twice each way, cold and warm interleaved (cold, warm, warm, cold), then every step
 that make runs as its own subprocess, round-robin over 3 rounds: the data-source resolution that
-make runs once (`python -m common.data auto`), the training (into a temporary folder), the
+make runs once (`python -m common.nets.data auto`), the training (into a temporary folder), the
 cached-checkpoint check, each problem script with make's flags (the resolved source), and bare imports
 (`python -c pass`, `import torch`, `import matplotlib.pyplot`). One more, untimed run of each
 script with `python -X importtime` says how much of it is importing packages. There is no peer:
@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench.common import OthersCPU, Stat, goal, result, row, stat, uncontended
-from common.cli import ROOT
+from common.core.cli import ROOT
 
 STAMP = ".venv/.installed-requirements"
 MAKE = ("make", "-o", STAMP)
-TRAINED_MARK = "trained cnn-"  # what common.models prints for each CNN it trains
+TRAINED_MARK = "trained cnn-"  # what common.nets.models prints for each CNN it trains
 MAKE_SCRIPTS = ("p3_rnn_bptt.py", "p4_experiments.py", "p5_lstm.py", "answer_key.py",
                 "p1_cnn_filters.py", "p2_occlusion.py")  # the Makefile's scripts, in its order
 DATA = "auto"  # the Makefile's default
@@ -60,8 +60,8 @@ def timed(cmd: list[str] | tuple[str, ...]) -> tuple[float, int, str]:
 
 
 def resolved_source() -> str:
-    """What make passes on as --data: `python -m common.data DATA`'s answer ("mnist" or "mnist5k-t10k")."""
-    p = subprocess.run([sys.executable, "-m", "common.data", DATA], cwd=ROOT, env=clean_env(),
+    """What make passes on as --data: `python -m common.nets.data DATA`'s answer ("mnist" or "mnist5k-t10k")."""
+    p = subprocess.run([sys.executable, "-m", "common.nets.data", DATA], cwd=ROOT, env=clean_env(),
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return p.stdout.strip() or DATA
 
@@ -76,11 +76,11 @@ def steps(checkpoints: Path, source: str) -> dict[str, list[str]]:
     the scripts get the source that make resolved once. "training" is one CNN, as issue 7's
     budget means; make trains all of MODELS side by side, in the background of P3-P5."""
     py = sys.executable
-    cmds = {"data source (once per make)": [py, "-m", "common.data", DATA],
-            "training": [py, "-m", "common.cnn", "--data", source, "--retrain", "--checkpoints", str(checkpoints)],
-            "training make's networks, side by side": [py, "-m", "common.models", "--data", source, "--retrain",
+    cmds = {"data source (once per make)": [py, "-m", "common.nets.data", DATA],
+            "training": [py, "-m", "common.nets.training", "--data", source, "--retrain", "--checkpoints", str(checkpoints)],
+            "training make's networks, side by side": [py, "-m", "common.nets.models", "--data", source, "--retrain",
                                                        "--checkpoints", str(checkpoints), *make_models()],
-            "models (cached)": [py, "-m", "common.models", "--data", source, *make_models()]}
+            "models (cached)": [py, "-m", "common.nets.models", "--data", source, *make_models()]}
     for script in MAKE_SCRIPTS:
         flags = ["--data", source] if script.startswith(("p1_", "p2_")) else []
         cmds[script.split("_")[0] if script.startswith("p") else script.removesuffix(".py")] = [py, script, *flags]

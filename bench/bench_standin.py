@@ -28,7 +28,7 @@ from typing import Any
 from bench.bench_pipeline import STAMP, clean_env
 from bench.common import OthersCPU, goal, result, row, stat
 from bench.standin import SIZES, write_standin
-from common.cli import ROOT
+from common.core.cli import ROOT
 
 GOAL_SECONDS, GOAL_RSS_GB = 240.0, 2.5
 WRAPPER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "

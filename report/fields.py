@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from common.cli import UserError
+from common.core.cli import UserError
 
 
 class MissingField(UserError):

@@ -1,5 +1,5 @@
 """The grader's rubric: what to accept for each model-dependent answer, the numeric tolerance of
-grade.py (quoted from common/grading.py, so that the report and the command never disagree), and
+grade.py (quoted from common/grading/matching.py, so that the report and the command never disagree), and
 P3 and P5 under every reading a student may take, from answer_key.json (written by answer_key.py).
 
 Vectors show 5 significant digits; the JSON keeps full precision. The readings of this report's own
@@ -7,10 +7,10 @@ P3 and P5 sections are in bold. The h(0) column is shown only when the rows' h(0
 """
 from __future__ import annotations
 
-from common.grading import DEFAULT_RTOL, MATCH_RULE
-from common.rnn import PROBLEM3_EPS
-from common.rubric import DEFAULT
-from common.solution import PROBLEMS
+from common.grading.matching import DEFAULT_RTOL, MATCH_RULE
+from common.grading.rubric import DEFAULT
+from common.grading.solution import PROBLEMS
+from common.recurrent.problems import PROBLEM3_EPS
 from report.md import sig, table
 
 SCRIPT = "answer_key.py"

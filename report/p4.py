@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from common.cli import ROOT
+from common.core.cli import ROOT
 from report.md import Figures, Section, answer, details, table
 
 ARGUMENT = ROOT / "p4_answers.md"

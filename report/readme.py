@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from common.cli import write_atomic
-from common.machine import one_line as machine_line
-from common.text import splice
+from common.core.cli import write_atomic
+from common.core.machine import one_line as machine_line
+from common.core.text import splice
 from report.fields import load
 from report.md import Figures, pct, sig, table
 

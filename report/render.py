@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from common.cli import FIGURES, PYTHON
+from common.core.cli import FIGURES, PYTHON
 from report import p1, p2, p3, p4, p5
 from report.fields import Strict
 from report.md import Figures

@@ -3,9 +3,10 @@ of P1 and one quick run of P2 on it (for their tests and the whole report's); an
 suite leaves the repository's checkpoints/ as it found it."""
 import pytest
 
-from common.cnn import checkpoint_path, load_checkpoint, save_checkpoint, train_cnn
-from common.data import load_mnist
-from common.models import CHECKPOINT_DIR
+from common.nets.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
+from common.nets.data import load_mnist
+from common.nets.models import CHECKPOINT_DIR
+from common.nets.training import train_cnn
 
 
 def checkpoint_state() -> dict[str, int]:
@@ -93,8 +94,8 @@ def p2_run(judge_checkpoints, tmp_path_factory):
     import json
 
     import p2_occlusion as p2
-    from common.cnn import load_cnn
-    from common.judges import load_judges
+    from common.nets.training import load_cnn
+    from common.occlusion.judges import load_judges
 
     out = tmp_path_factory.mktemp("p2")
     argv = ["--quick", "--data", "mnist5k-t10k", "--checkpoints", str(judge_checkpoints), "--out", str(out)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from common.cnn import CNN
+from common.nets.cnn import CNN
 
 
 def random_cnn(seed: int = 0, bn_affine: bool = False) -> CNN:

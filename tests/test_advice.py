@@ -5,7 +5,7 @@ ADVICE lists every error message in the code that names a command (or flag) in b
 the test here that follows it; test_every_message_with_advice_is_listed_and_followed_by_a_test
 reads the messages from the source, so a new one fails until it has its test. Checkpoints live in
 temporary folders (--checkpoints), and the command's training runs in this process with a
-one-epoch recipe (common.models.main, as `python -m common.models` runs it), but for the MLP
+one-epoch recipe (common.nets.models.main, as `python -m common.nets.models` runs it), but for the MLP
 judge's, which runs verbatim in a shell with the real recipe (a few seconds).
 """
 from __future__ import annotations
@@ -24,9 +24,9 @@ from test_data import write_idx
 
 import p1_cnn_filters as p1
 import p2_occlusion as p2
-from common import cnn, data, mlp, models
-from common.checkpoints import ModelSpec, checkpoint_path, retrain_command
-from common.cli import PYTHON, ROOT, UserError, run
+from common.core.cli import PYTHON, ROOT, UserError, run
+from common.nets import checkpoints, data, mlp, models, training
+from common.nets.checkpoints import ModelSpec, checkpoint_path, retrain_command
 
 # Each message with advice, as its source writes it ({} for each value filled in), and the test
 # that follows it: one in this file, or "tests/test_x.py::test_name".
@@ -122,15 +122,15 @@ def failure(main, argv: list[str], capsys) -> str:
 
 
 def follow_in_process(cmd: str, monkeypatch) -> None:
-    """Run a `.venv/bin/python -m common.models ...` command through common.models.main, in this
+    """Run a `.venv/bin/python -m common.nets.models ...` command through common.nets.models.main, in this
     process, with a one-epoch recipe for the CNN and the MLP."""
     words = shlex.split(cmd)
     if words[0] == "cd":
         assert words[1:3] == [str(ROOT), "&&"]
         words = words[3:]
-    assert words[:3] == [PYTHON, "-m", "common.models"], cmd
+    assert words[:3] == [PYTHON, "-m", "common.nets.models"], cmd
     assert "--checkpoints" in words  # a temporary folder, never the repository's checkpoints/
-    monkeypatch.setattr(cnn, "default_epochs", lambda n_train: 1)
+    monkeypatch.setattr(training, "default_epochs", lambda n_train: 1)
     monkeypatch.setattr(mlp, "MLP_EPOCHS", 1)
     models.main(words[3:])
 
@@ -141,13 +141,13 @@ def every_checkpoint(tiny_checkpoints, tmp_path_factory):
     """One file per network P1 and P2 load on seed 0: the tiny CNN under each CNN's name (its
     metadata naming that seed and augmentation) and an untrained MLP."""
     folder = tmp_path_factory.mktemp("every_checkpoint")
-    model, meta = cnn.load_checkpoint(checkpoint_path(SOURCE, tiny_checkpoints))
+    model, meta = checkpoints.load_checkpoint(checkpoint_path(SOURCE, tiny_checkpoints))
     for spec in dict.fromkeys(P1_SPECS + P2_SPECS):
         if spec.kind == "mlp":
             torch.manual_seed(0)
-            cnn.save_checkpoint(mlp.MLP(), {"source": SOURCE, "seed": spec.seed}, spec.path(SOURCE, folder))
+            checkpoints.save_checkpoint(mlp.MLP(), {"source": SOURCE, "seed": spec.seed}, spec.path(SOURCE, folder))
         else:
-            cnn.save_checkpoint(model, {**meta, "seed": spec.seed, "augment_px": spec.augment_px},
+            checkpoints.save_checkpoint(model, {**meta, "seed": spec.seed, "augment_px": spec.augment_px},
                                 spec.path(SOURCE, folder))
     return folder
 
@@ -212,7 +212,7 @@ def test_a_corrupt_checkpoint_is_fixed_by_the_command_it_names(kind, script, spe
     follow_in_process(cmd, monkeypatch)
     after = files(folder)
     assert {name for name in before if after[name] != before[name]} == {path.name}  # that file alone
-    assert cnn.load_checkpoint(path)[1]["epochs"] == 1  # trained by the command
+    assert checkpoints.load_checkpoint(path)[1]["epochs"] == 1  # trained by the command
     (p1_loads if script is p1 else p2_loads)(folder, tmp_path / "out")
 
 
@@ -265,11 +265,11 @@ def test_the_command_names_the_folder_and_runs_from_anywhere(tmp_path, monkeypat
     """From the repository root: the plain command, and --checkpoints only for another folder than
     checkpoints/. From elsewhere it changes into the root first; paths with spaces are quoted."""
     monkeypatch.chdir(ROOT)
-    assert retrain_command(SOURCE, ModelSpec(1)) == f"{PYTHON} -m common.models --data {SOURCE} --retrain seed1"
+    assert retrain_command(SOURCE, ModelSpec(1)) == f"{PYTHON} -m common.nets.models --data {SOURCE} --retrain seed1"
     monkeypatch.chdir(tmp_path)
     cmd = retrain_command(SOURCE, ModelSpec(0, 0, "mlp"), tmp_path / "my checkpoints")
     assert cmd.startswith(f"cd {shlex.quote(str(ROOT))} && ")
-    assert shlex.split(cmd)[3:] == [PYTHON, "-m", "common.models", "--data", SOURCE, "--checkpoints",
+    assert shlex.split(cmd)[3:] == [PYTHON, "-m", "common.nets.models", "--data", SOURCE, "--checkpoints",
                                     str((tmp_path / "my checkpoints").resolve()), "--retrain", "mlp-seed0"]
 
 

@@ -1,6 +1,6 @@
 """answer_key.py: every row of the graders' key against torch autograd, computed here from scratch.
 
-The torch models below are written independently of common/rnn.py and common/rnn_autograd.py: the
+The torch models below are written independently of common/recurrent/rnn.py and common/recurrent/rnn_autograd.py: the
 RNN of eqs. 10.8-10.11 and the LSTM of eqs. 10.40-10.44 with the assignment's numbers typed in again.
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 import torch
 
 import answer_key
-from common import key
-from common.cli import UserError
-from common.rnn import PROBLEM5_BIASES
-from common.solution import assignment_sheet
+from common.core.cli import UserError
+from common.grading import key
+from common.grading.solution import assignment_sheet
+from common.recurrent.problems import PROBLEM5_BIASES
 
 F64 = torch.float64
 U = [[-1.0, 0.0], [1.0, -2.0]]

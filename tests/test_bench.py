@@ -16,7 +16,7 @@ from bench.__main__ import (
 )
 from bench.bench_standin import tree_pss_bytes
 from bench.common import interleaved, isa_label, row, stat
-from common.text import markers
+from common.core.text import markers
 
 
 @pytest.mark.parametrize("name", discover())

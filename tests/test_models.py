@@ -1,4 +1,4 @@
-"""The checkpoints a run needs (common/models.py): spec names, training side by side in a pool of
+"""The checkpoints a run needs (common/nets/models.py): spec names, training side by side in a pool of
 processes, and weights that do not depend on the thread count.
 
 The expected weights come from a second, independent run: the same recipe in this process on one
@@ -15,10 +15,10 @@ import torch
 
 import p1_cnn_filters as p1
 import p2_occlusion as p2
-from common import cnn, mlp
-from common.cli import ROOT
-from common.data import MNISTData, load_mnist
-from common.models import ModelSpec, ensure_models, parse_spec
+from common.core.cli import ROOT
+from common.nets import checkpoints, mlp, training
+from common.nets.data import MNISTData, load_mnist
+from common.nets.models import ModelSpec, ensure_models, parse_spec
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +40,15 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     ("mlp-seed4", ModelSpec(4, 0, "mlp")),
 ])
 def test_specs_parse_to_their_checkpoints(text, spec, tmp_path):
-    assert parse_spec(text) == spec and spec.name == text  # name: what common.models takes back
+    assert parse_spec(text) == spec and spec.name == text  # name: what common.nets.models takes back
     want = (mlp.mlp_path("mnist5k-t10k", tmp_path, spec.seed) if spec.kind == "mlp"
-            else cnn.checkpoint_path("mnist5k-t10k", tmp_path, spec.seed, spec.augment_px))
+            else checkpoints.checkpoint_path("mnist5k-t10k", tmp_path, spec.seed, spec.augment_px))
     assert spec.path("mnist5k-t10k", tmp_path) == want
 
 
 @pytest.mark.parametrize("text", ["seed", "seed-1", "seed0-aug3", "mlp-seed0-aug0", "cnn-seed0", "Seed0", "seed0 "])
 def test_bad_specs_are_a_one_line_error(text):
-    proc = subprocess.run([sys.executable, "-m", "common.models", "--data", "mnist5k-t10k", text],
+    proc = subprocess.run([sys.executable, "-m", "common.nets.models", "--data", "mnist5k-t10k", text],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "seed<k>" in proc.stderr
@@ -62,7 +62,7 @@ def test_training_gives_the_same_weights_on_one_or_two_threads(small):
         models = []
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            models.append(cnn.train_cnn(*small, seed=0, epochs=1, progress=False)[0])
+            models.append(training.train_cnn(*small, seed=0, epochs=1, progress=False)[0])
             assert torch.get_num_threads() == threads  # the caller's setting is restored
     finally:
         torch.set_num_threads(before)

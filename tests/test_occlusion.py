@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from captum.attr import Occlusion
 from helpers import random_cnn
 
-from common.cli import UserError
-from common.cnn import CNN
-from common.occlusion import (
+from common.core.cli import UserError
+from common.nets.cnn import CNN
+from common.occlusion.engine import (
     FoldedCNN,
     IncrementalCNN,
     Window,

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from conftest import P1_ARGV
 
 import p1_cnn_filters as p1
-from common.cli import ROOT
-from common.cnn import capture, load_cnn, predict_proba
-from common.data import load_mnist, shift
-from common.sampling import sample_indices
-from common.shift_study import classify_shifted_one
+from common.core.cli import ROOT
+from common.core.sampling import sample_indices
+from common.features.shift_study import classify_shifted_one
+from common.nets.cnn import capture, predict_proba
+from common.nets.data import load_mnist, shift
+from common.nets.training import load_cnn
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""P1(2)'s pieces (common/discriminant.py, common/cell_patches.py) against hand computations, naive
+"""P1(2)'s pieces (common/features/discriminant.py, common/features/cell_patches.py) against hand computations, naive
 loops and full forward passes, on tiny random models and real digits."""
 import numpy as np
 import pytest
@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from helpers import random_cnn
 
-from common import cell_patches as cp
-from common import discriminant as disc
-from common.cnn import CNN, capture, logits_from_act3
-from common.data import load_mnist
+from common.features import cell_patches as cp
+from common.features import discriminant as disc
+from common.nets.cnn import CNN, capture, logits_from_act3
+from common.nets.data import load_mnist
 
 
 def hand_forward(model: CNN, x: torch.Tensor, zeroed: list[int]) -> torch.Tensor:

@@ -1,12 +1,13 @@
-"""P1(1)'s filter statistics (common/filters.py) against hand-drawn patterns, naive loops over
+"""P1(1)'s filter statistics (common/features/filters.py) against hand-drawn patterns, naive loops over
 kernels, and untrained networks drawn here."""
 import numpy as np
 import pytest
 import torch
 
-from common import filters
-from common.cnn import CNN, train_cnn
-from common.data import MNISTData, load_mnist
+from common.features import filters
+from common.nets.cnn import CNN
+from common.nets.data import MNISTData, load_mnist
+from common.nets.training import train_cnn
 
 
 @pytest.mark.parametrize("pattern,kind,angle", [

@@ -1,15 +1,15 @@
-"""P1(3)'s shift study (common/shift_study.py) against full forward passes, loops and hand formulas."""
+"""P1(3)'s shift study (common/features/shift_study.py) against full forward passes, loops and hand formulas."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from helpers import random_cnn
 
-from common import shift_study as ss
-from common.cnn import capture
-from common.data import MNISTData, shift
-from common.occlusion import fast_inference_copy
-from common.sampling import sample_indices
+from common.core.sampling import sample_indices
+from common.features import shift_study as ss
+from common.nets.cnn import capture
+from common.nets.data import MNISTData, shift
+from common.occlusion.engine import fast_inference_copy
 
 
 @pytest.mark.parametrize("fast", [False, True])

@@ -18,12 +18,10 @@ import torch.nn.functional as F
 from test_p2_study import naive_crossed_bootstrap
 
 import p2_occlusion as p2
-from common.cli import ROOT, run
-from common.cnn import (
-    predict_proba,
-)
-from common.occlusion import check_window
-from common.strokes import REGIONS, label_changes, stroke_regions
+from common.core.cli import ROOT, run
+from common.nets.cnn import predict_proba
+from common.occlusion.engine import check_window
+from common.occlusion.strokes import REGIONS, label_changes, stroke_regions
 from report import p2 as report_p2
 from report.fields import MissingField, Strict
 from report.md import ANSWER_WORDS, Figures, main_body_words, opening_words

@@ -13,13 +13,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from common import mlp
-from common.attacks import pgd
-from common.cli import UserError, run
-from common.cnn import checkpoint_path, save_checkpoint
-from common.judges import load_judges
-from common.rates import clustered_rate, crossed_bootstrap, difference, wilson
-from common.transplant import (
+from common.core.cli import UserError, run
+from common.nets import mlp
+from common.nets.checkpoints import checkpoint_path, save_checkpoint
+from common.occlusion.attacks import pgd
+from common.occlusion.judges import load_judges
+from common.occlusion.rates import clustered_rate, crossed_bootstrap, difference, wilson
+from common.occlusion.transplant import (
     Pastes,
     Windows,
     adversarial_mask,

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 import p3_rnn_bptt as p3
-from common import rnn
-from common.cli import FIGURES, UserError, run
-from common.gradcheck import numeric_gradient, rel_error
-from common.text import sig
+from common.core.cli import FIGURES, UserError, run
+from common.core.gradcheck import numeric_gradient, rel_error
+from common.core.text import sig
+from common.recurrent import problems, rnn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ def test_problem3_forward_and_loss_match_torch() -> None:
         ys.append(torch.softmax(c + V @ h, dim=0))
     loss = (ys[-1][0] - 0.5) ** 2 - torch.log(ys[-1][1])
 
-    yhat, got_loss, _ = rnn.rnn_model_forward(rnn.problem3_sequence(), rnn.problem3_params())
+    yhat, got_loss, _ = problems.rnn_model_forward(problems.problem3_sequence(), problems.problem3_params())
     np.testing.assert_allclose(yhat, torch.stack(ys).numpy(), rtol=1e-13)
     assert got_loss == pytest.approx(loss.item(), rel=1e-13)
 
@@ -45,7 +45,7 @@ def test_problem3_forward_and_loss_match_torch() -> None:
 def test_problem3_first_step_by_hand() -> None:
     # a(1) = b + W h(0) + U x(1) = [-1, 1] + 0 + [-1, 1] = [-2, 2]; h(1) = [-tanh 2, tanh 2];
     # o(1) = c + V h(1) = [0.5 + 2 tanh 2 + tanh 2, -0.5 + tanh 2]
-    _, _, cache = rnn.rnn_model_forward(rnn.problem3_sequence(), rnn.problem3_params())
+    _, _, cache = problems.rnn_model_forward(problems.problem3_sequence(), problems.problem3_params())
     np.testing.assert_array_equal(cache.rnn.a[0], [-2.0, 2.0])
     th = math.tanh(2.0)
     o1 = [0.5 + 3 * th, -0.5 + th]
@@ -54,11 +54,11 @@ def test_problem3_first_step_by_hand() -> None:
 
 
 def test_length_one_sequence() -> None:
-    x, p = rnn.problem3_sequence()[:1], rnn.problem3_params()
-    yhat, loss, cache = rnn.rnn_model_forward(x, p)
-    _, grads = rnn.rnn_model_backward(cache)
+    x, p = problems.problem3_sequence()[:1], problems.problem3_params()
+    yhat, loss, cache = problems.rnn_model_forward(x, p)
+    _, grads = problems.rnn_model_backward(cache)
     assert yhat.shape == (1, 2) and math.isfinite(loss)
-    numeric = numeric_gradient(lambda _: rnn.rnn_model_forward(x, p)[1], p.b)
+    numeric = numeric_gradient(lambda _: problems.rnn_model_forward(x, p)[1], p.b)
     assert rel_error(grads.db, numeric) < 1e-7
 
 
@@ -76,20 +76,20 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("change", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
 def test_bad_inputs_raise_a_clear_user_error(change: tuple[dict, str]) -> None:
     replace, message = dict(change[0]), change[1]
-    x = replace.pop("x", rnn.problem3_sequence())
+    x = replace.pop("x", problems.problem3_sequence())
     with pytest.raises(UserError, match=message):
-        rnn.rnn_model_forward(x, rnn.problem3_params()._replace(**replace))
+        problems.rnn_model_forward(x, problems.problem3_params()._replace(**replace))
 
 
 def test_upstream_gradient_of_the_wrong_shape_is_rejected() -> None:
-    p = rnn.problem3_params()
-    h, cache = rnn.rnn_forward(rnn.problem3_sequence(), np.zeros(2), p.W, p.U, p.b)
+    p = problems.problem3_params()
+    h, cache = rnn.rnn_forward(problems.problem3_sequence(), np.zeros(2), p.W, p.U, p.b)
     with pytest.raises(UserError, match=r"dh must have the shape of h, \(3, 2\); got \(2, 2\)"):
         rnn.rnn_backward(h[:2], cache)
 
 
 def test_user_error_becomes_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
-    status = run(lambda: rnn.rnn_model_forward(np.zeros((0, 2)), rnn.problem3_params()))
+    status = run(lambda: problems.rnn_model_forward(np.zeros((0, 2)), problems.problem3_params()))
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and err.startswith("error: empty sequence")
 

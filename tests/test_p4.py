@@ -19,9 +19,9 @@ import pytest
 import torch
 
 import p4_experiments as p4
-from common import esn, gain, longseq
-from common.gradcheck import rel_error
-from common.rnn import LSTMParams
+from common.core.gradcheck import rel_error
+from common.recurrent import esn, gain, longseq
+from common.recurrent.lstm import LSTMParams
 from report import p4 as report_p4
 from report.fields import MissingField, Strict
 from report.md import ANSWER_WORDS, Figures, main_body_words, opening_words

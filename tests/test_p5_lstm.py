@@ -17,13 +17,13 @@ import torch
 from lstm_reference import torch_lstm_loss
 
 import p5_lstm as p5
-from common import rnn
-from common.cli import FIGURES, UserError
-from common.gradcheck import numeric_gradient, rel_error
-from common.text import sig
+from common.core.cli import FIGURES, UserError
+from common.core.gradcheck import numeric_gradient, rel_error
+from common.core.text import sig
+from common.recurrent import lstm, problems
 
 ROOT = Path(__file__).resolve().parent.parent
-PARAMS = list(rnn.LSTMParams._fields)
+PARAMS = list(lstm.LSTMParams._fields)
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
@@ -38,16 +38,16 @@ def test_problem5_forward_and_loss_match_torch(activation: str) -> None:
          "x": torch.tensor([[1.0, 0.0], [0.5, 0.25], [0.0, 1.0]], dtype=f64), "h0": torch.zeros(2, dtype=f64),
          "probe": torch.zeros(3, 2, dtype=f64)}
     t |= {f"{m}{k}": {"U": U, "W": W}[m] for m in "UW" for k in ("", "_f", "_g", "_o")}
-    p, V_np, c_np = rnn.problem5_params(rnn.PROBLEM5_BIASES)
-    _, loss, _ = rnn.lstm_model_forward(rnn.problem3_sequence(), p, V_np, c_np, activation)
+    p, V_np, c_np = problems.problem5_params(problems.PROBLEM5_BIASES)
+    _, loss, _ = problems.lstm_model_forward(problems.problem3_sequence(), p, V_np, c_np, activation)
     assert loss == pytest.approx(torch_lstm_loss(t, activation).item(), rel=1e-13)
 
 
 def test_problem5_first_step_by_hand() -> None:
     # U x(1) = [-1, 1] and h(0) = 0: a_f(1) = [1, 1] + [-1, 1] = [0, 2], so f(1) = [1/2, σ(2)];
     # z(1) = σ(0 + [-1, 1]); g(1) = σ([-1, -1] + [-1, 1]) = σ([-2, 0]); s(1) = g(1) z(1) as s(0) = 0
-    p, V, c = rnn.problem5_params(rnn.PROBLEM5_BIASES)
-    _, _, cache = rnn.lstm_model_forward(rnn.problem3_sequence(), p, V, c)
+    p, V, c = problems.problem5_params(problems.PROBLEM5_BIASES)
+    _, _, cache = problems.lstm_model_forward(problems.problem3_sequence(), p, V, c)
     step = cache.lstm.steps[0]
 
     def sigma(v: float) -> float:
@@ -58,29 +58,29 @@ def test_problem5_first_step_by_hand() -> None:
 
 
 def test_bad_inputs_raise_a_clear_user_error() -> None:
-    p, V, c = rnn.problem5_params(rnn.PROBLEM5_BIASES)
-    x = rnn.problem3_sequence()
+    p, V, c = problems.problem5_params(problems.PROBLEM5_BIASES)
+    x = problems.problem3_sequence()
     with pytest.raises(UserError, match="empty sequence"):
-        rnn.lstm_model_forward(x[:0], p, V, c)
+        problems.lstm_model_forward(x[:0], p, V, c)
     with pytest.raises(UserError, match=r"U_g has shape \(2, 3\), expected \(2, 2\)"):
-        rnn.lstm_model_forward(x, p._replace(U_g=np.zeros((2, 3))), V, c)
+        problems.lstm_model_forward(x, p._replace(U_g=np.zeros((2, 3))), V, c)
     with pytest.raises(UserError, match=r"b_o has shape \(3,\), expected \(2,\)"):
-        rnn.lstm_model_forward(x, p._replace(b_o=np.zeros(3)), V, c)
+        problems.lstm_model_forward(x, p._replace(b_o=np.zeros(3)), V, c)
     with pytest.raises(UserError, match="cell activation must be one of"):
-        rnn.lstm_model_forward(x, p, V, c, "relu")
-    h, cache = rnn.lstm_forward(x, np.zeros(2), p)
+        problems.lstm_model_forward(x, p, V, c, "relu")
+    h, cache = lstm.lstm_forward(x, np.zeros(2), p)
     with pytest.raises(UserError, match=r"dh must have the shape of h, \(3, 2\)"):
-        rnn.lstm_backward(h[:2], cache)
+        lstm.lstm_backward(h[:2], cache)
 
 
 def test_length_one_sequence() -> None:
-    p, V, c = rnn.problem5_params(rnn.PROBLEM5_BIASES)
-    x = rnn.problem3_sequence()[:1]
-    _, loss, cache = rnn.lstm_model_forward(x, p, V, c)
-    _, grads = rnn.lstm_model_backward(cache)
+    p, V, c = problems.problem5_params(problems.PROBLEM5_BIASES)
+    x = problems.problem3_sequence()[:1]
+    _, loss, cache = problems.lstm_model_forward(x, p, V, c)
+    _, grads = problems.lstm_model_backward(cache)
     assert math.isfinite(loss)
     np.testing.assert_array_equal(grads.params.b_f, [0.0, 0.0])  # s(0) = 0: nothing to forget at t = 1
-    numeric = numeric_gradient(lambda _: rnn.lstm_model_forward(x, p, V, c)[1], p.b)
+    numeric = numeric_gradient(lambda _: problems.lstm_model_forward(x, p, V, c)[1], p.b)
     assert rel_error(grads.params.b, numeric) < 1e-7
 
 
@@ -153,7 +153,7 @@ def test_every_intermediate_gradient_matches_autograd(activation: str, biases: d
     flags = [] if biases is None else [a for k, v in biases.items()
                                        for a in (f"--{k.replace('_', '-')}", *map(str, v))]
     saved = p5.main(["--out", str(tmp_path), "--cell-activation", activation, *flags])
-    expected = torch_backward(biases or {k: list(v) for k, v in rnn.PROBLEM5_BIASES.items()}, activation)
+    expected = torch_backward(biases or {k: list(v) for k, v in problems.PROBLEM5_BIASES.items()}, activation)
     keys = {"dL_do": "o", "dL_dh": "h", "dL_ds": "s", "dL_df": "f", "dL_dg": "g", "dL_dq": "q", "dL_dz": "z",
             "dL_da_f": "a_f", "dL_da_g": "a_g", "dL_da_q": "a_q", "dL_da_z": "a_z"}
     for row in saved["intermediate"]:
@@ -161,7 +161,7 @@ def test_every_intermediate_gradient_matches_autograd(activation: str, biases: d
             np.testing.assert_allclose(row[key], expected[name][row["t"] - 1], rtol=1e-12, atol=1e-15,
                                        err_msg=f"{key} at t = {row['t']}")
     for name in GRADER_BIASES:
-        assert saved["params"][name] == list((biases or rnn.PROBLEM5_BIASES)[name])
+        assert saved["params"][name] == list((biases or problems.PROBLEM5_BIASES)[name])
 
 
 def test_the_script_s_biases_keep_every_gate_apart_and_the_old_choice_did_not(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from helpers import without_field
 import answer_key
 import p3_rnn_bptt
 import p5_lstm
-from common.cli import ROOT, UserError
+from common.core.cli import ROOT, UserError
 from report import build
 from report.fields import MissingField, Strict, load
 from report.md import ANSWER_WORDS, main_body_words, opening_words, sig, table, words
@@ -176,7 +176,7 @@ def key_section(text: str) -> str:
 def test_the_answer_key_is_a_grader_s_rubric(rnn_results, tmp_path):
     """What to accept for each model-dependent answer; grade.py's own tolerance; P3's log bases with
     h(0) stated once; part (2) in float32 beside float64 with the rounding bound; 5-digit vectors."""
-    from common.grading import DEFAULT_RTOL, MATCH_RULE
+    from common.grading.matching import DEFAULT_RTOL, MATCH_RULE
 
     build_in(rnn_results)
     key = key_section((rnn_results / "report.md").read_text())

@@ -16,7 +16,7 @@ import answer_key
 import p3_rnn_bptt
 import p4_experiments
 import p5_lstm
-from common.cli import ROOT
+from common.core.cli import ROOT
 from report.md import ANSWER_WORDS, main_body_words, opening_words
 
 SECTIONS = [f"P1 ({n})" for n in (1, 2, 3)] + [f"P2 ({n})" for n in (1, 2, 3)] \

@@ -1,4 +1,4 @@
-"""common/rnn.py: every gradient of the RNN and LSTM layers, the head and the loss, checked twice.
+"""common/recurrent/rnn.py: every gradient of the RNN and LSTM layers, the head and the loss, checked twice.
 
 Expected values come from independent sources: centred differences on the numpy forward pass, and
 torch float64 autograd on eqs. 10.8-10.11 and 10.40-10.44 re-written here gate by gate. Every
@@ -13,13 +13,13 @@ import pytest
 import torch
 from lstm_reference import torch_lstm_loss
 
-from common import rnn
-from common.cli import UserError
-from common.gradcheck import numeric_gradient, rel_error
+from common.core.cli import UserError
+from common.core.gradcheck import numeric_gradient, rel_error
+from common.recurrent import lstm, problems, rnn
 
 LENGTHS = [1, 3, 50]
 RNN_NAMES = ["x", "h0", "W", "U", "b", "V", "c"]
-LSTM_PARAMS = list(rnn.LSTMParams._fields)
+LSTM_PARAMS = list(lstm.LSTMParams._fields)
 LSTM_NAMES = ["x", "h0", *LSTM_PARAMS, "V", "c"]
 # Centred differences in float64 carry a rounding error of about u·|L|/ε ≈ 5e-10 (u = 1.1e-16, |L| up to
 # ~5, ε = 1e-6) whatever the gradient's size, plus a truncation error ε²|L‴|/6. rel_error divides by
@@ -165,21 +165,21 @@ def lstm_case(T: int) -> dict[str, np.ndarray]:
     return case(T, shapes, seed=1)
 
 
-def params_of(a: dict[str, np.ndarray]) -> rnn.LSTMParams:
-    return rnn.LSTMParams(**{name: a[name] for name in LSTM_PARAMS})
+def params_of(a: dict[str, np.ndarray]) -> lstm.LSTMParams:
+    return lstm.LSTMParams(**{name: a[name] for name in LSTM_PARAMS})
 
 
 def lstm_numpy_loss(a: dict[str, np.ndarray], activation: str) -> float:
-    h, _ = rnn.lstm_forward(a["x"], a["h0"], params_of(a), activation)
+    h, _ = lstm.lstm_forward(a["x"], a["h0"], params_of(a), activation)
     _, loss, _ = rnn.head_forward(h, a["V"], a["c"])
     return loss + float(np.sum(a["probe"] * h))
 
 
 def lstm_numpy_grads(a: dict[str, np.ndarray], activation: str) -> dict[str, np.ndarray]:
-    h, cache = rnn.lstm_forward(a["x"], a["h0"], params_of(a), activation)
+    h, cache = lstm.lstm_forward(a["x"], a["h0"], params_of(a), activation)
     _, _, out_cache = rnn.head_forward(h, a["V"], a["c"])
     out = rnn.head_backward(out_cache)
-    g = rnn.lstm_backward(out.dh + a["probe"], cache)
+    g = lstm.lstm_backward(out.dh + a["probe"], cache)
     return {"x": g.dx, "h0": g.dh0, **g.params._asdict(), "V": out.dV, "c": out.dc}
 
 
@@ -212,15 +212,15 @@ def test_lstm_step_backward_matches_central_differences(activation: str) -> None
     rng = np.random.default_rng(0)
     D, H = 3, 2
     x, h_prev, s_prev = rng.standard_normal(D), rng.standard_normal(H), rng.standard_normal(H)
-    w = rnn.StackedWeights(W=0.5 * rng.standard_normal((4 * H, H)), U=0.5 * rng.standard_normal((4 * H, D)),
+    w = lstm.StackedWeights(W=0.5 * rng.standard_normal((4 * H, H)), U=0.5 * rng.standard_normal((4 * H, D)),
                            b=0.5 * rng.standard_normal(4 * H))
     dh, ds = rng.standard_normal(H), rng.standard_normal(H)
 
     def probe() -> float:  # dh·h(t) + ds·s(t): any upstream gradients for both outputs
-        h, s, _ = rnn.lstm_step_forward(x, h_prev, s_prev, w, activation)
+        h, s, _ = lstm.lstm_step_forward(x, h_prev, s_prev, w, activation)
         return float(dh @ h + ds @ s)
 
-    grads = rnn.lstm_step_backward(dh, ds, rnn.lstm_step_forward(x, h_prev, s_prev, w, activation)[2])
+    grads = lstm.lstm_step_backward(dh, ds, lstm.lstm_step_forward(x, h_prev, s_prev, w, activation)[2])
     for name, array, grad in [("x", x, grads.dx), ("h_prev", h_prev, grads.dh_prev),
                               ("s_prev", s_prev, grads.ds_prev), ("W", w.W, grads.dW), ("U", w.U, grads.dU),
                               ("b", w.b, grads.db)]:
@@ -230,14 +230,14 @@ def test_lstm_step_backward_matches_central_differences(activation: str) -> None
 @pytest.mark.parametrize("T", LENGTHS)
 def test_lstm_backward_equals_the_step_pair_looped_from_tau_down(T: int) -> None:
     a = lstm_case(T)
-    _, cache = rnn.lstm_forward(a["x"], a["h0"], params_of(a), "tanh")
-    seq = rnn.lstm_backward(a["probe"], cache)
+    _, cache = lstm.lstm_forward(a["x"], a["h0"], params_of(a), "tanh")
+    seq = lstm.lstm_backward(a["probe"], cache)
     dW, db, dh_next, ds_next = 0.0, 0.0, np.zeros(3), np.zeros(3)
     for t in reversed(range(T)):
-        g = rnn.lstm_step_backward(a["probe"][t] + dh_next, ds_next, cache.steps[t])
+        g = lstm.lstm_step_backward(a["probe"][t] + dh_next, ds_next, cache.steps[t])
         np.testing.assert_allclose(seq.dx[t], g.dx, rtol=1e-12, atol=1e-15)
         dW, db, dh_next, ds_next = dW + g.dW, db + g.db, g.dh_prev, g.ds_prev
-    stacked = rnn.stack_weights(seq.params)  # the gradients, stacked like the weights
+    stacked = lstm.stack_weights(seq.params)  # the gradients, stacked like the weights
     np.testing.assert_allclose(stacked.W, dW, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(stacked.b, db, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(seq.dh0, dh_next, rtol=1e-12, atol=1e-15)
@@ -246,9 +246,9 @@ def test_lstm_backward_equals_the_step_pair_looped_from_tau_down(T: int) -> None
 def test_stacking_round_trips() -> None:
     rng = np.random.default_rng(2)
     shape = {"b": (3,), "U": (3, 2), "W": (3, 3)}  # H = 3, D = 2
-    p = rnn.LSTMParams(**{name: rng.standard_normal(shape[name[0]]) for name in LSTM_PARAMS})
-    w = rnn.stack_weights(p)
-    back = rnn.unstack_grads(w.W, w.U, w.b)
+    p = lstm.LSTMParams(**{name: rng.standard_normal(shape[name[0]]) for name in LSTM_PARAMS})
+    w = lstm.stack_weights(p)
+    back = lstm.unstack_grads(w.W, w.U, w.b)
     for name in LSTM_PARAMS:
         np.testing.assert_array_equal(getattr(back, name), getattr(p, name))
     np.testing.assert_array_equal(w.b[:3], p.b_f)  # block 0 is the forget gate
@@ -256,30 +256,30 @@ def test_stacking_round_trips() -> None:
 
 def test_sigmoid_is_exact_and_does_not_overflow() -> None:
     a = np.linspace(-30.0, 30.0, 61)
-    np.testing.assert_allclose(rnn.sigmoid(a), [1.0 / (1.0 + math.exp(-v)) for v in a], rtol=1e-13)
+    np.testing.assert_allclose(lstm.sigmoid(a), [1.0 / (1.0 + math.exp(-v)) for v in a], rtol=1e-13)
     with np.errstate(over="raise", invalid="raise"):
-        np.testing.assert_array_equal(rnn.sigmoid(np.array([-1e4, 1e4])), [0.0, 1.0])
+        np.testing.assert_array_equal(lstm.sigmoid(np.array([-1e4, 1e4])), [0.0, 1.0])
 
 
 # ----------------------------------------------------------------------------- bad input
 
 
 def test_bad_shapes_raise_a_clear_user_error() -> None:
-    p = rnn.problem3_params()
-    x = rnn.problem3_sequence()
+    p = problems.problem3_params()
+    x = problems.problem3_sequence()
     with pytest.raises(UserError, match="empty sequence"):
-        rnn.rnn_model_forward(x[:0], p)
+        problems.rnn_model_forward(x[:0], p)
     with pytest.raises(UserError, match=r"x must be a \(T, D\) array"):
-        rnn.rnn_model_forward(np.zeros(2), p)
+        problems.rnn_model_forward(np.zeros(2), p)
     with pytest.raises(UserError, match=r"W has shape \(2, 3\), expected \(2, 2\)"):
-        rnn.rnn_model_forward(x, p._replace(W=np.zeros((2, 3))))
+        problems.rnn_model_forward(x, p._replace(W=np.zeros((2, 3))))
     with pytest.raises(UserError, match="at least O = 2"):
-        rnn.rnn_model_forward(x, p._replace(V=np.zeros((1, 2)), c=np.zeros(1)))
+        problems.rnn_model_forward(x, p._replace(V=np.zeros((1, 2)), c=np.zeros(1)))
     h, cache = rnn.rnn_forward(x, np.zeros(2), p.W, p.U, p.b)
     with pytest.raises(UserError, match=r"dh must have the shape of h, \(3, 2\); got \(2, 2\)"):
         rnn.rnn_backward(h[:2], cache)
-    lstm = rnn.LSTMParams(**{n: getattr(p, n[0]).copy() for n in LSTM_PARAMS})
+    lstm_p = lstm.LSTMParams(**{n: getattr(p, n[0]).copy() for n in LSTM_PARAMS})
     with pytest.raises(UserError, match=r"U_g has shape \(2, 3\), expected \(2, 2\)"):
-        rnn.lstm_forward(x, np.zeros(2), lstm._replace(U_g=np.zeros((2, 3))))
+        lstm.lstm_forward(x, np.zeros(2), lstm_p._replace(U_g=np.zeros((2, 3))))
     with pytest.raises(UserError, match="cell activation must be one of"):
-        rnn.lstm_forward(x, np.zeros(2), lstm, "relu")
+        lstm.lstm_forward(x, np.zeros(2), lstm, "relu")

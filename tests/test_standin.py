@@ -6,8 +6,8 @@ import struct
 import numpy as np
 
 from bench.standin import bilinear, write_standin
-from common.cnn import default_epochs
-from common.data import IDX_FILES, load_mnist
+from common.nets.data import IDX_FILES, load_mnist
+from common.nets.training import default_epochs
 
 
 def parse_idx(path):

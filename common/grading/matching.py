@@ -1,0 +1,287 @@
+"""Grading one student's Problem 3 or 5: match what they wrote against every reading and every
+catalogue mistake, then give a verdict, the first wrong step, the values matched and a score.
+
+A written value w matches a reference value r when
+
+    |w − r| ≤ max(half a unit of w's last written digit, rtol·|r|)
+
+(MATCH_RULE); central differences under a float32 reading of part (2) also match within
+FLOAT32_BAND_FACTOR × common.grading.key.rounding_bound(L, "float32"), the rounding that a float32 loss
+carries into a quotient with ε = 1e-4. A value written with fewer than MIN_DIGITS significant digits
+is not decided and is left out of `checked`.
+
+Verdicts, tried in this order, the assignment's own reading first within each:
+- `correct` / `other_reading`: every checked value matches one reading (float64); correct when that
+  reading is the assignment's own (P3: natural log, h(0) = 0; P5: σ on the cell input, natural log,
+  any biases). All the matching readings are named.
+- `known_mistake`: every checked value matches one catalogue entry (common/grading/mistakes.py) under one
+  reading; `first_wrong` is the first step where that mistake changes a 5-digit answer.
+- the same two with part (2) read in float32 (P3 rows that give central differences);
+- `wrong`: the closest reading is the one with the most matching values (ties: the smallest median
+  relative error); `first_wrong` is the student's first value that does not match it.
+`incomplete` replaces the verdict of a row with neither L nor a gradient among its checked values.
+Scores (common/grading/rubric.py): the points of each part before the first wrong step that has a checked value.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from common.grading.key import key_readings, rounding_bound
+from common.grading.mistakes import PIECES, Mistake, for_problem
+from common.grading.rubric import Rubric, score
+from common.grading.solution import (
+    HEAD,
+    INDEX,
+    OWN,
+    PART,
+    REFERENCE,
+    STEP,
+    Reading,
+    Sheet,
+    Solver,
+    label,
+)
+
+MIN_DIGITS = 3
+DEFAULT_RTOL = 5e-5
+FLOAT32_BAND_FACTOR = 4.0
+MATCH_RULE = ("a value matches when it is within half a unit of the last digit written, or within a "
+              "relative rtol, whichever is larger; values with fewer than 3 significant digits are not "
+              "decided")
+FINALS = ("L", "grad_1", "grad_2", "grad_cd_1", "grad_cd_2")  # a row without any of these is incomplete
+
+
+class Written(NamedTuple):
+    """A number as a student wrote it."""
+
+    value: float
+    digits: int  # significant digits written (leading zeros not counted, trailing zeros counted)
+    half_unit: float  # half a unit of the last digit written
+
+
+class Answers(NamedTuple):
+    """A row's decided values, in KEYS order: their indices into KEYS[problem], values and half units."""
+
+    idx: np.ndarray
+    value: np.ndarray
+    half: np.ndarray
+
+
+def decided(problem: str, written: dict[str, Written]) -> Answers:
+    """The values written with at least MIN_DIGITS significant digits, in the order of KEYS[problem]."""
+    keys = sorted((INDEX[problem][k], w) for k, w in written.items() if w.digits >= MIN_DIGITS)
+    return Answers(np.array([j for j, _ in keys], dtype=int), np.array([w.value for _, w in keys]),
+                   np.array([w.half_unit for _, w in keys]))
+
+
+def is_assignment_reading(problem: str, reading: Reading) -> bool:
+    """Whether the reading is the assignment's own: P5 leaves the biases to the student."""
+    if problem == "p3":
+        return reading == OWN
+    return reading.cell_activation == OWN.cell_activation and reading.log == OWN.log
+
+
+def readings_for(problem: str, stated: Reading | None) -> list[Reading]:
+    """The answer key's readings, the assignment's own first, then the student's stated one."""
+    readings = key_readings(problem)
+    readings.sort(key=lambda r: r != OWN)
+    return readings + ([stated] if stated is not None and stated not in readings else [])
+
+
+class Grade(NamedTuple):
+    verdict: str
+    reading: str  # the matching readings' labels joined with ';', the preferred first (or the closest)
+    mistake: str  # the matching catalogue entries' ids joined with ';'
+    first_wrong: str  # a STEP name of common/grading/solution.py, or ''
+    matched: int
+    checked: int
+    score: float
+    out_of: float
+    best: Reading | None = None  # the preferred (or closest) reading
+    cause: Mistake | None = None  # the preferred catalogue entry, for known_mistake
+
+
+class Candidate(NamedTuple):
+    """A way to compute the answers: a reading, and a catalogue entry or None (the right computation)."""
+
+    reading: Reading
+    mistake: Mistake | None
+
+
+READINGS, MISTAKES = "readings", "mistakes"  # a table's two blocks of candidates
+
+
+class Table:
+    """The candidates of one problem, sheet and list of readings: every reading (READINGS), then every
+    reading with every catalogue entry that applies (MISTAKES). Part (1) of a block's candidates is
+    one matrix, computed on first use; a candidate's full values are computed when a row needs them."""
+
+    def __init__(self, solver: Solver, problem: str, readings: Sequence[Reading]) -> None:
+        self.problem, self._solver = problem, solver
+        mistakes = for_problem(problem)
+        self.blocks = {READINGS: [Candidate(r, None) for r in readings],
+                       MISTAKES: [Candidate(r, m) for r in readings for m in mistakes]}
+        self._heads: dict[str, np.ndarray] = {}
+        self._full: dict[Candidate, np.ndarray] = {}
+
+    def _pieces(self, c: Candidate):  # noqa: ANN202
+        return REFERENCE if c.mistake is None else PIECES[c.mistake.id]
+
+    def heads(self, block: str) -> np.ndarray:
+        """(candidates, HEAD) part-(1) values of a block."""
+        if block not in self._heads:
+            self._heads[block] = np.stack([self._solver.head(self.problem, c.reading, self._pieces(c))
+                                           for c in self.blocks[block]])
+        return self._heads[block]
+
+    def full(self, c: Candidate) -> np.ndarray:
+        """Every value of KEYS[problem] for one candidate."""
+        if c not in self._full:
+            self._full[c] = self._solver.values(self.problem, c.reading, self._pieces(c))
+        return self._full[c]
+
+
+
+class Values:
+    """The tables of every sheet and list of readings, computed on first use and kept.
+    `sheet_of(variant)` gives a variant's numbers (None: the assignment's)."""
+
+    def __init__(self, sheet_of: Callable[[int | None], Sheet]) -> None:
+        self._sheet_of = sheet_of
+        self._solvers: dict[int | None, Solver] = {}
+        self._tables: dict[tuple, Table] = {}
+
+    def table(self, problem: str, variant: int | None, readings: Sequence[Reading]) -> Table:
+        key = (problem, variant, tuple(readings))
+        if key not in self._tables:
+            if variant not in self._solvers:
+                self._solvers[variant] = Solver(self._sheet_of(variant))
+            self._tables[key] = Table(self._solvers[variant], problem, readings)
+        return self._tables[key]
+
+
+def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool) -> np.ndarray:
+    """(candidates, values) tolerances of the decided values `ans` against the rows of `ref` (each a
+    candidate's values, at least through ans's largest index): MATCH_RULE, and with `banded` the
+    float32 band on central differences, from each candidate's own L."""
+    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]))
+    cd = np.isin(ans.idx, CENTRAL[problem])
+    if banded and cd.any():
+        band = FLOAT32_BAND_FACTOR * np.array([rounding_bound(L, "float32") for L in ref[:, INDEX[problem]["L"]]])
+        tol[:, cd] = np.maximum(tol[:, cd], band[:, None])
+    return tol
+
+
+def fits(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool = False) -> np.ndarray:
+    """(candidates, values): whether each decided value matches each row of `ref`."""
+    return np.abs(ans.value - ref[:, ans.idx]) <= tolerance(problem, ans, ref, rtol, banded)
+
+
+CENTRAL = {p: [INDEX[p][k] for k in ("grad_cd_1", "grad_cd_2") if k in INDEX[p]] for p in INDEX}
+
+
+def five_digit_half_unit(v: np.ndarray) -> np.ndarray:
+    """Half a unit of the 5th significant digit of each value (0 for 0)."""
+    mag = np.abs(v)
+    return np.where(mag > 0, 0.5 * 10.0 ** (np.floor(np.log10(np.where(mag > 0, mag, 1.0))) - 4), 0.0)
+
+
+def first_difference(wrong: np.ndarray, right: np.ndarray, rtol: float) -> int | None:
+    """The index of the first value where a 5-significant-digit answer computed as `wrong` does not
+    match `right` (MATCH_RULE), or None where every value would match."""
+    differs = np.abs(wrong - right) > np.maximum(five_digit_half_unit(wrong), rtol * np.abs(right))
+    return int(np.argmax(differs)) if differs.any() else None
+
+
+def _subset(ans: Answers, keep: np.ndarray) -> Answers:
+    return Answers(ans.idx[keep], ans.value[keep], ans.half[keep])
+
+
+def full_matches(table: Table, block: str, ans: Answers, rtol: float, banded: bool) -> list[Candidate]:
+    """The block's candidates under which every decided value matches, in the block's order. Part (1)
+    is checked first on the block's matrix; only the candidates left need their backward pass."""
+    cands, early = table.blocks[block], ans.idx < HEAD[table.problem]
+    ok = fits(table.problem, _subset(ans, early), table.heads(block), rtol, banded).all(axis=1) \
+        if early.any() else np.ones(len(cands), dtype=bool)
+    left = [c for c, k in zip(cands, ok) if k]
+    if left and not early.all():
+        full = np.stack([table.full(c) for c in left])
+        ok = fits(table.problem, _subset(ans, ~early), full, rtol, banded).all(axis=1)
+        left = [c for c, k in zip(left, ok) if k]
+    return left
+
+
+def grade(problem: str, variant: int | None, written: dict[str, Written], stated: Reading | None,
+          values: Values, rtol: float, rubric: Rubric) -> Grade:
+    """The verdict and score of one row; see the module docstring for the order of the tries."""
+    ans = decided(problem, written)
+    table = values.table(problem, variant, readings_for(problem, stated))
+    banded = (False, True) if np.isin(CENTRAL[problem], ans.idx).any() else (False,)
+    g = None
+    if len(ans.idx):
+        for band in banded:
+            for block in (READINGS, MISTAKES):
+                found = full_matches(table, block, ans, rtol, band)
+                if found:
+                    g = _verdict(table, ans, rtol, rubric, found, band)
+                    break
+            if g is not None:
+                break
+    if g is None:
+        g = _wrong(table, ans, rtol, rubric, banded)
+    finals = {INDEX[problem][k] for k in FINALS if k in INDEX[problem]}
+    return g if finals & set(ans.idx.tolist()) else g._replace(verdict="incomplete")
+
+
+def _label(problem: str, c: Candidate, banded: bool) -> str:
+    return label(problem, c.reading._replace(cd_float32=banded))
+
+
+def _verdict(table: Table, ans: Answers, rtol: float, rubric: Rubric, found: list[Candidate],
+             banded: bool) -> Grade:
+    """correct, other_reading or known_mistake, from the full matches (the preferred one first)."""
+    problem, best = table.problem, found[0]
+    names = list(dict.fromkeys(_label(problem, c, banded) for c in found))
+    reading = best.reading._replace(cd_float32=banded)
+    own = is_assignment_reading(problem, reading)
+    parts = set(PART[problem][ans.idx].tolist())
+    if best.mistake is None:
+        return Grade("correct" if own else "other_reading", ";".join(names), "", "", len(ans.idx), len(ans.idx),
+                     *score(rubric, problem, parts, None, own), reading)
+    ids = [c.mistake.id for c in found if c.reading == best.reading]
+    first = first_difference(table.full(best), table.full(Candidate(best.reading, None)), rtol)
+    first_part = None if first is None else int(PART[problem][first])
+    return Grade("known_mistake", ";".join(names), ";".join(ids), "" if first is None else STEP[problem][first],
+                 len(ans.idx), len(ans.idx), *score(rubric, problem, parts, first_part, own), reading,
+                 best.mistake)
+
+
+def _wrong(table: Table, ans: Answers, rtol: float, rubric: Rubric, banded: Sequence[bool]) -> Grade:
+    """`wrong`: the reading with the most matching values (ties: the smallest median relative error,
+    then the readings' order), the student's first value that does not match it, the score."""
+    problem = table.problem
+    if not len(ans.idx):
+        return Grade("wrong", "", "", "", 0, 0, *score(rubric, problem, set(), None, True))
+    cands = table.blocks[READINGS]
+    full = np.stack([table.full(c) for c in cands])
+    rel = np.median(np.abs(ans.value - full[:, ans.idx]) / np.maximum(np.abs(full[:, ans.idx]), 1e-300), axis=1)
+    ranked = [(-int(ok.sum()), rel[i], band, i, ok) for band in banded
+              for i, ok in enumerate(fits(problem, ans, full, rtol, band))]
+    _, _, band, i, ok = min(ranked, key=lambda r: r[:4])
+    reading = cands[i].reading._replace(cd_float32=band)
+    first = int(ans.idx[np.argmin(ok)]) if not ok.all() else None
+    parts = set(PART[problem][ans.idx].tolist())
+    first_part = None if first is None else int(PART[problem][first])
+    return Grade("wrong", label(problem, reading), "", "" if first is None else STEP[problem][first],
+                 int(ok.sum()), len(ans.idx),
+                 *score(rubric, problem, parts, first_part, is_assignment_reading(problem, reading)), reading)
+
+
+def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:
+    """The catalogue entries that no 5-significant-digit answer tells apart from the right one on
+    `solver`'s sheet under the assignment's own reading, at this rtol."""
+    right = solver.values(problem, OWN)
+    return [m.id for m in for_problem(problem)
+            if first_difference(solver.values(problem, OWN, m.change(REFERENCE)), right, rtol) is None]

@@ -1,0 +1,123 @@
+"""The catalogue of common mistakes in Problems 3 and 5: each the reference with one piece swapped.
+
+Every entry is a function Pieces → Pieces that replaces one step of common/grading/solution.py's REFERENCE
+(the loss and its derivative count as one step), so its wrong answers are derived from the math
+under every reading and for every sheet, never typed in. `applies(mistake, problem)` says whether
+the swapped piece is one that problem's solution uses.
+
+    loss_over_ln10          the whole loss divided by ln 10, not only its log term
+    no_softmax_jacobian     ∂L/∂o taken as ∂L/∂ŷ: the softmax Jacobian left out
+    tanh_grad_1_minus_h     tanh'(a) taken as 1 − h instead of 1 − h²
+    loss_summed_over_t      the loss summed over every t instead of taken at τ
+    yhat_swapped            ŷ1 and ŷ2 swapped in the loss: (ŷ2 − 0.5)² − log ŷ1
+    update_sign             the update with the wrong sign: b + lr ∂L/∂b
+    one_sided_difference    (L(b + ε e_i) − L(b)) / ε in place of the central difference
+    sigmoid_grad_as_sigmoid σ'(a) taken as σ(a) (for the gates, and the cell input when it is σ)
+    ds_without_carry        ∂L/∂s(t) without the path f(t+1) ∂L/∂s(t+1) through s(t+1)
+    h_without_tanh          h = q s without the tanh (forward and backward of that model)
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from common.grading.solution import REFERENCE, USES, Pieces
+
+LN10 = math.log(10.0)
+
+
+class Mistake(NamedTuple):
+    id: str
+    text: str  # what the student did, in a few words
+    change: Callable[[Pieces], Pieces]
+
+
+def loss_over_ln10(p: Pieces) -> Pieces:
+    return p._replace(loss=lambda y, log: p.loss(y, log) / LN10, dloss=lambda y, log: p.dloss(y, log) / LN10)
+
+
+def no_softmax_jacobian(p: Pieces) -> Pieces:
+    return p._replace(softmax_backward=lambda dyhat, yhat: dyhat)
+
+
+def tanh_grad_1_minus_h(p: Pieces) -> Pieces:
+    return p._replace(tanh_grad=lambda h: 1.0 - h)
+
+
+def loss_summed_over_t(p: Pieces) -> Pieces:
+    """L = Σ_t L(t), each L(t) the reference loss on ŷ(t); ∂L/∂ŷ(t) is then each step's own row."""
+    def loss(y: np.ndarray, log: str) -> float:
+        return sum(p.loss(y[: t + 1], log) for t in range(len(y)))
+
+    def dloss(y: np.ndarray, log: str) -> np.ndarray:
+        return np.array([p.dloss(y[: t + 1], log)[-1] for t in range(len(y))])
+
+    return p._replace(loss=loss, dloss=dloss)
+
+
+def yhat_swapped(p: Pieces) -> Pieces:
+    return p._replace(loss=lambda y, log: p.loss(y[:, ::-1], log),
+                      dloss=lambda y, log: p.dloss(y[:, ::-1], log)[:, ::-1])
+
+
+def update_sign(p: Pieces) -> Pieces:
+    return p._replace(update=lambda b, lr, grad: p.update(b, -lr, grad))
+
+
+def one_sided_difference(p: Pieces) -> Pieces:
+    def forward_difference(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float) -> np.ndarray:
+        f0, grad = f(x), np.zeros_like(x)
+        for i in range(len(x)):
+            old = x[i]
+            x[i] = old + eps
+            grad[i] = (f(x) - f0) / eps
+            x[i] = old
+        return grad
+
+    return p._replace(difference=forward_difference)
+
+
+def sigmoid_grad_as_sigmoid(p: Pieces) -> Pieces:
+    return p._replace(sigmoid_grad=lambda y: y)
+
+
+def ds_without_carry(p: Pieces) -> Pieces:
+    return p._replace(carry=np.zeros_like)
+
+
+def h_without_tanh(p: Pieces) -> Pieces:
+    return p._replace(output_activation="identity")
+
+
+CATALOGUE = (
+    Mistake("loss_over_ln10", "the whole loss divided by ln 10", loss_over_ln10),
+    Mistake("no_softmax_jacobian", "∂L/∂o taken as ∂L/∂ŷ (softmax Jacobian left out)", no_softmax_jacobian),
+    Mistake("tanh_grad_1_minus_h", "tanh′ taken as 1 − h", tanh_grad_1_minus_h),
+    Mistake("loss_summed_over_t", "the loss summed over every t instead of taken at τ", loss_summed_over_t),
+    Mistake("yhat_swapped", "ŷ1 and ŷ2 swapped in the loss", yhat_swapped),
+    Mistake("update_sign", "the update with the wrong sign, b + lr ∂L/∂b", update_sign),
+    Mistake("one_sided_difference", "a one-sided difference in place of the central one", one_sided_difference),
+    Mistake("sigmoid_grad_as_sigmoid", "σ′ taken as σ", sigmoid_grad_as_sigmoid),
+    Mistake("ds_without_carry", "∂L/∂s(t) without the f(t+1) ∂L/∂s(t+1) path", ds_without_carry),
+    Mistake("h_without_tanh", "h = q·s without the tanh", h_without_tanh),
+)
+PIECES = {m.id: m.change(REFERENCE) for m in CATALOGUE}  # each entry's pieces, made once
+
+
+def swapped(mistake: Mistake) -> set[str]:
+    """The pieces that the mistake changes."""
+    changed = mistake.change(REFERENCE)
+    return {name for name in Pieces._fields if getattr(changed, name) is not getattr(REFERENCE, name)
+            and getattr(changed, name) != getattr(REFERENCE, name)}
+
+
+def applies(mistake: Mistake, problem: str) -> bool:
+    """Whether the mistake changes a piece that the problem's solution uses."""
+    return bool(swapped(mistake) & USES[problem])
+
+
+def for_problem(problem: str) -> tuple[Mistake, ...]:
+    """The catalogue entries that apply to `problem`, in catalogue order."""
+    return tuple(m for m in CATALOGUE if applies(m, problem))

@@ -1,0 +1,10 @@
+"""The figures: each helper takes arrays (and the results it labels) and returns a Figure, which
+the script saves.
+
+backend.py: matplotlib on Agg.
+p1.py: Problem 1's figures.
+p2.py: Problem 2's maps, regions, population and gallery.
+p2_study.py: Problem 2 (3)'s study, adversarial pastes and attacks.
+p3.py: Problem 3's unrolled network.
+p4.py: Problem 4's experiments.
+"""

@@ -1,0 +1,319 @@
+"""Problem 2's figures, drawn from arrays and the results' numbers; each function returns a Figure.
+
+Map cells are patch positions (top-left corners); `overlay` draws a map at the patch centres over
+the digit instead. Probability maps keep a fixed 0-1 scale with a colorbar, beside a copy stretched
+on the log-odds scale between the map's minimum and maximum; label maps use tab10, one colour per
+class, with a legend. Digits are drawn as the data store them: white ink on black, so a black
+patch (fill 0) looks like background.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+import numpy as np
+from matplotlib import colors
+from matplotlib.patches import Patch, Rectangle
+
+from common.occlusion.engine import Window
+from common.occlusion.strokes import CRITICAL_P, REGIONS, SIX
+from common.plots.backend import plt
+
+TAB10 = [colors.to_rgb(c) for c in colors.TABLEAU_COLORS.values()]  # tab10, class k = colour k
+GALLERY = 8  # 6s shown in the gallery of individual maps
+ATTACK_NAMES = {"pgd": "PGD, ε = {eps:g}", "pgd_min": "PGD, smallest ε = {eps:.3f}",
+                "patch": "optimised 8x8 patch", "transplant": "transplanted 8x8 window"}
+REGION_NAMES = {"top_hook": "top hook", "stem": "stem", "loop_left": "left half of the loop",
+                "loop_right": "right half of the loop", "loop": "whole loop", "hole": "hole"}
+REGION_TICKS = {"top_hook": "top\nhook", "stem": "stem", "loop_left": "loop,\nleft half",
+                "loop_right": "loop,\nright half", "loop": "whole\nloop"}
+REGION_COLOURS = {"top_hook": TAB10[1], "stem": TAB10[2], "loop_left": TAB10[0],
+                  "loop_right": TAB10[9], "hole": (0.85, 0.85, 0.85)}
+STRATEGY_COLOURS = {"black-map": "black", "white-map": TAB10[1], "random": TAB10[7]}
+STRATEGY_WORDS = {"black-map": "guided by the black-patch map",
+                  "white-map": "guided by the white-patch map", "random": "random"}
+
+
+# ----------------------------------------------------------------------------- helpers
+def logit_norm(values: np.ndarray) -> colors.Normalize:
+    """Contrast stretch on the log-odds scale between the map's min and max (for values near 1)."""
+    eps = 1e-4
+    lo, hi = float(np.clip(values.min(), eps, 1 - eps)), float(np.clip(values.max(), eps, 1 - eps))
+    if hi - lo < 1e-6:
+        lo, hi = max(eps, lo - 1e-3), min(1 - eps, hi + 1e-3)
+
+    def fwd(v):
+        v = np.clip(v, eps, 1 - eps)
+        return np.log(v / (1 - v))
+
+    def inv(z):
+        return 1 / (1 + np.exp(-z))
+
+    return colors.FuncNorm((fwd, inv), vmin=lo, vmax=hi)
+
+
+def logit_ticks(norm: colors.Normalize) -> list[float]:
+    """Round probabilities inside the norm's range, at least 1/12 of the bar apart (log-odds)."""
+    cands = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98,
+             0.99, 0.995, 0.999]
+    lo, hi = float(norm(norm.vmin)), float(norm(norm.vmax))  # 0 and 1 in colour units
+    ticks = [norm.vmin, norm.vmax]
+    for t in cands:
+        if norm.vmin < t < norm.vmax and all(abs(float(norm(t)) - float(norm(u))) > (hi - lo) / 12
+                                             for u in ticks):
+            ticks.append(t)
+    return sorted(ticks)
+
+
+def label_cmap() -> tuple[colors.ListedColormap, colors.BoundaryNorm]:
+    """tab10 as a 10-colour map for labels 0-9."""
+    return colors.ListedColormap(TAB10), colors.BoundaryNorm(np.arange(-0.5, 10.5), 10)
+
+
+def patch_axes(ax: plt.Axes, p: int, stride: int) -> None:
+    """Label a P x P map's axes in patch-position coordinates (cells = patch top-left corners)."""
+    step = 5 if p > 12 else 1
+    ax.set_xticks(range(0, p, step))
+    ax.set_yticks(range(0, p, step))
+    s = "" if stride == 1 else f"{stride}·"
+    ax.set_xlabel(f"patch column c  (top-left x = {s}c)")
+    ax.set_ylabel(f"patch row r  (top-left y = {s}r)")
+
+
+def pixel_axes(ax: plt.Axes) -> None:
+    ax.set_xlabel("pixel column x")
+    ax.set_ylabel("pixel row y")
+
+
+def draw_patch(ax: plt.Axes, row: int, col: int, size: int, colour: str = "red",
+               style: str = "-") -> None:
+    """A square outline of `size` pixels with its top-left pixel at (row, col)."""
+    ax.add_patch(Rectangle((col - 0.5, row - 0.5), size, size, fill=False, ec=colour, lw=1.8,
+                           ls=style))
+
+
+def overlay(ax: plt.Axes, image: np.ndarray, prob: np.ndarray, window: Window,
+            title: str, contour: bool = True) -> Any:
+    """A probability map drawn at the patch centres (pixel coordinates), the digit as a white outline.
+
+    Outside the square of patch centres the digit is shown in grey.
+    """
+    p, stride = prob.shape[0], window.stride
+    c0 = (window.patch - 1) / 2
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1, extent=(-0.5, 27.5, 27.5, -0.5))
+    half = stride / 2
+    ext = (c0 - half, c0 + (p - 1) * stride + half, c0 + (p - 1) * stride + half, c0 - half)
+    im = ax.imshow(prob, cmap="viridis", vmin=0, vmax=1, extent=ext)
+    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="white", linewidths=1.2)
+    if contour and prob.min() < CRITICAL_P < prob.max():
+        centres = c0 + np.arange(p) * stride
+        ax.contour(centres, centres, prob, levels=[CRITICAL_P], colors="red", linewidths=1.6)
+    ax.set_xlim(-0.5, 27.5)
+    ax.set_ylim(27.5, -0.5)
+    ax.set_title(title, fontsize=10)
+    return im
+
+
+# ----------------------------------------------------------------------------- (1) the maps
+def fixed_scale_map(fig: plt.Figure, ax: plt.Axes, values: np.ndarray, name: str, stride: int) -> None:
+    im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability (fixed 0-1 scale)")
+    ax.set_title(f"{name}\nfixed 0-1 scale; cell = patch top-left corner", fontsize=10)
+    patch_axes(ax, values.shape[0], stride)
+
+
+def stretched_map(fig: plt.Figure, ax: plt.Axes, values: np.ndarray, name: str, stride: int) -> None:
+    lnorm = logit_norm(values)
+    im = ax.imshow(values, cmap="viridis", norm=lnorm)
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                      label="probability (log-odds scale, map min to max)")
+    cb.set_ticks(logit_ticks(lnorm))
+    cb.ax.set_yticklabels([f"{t:.3g}" for t in logit_ticks(lnorm)])
+    ax.set_title(f"{name}\nlog-odds colour scale from {lnorm.vmin:.3f} to {lnorm.vmax:.3f}",
+                 fontsize=10)
+    patch_axes(ax, values.shape[0], stride)
+
+
+def label_map(ax: plt.Axes, label: np.ndarray, stride: int) -> None:
+    """Map 3 in tab10 (one colour per class) with a legend of the labels that occur and their counts."""
+    cmap, norm = label_cmap()
+    ax.imshow(label, cmap=cmap, norm=norm)
+    counts = Counter(label.ravel().tolist())
+    handles = [Patch(color=TAB10[k], label=f"'{k}': {counts[k]} cell{'s' * (counts[k] != 1)}")
+               for k in sorted(counts)]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9,
+              title="predicted label\n(labels that occur)", title_fontsize=9, frameon=False)
+    ax.set_title("Map 3: predicted label (one colour per class)\ncell = patch top-left corner",
+                 fontsize=10)
+    patch_axes(ax, label.shape[0], stride)
+
+
+def plot_maps(image: np.ndarray, maps: dict[str, np.ndarray], window: Window, index: int,
+              clean_p: float, worst: tuple[int, int], worst_image: np.ndarray) -> plt.Figure:
+    """The '6', maps 1-3 on fixed scales, maps 1-2 contrast-stretched, map 1 over the digit, and the
+    most damaging patch."""
+    patch, stride, fill = window
+    p = maps["prob_true"].shape[0]
+    fig, axes = plt.subplots(2, 4, figsize=(21, 9.8), gridspec_kw={"wspace": 0.45, "hspace": 0.3})
+    ax = axes[0, 0]
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+    draw_patch(ax, 0, 0, patch, "red", "--")
+    ax.set_title(f"test #{index}: a '6', p('6') = {clean_p:.3f}\n"
+                 f"dashed: the {patch}x{patch} patch at position (0, 0)", fontsize=10)
+    pixel_axes(ax)
+    fixed_scale_map(fig, axes[0, 1], maps["prob_true"], "Map 1: p('6')", stride)
+    fixed_scale_map(fig, axes[0, 2], maps["max_prob"], "Map 2: highest probability (any class)", stride)
+    axes[0, 1].plot(worst[1], worst[0], "rx", ms=9, mew=2, label="lowest p('6')")
+    axes[0, 1].legend(loc="lower right", fontsize=8, framealpha=0.8)
+    label_map(axes[0, 3], maps["label"], stride)
+    stretched_map(fig, axes[1, 0], maps["prob_true"], "Map 1, contrast-stretched: p('6')", stride)
+    stretched_map(fig, axes[1, 1], maps["max_prob"], "Map 2, contrast-stretched", stride)
+    im = overlay(axes[1, 2], image, maps["prob_true"], window,
+                 f"p('6') at the patch CENTRES (top-left + {(patch - 1) / 2:g} px)\n"
+                 "white: the digit's outline; red: p('6') = 0.5")
+    fig.colorbar(im, ax=axes[1, 2], fraction=0.046, pad=0.04, label="p('6')")
+    pixel_axes(axes[1, 2])
+    ax = axes[1, 3]
+    ax.imshow(worst_image, cmap="gray", vmin=0, vmax=1)
+    draw_patch(ax, worst[0] * stride, worst[1] * stride, patch, "red")
+    wp = maps["probs"][worst]
+    shade = "black" if fill == 0 else f"fill {fill:g}"
+    ax.set_title(f"most damaging position (r, c) = {worst} ({shade} patch)\n"
+                 f"p('6') = {wp[SIX]:.3f}, label '{int(wp.argmax())}' (p = {wp.max():.3f})", fontsize=10)
+    pixel_axes(ax)
+    fig.suptitle(f"Problem 2 (1): occlusion maps of a '6', {patch}x{patch} patch of value "
+                 f"{fill:g}, stride {stride}, {p} x {p} = {p * p} positions", fontsize=13)
+    return fig
+
+
+# ----------------------------------------------------------------------------- (2) which strokes
+def regions_panel(ax: plt.Axes, image: np.ndarray, regions: dict[str, np.ndarray],
+                  region: dict[str, Any]) -> None:
+    rgb = np.stack([image * 0.35] * 3, -1)
+    for name, colour in REGION_COLOURS.items():
+        rgb[regions[name]] = colour
+    ax.imshow(rgb)
+    share = region["mean_share_of_region_ink_covered"]
+    handles = [Patch(color=REGION_COLOURS[n], label=f"{REGION_NAMES[n]}"
+                     + (f": a critical patch hides {100 * share[n]:.0f}% of it on average"
+                        if n in share else "")) for n in REGION_COLOURS]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8.5,
+              frameon=False)
+    ax.set_title("Stroke regions, found from the pixels\n"
+                 f"({region['region_definition']['method']})", fontsize=10)
+    pixel_axes(ax)
+
+
+def erase_panel(ax: plt.Axes, region: dict[str, Any]) -> None:
+    names = list(REGIONS) + ["loop"]
+    vals = [region["erase_region"][nm]["prob_true"] for nm in names]
+    bars = ax.bar(range(len(names)), vals, color=[REGION_COLOURS.get(nm, TAB10[4]) for nm in names])
+    for b, nm in zip(bars, names):
+        e = region["erase_region"][nm]
+        ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.02,
+                f"{e['prob_true']:.2f}" + ("" if e["pred"] == SIX else
+                                           f"\nnow '{e['pred']}' (p={e['prob_pred']:.2f})"),
+                ha="center", va="bottom", fontsize=8.5,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.axhline(CRITICAL_P, color="red", ls="--", lw=1)
+    ax.set_xticks(range(len(names)), [REGION_TICKS[nm] for nm in names], fontsize=9)
+    ax.set_ylim(0, 1.18)
+    ax.set_ylabel("p('6') after erasing the region")
+    ax.set_title("Erase one region's ink (set to the fill value)\nred dashed line: p = 0.5",
+                 fontsize=10)
+
+
+def plot_regions(image: np.ndarray, region: dict[str, Any], regions: dict[str, np.ndarray],
+                 cover_count: np.ndarray, patch: int) -> plt.Figure:
+    """The stroke regions, the pixels the critical patches hide, and p('6') with each region erased."""
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2), gridspec_kw={"wspace": 0.35})
+    regions_panel(axes[0], image, regions, region)
+    ax = axes[1]
+    im = ax.imshow(cover_count, cmap="magma", vmin=0, vmax=max(1, int(cover_count.max())))
+    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="cyan", linewidths=1.2)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="critical patches hiding the pixel (0 to the most)")
+    what = ("the 10 lowest-p('6') positions" if region["fallback_lowest_10"]
+            else f"{region['n_below']} positions, p('6') < {CRITICAL_P}")
+    ax.set_title(f"Pixels the critical {patch}x{patch} patches hide\n({what}; cyan: the digit's outline)",
+                 fontsize=10)
+    pixel_axes(ax)
+    erase_panel(axes[2], region)
+    fig.suptitle("Problem 2 (2): which strokes of the '6' the CNN needs", fontsize=13)
+    return fig
+
+
+def typicality_panel(ax: plt.Axes, typ: dict[str, Any], r_all: np.ndarray) -> None:
+    ax.hist(r_all[np.isfinite(r_all)], bins=20, color=TAB10[0], alpha=0.8)
+    if typ["r_example"] is not None:
+        ax.axvline(typ["r_example"], color="red", lw=2,
+                   label=f"the example: r = {typ['r_example']:.2f}\n"
+                         f"(higher than {typ['example_percentile']:.0f}% of the 6s)")
+    ax.axvline(typ["r_median"], color="black", ls="--", lw=1.2, label=f"median r = {typ['r_median']:.2f}")
+    ax.set_xlabel("Pearson r: a 6's p('6') map vs the mean map of the other 6s")
+    ax.set_ylabel("number of 6s")
+    ax.legend(fontsize=8.5, loc="upper left")
+    ax.set_title("Is the example typical?", fontsize=10)
+
+
+def plot_population(mean_map: np.ndarray, frac_below: np.ndarray, mean_image: np.ndarray,
+                    typ: dict[str, Any], r_all: np.ndarray, window: Window, n: int, total: int) -> plt.Figure:
+    """The mean p('6') map over n of the `total` correct 6s, the share of them below 0.5 per cell,
+    and the example's r."""
+    fig, axes = plt.subplots(1, 4, figsize=(22, 5.2), gridspec_kw={"wspace": 0.4})
+    p = mean_map.shape[0]
+    top = max(float(frac_below.max()), 1e-3)
+    for ax, values, title, lab, vmax in (
+            (axes[0], mean_map, f"mean p('6') map over {n} of the {total} correct test 6s",
+             "mean p('6') (fixed 0-1 scale)", 1),
+            (axes[1], frac_below, f"share of the {n} 6s with p('6') < {CRITICAL_P}",
+             f"share of 6s (scale 0 to the maximum, {top:.2f})", top)):
+        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=vmax)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=lab)
+        ax.set_title(f"{title}\ncell = patch top-left corner", fontsize=10)
+        patch_axes(ax, p, window.stride)
+    im = overlay(axes[2], mean_image, mean_map, window,
+                 "mean p('6') at the patch centres\nwhite: outline of the mean '6'; red: 0.5")
+    fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04, label="mean p('6')")
+    pixel_axes(axes[2])
+    typicality_panel(axes[3], typ, r_all)
+    fig.suptitle(f"Problem 2 (2): beyond one example ({window.patch}x{window.patch} patch, "
+                 f"stride {window.stride})", fontsize=13)
+    return fig
+
+
+def gallery_picks(r_all: np.ndarray, member: int | None) -> list[int]:
+    """Up to GALLERY 6s spread evenly from the most to the least typical map, the example included."""
+    r_sort = np.nan_to_num(r_all, nan=-2.0)
+    order = np.argsort(-r_sort, kind="stable")
+    picks = order[np.unique(np.linspace(0, len(order) - 1, min(GALLERY, len(order))).round()
+                            .astype(int))].tolist()
+    if member is not None and member not in picks:
+        picks[len(picks) // 2] = member
+    return sorted(picks, key=lambda i: -r_sort[i])
+
+
+def plot_gallery(images: np.ndarray, maps: np.ndarray, indices: Sequence[int],
+                 rs: Sequence[float], belows: Sequence[int], window: Window,
+                 example: int) -> plt.Figure:
+    """Individual 6s' p('6') maps at the patch centres, from most to least typical."""
+    k = len(images)
+    cols = min(4, k)
+    rows = (k + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 4.4 * rows), squeeze=False)
+    im = None
+    for ax in axes.ravel()[k:]:
+        ax.axis("off")
+    for ax, img, m, idx, r, b in zip(axes.ravel(), images, maps, indices, rs, belows):
+        tag = " (the example)" if idx == example else ""
+        im = overlay(ax, img, m, window,
+                     f"test #{idx}{tag}\nr = {r:.2f}, {b} positions with p('6') < {CRITICAL_P}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes, fraction=0.025, pad=0.02, label="p('6') at the patch centre")
+    fig.suptitle("Problem 2 (2): individual 6s, from most to least typical map (r = correlation "
+                 "with the others' mean)\np('6') drawn at the patch centres; white: the digit's "
+                 "outline; red: p('6') = 0.5", fontsize=12)
+    return fig
+
+
+# ----------------------------------------------------------------------------- (3) transplants
