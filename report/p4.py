@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from common.core.cli import ROOT
-from report.md import Figures, Section, answer, details, table
+from report.md import LINK, Figures, Section, answer, details, table
 
 ARGUMENT = ROOT / "p4_answers.md"
-LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 SCRIPT = "p4_experiments.py"
 TITLE = "learning from protein sequences thousands of steps long"
