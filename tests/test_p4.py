@@ -20,7 +20,7 @@ import torch
 
 import p4_experiments as p4
 from common.core.gradcheck import rel_error
-from common.recurrent import esn, gain, longseq
+from common.recurrent import esn, findings, gain, longseq
 from common.recurrent.lstm import LSTMParams
 from report import p4 as report_p4
 from report.fields import MissingField, Strict
@@ -431,8 +431,12 @@ def test_p4_answers_types_no_measured_number_and_no_build_note():
 
 
 def render_sections(folder: Path, data: dict | None = None) -> dict[str, list[str]]:
-    """Each section's lines as report/p4.py renders them, from folder's JSON or from `data`."""
-    data = strict_json(folder / "p4_results.json") if data is None else data
+    """Each section's lines as report/p4.py renders them, from folder's JSON or from `data` (a measured
+    fact changed in place), whose findings are then recomputed as p4_experiments.py computes them."""
+    if data is None:
+        data = strict_json(folder / "p4_results.json")
+    else:
+        data["findings"] = findings.p4_findings(data, data["config"]["experiment1"]["rhos"])
     r = Strict(data, "p4_results.json", "python p4_experiments.py")
     return {s.label: s.render(r, Figures(folder, report_p4.FIGURES)) for s in report_p4.SECTIONS}
 
@@ -500,6 +504,7 @@ def test_q3_credits_the_gates_paths_only_when_the_diag_f_path_dies_first(quick):
 
 def test_a_missing_field_stops_the_renderer_naming_it(quick):
     data = strict_json(quick / "p4_results.json")
-    del data["experiment1"]["gain"]["ceiling"]
-    with pytest.raises(MissingField, match=r"'experiment1.gain.ceiling'"):
-        render_sections(quick, data)
+    del data["findings"]["gain"]["input_below_W_alone"]
+    r = Strict(data, "p4_results.json", "python p4_experiments.py")
+    with pytest.raises(MissingField, match=r"'findings.gain.input_below_W_alone'"):
+        report_p4.hardest(r, Figures(quick, report_p4.FIGURES))
