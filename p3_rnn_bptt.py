@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -49,40 +49,25 @@ from common.plots.p3 import plot_unrolled
 from common.recurrent.problems import (
     PROBLEM3_EPS,
     PROBLEM3_LR,
+    RNNModelCache,
     RNNParams,
     problem3_params,
     problem3_sequence,
     rnn_model_backward,
     rnn_model_forward,
 )
-from common.recurrent.rnn import (
-    LOG_BASES,
-    OutputGrads,
-    RNNGrads,
-    custom_loss_backward,
-    softmax_jacobian,
-)
+from common.recurrent.rnn import LOG_BASES, OutputGrads, RNNGrads
 from common.recurrent.rnn_autograd import rnn_grad_b
 from report.render import print_problem
 
-LOG_NAMES = {"e": "natural (ln)", "10": "base 10", "2": "base 2"}
 
-
-def interpretation(log: str) -> str:
-    """The reading of the loss that this run uses (h(0) is recorded in the JSON's h0)."""
-    return (f"ŷ1, ŷ2 are the first and second softmax outputs and log is {LOG_NAMES[log]}, so only ŷ(τ), "
-            "τ = 3, enters the loss and ∂L/∂o(t) = 0 for t < τ. The gradient step in (4) uses the BPTT "
-            "gradient of (3); all other parameters stay fixed.")
-
-
-def intermediate_rows(out: OutputGrads, rnn_grads: RNNGrads, dyhat: np.ndarray, h: np.ndarray,
-                      yhat: np.ndarray) -> list[dict[str, Any]]:
-    """The per-step BPTT results, from t = τ down to 1 (t is 1-based, as in the book)."""
-    jacobian = softmax_jacobian(yhat)
-    return [{"t": t + 1, "dL_dyhat": dyhat[t].tolist(), "softmax_jacobian": jacobian[t].tolist(),
+def intermediate_rows(out: OutputGrads, rnn_grads: RNNGrads, tanh_grad: np.ndarray) -> list[dict[str, Any]]:
+    """The per-step BPTT results, from t = τ down to 1 (t is 1-based, as in the book), each taken from
+    the backward pass: ∂L/∂ŷ, the softmax Jacobian and ∂L/∂o from the head's, 1 − h² from the cache."""
+    return [{"t": t + 1, "dL_dyhat": out.dyhat[t].tolist(), "softmax_jacobian": out.jacobian[t].tolist(),
              "dL_do": out.do[t].tolist(), "dL_dh": rnn_grads.dh[t].tolist(),
-             "one_minus_h2": (1.0 - h[t] ** 2).tolist(), "dL_da": rnn_grads.da[t].tolist(),
-             "contribution_to_dL_db": rnn_grads.da[t].tolist()} for t in reversed(range(len(h)))]
+             "one_minus_h2": tanh_grad[t].tolist(), "dL_da": rnn_grads.da[t].tolist(),
+             "contribution_to_dL_db": rnn_grads.da[t].tolist()} for t in reversed(range(len(tanh_grad)))]
 
 
 def build_parser() -> Parser:
@@ -117,48 +102,76 @@ def output_folder(parser: Parser, args: Any) -> Path:
     return reading_folder(parser, args, "p3", ("log", "h0", "eps", "lr"))
 
 
-def solve(x: np.ndarray, p: RNNParams, h0: np.ndarray, log: str, eps: float, lr: float
-          ) -> tuple[dict[str, Any], plt.Figure]:
-    """Every sub-question's values as the results dict, and the unrolled network's figure."""
-    yhat, loss, cache = rnn_model_forward(x, p, h0, log)
-    out_grads, rnn_grads = rnn_model_backward(cache, log)
-    grad_b = rnn_grads.db
-    grad_central = numeric_gradient(lambda _b: rnn_model_forward(x, p, h0, log)[1], p.b, eps)
-    grad_autograd = rnn_grad_b(x, p, h0, log)
+class Problem3(NamedTuple):
+    """The assignment's data and this run's reading: the sequence, the parameters, h(0), the log, ε, lr."""
 
-    b_new = p.b - lr * grad_b
-    loss_new = rnn_model_forward(x, p._replace(b=b_new), h0, log)[1]
+    x: np.ndarray
+    p: RNNParams
+    h0: np.ndarray
+    log: str
+    eps: float
+    lr: float
 
+    def loss(self, p: RNNParams) -> float:
+        return rnn_model_forward(self.x, p, self.h0, self.log)[1]
+
+
+def outputs(q: Problem3) -> tuple[dict[str, Any], RNNModelCache]:
+    """(1) The forward pass: a(t), h(t), o(t), ŷ(t) and the loss; with the cache for (3)."""
+    yhat, loss, cache = rnn_model_forward(q.x, q.p, q.h0, q.log)
+    return {"a": cache.rnn.a.tolist(), "h": cache.rnn.h.tolist(), "o": cache.out.o.tolist(),
+            "yhat": yhat.tolist(), "loss": loss}, cache
+
+
+def central(q: Problem3) -> np.ndarray:
+    """(2) ∂L/∂b by central differences (numeric_gradient perturbs q.p.b in place and restores it)."""
+    return numeric_gradient(lambda _b: q.loss(q.p), q.p.b, q.eps)
+
+
+def bptt(q: Problem3, cache: RNNModelCache, loss: float,
+         grad_central: np.ndarray) -> tuple[dict[str, Any], np.ndarray, plt.Figure]:
+    """(3) ∂L/∂b by BPTT with every per-step intermediate, checked against (2) and torch autograd;
+    with ∂L/∂b itself and the unrolled network's figure."""
+    out, rnn_grads = rnn_model_backward(cache, q.log)
+    grad_b, grad_autograd = rnn_grads.db, rnn_grad_b(q.x, q.p, q.h0, q.log)
     results = {
-        "interpretation": interpretation(log),
-        "eps": eps,
-        "lr": lr,
-        "log": log,
-        "x": x.tolist(),
-        "h0": h0.tolist(),
-        "params": {name: value.tolist() for name, value in p._asdict().items()},
-        "a": cache.rnn.a.tolist(),
-        "h": cache.rnn.h.tolist(),
-        "o": cache.out.o.tolist(),
-        "yhat": yhat.tolist(),
-        "loss": loss,
         "grad_b_central": grad_central.tolist(),
         "grad_b_bptt": grad_b.tolist(),
         "grad_b_autograd": grad_autograd.tolist(),
         "rel_error_central": rel_error(grad_b, grad_central),
         "rel_error_autograd": rel_error(grad_b, grad_autograd),
-        "grads_bptt": {"b": grad_b.tolist(), "c": out_grads.dc.tolist(), "W": rnn_grads.dW.tolist(),
-                       "U": rnn_grads.dU.tolist(), "V": out_grads.dV.tolist()},
-        "intermediate": intermediate_rows(out_grads, rnn_grads, custom_loss_backward(yhat, log),
-                                          cache.rnn.h, yhat),
-        "b_new": b_new.tolist(),
-        "loss_new": loss_new,
-        "loss_change": loss_new - loss,
-        "loss_change_first_order": -lr * float(grad_b @ grad_b),
-        "versions": versions("numpy", "torch"),
+        "grads_bptt": {"b": grad_b.tolist(), "c": out.dc.tolist(), "W": rnn_grads.dW.tolist(),
+                       "U": rnn_grads.dU.tolist(), "V": out.dV.tolist()},
+        "intermediate": intermediate_rows(out, rnn_grads, cache.rnn.tanh_grad),
     }
-    figure = plot_unrolled(x, h0, cache.rnn.a, cache.rnn.h, yhat, loss, out_grads.do, rnn_grads.dh,
-                           rnn_grads.da, p.b, log)
+    figure = plot_unrolled(q.x, q.h0, cache.rnn.a, cache.rnn.h, cache.out.yhat, loss, out.do,
+                           rnn_grads.dh, rnn_grads.da, q.p.b, q.log)
+    return results, grad_b, figure
+
+
+def step(q: Problem3, grad_b: np.ndarray) -> np.ndarray:
+    """(4) One gradient-descent step on b: b_new = b − lr ∂L/∂b."""
+    return q.p.b - q.lr * grad_b
+
+
+def new_loss(q: Problem3, b_new: np.ndarray, loss: float, grad_b: np.ndarray) -> dict[str, Any]:
+    """(5) The loss at b_new, whether it is lower, and its change against the first-order prediction
+    −lr |∂L/∂b|² (relative difference)."""
+    loss_new = q.loss(q.p._replace(b=b_new))
+    change, first = loss_new - loss, -q.lr * float(grad_b @ grad_b)
+    return {"loss_new": loss_new, "loss_change": change, "loss_change_first_order": first,
+            "loss_lower": bool(loss_new < loss), "loss_change_rel_to_first_order": abs(change - first) / abs(first)}
+
+
+def solve(q: Problem3) -> tuple[dict[str, Any], plt.Figure]:
+    """Every sub-question's values as the results dict, and the unrolled network's figure."""
+    forward, cache = outputs(q)
+    derived, grad_b, figure = bptt(q, cache, forward["loss"], central(q))
+    b_new = step(q, grad_b)
+    results = {"eps": q.eps, "lr": q.lr, "log": q.log, "x": q.x.tolist(), "h0": q.h0.tolist(),
+               "params": {name: value.tolist() for name, value in q.p._asdict().items()},
+               **forward, **derived, "b_new": b_new.tolist(),
+               **new_loss(q, b_new, forward["loss"], grad_b), "versions": versions("numpy", "torch")}
     return results, figure
 
 
@@ -166,8 +179,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     out = output_folder(parser, args)
-    x, p, h0 = problem3_sequence(), problem3_params(), np.array(args.h0, dtype=float)
-    results, figure = solve(x, p, h0, args.log, args.eps, args.lr)
+    q = Problem3(problem3_sequence(), problem3_params(), np.array(args.h0, dtype=float), args.log,
+                 args.eps, args.lr)
+    results, figure = solve(q)
     print_problem(3, results, out)
     warning = eps_warning(args.eps, results["rel_error_central"])
     if warning:

@@ -1,7 +1,7 @@
 """Problem 4: the measurements behind the written argument (p4_answers.md) about long protein sequences.
 
-One-hot protein-like sequences (20 amino-acid letters), the RNN of eqs. 10.8-10.11 and the LSTM of
-Problem 5:
+One-hot protein-like sequences (20 amino-acid letters), the RNN of eqs. 10.8-10.11 and an LSTM of
+eqs. 10.40-10.44 (tanh cell input, random weights; not Problem 5's):
 (1) which parameters are hardest to learn: experiment 1 back-propagates a loss on the last of
     T = 2,000 steps and measures ‖∂L/∂h(t)‖ against the lag τ − t (RNN with W rescaled to several
     spectral radii ρ, Problem 3's W, LSTM with forget-gate bias 0, +1, +3) and the share of ∂L/∂W
@@ -26,7 +26,8 @@ Runtime:   about 10 s on 2 CPU cores; --quick: about 3 s. BLAS is limited to one
 
 Where things live: experiment 1 in common/recurrent/longseq.py; the gain sweep in common/recurrent/gain.py; the echo
 state network in common/recurrent/esn.py; the figures in common/plots/p4.py; the words in report/p4.py; the
-layers' math (rnn_forward/backward, lstm_forward/backward) in common/recurrent/rnn.py.
+layers' math (rnn_forward/backward, lstm_forward/backward) in common/recurrent/rnn.py; every decision the
+answers rest on (medians, spreads, crossings, thresholds) in common/recurrent/findings.py.
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ from common.recurrent.esn import (
     echo_state_gap,
     experiment2_grid,
 )
+from common.recurrent.findings import p4_findings
 from common.recurrent.gain import GainConfig, gain_sweep, summarise_gains
 from common.recurrent.longseq import (
     DECAY,
@@ -61,24 +63,6 @@ from common.recurrent.longseq import (
     summarise_draws,
 )
 from report.render import print_problem
-
-INTERPRETATION = (
-    "Protein-like sequences: letters drawn uniformly from the 20 amino acids, one-hot inputs x(t), "
-    "h(0) = s(0) = 0, float64. Experiment 1's loss is the cross-entropy of ŷ(τ) = softmax(c + V h(τ)) "
-    "for class 0 at the last step only (the curves are normalised by their value at τ, so this choice "
-    "only sets the direction of ∂L/∂h(τ)). Random recurrent matrices are one Gaussian matrix rescaled to "
-    "each spectral radius ρ; U ~ N(0, 0.5²), b = 0, V ~ N(0, 1/H), c = 0. Problem 3's W (2×2, "
-    "eigenvalues 1 and 2) is used with Problem 3's b, V, c and a seeded random U of shape (2, 20), "
-    "N(0, 0.5²), since Problem 3's U has only 2 input columns. The LSTM (p5_lstm.py) uses tanh on the "
-    "cell input (as most libraries; the book prints σ) and ∂s(t)/∂s(t−1) = diag(f(t)) either way; its "
-    "U's ~ N(0, 0.5²), W's ~ N(0, 1/H), all biases 0 except the forget gate's. Experiment 2's ESN "
-    "classifies a sequence by o = c + V h̄ with h̄ the mean of h(t) over t (= the mean of the per-step "
-    "outputs o(t)), V and c fitted by ridge regression to one-hot labels on standardised h̄ (λ = 1), "
-    "then folded back so that o = c + V h̄ on the raw h̄. Its reservoir: U ~ N(0, 0.5²), b ~ N(0, 0.5²) "
-    "(b ≠ 0 so that tanh mixes neighbouring inputs), W ~ N(0, 1) rescaled to ρ. Every curve of "
-    "experiment 1 and of the gain sweep is repeated for independent draws of the sequence and of all "
-    "weights; the JSON gives each draw."
-)
 
 
 def build_parser() -> Parser:
@@ -120,7 +104,6 @@ def run_experiments(seed: int, out: Path, quick: bool) -> dict[str, Any]:
     grid = experiment2_grid(seed, cfg2)
     e1 = summarise_draws(draws)
     results = {
-        "interpretation": INTERPRETATION,
         "config": {"seed": seed, "quick": quick, "experiment1": cfg1._asdict(), "gain": cfg_gain._asdict(),
                    "experiment2": cfg2._asdict()},
         "experiment1": {"threshold": DECAY, "far": FAR, "curves": e1, "gain": gains},
@@ -131,6 +114,7 @@ def run_experiments(seed: int, out: Path, quick: bool) -> dict[str, Any]:
                         "echo_state_gap": echo_state_gap(seed, max(cfg2.lengths), cfg2.H, cfg2.rhos)},
         "versions": versions("numpy"),
     }
+    results["findings"] = p4_findings(results, cfg1.rhos)
     save_figure(plot_gradient_decay(draws), out / "p4_gradient_decay.png")
     names = list(e1)
     save_figure(plot_far_share(names, [[d["share_of_dW_beyond_100"] for d in e1[n]["draws"]] for n in names],

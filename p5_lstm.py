@@ -5,7 +5,7 @@ loss with respect to the forget-gate biases b^f by hand-written back-propagation
 the per-step intermediate results from t = τ down to 1, checked against central differences and
 torch autograd. Every gate and the cell input use Problem 3's U and W; V and c are Problem 3's. The
 biases keep the four gates apart and are argued from what each gate should do at the start of
-training (BIAS_JUSTIFICATION). s(0) = h(0) = 0.
+training (bias_reading holds the numbers the argument cites; report/p5.py words it). s(0) = h(0) = 0.
 
 Command:   .venv/bin/python p5_lstm.py      (flags: --eps 1e-4, --cell-activation sigmoid|tanh, --log e|10|2,
            --out, and each bias as two numbers: --b-f 1 1 --b-g -1 -1 --b-o 2 2 --b 0 0, the defaults)
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -43,11 +43,17 @@ from common.core.cli import (
     write_json_atomic,
 )
 from common.core.gradcheck import numeric_gradient, rel_error
-from common.core.text import sig
-from common.plots.backend import plt
-from common.recurrent.lstm import BLOCK_NAMES, CELL_ACTIVATIONS, LSTMGrads
+from common.plots.p5 import plot_contributions
+from common.recurrent.lstm import (
+    BLOCK_NAMES,
+    CELL_ACTIVATIONS,
+    LSTMGrads,
+    LSTMParams,
+    sigmoid,
+)
 from common.recurrent.problems import (
     PROBLEM5_BIASES,
+    LSTMModelCache,
     lstm_model_backward,
     lstm_model_forward,
     problem3_sequence,
@@ -57,28 +63,6 @@ from common.recurrent.rnn import LOG_BASES, OutputGrads
 from common.recurrent.rnn_autograd import lstm_grad_b_f
 from report.render import print_problem
 
-INTERPRETATION = (
-    "U and W of Problem 3 are used in every gate and in the cell input (same values, separate "
-    "parameters, so ∂L/∂b^f is the gradient for the forget gate's own bias); V and c are Problem 3's. "
-    "The LSTM's h(t) feeds Problem 3's output layer and loss."
-)
-
-# Why each bias of PROBLEM5_BIASES (common/recurrent/rnn.py). With U and W shared, the biases alone tell the gates
-# apart, so each is set by what its gate should do before training; the four values differ.
-BIAS_JUSTIFICATION = {
-    "b_f": "keep. The forget gate starts mostly open, σ(1) = 0.73 at zero input, so s(t) keeps "
-           "most of s(t−1) and the gradient passes back through ∂s(t)/∂s(t−1) = f(t) (Gers et al. 2000; "
-           "Jozefowicz et al. 2015; the book recommends a forget bias of 1).",
-    "b_g": "write cautiously. The input gate starts at σ(−1) = 0.27, and σ(−1) = 1 − σ(1), so at "
-           "zero input the state settles at s = g z / (1 − f) = z: it stays in tanh's near-linear range, "
-           "where ∂h/∂s = q (1 − tanh² s) is large. A gate at σ(0) = 0.5 would let s grow to 1.9 z.",
-    "b_o": "show. The output gate is the state's only way to the loss: ∂L/∂s(t) contains "
-           "q(t)(1 − tanh² s(t)) ∂L/∂h(t), and every gate's gradient, ∂L/∂b^f's included, is proportional to "
-           "∂L/∂s. σ(2) = 0.88 passes most of it and keeps a slope σ'(2) = 0.10 to learn from.",
-    "b": "no preference. The cell input z is the content written into the state; before training "
-         "nothing favours a value, so its bias sits at the middle of its range: σ(0) = 0.5 (eq. 10.41 as "
-         "printed) or tanh(0) = 0.",
-}
 BIAS_FLAGS = {"b_f": "--b-f", "b_g": "--b-g", "b_o": "--b-o", "b": "--b"}
 
 
@@ -95,41 +79,33 @@ def intermediate_rows(out: OutputGrads, g: LSTMGrads) -> list[dict[str, Any]]:
     return rows
 
 
-def equal_preactivations(biases: dict[str, list[float]], cell_activation: str) -> list[str]:
-    """Pairs of the pre-activations a_f, a_g, a_q, a_z that share a bias in some unit: with U and W
-    shared, they are equal there. The activations are then equal too, except where z = tanh(a_z)
-    meets a σ gate."""
-    names = {"b_f": "f", "b_g": "g", "b_o": "q", "b": "z"}
-    keys = list(names)
+GATE_OF_BIAS = {"b_f": "f", "b_g": "g", "b_o": "q", "b": "z"}
+
+
+def equal_preactivations(biases: dict[str, list[float]], cell_activation: str) -> list[dict[str, Any]]:
+    """Pairs of the pre-activations a_f, a_g, a_q, a_z that share a bias in some unit (1-based): with U and
+    W shared, they are equal there. The activations are then equal too (activations_equal), except where
+    z = tanh(a_z) meets a σ gate."""
+    keys = list(GATE_OF_BIAS)
     out = []
     for n, k in enumerate(keys):
         for m in keys[n + 1:]:
-            u, v = names[k], names[m]
-            same = cell_activation == "sigmoid" or "z" not in (u, v)
-            out += [f"a_{u} = a_{v} in unit {i + 1}" + (f", so {u} = {v}" if same else
-                                                        f"; {u} = σ(a_{u}) and z = tanh(a_z) still differ")
+            pair = [GATE_OF_BIAS[k], GATE_OF_BIAS[m]]
+            same = cell_activation == "sigmoid" or "z" not in pair
+            out += [{"pair": pair, "unit": i + 1, "activations_equal": same}
                     for i, (p, q) in enumerate(zip(biases[k], biases[m])) if p == q]
     return out
 
 
-def plot_contributions(da_f: np.ndarray) -> Any:
-    """Bar chart of each step's contribution ∂L/∂a_f(t) to ∂L/∂b^f, per unit, with the sum. da_f (T, H)."""
-    T, H = da_f.shape
-    labels = [f"t = {t + 1}" for t in range(T)] + [r"sum = $\partial L/\partial b^f$"]
-    values = np.vstack([da_f, da_f.sum(axis=0)])
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    width = 0.8 / H
-    for i in range(H):
-        pos = np.arange(T + 1) + (i - (H - 1) / 2) * width
-        bars = ax.bar(pos, values[:, i], width, label=rf"unit {i + 1}: $\partial L/\partial b^f_{i + 1}$")
-        ax.bar_label(bars, labels=[sig(v, 3) for v in values[:, i]], fontsize=9, padding=2)
-    ax.axhline(0.0, color="black", lw=0.8)
-    ax.set_xticks(np.arange(T + 1), labels)
-    ax.set_ylabel(r"$\partial L/\partial a_f(t)$ (forget-gate pre-activation)")
-    ax.margins(y=0.15)
-    ax.set_title(r"Problem 5: each step's contribution to $\partial L/\partial b^f$ (BPTT)")
-    ax.legend(loc="upper left")
-    return fig
+def bias_reading(p: LSTMParams, cell_activation: str) -> dict[str, list[float]]:
+    """What each bias does at zero input, per unit, the numbers the argument for the biases cites: the
+    gates f = σ(b^f), g = σ(b^g), q = σ(b^o) and q's slope σ'(b^o); the cell input z = act(b); the state's
+    fixed point s = g z / (1 − f) as a multiple of z (state_gain), and with g = σ(0) = 0.5 instead."""
+    act = CELL_ACTIVATIONS[cell_activation][0]
+    f, g, q = sigmoid(p.b_f), sigmoid(p.b_g), sigmoid(p.b_o)
+    return {"f": f.tolist(), "g": g.tolist(), "q": q.tolist(), "q_slope": (q * (1.0 - q)).tolist(),
+            "z": act(p.b).tolist(), "state_gain": (g / (1.0 - f)).tolist(),
+            "state_gain_half_gate": (0.5 / (1.0 - f)).tolist()}
 
 
 def build_parser() -> Parser:
@@ -154,48 +130,67 @@ def output_folder(parser: Parser, args: Any) -> Path:
     return reading_folder(parser, args, "p5", ("cell_activation", *BIAS_FLAGS, "log", "eps"))
 
 
+class Problem5(NamedTuple):
+    """Problem 3's sequence, the LSTM's parameters with Problem 3's V and c, and this run's reading."""
+
+    x: np.ndarray
+    p: LSTMParams
+    V: np.ndarray
+    c: np.ndarray
+    act: str
+    log: str
+    eps: float
+
+    def loss(self) -> float:
+        return lstm_model_forward(self.x, self.p, self.V, self.c, self.act, self.log)[1]
+
+
+def forward_and_loss(q: Problem5) -> tuple[dict[str, Any], LSTMModelCache]:
+    """ŷ(t), every gate, the state and h(t), and the loss; with the cache for the gradient."""
+    yhat, loss, cache = lstm_model_forward(q.x, q.p, q.V, q.c, q.act, q.log)
+    steps = cache.lstm.steps
+    return {"forward": {name: [getattr(step, name).tolist() for step in steps] for name in "fgqzs"}
+            | {"h": cache.out.h.tolist()}, "yhat": yhat.tolist(), "loss": loss}, cache
+
+
+def gradient(q: Problem5, cache: LSTMModelCache) -> tuple[dict[str, Any], np.ndarray]:
+    """∂L/∂b^f by BPTT with every per-step intermediate, checked against central differences and torch
+    autograd; with each step's contribution ∂L/∂a_f(t) (T, H) for the figure."""
+    out, grads = lstm_model_backward(cache, q.log)
+    grad_b_f = grads.params.b_f
+    grad_central = numeric_gradient(lambda _b: q.loss(), q.p.b_f, q.eps)
+    grad_autograd = lstm_grad_b_f(q.x, q.p, q.V, q.c, q.act, q.log)
+    return {"grad_b_f_bptt": grad_b_f.tolist(), "grad_b_f_central": grad_central.tolist(),
+            "grad_b_f_autograd": grad_autograd.tolist(), "rel_error_central": rel_error(grad_b_f, grad_central),
+            "rel_error_autograd": rel_error(grad_b_f, grad_autograd),
+            "intermediate": intermediate_rows(out, grads)}, grads.da_f
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     out_dir = output_folder(parser, args)
-    x, act, log = problem3_sequence(), args.cell_activation, args.log
     biases = {name: getattr(args, name) for name in BIAS_FLAGS}
     p, V, c = problem5_params(biases)
-
-    yhat, loss, cache = lstm_model_forward(x, p, V, c, act, log)
-    out, grads = lstm_model_backward(cache, log)
-    grad_b_f = grads.params.b_f
-    grad_central = numeric_gradient(lambda _b: lstm_model_forward(x, p, V, c, act, log)[1], p.b_f, args.eps)
-    grad_autograd = lstm_grad_b_f(x, p, V, c, act, log)
-    steps = cache.lstm.steps
-    default = all(tuple(biases[n]) == PROBLEM5_BIASES[n] for n in BIAS_FLAGS)
-
+    q = Problem5(problem3_sequence(), p, V, c, args.cell_activation, args.log, args.eps)
+    forward, cache = forward_and_loss(q)
+    derived, da_f = gradient(q, cache)
     results = {
-        "cell_input_activation": act,
-        "log": log,
-        "interpretation": INTERPRETATION + ("" if log == "e" else f" The loss's log is base {log}."),
-        "bias_choice": "this script's choice" if default else "given on the command line",
-        "bias_justification": BIAS_JUSTIFICATION,
-        "equal_preactivations": equal_preactivations(biases, act),
-        "eps": args.eps,
-        "x": x.tolist(),
-        "params": {**{name: value.tolist() for name, value in p._asdict().items()},
-                   "V": V.tolist(), "c": c.tolist()},
-        "forward": {name: [getattr(step, name).tolist() for step in steps] for name in "fgqzs"}
-        | {"h": cache.out.h.tolist()},
-        "yhat": yhat.tolist(),
-        "loss": loss,
-        "grad_b_f_bptt": grad_b_f.tolist(),
-        "grad_b_f_central": grad_central.tolist(),
-        "grad_b_f_autograd": grad_autograd.tolist(),
-        "rel_error_central": rel_error(grad_b_f, grad_central),
-        "rel_error_autograd": rel_error(grad_b_f, grad_autograd),
-        "intermediate": intermediate_rows(out, grads),
+        "cell_input_activation": q.act,
+        "log": q.log,
+        "default_biases": all(tuple(biases[n]) == PROBLEM5_BIASES[n] for n in BIAS_FLAGS),
+        "bias_reading": bias_reading(p, q.act),
+        "equal_preactivations": equal_preactivations(biases, q.act),
+        "eps": q.eps,
+        "x": q.x.tolist(),
+        "params": {**{name: value.tolist() for name, value in p._asdict().items()}, "V": V.tolist(), "c": c.tolist()},
+        **forward,
+        **derived,
         "versions": versions("numpy", "torch"),
     }
     print_problem(5, results, out_dir)
     write_json_atomic(out_dir / "p5_results.json", results)
-    save_figure(plot_contributions(grads.da_f), out_dir / "p5_forget_bias_grad.png")
+    save_figure(plot_contributions(da_f), out_dir / "p5_forget_bias_grad.png")
     print(f"\nwrote {out_dir / 'p5_results.json'} and {out_dir / 'p5_forget_bias_grad.png'}")
     return results
 

@@ -22,7 +22,7 @@ from common.core.cli import Parser, UserError, add_out_argument, write_atomic
 from common.core.machine import one_line as machine_line
 from report import key, readme
 from report.fields import load
-from report.md import Figures, table
+from report.md import LINK, Figures, table
 from report.p1 import header_rows
 from report.render import NOTES, PROBLEMS, command, fix, problem_lines
 
@@ -31,7 +31,6 @@ DATA_SOURCES = {  # the names of common.nets.data.SOURCES
                     "test set (10,000 digits) for testing",
     "mnist": "full MNIST (60,000 train / 10,000 test), through torchvision",
 }
-LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 
 def data_description(r1) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from common.grading.matching import DEFAULT_RTOL, MATCH_RULE
 from common.grading.rubric import DEFAULT
 from common.grading.solution import PROBLEMS
-from common.recurrent.problems import PROBLEM3_EPS
 from report.md import sig, table
 
 SCRIPT = "answer_key.py"
@@ -52,26 +51,29 @@ def _mark(row, own: dict) -> list[str]:
 
 
 def p3_tables(p3: list, r3) -> list[str]:
-    """The log bases, then part (2) in float64 beside float32 and why float64 matters there."""
+    """The log bases, then part (2) in float64 beside float32."""
     own = {"log": r3["log"], "h0": r3["h0"]} if r3 is not None else {"problem": None}
-    h0s = {tuple(row["interpretation"]["h0"]) for row in p3}
-    lead = [] if len(h0s) > 1 else [f"Every row starts from h(0) = {_vector(p3[0]['interpretation']['h0'])}.", ""]
-    cols = ["log", *(["h(0)"] if len(h0s) > 1 else []), "ŷ(3)", "L", "∂L/∂b", "b_new", "L_new"]
-    rows = [[row["interpretation"]["log"], *([sig(row["interpretation"]["h0"], 3)] if len(h0s) > 1 else []),
+    one_h0 = len({tuple(row["interpretation"]["h0"]) for row in p3}) == 1
+    lead = [f"Every row starts from h(0) = {_vector(p3[0]['interpretation']['h0'])}.", ""] if one_h0 else []
+    cols = ["log", *([] if one_h0 else ["h(0)"]), "ŷ(3)", "L", "∂L/∂b", "b_new", "L_new"]
+    rows = [[row["interpretation"]["log"], *([] if one_h0 else [sig(row["interpretation"]["h0"], 3)]),
              *_mark(row, own), sig(row["b_new"]), sig(row["loss_new"])] for row in p3]
+    return ["### P3: the base of the logarithm", ""] + lead + table(cols, rows) + float32_table(p3)
+
+
+def float32_table(p3: list) -> list[str]:
+    """P3 (2) in float64 beside float32, and why float64 matters there (from the natural-log row)."""
     e = next(row for row in p3 if row["interpretation"]["log"] == "e")
-    bound, g1 = e["central_rounding_bound"], abs(e["grad_central"][0])
+    bound = e["central_rounding_bound"]
     off = [[row["interpretation"]["log"], sig(row["grad_central"]), sig(row["grad_central_float32"]),
-            ", ".join(f"{abs(a - b) / abs(b):.1%}" for a, b in zip(row["grad_central_float32"], row["grad_central"]))]
-           for row in p3]
-    return (["### P3: the base of the logarithm", ""] + lead + table(cols, rows)
-            + ["### P3 (2): central differences in float64 and in float32", ""]
+            ", ".join(f"{v:.1%}" for v in row["grad_central_float32_rel_diff"])] for row in p3]
+    return (["### P3 (2): central differences in float64 and in float32", ""]
             + table(["log", "float64", "float32 (PyTorch's default)", "float32 off by"], off)
             + [f"In float32 each loss is rounded by about u·max(1, |L|), and the quotient divides the difference "
-               f"of two by 2ε = {2 * PROBLEM3_EPS:g}: about {bound['float32']:.1e}, {bound['float32'] / g1:.0%} of "
-               f"|∂L/∂b1| = {g1:.2g}. In float64 the same bound is {bound['float64']:.0e}, so float64 gives "
-               "∂L/∂b1 to every digit shown. `grade.py` accepts float32 values for part (2) as another "
-               "reading.", ""])
+               f"of two by 2ε (ε = {e['eps']:g}): about {bound['float32']:.1e}, "
+               f"{e['float32_bound_share_of_grad_b1']:.0%} of |∂L/∂b1| = {e['abs_grad_central_b1']:.2g}. In float64 "
+               f"the same bound is {bound['float64']:.0e}, so float64 gives ∂L/∂b1 to every digit shown. "
+               "`grade.py` accepts float32 values for part (2) as another reading.", ""])
 
 
 def section(rows, r3, r5, rerun: str) -> list[str]:

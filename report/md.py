@@ -9,6 +9,7 @@ from typing import Any, Callable, NamedTuple
 
 ANSWER_WORDS = 120  # a sub-question's opening, before its first table, figure or <details>
 DETAILS = re.compile(r"<details>.*?</details>", re.S)
+LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")  # a Markdown link or image: (prefix)(target)(")")
 
 
 def sig(v: Any, digits: int = 5) -> str:

@@ -67,11 +67,10 @@ def step(r, figs: Figures) -> list[str]:
 
 
 def new_loss(r, figs: Figures) -> list[str]:
-    down = "lower" if r["loss_new"] < r["loss"] else "not lower"
-    change, first = r["loss_change"], r["loss_change_first_order"]
+    down = "lower" if r["loss_lower"] else "not lower"
     return answer(f"L_new = **{sig(r['loss_new'], 8)}**, {down} than L = {sig(r['loss'], 8)}. The change, "
-                  f"{sig(change)}, is {abs(change - first) / abs(first):.1%} away from the first-order "
-                  f"prediction −lr |∂L/∂b|² = {sig(first)}.")
+                  f"{sig(r['loss_change'])}, is {r['loss_change_rel_to_first_order']:.1%} away from the "
+                  f"first-order prediction −lr |∂L/∂b|² = {sig(r['loss_change_first_order'])}.")
 
 
 SECTIONS = [Section("(1)", "Outputs and loss", outputs),
@@ -81,6 +80,12 @@ SECTIONS = [Section("(1)", "Outputs and loss", outputs),
             Section("(5)", "The loss with the new b", new_loss)]
 
 
+LOG_NAMES = {"e": "natural (ln)", "10": "base 10", "2": "base 2"}
+
+
 def interpretations(r) -> list[str]:
+    tau = len(r["yhat"])
     return ["**h(0) = 0** for the RNN; the book leaves the initial state open.",
-            f"**Problem 3.** {r['interpretation']}"]
+            f"**Problem 3.** ŷ1, ŷ2 are the first and second softmax outputs and log is {LOG_NAMES[r['log']]}, "
+            f"so only ŷ(τ), τ = {tau}, enters the loss and ∂L/∂o(t) = 0 for t < τ. The gradient step in (4) "
+            "uses the BPTT gradient of (3); all other parameters stay fixed."]

@@ -5,17 +5,14 @@ open with their answer in bold; the rest of each part is folded below its measur
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Sequence
 
 from common.core.cli import ROOT
-from report.md import Figures, Section, answer, details, table
+from report.md import LINK, Figures, Section, answer, details, table
 
 ARGUMENT = ROOT / "p4_answers.md"
-LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 
 SCRIPT = "p4_experiments.py"
 TITLE = "learning from protein sequences thousands of steps long"
@@ -72,99 +69,73 @@ def e(v: float) -> str:
     return f"{v:.1e}"
 
 
-def span(values: Sequence[float], fmt=e) -> str:
-    """'a' when all draws print alike, else 'a to b'."""
-    low, high = fmt(min(values)), fmt(max(values))
+def span(s, fmt=e) -> str:
+    """A spread (common/recurrent/findings.py) as 'a' when its extremes print alike, else 'a to b'."""
+    low, high = fmt(s["min"]), fmt(s["max"])
     return low if low == high else f"{low} to {high}"
 
 
-def shares(values: Sequence[float | None]) -> str:
-    """The span of some shares; 'overflow' where a term overflowed in every draw."""
-    finite = [v for v in values if v is not None]
-    return span(finite) if finite else "overflow"
+def shares(s) -> str:
+    """The spread of some shares; 'overflow' where a term overflowed in every draw."""
+    return "overflow" if s["min"] is None else span(s)
 
 
-def lags(values: Sequence[int | None]) -> str:
+def lags(s) -> str:
     """The lags of the draws: '31–38', 'never', or '162–1258, never in 1 of 5'."""
-    hit = [v for v in values if v is not None]
-    missed = len(values) - len(hit)
-    if not hit:
+    if s["min"] is None:
         return "never"
-    text = str(min(hit)) if min(hit) == max(hit) else f"{min(hit)}–{max(hit)}"
-    return text + (f", never in {missed} of {len(values)}" if missed else "")
+    text = str(s["min"]) if s["min"] == s["max"] else f"{s['min']}–{s['max']}"
+    return text + (f", never in {s['missing']} of {s['count']}" if s["missing"] else "")
 
 
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
-
-
-def draws_of(r, name: str, key: str) -> list[Any]:
-    return [d[key] for d in r["experiment1"]["curves"][name]["draws"]]
-
-
-def rnn_names(r) -> dict[str, float]:
-    """The RNN curves with a rescaled W, and their spectral radius."""
-    return {n: float(n.split("= ")[1]) for n in r["experiment1"]["curves"] if n.startswith("RNN ρ")}
+def spreads(r, name: str, key: str):
+    return r["findings"]["spreads"][name][key]
 
 
 # ------------------------------------------------------------------------------------------ (1)
-
-
-def crossing(rhos: Sequence[float], gains: Sequence[float | None]) -> str:
-    """Where the median gain against ρ(W) changes sign, in words."""
-    pairs = [(a, b) for a, b, ga, gb in zip(rhos, rhos[1:], gains, gains[1:])
-             if ga is not None and gb is not None and ga < 0 <= gb]
-    return f", crossing 0 between ρ = {pairs[0][0]:g} and {pairs[0][1]:g}" if pairs else ""
 
 
 def signed(v: float) -> str:
     return f"{v:+.2f}".replace("-", "−")
 
 
-def gain_sentence(g) -> str:
+def gain_sentence(r) -> str:
     """What moving W does to λ against what moving U or b does, from the gain sweep."""
-    per_rho = [[d["W"][i] for d in g["draws"]] for i in range(len(g["rhos"]))]
-    med = [median([v for v in vals if v is not None]) for vals in per_rho]
+    g, f = r["experiment1"]["gain"], r["findings"]["gain"]
+    med, cross = f["W_median"], f["crossing"]
     text = (f"Moving W alone takes the gradient's gain per step λ from {signed(med[0])} at ρ = {g['rhos'][0]:g} "
-            f"to {signed(med[-1])} at ρ = {g['rhos'][-1]:g}{crossing(g['rhos'], med)}. ")
-    ceiling = g["ceiling"]
-    below = all(w is not None and (m is None or m < w) for c in ceiling.values()
-                for w, m in zip(c["W_alone_per_draw"], c["max_with_input_per_draw"]))
-    radii = list(ceiling.keys())
-    if not below:
+            f"to {signed(med[-1])} at ρ = {g['rhos'][-1]:g}"
+            + (f", crossing 0 between ρ = {cross[0]:g} and {cross[1]:g}" if cross is not None else "") + ". ")
+    if not f["input_below_W_alone"]:
         return text + ("Moving U or b lifts λ above W's own gain in some draws, so this sweep does not set W "
                        "apart (p4_gain.png).")
-    text += (f"Moving U or b (spreads up to {max(g['spreads']):g}) only lowers λ below W's own gain, ≈ ln ρ(W), "
-             f"in all {len(g['draws'])} draws at ρ(W) = {', '.join(radii[:-1])} and {radii[-1]}")
-    stable = [k for k, c in ceiling.items() if float(k) < 1 and all(
-        m is None or m < 0 for m in c["max_with_input_per_draw"])]
-    return text + (f": at ρ(W) = {stable[0]} no U or b in the sweep makes the gradient grow (p4_gain.png)."
-                   if stable else " (p4_gain.png).")
+    radii = f["base_rhos"]
+    text += (f"Moving U or b (spreads up to {f['max_spread']:g}) only lowers λ below W's own gain, ≈ ln ρ(W), "
+             f"in all {f['draws']} draws at ρ(W) = {', '.join(radii[:-1])} and {radii[-1]}")
+    return text + (f": at ρ(W) = {f['stable_rho']} no U or b in the sweep makes the gradient grow (p4_gain.png)."
+                   if f["stable_rho"] is not None else " (p4_gain.png).")
 
 
 def hardest(r, figs: Figures) -> list[str]:
     lead, rest = argument(1, figs.folder)
-    curves, rnn = r["experiment1"]["curves"], rnn_names(r)
-    far = r["experiment1"]["far"]
-    low = min(rnn, key=rnn.get)
-    edge = max((n for n in rnn if 1 < rnn[n] < max(rnn.values())), key=rnn.get, default=None)
-    dW, db = draws_of(r, low, "share_of_dW_beyond_100"), draws_of(r, low, "share_of_db_beyond_100")
-    factor = max(max(w, b) / min(w, b) for w, b in zip(dW, db))
-    text = lead + (f" The vanishing does not rank them: at ρ = {rnn[low]:g}, ∂L/∂b draws about the same share as ∂L/∂W "
-                   if factor < 1.25 else f" At ρ = {rnn[low]:g}, ∂L/∂b's share is within a factor {factor:.1f} of "
-                   "∂L/∂W's ") + f"from more than {far} steps back (median {e(median(db))} against {e(median(dW))})."
+    curves, h = r["experiment1"]["curves"], r["findings"]["hardest"]
+    far, factor = r["experiment1"]["far"], h["db_to_dW_factor"]
+    text = lead + (f" The vanishing does not rank them: at ρ = {h['low_rho']:g}, ∂L/∂b draws about the same share "
+                   "as ∂L/∂W " if factor["below"] else f" At ρ = {h['low_rho']:g}, ∂L/∂b's share is within a factor "
+                   f"{factor['value']:.1f} of ∂L/∂W's ") + (f"from more than {far} steps back (median "
+                                                            f"{e(h['median_share_of_db'])} against "
+                                                            f"{e(h['median_share_of_dW'])}).")
+    edge = h["edge"]
     if edge is not None:
-        at_edge = [v for v in draws_of(r, edge, "share_of_dW_beyond_100") if v is not None]
-        text += (f" At ρ = {rnn[edge]:g} that share ranges from {span(at_edge)} across the "
-                 f"{len(at_edge)} draws (median {e(median(at_edge))}).")
-    text += " " + gain_sentence(r["experiment1"]["gain"])
-    rows = [[name, lags(draws_of(r, name, "lag_below_1e-6")),
-             *(shares(draws_of(r, name, k)) for k in ("share_of_dW_beyond_100", "share_of_db_beyond_100")),
+        text += (f" At ρ = {edge['rho']:g} that share ranges from {span(edge['share_of_dW'])} across the "
+                 f"{edge['share_of_dW']['count']} draws (median {e(edge['median_share_of_dW'])}).")
+    text += " " + gain_sentence(r)
+    rows = [[name, lags(spreads(r, name, "lag_below_1e-6")),
+             *(shares(spreads(r, name, k)) for k in ("share_of_dW_beyond_100", "share_of_db_beyond_100")),
              f"{curves[name]['mean_local_factor']:.3f}"] for name in curves if name.startswith("RNN")]
     return (answer(text) + figs.link("p4_gain.png")
             + details("The argument", rest)
-            + details(f"Each network over its {len(draws_of(r, low, 'lag_below_1e-6'))} draws",
+            + details(f"Each network over its {spreads(r, h['low_curve'], 'lag_below_1e-6')['count']} draws",
                       table(["network", "lag where ‖∂L/∂h‖ < 1e-6 of its value at τ",
                              f"share of ∂L/∂W from lags > {far}", f"share of ∂L/∂b from lags > {far}",
                              "mean 1 − h²"], rows)
@@ -176,23 +147,19 @@ def hardest(r, figs: Figures) -> list[str]:
 
 def esn(r, figs: Figures) -> list[str]:
     lead, rest = argument(2, figs.folder)
-    e2 = r["experiment2"]
+    e2, f = r["experiment2"], r["findings"]["esn"]
     pooled, lengths = e2["accuracy"]["pooled"], e2["lengths"]
     radii = [f"{x:g}" for x in e2["spectral_radii"]]
-    first = str(lengths[0])
-    best = max((k for k in radii if k != "0"), key=lambda k: pooled[first][k])
-    accs = [pooled[str(T)][best] for T in lengths]
-    trend = ("falls" if all(a > b for a, b in zip(accs, accs[1:])) else "does not fall steadily")
-    final = [v for row in e2["accuracy"]["final_state"].values() for v in row.values()]
-    memoryless = [pooled[str(T)]["0"] for T in lengths] if "0" in radii else []
-    text = (f"{lead} With W rescaled to ρ = {best}, the fitted readout reaches {accs[0]:.2f} held-out "
-            f"accuracy on {e2['test_sequences']} sequences of T = {first} (chance {e2['chance']}); with the "
+    accs = f["best_accuracy"]
+    trend = "falls" if f["falls"] else "does not fall steadily"
+    text = (f"{lead} With W rescaled to ρ = {f['best_rho']}, the fitted readout reaches {accs[0]:.2f} held-out "
+            f"accuracy on {e2['test_sequences']} sequences of T = {lengths[0]} (chance {e2['chance']}); with the "
             f"same {e2['copies']} planted copies in longer sequences it {trend}: "
             + ", ".join(f"{a:.2f} at T = {T}" for a, T in zip(accs[1:], lengths[1:])) + ".")
-    if memoryless and all(a == e2["chance"] for a in memoryless):
+    if f["memoryless_at_chance"]:
         text += (" With ρ = 0 the state holds only the current letter and the accuracy is exactly "
                  f"{e2['chance']}, since both classes share their letter composition.")
-    text += f" The final state alone gives {span(final, lambda v: f'{v:.2f}')} at every ρ and T."
+    text += f" The final state alone gives {span(f['final_state'], lambda v: f'{v:.2f}')} at every ρ and T."
     rows = [[f"T = {T}", *(f"{pooled[str(T)][k]:.2f}" for k in radii)] for T in lengths]
     gaps = e2["echo_state_gap"]
     gap_rows = [[f"ρ = {k}", *(f"{v:.1e}" for v in gaps[k].values())] for k in gaps]
@@ -208,42 +175,38 @@ def esn(r, figs: Figures) -> list[str]:
 # ------------------------------------------------------------------------------------------ (3)
 
 
-def reach_sentence(r, name: str) -> str:
+def reach_sentence(r) -> str:
     """The whole gradient's reach at the largest forget bias against the diag(f) path alone."""
-    T = r["config"]["experiment1"]["T"]
-    total = draws_of(r, name, "lag_below_1e-6")
-    path = draws_of(r, name, "forget_path_lag_below_1e-6")
-    end = [v for v in (d[str(T - 1)] for d in draws_of(r, name, "ratio_at_lag")) if v is not None]
+    f = r["findings"]["reach"]
+    name = f["curve"]
+    total, path = lags(spreads(r, name, "lag_below_1e-6")), lags(spreads(r, name, "forget_path_lag_below_1e-6"))
     bias = name.removeprefix("LSTM forget bias ")
-    if all(v is None for v in total) and all(v is not None for v in path):
-        text = (f"At {bias} the diag(f) path alone falls below 1e-6 by lag {lags(path)}, so the longer reach "
+    if f["total_never_path_always"]:
+        text = (f"At {bias} the diag(f) path alone falls below 1e-6 by lag {path}, so the longer reach "
                 "goes through the gates' recurrent paths")
     else:
-        text = (f"At {bias} the whole gradient falls below 1e-6 by lag {lags(total)}, the diag(f) path alone "
-                f"by lag {lags(path)}")
-    if end:
-        orders = math.log10(max(end) / min(end))
-        text += (f"; at lag {T - 1} the gradient is {span(end)} of its value at τ across the draws"
-                 + (": through those W's it can grow as well as fade" if max(end) > 1 and orders >= 2 else ""))
+        text = f"At {bias} the whole gradient falls below 1e-6 by lag {total}, the diag(f) path alone by lag {path}"
+    if f["end_orders"] is not None:
+        text += (f"; at lag {f['end_lag']} the gradient is {span(f['end_ratio'])} of its value at τ across the draws"
+                 + (": through those W's it can grow as well as fade" if f["end_orders"]["grows_and_fades"] else ""))
     return text + "."
 
 
 def lstm(r, figs: Figures) -> list[str]:
     lead, rest = argument(3, figs.folder)
-    curves = r["experiment1"]["curves"]
-    names = [n for n in curves if n.startswith("LSTM")]
+    curves, names = r["experiment1"]["curves"], r["findings"]["lstm_curves"]
     T = r["config"]["experiment1"]["T"]
 
     def reach(n: str) -> str:
-        found = lags(draws_of(r, n, "lag_below_1e-6"))
+        found = lags(spreads(r, n, "lag_below_1e-6"))
         return (f"{found if found != 'never' else f'never within {T} steps'} at "
                 f"{n.removeprefix('LSTM forget bias ')} (mean f {curves[n]['mean_local_factor']:.2f})")
 
     text = (f"{lead} Raising only the forget bias lengthens the reach of ‖∂L/∂h‖ (lag where it falls below 1e-6 "
-            "of its value at τ): " + ", ".join(reach(n) for n in names) + ". " + reach_sentence(r, names[-1]))
-    rows = [[n.removeprefix("LSTM forget bias "), lags(draws_of(r, n, "lag_below_1e-6")),
-             lags(draws_of(r, n, "forget_path_lag_below_1e-6")),
-             shares(draws_of(r, n, "share_of_dW_beyond_100"))] for n in names]
+            "of its value at τ): " + ", ".join(reach(n) for n in names) + ". " + reach_sentence(r))
+    rows = [[n.removeprefix("LSTM forget bias "), lags(spreads(r, n, "lag_below_1e-6")),
+             lags(spreads(r, n, "forget_path_lag_below_1e-6")),
+             shares(spreads(r, n, "share_of_dW_beyond_100"))] for n in names]
     return (answer(text) + figs.link("p4_gradient_decay.png")
             + details("The argument, and each forget bias over the draws",
                       rest + [""] + table(["forget bias", "lag: whole ‖∂L/∂h‖ < 1e-6", "lag: diag(f) path < 1e-6",
@@ -255,5 +218,24 @@ SECTIONS = [Section("(1)", "Which parameters are hardest to learn", hardest),
             Section("(3)", "Why an LSTM cell helps", lstm)]
 
 
+INTERPRETATION = (
+    "Protein-like sequences: letters drawn uniformly from the 20 amino acids, one-hot inputs x(t), "
+    "h(0) = s(0) = 0, float64. Experiment 1's loss is the cross-entropy of ŷ(τ) = softmax(c + V h(τ)) "
+    "for class 0 at the last step only (the curves are normalised by their value at τ, so this choice "
+    "only sets the direction of ∂L/∂h(τ)). Random recurrent matrices are one Gaussian matrix rescaled to "
+    "each spectral radius ρ; U ~ N(0, 0.5²), b = 0, V ~ N(0, 1/H), c = 0. Problem 3's W (2×2, "
+    "eigenvalues 1 and 2) is used with Problem 3's b, V, c and a seeded random U of shape (2, 20), "
+    "N(0, 0.5²), since Problem 3's U has only 2 input columns. Problem 4's LSTM is not Problem 5's: it has "
+    "its own random weights and tanh on the cell input (as most libraries; the book prints σ), and "
+    "∂s(t)/∂s(t−1) = diag(f(t)) either way; its U's ~ N(0, 0.5²), W's ~ N(0, 1/H), all biases 0 except the "
+    "forget gate's. Experiment 2's ESN classifies a sequence by o = c + V h̄ with h̄ the mean of h(t) over t "
+    "(= the mean of the per-step outputs o(t)), V and c fitted by ridge regression to one-hot labels on "
+    "standardised h̄ (λ = 1), then folded back so that o = c + V h̄ on the raw h̄. Its reservoir: "
+    "U ~ N(0, 0.5²), b ~ N(0, 0.5²) (b ≠ 0 so that tanh mixes neighbouring inputs), W ~ N(0, 1) rescaled "
+    "to ρ. Every curve of experiment 1 and of the gain sweep is repeated for independent draws of the "
+    "sequence and of all weights; the JSON gives each draw."
+)
+
+
 def interpretations(r) -> list[str]:
-    return [f"**Problem 4's experiments.** {r['interpretation']}"]
+    return [f"**Problem 4's experiments.** {INTERPRETATION}"]

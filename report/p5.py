@@ -13,10 +13,47 @@ FIGURES = {"p5_forget_bias_grad.png": "P5: each step's contribution to ∂L/∂b
 BIAS_ROLES = {"b_f": "forget gate f", "b_g": "input gate g", "b_o": "output gate q", "b": "cell input z"}
 
 
+def minus(v: float, fmt: str = "g") -> str:
+    return format(v, fmt).replace("-", "−")
+
+
+def justification(r) -> dict[str, str]:
+    """Why each bias, from the numbers of bias_reading (unit 1; the default biases agree in every unit)."""
+    p, n = r["params"], r["bias_reading"]
+    f, g, q, slope = n["f"][0], n["g"][0], n["q"][0], n["q_slope"][0]
+    bf, bg, bo = (minus(p[k][0]) for k in ("b_f", "b_g", "b_o"))
+    return {
+        "b_f": f"keep. The forget gate starts mostly open, σ({bf}) = {f:.2f} at zero input, so s(t) keeps most of "
+               "s(t−1) and the gradient passes back through ∂s(t)/∂s(t−1) = f(t) (Gers et al. 2000; Jozefowicz "
+               "et al. 2015; the book recommends a forget bias of 1).",
+        "b_g": f"write cautiously. The input gate starts at σ({bg}) = {g:.2f}, and at zero input the state settles "
+               f"at s = g z / (1 − f) = {n['state_gain'][0]:.2f} z: it stays in tanh's near-linear range, where "
+               f"∂h/∂s = q (1 − tanh² s) is large. A gate at σ(0) = 0.5 would let s grow to "
+               f"{n['state_gain_half_gate'][0]:.1f} z.",
+        "b_o": "show. The output gate is the state's only way to the loss: ∂L/∂s(t) contains q(t)(1 − tanh² s(t)) "
+               "∂L/∂h(t), and every gate's gradient, ∂L/∂b^f's included, is proportional to ∂L/∂s. "
+               f"σ({bo}) = {q:.2f} passes most of it and keeps a slope σ'({bo}) = {slope:.2f} to learn from.",
+        "b": "no preference. The cell input z is the content written into the state; before training nothing "
+             "favours a value, so its bias sits at the middle of its range: σ(0) = 0.5 (eq. 10.41 as printed) "
+             "or tanh(0) = 0.",
+    }
+
+
 def biases(r) -> list[str]:
-    p, argued = r["params"], r["bias_choice"] == "this script's choice"
-    return [f"- {name} = {sig(p[name])}, {role}" + (f": {r['bias_justification'][name]}" if argued else "")
+    p, argued = r["params"], r["default_biases"]
+    why = justification(r) if argued else {}
+    return [f"- {name} = {sig(p[name])}, {role}" + (f": {why[name]}" if argued else "")
             for name, role in BIAS_ROLES.items()]
+
+
+def coincidences(r) -> str:
+    """The pre-activations that share a bias, in words."""
+    same = [f"a_{a} = a_{b} in unit {e['unit']}" + (f", so {a} = {b}" if e["activations_equal"] else
+                                                   f"; {a} = σ(a_{a}) and z = tanh(a_z) still differ")
+            for e in r["equal_preactivations"] for a, b in [e["pair"]]]
+    if same:
+        return f"Pre-activations that coincide because they share a bias: {'; '.join(same)}."
+    return "The four biases differ in every unit, so the four pre-activations differ."
 
 
 def forward_table(r) -> list[str]:
@@ -28,8 +65,8 @@ def forward_table(r) -> list[str]:
 
 def lstm(r, figs: Figures) -> list[str]:
     g, steps, p = r["grad_b_f_bptt"], r["intermediate"], r["params"]
+    choice = "this script's choice" if r["default_biases"] else "given on the command line"
     rows = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])] for s in steps]
-    same = "; ".join(r["equal_preactivations"])
     checks = [["BPTT", sig(g, 8), "-"],
               ["central differences", sig(r["grad_b_f_central"], 8), f"{r['rel_error_central']:.1e}"],
               ["torch autograd", sig(r["grad_b_f_autograd"], 8), f"{r['rel_error_autograd']:.1e}"]]
@@ -39,7 +76,7 @@ def lstm(r, figs: Figures) -> list[str]:
                    f"b = {sig(p['b'])} and a {r['cell_input_activation']} cell input: "
                    + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(r["yhat"]))
                    + f"; L = **{sig(r['loss'], 8)}**; ∂L/∂b^f = **{sig(g, 8)}** by back-propagation "
-                   f"through time, {r['rel_error_central']:.1e} from central differences.")
+                   f"through time, a relative {r['rel_error_central']:.1e} from central differences.")
             + ["The backward pass per step, from t = τ down to 1: ∂L/∂s(t) = q ⊙ (1 − tanh² s) ⊙ "
                "∂L/∂h(t) + f(t+1) ⊙ ∂L/∂s(t+1), ∂L/∂f(t) = s(t−1) ⊙ ∂L/∂s(t), ∂L/∂a_f(t) = f(1 − f) ⊙ "
                "∂L/∂f(t), and ∂L/∂b^f = Σ_t ∂L/∂a_f(t); ∂L/∂h(t−1) gathers Wᵀ times all four gates' "
@@ -47,11 +84,9 @@ def lstm(r, figs: Figures) -> list[str]:
             + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
                     rows + [["Σ", "", "", "", f"**{sig(g)}**"]])
             + details("Why these biases; the forward pass; the other gates; three checks",
-                      [f"Biases ({r['bias_choice']}). U and W are Problem 3's in every gate and in the cell "
+                      [f"Biases ({choice}). U and W are Problem 3's in every gate and in the cell "
                        "input, so only the biases tell the gates apart:", "", *biases(r), "",
-                       (f"Pre-activations that coincide because they share a bias: {same}."
-                        if same else "The four biases differ in every unit, so the four pre-activations "
-                        "differ."), "", *forward_table(r), *gates,
+                       coincidences(r), "", *forward_table(r), *gates,
                        *table(["method", "∂L/∂b^f", "relative difference to BPTT"], checks)])
             + figs.link("p5_forget_bias_grad.png"))
 
@@ -63,6 +98,10 @@ def interpretations(r) -> list[str]:
     act = r["cell_input_activation"]
     cell = ("σ, as the book prints it; most libraries use tanh there (`python p5_lstm.py "
             "--cell-activation tanh`)." if act == "sigmoid" else f"{act}, not the σ that the book prints.")
+    base = "" if r["log"] == "e" else f" The loss's log is base {r['log']}."
     return ["**s(0) = h(0) = 0** for the LSTM.",
             f"**The cell input of eq. 10.41 (Problem 5).** {cell}",
-            f"**The U and W that the LSTM gates share (Problem 5).** {r['interpretation']}"]
+            "**The U and W that the LSTM gates share (Problem 5).** U and W of Problem 3 are used in every gate "
+            "and in the cell input (same values, separate parameters, so ∂L/∂b^f is the gradient for the forget "
+            "gate's own bias); V and c are Problem 3's. The LSTM's h(t) feeds Problem 3's output layer and loss."
+            + base]

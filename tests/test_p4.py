@@ -20,7 +20,7 @@ import torch
 
 import p4_experiments as p4
 from common.core.gradcheck import rel_error
-from common.recurrent import esn, gain, longseq
+from common.recurrent import esn, findings, gain, longseq
 from common.recurrent.lstm import LSTMParams
 from report import p4 as report_p4
 from report.fields import MissingField, Strict
@@ -37,6 +37,12 @@ def random_rnn(rng: np.random.Generator, H: int, O: int = 2) -> dict[str, np.nda
     W = rng.standard_normal((H, H))
     return {"W": 1.2 * W / np.max(np.abs(np.linalg.eigvals(W))), "U": 0.5 * rng.standard_normal((H, longseq.D)),
             "b": 0.3 * rng.standard_normal(H), "V": rng.standard_normal((O, H)), "c": rng.standard_normal(O)}
+
+
+def train_esn(letters: np.ndarray, labels: np.ndarray, res: esn.Reservoir,
+              lam: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Train only the readout V, c on the reservoir's pooled states; U, W, b are read, never written."""
+    return esn.fit_ridge_readout(esn.reservoir_states(letters, res)[0], labels, lam)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +200,7 @@ def test_training_the_readout_never_updates_the_reservoir():
     res = esn.make_reservoir(H=16, rho=0.9, seed=0)
     before = {k: np.array(v, copy=True) for k, v in res._asdict().items() if k != "rho"}
     letters, labels = esn.motif_task(np.random.default_rng(0), 10, 60, 3)
-    V, c = esn.train_esn(letters, labels, res)
+    V, c = train_esn(letters, labels, res)
     assert V.shape == (2, 16) and c.shape == (2,)
     for name, array in before.items():
         np.testing.assert_array_equal(getattr(res, name), array)
@@ -254,7 +260,7 @@ def test_ridge_readout_beats_chance_and_no_memory_is_exactly_chance():
     accs = {}
     for rho in (0.0, 0.9):
         res = esn.make_reservoir(H=32, rho=rho, seed=0)
-        V, c = esn.train_esn(letters[train], labels[train], res)
+        V, c = train_esn(letters[train], labels[train], res)
         accs[rho] = esn.readout_accuracy(esn.reservoir_states(letters[test], res)[0], labels[test], V, c)
     # 100 balanced test sequences: a chance-level classifier reaches 0.7 with probability < 1e-4
     assert accs[0.9] >= 0.7
@@ -425,8 +431,12 @@ def test_p4_answers_types_no_measured_number_and_no_build_note():
 
 
 def render_sections(folder: Path, data: dict | None = None) -> dict[str, list[str]]:
-    """Each section's lines as report/p4.py renders them, from folder's JSON or from `data`."""
-    data = strict_json(folder / "p4_results.json") if data is None else data
+    """Each section's lines as report/p4.py renders them, from folder's JSON or from `data` (a measured
+    fact changed in place), whose findings are then recomputed as p4_experiments.py computes them."""
+    if data is None:
+        data = strict_json(folder / "p4_results.json")
+    else:
+        data["findings"] = findings.p4_findings(data, data["config"]["experiment1"]["rhos"])
     r = Strict(data, "p4_results.json", "python p4_experiments.py")
     return {s.label: s.render(r, Figures(folder, report_p4.FIGURES)) for s in report_p4.SECTIONS}
 
@@ -494,6 +504,7 @@ def test_q3_credits_the_gates_paths_only_when_the_diag_f_path_dies_first(quick):
 
 def test_a_missing_field_stops_the_renderer_naming_it(quick):
     data = strict_json(quick / "p4_results.json")
-    del data["experiment1"]["gain"]["ceiling"]
-    with pytest.raises(MissingField, match=r"'experiment1.gain.ceiling'"):
-        render_sections(quick, data)
+    del data["findings"]["gain"]["input_below_W_alone"]
+    r = Strict(data, "p4_results.json", "python p4_experiments.py")
+    with pytest.raises(MissingField, match=r"'findings.gain.input_below_W_alone'"):
+        report_p4.hardest(r, Figures(quick, report_p4.FIGURES))

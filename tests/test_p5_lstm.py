@@ -94,7 +94,7 @@ def test_script_end_to_end(activation: str, tmp_path: Path, capsys: pytest.Captu
     assert saved["cell_input_activation"] == activation
     assert set(saved["params"]) == set(PARAMS) | {"V", "c"}
     assert saved["params"]["b_f"] == [1.0, 1.0] and saved["params"]["U_o"] == saved["params"]["U"]
-    assert np.shape(saved["yhat"]) == (3, 2) and "bias_justification" in saved
+    assert np.shape(saved["yhat"]) == (3, 2) and saved["default_biases"] is True
 
     # the intermediates, printed from t = τ down to 1, sum to the reported gradient
     rows = saved["intermediate"]
@@ -166,31 +166,36 @@ def test_every_intermediate_gradient_matches_autograd(activation: str, biases: d
 
 def test_the_script_s_biases_keep_every_gate_apart_and_the_old_choice_did_not(tmp_path: Path) -> None:
     ours = p5.main(["--out", str(tmp_path)])
-    assert ours["bias_choice"] == "this script's choice" and ours["equal_preactivations"] == []
+    assert ours["default_biases"] is True and ours["equal_preactivations"] == []
     fw = np.array([ours["forward"][k] for k in "fgqz"])  # (4, T, H)
     assert min(np.abs(fw[i] - fw[j]).min() for i in range(4) for j in range(i + 1, 4)) > 0.01
     old = p5.main(["--out", str(tmp_path), "--b-f", "1", "1", "--b-g", "0", "0", "--b-o", "0", "0",
                    "--b", "-1", "1"])
-    assert old["bias_choice"] == "given on the command line"
-    assert old["equal_preactivations"] == ["a_f = a_z in unit 2, so f = z", "a_g = a_q in unit 1, so g = q",
-                                           "a_g = a_q in unit 2, so g = q"]
+    assert old["default_biases"] is False
+    assert old["equal_preactivations"] == [{"pair": ["f", "z"], "unit": 2, "activations_equal": True},
+                                           {"pair": ["g", "q"], "unit": 1, "activations_equal": True},
+                                           {"pair": ["g", "q"], "unit": 2, "activations_equal": True}]
     np.testing.assert_array_equal(old["forward"]["g"], old["forward"]["q"])
     np.testing.assert_array_equal(np.array(old["forward"]["f"])[:, 1], np.array(old["forward"]["z"])[:, 1])
     tanh = p5.main(["--out", str(tmp_path), "--b-f", "1", "1", "--b-g", "0", "0", "--b-o", "0", "0",
                     "--b", "-1", "1", "--cell-activation", "tanh"])
-    assert tanh["equal_preactivations"][0] == "a_f = a_z in unit 2; f = σ(a_f) and z = tanh(a_z) still differ"
+    assert tanh["equal_preactivations"][0] == {"pair": ["f", "z"], "unit": 2, "activations_equal": False}
     assert np.abs(np.array(tanh["forward"]["f"])[:, 1] - np.array(tanh["forward"]["z"])[:, 1]).min() > 0.01
 
 
-def test_the_numbers_in_the_bias_argument() -> None:
+def test_the_numbers_in_the_bias_argument(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def sigma(v: float) -> float:
         return 1.0 / (1.0 + math.exp(-v))
 
-    text = " ".join(p5.BIAS_JUSTIFICATION.values())
+    saved = p5.main(["--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    reading = saved["bias_reading"]
+    assert reading["f"][0] == pytest.approx(sigma(1), rel=1e-15) and reading["g"][1] == pytest.approx(sigma(-1), rel=1e-15)
+    assert reading["state_gain"][0] == pytest.approx(1.0, rel=1e-15)  # σ(−1) = 1 − σ(1): "s = g z / (1 − f) = z"
     for claim in (f"σ(1) = {sigma(1):.2f}", f"σ(−1) = {sigma(-1):.2f}", f"σ(2) = {sigma(2):.2f}",
-                  f"σ'(2) = {sigma(2) * (1 - sigma(2)):.2f}", f"{sigma(0) / (1 - sigma(1)):.1f} z"):
+                  f"σ'(2) = {sigma(2) * (1 - sigma(2)):.2f}", f"{sigma(0) / (1 - sigma(1)):.1f} z",
+                  "(1 − f) = 1.00 z"):
         assert claim in text, claim
-    assert sigma(-1) / (1 - sigma(1)) == pytest.approx(1.0, rel=1e-15)  # "s = g z / (1 − f) = z"
 
 
 @pytest.mark.parametrize("flag", [["--b-f", "1"], ["--b-g", "0", "x"], ["--b", "nan", "0"]])

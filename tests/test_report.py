@@ -166,7 +166,8 @@ def test_p5_backward_steps_are_shown_for_every_t(rnn_results):
         for key in ("dL_dh", "dL_ds", "dL_df", "dL_da_f", "dL_da_g", "dL_da_q", "dL_da_z"):
             if any(row[key]):
                 assert sig(row[key]) in s5, (key, row["t"])
-    assert all(p5["bias_justification"][k] in s5 for k in ("b", "b_f", "b_g", "b_o"))
+    assert all(f"{k} = {sig(p5['params'][k])}, " in s5 for k in ("b", "b_f", "b_g", "b_o"))
+    assert "forget gate starts mostly open, σ(1) = 0.73" in s5 and "σ'(2) = 0.10" in s5  # 1/(1+e^-1), σ(2)σ(−2)
 
 
 def key_section(text: str) -> str:

@@ -282,4 +282,4 @@ def test_bad_shapes_raise_a_clear_user_error() -> None:
     with pytest.raises(UserError, match=r"U_g has shape \(2, 3\), expected \(2, 2\)"):
         lstm.lstm_forward(x, np.zeros(2), lstm_p._replace(U_g=np.zeros((2, 3))))
     with pytest.raises(UserError, match="cell activation must be one of"):
-        lstm.lstm_forward(x, np.zeros(2), lstm, "relu")
+        lstm.lstm_forward(x, np.zeros(2), lstm_p, "relu")

@@ -7,4 +7,5 @@ p2.py: Problem 2's maps, regions, population and gallery.
 p2_study.py: Problem 2 (3)'s study, adversarial pastes and attacks.
 p3.py: Problem 3's unrolled network.
 p4.py: Problem 4's experiments.
+p5.py: Problem 5's per-step contributions to ∂L/∂b^f.
 """

@@ -7,4 +7,5 @@ rnn_autograd.py: the same models in torch, the cross-check.
 longseq.py: how far back a loss reaches over long sequences (Problem 4, experiment 1).
 gain.py: W, U and b moved one at a time (Problem 4 (1)).
 esn.py: the echo state network (Problem 4, experiment 2).
+findings.py: every decision Problem 4's answers rest on, from the measured results.
 """

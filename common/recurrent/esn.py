@@ -118,13 +118,6 @@ def readout_accuracy(features: np.ndarray, labels: np.ndarray, V: np.ndarray, c:
     return float(np.mean(np.argmax(features @ V.T + c, axis=1) == labels))
 
 
-def train_esn(letters: np.ndarray, labels: np.ndarray, res: Reservoir,
-              lam: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Train only the readout V, c on the reservoir's pooled states. U, W, b are read, never written."""
-    pooled, _ = reservoir_states(letters, res)
-    return fit_ridge_readout(pooled, labels, lam)
-
-
 class Exp2Config(NamedTuple):
     lengths: tuple[int, ...]
     rhos: tuple[float, ...]

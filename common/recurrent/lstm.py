@@ -135,11 +135,6 @@ class LSTMGrads(NamedTuple):
         return array[:, k * H: (k + 1) * H]
 
     @property
-    def df(self) -> np.ndarray:
-        """∂L/∂f(t), (T, H)."""
-        return self.block(self.dgates, "f")
-
-    @property
     def da_f(self) -> np.ndarray:
         """∂L/∂a_f(t), the forget pre-activation's gradient (T, H): step t's contribution to ∂L/∂b^f."""
         return self.block(self.da, "f")

@@ -175,6 +175,8 @@ class OutputGrads(NamedTuple):
     dV: np.ndarray  # (O, H)
     dc: np.ndarray  # (O,)
     do: np.ndarray  # (T, O) ∂L/∂o(t)
+    dyhat: np.ndarray | None = None  # (T, O) ∂L/∂ŷ(t); None from output_affine_backward alone
+    jacobian: np.ndarray | None = None  # (T, O, O) the softmax Jacobian ∂ŷ/∂o(t); None likewise
 
 
 def output_forward(h: np.ndarray, V: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, OutputCache]:
@@ -205,8 +207,10 @@ def output_affine_backward(do: np.ndarray, cache: OutputCache) -> OutputGrads:
 
 
 def output_backward(dyhat: np.ndarray, cache: OutputCache) -> OutputGrads:
-    """Backward of output_forward given dyhat = ∂L/∂ŷ (T, O). Returns dh, dV, dc and do = ∂L/∂o."""
-    return output_affine_backward(softmax_backward(dyhat, cache.yhat), cache)
+    """Backward of output_forward given dyhat = ∂L/∂ŷ (T, O). Returns dh, dV, dc, do = ∂L/∂o, dyhat
+    itself and the softmax Jacobian J(t) at ŷ(t), with ∂L/∂o(t) = J(t)ᵀ ∂L/∂ŷ(t)."""
+    grads = output_affine_backward(softmax_backward(dyhat, cache.yhat), cache)
+    return grads._replace(dyhat=dyhat, jacobian=softmax_jacobian(cache.yhat))
 
 
 def check_log_base(log: str) -> float:
