@@ -33,7 +33,7 @@ class Student(NamedTuple):
     problem: str
     variant: int | None
     reading: dict  # keyword arguments of grade_reference.p3/p5: log, h0 / activation, biases
-    mistake: str | None  # planted: a catalogue id, "W_not_transposed", or None
+    mistake: str | None  # planted: a catalogue id, "float32_central", or None
     give: tuple[str, ...] | str  # the columns written, or "all" (every value), "forward", "finals+cd", ...
     verdict: str
     label: str  # the expected `reading` column
@@ -59,7 +59,7 @@ PLAN: dict[str, Student] = {
     "kim": Student("p3", None, {}, "update_sign", "finals+update", "known_mistake", "log=e", "update_sign"),
     "lee": Student("p3", None, {}, "one_sided_difference", "finals+cd", "known_mistake", "log=e",
                    "one_sided_difference"),
-    "max": Student("p3", None, {}, "W_not_transposed", "all", "wrong", "log=e"),
+    "max": Student("p3", None, {}, "W_not_transposed", "all", "known_mistake", "log=e", "W_not_transposed"),
     "ned": Student("p3", None, {"log": "10"}, None, (), "wrong", "log=10",
                    typed={"L": "1.41554", "grad_1": "0.25000", "grad_2": "-0.31250"}),
     "oli": Student("p3", None, {}, None, "forward", "incomplete", "log=e;log=10;log=2"),
@@ -79,6 +79,8 @@ PLAN: dict[str, Student] = {
                    "h_without_tanh"),
     "zed": Student("p5", None, {}, "loss_over_ln10", FINALS, "known_mistake", "cell=sigmoid", "loss_over_ln10"),
     "ada": Student("p5", 3, {}, None, "all", "correct", "cell=sigmoid"),
+    "bea": Student("p3", None, {}, "V_not_transposed", "all", "known_mistake", "log=e", "V_not_transposed"),
+    "cyd": Student("p5", None, {}, "W_not_transposed", "all", "known_mistake", "cell=sigmoid", "W_not_transposed"),
 }
 COMMENTS = {"cai": "all steps shown", "max": "checked twice"}  # an unknown column, ignored by the grader
 
