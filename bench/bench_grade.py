@@ -64,7 +64,7 @@ def class_csv(students: int, own_variants: bool) -> tuple[str, list[tuple[str, s
         for problem in PROBLEMS:
             kind, reading, mistake = dealt(i, problem)
             v = solver.values(problem, reading, REFERENCE if mistake is None else PIECES[mistake.id])
-            if mistake is not None and first_difference(v, solver.values(problem, reading), DEFAULT_RTOL) is None:
+            if mistake is not None and first_difference(problem, v, solver.values(problem, reading), DEFAULT_RTOL) is None:
                 kind, mistake = "correct", None  # this sheet hides the mistake (update_sign when lr ∂L/∂b is tiny)
             if kind == "wrong":  # an unknown mistake: the backward scaled from some step on
                 start = HEAD[problem] + 2 + i % (len(v) - HEAD[problem] - 2)

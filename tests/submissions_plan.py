@@ -132,15 +132,16 @@ def columns(name: str) -> list[str]:
     return give.get(s.give, list(s.give)) if isinstance(s.give, str) else list(s.give)
 
 
-STYLES = ("fixed", "exp", "EXP", "unicode", "fixed6")
+STYLES = ("fixed", "exp", "EXP", "unicode", "fixed6", "fixed8")
+PRECISION = {"fixed6": 6, "fixed8": 8}
 
 
 def write(v: float, style: str) -> str:
-    """v as a spreadsheet might export it: 5 significant digits (6 for fixed6), trailing zeros kept."""
+    """v as a spreadsheet might export it: 5 significant digits (6 for fixed6, 8 for fixed8), trailing zeros kept."""
     if style in ("exp", "EXP"):
         text = f"{v:.4e}"
         return text.upper() if style == "EXP" else text
-    text = np.format_float_positional(v, precision=6 if style == "fixed6" else 5, unique=False,
+    text = np.format_float_positional(v, precision=PRECISION.get(style, 5), unique=False,
                                       fractional=False, trim="k")
     return text.replace("-", "\u2212") if style == "unicode" else text
 
@@ -153,7 +154,9 @@ def cells(name: str) -> dict[str, str]:
         v = values(name)
         for k, col in enumerate(columns(name)):
             # 6 digits where a catalogue entry moves a value by ~1e-4 (one-sided differences, float32)
-            row[col] = write(v[col], "fixed6" if col.startswith("grad_cd") else STYLES[k % 4])
+            # 8 digits for b_new, so that the step of about 1e-5 shows
+            style = "fixed6" if col.startswith("grad_cd") else "fixed8" if col.startswith("b_new") else STYLES[k % 4]
+            row[col] = write(v[col], style)
     return row | (s.stated or {}) | (s.typed or {}) | ({"comment": COMMENTS[name]} if name in COMMENTS else {})
 
 

@@ -249,6 +249,10 @@ class Solver:
             self._forwards[key] = Forward(yhat, rnn_cache, out_cache, _forward_values("p3", {"h": h, "yhat": yhat}))
         return self._forwards[key]
 
+    def loss_at(self, reading: Reading, pieces: Pieces, b: np.ndarray) -> float:
+        """P3's loss at bias b (another b_new than the solution's), under the reading and pieces."""
+        return pieces.loss(self._rnn(reading.h0, np.asarray(b, dtype=float)).yhat, reading.log)
+
     def p3(self, reading: Reading, pieces: Pieces = REFERENCE) -> np.ndarray:
         """Problem 3 (1)-(5) with every intermediate."""
         p, log = self.sheet.params, reading.log
