@@ -40,6 +40,7 @@ class Student(NamedTuple):
     expected_mistake: str = ""
     stated: dict | None = None  # columns stating the reading
     typed: dict | None = None  # cells written as typed here (the issue's students, a wrong row, a comma)
+    copies: bool = False  # the values are the assignment's answers, handed in on `variant`
 
 
 PLAN: dict[str, Student] = {
@@ -63,7 +64,7 @@ PLAN: dict[str, Student] = {
     "ned": Student("p3", None, {"log": "10"}, None, (), "wrong", "log=10",
                    typed={"L": "1.41554", "grad_1": "0.25000", "grad_2": "-0.31250"}),
     "oli": Student("p3", None, {}, None, "forward", "incomplete", "log=e;log=10;log=2"),
-    "pam": Student("p3", None, {}, None, FINALS, "correct", "log=e", typed={"L_new": "3,00683"}),
+    "pam": Student("p3", None, {}, None, FINALS, "needs_review", "log=e", typed={"L_new": "3,00683"}),
     "=qua": Student("p3", None, {}, None, FINALS, "correct", "log=e"),
     "rio": Student("p3", 3, {}, None, "finals+cd", "correct", "log=e"),
     "sam": Student("p4", None, {}, None, (), "incomplete", "", typed={"L": "3.0072"}),
@@ -80,6 +81,7 @@ PLAN: dict[str, Student] = {
     "zed": Student("p5", None, {}, "loss_over_ln10", FINALS, "known_mistake", "cell=sigmoid", "loss_over_ln10"),
     "ada": Student("p5", 3, {}, None, "all", "correct", "cell=sigmoid"),
     "bea": Student("p3", None, {}, "V_not_transposed", "all", "known_mistake", "log=e", "V_not_transposed"),
+    "dot": Student("p3", 3, {}, None, "finals+cd", "other_sheet", "the assignment's sheet", copies=True),
     "cyd": Student("p5", None, {}, "W_not_transposed", "all", "known_mistake", "cell=sigmoid", "W_not_transposed"),
 }
 COMMENTS = {"cai": "all steps shown", "max": "checked twice"}  # an unknown column, ignored by the grader
@@ -93,7 +95,7 @@ def values(name: str, planted: bool = True) -> dict[str, float]:
     """The student's values from grade_reference: with the planted mistake (P3's part (2) in float32
     for fay), or (planted=False) the right ones under the same reading."""
     s = PLAN[name]
-    n = numbers(s.variant)
+    n = numbers(None if s.copies else s.variant)
     x = np.array(n["x"])
     mistake = s.mistake if planted and s.mistake != "float32_central" else None
     if s.problem == "p5":
