@@ -15,7 +15,15 @@ from pathlib import Path
 import grade_reference as ref
 import numpy as np
 import pytest
-from submissions_plan import ASSIGNMENT, CSV, PLAN, REPO_BIASES, central_float32, values
+from submissions_plan import (
+    ASSIGNMENT,
+    CSV,
+    PLAN,
+    REPO_BIASES,
+    VARIANT_3,
+    central_float32,
+    values,
+)
 
 import grade
 from common.core.cli import run
