@@ -219,7 +219,8 @@ def grade_rows(rows: Sequence[Submission], sheets: Sheets, values: Values, rtol:
 def _graded(s: Submission, sheets: Sheets, values: Values, rtol: float, rubric: Rubric) -> tuple[Submission, Grade]:
     g = grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric)
     ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b))
-    source = sheets.copied_from(s.problem, s.variant, ans, rtol)
+    own = values.table(s.problem, s.variant, readings_for(s.problem, s.stated)).full(Candidate(OWN, None))
+    source = sheets.copied_from(s.problem, s.variant, ans, rtol, own)
     if source != "":
         s = s._replace(review=(*s.review, f"matches {sheet_name(source)} on more values than its own sheet"))
         return s, g._replace(verdict="other_sheet", reading=sheet_name(source))

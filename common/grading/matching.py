@@ -139,7 +139,15 @@ class Table:
     def heads(self, block: str) -> np.ndarray:
         """(candidates, HEAD) part-(1) values of a block."""
         if block not in self._heads:
-            self._heads[block] = np.stack([self.solver.head(self.problem, c.reading, self._pieces(c))
+            # part (1) depends only on the reading, the loss and h's activation: entries that change
+            # the backward alone share the reference's row
+            seen: dict[tuple, np.ndarray] = {}
+            for c in self.blocks[block]:
+                p = self._pieces(c)
+                key = (c.reading, p.loss, p.output_activation)
+                if key not in seen:
+                    seen[key] = self.solver.head(self.problem, c.reading, p)
+            self._heads[block] = np.stack([seen[(c.reading, self._pieces(c).loss, self._pieces(c).output_activation)]
                                            for c in self.blocks[block]])
         return self._heads[block]
 

@@ -87,13 +87,15 @@ class Sheets:
             raise NotIssued(variant)
         return self.issued[variant]
 
-    def copied_from(self, problem: str, variant: int | None, ans: Answers, rtol: float) -> int | None | str:
-        """The sheet (a variant, or None for the assignment's) that the row copies, or "" for none."""
+    def copied_from(self, problem: str, variant: int | None, ans: Answers, rtol: float,
+                    own_values: np.ndarray) -> int | None | str:
+        """The sheet (a variant, or None for the assignment's) that the row copies, or "" for none;
+        `own_values`: the row's own sheet's right values under the assignment's reading."""
         names, matrix = self._matrix[problem]
         if not len(ans.idx):
             return ""
         counts = fits(problem, ans, matrix, rtol).sum(axis=1)
-        own = counts[names.index(variant)] if variant in names else 0
+        own = fits(problem, ans, own_values[None, :], rtol).sum()
         order = np.argsort(-counts, kind="stable")
         for j in order:
             if names[j] != variant:
