@@ -3,10 +3,14 @@ step, and a score from the rubric.
 
 Commands:
   .venv/bin/python grade.py SUBMISSIONS.csv --out GRADES.csv      a class, one CSV row per student and problem
+  .venv/bin/python grade.py SUBMISSIONS.csv --by-student --out BOOK.csv   one row per student: P3, P5, total
+  .venv/bin/python grade.py --template p3 --intermediates --out FILE      the header row a class fills in
   .venv/bin/python grade.py --check p3 L=1.306 grad_1=-0.0043 grad_2=0.188
                                                                    one student, NAME=VALUE as the CSV's columns
-  .venv/bin/python grade.py --make-variant 7 --out-dir DIR         DIR/sheet-7.md and DIR/key-7.json
-Flags:     --rtol (default 5e-5, argued in --help), --rubric FILE (the default is printed by --help)
+  .venv/bin/python grade.py --self-check p3 L=3.0072 grad_1=-0.00996      a student's own check: ✓ or ✗ only
+  .venv/bin/python grade.py --make-variant 7 --secret FILE --out-dir DIR  DIR/sheet-7.md and DIR/key-7.json
+Flags:     --rtol (default 5e-5, argued in --help, at most 1e-2), --rubric FILE (the default is printed
+           by --help), --sheets DIR (the issued variants: rows on other variants are needs_review)
 Prints:    one line per row (verdict, reading, mistake, first wrong step, values matched of checked,
            score), then the count of each verdict; --check adds each value beside the reference.
 Example:   tests/data/submissions_example.csv (graded in tests/test_grade.py); README, "For graders".
@@ -30,8 +34,6 @@ from common.core.cli import (
     FIGURES,
     Parser,
     UserError,
-    nonnegative_int,
-    positive_float,
     run,
     writable_dir,
     writable_file,
@@ -39,6 +41,12 @@ from common.core.cli import (
     write_json_atomic,
 )
 from common.core.text import print_table
+from common.grading.gradebook import (
+    GRADEBOOK_COLUMNS,
+    gradebook_rows,
+    self_check_lines,
+    template_columns,
+)
 from common.grading.matching import (
     DEFAULT_RTOL,
     FLOAT32_BAND_FACTOR,
@@ -46,12 +54,14 @@ from common.grading.matching import (
     Candidate,
     Grade,
     Values,
+    decided,
     grade,
     indistinguishable,
     readings_for,
 )
 from common.grading.mistakes import CATALOGUE, for_problem
 from common.grading.rubric import DEFAULT, DEFAULT_RUBRIC, Rubric, parse_rubric
+from common.grading.sheets import Sheets, sheet_name
 from common.grading.solution import (
     KEYS,
     OWN,
@@ -61,6 +71,7 @@ from common.grading.solution import (
     assignment_sheet,
     label,
 )
+from common.grading.steps import with_step
 from common.grading.submissions import (
     KNOWN,
     Submission,
@@ -69,9 +80,36 @@ from common.grading.submissions import (
     parse_row,
     read_submissions,
 )
-from common.grading.variants import sheet_markdown, sheet_of, variant_key
+from common.grading.variants import draw_sheet, sheet_markdown, variant_key
 
-VERDICTS = ("correct", "other_reading", "known_mistake", "wrong", "incomplete")
+VERDICTS = ("other_sheet", "needs_review", "correct", "other_reading", "known_mistake", "wrong", "incomplete")
+MAX_RTOL = 1e-2
+
+
+def rtol_value(text: str) -> float:
+    """argparse type of --rtol: a number in (0, MAX_RTOL]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_RTOL:
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most {MAX_RTOL:g}, got {text!r}")
+    return value
+
+
+def variant_number(text: str) -> int:
+    """argparse type of --make-variant: the variant's number, a whole number >= 0."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"the variant's number must be a whole number >= 0, such as 7; got {text!r}")
+    return int(text)
+
+
+def out_file(text: str) -> Path:
+    """argparse type of --out: a file in a folder that exists (named when it does not)."""
+    folder = Path(text).parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder {folder} does not exist; create it first")
+    return writable_file(text)
 
 
 def smallest_change() -> tuple[float, str, str]:
@@ -114,15 +152,27 @@ def build_parser() -> Parser:
                                 "wrong step and a score, for a class (CSV) or one student (--check).",
                     formatter_class=_Formatter, epilog=help_epilog())
     parser.add_argument("submissions", nargs="?", type=Path, help="the class's CSV, one row per student and problem")
-    parser.add_argument("--out", type=writable_file, help="where to write the grades CSV (default: print only)")
+    parser.add_argument("--out", type=out_file, help="where to write the grades CSV (default: print only)")
     parser.add_argument("--check", nargs="+", metavar="ARG",
                         help="grade one student: PROBLEM then NAME=VALUE pairs named as the CSV's columns, "
                              "e.g. --check p3 L=3.0072 grad_1=-0.00996 variant=7")
-    parser.add_argument("--rtol", type=positive_float, default=DEFAULT_RTOL,
-                        help="relative tolerance of a match (see below)")
+    parser.add_argument("--self-check", nargs="+", metavar="ARG",
+                        help="a student's check before handing in, as --check: ✓ or ✗ per value, the first "
+                             "wrong step and the rule for digits, never a right value")
+    parser.add_argument("--rtol", type=rtol_value, default=DEFAULT_RTOL,
+                        help=f"relative tolerance of a match, in (0, {MAX_RTOL:g}] (see below)")
     parser.add_argument("--rubric", type=Path, help="rubric CSV (default: the one below)")
-    parser.add_argument("--make-variant", type=nonnegative_int, metavar="N",
+    parser.add_argument("--by-student", action="store_true",
+                        help="write --out as a gradebook: one row per student, P3, P5 and the total")
+    parser.add_argument("--sheets", type=Path, metavar="DIR",
+                        help="the folder of issued variants (key-N.json); other variants are needs_review")
+    parser.add_argument("--template", choices=PROBLEMS, help="write the header row of a class's CSV to --out")
+    parser.add_argument("--intermediates", action="store_true", help="--template: every intermediate's column")
+    parser.add_argument("--make-variant", type=variant_number, metavar="N",
                         help="write a problem sheet and its key for variant N, then stop")
+    parser.add_argument("--secret", type=Path, metavar="FILE",
+                        help="--make-variant: draw from the HMAC of N under this file's bytes, so that only "
+                             "the secret rebuilds the sheet (grade such rows with --sheets)")
     parser.add_argument("--out-dir", type=writable_dir, default=FIGURES / "variants", help="folder for --make-variant")
     return parser
 
@@ -145,10 +195,36 @@ def check_cells(args: Sequence[str]) -> dict[str, str]:
     return cells
 
 
-def grade_rows(rows: Sequence[Submission], values: Values, rtol: float, rubric: Rubric) -> list[Grade]:
-    """Each row's grade; a row that cannot be read (problem, variant) is incomplete with 0 points."""
-    return [grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric) if s.gradable
-            else Grade("incomplete", "", "", "", 0, 0, 0.0, 0.0) for s in rows]
+def grade_rows(rows: Sequence[Submission], sheets: Sheets, values: Values, rtol: float,
+               rubric: Rubric) -> tuple[list[Submission], list[Grade]]:
+    """Each row's grade, its verdicts tried in the order other_sheet, needs_review, then matching's;
+    a row that cannot be read (problem, variant) is incomplete with 0 points. The rows come back with
+    what a person must look at added to their review."""
+    out_rows, grades = [], []
+    for s in rows:
+        if not s.gradable:
+            s, g = s, Grade("incomplete", "", "", "", 0, 0, 0.0, 0.0)
+        elif not sheets.is_issued(s.variant):
+            s = s._replace(review=(*s.review, f"variant {s.variant} was not issued (no key-{s.variant}.json "
+                                              f"in {sheets.folder})"))
+            g = Grade("needs_review", "", "", "", 0, 0, 0.0, sum(p.points for (q, _), p in rubric.items()
+                                                                 if q == s.problem))
+        else:
+            s, g = _graded(s, sheets, values, rtol, rubric)
+        out_rows.append(s)
+        grades.append(g)
+    return out_rows, grades
+
+
+def _graded(s: Submission, sheets: Sheets, values: Values, rtol: float, rubric: Rubric) -> tuple[Submission, Grade]:
+    g = grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric)
+    ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b))
+    own = values.table(s.problem, s.variant, readings_for(s.problem, s.stated)).full(Candidate(OWN, None))
+    source = sheets.copied_from(s.problem, s.variant, ans, rtol, own)
+    if source != "":
+        s = s._replace(review=(*s.review, f"matches {sheet_name(source)} on more values than its own sheet"))
+        return s, g._replace(verdict="other_sheet", reading=sheet_name(source))
+    return s, g._replace(verdict="needs_review") if s.review else g
 
 
 def print_summary(rows: Sequence[Submission], grades: Sequence[Grade]) -> None:
@@ -161,7 +237,7 @@ def print_summary(rows: Sequence[Submission], grades: Sequence[Grade]) -> None:
     counts = [f"{v} {sum(g.verdict == v for g in grades)}" for v in VERDICTS]
     print(f"\n{len(grades)} rows: " + ", ".join(counts))
     for s in rows:
-        for note in s.notes:
+        for note in (*s.review, *s.notes):
             print(f"line {s.line} ({s.student}, {s.problem}): {note}")
 
 
@@ -178,8 +254,8 @@ def print_values(sub: Submission, g: Grade, values: Values) -> None:
                  for k, w in sorted(sub.written.items(), key=lambda kw: KEYS[sub.problem].index(kw[0]))])
 
 
-def make_variant(n: int, out_dir: Path) -> dict[str, Any]:
-    sheet = sheet_of(n)
+def make_variant(n: int, out_dir: Path, secret: bytes | None) -> dict[str, Any]:
+    sheet = draw_sheet(n, secret)
     key = variant_key(n, sheet)
     write_atomic(out_dir / f"sheet-{n}.md", sheet_markdown(n, sheet).encode())
     write_json_atomic(out_dir / f"key-{n}.json", key)
@@ -187,29 +263,51 @@ def make_variant(n: int, out_dir: Path) -> dict[str, Any]:
     return key
 
 
+def check_flags(parser: Parser, args: argparse.Namespace) -> None:
+    """One task per run: a CSV, --check, --self-check, --template or --make-variant."""
+    tasks = [name for name, given in (("a submissions CSV", args.submissions is not None),
+                                      ("--check", args.check is not None), ("--self-check", args.self_check is not None),
+                                      ("--template", args.template is not None),
+                                      ("--make-variant", args.make_variant is not None)) if given]
+    if len(tasks) != 1:
+        parser.error("give one of a submissions CSV, --check, --self-check, --template or --make-variant"
+                     + (f", not {' and '.join(tasks)} together" if tasks else ""))
+    if args.template and args.out is None:
+        parser.error("--template needs --out FILE")
+    if args.by_student and (args.submissions is None or args.out is None):
+        parser.error("--by-student needs a submissions CSV and --out FILE")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_flags(parser, args)
     if args.make_variant is not None:
-        return make_variant(args.make_variant, args.out_dir)
-    if (args.submissions is None) == (args.check is None):
-        parser.error("give either a submissions CSV or --check (or --make-variant N)")
+        return make_variant(args.make_variant, args.out_dir, None if args.secret is None else _read(args.secret))
+    if args.template:
+        write_atomic(args.out, (",".join(template_columns(args.template, args.intermediates)) + "\n").encode())
+        print(f"wrote {args.out}")
+        return {"columns": template_columns(args.template, args.intermediates)}
     rubric = DEFAULT if args.rubric is None else parse_rubric(_read(args.rubric).decode("utf-8", "replace"),
                                                               str(args.rubric))
-    if args.check:
-        rows, unknown = [parse_row(0, check_cells(args.check))], []
-    else:
-        rows, unknown = read_submissions(_read(args.submissions), str(args.submissions))
-    if unknown:
-        print(f"ignored unknown column(s): {', '.join(unknown)}", file=sys.stderr)
-    values = Values(sheet_of)
-    grades = grade_rows(rows, values, args.rtol, rubric)
+    one = args.check or args.self_check
+    rows = [parse_row(0, check_cells(one))] if one else read_submissions(_read(args.submissions), str(args.submissions))
+    if args.sheets is not None and not args.sheets.is_dir():
+        raise UserError(f"--sheets: {args.sheets} is not a folder")
+    sheets = Sheets(args.sheets, draw_sheet)
+    values = Values(sheets.sheet_of)
+    rows, grades = grade_rows(rows, sheets, values, args.rtol, rubric)
+    if args.self_check:
+        print("\n".join(self_check_lines(rows[0], grades[0], values, args.rtol) if rows[0].gradable
+                        else [*rows[0].notes, *rows[0].review]))
+        return {}
     print_summary(rows, grades)
     if args.check and rows[0].gradable:
         print_values(rows[0], grades[0], values)
     out = [output_row(s, g) for s, g in zip(rows, grades)]
     if args.out is not None:
-        write_atomic(args.out, grades_csv(out))
+        book = gradebook_rows(rows, out, rubric) if args.by_student else None
+        write_atomic(args.out, grades_csv(out) if book is None else grades_csv(book, GRADEBOOK_COLUMNS))
         print(f"wrote {args.out}")
     return {"rows": out}
 

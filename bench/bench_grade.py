@@ -1,8 +1,8 @@
-"""Benchmark 6 (issue 19): grade.py's work on a class of 1,000 rows with intermediates.
+"""Benchmark 6: grade.py's work on a class of 1,000 rows with intermediates.
 
 The class: 500 students, each a P3 and a P5 row giving every value of common/grading/solution.py's KEYS
 (forward values, L, central differences, every intermediate of the backward, the update, L_new) with
-6 significant digits, as a spreadsheet holds them. Rows are dealt in turn: the right answer, another
+6 significant digits (b_new with 8), as a spreadsheet holds them. Rows are dealt in turn: the right answer, another
 reading of the answer key, each catalogue mistake under a key reading, an unknown mistake (every value
 of the backward scaled by 1.1 from a step on), and forward values only (incomplete). Timed: parsing
 the CSV text, grading every row with a fresh cache, and writing the grades' CSV text, i.e. all that
@@ -27,14 +27,15 @@ from common.grading.matching import (
     DEFAULT_RTOL,
     Values,
     first_difference,
-    grade,
     is_assignment_reading,
 )
 from common.grading.mistakes import PIECES, for_problem
 from common.grading.rubric import DEFAULT
+from common.grading.sheets import Sheets
 from common.grading.solution import HEAD, KEYS, OWN, PROBLEMS, REFERENCE, Solver
 from common.grading.submissions import grades_csv, output_row, read_submissions
-from common.grading.variants import sheet_of
+from common.grading.variants import draw_sheet, sheet_of
+from grade import grade_rows
 
 GOAL_SECONDS = 2.0
 STUDENTS = 500
@@ -64,24 +65,27 @@ def class_csv(students: int, own_variants: bool) -> tuple[str, list[tuple[str, s
         for problem in PROBLEMS:
             kind, reading, mistake = dealt(i, problem)
             v = solver.values(problem, reading, REFERENCE if mistake is None else PIECES[mistake.id])
-            if mistake is not None and first_difference(v, solver.values(problem, reading), DEFAULT_RTOL) is None:
+            if mistake is not None and first_difference(problem, v, solver.values(problem, reading), DEFAULT_RTOL) is None:
                 kind, mistake = "correct", None  # this sheet hides the mistake (update_sign when lr ∂L/∂b is tiny)
             if kind == "wrong":  # an unknown mistake: the backward scaled from some step on
                 start = HEAD[problem] + 2 + i % (len(v) - HEAD[problem] - 2)
                 v = np.concatenate((v[:start], 1.1 * v[start:]))
             n = HEAD[problem] - 1 if kind == "incomplete" else len(v)
             writer.writerow({"student": f"s{i}", "problem": problem, "variant": "" if variant is None else variant,
-                             **{k: f"{x:.5e}" for k, x in zip(KEYS[problem][:n], v[:n])}})
+                             **{k: f"{x:.7e}" if k.startswith("b_new") else f"{x:.5e}"
+                                for k, x in zip(KEYS[problem][:n], v[:n])}})
             expected.append((kind, mistake.id if mistake else ""))
     return out.getvalue(), expected
 
 
 def grade_class(text: str) -> list[dict[str, str]]:
-    """What grade.py does after its imports: parse, grade with a fresh cache, write the grades' CSV."""
-    rows, _ = read_submissions(text.encode(), "class.csv")
-    values = Values(sheet_of)
-    out = [output_row(s, grade(s.problem, s.variant, s.written, s.stated, values, DEFAULT_RTOL, DEFAULT))
-           for s in rows]
+    """What grade.py does after its imports: parse, grade with a fresh cache (and the copy check
+    against every sheet), write the grades' CSV."""
+    rows = read_submissions(text.encode(), "class.csv")
+    sheets = Sheets(None, draw_sheet)
+    values = Values(sheets.sheet_of)
+    rows, grades = grade_rows(rows, sheets, values, DEFAULT_RTOL, DEFAULT)
+    out = [output_row(s, g) for s, g in zip(rows, grades)]
     grades_csv(out)
     return out
 

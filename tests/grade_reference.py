@@ -7,9 +7,9 @@ per-step loops). test_grade_reference.py checks the unplanted passes, and the pl
 change the model rather than its backward, against torch autograd.
 
 p3() and p5() return {column name: value} in the order of the assignment's parts, with the CSV's
-names: `L`, `grad_1`, `grad_cd_2`, `b_new_1`, `L_new`, `<name>@<t>_<i>`. `mistake` is a catalogue id,
-"W_not_transposed" (∂L/∂h(t−1) through W taken as W ∂L/∂a(t): a mistake the catalogue does not
-hold), or None.
+names: `L`, `grad_1`, `grad_cd_2`, `b_new_1`, `L_new`, `<name>@<t>_<i>`. `mistake` is a catalogue id
+or None; "W_not_transposed" and "V_not_transposed" write W ∂L/∂a(t) and V ∂L/∂o(t) where the
+backward has Wᵀ and Vᵀ.
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def p3(x: np.ndarray, b, c, W, U, V, log: str = "e", h0=(0.0, 0.0),  # noqa: ANN
     dos = dloss_do(ys, dys, mistake)
     dh, da, from_next = [None] * T, [None] * T, np.zeros(2)
     for t in reversed(range(T)):
-        dh[t] = V.T @ dos[t] + from_next
+        dh[t] = (V if mistake == "V_not_transposed" else V.T) @ dos[t] + from_next
         slope = 1.0 - hs[t] if mistake == "tanh_grad_1_minus_h" else 1.0 - hs[t] ** 2
         da[t] = slope * dh[t]
         from_next = (W if mistake == "W_not_transposed" else W.T) @ da[t]
@@ -151,7 +151,7 @@ def p5(x: np.ndarray, c, W, U, V, biases: dict, activation: str = "sigmoid", log
     from_next, carry = np.zeros(2), np.zeros(2)
     for t in reversed(range(T)):
         st = steps[t]
-        dh = V.T @ dos[t] + from_next
+        dh = (V if mistake == "V_not_transposed" else V.T) @ dos[t] + from_next
         dsquash = np.ones(2) if mistake == "h_without_tanh" else 1.0 - np.tanh(st["s"]) ** 2
         ds = dh * st["q"] * dsquash + (0.0 if mistake == "ds_without_carry" else carry)
         d = {"dL_do": dos[t], "dL_dh": dh, "dL_ds": ds, "dL_df": ds * st["s_prev"], "dL_dg": ds * st["z"],
@@ -160,7 +160,7 @@ def p5(x: np.ndarray, c, W, U, V, biases: dict, activation: str = "sigmoid", log
                                                     d["dL_dq"] * slope(st["q"]))
         d["dL_da_z"] = d["dL_dz"] * (slope(st["z"]) if activation == "sigmoid" else 1.0 - st["z"] ** 2)
         back[t] = d
-        from_next = W.T @ (d["dL_da_f"] + d["dL_da_g"] + d["dL_da_q"] + d["dL_da_z"])
+        from_next = (W if mistake == "W_not_transposed" else W.T) @ (d["dL_da_f"] + d["dL_da_g"] + d["dL_da_q"] + d["dL_da_z"])
         carry = st["f"] * ds  # ∂s(t)/∂s(t−1) = f(t)
     values: dict[str, float] = {}
     for t in range(T):

@@ -33,13 +33,14 @@ class Student(NamedTuple):
     problem: str
     variant: int | None
     reading: dict  # keyword arguments of grade_reference.p3/p5: log, h0 / activation, biases
-    mistake: str | None  # planted: a catalogue id, "W_not_transposed", or None
+    mistake: str | None  # planted: a catalogue id, "float32_central", or None
     give: tuple[str, ...] | str  # the columns written, or "all" (every value), "forward", "finals+cd", ...
     verdict: str
     label: str  # the expected `reading` column
     expected_mistake: str = ""
     stated: dict | None = None  # columns stating the reading
     typed: dict | None = None  # cells written as typed here (the issue's students, a wrong row, a comma)
+    copies: bool = False  # the values are the assignment's answers, handed in on `variant`
 
 
 PLAN: dict[str, Student] = {
@@ -59,11 +60,11 @@ PLAN: dict[str, Student] = {
     "kim": Student("p3", None, {}, "update_sign", "finals+update", "known_mistake", "log=e", "update_sign"),
     "lee": Student("p3", None, {}, "one_sided_difference", "finals+cd", "known_mistake", "log=e",
                    "one_sided_difference"),
-    "max": Student("p3", None, {}, "W_not_transposed", "all", "wrong", "log=e"),
+    "max": Student("p3", None, {}, "W_not_transposed", "all", "known_mistake", "log=e", "W_not_transposed"),
     "ned": Student("p3", None, {"log": "10"}, None, (), "wrong", "log=10",
                    typed={"L": "1.41554", "grad_1": "0.25000", "grad_2": "-0.31250"}),
     "oli": Student("p3", None, {}, None, "forward", "incomplete", "log=e;log=10;log=2"),
-    "pam": Student("p3", None, {}, None, FINALS, "correct", "log=e", typed={"L_new": "3,00683"}),
+    "pam": Student("p3", None, {}, None, FINALS, "needs_review", "log=e", typed={"L_new": "3,00683"}),
     "=qua": Student("p3", None, {}, None, FINALS, "correct", "log=e"),
     "rio": Student("p3", 3, {}, None, "finals+cd", "correct", "log=e"),
     "sam": Student("p4", None, {}, None, (), "incomplete", "", typed={"L": "3.0072"}),
@@ -79,6 +80,9 @@ PLAN: dict[str, Student] = {
                    "h_without_tanh"),
     "zed": Student("p5", None, {}, "loss_over_ln10", FINALS, "known_mistake", "cell=sigmoid", "loss_over_ln10"),
     "ada": Student("p5", 3, {}, None, "all", "correct", "cell=sigmoid"),
+    "bea": Student("p3", None, {}, "V_not_transposed", "all", "known_mistake", "log=e", "V_not_transposed"),
+    "dot": Student("p3", 3, {}, None, "finals+cd", "other_sheet", "the assignment's sheet", copies=True),
+    "cyd": Student("p5", None, {}, "W_not_transposed", "all", "known_mistake", "cell=sigmoid", "W_not_transposed"),
 }
 COMMENTS = {"cai": "all steps shown", "max": "checked twice"}  # an unknown column, ignored by the grader
 
@@ -91,7 +95,7 @@ def values(name: str, planted: bool = True) -> dict[str, float]:
     """The student's values from grade_reference: with the planted mistake (P3's part (2) in float32
     for fay), or (planted=False) the right ones under the same reading."""
     s = PLAN[name]
-    n = numbers(s.variant)
+    n = numbers(None if s.copies else s.variant)
     x = np.array(n["x"])
     mistake = s.mistake if planted and s.mistake != "float32_central" else None
     if s.problem == "p5":
@@ -130,15 +134,16 @@ def columns(name: str) -> list[str]:
     return give.get(s.give, list(s.give)) if isinstance(s.give, str) else list(s.give)
 
 
-STYLES = ("fixed", "exp", "EXP", "unicode", "fixed6")
+STYLES = ("fixed", "exp", "EXP", "unicode", "fixed6", "fixed8")
+PRECISION = {"fixed6": 6, "fixed8": 8}
 
 
 def write(v: float, style: str) -> str:
-    """v as a spreadsheet might export it: 5 significant digits (6 for fixed6), trailing zeros kept."""
+    """v as a spreadsheet might export it: 5 significant digits (6 for fixed6, 8 for fixed8), trailing zeros kept."""
     if style in ("exp", "EXP"):
         text = f"{v:.4e}"
         return text.upper() if style == "EXP" else text
-    text = np.format_float_positional(v, precision=6 if style == "fixed6" else 5, unique=False,
+    text = np.format_float_positional(v, precision=PRECISION.get(style, 5), unique=False,
                                       fractional=False, trim="k")
     return text.replace("-", "\u2212") if style == "unicode" else text
 
@@ -151,7 +156,9 @@ def cells(name: str) -> dict[str, str]:
         v = values(name)
         for k, col in enumerate(columns(name)):
             # 6 digits where a catalogue entry moves a value by ~1e-4 (one-sided differences, float32)
-            row[col] = write(v[col], "fixed6" if col.startswith("grad_cd") else STYLES[k % 4])
+            # 8 digits for b_new, so that the step of about 1e-5 shows
+            style = "fixed6" if col.startswith("grad_cd") else "fixed8" if col.startswith("b_new") else STYLES[k % 4]
+            row[col] = write(v[col], style)
     return row | (s.stated or {}) | (s.typed or {}) | ({"comment": COMMENTS[name]} if name in COMMENTS else {})
 
 

@@ -56,3 +56,27 @@ def test_the_reference_central_differences_and_update() -> None:
         assert v[f"b_new_{i}"] == n["b"][i - 1] - 0.002 * v[f"grad_{i}"]
         assert sign[f"b_new_{i}"] == n["b"][i - 1] + 0.002 * v[f"grad_{i}"]
     assert v["L_new"] == L([v["b_new_1"], v["b_new_2"]])
+
+
+@pytest.mark.parametrize("sheet", SHEETS)
+@pytest.mark.parametrize("problem", ["p3", "p5"])
+@pytest.mark.parametrize("mistake", ["W_not_transposed", "V_not_transposed"])
+def test_the_transpose_entries_equal_the_plain_numpy_backward(sheet: str, problem: str, mistake: str) -> None:
+    """The catalogue's W and V in place of Wᵀ and Vᵀ give, value by value, what grade_reference's
+    backward with W (or V) written in place of its transpose gives."""
+    from common.grading.mistakes import PIECES
+    from common.grading.solution import KEYS, OWN, Sheet, Solver
+    from common.recurrent.problems import RNNParams
+
+    n = SHEETS[sheet]
+    x = np.array(n["x"])
+    solver = Solver(Sheet(x, RNNParams(**{k: np.array(n[k], dtype=float) for k in "bcWUV"})))
+    ours = dict(zip(KEYS[problem], solver.values(problem, OWN, PIECES[mistake])))
+    theirs = ref.p3(x, *(n[k] for k in "bcWUV"), mistake=mistake) if problem == "p3" else \
+        ref.p5(x, n["c"], n["W"], n["U"], n["V"], REPO_BIASES, mistake=mistake)
+    right = ref.p3(x, *(n[k] for k in "bcWUV")) if problem == "p3" else \
+        ref.p5(x, n["c"], n["W"], n["U"], n["V"], REPO_BIASES)
+    assert any(abs(theirs[k] - right[k]) > 1e-6 for k in theirs)  # the mistake changes something here
+    cd = {k for k in theirs if k.startswith("grad_cd")}  # difference quotients: rounding of 1e-12 / 2e-4
+    assert_same(ours, {k: v for k, v in theirs.items() if k not in cd})
+    assert all(ours[k] == pytest.approx(theirs[k], abs=1e-9) for k in cd)

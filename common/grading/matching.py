@@ -30,7 +30,7 @@ import numpy as np
 
 from common.grading.key import key_readings, rounding_bound
 from common.grading.mistakes import PIECES, Mistake, for_problem
-from common.grading.rubric import Rubric, score
+from common.grading.rubric import Credit, Rubric, score
 from common.grading.solution import (
     HEAD,
     INDEX,
@@ -43,22 +43,24 @@ from common.grading.solution import (
     Solver,
     label,
 )
+from common.grading.steps import (
+    B_NEW,
+    MIN_DIGITS,
+    STEP_DIGITS,
+    Written,
+    min_digits,
+    own_b_new,
+    step_follows,
+    step_half,
+    with_step,
+)
 
-MIN_DIGITS = 3
 DEFAULT_RTOL = 5e-5
 FLOAT32_BAND_FACTOR = 4.0
 MATCH_RULE = ("a value matches when it is within half a unit of the last digit written, or within a "
               "relative rtol, whichever is larger; values with fewer than 3 significant digits are not "
               "decided")
 FINALS = ("L", "grad_1", "grad_2", "grad_cd_1", "grad_cd_2")  # a row without any of these is incomplete
-
-
-class Written(NamedTuple):
-    """A number as a student wrote it."""
-
-    value: float
-    digits: int  # significant digits written (leading zeros not counted, trailing zeros counted)
-    half_unit: float  # half a unit of the last digit written
 
 
 class Answers(NamedTuple):
@@ -70,10 +72,12 @@ class Answers(NamedTuple):
 
 
 def decided(problem: str, written: dict[str, Written]) -> Answers:
-    """The values written with at least MIN_DIGITS significant digits, in the order of KEYS[problem]."""
-    keys = sorted((INDEX[problem][k], w) for k, w in written.items() if w.digits >= MIN_DIGITS)
-    return Answers(np.array([j for j, _ in keys], dtype=int), np.array([w.value for _, w in keys]),
-                   np.array([w.half_unit for _, w in keys]))
+    """The values written with at least MIN_DIGITS significant digits (b_new: STEP_DIGITS), in the
+    order of KEYS[problem], each with its tolerance floor (common/grading/steps.py's step_half)."""
+    keys = sorted((INDEX[problem][k], k) for k, w in written.items()
+                  if k in INDEX[problem] and w.digits >= min_digits(k))
+    return Answers(np.array([j for j, _ in keys], dtype=int), np.array([written[k].value for _, k in keys]),
+                   np.array([step_half(written, k) for _, k in keys]))
 
 
 def is_assignment_reading(problem: str, reading: Reading) -> bool:
@@ -101,6 +105,9 @@ class Grade(NamedTuple):
     out_of: float
     best: Reading | None = None  # the preferred (or closest) reading
     cause: Mistake | None = None  # the preferred catalogue entry, for known_mistake
+    explained: int = 0  # known_mistake: the checked values that the mistake explains
+    credit: Credit = Credit()  # what the score counts, part by part
+    notes: tuple[str, ...] = ()  # credit given for carried work, intermediates missing
 
 
 class Candidate(NamedTuple):
@@ -119,7 +126,7 @@ class Table:
     one matrix, computed on first use; a candidate's full values are computed when a row needs them."""
 
     def __init__(self, solver: Solver, problem: str, readings: Sequence[Reading]) -> None:
-        self.problem, self._solver = problem, solver
+        self.problem, self.solver = problem, solver
         mistakes = for_problem(problem)
         self.blocks = {READINGS: [Candidate(r, None) for r in readings],
                        MISTAKES: [Candidate(r, m) for r in readings for m in mistakes]}
@@ -132,14 +139,22 @@ class Table:
     def heads(self, block: str) -> np.ndarray:
         """(candidates, HEAD) part-(1) values of a block."""
         if block not in self._heads:
-            self._heads[block] = np.stack([self._solver.head(self.problem, c.reading, self._pieces(c))
+            # part (1) depends only on the reading, the loss and h's activation: entries that change
+            # the backward alone share the reference's row
+            seen: dict[tuple, np.ndarray] = {}
+            for c in self.blocks[block]:
+                p = self._pieces(c)
+                key = (c.reading, p.loss, p.output_activation)
+                if key not in seen:
+                    seen[key] = self.solver.head(self.problem, c.reading, p)
+            self._heads[block] = np.stack([seen[(c.reading, self._pieces(c).loss, self._pieces(c).output_activation)]
                                            for c in self.blocks[block]])
         return self._heads[block]
 
     def full(self, c: Candidate) -> np.ndarray:
         """Every value of KEYS[problem] for one candidate."""
         if c not in self._full:
-            self._full[c] = self._solver.values(self.problem, c.reading, self._pieces(c))
+            self._full[c] = self.solver.values(self.problem, c.reading, self._pieces(c))
         return self._full[c]
 
 
@@ -153,12 +168,15 @@ class Values:
         self._solvers: dict[int | None, Solver] = {}
         self._tables: dict[tuple, Table] = {}
 
+    def solver(self, variant: int | None) -> Solver:
+        if variant not in self._solvers:
+            self._solvers[variant] = Solver(self._sheet_of(variant))
+        return self._solvers[variant]
+
     def table(self, problem: str, variant: int | None, readings: Sequence[Reading]) -> Table:
         key = (problem, variant, tuple(readings))
         if key not in self._tables:
-            if variant not in self._solvers:
-                self._solvers[variant] = Solver(self._sheet_of(variant))
-            self._tables[key] = Table(self._solvers[variant], problem, readings)
+            self._tables[key] = Table(self.solver(variant), problem, readings)
         return self._tables[key]
 
 
@@ -166,7 +184,7 @@ def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: 
     """(candidates, values) tolerances of the decided values `ans` against the rows of `ref` (each a
     candidate's values, at least through ans's largest index): MATCH_RULE, and with `banded` the
     float32 band on central differences, from each candidate's own L."""
-    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]))
+    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]) * ~np.isin(ans.idx, STEPS[problem]))
     cd = np.isin(ans.idx, CENTRAL[problem])
     if banded and cd.any():
         band = FLOAT32_BAND_FACTOR * np.array([rounding_bound(L, "float32") for L in ref[:, INDEX[problem]["L"]]])
@@ -180,18 +198,21 @@ def fits(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool 
 
 
 CENTRAL = {p: [INDEX[p][k] for k in ("grad_cd_1", "grad_cd_2") if k in INDEX[p]] for p in INDEX}
+STEPS = {p: [INDEX[p][k] for k in B_NEW if k in INDEX[p]] for p in INDEX}  # b_new: matched without rtol
 
 
-def five_digit_half_unit(v: np.ndarray) -> np.ndarray:
-    """Half a unit of the 5th significant digit of each value (0 for 0)."""
+def digit_half_unit(v: np.ndarray, digits: int | np.ndarray) -> np.ndarray:
+    """Half a unit of the `digits`-th significant digit of each value (0 for 0)."""
     mag = np.abs(v)
-    return np.where(mag > 0, 0.5 * 10.0 ** (np.floor(np.log10(np.where(mag > 0, mag, 1.0))) - 4), 0.0)
+    return np.where(mag > 0, 0.5 * 10.0 ** (np.floor(np.log10(np.where(mag > 0, mag, 1.0))) + 1 - digits), 0.0)
 
 
-def first_difference(wrong: np.ndarray, right: np.ndarray, rtol: float) -> int | None:
-    """The index of the first value where a 5-significant-digit answer computed as `wrong` does not
-    match `right` (MATCH_RULE), or None where every value would match."""
-    differs = np.abs(wrong - right) > np.maximum(five_digit_half_unit(wrong), rtol * np.abs(right))
+def first_difference(problem: str, wrong: np.ndarray, right: np.ndarray, rtol: float) -> int | None:
+    """The index of the first value where an answer computed as `wrong`, written with 5 significant
+    digits (b_new with STEP_DIGITS), does not match `right` (MATCH_RULE), or None where every value would."""
+    step = np.isin(np.arange(len(wrong)), STEPS[problem])
+    half = digit_half_unit(wrong, np.where(step, STEP_DIGITS, 5))
+    differs = np.abs(wrong - right) > np.maximum(half, rtol * np.abs(right) * ~step)
     return int(np.argmax(differs)) if differs.any() else None
 
 
@@ -216,54 +237,94 @@ def full_matches(table: Table, block: str, ans: Answers, rtol: float, banded: bo
 def grade(problem: str, variant: int | None, written: dict[str, Written], stated: Reading | None,
           values: Values, rtol: float, rubric: Rubric) -> Grade:
     """The verdict and score of one row; see the module docstring for the order of the tries."""
+    b = values.solver(variant).sheet.params.b
+    written = with_step(written, b)
     ans = decided(problem, written)
     table = values.table(problem, variant, readings_for(problem, stated))
     banded = (False, True) if np.isin(CENTRAL[problem], ans.idx).any() else (False,)
     g = None
-    if len(ans.idx):
-        for band in banded:
-            for block in (READINGS, MISTAKES):
-                found = full_matches(table, block, ans, rtol, band)
-                if found:
-                    g = _verdict(table, ans, rtol, rubric, found, band)
-                    break
-            if g is not None:
+    for band in banded if len(ans.idx) else ():
+        for block in (READINGS, MISTAKES):
+            found = full_matches(table, block, ans, rtol, band)
+            if found:
+                g = _verdict(table, ans, rtol, found, band)
                 break
-    if g is None:
-        g = _wrong(table, ans, rtol, rubric, banded)
+        if g is not None:
+            break
+    g = _credited(table, _wrong(table, ans, rtol, banded) if g is None else g, written, b, rtol)
+    g = g._replace(score=score(rubric, problem, g.credit)[0], out_of=score(rubric, problem, g.credit)[1])
     finals = {INDEX[problem][k] for k in FINALS if k in INDEX[problem]}
     return g if finals & set(ans.idx.tolist()) else g._replace(verdict="incomplete")
+
+
+GRADIENT_PART = {"p3": 3, "p5": 2}  # the part whose intermediates are its work
+FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
+
+
+def _credited(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> Grade:
+    """The grade with its no_work parts (the gradient part without intermediates) and its carried
+    parts: P3 (4) when b_new is one step of the row's own gradient, (5) when L_new is the loss at the
+    row's own b_new, both after the first wrong step."""
+    problem, credit, notes = table.problem, g.credit, list(g.notes)
+    part = GRADIENT_PART[problem]
+    shown = {int(j) for j in decided(problem, written).idx if PART[problem][j] == part}
+    if shown and shown <= FINAL_GRADIENT[problem]:
+        credit = credit._replace(no_work=frozenset({part}))
+        notes.append(f"part ({part}) has final values only: its intermediates earn the rest")
+    if problem == "p3" and credit.first_wrong is not None:
+        carried = set()
+        if credit.first_wrong <= 4 and step_follows(written, b):
+            carried.add(4)
+        if credit.first_wrong <= 5 and _loss_follows(table, g, written, b, rtol):
+            carried.add(5)
+        if carried:
+            credit = credit._replace(carried=frozenset(carried))
+            notes.append("carried: " + ", ".join(f"({p})" for p in sorted(carried)) + " follow from the row's own values")
+    return g._replace(credit=credit, notes=tuple(notes))
+
+
+def _loss_follows(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> bool:
+    """Whether L_new is the loss at the row's own b_new, under the row's reading (and its mistake's loss)."""
+    b_new = own_b_new(written, b)
+    if b_new is None or "L_new" not in written or written["L_new"].digits < MIN_DIGITS:
+        return False
+    pieces = REFERENCE if g.cause is None else PIECES[g.cause.id]
+    loss = table.solver.loss_at(g.best or OWN, pieces, b_new)
+    return abs(written["L_new"].value - loss) <= max(written["L_new"].half_unit, rtol * abs(loss))
 
 
 def _label(problem: str, c: Candidate, banded: bool) -> str:
     return label(problem, c.reading._replace(cd_float32=banded))
 
 
-def _verdict(table: Table, ans: Answers, rtol: float, rubric: Rubric, found: list[Candidate],
-             banded: bool) -> Grade:
+def _right_matches(table: Table, ans: Answers, reading: Reading, rtol: float, banded: bool) -> np.ndarray:
+    """Whether each decided value matches the right answer under `reading`."""
+    return fits(table.problem, ans, table.full(Candidate(reading, None))[None, :], rtol, banded)[0]
+
+
+def _verdict(table: Table, ans: Answers, rtol: float, found: list[Candidate], banded: bool) -> Grade:
     """correct, other_reading or known_mistake, from the full matches (the preferred one first)."""
     problem, best = table.problem, found[0]
     names = list(dict.fromkeys(_label(problem, c, banded) for c in found))
     reading = best.reading._replace(cd_float32=banded)
-    own = is_assignment_reading(problem, reading)
-    parts = set(PART[problem][ans.idx].tolist())
+    credit = Credit(frozenset(PART[problem][ans.idx].tolist()), None, is_assignment_reading(problem, reading))
     if best.mistake is None:
-        return Grade("correct" if own else "other_reading", ";".join(names), "", "", len(ans.idx), len(ans.idx),
-                     *score(rubric, problem, parts, None, own), reading)
+        return Grade("correct" if credit.own_reading else "other_reading", ";".join(names), "", "",
+                     len(ans.idx), len(ans.idx), 0.0, 0.0, reading, credit=credit)
     ids = [c.mistake.id for c in found if c.reading == best.reading]
-    first = first_difference(table.full(best), table.full(Candidate(best.reading, None)), rtol)
-    first_part = None if first is None else int(PART[problem][first])
+    first = first_difference(problem, table.full(best), table.full(Candidate(best.reading, None)), rtol)
+    right = int(_right_matches(table, ans, best.reading, rtol, banded).sum())
     return Grade("known_mistake", ";".join(names), ";".join(ids), "" if first is None else STEP[problem][first],
-                 len(ans.idx), len(ans.idx), *score(rubric, problem, parts, first_part, own), reading,
-                 best.mistake)
+                 right, len(ans.idx), 0.0, 0.0, reading, best.mistake, len(ans.idx),
+                 credit._replace(first_wrong=None if first is None else int(PART[problem][first])))
 
 
-def _wrong(table: Table, ans: Answers, rtol: float, rubric: Rubric, banded: Sequence[bool]) -> Grade:
+def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> Grade:
     """`wrong`: the reading with the most matching values (ties: the smallest median relative error,
-    then the readings' order), the student's first value that does not match it, the score."""
+    then the readings' order), the student's first value that does not match it."""
     problem = table.problem
     if not len(ans.idx):
-        return Grade("wrong", "", "", "", 0, 0, *score(rubric, problem, set(), None, True))
+        return Grade("wrong", "", "", "", 0, 0, 0.0, 0.0)
     cands = table.blocks[READINGS]
     full = np.stack([table.full(c) for c in cands])
     rel = np.median(np.abs(ans.value - full[:, ans.idx]) / np.maximum(np.abs(full[:, ans.idx]), 1e-300), axis=1)
@@ -272,11 +333,10 @@ def _wrong(table: Table, ans: Answers, rtol: float, rubric: Rubric, banded: Sequ
     _, _, band, i, ok = min(ranked, key=lambda r: r[:4])
     reading = cands[i].reading._replace(cd_float32=band)
     first = int(ans.idx[np.argmin(ok)]) if not ok.all() else None
-    parts = set(PART[problem][ans.idx].tolist())
-    first_part = None if first is None else int(PART[problem][first])
+    credit = Credit(frozenset(PART[problem][ans.idx].tolist()), None if first is None else int(PART[problem][first]),
+                    is_assignment_reading(problem, reading))
     return Grade("wrong", label(problem, reading), "", "" if first is None else STEP[problem][first],
-                 int(ok.sum()), len(ans.idx),
-                 *score(rubric, problem, parts, first_part, is_assignment_reading(problem, reading)), reading)
+                 int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit)
 
 
 def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:
@@ -284,4 +344,4 @@ def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:
     `solver`'s sheet under the assignment's own reading, at this rtol."""
     right = solver.values(problem, OWN)
     return [m.id for m in for_problem(problem)
-            if first_difference(solver.values(problem, OWN, m.change(REFERENCE)), right, rtol) is None]
+            if first_difference(problem, solver.values(problem, OWN, m.change(REFERENCE)), right, rtol) is None]

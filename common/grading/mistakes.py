@@ -15,6 +15,11 @@ the swapped piece is one that problem's solution uses.
     sigmoid_grad_as_sigmoid σ'(a) taken as σ(a) (for the gates, and the cell input when it is σ)
     ds_without_carry        ∂L/∂s(t) without the path f(t+1) ∂L/∂s(t+1) through s(t+1)
     h_without_tanh          h = q s without the tanh (forward and backward of that model)
+    W_not_transposed        ∂L/∂h(t) through time taken as W ∂L/∂a(t+1) instead of Wᵀ ∂L/∂a(t+1)
+    V_not_transposed        ∂L/∂h(t) from the output taken as V ∂L/∂o(t) instead of Vᵀ ∂L/∂o(t)
+
+A sheet whose W (or V) is symmetric hides the matching entry: `indistinguishable` in
+common/grading/matching.py lists it for that sheet.
 """
 from __future__ import annotations
 
@@ -91,6 +96,14 @@ def h_without_tanh(p: Pieces) -> Pieces:
     return p._replace(output_activation="identity")
 
 
+def W_not_transposed(p: Pieces) -> Pieces:  # noqa: N802 (the matrix's name)
+    return p._replace(recurrent_weight=np.transpose)
+
+
+def V_not_transposed(p: Pieces) -> Pieces:  # noqa: N802
+    return p._replace(output_weight=np.transpose)
+
+
 CATALOGUE = (
     Mistake("loss_over_ln10", "the whole loss divided by ln 10", loss_over_ln10),
     Mistake("no_softmax_jacobian", "∂L/∂o taken as ∂L/∂ŷ (softmax Jacobian left out)", no_softmax_jacobian),
@@ -102,6 +115,8 @@ CATALOGUE = (
     Mistake("sigmoid_grad_as_sigmoid", "σ′ taken as σ", sigmoid_grad_as_sigmoid),
     Mistake("ds_without_carry", "∂L/∂s(t) without the f(t+1) ∂L/∂s(t+1) path", ds_without_carry),
     Mistake("h_without_tanh", "h = q·s without the tanh", h_without_tanh),
+    Mistake("W_not_transposed", "W in place of Wᵀ in the backward through time", W_not_transposed),
+    Mistake("V_not_transposed", "V in place of Vᵀ in the backward from the output", V_not_transposed),
 )
 PIECES = {m.id: m.change(REFERENCE) for m in CATALOGUE}  # each entry's pieces, made once
 

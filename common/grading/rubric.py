@@ -2,9 +2,13 @@
 table that a grader can copy, edit and pass to `grade.py --rubric FILE`.
 
 Columns: problem, part, points, other_reading (the share of the part's points that another reading
-earns: 1 = full marks), what. Every part of both problems appears once: P3 (1)-(5); P5 1 (the
-forward pass and the loss) and 2 (∂L/∂b^f). A part earns its points when it has a checked value and
-comes before the part of the first wrong step (score).
+earns: 1 = full marks), what; and two options, which a 5-column rubric leaves at their defaults:
+no_work (the share a part earns with its final values and none of its intermediates: half of P3 (3)
+and of P5 (2), all of any other part) and carried (the share a part after the first wrong step earns
+when it follows from the row's own values: P3 (4) and (5), all of it; 0 turns carried credit off).
+Every part of both problems appears once: P3 (1)-(5); P5 1 (the forward pass and the loss) and 2
+(∂L/∂b^f). A part earns its points when it has a checked value and comes before the part of the first
+wrong step, or when it is carried (score).
 """
 from __future__ import annotations
 
@@ -18,22 +22,25 @@ from common.core.cli import UserError
 from common.grading.solution import PART, PROBLEMS
 
 DEFAULT_RUBRIC = """\
-problem,part,points,other_reading,what
-p3,1,6,1,ŷ(t) for t = 1..3 and the loss L
-p3,2,6,1,∂L/∂b by central differences
-p3,3,12,1,∂L/∂b by back-propagation through time with the intermediates
-p3,4,3,1,b after one gradient step
-p3,5,3,1,the loss at the new b
-p5,1,3,1,ŷ(t) and the loss L of the LSTM
-p5,2,5,1,∂L/∂b^f by back-propagation through time with the intermediates
+problem,part,points,other_reading,no_work,carried,what
+p3,1,6,1,1,0,ŷ(t) for t = 1..3 and the loss L
+p3,2,6,1,1,0,∂L/∂b by central differences
+p3,3,12,1,0.5,0,∂L/∂b by back-propagation through time with the intermediates
+p3,4,3,1,1,1,b after one gradient step
+p3,5,3,1,1,1,the loss at the new b
+p5,1,3,1,1,0,ŷ(t) and the loss L of the LSTM
+p5,2,5,1,0.5,0,∂L/∂b^f by back-propagation through time with the intermediates
 """
 COLUMNS = ("problem", "part", "points", "other_reading", "what")
+OPTIONS = ("no_work", "carried")  # optional columns; a rubric without them takes DEFAULT's
 
 
 class Part(NamedTuple):
     points: float
     other_reading: float  # share of the points that another reading earns
     what: str
+    no_work: float = 1.0  # share earned with the final values and no intermediates
+    carried: float = 0.0  # share earned after the first wrong step when it follows from the row's own values
 
 
 Rubric = dict[tuple[str, int], Part]
@@ -49,8 +56,10 @@ def _number(text: str, where: str, low: float, high: float) -> float:
     return value
 
 
-def parse_rubric(text: str, source: str = "rubric") -> Rubric:
-    """The rubric in `text` (CSV with COLUMNS). UserError names the line of any problem in it."""
+def parse_rubric(text: str, source: str = "rubric", defaults: Rubric | None = None) -> Rubric:
+    """The rubric in `text` (CSV with COLUMNS, and OPTIONS where given, else those of `defaults`, the
+    default rubric). UserError names the line of any problem in it."""
+    defaults = DEFAULT if defaults is None else defaults
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None or set(COLUMNS) - {f.strip() for f in reader.fieldnames}:
         raise UserError(f"{source}: the header must name the columns {', '.join(COLUMNS)}")
@@ -64,22 +73,41 @@ def parse_rubric(text: str, source: str = "rubric") -> Rubric:
                             + "; ".join(f"{p}: {sorted(set(PART[p].tolist()))}" for p in PROBLEMS))
         if (problem, int(part)) in rubric:
             raise UserError(f"{where}: {problem} part {part} appears twice")
+        options = {k: _number(row[k], where, 0.0, 1.0) for k in OPTIONS if row.get(k)}
         rubric[problem, int(part)] = Part(_number(row["points"], where, 0.0, 1e6),
-                                          _number(row["other_reading"], where, 0.0, 1.0), row["what"])
+                                          _number(row["other_reading"], where, 0.0, 1.0), row["what"],
+                                          **{k: options.get(k, getattr(defaults[problem, int(part)], k))
+                                             for k in OPTIONS})
     missing = [f"{p} part {n}" for p in PROBLEMS for n in sorted(set(PART[p].tolist())) if (p, n) not in rubric]
     if missing:
         raise UserError(f"{source}: no line for {', '.join(missing)}")
     return rubric
 
 
-def score(rubric: Rubric, problem: str, checked_parts: set[int], first_wrong_part: int | None,
-          own_reading: bool) -> tuple[float, float]:
+class Credit(NamedTuple):
+    """What a row shows, part by part, for `score`."""
+
+    checked: frozenset[int] = frozenset()  # the parts with a checked value
+    first_wrong: int | None = None  # the part of the first wrong step
+    own_reading: bool = True
+    no_work: frozenset[int] = frozenset()  # parts given as final values without their intermediates
+    carried: frozenset[int] = frozenset()  # parts after the first wrong step that follow from the row's values
+
+
+def score(rubric: Rubric, problem: str, credit: Credit) -> tuple[float, float]:
     """(points earned, points possible): each part with a checked value that comes before the part of
-    the first wrong step earns its points, times its other_reading share under another reading."""
+    the first wrong step earns its points (a carried part its `carried` share), times its no_work
+    share when it shows no intermediates and its other_reading share under another reading."""
     parts = sorted(set(PART[problem].tolist()))
-    earned = sum(rubric[problem, p].points * (1.0 if own_reading else rubric[problem, p].other_reading)
-                 for p in parts if p in checked_parts and (first_wrong_part is None or p < first_wrong_part))
+    earned = 0.0
+    for p in parts:
+        part = rubric[problem, p]
+        before = p in credit.checked and (credit.first_wrong is None or p < credit.first_wrong)
+        share = 1.0 if before else part.carried if p in credit.carried else 0.0
+        share *= (part.no_work if p in credit.no_work else 1.0) * (1.0 if credit.own_reading else part.other_reading)
+        earned += part.points * share
     return float(np.round(earned, 6)), float(sum(rubric[problem, p].points for p in parts))
 
 
-DEFAULT = parse_rubric(DEFAULT_RUBRIC, "the default rubric")
+DEFAULT = parse_rubric(DEFAULT_RUBRIC, "the default rubric", {key: Part(0.0, 1.0, "") for key in
+                                                              ((p, n) for p in PROBLEMS for n in set(PART[p].tolist()))})

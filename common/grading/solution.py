@@ -114,6 +114,8 @@ class Pieces(NamedTuple):
     output_activation: str  # P5: act in h = act(s) q, a key of common.recurrent.rnn.OUTPUT_ACTIVATIONS
     difference: Callable[[Callable[[np.ndarray], float], np.ndarray, float], np.ndarray]  # P3 (2)
     update: Callable[[np.ndarray, float, np.ndarray], np.ndarray]  # P3 (4): b_new from b, lr, ∂L/∂b
+    recurrent_weight: Callable[[np.ndarray], np.ndarray]  # the W whose transpose carries ∂L/∂a(t+1) to h(t)
+    output_weight: Callable[[np.ndarray], np.ndarray]  # the V whose transpose carries ∂L/∂o(t) to h(t)
 
 
 def forget_carry(f: np.ndarray) -> np.ndarray:
@@ -126,13 +128,21 @@ def descend(b: np.ndarray, lr: float, grad: np.ndarray) -> np.ndarray:
     return b - lr * grad
 
 
+def as_given(m: np.ndarray) -> np.ndarray:
+    """The weight matrix of the forward pass, whose transpose the backward applies: ∂L/∂h = Wᵀ ∂L/∂a."""
+    return m
+
+
 REFERENCE = Pieces(loss=custom_loss_forward, dloss=custom_loss_backward, softmax_backward=softmax_backward,
                    tanh_grad=CELL_ACTIVATIONS["tanh"][1], sigmoid_grad=CELL_ACTIVATIONS["sigmoid"][1],
-                   carry=forget_carry, output_activation="tanh", difference=numeric_gradient, update=descend)
+                   carry=forget_carry, output_activation="tanh", difference=numeric_gradient, update=descend,
+                   recurrent_weight=as_given, output_weight=as_given)
 
 # The pieces each problem's solution calls: a swapped piece outside this set changes nothing there.
-USES = {"p3": frozenset({"loss", "dloss", "softmax_backward", "tanh_grad", "difference", "update"}),
-        "p5": frozenset({"loss", "dloss", "softmax_backward", "sigmoid_grad", "carry", "output_activation"})}
+USES = {"p3": frozenset({"loss", "dloss", "softmax_backward", "tanh_grad", "difference", "update",
+                         "recurrent_weight", "output_weight"}),
+        "p5": frozenset({"loss", "dloss", "softmax_backward", "sigmoid_grad", "carry", "output_activation",
+                         "recurrent_weight", "output_weight"})}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,13 +249,19 @@ class Solver:
             self._forwards[key] = Forward(yhat, rnn_cache, out_cache, _forward_values("p3", {"h": h, "yhat": yhat}))
         return self._forwards[key]
 
+    def loss_at(self, reading: Reading, pieces: Pieces, b: np.ndarray) -> float:
+        """P3's loss at bias b (another b_new than the solution's), under the reading and pieces."""
+        return pieces.loss(self._rnn(reading.h0, np.asarray(b, dtype=float)).yhat, reading.log)
+
     def p3(self, reading: Reading, pieces: Pieces = REFERENCE) -> np.ndarray:
         """Problem 3 (1)-(5) with every intermediate."""
         p, log = self.sheet.params, reading.log
         fw = self._rnn(reading.h0, p.b)
         dyhat = pieces.dloss(fw.yhat, log)
-        out = output_affine_backward(pieces.softmax_backward(dyhat, fw.yhat), fw.out)
-        grads = rnn_backward(out.dh, fw.cache._replace(tanh_grad=pieces.tanh_grad(fw.cache.h)))
+        out = output_affine_backward(pieces.softmax_backward(dyhat, fw.yhat),
+                                     fw.out._replace(V=pieces.output_weight(p.V)))
+        grads = rnn_backward(out.dh, fw.cache._replace(tanh_grad=pieces.tanh_grad(fw.cache.h),
+                                                       W=pieces.recurrent_weight(p.W)))
         central = pieces.difference(lambda b: pieces.loss(self._rnn(reading.h0, b).yhat, log), p.b.copy(),
                                     PROBLEM3_EPS)
         b_new = pieces.update(p.b, PROBLEM3_LR, grads.db)
@@ -270,14 +286,17 @@ class Solver:
         """Problem 5: the forward pass, the loss and ∂L/∂b^f with every intermediate."""
         fw = self._lstm(reading, pieces.output_activation)
         dyhat = pieces.dloss(fw.yhat, reading.log)
-        out = output_affine_backward(pieces.softmax_backward(dyhat, fw.yhat), fw.out)
+        out = output_affine_backward(pieces.softmax_backward(dyhat, fw.yhat),
+                                     fw.out._replace(V=pieces.output_weight(fw.out.V)))
         z_grad = pieces.sigmoid_grad if reading.cell_activation == "sigmoid" else CELL_ACTIVATIONS["tanh"][1]
         # the local derivatives the backward reads from each step's cache: σ' of the gates, the cell
         # input's derivative, and f(t) as ∂s(t)/∂s(t−1) (lstm_backward reads step.f for nothing else)
         steps = [st._replace(act_grad=np.concatenate((pieces.sigmoid_grad(np.concatenate((st.f, st.g, st.q))),
                                                       z_grad(st.z))), f=pieces.carry(st.f))
                  for st in fw.cache.steps]
-        grads = lstm_backward(out.dh, fw.cache._replace(steps=steps))
+        W = fw.cache.weights.W  # (4H, H): one H×H block per gate and the cell input
+        weights = fw.cache.weights._replace(W=np.concatenate([pieces.recurrent_weight(w) for w in np.split(W, 4)]))
+        grads = lstm_backward(out.dh, fw.cache._replace(steps=steps, weights=weights))
         return np.concatenate((self.head("p5", reading, pieces), _tail("p5", {
             "dL_do": out.do, "dL_dh": grads.dh, "dL_ds": grads.ds,
             **{f"dL_d{n}": grads.block(grads.dgates, n) for n in "fgqz"},

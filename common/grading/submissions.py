@@ -1,25 +1,32 @@
 """A class's submissions in, grades out: the spreadsheet side of grade.py.
 
-Input: UTF-8 CSV (a byte-order mark is tolerated), one row per student and problem. `student` and
-`problem` (p3 or p5) are required; every other column may be missing or empty. Cells are read as
-text (read_number), so that the digits a student wrote are known: -0.0043, −0.0043 (Unicode minus),
-4.3e-3 and 4.3E-03 are read; trailing zeros count as written digits. A decimal comma or any other
-unreadable cell is noted on its row, which is graded without it. Columns:
+Input: UTF-8 CSV (a byte-order mark is tolerated), one row per student and problem, separated by
+commas, or by semicolons, whose decimal commas are then read as points. `student` and `problem` (p3
+or p5) are required; every other column may be missing or empty. Headers match whatever their case;
+an unknown header stops the run with one line naming the closest known column (`grade.py
+--template` writes them all). Cells are read as text (read_number), so that the digits a student
+wrote are known: -0.0043, −0.0043 (Unicode minus), 4.3e-3 and 4.3E-03 are read; trailing zeros count
+as written digits. An unreadable cell (a decimal comma in a comma-separated file, a letter in a
+number) or stated choice is listed in the row's `review`: the row is graded without it and its
+verdict is needs_review. Columns:
 - `variant`: empty for the assignment's own numbers, or N for variant N (grade.py --make-variant N);
 - values, named as common/grading/solution.py's KEYS: finals `L`, `grad_1`, `grad_2` (∂L/∂b for P3, ∂L/∂b^f
   for P5), for P3 also `grad_cd_1`, `grad_cd_2`, `b_new_1`, `b_new_2`, `L_new`; intermediates
   `<name>@<t>_<i>` (t and i from 1), e.g. `dL_da@3_1`;
+- `delta_b_1`, `delta_b_2`: P3 (4) as the step b − b_new (common/grading/steps.py);
+- `comment`: free text, not graded;
 - stated choices (STATED): `log` (e or ln, 10, 2), `h0_1`, `h0_2` (P3), `cell_activation` (sigmoid or
   tanh) and the biases `b_f_1` … `b_2` (P5; unstated ones are this repository's).
-An unknown column is returned once, to be named as ignored; two rows for one student and problem
-are an error that names both lines.
+Two rows for one student and problem are an error that names both lines.
 
-Output (OUTPUT_COLUMNS): one row per input row. No cell starts with =, +, -, @, a tab or a carriage
-return (safe_cell), so a spreadsheet never runs a student's text as a formula.
+Output (OUTPUT_COLUMNS): one row per input row. No text cell starts with =, +, -, @, a tab or a
+carriage return (safe_cell prefixes a '), so a spreadsheet never runs a student's text as a formula;
+a row whose student cell was neutralised says so in its note.
 """
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 from typing import Mapping, NamedTuple, Sequence
@@ -27,13 +34,16 @@ from typing import Mapping, NamedTuple, Sequence
 from common.core.cli import UserError
 from common.grading.matching import Grade, Written
 from common.grading.solution import BIAS_NAMES, KEYS, OWN, PROBLEMS, Reading
+from common.grading.steps import DELTA_COLUMNS
 
 STATED = ("log", "h0_1", "h0_2", "cell_activation",
           *(f"{name}_{i}" for name in BIAS_NAMES for i in (1, 2)))
 ID_COLUMNS = ("student", "problem", "variant")
-KNOWN = frozenset((*ID_COLUMNS, *STATED, *KEYS["p3"], *KEYS["p5"]))
+FREE = ("comment",)
+KNOWN = frozenset((*ID_COLUMNS, *STATED, *KEYS["p3"], *KEYS["p5"], *DELTA_COLUMNS, *FREE))
+CANONICAL = {k.lower(): k for k in KNOWN}
 OUTPUT_COLUMNS = ("student", "problem", "variant", "verdict", "reading", "mistake", "first_wrong", "matched",
-                  "checked", "score", "out_of", "note")
+                  "explained", "checked", "score", "out_of", "review", "note")
 LOG_WORDS = {"e": "e", "ln": "e", "10": "10", "2": "2"}
 ACTIVATIONS = ("sigmoid", "tanh")
 NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -47,8 +57,9 @@ class Submission(NamedTuple):
     variant: int | None
     written: dict[str, Written]  # the readable values, by KEYS name
     stated: Reading | None  # the reading the student stated, if any
-    notes: tuple[str, ...]  # unreadable or ignored cells
+    notes: tuple[str, ...]  # ignored cells
     gradable: bool  # False: the problem or the variant cannot be read
+    review: tuple[str, ...] = ()  # what a person must look at: unreadable cells and stated choices
 
 
 def read_number(text: str) -> Written:
@@ -107,31 +118,47 @@ def parse_row(line: int, cells: Mapping[str, str]) -> Submission:
         notes.append(f"not graded: variant {variant_text!r} is not a whole number >= 0")
     if notes:
         return Submission(line, student, problem, None, {}, None, tuple(notes), False)
-    written = {}
-    for key in KEYS[problem]:
+    written, review = {}, []
+    for key in (*KEYS[problem], *(DELTA_COLUMNS if problem == "p3" else ())):
         text = cells.get(key, "").strip()
         try:
             if text:
                 written[key] = read_number(text)
         except ValueError as exc:
-            notes.append(f"{key}={text!r} unreadable ({exc}); left out")
+            review.append(f"{key}={text!r} unreadable ({exc}); left out")
     other = [k for k in KEYS["p5" if problem == "p3" else "p3"] if k not in KEYS[problem] and cells.get(k, "").strip()]
     if other:
         notes.append(f"not {problem.upper()} values, ignored: {', '.join(other)}")
-    stated = _stated(problem, cells, notes)
+    stated = _stated(problem, cells, review)
     return Submission(line, student, problem, int(variant_text) if variant_text else None, written, stated,
-                      tuple(notes), True)
+                      tuple(notes), True, tuple(review))
 
 
-def read_submissions(data: bytes, source: str) -> tuple[list[Submission], list[str]]:
-    """Every non-empty row of a submissions CSV, and the unknown columns. UserError for a file that
-    is not UTF-8, lacks `student` or `problem`, or has two rows for one student and problem."""
+def canonical_header(header: Sequence[str], source: str) -> list[str]:
+    """The header's names as KNOWN spells them, whatever their case. UserError naming the closest
+    known column for a name that is not one."""
+    out = []
+    for h in header:
+        name = h.strip()
+        if name and name.lower() not in CANONICAL:
+            close = difflib.get_close_matches(name.lower(), list(CANONICAL), n=1, cutoff=0.0)
+            raise UserError(f"{source}: unknown column {name}: did you mean {CANONICAL[close[0]]}? "
+                            "(grade.py --template p3 --intermediates --out FILE writes every column)")
+        out.append(CANONICAL.get(name.lower(), name))
+    return out
+
+
+def read_submissions(data: bytes, source: str) -> list[Submission]:
+    """Every non-empty row of a submissions CSV. UserError for a file that is not UTF-8, has an
+    unknown column, lacks `student` or `problem`, or has two rows for one student and problem."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"{source}: not UTF-8 (byte {exc.start}); save the spreadsheet as CSV UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader, [])]
+    first = text.split("\n", 1)[0]
+    semicolon = first.count(";") > first.count(",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if semicolon else ",")
+    header = canonical_header(next(reader, []), source)
     missing = [c for c in ("student", "problem") if c not in header]
     if missing:
         raise UserError(f"{source}: no column {' or '.join(missing)} in the header line {header!r}")
@@ -141,9 +168,12 @@ def read_submissions(data: bytes, source: str) -> tuple[list[Submission], list[s
     rows = []
     for cells in reader:
         if any(c.strip() for c in cells):
-            rows.append(parse_row(reader.line_num, dict(zip(header, cells))))
+            row = dict(zip(header, cells))
+            if semicolon:  # decimal commas: every cell but the student's name
+                row = {k: v if k in ("student", *FREE) else v.replace(",", ".") for k, v in row.items()}
+            rows.append(parse_row(reader.line_num, row))
     check_duplicates(rows, source)
-    return rows, [h for h in header if h and h not in KNOWN]
+    return rows
 
 
 def check_duplicates(rows: Sequence[Submission], source: str) -> None:
@@ -158,24 +188,33 @@ def check_duplicates(rows: Sequence[Submission], source: str) -> None:
             seen[key] = row.line
 
 
+def is_number(text: str) -> bool:
+    return NUMBER.fullmatch(text.strip()) is not None
+
+
 def safe_cell(text: str) -> str:
-    """The text, prefixed with ' where a spreadsheet would read it as a formula."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """The text, prefixed with ' where a spreadsheet would read it as a formula (numbers kept)."""
+    return "'" + text if text.startswith(FORMULA_START) and not is_number(text) else text
+
+
+NEUTRALISED = "the student cell starts like a formula: written with a leading '"
 
 
 def output_row(sub: Submission, g: Grade) -> dict[str, str]:
     """A row of the grades, every cell text and safe."""
+    notes = [*sub.notes, *g.notes] + ([NEUTRALISED] if safe_cell(sub.student) != sub.student else [])
     cells = {"student": sub.student, "problem": sub.problem, "variant": "" if sub.variant is None else str(sub.variant),
              "verdict": g.verdict, "reading": g.reading, "mistake": g.mistake, "first_wrong": g.first_wrong,
-             "matched": str(g.matched), "checked": str(g.checked), "score": f"{g.score:g}",
-             "out_of": f"{g.out_of:g}", "note": "; ".join(sub.notes)}
+             "matched": str(g.matched), "explained": str(g.explained) if g.mistake else "",
+             "checked": str(g.checked), "score": f"{g.score:g}", "out_of": f"{g.out_of:g}",
+             "review": "; ".join(sub.review), "note": "; ".join(notes)}
     return {k: safe_cell(v) for k, v in cells.items()}
 
 
-def grades_csv(rows: Sequence[dict[str, str]]) -> bytes:
-    """The grades as UTF-8 CSV with a header line."""
+def grades_csv(rows: Sequence[dict[str, str]], columns: Sequence[str] = OUTPUT_COLUMNS) -> bytes:
+    """The grades (or the gradebook) as UTF-8 CSV with a header line."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=OUTPUT_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode()

@@ -10,6 +10,8 @@ intermediate, and the catalogue entries that a 5-digit answer cannot tell apart 
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import numpy as np
@@ -53,9 +55,18 @@ def degenerate(sheet: Sheet) -> bool:
     return min(y[-1, 1] for y in yhats) < MIN_YHAT2 or min(np.abs(g).min() for g in grads) < MIN_GRAD
 
 
-def draw_sheet(n: int) -> Sheet:
-    """Variant n's numbers: the first draw of seed n that is not degenerate."""
-    rng = np.random.default_rng([SEED_TAG, n])
+def seed(n: int, secret: bytes | None = None) -> list[int]:
+    """Variant n's seed: (SEED_TAG, n), which anyone can rebuild, or with a secret, (SEED_TAG, n and
+    the HMAC-SHA256 of n under the secret), which only the secret rebuilds."""
+    if secret is None:
+        return [SEED_TAG, n]
+    digest = hmac.new(secret, str(n).encode(), hashlib.sha256).digest()
+    return [SEED_TAG, n, *np.frombuffer(digest, dtype=np.uint32).tolist()]
+
+
+def draw_sheet(n: int, secret: bytes | None = None) -> Sheet:
+    """Variant n's numbers: the first draw of its seed that is not degenerate."""
+    rng = np.random.default_rng(seed(n, secret))
     for _ in range(MAX_DRAWS):
         p = RNNParams(b=_multiples(rng, 0.5, 1.0, (2,)), c=_multiples(rng, 0.5, 1.0, (2,)),
                       W=_multiples(rng, 0.5, 2.0, (2, 2)), U=_multiples(rng, 0.5, 2.0, (2, 2)),
@@ -67,7 +78,7 @@ def draw_sheet(n: int) -> Sheet:
 
 
 def sheet_of(variant: int | None) -> Sheet:
-    """The numbers a row is graded against: the assignment's (None) or variant N's."""
+    """The numbers a row is graded against without --sheets: the assignment's (None) or variant N's draw."""
     return assignment_sheet() if variant is None else draw_sheet(variant)
 
 

@@ -1,0 +1,107 @@
+"""The issued sheets, and rows copied from another sheet than their own.
+
+`grade.py --sheets DIR` names the folder of issued variants: each `key-N.json` there (written by
+`grade.py --make-variant N`) is sheet N, its numbers read from the file, so that variants drawn with a
+secret are graded without it. The assignment's own numbers are always a sheet (variant None). Without
+--sheets every variant is drawn from its number (common/grading/variants.py), as the sheets without a
+secret are.
+
+A row copies another sheet (`other_sheet`) when it matches that sheet's right answers, under the
+assignment's reading, on more values than its own sheet's and on at least MIN_COPIED values.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from common.core.cli import UserError
+from common.grading.matching import Answers, fits
+from common.grading.solution import (
+    KEYS,
+    OWN,
+    PROBLEMS,
+    RNNParams,
+    Sheet,
+    Solver,
+    assignment_sheet,
+)
+
+MIN_COPIED = 3
+
+
+class NotIssued(Exception):
+    """A variant with no sheet in the --sheets folder."""
+
+
+def _sheet(key: dict, path: Path) -> Sheet:
+    try:
+        params = RNNParams(**{k: np.array(key["params"][k], dtype=float) for k in RNNParams._fields})
+        return Sheet(np.array(key["x"], dtype=float), params)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: not a key written by grade.py --make-variant ({exc})") from None
+
+
+def _own_values(key: dict, problem: str) -> np.ndarray | None:
+    """The key's values under the assignment's reading (its first row of the problem), or None."""
+    row = next((r for r in key.get("rows", []) if r.get("problem") == problem and "values" in r), None)
+    return None if row is None else np.array([row["values"][k] for k in KEYS[problem]])
+
+
+class Sheets:
+    """The sheets rows are graded against: `folder` None draws any variant from its number."""
+
+    def __init__(self, folder: Path | None, draw: Callable[[int], Sheet]) -> None:
+        self.folder, self._draw = folder, draw
+        self.issued: dict[int, Sheet] = {}
+        self._values: dict[str, dict[int | None, np.ndarray]] = {p: {} for p in PROBLEMS}
+        assignment = Solver(assignment_sheet())
+        for problem in PROBLEMS:
+            self._values[problem][None] = assignment.values(problem, OWN)
+        for path in sorted(folder.glob("key-*.json")) if folder else ():
+            n = path.stem.removeprefix("key-")
+            if not n.isdigit():
+                continue
+            try:
+                key = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise UserError(f"{path}: cannot read the key ({exc})") from None
+            self.issued[int(n)] = _sheet(key, path)
+            for problem in PROBLEMS:
+                own = _own_values(key, problem)
+                self._values[problem][int(n)] = Solver(self.issued[int(n)]).values(problem, OWN) if own is None else own
+        self._matrix = {p: (list(v), np.stack(list(v.values()))) for p, v in self._values.items()}
+
+    def is_issued(self, variant: int | None) -> bool:
+        return variant is None or self.folder is None or variant in self.issued
+
+    def sheet_of(self, variant: int | None) -> Sheet:
+        """The numbers a row is graded against; NotIssued for a variant missing from the folder."""
+        if variant is None:
+            return assignment_sheet()
+        if self.folder is None:
+            return self._draw(variant)
+        if variant not in self.issued:
+            raise NotIssued(variant)
+        return self.issued[variant]
+
+    def copied_from(self, problem: str, variant: int | None, ans: Answers, rtol: float,
+                    own_values: np.ndarray) -> int | None | str:
+        """The sheet (a variant, or None for the assignment's) that the row copies, or "" for none;
+        `own_values`: the row's own sheet's right values under the assignment's reading."""
+        names, matrix = self._matrix[problem]
+        if not len(ans.idx):
+            return ""
+        counts = fits(problem, ans, matrix, rtol).sum(axis=1)
+        own = fits(problem, ans, own_values[None, :], rtol).sum()
+        order = np.argsort(-counts, kind="stable")
+        for j in order:
+            if names[j] != variant:
+                return names[j] if counts[j] > own and counts[j] >= MIN_COPIED else ""
+        return ""
+
+
+def sheet_name(variant: int | None) -> str:
+    return "the assignment's sheet" if variant is None else f"variant {variant}"
