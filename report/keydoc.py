@@ -61,7 +61,5 @@ def build_key(answer_key, r3, r5, rerun: str) -> str:
              "For graders only; students read solution.md. `grade.py` grades P3 and P5 from a class "
              "spreadsheet (README, \"For graders\").", ""]
     lines += points()
-    if answer_key is not None:
-        lines += catalogue(answer_key["catalogue"])
-    lines += key.section(None if answer_key is None else answer_key["readings"], r3, r5, rerun)
+    lines += key.section(answer_key, r3, r5, rerun)
     return "\n".join(lines).rstrip() + "\n"
