@@ -100,6 +100,8 @@ def test_script_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     saved = json.loads((tmp_path / "a" / "p3_results.json").read_text())
     assert saved == json.loads(json.dumps(results))
     assert (tmp_path / "a" / "p3_unrolled_rnn.png").stat().st_size > 10_000
+    from PIL import Image
+    assert Image.open(tmp_path / "a" / "p3_unrolled_rnn.png").size[0] <= 1600  # dpi 150, tight bounding box
     assert np.shape(saved["yhat"]) == (3, 2) and len(saved["grad_b_central"]) == len(saved["b_new"]) == 2
 
     # the intermediates, printed from t = τ down to 1, sum to the reported gradient

@@ -575,3 +575,29 @@ def test_q3_stores_the_split_and_words_growth_only_where_the_draws_show_it(quick
         d["ratio_at_lag"][end] = 1e-3
     data["findings"] = findings.p4_findings(data, (0.5, 0.9, 1.0, 1.5, 3.0))
     assert "can grow or fade" not in render_sections(quick, data)["(3)"][0]
+
+
+BANNED = ("cohen", "effect size", "bootstrap", "percentile", "wilson", "cosine", "untrained", "random-init",
+          "null", "replicate", "margin", "squared weight", "judge")
+
+
+def figure_texts(fig) -> list:
+    from matplotlib.text import Text
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def test_p4_figures_fit_1600_px_with_text_of_8_pt_or_more(quick):
+    from PIL import Image
+
+    from common.plots import p4 as plots
+    from common.plots.backend import plt
+    for name in ("p4_gradient_decay.png", "p4_dW_share.png", "p4_gain.png", "p4_esn.png"):
+        assert Image.open(quick / name).size[0] <= 1600, name  # saved at dpi 150, tight bounding box
+    data = json.loads((quick / "p4_results.json").read_text())
+    e2 = data["experiment2"]
+    for fig in (plots.plot_gain(data["experiment1"]["gain"]),
+                plots.plot_esn(e2["accuracy"], e2["lengths"], e2["spectral_radii"], e2["test_sequences"])):
+        texts = figure_texts(fig)
+        assert texts and all(t.get_fontsize() >= 8 for t in texts)
+        assert not any(word in t.get_text().lower() for t in texts for word in BANNED)
+        plt.close(fig)
