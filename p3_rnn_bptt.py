@@ -175,12 +175,23 @@ def solve(q: Problem3) -> tuple[dict[str, Any], plt.Figure]:
     return results, figure
 
 
+def check_h0(parser: Parser, q: Problem3) -> None:
+    """A one-line error (exit 2) when the first step's a(1) = b + W h(0) + U x(1) is not finite in
+    float64 for --h0 (and for b ± ε of the central differences)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        a1 = q.p.b + q.p.W @ q.h0 + q.p.U @ q.x[0]
+    if not np.all(np.isfinite(a1 + q.eps) & np.isfinite(a1 - q.eps)):
+        parser.error(f"argument --h0: a(1) = b + W h(0) + U x(1) overflows float64 for h(0) = "
+                     f"[{q.h0[0]:g}, {q.h0[1]:g}]; give smaller values")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     out = output_folder(parser, args)
     q = Problem3(problem3_sequence(), problem3_params(), np.array(args.h0, dtype=float), args.log,
                  args.eps, args.lr)
+    check_h0(parser, q)
     results, figure = solve(q)
     print_problem(3, results, out)
     warning = eps_warning(args.eps, results["rel_error_central"])

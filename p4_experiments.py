@@ -51,6 +51,7 @@ from common.recurrent.esn import (
     Exp2Config,
     echo_state_gap,
     experiment2_grid,
+    reservoir_norms,
 )
 from common.recurrent.findings import p4_findings
 from common.recurrent.gain import GainConfig, gain_sweep, summarise_gains
@@ -110,7 +111,9 @@ def run_experiments(seed: int, out: Path, quick: bool) -> dict[str, Any]:
         "experiment2": {"motif": MOTIF, "decoy": DECOY, "copies": cfg2.copies, "H": cfg2.H,
                         "ridge_lambda": cfg2.lam, "lengths": list(cfg2.lengths), "spectral_radii": list(cfg2.rhos),
                         "train_sequences": 2 * cfg2.train_pairs, "test_sequences": 2 * cfg2.test_pairs,
-                        "chance": 0.5, "accuracy": grid,
+                        "chance": 0.5, "accuracy": {k: grid[k] for k in ("pooled", "final_state")},
+                        "accuracy_interval_95": grid["interval_95"],
+                        "reservoir_spectral_norm": reservoir_norms(seed, cfg2.H, cfg2.rhos),
                         "echo_state_gap": echo_state_gap(seed, max(cfg2.lengths), cfg2.H, cfg2.rhos)},
         "versions": versions("numpy"),
     }

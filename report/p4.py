@@ -99,44 +99,64 @@ def signed(v: float) -> str:
     return f"{v:+.2f}".replace("-", "−")
 
 
+JACOBIAN = ("A loss at τ reaches step t − k through the Jacobian product ∂h(t)/∂h(t − k) = Π diag(1 − h²) W, "
+            "one factor per step, carried by every term of ∂L/∂W, ∂L/∂U and ∂L/∂b, not by ∂L/∂V or ∂L/∂c. As "
+            "‖diag(1 − h²) W‖₂ ≤ ‖W‖₂, the product shrinks at least as fast as ‖W‖₂^k when ‖W‖₂ < 1; ρ(W) "
+            "governs the long-run rate of W^k.")
+
+
+def bound_sentence(r) -> str:
+    """The measured ‖W‖₂ against ρ(W) at the smallest ρ, and whether the bound alone forced the vanishing."""
+    h = r["findings"]["hardest"]
+    n = r["findings"]["norm_and_radius"]
+    c = n["curves"][h["low_curve"]]
+    text = f"At ρ(W) = {h['low_rho']:g}, ‖W‖₂ = {span(c['spectral_norm'], lambda v: f'{v:.2f}')}"
+    return text + (", so the bound forces the vanishing." if c["norm_below_1"] else
+                   ", so the bound does not force the vanishing, yet ‖∂L/∂h‖ falls below 1e-6 by lag "
+                   f"{lags(spreads(r, h['low_curve'], 'lag_below_1e-6'))}: ρ(W) and tanh′ set the rate.")
+
+
+def bound_check(r) -> str:
+    """Whether every measured curve stayed within ‖W‖₂^k."""
+    return ("Every curve of every draw stays within ‖W‖₂^k of its value at τ." if
+            r["findings"]["norm_and_radius"]["within_norm_bound_everywhere"] else
+            "Some curve exceeds ‖W‖₂^k: the measurement contradicts the bound.")
+
+
 def gain_sentence(r) -> str:
     """What moving W does to λ against what moving U or b does, from the gain sweep."""
     g, f = r["experiment1"]["gain"], r["findings"]["gain"]
-    med, cross = f["W_median"], f["crossing"]
-    text = (f"Moving W alone takes the gradient's gain per step λ from {signed(med[0])} at ρ = {g['rhos'][0]:g} "
-            f"to {signed(med[-1])} at ρ = {g['rhos'][-1]:g}"
-            + (f", crossing 0 between ρ = {cross[0]:g} and {cross[1]:g}" if cross is not None else "") + ". ")
+    med = f["W_median"]
+    text = (f" Moving W alone takes λ, the gain per step, from {signed(med[0])} (ρ = {g['rhos'][0]:g}) "
+            f"to {signed(med[-1])} (ρ = {g['rhos'][-1]:g}); ")
     if not f["input_below_W_alone"]:
-        return text + ("Moving U or b lifts λ above W's own gain in some draws, so this sweep does not set W "
-                       "apart (p4_gain.png).")
-    radii = f["base_rhos"]
-    text += (f"Moving U or b (spreads up to {f['max_spread']:g}) only lowers λ below W's own gain, ≈ ln ρ(W), "
-             f"in all {f['draws']} draws at ρ(W) = {', '.join(radii[:-1])} and {radii[-1]}")
-    return text + (f": at ρ(W) = {f['stable_rho']} no U or b in the sweep makes the gradient grow (p4_gain.png)."
-                   if f["stable_rho"] is not None else " (p4_gain.png).")
+        return text + "moving U or b lifts λ above W's own gain in some draws."
+    return text + f"U and b enter only through tanh′ ∈ (0, 1] and never lift λ above W's own ({f['draws']} draws)."
 
 
 def hardest(r, figs: Figures) -> list[str]:
     lead, rest = argument(1, figs.folder)
     curves, h = r["experiment1"]["curves"], r["findings"]["hardest"]
     far, factor = r["experiment1"]["far"], h["db_to_dW_factor"]
-    text = lead + (f" The vanishing does not rank them: at ρ = {h['low_rho']:g}, ∂L/∂b draws about the same share "
-                   "as ∂L/∂W " if factor["below"] else f" At ρ = {h['low_rho']:g}, ∂L/∂b's share is within a factor "
-                   f"{factor['value']:.1f} of ∂L/∂W's ") + (f"from more than {far} steps back (median "
-                                                            f"{e(h['median_share_of_db'])} against "
-                                                            f"{e(h['median_share_of_dW'])}).")
+    text = f"{lead} {JACOBIAN} {bound_sentence(r)}{gain_sentence(r)}"
+    shared = (f"The vanishing does not rank them: at ρ = {h['low_rho']:g}, ∂L/∂b draws about the same share "
+              "as ∂L/∂W " if factor["below"] else f"At ρ = {h['low_rho']:g}, ∂L/∂b's share is within a factor "
+              f"{factor['value']:.1f} of ∂L/∂W's ") + (f"from more than {far} steps back (median "
+                                                       f"{e(h['median_share_of_db'])} against "
+                                                       f"{e(h['median_share_of_dW'])}).")
     edge = h["edge"]
     if edge is not None:
-        text += (f" At ρ = {edge['rho']:g} that share ranges from {span(edge['share_of_dW'])} across the "
-                 f"{edge['share_of_dW']['count']} draws (median {e(edge['median_share_of_dW'])}).")
-    text += " " + gain_sentence(r)
-    rows = [[name, lags(spreads(r, name, "lag_below_1e-6")),
+        shared += (f" At ρ = {edge['rho']:g} that share ranges from {span(edge['share_of_dW'])} across the "
+                   f"{edge['share_of_dW']['count']} draws (median {e(edge['median_share_of_dW'])}).")
+    norms = r["findings"]["norm_and_radius"]["curves"]
+    rows = [[name, span(norms[name]["spectral_radius"], lambda v: f"{v:.2f}"),
+             span(norms[name]["spectral_norm"], lambda v: f"{v:.2f}"), lags(spreads(r, name, "lag_below_1e-6")),
              *(shares(spreads(r, name, k)) for k in ("share_of_dW_beyond_100", "share_of_db_beyond_100")),
              f"{curves[name]['mean_local_factor']:.3f}"] for name in curves if name.startswith("RNN")]
     return (answer(text) + figs.link("p4_gain.png")
             + details("The argument", rest)
             + details(f"Each network over its {spreads(r, h['low_curve'], 'lag_below_1e-6')['count']} draws",
-                      table(["network", "lag where ‖∂L/∂h‖ < 1e-6 of its value at τ",
+                      [shared, "", bound_check(r), ""] + table(["network", "ρ(W)", "‖W‖₂", "lag where ‖∂L/∂h‖ < 1e-6 of its value at τ",
                              f"share of ∂L/∂W from lags > {far}", f"share of ∂L/∂b from lags > {far}",
                              "mean 1 − h²"], rows)
                       + figs.link("p4_dW_share.png")))
@@ -145,30 +165,46 @@ def hardest(r, figs: Figures) -> list[str]:
 # ------------------------------------------------------------------------------------------ (2)
 
 
+def with_interval(a: float, ci) -> str:
+    """An accuracy and its 95% interval: '0.90 (0.84–0.94)'."""
+    return f"{a:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
+
+
+def echo_sentence(r) -> str:
+    """The echo state check at the largest ρ, in words."""
+    c = r["findings"]["esn"]["echo_state_at_largest_rho"]
+    head = f"At ρ = {c['rho']} (‖W‖₂ = {c['spectral_norm']:.1f}) two different starts "
+    if c["closes"]:
+        return head + f"still converge, to {e(c['gap'])} by t = {c['step']}: no sign of chaos in this reservoir."
+    return head + f"stay {e(c['gap'])} apart at t = {c['step']}: this reservoir has lost the echo state property."
+
+
 def esn(r, figs: Figures) -> list[str]:
     lead, rest = argument(2, figs.folder)
     e2, f = r["experiment2"], r["findings"]["esn"]
-    pooled, lengths = e2["accuracy"]["pooled"], e2["lengths"]
+    pooled, lengths, ci = e2["accuracy"]["pooled"], e2["lengths"], e2["accuracy_interval_95"]["pooled"]
     radii = [f"{x:g}" for x in e2["spectral_radii"]]
-    accs = f["best_accuracy"]
+    accs, best_ci = f["best_accuracy"], f["best_interval_95"]
     trend = "falls" if f["falls"] else "does not fall steadily"
-    text = (f"{lead} With W rescaled to ρ = {f['best_rho']}, the fitted readout reaches {accs[0]:.2f} held-out "
-            f"accuracy on {e2['test_sequences']} sequences of T = {lengths[0]} (chance {e2['chance']}); with the "
-            f"same {e2['copies']} planted copies in longer sequences it {trend}: "
-            + ", ".join(f"{a:.2f} at T = {T}" for a, T in zip(accs[1:], lengths[1:])) + ".")
+    text = (f"{lead} The readout averages the states over time (h̄). With ρ = {f['best_rho']} it reaches "
+            f"{with_interval(accs[0], best_ci[0])} held-out accuracy (95% interval, {e2['test_sequences']} "
+            f"sequences) at T = {lengths[0]}; with the same {e2['copies']} copies in longer sequences it {trend}: "
+            + ", ".join(f"{with_interval(a, c)} at T = {T}" for a, c, T in zip(accs[1:], best_ci[1:], lengths[1:]))
+            + ".")
     if f["memoryless_at_chance"]:
-        text += (" With ρ = 0 the state holds only the current letter and the accuracy is exactly "
-                 f"{e2['chance']}, since both classes share their letter composition.")
-    text += f" The final state alone gives {span(f['final_state'], lambda v: f'{v:.2f}')} at every ρ and T."
-    rows = [[f"T = {T}", *(f"{pooled[str(T)][k]:.2f}" for k in radii)] for T in lengths]
-    gaps = e2["echo_state_gap"]
-    gap_rows = [[f"ρ = {k}", *(f"{v:.1e}" for v in gaps[k].values())] for k in gaps]
+        text += f" ρ = 0 gives exactly {e2['chance']}: both classes share their letters."
+    text += (f" The final state alone gives {span(f['final_state'], lambda v: f'{v:.2f}')}"
+             + (", every interval holding chance: " if f["final_state_intervals_hold_chance"] else ": ")
+             + "it forgets the copies long before τ. " + echo_sentence(r))
+    rows = [[f"T = {T}", *(with_interval(pooled[str(T)][k], ci[str(T)][k]) for k in radii)] for T in lengths]
+    gaps, norms = e2["echo_state_gap"], e2["reservoir_spectral_norm"]
+    gap_rows = [[f"ρ = {k}", f"{norms[k]:.2f}", *(f"{v:.1e}" for v in gaps[k].values())] for k in gaps]
     steps = list(next(iter(gaps.values())).keys())
-    return (answer(text) + table(["held-out accuracy", *(f"ρ = {k}" for k in radii)], rows)
+    return (answer(text) + table(["held-out accuracy (95% interval)", *(f"ρ = {k}" for k in radii)], rows)
             + details("The argument", rest)
             + details("Echo state check and the figure",
                       ["‖h_A(t) − h_B(t)‖/√H for one sequence run from h(0) = 0 and from h(0) ~ U(−1, 1):", ""]
-                      + table(["reservoir", *(f"t = {t}" for t in steps)], gap_rows)
+                      + table(["reservoir", "‖W‖₂", *(f"t = {t}" for t in steps)], gap_rows)
                       + figs.link("p4_esn.png")))
 
 
@@ -181,15 +217,17 @@ def reach_sentence(r) -> str:
     name = f["curve"]
     total, path = lags(spreads(r, name, "lag_below_1e-6")), lags(spreads(r, name, "forget_path_lag_below_1e-6"))
     bias = name.removeprefix("LSTM forget bias ")
+    split = f["split"][str(f["end_lag"])]
+    grows = f["end_orders"] is not None and f["end_orders"]["grows_and_fades"]
     if f["total_never_path_always"]:
         text = (f"At {bias} the diag(f) path alone falls below 1e-6 by lag {path}, so the longer reach "
-                "goes through the gates' recurrent paths")
+                "goes through the gates' recurrent paths" + (", where gradients also grow" if grows else ""))
     else:
         text = f"At {bias} the whole gradient falls below 1e-6 by lag {total}, the diag(f) path alone by lag {path}"
-    if f["end_orders"] is not None:
-        text += (f"; at lag {f['end_lag']} the gradient is {span(f['end_ratio'])} of its value at τ across the draws"
-                 + (": through those W's it can grow as well as fade" if f["end_orders"]["grows_and_fades"] else ""))
-    return text + "."
+    text += (f": at lag {f['end_lag']}, Π f alone is {span(split['path_alone'])}, the whole gradient "
+             f"{span(split['whole'])}.")
+    return text + (" The additive path carries the error far when f ≈ 1; the gate paths add terms that can grow "
+                   "or fade." if grows else "")
 
 
 def lstm(r, figs: Figures) -> list[str]:
@@ -199,11 +237,11 @@ def lstm(r, figs: Figures) -> list[str]:
 
     def reach(n: str) -> str:
         found = lags(spreads(r, n, "lag_below_1e-6"))
-        return (f"{found if found != 'never' else f'never within {T} steps'} at "
+        return (f"{found if found != 'never' else f'never in {T} steps'} at "
                 f"{n.removeprefix('LSTM forget bias ')} (mean f {curves[n]['mean_local_factor']:.2f})")
 
-    text = (f"{lead} Raising only the forget bias lengthens the reach of ‖∂L/∂h‖ (lag where it falls below 1e-6 "
-            "of its value at τ): " + ", ".join(reach(n) for n in names) + ". " + reach_sentence(r))
+    text = (f"{lead} Raising only the forget bias lengthens the reach of ‖∂L/∂h‖ (lag to 1e-6 of its "
+            "value at τ): " + ", ".join(reach(n) for n in names) + ". " + reach_sentence(r))
     rows = [[n.removeprefix("LSTM forget bias "), lags(spreads(r, n, "lag_below_1e-6")),
              lags(spreads(r, n, "forget_path_lag_below_1e-6")),
              shares(spreads(r, n, "share_of_dW_beyond_100"))] for n in names]

@@ -10,6 +10,7 @@ from report.md import Figures, Section, answer, details, sig, table
 SCRIPT = "p5_lstm.py"
 TITLE = "(extra credit) an LSTM cell in place of the recurrence"
 FIGURES = {"p5_forget_bias_grad.png": "P5: each step's contribution to ∂L/∂b^f, and their sum."}
+CELL_INPUT = {"sigmoid": "σ (eq. 10.41 as printed)", "tanh": "tanh"}
 BIAS_ROLES = {"b_f": "forget gate f", "b_g": "input gate g", "b_o": "output gate q", "b": "cell input z"}
 
 
@@ -72,11 +73,13 @@ def lstm(r, figs: Figures) -> list[str]:
               ["torch autograd", sig(r["grad_b_f_autograd"], 8), f"{r['rel_error_autograd']:.1e}"]]
     gates = table(["t", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
                   [[s["t"], *(sig(s[f"dL_da_{n}"]) for n in "gqz")] for s in steps])
-    return (answer(f"With biases b^f = {sig(p['b_f'])}, b^g = {sig(p['b_g'])}, b^o = {sig(p['b_o'])}, "
-                   f"b = {sig(p['b'])} and a {r['cell_input_activation']} cell input: "
+    return (answer(f"U and W are Problem 3's, shared by every gate and by the cell input, whose activation "
+                   f"is {CELL_INPUT[r['cell_input_activation']]}; with biases b^f = {sig(p['b_f'])}, "
+                   f"b^g = {sig(p['b_g'])}, b^o = {sig(p['b_o'])}, b = {sig(p['b'])}: "
                    + ", ".join(f"ŷ({t + 1}) = {sig(y)}" for t, y in enumerate(r["yhat"]))
                    + f"; L = **{sig(r['loss'], 8)}**; ∂L/∂b^f = **{sig(g, 8)}** by back-propagation "
-                   f"through time, a relative {r['rel_error_central']:.1e} from central differences.")
+                   f"through time, a relative difference of {r['rel_error_central']:.1e} from central "
+                   "differences.")
             + ["The backward pass per step, from t = τ down to 1: ∂L/∂s(t) = q ⊙ (1 − tanh² s) ⊙ "
                "∂L/∂h(t) + f(t+1) ⊙ ∂L/∂s(t+1), ∂L/∂f(t) = s(t−1) ⊙ ∂L/∂s(t), ∂L/∂a_f(t) = f(1 − f) ⊙ "
                "∂L/∂f(t), and ∂L/∂b^f = Σ_t ∂L/∂a_f(t); ∂L/∂h(t−1) gathers Wᵀ times all four gates' "
@@ -84,8 +87,7 @@ def lstm(r, figs: Figures) -> list[str]:
             + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
                     rows + [["Σ", "", "", "", f"**{sig(g)}**"]])
             + details("Why these biases; the forward pass; the other gates; three checks",
-                      [f"Biases ({choice}). U and W are Problem 3's in every gate and in the cell "
-                       "input, so only the biases tell the gates apart:", "", *biases(r), "",
+                      [f"Biases ({choice}). With U and W shared, only the biases tell the gates apart:", "", *biases(r), "",
                        coincidences(r), "", *forward_table(r), *gates,
                        *table(["method", "∂L/∂b^f", "relative difference to BPTT"], checks)])
             + figs.link("p5_forget_bias_grad.png"))

@@ -100,6 +100,8 @@ def test_script_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     saved = json.loads((tmp_path / "a" / "p3_results.json").read_text())
     assert saved == json.loads(json.dumps(results))
     assert (tmp_path / "a" / "p3_unrolled_rnn.png").stat().st_size > 10_000
+    from PIL import Image
+    assert Image.open(tmp_path / "a" / "p3_unrolled_rnn.png").size[0] <= 1600  # dpi 150, tight bounding box
     assert np.shape(saved["yhat"]) == (3, 2) and len(saved["grad_b_central"]) == len(saved["b_new"]) == 2
 
     # the intermediates, printed from t = τ down to 1, sum to the reported gradient
@@ -204,6 +206,20 @@ def test_interpretation_flags_reject_bad_values_in_one_line(flag: list[str]) -> 
     proc = subprocess.run([sys.executable, "p3_rnn_bptt.py", *flag], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and f"argument {flag[0]}" in proc.stderr
+
+
+def test_an_h0_whose_first_step_overflows_is_one_line_and_exit_2() -> None:
+    # W h(0) = [1e308 − 1e308, 2e308]: the second entry is above float64's largest, 1.8e308
+    proc = subprocess.run([sys.executable, "p3_rnn_bptt.py", "--h0", "1e308", "1e308"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "argument --h0" in proc.stderr and "overflows" in proc.stderr
+
+
+def test_a_large_h0_whose_first_step_fits_float64_still_runs(tmp_path: Path) -> None:
+    # W h(0) = [0, 1.6e308] fits float64, and tanh saturates: h(1) = [tanh(0 + b1 + U x(1)), 1]
+    saved = p3.main(["--h0", "8e307", "8e307", "--out", str(tmp_path)])
+    assert np.isfinite(saved["loss"]) and saved["h"][0][1] == 1.0
 
 
 def test_another_reading_never_overwrites_the_reference_results() -> None:

@@ -105,6 +105,14 @@ def test_script_end_to_end(activation: str, tmp_path: Path, capsys: pytest.Captu
     assert rel_error(np.array(saved["grad_b_f_bptt"]), np.array(saved["grad_b_f_central"])) < 1e-7
     assert rel_error(np.array(saved["grad_b_f_bptt"]), np.array(saved["grad_b_f_autograd"])) < 1e-10
 
+    # the answer's opening names the shared U and W and the cell input's activation, and calls the
+    # check against central differences a relative difference
+    answer = next(line for line in printed.splitlines() if line.startswith("**Answer.**"))
+    first = answer.split(";")[0]
+    assert "U and W are Problem 3's" in first and "every gate" in first and "cell input" in first
+    assert {"sigmoid": "σ", "tanh": "tanh"}[activation] in first
+    assert f"a relative difference of {rel_error(np.array(saved['grad_b_f_bptt']), np.array(saved['grad_b_f_central'])):.1e}" in answer
+
 
 @pytest.mark.parametrize("flag", [["--eps", "0"], ["--cell-activation", "relu"]])
 def test_cli_rejects_bad_flags_in_one_line(flag: list[str]) -> None:

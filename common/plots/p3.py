@@ -16,7 +16,7 @@ def draw_box(ax: plt.Axes, cx: float, cy: float, text: str, w: float, hgt: float
     """A rounded box of width w and height hgt centred at (cx, cy), with `text` in it."""
     ax.add_patch(FancyBboxPatch(
         (cx - w / 2, cy - hgt / 2), w, hgt, boxstyle="round,pad=0.05", fc=color, ec="black"))
-    ax.text(cx, cy, text, ha="center", va="center", fontsize=10.5)
+    ax.text(cx, cy, text, ha="center", va="center", fontsize=8.5)
 
 
 def draw_arrow(ax: plt.Axes, x0: float, y0: float, x1: float, y1: float, color: str = "black",
@@ -36,42 +36,42 @@ def plot_unrolled(x: np.ndarray, h0: np.ndarray, a: np.ndarray, h: np.ndarray, y
     T = len(x)
     col = [2.2 + 4.6 * t for t in range(T + 1)]  # column 0 is h(0), column t is step t
     y_x, y_h, y_o, y_b = 2.6, 5.6, 8.6, 0.5
-    fig, ax = plt.subplots(figsize=(col[-1] + 4.2, 9.6))  # about 1 inch per axis unit
+    fig, ax = plt.subplots(figsize=(12.6, 8.4))  # about 0.6 inch per horizontal axis unit
     ax.set_xlim(0, col[-1] + 5.0)
     ax.set_ylim(-0.2, 9.7)
     ax.axis("off")
 
     box, arrow = partial(draw_box, ax), partial(draw_arrow, ax)
 
-    box(col[0], y_h, "h(0)\n" + v(h0), 1.9, 1.0, "#e8eef7")
+    box(col[0], y_h, "h(0)\n" + v(h0), 2.2, 1.0, "#e8eef7")
     for t in range(T):
         c = col[t + 1]
-        box(c, y_x, f"x({t + 1})\n{v(x[t])}", 2.1, 1.0, "#eaf5ea")
-        box(c, y_h, f"a({t + 1}) = {v(a[t])}\nh({t + 1}) = {v(h[t])}\n", 3.6, 1.3, "#e8eef7")
-        ax.text(c, y_h - 0.42, f"∂L/∂h({t + 1}) = {v(dh[t])}", ha="center", va="center", fontsize=10.5,
+        box(c, y_x, f"x({t + 1})\n{v(x[t])}", 2.4, 1.0, "#eaf5ea")
+        box(c, y_h, f"a({t + 1}) = {v(a[t])}\nh({t + 1}) = {v(h[t])}\n\n", 3.6, 1.5, "#e8eef7")
+        ax.text(c, y_h - 0.42, f"∂L/∂h({t + 1})\n{v(dh[t])}", ha="center", va="center", fontsize=8.5,
                 color="tab:red")
         box(c, y_o, f"ŷ({t + 1}) = {v(yhat[t])}", 3.6, 0.8, "#fbefe2")
         arrow(c, y_x + 0.55, c, y_h - 0.7)
-        ax.text(c - 0.15, (y_x + y_h) / 2, "U", ha="right", va="center", fontsize=13, style="italic")
+        ax.text(c - 0.15, (y_x + y_h) / 2, "U", ha="right", va="center", fontsize=10, style="italic")
         arrow(c, y_h + 0.7, c, y_o - 0.45)
-        ax.text(c - 0.15, (y_h + y_o) / 2, "V, c, softmax", ha="right", va="center", fontsize=10.5)
+        ax.text(c - 0.15, (y_h + y_o) / 2, "V, c,\nsoftmax", ha="right", va="center", fontsize=8)
         ax.text(c + 0.15, (y_h + y_o) / 2, f"∂L/∂o({t + 1})\n{v(do[t])}", ha="left", va="center",
-                fontsize=10, color="tab:red")
-        left = col[t] + (1.0 if t == 0 else 1.85)
+                fontsize=8, color="tab:red")
+        left = col[t] + (1.15 if t == 0 else 1.85)
         arrow(left, y_h, c - 1.85, y_h)
-        ax.text((left + c - 1.85) / 2, y_h + 0.15, "W", ha="center", va="bottom", fontsize=13, style="italic")
+        ax.text((left + c - 1.85) / 2, y_h + 0.15, "W", ha="center", va="bottom", fontsize=10, style="italic")
         # backward: ∂L/∂a(t) flows into b, through a gap between the x boxes
         gx = c + 1.35
         arrow(gx, y_h - 0.7, gx, y_b + 0.45, color="tab:red", ls="--")
         ax.text(gx + 0.12, (y_x + y_h) / 2 - 0.55, f"∂L/∂a({t + 1})\n{v(da[t])}", ha="left", va="center",
-                fontsize=10, color="tab:red")
+                fontsize=8, color="tab:red")
     box(col[-1] + 3.4, y_o, f"L = {sig(loss, 4)}", 1.6, 0.8, "#f7e1e1")
     arrow(col[-1] + 1.85, y_o, col[-1] + 2.55, y_o)
     log_name = "log" if log == "e" else f"log{log}"
-    ax.text(col[-1] + 3.4, y_o - 0.6, f"(ŷ1(3) − 0.5)² − {log_name} ŷ2(3)", ha="center", va="top", fontsize=10)
+    ax.text(col[-1] + 3.4, y_o - 0.6, f"(ŷ1(3) − 0.5)² − {log_name} ŷ2(3)", ha="center", va="top", fontsize=8)
     sum_text = f"b = {v(b)}        ∂L/∂b = Σ_t ∂L/∂a(t) = {v(da.sum(axis=0))}"
     box((col[1] + col[-1]) / 2 + 1.35, y_b, sum_text, col[-1] - col[1] + 1.6, 0.8, "#f7e1e1")
-    ax.text(col[0], y_b, "forward values: black\ngradients ∂L/∂·: red", ha="center", va="center", fontsize=10)
+    ax.text(col[0], y_b, "values: black\n∂L/∂·: red", ha="center", va="center", fontsize=8)
     ax.set_title(f"Problem 3: the RNN unrolled for τ = {T}, with h(0) = {v(h0)} "
-                 "(values rounded to 4 significant digits)", fontsize=13)
+                 "(4 significant digits)", fontsize=10)
     return fig

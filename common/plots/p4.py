@@ -48,33 +48,35 @@ def draw_decay_panel(ax: Any, draws: Sequence[dict[str, GradientCurve]], kind: s
             k = int(np.argmax(med > hi))
             ax.annotate(f"{short_label(name)} leaves the axes at lag {k}\n(median reaches "
                         f"1e{np.max(med[np.isfinite(med)]):.0f})", (k, limits[1]),
-                        xytext=(k + 0.08 * T, limits[1] / 1e25), fontsize=9, color=colors(i),
+                        xytext=(k + 0.08 * T, limits[1] / 1e25), fontsize=8, color=colors(i),
                         arrowprops=dict(arrowstyle="->", color=colors(i)))
     ax.axhline(DECAY, color="black", lw=0.8, ls="--", label="1e-6 of the value at τ")
     ax.axvline(FAR, color="gray", lw=0.8, ls=":")
-    ax.text(FAR + 0.01 * T, limits[0] * 1e5, f"lag {FAR}", fontsize=9, color="gray")
+    ax.text(FAR + 0.01 * T, limits[0] * 1e5, f"lag {FAR}", fontsize=8, color="gray")
     ax.set_yscale("log")
     ax.set_ylim(*limits)
     ax.set_xlim(0, T - 1)
-    ax.set_xlabel("lag τ − t (steps before the loss)")
+    ax.set_xlabel("lag τ − t (steps before the loss)", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1 if kind == "LSTM" else 2,
+              frameon=False)
 
 
 def plot_gradient_decay(draws: Sequence[dict[str, GradientCurve]],
                         limits: tuple[float, float] = (1e-80, 1e80)) -> Any:
     """Two panels (RNN, LSTM) of ‖∂L/∂h(τ−k)‖ / ‖∂L/∂h(τ)‖ against the lag k, log scale: the median
     over the draws as a line, their range as a band."""
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 5.6), sharey=True)
     for ax, kind in zip(axes, ("RNN", "LSTM")):
         draw_decay_panel(ax, draws, kind, limits)
     T = len(next(iter(draws[0].values())).dh_norm)
-    axes[0].set_ylabel(r"$\|\partial L/\partial h(t)\| \;/\; \|\partial L/\partial h(\tau)\|$ (log scale)")
-    axes[0].set_title("Vanilla RNN: W rescaled to spectral radius ρ; Problem 3's W")
-    axes[1].set_title("LSTM, forget-gate bias 0, +1, +3")
-    fig.suptitle(f"Gradient of a loss on the last of T = {T} steps, against the distance to the loss\n"
-                 f"line: median of {len(draws)} draws of sequence and weights; band: their range",
-                 fontsize=12, y=1.04)
+    axes[0].set_ylabel(r"$\|\partial L/\partial h(t)\| \;/\; \|\partial L/\partial h(\tau)\|$ (log scale)",
+                       fontsize=9)
+    axes[0].set_title("RNN: W rescaled to ρ; Problem 3's W", fontsize=10)
+    axes[1].set_title("LSTM, forget-gate bias 0, +1, +3", fontsize=10)
+    fig.suptitle(f"Gradient of a loss on the last of T = {T} steps against the lag\n"
+                 f"line: median of {len(draws)} draws; band: their range", fontsize=11, y=1.02)
     return fig
 
 
@@ -121,7 +123,7 @@ def plot_gain(gain: dict[str, Any]) -> Any:
     """Three panels of the per-step gain λ of the backward product: against ρ(W); against σ_U and
     against σ_b at each fixed ρ(W), with W's own gain ln ρ(W) as a dotted ceiling. Median over the
     draws as a line, range as a band."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(10.4, 4.2), sharey=True)
     colors = plt.get_cmap("tab10")
     draws = gain["draws"]
 
@@ -131,60 +133,59 @@ def plot_gain(gain: dict[str, Any]) -> Any:
                         color=style["color"])
         ax.plot(x, np.nanmedian(vals, axis=0), "o-", **style)
 
-    band(axes[0], gain["rhos"], [d["W"] for d in draws], color="black", label="λ (σ_U = "
-         f"{gain['input_scale']:g}, σ_b = 0)")
+    band(axes[0], gain["rhos"], [d["W"] for d in draws], color="black", label=f"λ (σ_U = {gain['input_scale']:g})")
     axes[0].plot(gain["rhos"], np.log(gain["rhos"]), ":", color="gray", label="ln ρ(W)")
-    axes[0].set_xlabel("spectral radius ρ(W)")
-    axes[0].set_title("moving W")
+    axes[0].set_xlabel("ρ(W)", fontsize=9)
+    axes[0].set_title("moving W", fontsize=10)
     for ax, p in zip(axes[1:], ("U", "b")):
         for i, r in enumerate(gain["base_rhos"]):
             key = f"{r:g}"
             band(ax, gain["spreads"], [d[p][key] for d in draws], color=colors(i), label=f"ρ(W) = {r:g}")
             ax.axhline(np.log(r), color=colors(i), ls=":", lw=1.2)
-        ax.plot([], [], ":", color="gray", label="ln ρ(W), same colour")
-        ax.set_xlabel(f"spread σ_{p} of {p}'s entries" + (" (b = σ_b z)" if p == "b" else ""))
-        ax.set_title(f"moving {p}, W fixed")
+        ax.plot([], [], ":", color="gray", label="ln ρ(W)")
+        ax.set_xlabel(f"spread σ_{p} of {p}", fontsize=9)
+        ax.set_title(f"moving {p}, W fixed", fontsize=10)
     for ax in axes:
         ax.axhline(0.0, color="black", lw=0.8)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=9, loc="lower left")
-    axes[0].set_ylabel(f"gain per step λ over the last {gain['lag']} steps\n(< 0 vanishes, > 0 explodes)")
-    fig.suptitle(f"Gain per step λ of ∂L/∂h(t) when one of W, U, b moves and the others stay fixed\n"
-                 f"(T = {gain['T']}, H = {gain['H']}; line: median of {len(draws)} draws, band: their range)",
-                 fontsize=12, y=1.06)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=8, loc="lower left")
+    axes[0].set_ylabel(f"gain per step λ, last {gain['lag']} steps\n(< 0 vanishes, > 0 explodes)", fontsize=9)
+    fig.suptitle(f"Gain per step λ of ∂L/∂h(t) as one of W, U, b moves (T = {gain['T']}, H = {gain['H']})\n"
+                 f"line: median of {len(draws)} draws; band: their range", fontsize=11, y=1.04)
     return fig
 
 
 def plot_esn(grid: dict[str, Any], lengths: Sequence[int], rhos: Sequence[float], n_test: int) -> Any:
     """Held-out accuracy against spectral radius (one line per length) and against length (one per ρ)."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.6))
     colors = plt.get_cmap("tab10")
     for i, T in enumerate(lengths):
         pooled = [grid["pooled"][str(T)][f"{r:g}"] for r in rhos]
         final = [grid["final_state"][str(T)][f"{r:g}"] for r in rhos]
-        axes[0].plot(rhos, pooled, "o-", color=colors(i), label=f"T = {T}, pooled states h̄")
-        axes[0].plot(rhos, final, "x--", color=colors(i), alpha=0.6, label=f"T = {T}, final state h(τ)")
+        axes[0].plot(rhos, pooled, "o-", color=colors(i), label=f"T = {T}, mean h̄")
+        axes[0].plot(rhos, final, "x--", color=colors(i), alpha=0.6, label=f"T = {T}, final h(τ)")
     for j, r in enumerate(rhos):
         axes[1].plot(lengths, [grid["pooled"][str(T)][f"{r:g}"] for T in lengths], "o-", color=colors(j + 3),
                      label=f"ρ = {r:g}")
     for ax in axes:
         ax.axhline(0.5, color="black", lw=0.8, ls="--")
         ax.set_ylim(0.3, 1.02)
-        ax.set_ylabel(f"held-out accuracy ({n_test} sequences)")
+        ax.set_ylabel(f"held-out accuracy ({n_test} sequences)", fontsize=9)
         ax.grid(True, alpha=0.3)
-    axes[0].text(0.25, 0.485, "chance = 0.5", ha="center", va="top", fontsize=9)
-    axes[0].set_xlabel("spectral radius ρ of the fixed W")
-    axes[0].set_title("Accuracy against spectral radius")
+        ax.tick_params(labelsize=8)
+    axes[0].text(0.25, 0.485, "chance = 0.5", ha="center", va="top", fontsize=8)
+    axes[0].set_xlabel("spectral radius ρ of the fixed W", fontsize=9)
+    axes[0].set_title("against ρ", fontsize=10)
     axes[0].legend(fontsize=8, loc="lower center", ncol=2)
     axes[1].set_xscale("log")
     axes[1].set_xticks(list(lengths), [str(T) for T in lengths])
     axes[1].minorticks_off()
-    axes[1].set_xlabel("sequence length T (log scale)")
-    axes[1].set_title("Accuracy against sequence length (pooled states)")
+    axes[1].set_xlabel("sequence length T (log scale)", fontsize=9)
+    axes[1].set_title("against T (mean state h̄)", fontsize=10)
     axes[1].legend(fontsize=8, loc="lower left", ncol=2)
-    fig.suptitle(f"Echo state network: U, W, b fixed, only V, c fitted (ridge regression)\n"
-                 f"task: '{MOTIF}' or '{DECOY}' planted in a random sequence (same letters, only the order differs)",
-                 fontsize=12, y=1.04)
+    fig.suptitle(f"Echo state network: U, W, b fixed, V, c fitted by ridge regression\n"
+                 f"'{MOTIF}' or '{DECOY}' planted in random letters (only the order differs)", fontsize=11, y=1.03)
     return fig
 
 

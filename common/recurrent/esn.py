@@ -18,10 +18,12 @@ from common.recurrent.longseq import (
     D,
     random_letters,
     rescale_to_spectral_radius,
+    spectral_norm,
 )
 from common.recurrent.rnn import rnn_step_forward
 
 MOTIF, DECOY = "KDEL", "LEDK"  # the label: which of the two (same letters, opposite order) is planted
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: two-sided 95% intervals
 
 
 class Reservoir(NamedTuple):
@@ -113,6 +115,15 @@ def fit_ridge_readout(features: np.ndarray, labels: np.ndarray, lam: float = 1.0
     return V, y_mean - V @ mu
 
 
+def wilson_interval(correct: int, n: int, z: float = Z95) -> list[float]:
+    """The Wilson score interval [low, high] of a proportion correct / n (95% for the default z):
+    the p with |correct/n − p| ≤ z √(p(1 − p)/n)."""
+    phat, z2 = correct / n, z * z
+    centre = (phat + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * np.sqrt(phat * (1 - phat) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return [float(centre - half), float(centre + half)]
+
+
 def readout_accuracy(features: np.ndarray, labels: np.ndarray, V: np.ndarray, c: np.ndarray) -> float:
     """Share of sequences whose largest o = c + V h̄ is the label's (= argmax of softmax(o))."""
     return float(np.mean(np.argmax(features @ V.T + c, axis=1) == labels))
@@ -129,21 +140,29 @@ class Exp2Config(NamedTuple):
 
 
 def experiment2_grid(seed: int, cfg: Exp2Config) -> dict[str, Any]:
-    """Held-out accuracy of the ESN readout for every length and spectral radius (pooled and final state)."""
-    pooled_acc: dict[str, dict[str, float]] = {}
-    final_acc: dict[str, dict[str, float]] = {}
-    n_train = 2 * cfg.train_pairs
+    """Held-out accuracy of the ESN readout for every length and spectral radius (pooled and final
+    state), and each accuracy's 95% Wilson interval over the test sequences."""
+    acc: dict[str, dict[str, dict[str, float]]] = {"pooled": {}, "final_state": {}}
+    interval: dict[str, dict[str, dict[str, list[float]]]] = {"pooled": {}, "final_state": {}}
+    n_train, n_test = 2 * cfg.train_pairs, 2 * cfg.test_pairs
     for T in cfg.lengths:
         letters, labels = motif_task(np.random.default_rng([seed, 4, T]), cfg.train_pairs + cfg.test_pairs,
                                      T, cfg.copies)
-        pooled_acc[str(T)], final_acc[str(T)] = {}, {}
+        for kind in acc:
+            acc[kind][str(T)], interval[kind][str(T)] = {}, {}
         for rho in cfg.rhos:
-            res = make_reservoir(cfg.H, rho, seed)
-            pooled, final = reservoir_states(letters, res)
-            for feats, table in ((pooled, pooled_acc), (final, final_acc)):
+            pooled, final = reservoir_states(letters, make_reservoir(cfg.H, rho, seed))
+            for feats, kind in ((pooled, "pooled"), (final, "final_state")):
                 V, c = fit_ridge_readout(feats[:n_train], labels[:n_train], cfg.lam)
-                table[str(T)][f"{rho:g}"] = readout_accuracy(feats[n_train:], labels[n_train:], V, c)
-    return {"pooled": pooled_acc, "final_state": final_acc}
+                a = readout_accuracy(feats[n_train:], labels[n_train:], V, c)
+                acc[kind][str(T)][f"{rho:g}"] = a
+                interval[kind][str(T)][f"{rho:g}"] = wilson_interval(round(a * n_test), n_test)
+    return {**acc, "interval_95": interval}
+
+
+def reservoir_norms(seed: int, H: int, rhos: Sequence[float]) -> dict[str, float]:
+    """‖W‖₂ of each reservoir: its W has ρ(W) = ρ, and ‖W‖₂ < 1 alone guarantees the echo state property."""
+    return {f"{rho:g}": spectral_norm(make_reservoir(H, rho, seed).W) for rho in rhos}
 
 
 def echo_state_gap(seed: int, T: int, H: int, rhos: Sequence[float]) -> dict[str, dict[str, float]]:

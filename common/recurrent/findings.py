@@ -13,6 +13,7 @@ import numpy as np
 
 SAME_SHARE = 1.25  # ∂L/∂b's and ∂L/∂W's far shares "about the same" when within this factor in every draw
 GROWS_ORDERS = 2  # a spread of end ratios over this many orders of magnitude, one above 1: grow and fade
+GAP_CLOSED = 1e-12  # the echo state gap has closed when two starts end closer than this (float64 noise: 1e-16)
 
 
 def spread(values: Sequence[float | None]) -> dict[str, Any]:
@@ -55,6 +56,18 @@ def hardest(curves: dict[str, Any], radii: dict[str, float]) -> dict[str, Any]:
             "edge": at_edge}
 
 
+def norm_and_radius(curves: dict[str, Any]) -> dict[str, Any]:
+    """(1): per RNN curve, ρ(W) and the spread of ‖W‖₂ over the draws, whether ‖W‖₂ < 1 in every draw
+    (the bound then forces vanishing), and whether the measured ratio stayed within ‖W‖₂^k in every draw."""
+    out = {}
+    for name in (n for n in curves if n.startswith("RNN")):
+        norms = draws_of(curves, name, "spectral_norm_W")
+        out[name] = {"spectral_radius": spread(draws_of(curves, name, "spectral_radius_W")),
+                     "spectral_norm": spread(norms), "norm_below_1": all(v < 1 for v in norms),
+                     "within_norm_bound": all(draws_of(curves, name, "within_norm_bound"))}
+    return {"curves": out, "within_norm_bound_everywhere": all(c["within_norm_bound"] for c in out.values())}
+
+
 def gain_findings(g: dict[str, Any]) -> dict[str, Any]:
     """(1): W's median gain per ρ and where it changes sign; whether moving U or b stays below W's own
     gain in every draw; the first base ρ below 1 where no U or b makes the gradient grow."""
@@ -89,21 +102,46 @@ def reach(curves: dict[str, Any], name: str, T: int) -> dict[str, Any]:
         orders = float(np.log10(max(end) / min(end)))
         out["end_orders"] = {"value": orders, "threshold": GROWS_ORDERS, "max_above_1": max(end) > 1,
                              "grows_and_fades": max(end) > 1 and orders >= GROWS_ORDERS}
-    return out
+    return out | {"split": path_split(curves, name)}
+
+
+def path_split(curves: dict[str, Any], name: str) -> dict[str, Any]:
+    """(3): per reported lag, the spread over the draws of the whole ‖∂L/∂h‖ ratio and of Π f along the
+    diag(f) path alone, and whether the path alone is below the whole gradient in every draw."""
+    whole, path = draws_of(curves, name, "ratio_at_lag"), draws_of(curves, name, "forget_path_at_lag")
+    return {k: {"whole": spread([w[k] for w in whole]), "path_alone": spread([p[k] for p in path]),
+                "path_below_whole": all(w[k] is not None and p[k] is not None and p[k] < w[k]
+                                        for w, p in zip(whole, path))}
+            for k in whole[0]}
+
+
+def echo_state(e2: dict[str, Any]) -> dict[str, Any]:
+    """(2): at the largest ρ, ‖W‖₂, the gap between two starts at the last step checked, and whether it
+    closed (below GAP_CLOSED)."""
+    rho = f"{max(e2['spectral_radii']):g}"
+    steps = e2["echo_state_gap"][rho]
+    last = list(steps)[-1]
+    return {"rho": rho, "spectral_norm": e2["reservoir_spectral_norm"][rho], "step": int(last),
+            "gap": steps[last], "threshold": GAP_CLOSED, "closes": steps[last] < GAP_CLOSED}
 
 
 def esn_findings(e2: dict[str, Any]) -> dict[str, Any]:
-    """(2): the best ρ > 0 at the shortest length, its accuracy per length and whether it falls with
-    every step up in length; the final state's spread; whether ρ = 0 sits exactly at chance."""
+    """(2): the best ρ > 0 at the shortest length, its accuracy and 95% interval per length and whether
+    the accuracy falls with every step up in length; the final state's spread and whether every one of
+    its intervals holds chance; whether ρ = 0 sits exactly at chance; the echo state check at the largest ρ."""
     pooled, lengths = e2["accuracy"]["pooled"], e2["lengths"]
     radii = [f"{x:g}" for x in e2["spectral_radii"]]
     best = max((k for k in radii if k != "0"), key=lambda k: pooled[str(lengths[0])][k])
     accs = [pooled[str(T)][best] for T in lengths]
     final = [v for row in e2["accuracy"]["final_state"].values() for v in row.values()]
+    final_ci = [v for row in e2["accuracy_interval_95"]["final_state"].values() for v in row.values()]
     memoryless = [pooled[str(T)]["0"] for T in lengths] if "0" in radii else []
     return {"best_rho": best, "best_accuracy": accs, "falls": all(a > b for a, b in zip(accs, accs[1:])),
+            "best_interval_95": [e2["accuracy_interval_95"]["pooled"][str(T)][best] for T in lengths],
             "final_state": spread(final),
-            "memoryless_at_chance": bool(memoryless) and all(a == e2["chance"] for a in memoryless)}
+            "final_state_intervals_hold_chance": all(lo <= e2["chance"] <= hi for lo, hi in final_ci),
+            "memoryless_at_chance": bool(memoryless) and all(a == e2["chance"] for a in memoryless),
+            "echo_state_at_largest_rho": echo_state(e2)}
 
 
 def p4_findings(results: dict[str, Any], rhos: Sequence[float]) -> dict[str, Any]:
@@ -114,4 +152,5 @@ def p4_findings(results: dict[str, Any], rhos: Sequence[float]) -> dict[str, Any
     lstm = [n for n in curves if n.startswith("LSTM")]
     return {"rnn_rhos": radii, "lstm_curves": lstm, "hardest": hardest(curves, radii),
             "gain": gain_findings(e1["gain"]), "spreads": curve_spreads(curves),
+            "norm_and_radius": norm_and_radius(curves),
             "reach": reach(curves, lstm[-1], T), "esn": esn_findings(results["experiment2"])}

@@ -55,6 +55,11 @@ def spectral_radius(W: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(W))))
 
 
+def spectral_norm(W: np.ndarray) -> float:
+    """‖W‖₂ = the largest singular value; ρ(W) ≤ ‖W‖₂, equal for a normal W."""
+    return float(np.linalg.norm(W, 2))
+
+
 def rescale_to_spectral_radius(W: np.ndarray, rho: float) -> np.ndarray:
     """W · ρ / ρ(W): the same eigenvectors, every eigenvalue scaled so the largest modulus is ρ."""
     return W * (rho / spectral_radius(W))
@@ -88,6 +93,8 @@ class GradientCurve(NamedTuple):
     # path alone (no W); 1 at k = 0. None for the RNN.
     forget_path: np.ndarray | None
     mean_local_factor: float  # RNN: mean tanh'(a) = 1 − h²; LSTM: mean forget gate f
+    spectral_radius: float | None = None  # RNN: ρ(W) = max |eigenvalue|; None for the LSTM
+    spectral_norm: float | None = None  # RNN: ‖W‖₂, the largest singular value; None for the LSTM
 
 
 def rnn_gradient_curve(x: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray, V: np.ndarray,
@@ -99,7 +106,7 @@ def rnn_gradient_curve(x: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarra
         da_norm = row_norms(g.da)
         dW_step = da_norm * np.linalg.norm(cache.h_prev, axis=1)  # ‖u vᵀ‖_F = ‖u‖ ‖v‖
     return GradientCurve(row_norms(g.dh)[::-1], dW_step[::-1], da_norm[::-1], None, None,
-                         float(np.mean(1.0 - h ** 2)))
+                         float(np.mean(1.0 - h ** 2)), spectral_radius(W), spectral_norm(W))
 
 
 def lstm_gradient_curve(x: np.ndarray, p: LSTMParams, V: np.ndarray, c: np.ndarray,
@@ -149,6 +156,16 @@ def finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def within_norm_bound(ratio: np.ndarray, norm: float) -> bool:
+    """Whether ‖∂L/∂h(τ − k)‖ / ‖∂L/∂h(τ)‖ ≤ ‖W‖₂^k at every lag k where the ratio is finite:
+    the bound ‖Π diag(1 − h²) W‖₂ ≤ ‖W‖₂^k, compared in logs (up to rounding, 1e-9 per step)."""
+    k = np.arange(len(ratio))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        logs = np.log(ratio)
+    finite = np.isfinite(ratio)
+    return bool(np.all(logs[finite] <= k[finite] * (np.log(norm) + 1e-9) + 1e-9))
+
+
 def summarise_curve(curve: GradientCurve) -> dict[str, Any]:
     """The numbers that the answers cite, for one curve."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -166,8 +183,13 @@ def summarise_curve(curve: GradientCurve) -> dict[str, Any]:
     }
     if curve.ds_norm is not None:
         summary["ds_lag_below_1e-6"] = first_lag(curve.ds_norm / curve.ds_norm[0] < DECAY)
+    if curve.spectral_norm is not None:
+        summary |= {"spectral_radius_W": curve.spectral_radius, "spectral_norm_W": curve.spectral_norm,
+                    "within_norm_bound": within_norm_bound(ratio, curve.spectral_norm)}
     if curve.forget_path is not None:
         summary["forget_path_lag_below_1e-6"] = first_lag(curve.forget_path < DECAY)
+        summary["forget_path_at_lag"] = {k: finite_or_none(curve.forget_path[int(k)])
+                                         for k in summary["ratio_at_lag"]}
     return summary
 
 
@@ -227,7 +249,7 @@ def summarise_draws(draws: Sequence[dict[str, GradientCurve]]) -> dict[str, dict
     out = {}
     for name in draws[0]:
         each = [summarise_curve(d[name]) for d in draws]
-        keys = [k for k in each[0] if k != "ratio_at_lag"]  # the LSTM has two more
+        keys = [k for k in each[0] if k not in ("ratio_at_lag", "forget_path_at_lag", "within_norm_bound")]
         out[name] = {key: median_or_none([e[key] for e in each]) for key in keys}
         out[name]["mean_local_factor"] = float(np.mean([d[name].mean_local_factor for d in draws]))
         out[name]["draws"] = each
