@@ -36,11 +36,13 @@ from common.grading.solution import (
     INDEX,
     OWN,
     PART,
+    PROBLEMS,
     REFERENCE,
     STEP,
     Reading,
     Sheet,
     Solver,
+    T,
     label,
 )
 from common.grading.steps import (
@@ -58,8 +60,12 @@ from common.grading.steps import (
 DEFAULT_RTOL = 5e-5
 FLOAT32_BAND_FACTOR = 4.0
 MATCH_RULE = ("a value matches when it is within half a unit of the last digit written, or within a "
-              "relative rtol, whichever is larger; values with fewer than 3 significant digits are not "
-              "decided")
+              f"relative rtol, whichever is larger; values with fewer than {MIN_DIGITS} significant digits are "
+              f"not decided; b_new needs {STEP_DIGITS} and matches within half a unit only")
+MATCH_FIELDS = {  # MATCH_RULE as answer_key.json stores it: short phrases and the digit counts
+    "tolerance": "max(half unit, rtol × |right value|)",
+    "half_unit": "half a unit of the last digit written",
+    "min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS, "step_tolerance": "half unit, never rtol"}
 FINALS = ("L", "grad_1", "grad_2", "grad_cd_1", "grad_cd_2")  # a row without any of these is incomplete
 
 
@@ -342,6 +348,34 @@ def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> G
 def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:
     """The catalogue entries that no 5-significant-digit answer tells apart from the right one on
     `solver`'s sheet under the assignment's own reading, at this rtol."""
-    right = solver.values(problem, OWN)
-    return [m.id for m in for_problem(problem)
-            if first_difference(problem, solver.values(problem, OWN, m.change(REFERENCE)), right, rtol) is None]
+    return [row["id"] for row in catalogue(solver, rtol, (problem,)) if row["indistinguishable"]]
+
+
+def _final(problem: str, v: np.ndarray, names: Sequence[str]) -> list[float] | None:
+    """The values `names` (a vector's components, KEYS names) of `v`, or None where the problem has none."""
+    return [float(v[INDEX[problem][k]]) for k in names] if names[0] in INDEX[problem] else None
+
+
+def final_values(problem: str, v: np.ndarray) -> dict[str, list[float] | float | None]:
+    """ŷ(3), L, the gradient asked for, the central differences, b_new and L_new of a KEYS vector
+    (None where the problem has no such value)."""
+    new = _final(problem, v, ("L_new",))
+    return {"yhat3": _final(problem, v, (f"yhat@{T}_1", f"yhat@{T}_2")), "loss": float(v[INDEX[problem]["L"]]),
+            "grad": _final(problem, v, ("grad_1", "grad_2")), "grad_cd": _final(problem, v, ("grad_cd_1", "grad_cd_2")),
+            "b_new": _final(problem, v, B_NEW), "loss_new": None if new is None else new[0]}
+
+
+def catalogue(solver: Solver, rtol: float, problems: Sequence[str] = PROBLEMS) -> list[dict]:
+    """One row per catalogue entry and problem it applies to, on `solver`'s sheet under the
+    assignment's own reading: the entry's values, its first wrong step ('' when a 5-digit answer
+    shows none) and whether it is indistinguishable from the right answer there."""
+    rows = []
+    for problem in problems:
+        right = solver.values(problem, OWN)
+        for m in for_problem(problem):
+            wrong = solver.values(problem, OWN, PIECES[m.id])
+            first = first_difference(problem, wrong, right, rtol)
+            rows.append({"problem": problem, "id": m.id, "name": m.text,
+                         "first_wrong": "" if first is None else STEP[problem][first],
+                         "values": final_values(problem, wrong), "indistinguishable": first is None})
+    return rows
