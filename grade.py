@@ -216,8 +216,14 @@ def grade_rows(rows: Sequence[Submission], sheets: Sheets, values: Values, rtol:
     return out_rows, grades
 
 
+EXPLAINED = ("correct", "other_reading", "known_mistake")  # every value explained on the row's own sheet
+
+
 def _graded(s: Submission, sheets: Sheets, values: Values, rtol: float, rubric: Rubric) -> tuple[Submission, Grade]:
+    """The row's grade on its own sheet; a row that its own sheet does not explain is checked for a copy."""
     g = grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric)
+    if g.verdict in EXPLAINED:
+        return s, g._replace(verdict="needs_review") if s.review else g
     ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b))
     own = values.table(s.problem, s.variant, readings_for(s.problem, s.stated)).full(Candidate(OWN, None))
     source = sheets.copied_from(s.problem, s.variant, ans, rtol, own)

@@ -34,6 +34,7 @@ from common.grading.rubric import Credit, Rubric, score
 from common.grading.solution import (
     HEAD,
     INDEX,
+    KEYS,
     OWN,
     PART,
     PROBLEMS,
@@ -190,8 +191,8 @@ def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: 
     """(candidates, values) tolerances of the decided values `ans` against the rows of `ref` (each a
     candidate's values, at least through ans's largest index): MATCH_RULE, and with `banded` the
     float32 band on central differences, from each candidate's own L."""
-    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]) * ~np.isin(ans.idx, STEPS[problem]))
-    cd = np.isin(ans.idx, CENTRAL[problem])
+    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]) * ~IS_STEP[problem][ans.idx])
+    cd = IS_CENTRAL[problem][ans.idx]
     if banded and cd.any():
         band = FLOAT32_BAND_FACTOR * np.array([rounding_bound(L, "float32") for L in ref[:, INDEX[problem]["L"]]])
         tol[:, cd] = np.maximum(tol[:, cd], band[:, None])
@@ -205,6 +206,8 @@ def fits(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool 
 
 CENTRAL = {p: [INDEX[p][k] for k in ("grad_cd_1", "grad_cd_2") if k in INDEX[p]] for p in INDEX}
 STEPS = {p: [INDEX[p][k] for k in B_NEW if k in INDEX[p]] for p in INDEX}  # b_new: matched without rtol
+IS_CENTRAL = {p: np.isin(np.arange(len(KEYS[p])), CENTRAL[p]) for p in INDEX}  # the same as masks over KEYS
+IS_STEP = {p: np.isin(np.arange(len(KEYS[p])), STEPS[p]) for p in INDEX}
 
 
 def digit_half_unit(v: np.ndarray, digits: int | np.ndarray) -> np.ndarray:
@@ -216,7 +219,7 @@ def digit_half_unit(v: np.ndarray, digits: int | np.ndarray) -> np.ndarray:
 def first_difference(problem: str, wrong: np.ndarray, right: np.ndarray, rtol: float) -> int | None:
     """The index of the first value where an answer computed as `wrong`, written with 5 significant
     digits (b_new with STEP_DIGITS), does not match `right` (MATCH_RULE), or None where every value would."""
-    step = np.isin(np.arange(len(wrong)), STEPS[problem])
+    step = IS_STEP[problem]
     half = digit_half_unit(wrong, np.where(step, STEP_DIGITS, 5))
     differs = np.abs(wrong - right) > np.maximum(half, rtol * np.abs(right) * ~step)
     return int(np.argmax(differs)) if differs.any() else None
@@ -247,7 +250,7 @@ def grade(problem: str, variant: int | None, written: dict[str, Written], stated
     written = with_step(written, b)
     ans = decided(problem, written)
     table = values.table(problem, variant, readings_for(problem, stated))
-    banded = (False, True) if np.isin(CENTRAL[problem], ans.idx).any() else (False,)
+    banded = (False, True) if IS_CENTRAL[problem][ans.idx].any() else (False,)
     g = None
     for band in banded if len(ans.idx) else ():
         for block in (READINGS, MISTAKES):

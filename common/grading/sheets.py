@@ -6,7 +6,8 @@ secret are graded without it. The assignment's own numbers are always a sheet (v
 --sheets every variant is drawn from its number (common/grading/variants.py), as the sheets without a
 secret are.
 
-A row copies another sheet (`other_sheet`) when it matches that sheet's right answers, under the
+A row that its own sheet does not explain (grade.py) copies another sheet (`other_sheet`) when it
+matches that sheet's right answers, under the
 assignment's reading, on more values than its own sheet's and on at least MIN_COPIED values.
 """
 from __future__ import annotations
