@@ -301,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.sheets is not None and not args.sheets.is_dir():
         raise UserError(f"--sheets: {args.sheets} is not a folder")
     sheets = Sheets(args.sheets, draw_sheet)
-    values = Values(sheets.sheet_of)
+    values = Values(sheets.sheet_of, sheets.known_of)
     rows, grades = grade_rows(rows, sheets, values, args.rtol, rubric)
     if args.self_check:
         print("\n".join(self_check_lines(rows[0], grades[0], values, args.rtol) if rows[0].gradable

@@ -3,7 +3,7 @@
 Two cases. On the assignment's numbers: 500 students, each a P3 and a P5 row. On their own variants:
 1,000 students, each one row (P3 and P5 in turn) on its own variant, graded with `--sheets` naming a
 folder of those 1,000 sheets (key-N.json holding what grade.py reads from a key: x, the parameters and
-the values under the assignment's reading). Every row gives every value of
+the values under every key reading). Every row gives every value of
 common/grading/solution.py's KEYS (forward values, L, central differences, every intermediate of the
 backward, the update, L_new) with 6 significant digits (b_new with 8), as a spreadsheet holds them.
 Rows are dealt in turn: the right answer, another reading of the answer key, each catalogue mistake
@@ -99,13 +99,15 @@ def class_csv(rows: int, own_variants: bool) -> tuple[str, list[tuple[str, str]]
 
 def write_sheets(variants: Sequence[int], folder: Path) -> None:
     """key-N.json for each variant, holding what grade.py --sheets reads from a key: x, the parameters
-    and each problem's values under the assignment's reading."""
+    and the rows of every key reading with their values (grade.py --make-variant's key, without the
+    columns the grader does not read)."""
     for n in variants:
         sheet = draw_sheet(n)
         solver = Solver(sheet)
         key = {"variant": n, "x": sheet.x.tolist(),
                "params": {k: v.tolist() for k, v in sheet.params._asdict().items()},
-               "rows": [{"problem": p, "values": dict(zip(KEYS[p], solver.values(p, OWN).tolist()))} for p in PROBLEMS]}
+               "rows": [{"problem": p, "values": dict(zip(KEYS[p], solver.values(p, r).tolist()))}
+                        for p in PROBLEMS for r in key_readings(p)]}
         (folder / f"key-{n}.json").write_text(json.dumps(key))
 
 
@@ -114,7 +116,7 @@ def grade_class(text: str, folder: Path | None) -> list[dict[str, str]]:
     copy check against every sheet), write the grades' CSV."""
     rows = read_submissions(text.encode(), "class.csv")
     sheets = Sheets(folder, draw_sheet)
-    values = Values(sheets.sheet_of)
+    values = Values(sheets.sheet_of, sheets.known_of)
     rows, grades = grade_rows(rows, sheets, values, DEFAULT_RTOL, DEFAULT)
     out = [output_row(s, g) for s, g in zip(rows, grades)]
     grades_csv(out)

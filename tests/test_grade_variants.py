@@ -12,6 +12,10 @@ from submissions_plan import VARIANT_3
 
 import grade
 from common.grading.key import P3_LOGS
+from common.grading.matching import Values
+from common.grading.mistakes import PIECES
+from common.grading.sheets import Sheets
+from common.grading.solution import OWN, Solver
 from common.grading.variants import (
     MIN_GRAD,
     MIN_YHAT2,
@@ -114,3 +118,18 @@ def test_the_sheet_states_the_model_the_digits_and_the_ranges() -> None:
     assert RANGES in sheet
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert RANGES in readme
+
+
+def test_a_key_s_values_are_read_by_reading_and_used(tmp_path: Path) -> None:
+    """--sheets reads each key row's values under its reading (key_readings' order) and grades with
+    them: the same numbers as computing the sheet again, and the very arrays the grader then uses."""
+    grade.main(["--make-variant", "3", "--out-dir", str(tmp_path)])
+    sheets = Sheets(tmp_path, draw_sheet)
+    known = sheets.known_of(3)
+    assert len(known) == 15 and sheets.known_of(None) == {}
+    solver = Solver(draw_sheet(3))
+    for (problem, reading), v in known.items():
+        np.testing.assert_allclose(v, solver.values(problem, reading), rtol=1e-12, atol=1e-15)
+    values = Values(sheets.sheet_of, sheets.known_of)
+    assert values.solver(3).values("p5", OWN) is known["p5", OWN]
+    assert values.solver(3).values("p3", OWN, PIECES["update_sign"]) is not known["p3", OWN]

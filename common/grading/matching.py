@@ -40,6 +40,7 @@ from common.grading.solution import (
     PROBLEMS,
     REFERENCE,
     STEP,
+    Known,
     Reading,
     Sheet,
     Solver,
@@ -168,16 +169,18 @@ class Table:
 
 class Values:
     """The tables of every sheet and list of readings, computed on first use and kept.
-    `sheet_of(variant)` gives a variant's numbers (None: the assignment's)."""
+    `sheet_of(variant)` gives a variant's numbers (None: the assignment's), `known_of(variant)` the
+    right values its key holds (common/grading/sheets.py)."""
 
-    def __init__(self, sheet_of: Callable[[int | None], Sheet]) -> None:
-        self._sheet_of = sheet_of
+    def __init__(self, sheet_of: Callable[[int | None], Sheet],
+                 known_of: Callable[[int | None], Known] = lambda variant: {}) -> None:
+        self._sheet_of, self._known_of = sheet_of, known_of
         self._solvers: dict[int | None, Solver] = {}
         self._tables: dict[tuple, Table] = {}
 
     def solver(self, variant: int | None) -> Solver:
         if variant not in self._solvers:
-            self._solvers[variant] = Solver(self._sheet_of(variant))
+            self._solvers[variant] = Solver(self._sheet_of(variant), self._known_of(variant))
         return self._solvers[variant]
 
     def table(self, problem: str, variant: int | None, readings: Sequence[Reading]) -> Table:
