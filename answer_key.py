@@ -1,24 +1,32 @@
-"""Answer key for graders: Problems 3 and 5 under every reading of the assignment a student may take.
+"""Answer key for graders: Problems 3 and 5 under every reading of the assignment a student may take,
+the catalogue of common mistakes on the assignment's numbers, and the default rubric.
 
-Rows: P3 with the natural log (this repository's reading), log10 and log2, h(0) = 0; P5 with σ (eq. 10.41
-as printed) or tanh on the cell input, forget bias b^f in {0, 1, 2}, the other biases at p5_lstm.py's
-choice or all zero. Columns: ŷ(3), L, the gradient asked for (P3: ∂L/∂b; P5: ∂L/∂b^f) and, for P3,
-b after one step of lr 0.002 and the loss there, and part (2)'s central differences in float64 and in
-float32 (PyTorch's default dtype; several percent off on b₁, because the rounding of each float32
-loss, divided by 2ε, is a sizeable fraction of ∂L/∂b₁ itself). Every row's gradient is checked against torch autograd
-when this runs; a disagreement above 1e-10 (relative) stops it with an error.
+Readings: P3 with the natural log (this repository's reading), log10 and log2, h(0) = 0; P5 with σ (eq.
+10.41 as printed) or tanh on the cell input, forget bias b^f in {0, 1, 2}, the other biases at
+p5_lstm.py's choice or all zero. Columns: ŷ(3), L, the gradient asked for (P3: ∂L/∂b; P5: ∂L/∂b^f) and,
+for P3, b after one step of lr 0.002 and the loss there, and part (2)'s central differences in float64
+and in float32 (PyTorch's default dtype; several percent off on b₁, because the rounding of each float32
+loss, divided by 2ε, is a sizeable fraction of ∂L/∂b₁ itself). Every row's gradient is checked against
+torch autograd when this runs; a disagreement above 1e-10 (relative) stops it with an error.
 
 Command:   .venv/bin/python answer_key.py      (flags: --out figures)
-Writes:    figures/answer_key.json, a list of rows {problem, interpretation, yhat3, loss, grad, b_new,
-           loss_new, grad_central, grad_central_float32, central_rounding_bound, eps,
-           grad_central_float32_rel_diff, abs_grad_central_b1, float32_bound_share_of_grad_b1} (P5 rows: the
-           last nine are null)
-Prints:    the rows as one table, 8 significant digits, then P3 (2) in float64 beside float32 as
-           report/key.py renders it
+Writes:    figures/answer_key.json, an object:
+           readings: rows {problem, interpretation, yhat3, loss, grad, b_new, loss_new, grad_central,
+             grad_central_float32, central_rounding_bound, eps, grad_central_float32_rel_diff,
+             abs_grad_central_b1, float32_bound_share_of_grad_b1} (P5 rows: the last nine are null);
+           catalogue: one row per catalogue entry and problem it applies to, under the assignment's
+             reading {problem, id, name, first_wrong, values {yhat3, loss, grad, grad_cd, b_new,
+             loss_new}, indistinguishable} (common/grading/matching.py's `catalogue`);
+           rubric: {match_rule {tolerance, half_unit, min_digits, step_digits, step_tolerance}, rtol,
+             parts [{problem, part, points, other_reading, no_work, carried, what}]}, grade.py's defaults.
+           No string in it has more than 8 words: the words are report/key.py's and report/keydoc.py's.
+Prints:    the readings as one table, 8 significant digits, then P3 (2) in float64 beside float32 as
+           report/key.py renders it, then the catalogue
 Runtime:   about 2 s on 2 CPU cores, most of it importing torch.
 
-The rows are computed by common/grading/key.py (the math in common/recurrent/rnn.py, the autograd cross-check and the
-float32 central differences in common/recurrent/rnn_autograd.py); `grade.py` grades students against them.
+The rows are computed by common/grading/key.py (the math in common/recurrent/rnn.py, the autograd
+cross-check and the float32 central differences in common/recurrent/rnn_autograd.py); `grade.py` grades
+students against them.
 """
 from __future__ import annotations
 
@@ -28,7 +36,9 @@ from typing import Any, Sequence
 from common.core.cli import Parser, add_out_argument, run, write_json_atomic
 from common.core.text import print_table, sig
 from common.grading.key import TOLERANCE, answer_key, key_readings
-from common.grading.solution import assignment_sheet, label
+from common.grading.matching import DEFAULT_RTOL, MATCH_FIELDS, catalogue
+from common.grading.rubric import DEFAULT, rubric_parts
+from common.grading.solution import Solver, assignment_sheet, label
 from common.recurrent.problems import PROBLEM3_EPS
 from report.fields import wrap
 from report.key import float32_table
@@ -69,22 +79,39 @@ def print_central(rows: list[dict[str, Any]]) -> None:
     print("\n" + "\n".join(float32_table([row for row in view if row["problem"] == "p3"])).rstrip())
 
 
+def print_catalogue(rows: list[dict[str, Any]]) -> None:
+    """The catalogue on the assignment's numbers: each entry's first wrong step, L and gradient."""
+    print()
+    print_table(["problem", "mistake", "first wrong", "L", "gradient"],
+                [[row["problem"], row["id"], row["first_wrong"] or "(none shows)", sig(row["values"]["loss"], DIGITS),
+                  sig(row["values"]["grad"], DIGITS)] for row in rows])
+
+
+def build_key() -> dict[str, Any]:
+    """answer_key.json: the readings, the catalogue and the default rubric, on the assignment's numbers."""
+    sheet = assignment_sheet()
+    return {"readings": with_float32_findings(answer_key(sheet)),
+            "catalogue": catalogue(Solver(sheet), DEFAULT_RTOL),
+            "rubric": {"match_rule": MATCH_FIELDS, "rtol": DEFAULT_RTOL, "parts": rubric_parts(DEFAULT)}}
+
+
 def build_parser() -> Parser:
     parser = Parser(description="Answer key for Problems 3 and 5 across interpretations, each row "
-                                "checked against torch autograd.")
+                                "checked against torch autograd, with the catalogue of mistakes and the rubric.")
     add_out_argument(parser, "folder for answer_key.json")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    rows = with_float32_findings(answer_key(assignment_sheet()))
-    write_json_atomic(args.out / "answer_key.json", rows)
-    print_rows(rows)
-    print_central(rows)
-    print(f"\n{len(rows)} rows, each gradient equal to torch autograd within {TOLERANCE:g} (relative); "
-          f"wrote {args.out / 'answer_key.json'}")
-    return rows
+    key = build_key()
+    write_json_atomic(args.out / "answer_key.json", key)
+    print_rows(key["readings"])
+    print_central(key["readings"])
+    print_catalogue(key["catalogue"])
+    print(f"\n{len(key['readings'])} readings, each gradient equal to torch autograd within {TOLERANCE:g} "
+          f"(relative), and {len(key['catalogue'])} catalogue rows; wrote {args.out / 'answer_key.json'}")
+    return key
 
 
 if __name__ == "__main__":

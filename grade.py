@@ -10,12 +10,16 @@ Commands:
   .venv/bin/python grade.py --self-check p3 L=3.0072 grad_1=-0.00996      a student's own check: ✓ or ✗ only
   .venv/bin/python grade.py --make-variant 7 --secret FILE --out-dir DIR  DIR/sheet-7.md and DIR/key-7.json
 Flags:     --rtol (default 5e-5, argued in --help, at most 1e-2), --rubric FILE (the default is printed
-           by --help), --sheets DIR (the issued variants: rows on other variants are needs_review)
+           by --help), --sheets DIR (the issued variants, their keys' values used as given: rows on
+           other variants are needs_review), --by-student, --template p3|p5 [--intermediates],
+           --self-check, --make-variant N [--secret FILE] [--out-dir DIR]
 Prints:    one line per row (verdict, reading, mistake, first wrong step, values matched of checked,
            score), then the count of each verdict; --check adds each value beside the reference.
 Example:   tests/data/submissions_example.csv (graded in tests/test_grade.py); README, "For graders".
-Runtime:   about 1 s of imports, then 0.5 s per 1,000 rows with every intermediate on the assignment's
-           numbers, 4 s when every student has their own variant (bench/bench_grade.py, 2 CPU cores).
+Runtime:   about 0.5 s of imports (--template), then, for 1,000 rows with every intermediate
+           (`python -m bench.bench_grade`, 2 CPU cores shared, load about 6): 0.9-1.6 s on the
+           assignment's numbers; 4.3-8.7 s with each row on its own variant and those 1,000 sheets in
+           --sheets (reading the 1,000 keys alone takes about 1.4 s of it).
 
 The input and output columns are described in common/grading/submissions.py; the readings, the matching
 rule and the verdicts in common/grading/matching.py; the catalogue of mistakes in common/grading/mistakes.py; the
@@ -216,8 +220,14 @@ def grade_rows(rows: Sequence[Submission], sheets: Sheets, values: Values, rtol:
     return out_rows, grades
 
 
+EXPLAINED = ("correct", "other_reading", "known_mistake")  # every value explained on the row's own sheet
+
+
 def _graded(s: Submission, sheets: Sheets, values: Values, rtol: float, rubric: Rubric) -> tuple[Submission, Grade]:
+    """The row's grade on its own sheet; a row that its own sheet does not explain is checked for a copy."""
     g = grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric)
+    if g.verdict in EXPLAINED:
+        return s, g._replace(verdict="needs_review") if s.review else g
     ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b))
     own = values.table(s.problem, s.variant, readings_for(s.problem, s.stated)).full(Candidate(OWN, None))
     source = sheets.copied_from(s.problem, s.variant, ans, rtol, own)
@@ -295,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.sheets is not None and not args.sheets.is_dir():
         raise UserError(f"--sheets: {args.sheets} is not a folder")
     sheets = Sheets(args.sheets, draw_sheet)
-    values = Values(sheets.sheet_of)
+    values = Values(sheets.sheet_of, sheets.known_of)
     rows, grades = grade_rows(rows, sheets, values, args.rtol, rubric)
     if args.self_check:
         print("\n".join(self_check_lines(rows[0], grades[0], values, args.rtol) if rows[0].gradable

@@ -129,7 +129,7 @@ def parse_args(argv: Sequence[str] | None):
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     results = load_results(args.figures)
-    answer_key = load(args.figures / "answer_key.json", command(key.SCRIPT, args.figures), list)
+    answer_key = load(args.figures / "answer_key.json", command(key.SCRIPT, args.figures))
     figs = Figures(args.figures, NOTES)
     date = datetime.date.today().isoformat()
     texts = write_documents(results, answer_key, args.figures, date)

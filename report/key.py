@@ -1,15 +1,12 @@
-"""The grader's rubric: what to accept for each model-dependent answer, the numeric tolerance of
-grade.py (quoted from common/grading/matching.py, so that the report and the command never disagree), and
-P3 and P5 under every reading a student may take, from answer_key.json (written by answer_key.py).
+"""The grader's rubric: what to accept for each model-dependent answer, grade.py's matching rule and
+default rubric, and P3 and P5 under every reading a student may take, all from answer_key.json (written
+by answer_key.py from grade.py's own defaults, so that the key and the command never disagree).
 
 Vectors show 5 significant digits; the JSON keeps full precision. The readings of this report's own
 P3 and P5 sections are in bold. The h(0) column is shown only when the rows' h(0) differ.
 """
 from __future__ import annotations
 
-from common.grading.matching import DEFAULT_RTOL, MATCH_RULE
-from common.grading.rubric import DEFAULT
-from common.grading.solution import PROBLEMS
 from report.md import sig, table
 
 SCRIPT = "answer_key.py"
@@ -22,15 +19,29 @@ ACCEPT = (  # the answers that depend on the student's own CNN or argument, and 
 )
 
 
-def rubric() -> list[str]:
-    """What to accept where the model decides, and the numeric tolerance of grade.py."""
-    return (["Where the answer depends on the student's own model, accept:", ""]
-            + [f"- **{part}**: {what}." for part, what in ACCEPT]
-            + ["", f"**P3 and P5 numbers**, as `grade.py` checks them: {MATCH_RULE}; rtol = {DEFAULT_RTOL:g}. "
-               "`grade.py` names each student's reading or known mistake and the first wrong step "
-               "(README, \"For graders\"). Its default points: "
-               + "; ".join(f"{p.upper()} " + ", ".join(f"({n}) {part.points:g}" for (q, n), part in DEFAULT.items()
-                                                        if q == p) for p in PROBLEMS) + ".", ""])
+def match_rule(rule, rtol: float) -> str:
+    """grade.py's matching rule in words, from answer_key.json's rubric.match_rule."""
+    return (f"a written value matches when it differs from the right one by at most {rule['tolerance']} "
+            f"(half unit: {rule['half_unit']}; rtol = {rtol:g}); a value with fewer than "
+            f"{rule['min_digits']} significant digits is not decided; b_new needs {rule['step_digits']} significant digits "
+            f"and matches within {rule['step_tolerance']}")
+
+
+def rubric(rub) -> list[str]:
+    """What to accept where the model decides, then grade.py's matching rule and default rubric
+    (`rub`: answer_key.json's rubric, or None before answer_key.py has run)."""
+    lines = (["Where the answer depends on the student's own model, accept:", ""]
+             + [f"- **{part}**: {what}." for part, what in ACCEPT] + [""])
+    if rub is None:
+        return lines
+    rows = [[f"{p['problem'].upper()} ({p['part']})", p["what"], f"{p['points']:g}", f"{p['other_reading']:g}",
+             f"{p['no_work']:g}", f"{p['carried']:g}"] for p in rub["parts"]]
+    return (lines + [f"**P3 and P5 numbers**, as `grade.py` checks them: {match_rule(rub['match_rule'], rub['rtol'])}. "
+                     "`grade.py` names each student's reading or known mistake and the first wrong step "
+                     "(README, \"For graders\"). Its default rubric, as shares of each part's points: another "
+                     "reading's (other reading), final values without the intermediates (no work), and a part "
+                     "after the first wrong step that follows from the student's own values (carried):", ""]
+            + table(["part", "what", "points", "other reading", "no work", "carried"], rows))
 
 
 def _vector(v) -> str:  # noqa: ANN001
@@ -76,9 +87,10 @@ def float32_table(p3: list) -> list[str]:
                "`grade.py` accepts float32 values for part (2) as another reading.", ""])
 
 
-def section(rows, r3, r5, rerun: str) -> list[str]:
-    """The rubric, then P3's and P5's tables. `rows` is None when answer_key.py has not run."""
-    lines = ["## Answer key for graders", ""] + rubric()
+def section(rows, rub, r3, r5, rerun: str) -> list[str]:
+    """The rubric, then P3's and P5's tables. `rows` (answer_key.json's readings) and `rub` (its
+    rubric) are None when answer_key.py has not run."""
+    lines = ["## Answer key for graders", ""] + rubric(rub)
     if rows is None:
         return lines + [f"_Not run yet: `{rerun}`._", ""]
     lines += ["Every gradient below was checked against torch autograd when `answer_key.py` ran. **Bold** "

@@ -1,8 +1,9 @@
 """figures/key.md: the graders' key, kept out of the students' solution.
 
 Points per sub-question within the assignment's points per problem (P1 20, P2 20, P3 30, P4 15, P5 8
-as extra credit: 93), what each answer must name, the partial credit, the catalogue of common
-mistakes with the values each gives (answer_key.json), and the tables of readings (report/key.py).
+as extra credit: 93), what each answer must name, the partial credit, grade.py's rubric and the tables
+of readings (report/key.py), and the catalogue of common mistakes with the values each gives on the
+assignment's numbers, all from answer_key.json.
 """
 from __future__ import annotations
 
@@ -46,20 +47,36 @@ def points() -> list[str]:
             + table(["sub-question", "points", "full credit", "partial credit"], rows))
 
 
+def _values(v) -> str:  # noqa: ANN001 (a catalogue row's values)
+    """ŷ(3), L, the gradient, and for P3 the central differences, b_new and L_new, 5 significant digits."""
+    cells = [f"ŷ(3) = {sig(v['yhat3'])}", f"L = {sig(v['loss'])}", f"grad = {sig(v['grad'])}"]
+    if v["b_new"] is not None:
+        cells += [f"central = {sig(v['grad_cd'])}", f"b_new = {sig(v['b_new'], 8)}", f"L_new = {sig(v['loss_new'])}"]
+    return "; ".join(cells)
+
+
 def catalogue(rows) -> list[str]:
-    """The catalogue of common mistakes, each with the values it gives on the assignment's numbers."""
-    body = [[row["problem"].upper(), row["name"], row["first_wrong"], sig(row["values"]["loss"]),
-             sig(row["values"]["grad"])] for row in rows]
+    """The catalogue of common mistakes, each with the values it gives on the assignment's numbers
+    under the assignment's reading, and the first step a 5-digit answer shows wrong."""
+    body = [[row["problem"].upper(), f"`{row['id']}`: {row['name']}",
+             "none shows" if row["indistinguishable"] else f"`{row['first_wrong']}`", _values(row["values"])]
+            for row in rows]
     return (["## Common mistakes and the values they give", "",
              "Each entry is the worked solution with one step done wrong; `grade.py` names it when a "
-             "student's values match it.", ""]
-            + table(["problem", "mistake", "first wrong step", "L", "∂L/∂b (P3) or ∂L/∂b^f (P5)"], body))
+             "student's values match it. grad is ∂L/∂b (P3) or ∂L/∂b^f (P5); b_new has 8 digits, "
+             "as the sheets ask.", ""]
+            + table(["problem", "mistake", "first wrong step", "values"], body))
 
 
 def build_key(answer_key, r3, r5, rerun: str) -> str:
+    """key.md from answer_key.json (None before answer_key.py has run) and P3's and P5's results."""
     lines = ["# CNNs and RNNs: the graders' key", "",
              "For graders only; students read solution.md. `grade.py` grades P3 and P5 from a class "
              "spreadsheet (README, \"For graders\").", ""]
     lines += points()
-    lines += key.section(answer_key, r3, r5, rerun)
+    if answer_key is None:
+        lines += key.section(None, None, r3, r5, rerun)
+    else:
+        lines += key.section(answer_key["readings"], answer_key["rubric"], r3, r5, rerun)
+        lines += catalogue(answer_key["catalogue"])
     return "\n".join(lines).rstrip() + "\n"

@@ -1,4 +1,5 @@
-"""answer_key.py: every row of the graders' key against torch autograd, computed here from scratch.
+"""answer_key.py: every reading of the graders' key against torch autograd, computed here from scratch;
+the catalogue against tests/grade_reference.py's plain numpy; no string longer than 8 words.
 
 The torch models below are written independently of common/recurrent/rnn.py and common/recurrent/rnn_autograd.py: the
 RNN of eqs. 10.8-10.11 and the LSTM of eqs. 10.40-10.44 with the assignment's numbers typed in again.
@@ -10,13 +11,15 @@ import math
 import re
 from pathlib import Path
 
+import grade_reference as ref
 import numpy as np
 import pytest
 import torch
+from submissions_plan import ASSIGNMENT, REPO_BIASES
 
 import answer_key
 from common.core.cli import UserError
-from common.grading import key
+from common.grading import key, mistakes
 from common.grading.solution import assignment_sheet
 from common.recurrent.problems import PROBLEM5_BIASES
 
@@ -62,10 +65,15 @@ def lstm_case(interp: dict) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("key")
     answer_key.main(["--out", str(out)])
     return json.loads((out / "answer_key.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def rows(written: dict) -> list[dict]:
+    return written["readings"]
 
 
 def test_schema_and_the_interpretations_covered(rows: list[dict]) -> None:
@@ -165,6 +173,92 @@ def test_the_printed_table_is_labelled_with_one_number_of_digits(capsys: pytest.
     assert numbers and {len(re.sub(r"e.*|[-.]", "", n).lstrip("0")) for n in numbers} <= {8}
 
 
-def test_written_json_is_the_returned_rows(tmp_path: Path) -> None:
+def test_written_json_is_the_returned_key(tmp_path: Path) -> None:
     returned = answer_key.main(["--out", str(tmp_path)])
     assert json.loads((tmp_path / "answer_key.json").read_text()) == json.loads(json.dumps(returned))
+
+
+def strings(value, path: str = "") -> list[tuple[str, str]]:  # noqa: ANN001
+    """(path, string) for every string in a JSON value, keys included."""
+    if isinstance(value, dict):
+        return [(f"{path}.{k}", k) for k in value] + [s for k, v in value.items() for s in strings(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in strings(v, f"{path}[{i}]")]
+    return [(path, value)] if isinstance(value, str) else []
+
+
+def test_no_string_in_the_key_has_more_than_8_words(written: dict) -> None:
+    assert set(written) == {"readings", "catalogue", "rubric"}
+    long = [(path, s) for path, s in strings(written) if len(s.split()) > 8]
+    assert not long, long
+    assert strings({"a": ["one two three four five six seven eight nine"]})  # the walk reaches nested strings
+
+
+def five_digit_half_unit(v: float, digits: int) -> float:
+    """Half a unit of the last digit of v written with `digits` significant digits, from its decimal
+    exponent as printed."""
+    return 0.0 if v == 0 else 0.5 * 10.0 ** (int(f"{v:.{digits - 1}e}".split("e")[1]) - digits + 1)
+
+
+def first_wrong_step(wrong: dict[str, float], right: dict[str, float], rtol: float) -> str:
+    """The step name (the column without its component) of the first value, in the parts' order, whose
+    5-digit (b_new: 8-digit) writing of the wrong value misses the right one; '' for none."""
+    for name, w in wrong.items():
+        step = name.startswith("b_new")
+        tol = max(five_digit_half_unit(w, 8 if step else 5), 0.0 if step else rtol * abs(right[name]))
+        if abs(w - right[name]) > tol:
+            return name.rsplit("_", 1)[0] if "@" in name or name[-1].isdigit() else name
+    return ""
+
+
+def reference_values(problem: str, mistake: str | None) -> dict[str, float]:
+    n = ASSIGNMENT
+    if problem == "p3":
+        return ref.p3(np.array(n["x"]), n["b"], n["c"], n["W"], n["U"], n["V"], mistake=mistake)
+    return ref.p5(np.array(n["x"]), n["c"], n["W"], n["U"], n["V"], REPO_BIASES, mistake=mistake)
+
+
+def test_the_catalogue_rows_are_plain_numpy_s(written: dict) -> None:
+    """Each entry's values on the assignment's numbers (tests/grade_reference.py with the mistake
+    planted), its first wrong step and whether a 5-digit answer shows it at all."""
+    cat = written["catalogue"]
+    assert {(r["problem"], r["id"]) for r in cat} >= {("p3", "W_not_transposed"), ("p5", "ds_without_carry"),
+                                                      ("p3", "one_sided_difference"), ("p5", "h_without_tanh")}
+    assert not {("p5", "one_sided_difference"), ("p5", "update_sign"), ("p3", "ds_without_carry")} & \
+        {(r["problem"], r["id"]) for r in cat}
+    for row in cat:
+        want, right = reference_values(row["problem"], row["id"]), reference_values(row["problem"], None)
+        v, what = row["values"], (row["problem"], row["id"])
+        np.testing.assert_allclose(v["yhat3"], [want["yhat@3_1"], want["yhat@3_2"]], rtol=1e-12, err_msg=str(what))
+        assert v["loss"] == pytest.approx(want["L"], rel=1e-12), what
+        np.testing.assert_allclose(v["grad"], [want["grad_1"], want["grad_2"]], rtol=1e-9, err_msg=str(what))
+        if row["problem"] == "p3":
+            np.testing.assert_allclose(v["grad_cd"], [want["grad_cd_1"], want["grad_cd_2"]], rtol=1e-6)
+            np.testing.assert_allclose(v["b_new"], [want["b_new_1"], want["b_new_2"]], rtol=1e-12)
+            assert v["loss_new"] == pytest.approx(want["L_new"], rel=1e-12), what
+        else:
+            assert v["b_new"] is None and v["loss_new"] is None and v["grad_cd"] is None
+        assert row["first_wrong"] == first_wrong_step(want, right, 5e-5), what
+        assert row["indistinguishable"] == (row["first_wrong"] == ""), what
+        assert 0 < len(row["name"].split()) <= 8
+
+
+def test_a_new_catalogue_entry_appears_without_editing_answer_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = mistakes.Mistake("loss_doubled", "the loss doubled", lambda p: p._replace(
+        loss=lambda y, log: 2 * p.loss(y, log), dloss=lambda y, log: 2 * p.dloss(y, log)))
+    monkeypatch.setattr(mistakes, "CATALOGUE", (*mistakes.CATALOGUE, extra))
+    monkeypatch.setitem(mistakes.PIECES, extra.id, extra.change(mistakes.REFERENCE))
+    rows = [r for r in answer_key.build_key()["catalogue"] if r["id"] == "loss_doubled"]
+    assert [r["problem"] for r in rows] == ["p3", "p5"] and all(r["first_wrong"] == "L" for r in rows)
+    assert rows[0]["values"]["loss"] == pytest.approx(2 * 3.0072080, rel=1e-7)  # twice the assignment's L
+
+
+def test_the_rubric_is_grade_s_default(written: dict) -> None:
+    """The default rubric's numbers, as README and grade.py --help state them."""
+    parts = {(p["problem"], p["part"]): (p["points"], p["other_reading"], p["no_work"], p["carried"])
+             for p in written["rubric"]["parts"]}
+    assert parts == {("p3", 1): (6, 1, 1, 0), ("p3", 2): (6, 1, 1, 0), ("p3", 3): (12, 1, 0.5, 0),
+                     ("p3", 4): (3, 1, 1, 1), ("p3", 5): (3, 1, 1, 1), ("p5", 1): (3, 1, 1, 0), ("p5", 2): (5, 1, 0.5, 0)}
+    assert sum(p[0] for p in parts.values()) == 30 + 8  # the assignment's points for P3 and P5
+    assert written["rubric"]["rtol"] == 5e-5
+    assert written["rubric"]["match_rule"]["min_digits"] == 3 and written["rubric"]["match_rule"]["step_digits"] == 8

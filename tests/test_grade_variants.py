@@ -12,9 +12,14 @@ from submissions_plan import VARIANT_3
 
 import grade
 from common.grading.key import P3_LOGS
+from common.grading.matching import Values
+from common.grading.mistakes import PIECES
+from common.grading.sheets import Sheets
+from common.grading.solution import OWN, Solver
 from common.grading.variants import (
     MIN_GRAD,
     MIN_YHAT2,
+    RANGES,
     degenerate,
     draw_sheet,
     sheet_markdown,
@@ -94,8 +99,37 @@ def test_make_variant_writes_the_sheet_and_its_key(tmp_path: Path) -> None:
     sheet = (tmp_path / "sheet-3.md").read_text(encoding="utf-8")
     assert sheet == sheet_markdown(3, draw_sheet(3))
     assert r"W = \begin{bmatrix} -1.5 & 0.5 \\ 2 & -0.5 \end{bmatrix}" in sheet  # VARIANT_3's W
-    assert "Problem 3 (30 points)" in sheet and "Problem 5 (8 points)" in sheet and "choose biases properly" in sheet
+    assert "Problem 3 (30 points)" in sheet and "Problem 5 (8 points, extra credit)" in sheet
     key = json.loads((tmp_path / "key-3.json").read_text())
     assert key["variant"] == 3 and key["x"] == VARIANT_3["x"] and len(key["rows"]) == 15
     assert set(key["indistinguishable"]) == {"p3", "p5"}
     assert {"dL_dh@2_1", "grad_cd_1", "L_new"} <= set(key["rows"][0]["values"])
+
+
+def test_the_sheet_states_the_model_the_digits_and_the_ranges() -> None:
+    """h(0) = 0 and the book's equations named for both problems; b_new with 8 significant digits or
+    Δb in its own columns; the ranges of the draw, in the words README uses."""
+    sheet = " ".join(sheet_markdown(3, draw_sheet(3)).split())
+    p3, p5 = sheet.split("## Problem 5")
+    assert "eqs. (10.8)–(10.11)" in p3 and "h(0) = 0" in p3 and "ε = 0.0001" in p3 and "0.002" in p3
+    assert "eqs. (10.40)–(10.44)" in p5 and "h(0) = 0" in p5 and "s(0) = 0" in p5 and "∂L/∂b^f" in p5
+    assert "b with 8 significant digits" in p3 and "`delta_b_1` and `delta_b_2`" in p3
+    assert "quarters (multiples of 0.25) in [−1, 1]" in RANGES and "halves (multiples of 0.5) in [−2, 2]" in RANGES
+    assert RANGES in sheet
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert RANGES in readme
+
+
+def test_a_key_s_values_are_read_by_reading_and_used(tmp_path: Path) -> None:
+    """--sheets reads each key row's values under its reading (key_readings' order) and grades with
+    them: the same numbers as computing the sheet again, and the very arrays the grader then uses."""
+    grade.main(["--make-variant", "3", "--out-dir", str(tmp_path)])
+    sheets = Sheets(tmp_path, draw_sheet)
+    known = sheets.known_of(3)
+    assert len(known) == 15 and sheets.known_of(None) == {}
+    solver = Solver(draw_sheet(3))
+    for (problem, reading), v in known.items():
+        np.testing.assert_allclose(v, solver.values(problem, reading), rtol=1e-12, atol=1e-15)
+    values = Values(sheets.sheet_of, sheets.known_of)
+    assert values.solver(3).values("p5", OWN) is known["p5", OWN]
+    assert values.solver(3).values("p3", OWN, PIECES["update_sign"]) is not known["p3", OWN]

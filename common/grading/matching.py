@@ -34,13 +34,17 @@ from common.grading.rubric import Credit, Rubric, score
 from common.grading.solution import (
     HEAD,
     INDEX,
+    KEYS,
     OWN,
     PART,
+    PROBLEMS,
     REFERENCE,
     STEP,
+    Known,
     Reading,
     Sheet,
     Solver,
+    T,
     label,
 )
 from common.grading.steps import (
@@ -58,8 +62,12 @@ from common.grading.steps import (
 DEFAULT_RTOL = 5e-5
 FLOAT32_BAND_FACTOR = 4.0
 MATCH_RULE = ("a value matches when it is within half a unit of the last digit written, or within a "
-              "relative rtol, whichever is larger; values with fewer than 3 significant digits are not "
-              "decided")
+              f"relative rtol, whichever is larger; values with fewer than {MIN_DIGITS} significant digits are "
+              f"not decided; b_new needs {STEP_DIGITS} and matches within half a unit only")
+MATCH_FIELDS = {  # MATCH_RULE as answer_key.json stores it: short phrases and the digit counts
+    "tolerance": "max(half unit, rtol × |right value|)",
+    "half_unit": "half a unit of the last digit written",
+    "min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS, "step_tolerance": "half unit, never rtol"}
 FINALS = ("L", "grad_1", "grad_2", "grad_cd_1", "grad_cd_2")  # a row without any of these is incomplete
 
 
@@ -161,16 +169,18 @@ class Table:
 
 class Values:
     """The tables of every sheet and list of readings, computed on first use and kept.
-    `sheet_of(variant)` gives a variant's numbers (None: the assignment's)."""
+    `sheet_of(variant)` gives a variant's numbers (None: the assignment's), `known_of(variant)` the
+    right values its key holds (common/grading/sheets.py)."""
 
-    def __init__(self, sheet_of: Callable[[int | None], Sheet]) -> None:
-        self._sheet_of = sheet_of
+    def __init__(self, sheet_of: Callable[[int | None], Sheet],
+                 known_of: Callable[[int | None], Known] = lambda variant: {}) -> None:
+        self._sheet_of, self._known_of = sheet_of, known_of
         self._solvers: dict[int | None, Solver] = {}
         self._tables: dict[tuple, Table] = {}
 
     def solver(self, variant: int | None) -> Solver:
         if variant not in self._solvers:
-            self._solvers[variant] = Solver(self._sheet_of(variant))
+            self._solvers[variant] = Solver(self._sheet_of(variant), self._known_of(variant))
         return self._solvers[variant]
 
     def table(self, problem: str, variant: int | None, readings: Sequence[Reading]) -> Table:
@@ -184,8 +194,8 @@ def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: 
     """(candidates, values) tolerances of the decided values `ans` against the rows of `ref` (each a
     candidate's values, at least through ans's largest index): MATCH_RULE, and with `banded` the
     float32 band on central differences, from each candidate's own L."""
-    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]) * ~np.isin(ans.idx, STEPS[problem]))
-    cd = np.isin(ans.idx, CENTRAL[problem])
+    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]) * ~IS_STEP[problem][ans.idx])
+    cd = IS_CENTRAL[problem][ans.idx]
     if banded and cd.any():
         band = FLOAT32_BAND_FACTOR * np.array([rounding_bound(L, "float32") for L in ref[:, INDEX[problem]["L"]]])
         tol[:, cd] = np.maximum(tol[:, cd], band[:, None])
@@ -199,6 +209,8 @@ def fits(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool 
 
 CENTRAL = {p: [INDEX[p][k] for k in ("grad_cd_1", "grad_cd_2") if k in INDEX[p]] for p in INDEX}
 STEPS = {p: [INDEX[p][k] for k in B_NEW if k in INDEX[p]] for p in INDEX}  # b_new: matched without rtol
+IS_CENTRAL = {p: np.isin(np.arange(len(KEYS[p])), CENTRAL[p]) for p in INDEX}  # the same as masks over KEYS
+IS_STEP = {p: np.isin(np.arange(len(KEYS[p])), STEPS[p]) for p in INDEX}
 
 
 def digit_half_unit(v: np.ndarray, digits: int | np.ndarray) -> np.ndarray:
@@ -210,7 +222,7 @@ def digit_half_unit(v: np.ndarray, digits: int | np.ndarray) -> np.ndarray:
 def first_difference(problem: str, wrong: np.ndarray, right: np.ndarray, rtol: float) -> int | None:
     """The index of the first value where an answer computed as `wrong`, written with 5 significant
     digits (b_new with STEP_DIGITS), does not match `right` (MATCH_RULE), or None where every value would."""
-    step = np.isin(np.arange(len(wrong)), STEPS[problem])
+    step = IS_STEP[problem]
     half = digit_half_unit(wrong, np.where(step, STEP_DIGITS, 5))
     differs = np.abs(wrong - right) > np.maximum(half, rtol * np.abs(right) * ~step)
     return int(np.argmax(differs)) if differs.any() else None
@@ -241,7 +253,7 @@ def grade(problem: str, variant: int | None, written: dict[str, Written], stated
     written = with_step(written, b)
     ans = decided(problem, written)
     table = values.table(problem, variant, readings_for(problem, stated))
-    banded = (False, True) if np.isin(CENTRAL[problem], ans.idx).any() else (False,)
+    banded = (False, True) if IS_CENTRAL[problem][ans.idx].any() else (False,)
     g = None
     for band in banded if len(ans.idx) else ():
         for block in (READINGS, MISTAKES):
@@ -342,6 +354,34 @@ def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> G
 def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:
     """The catalogue entries that no 5-significant-digit answer tells apart from the right one on
     `solver`'s sheet under the assignment's own reading, at this rtol."""
-    right = solver.values(problem, OWN)
-    return [m.id for m in for_problem(problem)
-            if first_difference(problem, solver.values(problem, OWN, m.change(REFERENCE)), right, rtol) is None]
+    return [row["id"] for row in catalogue(solver, rtol, (problem,)) if row["indistinguishable"]]
+
+
+def _final(problem: str, v: np.ndarray, names: Sequence[str]) -> list[float] | None:
+    """The values `names` (a vector's components, KEYS names) of `v`, or None where the problem has none."""
+    return [float(v[INDEX[problem][k]]) for k in names] if names[0] in INDEX[problem] else None
+
+
+def final_values(problem: str, v: np.ndarray) -> dict[str, list[float] | float | None]:
+    """ŷ(3), L, the gradient asked for, the central differences, b_new and L_new of a KEYS vector
+    (None where the problem has no such value)."""
+    new = _final(problem, v, ("L_new",))
+    return {"yhat3": _final(problem, v, (f"yhat@{T}_1", f"yhat@{T}_2")), "loss": float(v[INDEX[problem]["L"]]),
+            "grad": _final(problem, v, ("grad_1", "grad_2")), "grad_cd": _final(problem, v, ("grad_cd_1", "grad_cd_2")),
+            "b_new": _final(problem, v, B_NEW), "loss_new": None if new is None else new[0]}
+
+
+def catalogue(solver: Solver, rtol: float, problems: Sequence[str] = PROBLEMS) -> list[dict]:
+    """One row per catalogue entry and problem it applies to, on `solver`'s sheet under the
+    assignment's own reading: the entry's values, its first wrong step ('' when a 5-digit answer
+    shows none) and whether it is indistinguishable from the right answer there."""
+    rows = []
+    for problem in problems:
+        right = solver.values(problem, OWN)
+        for m in for_problem(problem):
+            wrong = solver.values(problem, OWN, PIECES[m.id])
+            first = first_difference(problem, wrong, right, rtol)
+            rows.append({"problem": problem, "id": m.id, "name": m.text,
+                         "first_wrong": "" if first is None else STEP[problem][first],
+                         "values": final_values(problem, wrong), "indistinguishable": first is None})
+    return rows

@@ -35,7 +35,7 @@ LN10 = math.log(10.0)
 
 class Mistake(NamedTuple):
     id: str
-    text: str  # what the student did, in a few words
+    text: str  # what the student did, in at most 8 words (answer_key.json's rule for a string)
     change: Callable[[Pieces], Pieces]
 
 
@@ -108,15 +108,15 @@ CATALOGUE = (
     Mistake("loss_over_ln10", "the whole loss divided by ln 10", loss_over_ln10),
     Mistake("no_softmax_jacobian", "∂L/∂o taken as ∂L/∂ŷ (softmax Jacobian left out)", no_softmax_jacobian),
     Mistake("tanh_grad_1_minus_h", "tanh′ taken as 1 − h", tanh_grad_1_minus_h),
-    Mistake("loss_summed_over_t", "the loss summed over every t instead of taken at τ", loss_summed_over_t),
+    Mistake("loss_summed_over_t", "the loss summed over t, not at τ", loss_summed_over_t),
     Mistake("yhat_swapped", "ŷ1 and ŷ2 swapped in the loss", yhat_swapped),
-    Mistake("update_sign", "the update with the wrong sign, b + lr ∂L/∂b", update_sign),
-    Mistake("one_sided_difference", "a one-sided difference in place of the central one", one_sided_difference),
+    Mistake("update_sign", "the update with the wrong sign: b+lr·∂L/∂b", update_sign),
+    Mistake("one_sided_difference", "a one-sided difference, not the central one", one_sided_difference),
     Mistake("sigmoid_grad_as_sigmoid", "σ′ taken as σ", sigmoid_grad_as_sigmoid),
     Mistake("ds_without_carry", "∂L/∂s(t) without the f(t+1) ∂L/∂s(t+1) path", ds_without_carry),
     Mistake("h_without_tanh", "h = q·s without the tanh", h_without_tanh),
-    Mistake("W_not_transposed", "W in place of Wᵀ in the backward through time", W_not_transposed),
-    Mistake("V_not_transposed", "V in place of Vᵀ in the backward from the output", V_not_transposed),
+    Mistake("W_not_transposed", "W for Wᵀ in the backward through time", W_not_transposed),
+    Mistake("V_not_transposed", "V for Vᵀ in the backward from o(t)", V_not_transposed),
 )
 PIECES = {m.id: m.change(REFERENCE) for m in CATALOGUE}  # each entry's pieces, made once
 

@@ -23,7 +23,7 @@ from common.grading.solution import PART, PROBLEMS
 
 DEFAULT_RUBRIC = """\
 problem,part,points,other_reading,no_work,carried,what
-p3,1,6,1,1,0,ŷ(t) for t = 1..3 and the loss L
+p3,1,6,1,1,0,ŷ(1) to ŷ(3) and the loss L
 p3,2,6,1,1,0,∂L/∂b by central differences
 p3,3,12,1,0.5,0,∂L/∂b by back-propagation through time with the intermediates
 p3,4,3,1,1,1,b after one gradient step
@@ -44,6 +44,12 @@ class Part(NamedTuple):
 
 
 Rubric = dict[tuple[str, int], Part]
+
+
+def rubric_parts(rubric: Rubric) -> list[dict]:
+    """The rubric as answer_key.json stores it: one object per part, in the problems' and parts' order."""
+    return [{"problem": problem, "part": part, "points": p.points, "other_reading": p.other_reading,
+             "no_work": p.no_work, "carried": p.carried, "what": p.what} for (problem, part), p in rubric.items()]
 
 
 def _number(text: str, where: str, low: float, high: float) -> float:

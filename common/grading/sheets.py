@@ -6,8 +6,12 @@ secret are graded without it. The assignment's own numbers are always a sheet (v
 --sheets every variant is drawn from its number (common/grading/variants.py), as the sheets without a
 secret are.
 
-A row copies another sheet (`other_sheet`) when it matches that sheet's right answers, under the
-assignment's reading, on more values than its own sheet's and on at least MIN_COPIED values.
+A key's rows, written in the order of common/grading/key.py's key_readings, hold the right values under
+each reading: the grader uses them (`known_of`) instead of computing them again.
+
+A row that its own sheet does not explain (grade.py) copies another sheet (`other_sheet`) when it
+matches that sheet's right answers, under the assignment's reading, on more values than its own
+sheet's and on at least MIN_COPIED values.
 """
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ from typing import Callable
 import numpy as np
 
 from common.core.cli import UserError
+from common.grading.key import key_readings
 from common.grading.matching import Answers, fits
 from common.grading.solution import (
     KEYS,
     OWN,
     PROBLEMS,
+    Known,
     RNNParams,
     Sheet,
     Solver,
@@ -50,12 +56,25 @@ def _own_values(key: dict, problem: str) -> np.ndarray | None:
     return None if row is None else np.array([row["values"][k] for k in KEYS[problem]])
 
 
+def _known(key: dict) -> Known:
+    """The right values of the key's rows under each reading, when its rows are the answer key's, in
+    key_readings' order, each with every value (`values`); otherwise none."""
+    readings = [(p, r) for p in PROBLEMS for r in key_readings(p)]
+    rows = key.get("rows", [])
+    if len(rows) != len(readings) or any(r.get("problem") != p or set(r.get("values", ())) != set(KEYS[p])
+                                         for r, (p, _) in zip(rows, readings)):
+        return {}
+    return {(p, reading): np.array([row["values"][k] for k in KEYS[p]], dtype=float)
+            for row, (p, reading) in zip(rows, readings)}
+
+
 class Sheets:
     """The sheets rows are graded against: `folder` None draws any variant from its number."""
 
     def __init__(self, folder: Path | None, draw: Callable[[int], Sheet]) -> None:
         self.folder, self._draw = folder, draw
         self.issued: dict[int, Sheet] = {}
+        self._known: dict[int, Known] = {}
         self._values: dict[str, dict[int | None, np.ndarray]] = {p: {} for p in PROBLEMS}
         assignment = Solver(assignment_sheet())
         for problem in PROBLEMS:
@@ -68,11 +87,15 @@ class Sheets:
                 key = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise UserError(f"{path}: cannot read the key ({exc})") from None
-            self.issued[int(n)] = _sheet(key, path)
+            self.issued[int(n)], self._known[int(n)] = _sheet(key, path), _known(key)
             for problem in PROBLEMS:
                 own = _own_values(key, problem)
                 self._values[problem][int(n)] = Solver(self.issued[int(n)]).values(problem, OWN) if own is None else own
         self._matrix = {p: (list(v), np.stack(list(v.values()))) for p, v in self._values.items()}
+
+    def known_of(self, variant: int | None) -> Known:
+        """The right values that the variant's key holds (none for a drawn variant or the assignment's)."""
+        return self._known.get(variant, {})
 
     def is_issued(self, variant: int | None) -> bool:
         return variant is None or self.folder is None or variant in self.issued

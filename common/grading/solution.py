@@ -190,6 +190,8 @@ BACKWARD = {"p3": ("dL_do", "dL_dh", "dL_da"),
             "p5": ("dL_do", "dL_dh", "dL_ds", "dL_df", "dL_dg", "dL_dq", "dL_dz",
                    "dL_da_f", "dL_da_g", "dL_da_q", "dL_da_z")}
 HEAD = {problem: int(np.sum(parts == 1)) for problem, parts in PART.items()}  # part (1): forward and L
+YHAT = {problem: [INDEX[problem][f"yhat@{t}_{i}"] for t in range(1, T + 1) for i in range(1, O + 1)]
+        for problem in PROBLEMS}  # where ŷ(t) sits in the values, t = 1..T
 
 
 def _tail(problem: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -221,20 +223,30 @@ def _forward_values(problem: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
     return np.stack([arrays[name] for name in FORWARD[problem]], axis=1).reshape(-1)
 
 
+Known = dict[tuple[str, "Reading"], np.ndarray]  # (problem, reading) -> the right values, read from a key
+
+
 class Solver:
     """The values of one sheet under any reading and pieces. Forward passes are computed once per
-    (h(0), b) for P3 and per (cell input, biases, output activation) for P5, then shared."""
+    (h(0), b) for P3 and per (cell input, biases, output activation) for P5, then shared. `known`
+    holds right values already computed (a sheet's key-N.json): they are used, never recomputed."""
 
-    def __init__(self, sheet: Sheet) -> None:
-        self.sheet = sheet
+    def __init__(self, sheet: Sheet, known: Known | None = None) -> None:
+        self.sheet, self.known = sheet, known or {}
         self._forwards: dict[tuple, Forward] = {}
 
     def values(self, problem: str, reading: Reading, pieces: Pieces = REFERENCE) -> np.ndarray:
         """Every value of KEYS[problem], in that order."""
+        if pieces is REFERENCE and (problem, reading) in self.known:
+            return self.known[problem, reading]
         return self.p3(reading, pieces) if problem == "p3" else self.p5(reading, pieces)
 
     def head(self, problem: str, reading: Reading, pieces: Pieces = REFERENCE) -> np.ndarray:
         """The first HEAD[problem] values of `values`: part (1), the forward pass and L, without the backward."""
+        known = self.known.get((problem, reading))
+        if known is not None and pieces.output_activation == REFERENCE.output_activation:  # the same forward
+            forward = known[:HEAD[problem] - 1]
+            return np.append(forward, pieces.loss(forward[YHAT[problem]].reshape(T, O), reading.log))
         fw = self._rnn(reading.h0, self.sheet.params.b) if problem == "p3" else \
             self._lstm(reading, pieces.output_activation)
         return np.append(fw.values, pieces.loss(fw.yhat, reading.log))

@@ -1,8 +1,8 @@
-"""Per-student variants of Problems 3 and 5: new numbers drawn from a seed, a one-page sheet in the
-assignment's words, and a full worked key.
+"""Per-student variants of Problems 3 and 5: new numbers drawn from a seed, a one-page sheet that states
+the problems in this repository's words (h(0) = 0, the book's equations named), and a full worked key.
 
-draw_sheet(N) draws x(1..3) (multiples of 0.25 in [−1, 1]), U, W, V (multiples of 0.5 in [−2, 2]) and
-b, c (multiples of 0.5 in [−1, 1]) from seed N, in the style of the assignment's numbers, and redraws
+draw_sheet(N) draws x(1..3) in quarters, U, W, V and b, c in halves (RANGES, which the sheet and README
+state) from seed N, in the style of the assignment's numbers, and redraws
 while the sheet is degenerate (`degenerate`: ŷ2(τ) below MIN_YHAT2, where the loss's log would
 dominate, or a component of the gradient asked for below MIN_GRAD in size). sheet_markdown writes the
 problem sheet, variant_key the key: the rows of answer_key.json for these numbers plus every
@@ -19,6 +19,7 @@ import numpy as np
 from common.grading.key import P3_LOGS, P5_ACTIVATIONS, answer_key
 from common.grading.matching import DEFAULT_RTOL, indistinguishable
 from common.grading.solution import PROBLEMS, Sheet, Solver, assignment_sheet
+from common.grading.steps import DELTA_COLUMNS, MIN_DIGITS, STEP_DIGITS
 from common.recurrent.problems import (
     PROBLEM5_BIASES,
     RNNParams,
@@ -33,6 +34,12 @@ SEED_TAG = 19  # keeps the variants' random streams apart from the other seeded 
 MIN_YHAT2 = 1e-3
 MIN_GRAD = 1e-6
 MAX_DRAWS = 1000
+X_STEP, X_BOUND = 0.25, 1.0  # x(t): quarters in [−1, 1]
+WEIGHT_STEP, WEIGHT_BOUND = 0.5, 2.0  # U, W, V: halves in [−2, 2]
+BIAS_STEP, BIAS_BOUND = 0.5, 1.0  # b, c: halves in [−1, 1]
+RANGES = (f"x in quarters (multiples of {X_STEP:g}) in [−{X_BOUND:g}, {X_BOUND:g}]; U, W and V in halves "
+          f"(multiples of {WEIGHT_STEP:g}) in [−{WEIGHT_BOUND:g}, {WEIGHT_BOUND:g}]; b and c in halves in "
+          f"[−{BIAS_BOUND:g}, {BIAS_BOUND:g}]")
 
 
 def _multiples(rng: np.random.Generator, step: float, bound: float, shape: tuple[int, ...]) -> np.ndarray:
@@ -68,10 +75,11 @@ def draw_sheet(n: int, secret: bytes | None = None) -> Sheet:
     """Variant n's numbers: the first draw of its seed that is not degenerate."""
     rng = np.random.default_rng(seed(n, secret))
     for _ in range(MAX_DRAWS):
-        p = RNNParams(b=_multiples(rng, 0.5, 1.0, (2,)), c=_multiples(rng, 0.5, 1.0, (2,)),
-                      W=_multiples(rng, 0.5, 2.0, (2, 2)), U=_multiples(rng, 0.5, 2.0, (2, 2)),
-                      V=_multiples(rng, 0.5, 2.0, (2, 2)))
-        sheet = Sheet(_multiples(rng, 0.25, 1.0, (3, 2)), p)
+        p = RNNParams(b=_multiples(rng, BIAS_STEP, BIAS_BOUND, (2,)), c=_multiples(rng, BIAS_STEP, BIAS_BOUND, (2,)),
+                      W=_multiples(rng, WEIGHT_STEP, WEIGHT_BOUND, (2, 2)),
+                      U=_multiples(rng, WEIGHT_STEP, WEIGHT_BOUND, (2, 2)),
+                      V=_multiples(rng, WEIGHT_STEP, WEIGHT_BOUND, (2, 2)))
+        sheet = Sheet(_multiples(rng, X_STEP, X_BOUND, (3, 2)), p)
         if not degenerate(sheet):
             return sheet
     raise RuntimeError(f"variant {n}: no fair sheet in {MAX_DRAWS} draws")  # never seen: a bug if it happens
@@ -91,35 +99,72 @@ def _matrix(a: np.ndarray) -> str:
     return r"\begin{bmatrix} " + r" \\ ".join(" & ".join(map(_num, row)) for row in rows) + r" \end{bmatrix}"
 
 
-def sheet_markdown(n: int, sheet: Sheet) -> str:
-    """The one-page problem sheet of variant n: Problems 3 and 5 in the assignment's words."""
+def _problem3(sheet: Sheet) -> str:
+    """Problem 3 in this repository's words, on the sheet's numbers."""
     p, x = sheet.params, sheet.x
     params = ", \\quad ".join(f"{name} = {_matrix(getattr(p, name))}" for name in ("b", "c", "W", "U", "V"))
     seq = ", \\quad ".join(f"x^{{({t + 1})}} = {_matrix(x[t])}" for t in range(len(x)))
-    return f"""# Problems 3 and 5, variant {n}
+    delta = " and ".join(f"`{c}`" for c in DELTA_COLUMNS)
+    return f"""## Problem 3 (30 points): back-propagation through time, worked by hand
 
-Write `{n}` in the `variant` column when you hand in your numbers.
+Your network is the recurrent net of the *Deep Learning* book (Goodfellow, Bengio and Courville),
+eqs. (10.8)–(10.11), run for t = 1, 2, 3 from the state h(0) = 0:
 
-**Problem 3 (30 points)** The main purpose of this problem is to gain a deeper understanding of the back-propagation through time algorithm for a recurrent neural network via an example. We will use the recurrent neural network defined by equations (10.8) to (10.11) (in the Deep Learning textbook) with a customized loss function:
+$$a^{{(t)}} = b + W h^{{(t-1)}} + U x^{{(t)}}, \\quad h^{{(t)}} = \\tanh a^{{(t)}}, \\quad
+o^{{(t)}} = c + V h^{{(t)}}, \\quad \\hat{{y}}^{{(t)}} = \\mathrm{{softmax}}(o^{{(t)}}).$$
 
-$$L(\\{{x^{{(1)}}, \\cdots, x^{{(\\tau)}}\\}}) = (\\hat{{y}}_1^{{(\\tau)}} - 0.5)^2 - \\log(\\hat{{y}}_2^{{(\\tau)}}).$$
+Only the output of the last step, t = τ = 3, enters the loss:
 
-and the following parameter values:
+$$L = \\big(\\hat{{y}}_1^{{(3)}} - 0.5\\big)^2 - \\log \\hat{{y}}_2^{{(3)}}.$$
 
-$${params}.$$
+Your parameters are
 
-for the following sequence:
+$${params},$$
+
+and your three inputs are
 
 $${seq}.$$
 
-- (1) Write a program that computes the outputs and loss using the given sequence and parameter values. Give  $\\hat{{y}}^{{(t)}}$  for t=1:3 and the customized loss.
-- (2) Estimate the gradient of the loss function with respect to  $b_1$  and  $b_2$  using the central difference method using  $\\epsilon$ =0.0001.
-- (3) Compute the gradient of the loss function with respect to  $b_1$  and  $b_2$  by unfolding the network through time. You need to show the intermediate results.
-- (4) Fixing other parameters, perform one step of gradient descent optimization on b_1 and b_2 using a learning rate of 0.002.
-- (5) Use your program to compute the loss using the new values for b (with other parameters as given) for the original sequence.
-
-**Problem 5 (8 points)** Implement an LSTM cell and use it to replace the recurrent connection in Problem 3. Use the same U and W matrices as in Problem 3 but choose biases properly. Then apply your LSTM on the same sequence as in Problem 3, compute the outputs, the customized loss, and the gradient of the customized loss (by unfolding the network through time) with respect to the biases of the forget gate. For gradient calculation, you need to show the intermediate results.
+1. Run the network forward over your three inputs: give ŷ(1), ŷ(2), ŷ(3) and L.
+2. Approximate ∂L/∂b₁ and ∂L/∂b₂ numerically, by the central difference (L(b + ε eᵢ) − L(b − ε eᵢ)) / 2ε
+   with ε = 0.0001.
+3. Get the same two derivatives exactly: unfold the network in time and back-propagate from t = 3 down
+   to t = 1. Show every intermediate (∂L/∂o(t), ∂L/∂h(t), ∂L/∂a(t)).
+4. Move b₁ and b₂ by one gradient-descent step with learning rate 0.002, every other parameter
+   unchanged. The step is small: write the new b with {STEP_DIGITS} significant digits, or write the change
+   Δb = b − b_new in its own columns, {delta}.
+5. With the new b and the other parameters as above, run your program on the same three inputs again
+   and give the loss.
 """
+
+
+def _problem5() -> str:
+    """Problem 5 in this repository's words (it reuses Problem 3's numbers)."""
+    return """## Problem 5 (8 points, extra credit): an LSTM in place of the recurrence
+
+Take out Problem 3's recurrent layer (eqs. 10.8–10.9) and put an LSTM cell in its place: the book's
+eqs. (10.40)–(10.44), a forget gate f, an input gate g, an output gate q and the state s, started from
+s(0) = 0 and h(0) = 0. Every gate, and the cell's input, sees x(t) through Problem 3's U and h(t − 1)
+through Problem 3's W. The four biases (b^f, b^g, b^o and the cell input's b) are your choice: pick
+them and say why. The output layer and the loss are Problem 3's (o(t) = c + V h(t), ŷ(t) = softmax(o(t)),
+L at t = 3).
+
+On Problem 3's three inputs, give ŷ(t) for t = 1, 2, 3 and L, then ∂L/∂b^f, the gradient with respect
+to the forget gate's biases, by unfolding the network in time; show the intermediates.
+"""
+
+
+def sheet_markdown(n: int, sheet: Sheet) -> str:
+    """The one-page problem sheet of variant n: Problems 3 and 5 in this repository's words."""
+    return f"""# Problems 3 and 5, variant {n}
+
+The numbers below are yours alone, drawn in the style of the assignment's: {RANGES}.
+
+Hand in your values with `{n}` in the `variant` column. Write each with 5 significant digits (at least
+{MIN_DIGITS}), and b_new with {STEP_DIGITS}.
+
+{_problem3(sheet)}
+{_problem5()}"""
 
 
 def variant_key(n: int, sheet: Sheet) -> dict[str, Any]:
