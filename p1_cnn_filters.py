@@ -231,7 +231,10 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
 # ----------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    add_cnn_arguments(p, "the CNN of --seed, one CNN per --seeds and the no-augmentation CNN of --seed")
+    add_cnn_arguments(p, "the CNN of --seed, one CNN per --seeds and the no-augmentation CNN of --seed",
+                      "it picks the no-augmentation CNN of the same seed too; and it seeds every random "
+                      "draw (the --sample test digits, the halves of the 0s and 8s, the ablation's random "
+                      "channels)")
     for name, digit in DIGITS.items():
         p.add_argument(f"--index-{name}", type=int,
                        help=f"test index of the '{digit}' (default: first correct)")
