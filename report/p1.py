@@ -275,14 +275,14 @@ def feature_details(r, figs: Figures) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- (3) shifts
-def mechanism_sentence(s) -> str:
-    m = s["mechanism"]
+def mechanism_sentence(r) -> str:
+    m, share = r["shift"]["mechanism"], r["findings"]["shift"]["moved_share_of_change"]
     left, right = m["-3"], m["3"]
     return ("Why it falls: the final Linear(576→10) layer has its own weights for each of the 9 pooled cells, "
-            "and a 3-px shift moves features into other cells. Those moves account for "
-            f"{-left['from_moved_features']:.2f} of the true class's mean logit drop of "
-            f"{-left['true_logit_change']:.2f} (left; right {-right['from_moved_features']:.2f} of "
-            f"{-right['true_logit_change']:.2f}); the features' total strength changes it by "
+            "and a 3-px shift moves features into other cells. The true class's mean logit changes by "
+            f"{left['true_logit_change']:+.2f} (left) and {right['true_logit_change']:+.2f} (right); the moves "
+            f"contribute {left['from_moved_features']:+.2f} and {right['from_moved_features']:+.2f} of it "
+            f"({pct(share['-3'], 0)} and {pct(share['3'], 0)}), the features' total strength "
             f"{left['from_total_strength']:+.2f} and {right['from_total_strength']:+.2f}.")
 
 
@@ -299,8 +299,9 @@ def p1_shift(r, figs: Figures) -> list[str]:
             f"{r['examples']['one']}) is classified {left['pred']} shifted 3 px left (p = {prob(p['left3'])}) and "
             f"{right['pred']} right (p = {prob(p['right3'])}); a '1' stays a '1' both ways {seeds}. {pad}Over "
             f"{r['sample_size']:,} test digits, accuracy falls from {pct(acc['0'])} to {pct(acc['-3'])} (left) "
-            f"and {pct(acc['3'])} (right); trained without the ±1 px shifts, to {pct(plain['accuracy']['-3'])} "
-            f"and {pct(plain['accuracy']['3'])}. {mechanism_sentence(s)} See p1_shift_accuracy.png.")
+            f"and {pct(acc['3'])} (right); the CNN trained without the ±1 px shifts falls from its own "
+            f"{pct(plain['accuracy']['0'])} to {pct(plain['accuracy']['-3'])} "
+            f"and {pct(plain['accuracy']['3'])}. {mechanism_sentence(r)} See p1_shift_accuracy.png.")
     names = {"original": "original", "left3": "3 px left", "right3": "3 px right"}
     rows = [[names[k], s[k]["pred"], prob(p[k]), prob(s[k]["probs"][1]), plain["one"][k]["pred"],
              prob(plain["one"][k]["probs"][1])] for k in names]

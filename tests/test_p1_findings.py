@@ -2,7 +2,12 @@
 out by hand; and on the tiny CNN's run: no value of the results is a sentence."""
 import json
 
-from common.features.findings import discriminant_findings, filter_findings, model_findings, shift_findings
+from common.features.findings import (
+    discriminant_findings,
+    filter_findings,
+    model_findings,
+    shift_findings,
+)
 
 
 def filters_by_hand(conv1_cos: dict[str, float]) -> dict:
@@ -59,13 +64,16 @@ def one(pred: int, p: float) -> dict:
 def test_shift_findings_by_hand():
     s = {"original": one(1, 0.9), "left3": one(1, 0.7), "right3": one(7, 0.6),
          "no_augmentation": {"one": {"original": one(1, 0.8), "left3": one(4, 0.5), "right3": one(1, 0.4)}},
-         "seeds": {"0": {"one": [1, 1, 7]}, "1": {"one": [1, 1, 1]}}}
+         "seeds": {"0": {"one": [1, 1, 7]}, "1": {"one": [1, 1, 1]}},
+         "mechanism": {"-3": {"from_moved_features": -0.6, "true_logit_change": -0.5},
+                       "3": {"from_moved_features": 0.1, "true_logit_change": -0.4}}}
     f = shift_findings(s, {"3": 0.9, "-3": 0.9, "0": 1.0, "-10": 0.1, "10": 0.1})
     assert f["prediction_unchanged_both_ways"] is False
     assert f["seeds_one_stays_one"] == ["1"] and f["seeds_one_changes"] == ["0"]
     assert f["prob_of_prediction"] == {"original": 0.9, "left3": 0.7, "right3": 0.6}
     assert f["no_augmentation_prob_of_prediction"] == {"original": 0.8, "left3": 0.5, "right3": 0.4}
     assert f["shifts_px"] == [-10, -3, 0, 3, 10]
+    assert f["moved_share_of_change"] == {"-3": -0.6 / -0.5, "3": 0.1 / -0.4}  # 1.2: more than all of it
     s["right3"] = one(1, 0.6)
     assert shift_findings(s, {"0": 1.0})["prediction_unchanged_both_ways"] is True
 

@@ -57,7 +57,8 @@ def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
 
 def shift_findings(shift: Mapping[str, Any], accuracy: Mapping[str, float]) -> dict[str, Any]:
     """(3) Whether the '1' keeps its label, on each seed and both ways; the probability of each
-    prediction shown; the shifts in order."""
+    prediction shown; the shifts in order; the share of the true class's mean logit change (signed,
+    both parts) that the moved features make."""
     stays = {s: list(v["one"]) == [1, 1, 1] for s, v in shift["seeds"].items()}
     preds = [shift[k]["pred"] for k in PANEL]
     plain = shift["no_augmentation"]["one"]
@@ -66,7 +67,9 @@ def shift_findings(shift: Mapping[str, Any], accuracy: Mapping[str, float]) -> d
             "seeds_one_changes": [s for s, ok in stays.items() if not ok],
             "prob_of_prediction": {k: max(shift[k]["probs"]) for k in PANEL},
             "no_augmentation_prob_of_prediction": {k: max(plain[k]["probs"]) for k in PANEL},
-            "shifts_px": sorted(int(dx) for dx in accuracy)}
+            "shifts_px": sorted(int(dx) for dx in accuracy),
+            "moved_share_of_change": {dx: m["from_moved_features"] / m["true_logit_change"]
+                                      for dx, m in shift["mechanism"].items()}}
 
 
 def model_findings(recipe: Mapping[str, Any], per_class: Sequence[int]) -> dict[str, Any]:
