@@ -19,8 +19,7 @@ official 10,000; conv1's filters keep cosine 0.94-0.96 with their initial weight
 channels lower the held-out 0-vs-8 margin more than random channels on 3 of 3 seeds; the '1' stays a
 '1' shifted 3 px either way on 3 of 3 seeds; accuracy 96.7-97.6% at +-3 px, 65.6-69.7% at 6 px (seed 0).
 Writes figures/p1_*.png and figures/p1_results.json, and prints the report's P1 section.
-Runtime on 2 CPU cores with cached checkpoints: 14 s (main's P1 on the old 1,000-digit split: 9.5 s,
-measured back to back); the first run also trains the no-augmentation model and seeds 1 and 2
+Runtime on 2 CPU cores with cached checkpoints: 14 s; the first run also trains the no-augmentation model and seeds 1 and 2
 (about 10 s each on one thread, one per core side by side; `make` trains them first).
 """
 from __future__ import annotations
@@ -54,6 +53,7 @@ from common.features.filters import (
     initial_weights,
     input_share_curve,
 )
+from common.features.findings import p1_findings
 from common.features.shift_study import (
     KEPT,
     SHIFTS,
@@ -84,9 +84,8 @@ from common.plots.p1 import (
 from report.render import print_problem
 
 # Test digits in the loops over shifted copies (13 shifts for the reference and the no-augmentation
-# CNN, 3 for each other seed: 32 passes over each digit). 3,000 of the official 10,000 keep P1's
-# runtime under twice that of the 1,000-digit split it replaced, and pin an accuracy near 97% to
-# +-0.6 points, a class's (about 300 digits) to +-2 points (95% intervals).
+# CNN, 3 for each other seed: 32 passes over each digit). 3,000 of the official 10,000 pin an
+# accuracy near 97% to +-0.6 points, a class's (about 300 digits) to +-2 points (95% intervals).
 SAMPLE = 3000
 SEEDS = (0, 1, 2)  # training seeds on which each claim about "the CNN" is checked
 DIGITS = {"zero": 0, "eight": 8, "one": 1}
@@ -232,7 +231,10 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
 # ----------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    add_cnn_arguments(p, "the CNN of --seed, one CNN per --seeds and the no-augmentation CNN of --seed")
+    add_cnn_arguments(p, "the CNN of --seed, one CNN per --seeds and the no-augmentation CNN of --seed",
+                      "it picks the no-augmentation CNN of the same seed too; and it seeds every random "
+                      "draw (the --sample test digits, the halves of the 0s and 8s, the ablation's random "
+                      "channels)")
     for name, digit in DIGITS.items():
         p.add_argument(f"--index-{name}", type=int,
                        help=f"test index of the '{digit}' (default: first correct)")
@@ -279,7 +281,7 @@ def model_facts(model: CNN) -> dict:
     convs = [model.get_submodule(name) for name in CONV_LAYERS]
     acts = capture(model, torch.zeros(1, 1, 28, 28), [f"act{i + 1}" for i in range(len(convs))])
     sides = [a.shape[-1] for a in acts.values()] + [F.max_pool2d(acts[f"act{len(convs)}"], 2).shape[-1]]
-    return {"architecture": repr(model), "parameters": sum(p.numel() for p in model.parameters()),
+    return {"parameters": sum(p.numel() for p in model.parameters()),
             "layers": [{"name": n, "in": c.in_channels, "out": c.out_channels, "kernel": c.kernel_size[0]}
                        for n, c in zip(CONV_LAYERS, convs)],
             "pool_sides": sides}
@@ -291,12 +293,13 @@ def counts(labels: torch.Tensor) -> list[int]:
 
 def assemble_results(models: Models, test: MNISTData, sample: MNISTData, examples: dict[str, int],
                      flagged: list[str], filters: dict, features: dict, shifts: dict) -> dict:
-    """The results JSON: the model, the data, the examples, and each sub-question's numbers."""
+    """The results JSON: the model, the data, the examples, each sub-question's numbers and the
+    findings the words rest on."""
     meta = models.meta
     recipe = {k: meta[k] for k in ("epochs", "batch_size", "max_lr", "augment_px", "threads",
                                    "label_smoothing", "optimizer") if k in meta}
     shift_keys = ("original", "left3", "right3", "no_augmentation", "padding", "mechanism", "per_class_pm3", "seeds")
-    return {
+    results = {
         "data_source": meta["source"], "seed": meta["seed"], "seeds_checked": list(models.by_seed),
         "train_accuracy": meta["train_accuracy"], "test_accuracy": meta["test_accuracy"],
         "test_size": len(test.labels), "test_per_class": counts(test.labels),
@@ -309,6 +312,7 @@ def assemble_results(models: Models, test: MNISTData, sample: MNISTData, example
         "shift_accuracy_per_class": {str(dx): a for dx, a in shifts["per_class_curve"].items()},
         "shift_changed_fraction": {str(dx): v for dx, v in shifts["changed"].items()},
     }
+    return {**results, "findings": p1_findings(results)}
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

@@ -6,7 +6,7 @@ probability, the predicted label) for every position of the patch, and how often
 split into top hook / stem / loop halves, p('6') with each stroke erased, why the label becomes what
 it becomes there, and the maps of a sample of the correctly classified test 6s; (3) whether windows
 cut from other digits and pasted over the '6' make it another digit, as a small study: 20 random
-windows per size (6x6, 8x8, 10x10) pasted at every position, placement guided by the black- and
+windows per size (the patch's side p and p-2, p+2: 6x6, 8x8, 10x10 by default) pasted at every position, placement guided by the black- and
 white-patch maps against random, rechecked on other 6s and on CNNs of two other training seeds,
 with intervals that resample the windows; judges (3 CNNs of other seeds, an MLP) tell changes only
 our CNN sees from relabellings they share; PGD and an optimised patch on the same '6' for comparison.
@@ -64,6 +64,7 @@ from common.nets.models import ModelSpec, ensure_models
 from common.nets.training import load_cnn
 from common.occlusion.attacks import compare_attacks
 from common.occlusion.engine import Window, cell_mask, check_window, occlusion_maps
+from common.occlusion.findings import p2_findings
 from common.occlusion.judges import (
     JUDGE_CNNS,
     Judge,
@@ -218,12 +219,13 @@ def pasted_examples(study: Study, image: torch.Tensor) -> tuple[dict[str, list],
     return records, {k: np.array(v).reshape(-1, 28, 28) for k, v in images.items()}
 
 
-def question3(problem: Problem, judges: Sequence[Judge], budget: dict, rng: np.random.Generator,
+def question3(problem: Problem, judges: Sequence[Judge], patch: int, budget: dict, rng: np.random.Generator,
               seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The transplant study, its pasted examples and the other attacks; and what the figures need."""
+    """The transplant study (windows of the patch's size and 2 px either side), its pasted examples
+    and the other attacks; and what the figures need."""
     seed_models = {j.meta["seed"]: j.model for j in judges[:SEEDS_AGREE]}
     study = run_study(problem.model, [j.model for j in judges], seed_models, problem.test.images,
-                      problem.test.labels.numpy(), problem.pred, problem.index, SIX, budget, rng, seed)
+                      problem.test.labels.numpy(), problem.pred, problem.index, SIX, patch, budget, rng, seed)
     record = study.record
     size = record["best_position"]["size"]
     record["comparison"], shown = compare_attacks(problem.model, judges, problem.six, SIX,
@@ -238,10 +240,15 @@ def question3(problem: Problem, judges: Sequence[Judge], budget: dict, rng: np.r
 # ----------------------------------------------------------------------------- command line
 def parse_args(argv: Sequence[str] | None):
     p = Parser(description=__doc__.splitlines()[0])
-    add_cnn_arguments(p, f"our CNN of --seed, the {JUDGE_CNNS} judge CNNs of the next seeds and the MLP judge")
+    add_cnn_arguments(p, f"our CNN of --seed, the {JUDGE_CNNS} judge CNNs of the next seeds and the MLP judge",
+                      f"the judges are the CNNs of the next {JUDGE_CNNS} seeds and the MLP of this one; and it "
+                      "seeds every random draw (the population of 6s, the pasted windows, the random positions, "
+                      "the bootstraps)")
     p.add_argument("--index", type=int, default=None,
                    help="test index of the '6' (None: the first correctly classified one)")
-    p.add_argument("--patch", type=int, default=8, help="side of the square occluding patch")
+    p.add_argument("--patch", type=int, default=8,
+                   help="side p of the square occluding patch; (3) pastes windows of p-2, p and p+2 px "
+                        "(those within 1..28) and compares the best p x p paste with the attacks")
     p.add_argument("--stride", type=int, default=1, help="step between patch positions")
     p.add_argument("--fill", type=float, default=0.0, help="patch pixel value, 0 = black, 1 = white")
     p.add_argument("--quick", action="store_true",
@@ -300,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     maps_record, one = question1(problem, window)
     judges = load_judges(problem.source, args.seed, args.checkpoints)
     strokes_record, masks, pop = question2(problem, one["maps"], window, budget, judges, sample_rng)
-    study, three = question3(problem, judges, budget, study_rng, args.seed)
+    study, three = question3(problem, judges, window.patch, budget, study_rng, args.seed)
     results = {
         "data_source": problem.source, "test_size": len(problem.test.labels), "index": problem.index,
         "patch": window.patch, "stride": window.stride, "fill": window.fill, "seed": args.seed,
@@ -309,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                                    "test_accuracy", "label_smoothing")},
         "clean_probs": nested(problem.clean), **maps_record, **strokes_record,
         "adversarial_study": study, "versions": versions("torch", "numpy")}
+    results["findings"] = p2_findings(results)
     drawn = Drawn(one["maps"], one["worst"], one["worst_image"], masks, pop, **three)
     results["figures"] = save_figures(problem, results, drawn, window, args.out)
     write_json_atomic(args.out / "p2_results.json", results)

@@ -27,6 +27,12 @@ def prob(v: Any) -> str:
     return f"{float(v):.3f}"
 
 
+def listing(items: Sequence[str], last: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (`last` joins the final two)."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+
 def coords(v: Sequence[int]) -> str:
     return "(" + ", ".join(map(str, v)) + ")"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from report.md import Figures, Section, answer, details, pct, prob, table
+from report.md import Figures, Section, answer, details, listing, pct, prob, table
 
 SCRIPT = "p1_cnn_filters.py"
 TITLE = "what a CNN trained on MNIST has learned"
@@ -34,94 +34,89 @@ STATS = {"cosine_with_initial_median": ("median cosine with the initial weights"
          "uniform_share_median": ("median share of a kernel's squared weight in the uniform pattern", "pct"),
          "inputs_for_half_weight_median": ("inputs holding half a filter's squared weight (median)", "{:.0f}"),
          "top10pct_kernel_share": ("share of squared weight in the strongest 10% of kernels", "pct")}
-PATTERN_STATS = ("edge_or_bar_share", "best_cosine_median", "uniform_share_median")
-
 
 def fmt(stat: str, v: float) -> str:
     f = STATS[stat][1]
     return pct(v, 0) if f == "pct" else f.format(v)
 
 
-def span(values: Sequence[str]) -> str:
-    """'a' when all seeds print alike, else 'a–b' (in the values' order of size)."""
-    low, high = values[0], values[-1]
+def seeds_span(f, layer: str, stat: str) -> str:
+    """A statistic's range over the seeds: 'a' when both ends print alike, else 'a–b'."""
+    span = f["ranges"][layer][stat]
+    low, high = fmt(stat, span["low"]), fmt(stat, span["high"])
     return low if low == high else f"{low}–{high}"
 
 
-def seeds_span(stat: str, by_seed) -> str:
-    vals = sorted(float(v) for v in by_seed.values())
-    return span([fmt(stat, v) for v in vals])
-
-
-def join(items: Sequence[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 # ----------------------------------------------------------------------------- (1) filters
-def layer_values(f, stat: str, layers: Sequence[str]) -> tuple[str, str]:
-    """A statistic's trained range per layer and its untrained median per layer, joined with 'and'."""
-    null = f["null"]["stats"]
-    both = lambda values: values[0] if len(set(values)) == 1 else " and ".join(values)  # noqa: E731
-    return (both([seeds_span(stat, f["statistics"][n][stat]) for n in layers]),
-            both([fmt(stat, null[n][stat]["median"]) for n in layers]))
+DEEPER = ("conv2", "conv3")
 
 
-def deeper_changes(f, layers: Sequence[str]) -> list[str]:
+def both(values: Sequence[str]) -> str:
+    """One value when the layers print alike, else the values joined with 'and'."""
+    return values[0] if len(set(values)) == 1 else " and ".join(values)
+
+
+def layer_values(r, stat: str) -> tuple[str, str]:
+    """A statistic's trained range in conv2 and conv3 and its untrained median in each."""
+    f, null = r["findings"]["filters"], r["filters"]["null"]["stats"]
+    return (both([seeds_span(f, n, stat) for n in DEEPER]), both([fmt(stat, null[n][stat]["median"]) for n in DEEPER]))
+
+
+def deeper_changes(r) -> list[str]:
     """What sets the trained layers apart, for the two statistics the answer names, where every
-    trained seed of every layer lies beyond the untrained range on the same side."""
-    side = lambda k: {f["against_null"][n][k] for n in layers}  # noqa: E731
+    trained seed of conv2 and conv3 lies beyond the untrained range on the same side."""
+    side = r["findings"]["filters"]["deeper_against_untrained"]
     out = []
-    if side("uniform_share_median") in ({"above"}, {"below"}):
-        t, u = layer_values(f, "uniform_share_median", layers)
-        more = "more" if side("uniform_share_median") == {"above"} else "less"
+    if side["uniform_share_median"] in ("above", "below"):
+        t, u = layer_values(r, "uniform_share_median")
+        more = "more" if side["uniform_share_median"] == "above" else "less"
         out.append(f"their kernels hold {more} of the uniform pattern ({t} of a kernel's squared weight, "
                    f"untrained {u})")
-    if side("inputs_for_half_weight_median") in ({"above"}, {"below"}):
-        t, u = layer_values(f, "inputs_for_half_weight_median", layers)
-        fewer = "fewer" if side("inputs_for_half_weight_median") == {"below"} else "more"
-        inputs = " and ".join(str(f[n]["inputs"]) for n in layers)
+    if side["inputs_for_half_weight_median"] in ("above", "below"):
+        t, u = layer_values(r, "inputs_for_half_weight_median")
+        fewer = "fewer" if side["inputs_for_half_weight_median"] == "below" else "more"
+        inputs = " and ".join(str(r["filters"][n]["inputs"]) for n in DEEPER)
         out.append(f"the median filter draws half its weight from {fewer} inputs ({t} of {inputs}, untrained {u})")
     return out
 
 
-def conv1_sentence(f) -> str:
+def conv1_sentence(r) -> str:
     """What conv1's filters do, against their start and against untrained networks."""
-    cos = f["statistics"]["conv1"]["cosine_with_initial_median"]
-    moved = "barely moved from" if min(cos.values()) >= 0.9 else "moved away from"
-    beyond = [k for k in PATTERN_STATS if f["against_null"]["conv1"][k] != "within"]
+    f, found = r["filters"], r["findings"]["filters"]
+    moved = "barely moved from" if found["conv1_start"]["barely_moved"] else "moved away from"
+    beyond = found["conv1_patterns_beyond_untrained"]
     null, eb = f["null"]["stats"]["conv1"], "edge_or_bar_share"
     text = (f"conv1's 16 filters {moved} their random start (median cosine with the initial weights "
-            f"{seeds_span('cosine_with_initial_median', cos)} over the seeds). ")
+            f"{seeds_span(found, 'conv1', 'cosine_with_initial_median')} over the seeds). ")
     if not beyond:
         return text + (f"Their edges and bars are what untrained filters show too: "
-                       f"{seeds_span(eb, f['statistics']['conv1'][eb])} match an edge or bar best, against "
+                       f"{seeds_span(found, 'conv1', eb)} match an edge or bar best, against "
                        f"{fmt(eb, null[eb]['min'])}–{fmt(eb, null[eb]['max'])} for {f['null']['networks']} "
                        "untrained networks, and no conv1 pattern statistic leaves that range.")
-    return text + ("Beyond every untrained network, their " + join(
-        f"{STATS[k][0]} is {seeds_span(k, f['statistics']['conv1'][k])} (untrained {fmt(k, null[k]['median'])})"
-        for k in beyond) + ".")
+    return text + ("Beyond every untrained network, their " + listing([
+        f"{STATS[k][0]} is {seeds_span(found, 'conv1', k)} (untrained {fmt(k, null[k]['median'])})"
+        for k in beyond]) + ".")
 
 
-def deeper_sentence(f) -> str:
+def deeper_sentence(r) -> str:
     """What training did to conv2 and conv3, from the statistics beyond the untrained range."""
-    layers = ("conv2", "conv3")
-    cos, _ = layer_values(f, "cosine_with_initial_median", layers)
-    changes = deeper_changes(f, layers)
+    cos, _ = layer_values(r, "cosine_with_initial_median")
+    changes = deeper_changes(r)
     if not changes:
         return (f"conv2 and conv3 moved further (cosine with their start {cos}); the table shows which of "
                 "their statistics leave the untrained range.")
     return (f"Training reshaped conv2 and conv3 (cosine with their start {cos}): beyond every untrained "
-            "network, " + join(changes) + ".")
+            "network, " + listing(changes) + ".")
 
 
-def filter_rows(f) -> list[list[str]]:
+def filter_rows(r) -> list[list[str]]:
+    f, found = r["filters"], r["findings"]["filters"]
     rows = []
     for name in f["statistics"]:
         for k in STATS:
             if k in f["statistics"][name]:
                 n = f["null"]["stats"][name][k]
-                rows.append([name, STATS[k][0], seeds_span(k, f["statistics"][name][k]),
+                rows.append([name, STATS[k][0], seeds_span(found, name, k),
                              f"{fmt(k, n['median'])} ({fmt(k, n['min'])}–{fmt(k, n['max'])})",
                              f["against_null"][name][k]])
     return rows
@@ -130,17 +125,17 @@ def filter_rows(f) -> list[list[str]]:
 def p1_filters(r, figs: Figures) -> list[str]:
     f = r["filters"]
     seeds = ", ".join(map(str, r["seeds_checked"]))
-    kinds = sorted({k for c in f["conv1_kinds_by_seed"].values() for k in c})
+    kinds = r["findings"]["filters"]["conv1_kinds"]
     by_seed = f["conv1_kinds_by_seed"]
     kind_rows = [[f"{k}°" if k[-1].isdigit() else k] + [c[k] if k in c else 0 for c in by_seed.values()]
                  for k in kinds]
-    return (answer(f"{conv1_sentence(f)} {deeper_sentence(f)} See p1_filters_conv1.png and "
+    return (answer(f"{conv1_sentence(r)} {deeper_sentence(r)} See p1_filters_conv1.png and "
                    "p1_filters_conv2.png.")
             + figs.link("p1_filters_conv1.png", "p1_filters_conv2.png")
             + details("Every filter statistic beside untrained networks', the method, conv3's summary", [
                 *table(["layer", "statistic", f"trained (seeds {seeds})",
                         f"untrained: median (range of {f['null']['networks']})", "trained vs untrained range"],
-                       filter_rows(f)),
+                       filter_rows(r)),
                 "A kernel's best pattern is the unit-norm 3x3 pattern it matches with the largest |cosine|: "
                 "a step edge or a one-pixel bar at 0° (horizontal), 45°, 90° or 135°, a centre spot, or "
                 "uniform brightness; 'ink' or 'dark' is the sign with which the layer's output (after its "
@@ -174,8 +169,8 @@ def what_it_sees(c, plural: bool = False) -> str:
 
 def labels_phrase(c) -> str:
     t = c["responds_to"]
-    n = sum(t["labels"])
-    return (f"all {n} of its strongest digits there are {t['majority']}s" if t["majority_count"] == n else
+    n = t["strongest_digits"]
+    return (f"all {n} of its strongest digits there are {t['majority']}s" if t["unanimous"] else
             f"{t['majority_count']} of its {n} strongest digits there are {t['majority']}s")
 
 
@@ -194,9 +189,9 @@ def shared_sentence(group) -> str:
     c = group[0]
     numbers = "; ".join(f"channel {g['channel']}: cell ({g['row']}, {g['col']}), d = {g['d_evaluated']:+.2f} held "
                         f"out, ink {ink_numbers(g)}, {g['responds_to']['majority_count']} of "
-                        f"{sum(g['responds_to']['labels'])} strongest digits are {g['responds_to']['majority']}s"
+                        f"{g['responds_to']['strongest_digits']} strongest digits are {g['responds_to']['majority']}s"
                         for g in group)
-    return (f"Channels {join([str(g['channel']) for g in group])}, at the {c['region']}, fire for {c['fires_for']}s "
+    return (f"Channels {listing([str(g['channel']) for g in group])}, at the {c['region']}, fire for {c['fires_for']}s "
             f"{INK_WHERE[c['ink_where']]}, their strongest digits {what_it_sees(c, plural=True)} ({numbers}).")
 
 
@@ -219,30 +214,32 @@ def digit_groups(cells) -> str:
     for digit in (0, 8):
         group = [c for c in cells if c["fires_for"] == digit]
         if group:
-            regions = join(list(dict.fromkeys(c["region"] for c in group)))
+            regions = listing(list(dict.fromkeys(c["region"] for c in group)))
             parts.append(f"for the {digit} at the {regions} ({', '.join(str(c['channel']) for c in group)})")
     return "; ".join(parts)
 
 
-def ablation_sentence(d) -> str:
+def ablation_sentence(r) -> str:
+    d, found = r["discriminant"], r["findings"]["discriminant"]
     a, seeds = d["ablation"], d["seeds"]
-    held = [s for s, v in seeds.items() if v["beats_random"]]
-    tail = (f"as on {len(held)} of {len(seeds)} training seeds" if len(held) == len(seeds) else
-            f"true on {len(held)} of {len(seeds)} seeds, not on seed "
-            + ", ".join(s for s in seeds if s not in held))
+    held, missed = found["seeds_beating_random"], found["seeds_not_beating_random"]
+    tail = (f"as on {len(held)} of {len(seeds)} training seeds" if not missed else
+            f"true on {len(held)} of {len(seeds)} seeds, not on seed " + ", ".join(missed))
     return (f"Zeroing them cuts the other half's mean 0-vs-8 logit margin from {a['margin_before']:.2f} to "
             f"{a['margin_after']:.2f}; {len(a['channels'])} random channels leave "
             f"{a['random_margin_after_median']:.2f} (median of {len(a['random_margins_after'])}), {tail}.")
 
 
 def p1_feature_maps(r, figs: Figures) -> list[str]:
-    d = r["discriminant"]
-    rows, a = d["separation"]["row_share_evaluated"], d["ablation"]
-    lead = (f"Yes. Conv3 tells them apart in the middle and lower thirds of its map, which carry "
-            f"{pct(rows[1] + rows[2], 0)} of the 0-vs-8 separation as the classifier reads it (held out; "
+    d, found = r["discriminant"], r["findings"]["discriminant"]
+    rows, a, lower = d["separation"]["row_share_evaluated"], d["ablation"], found["middle_and_lower_thirds"]
+    where = ("in the middle and lower thirds of its map, which carry" if lower["carry_most"] else
+             "above all in the top third of its map; the middle and lower thirds carry")
+    lead = (f"Yes. Conv3 tells them apart {where} "
+            f"{pct(lower['evaluated'], 0)} of the 0-vs-8 separation as the classifier reads it (held out; "
             f"top third {pct(rows[0], 0)}). The {len(a['channels'])} channels that separate them best on half "
-            f"of the {d['n_zero'] + d['n_eight']:,} correct test 0s and 8s fire {digit_groups(d['top_cells'])}. "
-            f"{ablation_sentence(d)} See p1_feature_maps.png and p1_top_patches.png.")
+            f"of the {found['correct_zeros_and_eights']:,} correct test 0s and 8s fire {digit_groups(d['top_cells'])}. "
+            f"{ablation_sentence(r)} See p1_feature_maps.png and p1_top_patches.png.")
     return (answer(lead) + figs.link("p1_feature_maps.png")
             + ["What each chosen channel responds to, at its cell (the patches in p1_top_patches.png):", ""]
             + channel_lines(d["top_cells"]) + [""] + figs.link("p1_top_patches.png")
@@ -251,7 +248,7 @@ def p1_feature_maps(r, figs: Figures) -> list[str]:
 
 def feature_details(r, figs: Figures) -> list[str]:
     d, ex = r["discriminant"], r["examples"]
-    a, sep = d["ablation"], d["separation"]
+    a, lower = d["ablation"], r["findings"]["discriminant"]["middle_and_lower_thirds"]
     cells = [[c["channel"], f"({c['row']}, {c['col']})", c["region"], f"{c['fires_for']}s", f"{c['vote_d']:.2f}",
               f"{c['d']:+.2f} / {c['d_evaluated']:+.2f}", f"{c['act_zero']:.2f} / {c['act_eight']:.2f}",
               f"{c['ink_zero']:.2f} / {c['ink_eight']:.2f}", f"{c['bn_scale']:.2f}"] for c in d["top_cells"]]
@@ -262,10 +259,10 @@ def feature_details(r, figs: Figures) -> list[str]:
             "after its batch norm and ReLU (what the next layer sees). The correct test 0s and 8s are split in "
             f"two halves, stratified by digit: {a['n_selected']} to choose, {a['n_evaluated']} to measure (the "
             "test indices are in the JSON). A channel's vote is its term in logit 8 minus logit 0 through the "
-            "final Linear layer's weights; the channels are the 6 whose vote separates 8s from 0s best "
+            f"final Linear layer's weights; the channels are the {len(a['channels'])} whose vote separates 8s from 0s best "
             "(Cohen's d of the vote), each at the cell that reaches the classifier where its activation "
             "separates them most (d > 0: stronger for 8s). A pooled cell's share is its part of the 8s' mean "
-            f"minus the 0s' mean of logit 8 − logit 0 (middle and lower thirds: {pct(sep['row_share'][1] + sep['row_share'][2], 0)} "
+            f"minus the 0s' mean of logit 8 − logit 0 (middle and lower thirds: {pct(lower['selection'], 0)} "
             "on the selection half). Ink: mean pixel value of the 8x8 input pixels at the cell's centre. This "
             f"'0' and this '8' are on their own digit's side of the class means on {d['pair']['zero']} and "
             f"{d['pair']['eight']} of the {d['pair']['of']} cells.", "",
@@ -278,35 +275,35 @@ def feature_details(r, figs: Figures) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- (3) shifts
-def mechanism_sentence(s) -> str:
-    m = s["mechanism"]
+def mechanism_sentence(r) -> str:
+    m, share = r["shift"]["mechanism"], r["findings"]["shift"]["moved_share_of_change"]
     left, right = m["-3"], m["3"]
     return ("Why it falls: the final Linear(576→10) layer has its own weights for each of the 9 pooled cells, "
-            "and a 3-px shift moves features into other cells. Those moves account for "
-            f"{-left['from_moved_features']:.2f} of the true class's mean logit drop of "
-            f"{-left['true_logit_change']:.2f} (left; right {-right['from_moved_features']:.2f} of "
-            f"{-right['true_logit_change']:.2f}); the features' total strength changes it by "
+            "and a 3-px shift moves features into other cells. The true class's mean logit changes by "
+            f"{left['true_logit_change']:+.2f} (left) and {right['true_logit_change']:+.2f} (right); the moves "
+            f"contribute {left['from_moved_features']:+.2f} and {right['from_moved_features']:+.2f} of it "
+            f"({pct(share['-3'], 0)} and {pct(share['3'], 0)}), the features' total strength "
             f"{left['from_total_strength']:+.2f} and {right['from_total_strength']:+.2f}.")
 
 
 def p1_shift(r, figs: Figures) -> list[str]:
-    s, acc = r["shift"], r["shift_accuracy"]
-    plain = s["no_augmentation"]
-    held = [k for k, v in s["seeds"].items() if list(v["one"]) == [1, 1, 1]]
+    s, acc, found = r["shift"], r["shift_accuracy"], r["findings"]["shift"]
+    plain, p = s["no_augmentation"], found["prob_of_prediction"]
+    held, missed = found["seeds_one_stays_one"], found["seeds_one_changes"]
     left, right = s["left3"], s["right3"]
-    same = left["pred"] == right["pred"] == s["original"]["pred"]
-    seeds = (f"on {len(held)} of {len(s['seeds'])} training seeds" if len(held) == len(s["seeds"]) else
-             f"on {len(held)} of {len(s['seeds'])} seeds (not seed {', '.join(k for k in s['seeds'] if k not in held)})")
+    seeds = (f"on {len(held)} of {len(s['seeds'])} training seeds" if not missed else
+             f"on {len(held)} of {len(s['seeds'])} seeds (not seed {', '.join(missed)})")
     pad = ("Its outer columns are empty, so clamp and zero padding agree here. "
            if s["padding"]["clamp_equals_zero_padding"] else "Clamp padding repeats ink in its outer columns. ")
-    lead = (f"{'No' if same else 'Yes'}: the '1' (test digit {r['examples']['one']}) is classified "
-            f"{left['pred']} shifted 3 px left (p = {prob(max(left['probs']))}) and {right['pred']} right "
-            f"(p = {prob(max(right['probs']))}); a '1' stays a '1' both ways {seeds}. {pad}Over "
+    lead = (f"{'No' if found['prediction_unchanged_both_ways'] else 'Yes'}: the '1' (test digit "
+            f"{r['examples']['one']}) is classified {left['pred']} shifted 3 px left (p = {prob(p['left3'])}) and "
+            f"{right['pred']} right (p = {prob(p['right3'])}); a '1' stays a '1' both ways {seeds}. {pad}Over "
             f"{r['sample_size']:,} test digits, accuracy falls from {pct(acc['0'])} to {pct(acc['-3'])} (left) "
-            f"and {pct(acc['3'])} (right); trained without the ±1 px shifts, to {pct(plain['accuracy']['-3'])} "
-            f"and {pct(plain['accuracy']['3'])}. {mechanism_sentence(s)} See p1_shift_accuracy.png.")
+            f"and {pct(acc['3'])} (right); the CNN trained without the ±1 px shifts falls from its own "
+            f"{pct(plain['accuracy']['0'])} to {pct(plain['accuracy']['-3'])} "
+            f"and {pct(plain['accuracy']['3'])}. {mechanism_sentence(r)} See p1_shift_accuracy.png.")
     names = {"original": "original", "left3": "3 px left", "right3": "3 px right"}
-    rows = [[names[k], s[k]["pred"], prob(max(s[k]["probs"])), prob(s[k]["probs"][1]), plain["one"][k]["pred"],
+    rows = [[names[k], s[k]["pred"], prob(p[k]), prob(s[k]["probs"][1]), plain["one"][k]["pred"],
              prob(plain["one"][k]["probs"][1])] for k in names]
     return (answer(lead)
             + table(["the '1'", "prediction", "p(prediction)", "p('1')", "no aug.: prediction", "no aug.: p('1')"],
@@ -318,7 +315,7 @@ def p1_shift(r, figs: Figures) -> list[str]:
 
 def shift_details(r) -> list[str]:
     s, acc = r["shift"], r["shift_accuracy"]
-    dxs = sorted(acc, key=int)
+    dxs = [str(dx) for dx in r["findings"]["shift"]["shifts_px"]]
     seeds = [[k, " / ".join(pct(v["accuracy"][dx]) for dx in ("-3", "0", "3")), " / ".join(map(str, v["one"])),
               " / ".join(f"{v['mechanism'][dx]['from_moved_features']:+.2f} of {v['mechanism'][dx]['true_logit_change']:+.2f}"
                          for dx in ("-3", "3"))] for k, v in s["seeds"].items()]
@@ -352,7 +349,7 @@ def training_recipe(recipe) -> str:
     parts = [f"{recipe['epochs']} epochs of batch {recipe['batch_size']}", recipe["optimizer"],
              f"one-cycle learning rate up to {recipe['max_lr']:g}", f"label smoothing {recipe['label_smoothing']:g}",
              f"random shifts of up to ±{aug} px (clamp padding) as augmentation" if aug else "no augmentation",
-             f"on {recipe['threads']} thread{'s' * (recipe['threads'] != 1)} (the weights do not depend on the "
+             f"on {recipe['threads']} thread{'' if recipe['threads'] == 1 else 's'} (the weights do not depend on the "
              "core count)"]
     return ", ".join(parts)
 
@@ -386,11 +383,10 @@ def interpretations(r) -> list[str]:
 
 def training_choices(r) -> list[str]:
     """The recipe's choices that shape the answers, and how many test digits each class has."""
-    recipe, counts = r["model"]["recipe"], r["test_per_class"]
-    smooth, aug = recipe["label_smoothing"], recipe["augment_px"]
-    target = 1 - smooth + smooth / len(counts)
-    return [f"**Label smoothing {smooth:g}.** The CNN is trained towards p = {target:.2f} for the true class, "
-            "not 1, so its probabilities (P2's maps included) stay below what a plain cross-entropy would give.",
+    recipe, found = r["model"]["recipe"], r["findings"]["model"]
+    smooth, aug, counts = recipe["label_smoothing"], recipe["augment_px"], found["test_per_class"]
+    return [f"**Label smoothing {smooth:g}.** The CNN is trained towards p = {found['true_class_target']:.2f} "
+            "for the true class, not 1, so its probabilities (P2's maps included) stay below what a plain cross-entropy would give.",
             f"**±{aug} px shifts** as augmentation make the CNN more tolerant of P1 (3)'s shifts; the CNN "
             "trained without them is shown beside it.",
-            f"**The test set** has {min(counts):,} to {max(counts):,} digits per class."]
+            f"**The test set** has {counts['low']:,} to {counts['high']:,} digits per class."]

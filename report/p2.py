@@ -6,9 +6,17 @@ beat random), the sentence says which way it went.
 """
 from __future__ import annotations
 
-from collections import Counter
-
-from report.md import Figures, Section, answer, coords, details, pct, prob, table
+from report.md import (
+    Figures,
+    Section,
+    answer,
+    coords,
+    details,
+    listing,
+    pct,
+    prob,
+    table,
+)
 
 SCRIPT = "p2_occlusion.py"
 TITLE = "occluding a '6', and pasting other digits over it"
@@ -32,11 +40,6 @@ STROKES = ("top_hook", "stem", "loop_left", "loop_right")
 SCOPES = {"example": "example", "other_sixes": "other 6s"}
 
 
-def listing(items: list[str], last: str = "and") -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {last} " + items[-1]
-
-
 def either(names: list[str]) -> str:
     """'the a or the b'."""
     return listing(names, "or the")
@@ -47,61 +50,54 @@ def ci(rate) -> str:
     return f"{pct(rate['rate'])} [{100 * rate['ci95'][0]:.1f}, {100 * rate['ci95'][1]:.1f}]"
 
 
-def labels_text(counts, top: int = 2) -> str:
-    """The `top` most frequent labels of a {label: count} field: "'3' (66) and '7' (10)"."""
-    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
-    return listing([f"'{k}' ({v})" for k, v in ranked])
+def labels_text(ranked, top: int = 2) -> str:
+    """The first `top` labels of a ranked [[label, count], ...] field: "'3' (66) and '7' (10)"."""
+    return listing([f"'{k}' ({v})" for k, v in ranked[:top]])
 
 
 # ----------------------------------------------------------------------------- (1)
-def flat(grid) -> list:
-    return [v for row in grid for v in row]
-
-
-def equal_maps_sentence(r, true_cells: int) -> str:
+def equal_maps_sentence(r) -> str:
     """What map 2 adds to map 1, from the count of cells where they are equal."""
     eq, n, d = r["maps_equal_cells"], r["n_positions"], r["true_class"]
-    if eq == n:
+    found = r["findings"]["maps"]
+    same = found["maps_equal"]
+    if same["everywhere"]:
         return f"Map 2 equals map 1 in all {n} cells: '{d}' stays on top everywhere, so map 2 adds nothing."
-    changed = [m for m, lab in zip(flat(r["max_prob_map"]), flat(r["label_map"])) if lab != d]
-    where = ("exactly the cells where '{d}' stays the top class, so there map 2 adds nothing; elsewhere it gives "
-             f"the winning class's probability ({prob(min(changed))} to {prob(max(changed))})").format(d=d)
-    if eq != true_cells:
-        where = f"and the label is '{d}' in {true_cells} (ties)"
+    changed = same["max_prob_where_label_changes"]
+    where = (f"exactly the cells where '{d}' stays the top class, so there map 2 adds nothing; elsewhere it gives "
+             f"the winning class's probability ({prob(changed['min'])} to {prob(changed['max'])})")
+    if not same["exactly_where_true_label_wins"]:
+        where = f"and the label is '{d}' in {found['true_label_cells']} (ties)"
     return f"Map 2 equals map 1 in {eq} of {n} cells, {where}."
 
 
 def maps(r, figs: Figures) -> list[str]:
     d, side, stride = r["true_class"], r["map_side"], r["stride"]
-    p1, p2, labels = flat(r["prob_true_map"]), flat(r["max_prob_map"]), Counter(flat(r["label_map"]))
-    others = [f"'{k}' at {v}" for k, v in labels.most_common() if k != d]
+    found = r["findings"]["maps"]
+    p1, p2, labels = found["prob_true"], found["max_prob"], found["label_cells"]
+    others = [f"'{k}' at {v}" for k, v in labels if k != d]
     corner = "(r, c)" if stride == 1 else f"({stride}r, {stride}c)"
-    shade = "black " if r["fill"] == 0 else ""
+    shade = "black " if found["black_patch"] else ""
     text = (f"Test digit {r['index']} is a '{d}' with p('{d}') = {prob(r['clean_probs'][d])}. The {r['patch']}x"
             f"{r['patch']} {shade}patch (value {r['fill']:g}, stride {stride}) has {side}x{side} = "
             f"{r['n_positions']} positions; map cell (r, c) is the patch with its top-left corner at pixel "
-            f"{corner}. Map 1 runs from {prob(min(p1))} to {prob(max(p1))}; map 3 reads '{d}' at "
-            f"{labels[d]} cells" + (f" and {listing(others)}." if others else " and nothing else.") + " "
-            + equal_maps_sentence(r, labels[d]) + " Each probability map has a fixed 0-1 colour scale and, "
+            f"{corner}. Map 1 runs from {prob(p1['min'])} to {prob(p1['max'])}; map 3 reads '{d}' at "
+            f"{found['true_label_cells']} cells" + (f" and {listing(others)}." if others else " and nothing else.")
+            + " " + equal_maps_sentence(r) + " Each probability map has a fixed 0-1 colour scale and, "
             "beside it, a copy stretched between its minimum and maximum (p2_maps.png).")
-    low = min(range(len(p1)), key=p1.__getitem__)
-    rows = [[f"1: p('{d}')", prob(min(p1)), prob(max(p1)), f"({low // side}, {low % side})"],
-            ["2: highest probability", prob(min(p2)), prob(max(p2)), ""],
-            ["3: label", "", "", ", ".join(f"'{k}': {v}" for k, v in sorted(labels.items()))]]
+    rows = [[f"1: p('{d}')", prob(p1["min"]), prob(p1["max"]), coords(p1["min_cell"])],
+            ["2: highest probability", prob(p2["min"]), prob(p2["max"]), ""],
+            ["3: label", "", "", ", ".join(f"'{k}': {v}" for k, v in labels)]]
     return answer(text) + table(["map", "lowest", "highest", "lowest at / label counts"], rows) + figs.link("p2_maps.png")
 
 
 # ----------------------------------------------------------------------------- (2)
-def main_strokes(comp) -> list[str]:
-    """The strokes holding at least a tenth of the hidden ink, most first."""
-    return sorted((n for n in STROKES if comp[n] >= 0.1), key=lambda n: -comp[n])
-
-
-def strokes_sentence(reg) -> str:
+def strokes_sentence(r) -> str:
     """Which strokes the critical patches hide, from the composition of the ink they hide."""
+    reg, found = r["important_region"], r["findings"]["strokes"]
     comp = reg["composition_of_covered_ink"]
-    main = main_strokes(comp)
-    untouched = [REGION[n] for n in STROKES if comp[n] < 0.005]
+    main = found["hidden"]["strokes"]
+    untouched = [REGION[n] for n in found["untouched"]["strokes"]]
     if reg["fallback_lowest_10"]:
         where = f"p('6') never falls below {reg['threshold']:g}; of the ink the 10 most damaging patches hide,"
     else:
@@ -112,36 +108,31 @@ def strokes_sentence(reg) -> str:
             + (f", none of the {either(untouched)}." if untouched else "."))
 
 
-def seeds_sentence(reg) -> str:
+def seeds_sentence(r) -> str:
     """Whether the CNNs of other training seeds put their critical patches on the same strokes."""
-    ours = set(main_strokes(reg["composition_of_covered_ink"]))
-    other = reg["other_seeds"]
-    same = [sd for sd in other if set(main_strokes(other[sd]["composition_of_covered_ink"])) == ours]
-    if len(same) == len(other):
+    found = r["findings"]["strokes"]
+    same, other = found["seeds_agreeing"], found["other_seeds"]
+    if not found["seeds_differing"]:
         return f"The CNNs of seeds {listing(list(other))} agree."
-    differ = [f"seed {sd}'s hide mostly the "
-              + listing([REGION[n] for n in main_strokes(other[sd]["composition_of_covered_ink"])], "and the")
-              for sd in other if sd not in same]
+    differ = [f"seed {sd}'s hide mostly the " + listing([REGION[n] for n in other[sd]["strokes"]], "and the")
+              for sd in found["seeds_differing"]]
     return (("The CNN of seed " + listing(same) + " agrees; " if same else "On other seeds, ")
             + "; ".join(differ) + ".")
 
 
-def label_sentence(reg) -> str:
+def label_sentence(r) -> str:
     """Where and why the label changes: the strokes its patches hide, and those the new label rests on."""
-    changes = reg["label_changes"]
-    if not len(changes):
+    found = r["findings"]["label_change"]
+    if found["label"] is None:
         return "The label never changes: '6' stays the top class at every position."
-    new = max(changes.keys(), key=lambda k: changes[k]["cells"])
-    lc = changes[new]
-    hidden = lc["hidden_share"]
-    hid = sorted((n for n in STROKES if hidden[n] >= 0.1), key=lambda n: -hidden[n])
-    side = hidden["loop_left"] - hidden["loop_right"]
-    opening = ", opening the loop on the left" if side >= 0.2 else ", opening the loop on the right" if side <= -0.2 else ""
+    new = found["label"]
+    lc = r["important_region"]["label_changes"][str(new)]
+    hidden, side = lc["hidden_share"], found["loop_opened"]["side"]
+    opening = f", opening the loop on the {side}" if side is not None else ""
     text = (f"The label becomes '{new}' at {lc['cells']} cells, whose patches hide "
-            f"{listing([f'{pct(hidden[n], 0)} of the {REGION[n]}' for n in hid])}{opening}")
-    also = lc["erase_also"]
-    rests = sorted((n for n in STROKES if also[n]["prob_label"] < lc["prob_label"] - 0.05),
-                   key=lambda n: also[n]["prob_label"])
+            f"{listing([f'{pct(hidden[n], 0)} of the {REGION[n]}' for n in found['strokes_hidden']['strokes']])}"
+            f"{opening}")
+    also, rests = lc["erase_also"], found["rests_on"]["strokes"]
     if rests:
         text += (f"; the '{new}' rests on what is left: erasing the {either([REGION[n] for n in rests])} too "
                  f"lowers p('{new}') from {prob(lc['prob_label'])} to "
@@ -149,21 +140,31 @@ def label_sentence(reg) -> str:
     return text + "."
 
 
-def population_sentence(pop) -> str:
-    new, n = pop["new_labels"], pop["typicality"]["n"]
-    which = f"all {n}" if n == pop["correct_sixes"] else f"{n} sampled (of {pop['correct_sixes']})"
-    if not new["digits_with_any"]:
+def population_sentence(r) -> str:
+    pop, found = r["population"], r["findings"]["population"]
+    n = pop["typicality"]["n"]
+    which = f"all {n}" if found["all_sixes"] else f"{n} sampled (of {pop['correct_sixes']})"
+    if not found["maps_with_a_change"]:
         return f"Over {which} correct test 6s (p2_population.png), no map changes label."
-    return (f"Over {which} correct test 6s (p2_population.png), {new['digits_with_any']} maps change label, "
-            f"most often to {labels_text(new['digits'])}.")
+    (k, v), *rest = found["maps_per_label"][:2]
+    also = "".join(f" and '{k2}' in {v2}" for k2, v2 in rest)
+    return (f"Over {which} correct test 6s (p2_population.png), {found['maps_with_a_change']} maps change label "
+            f"somewhere, to '{k}' in {v} of them{also}.")
+
+
+def region_method(info) -> str:
+    """How the loop was found, in words."""
+    if info["closed_hole"]:
+        return (f"the hole is the background of {info['hole_pixels']} px that the border cannot reach; the loop "
+                f"is the ink within {info['stroke_width_px']} px of it")
+    return "no closed hole (an open loop), so the loop is the lower half of the ink's rows"
 
 
 def strokes(r, figs: Figures) -> list[str]:
     reg, pop = r["important_region"], r["population"]
     comp, erase = reg["composition_of_covered_ink"], reg["erase_region"]
-    changes = reg["label_changes"]
-    new = max(changes.keys(), key=lambda k: changes[k]["cells"]) if len(changes) else None
-    text = " ".join([strokes_sentence(reg), seeds_sentence(reg), label_sentence(reg), population_sentence(pop)])
+    new = r["findings"]["label_change"]["label"]
+    text = " ".join([strokes_sentence(r), seeds_sentence(r), label_sentence(r), population_sentence(r)])
     head = ["stroke", "share of the hidden ink", "p('6') with the stroke erased"]
     if new is not None:
         head += [f"hidden at the '{new}' cells", f"p('{new}') with it erased too"]
@@ -171,18 +172,18 @@ def strokes(r, figs: Figures) -> list[str]:
     for n in STROKES:
         row = [REGION[n], pct(comp[n], 0), f"{prob(erase[n]['prob_true'])} ('{erase[n]['pred']}')"]
         if new is not None:
-            lc = changes[new]
+            lc = reg["label_changes"][str(new)]
             row += [pct(lc["hidden_share"][n], 0), f"{prob(lc['erase_also'][n]['prob_label'])} (from "
                     f"{prob(lc['prob_label'])})"]
         rows.append(row)
     typ = pop["typicality"]
-    more = [f"Strokes come from the pixels: {reg['region_definition']['method']}. Erasing the whole loop gives "
+    more = [f"Strokes come from the pixels: {region_method(reg['region_definition'])}. Erasing the whole loop gives "
             f"p('6') = {prob(erase['loop']['prob_true'])} ('{erase['loop']['pred']}').",
             f"The example's map correlates with the mean map of the other 6s at r = {typ['r_example']:.2f}"
             f" (median {typ['r_median']:.2f}, higher than for {typ['example_percentile']:.0f}% of them); the mean map "
             f"is lowest, {prob(pop['mean_map_min'])}, at {tuple(pop['mean_map_min_position'])}, the example's at "
             f"{tuple(reg['min_position'])}. New labels over the 6s' maps, in cells: "
-            f"{labels_text(pop['new_labels']['cells'], 4)}."]
+            f"{labels_text(r['findings']['population']['cells_per_label'], 4)}."]
     return (answer(text) + table(head, rows) + figs.link("p2_regions.png")
             + details("Stroke regions, the population of 6s", more + [""]
                       + figs.link("p2_population.png", "p2_sixes_gallery.png")))
@@ -190,20 +191,6 @@ def strokes(r, figs: Figures) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- (3)
-def quarter(centre, box) -> str:
-    """'upper left' .. 'lower right': where a pixel (row, col) lies in the digit's ink box."""
-    r0, c0, r1, c1 = box
-    return (("upper" if centre[0] < (r0 + r1) / 2 else "lower") + " "
-            + ("left" if centre[1] < (c0 + c1) / 2 else "right"))
-
-
-def guided_count(study, guide: str) -> tuple[int, int]:
-    """On how many of our CNNs (the example's and the other seeds') a guide beats random at the size."""
-    size = str(study["best_position"]["size"])
-    scopes = [sc for sc in study["versus"] if sc != "other_sixes"]
-    return sum(study["versus"][sc][size][guide]["verdict"] == "higher" for sc in scopes), len(scopes)
-
-
 def verdict_sentence(versus, windows: int) -> str:
     """Whether each guide places pastes better than random on the example, by the paired interval."""
     black, white = (versus[g]["verdict"] == "higher" for g in ("black-map", "white-map"))
@@ -220,25 +207,25 @@ def verdict_sentence(versus, windows: int) -> str:
 
 def placement_text(r) -> str:
     """Where pastes work, read from the guides' positions and the label map, against random."""
-    study, box = r["adversarial_study"], r["important_region"]["ink_box"]
-    size = str(study["best_position"]["size"])
-    rates, where = study["rates"]["example"][size], study["where_guides_point"][size]
-    black, white = where["black-map"], where["white-map"]
-    changes = r["important_region"]["label_changes"]
-    patch_label = max(changes.keys(), key=lambda k: changes[k]["cells"]) if len(changes) else None
-    text = (f"At the black-patch map's lowest cells ({quarter(black['centre'], box)}, "
-            f"{pct(black['ink_share_under'], 0)} ink under the window) {ci(rates['black-map']['changed'])} do")
-    if len(black["new_labels"]):
-        top = max(black["new_labels"].keys(), key=lambda k: black["new_labels"][k])
-        text += f", mostly to '{top}'" + (", as under the black patch" if top == patch_label else "")
-    adds = ", so pastes add strokes," if white["ink_share_under"] < 0.3 else ""
-    text += (f"; the white-patch map's lie in the {quarter(white['centre'], box)}, where the '6' has "
-             f"{pct(white['ink_share_under'], 0)} ink{adds} and {ci(rates['white-map']['changed'])} change it")
-    text += f" ({labels_text(white['new_labels'])})" if len(white["new_labels"]) else ""
+    study, found = r["adversarial_study"], r["findings"]["placement"]
+    size = str(found["size"])
+    rates = study["rates"]["example"][size]
+    black, white = found["black-map"], found["white-map"]
+    text = (f"At the black-patch map's lowest cells ({black['quarter']}, "
+            f"{pct(black['over_background']['ink_share_under'], 0)} ink under the window) "
+            f"{ci(rates['black-map']['changed'])} do")
+    if black["new_labels"]:
+        text += (f", mostly to '{black['new_labels'][0][0]}'"
+                 + (", as under the black patch" if black["top_label_is_the_black_patch_label"] else ""))
+    adds = ", so pastes add strokes," if white["over_background"]["below"] else ""
+    text += (f"; the white-patch map's lie in the {white['quarter']}, where the '6' has "
+             f"{pct(white['over_background']['ink_share_under'], 0)} ink{adds} and "
+             f"{ci(rates['white-map']['changed'])} change it")
+    text += f" ({labels_text(white['new_labels'])})" if white["new_labels"] else ""
     text += f"; random positions: {pct(rates['random']['changed']['rate'])}. "
     text += verdict_sentence(study["versus"]["example"][size], study["design"]["windows_per_size"])
-    (kw, n), (kb, _) = guided_count(study, "white-map"), guided_count(study, "black-map")
-    return text + f". Over our {n} CNNs, the white-patch map beats random on {kw}, the black-patch map on {kb}."
+    return (text + f". Over our {found['cnns']} CNNs, the white-patch map beats random on "
+            f"{white['cnns_beating_random']}, the black-patch map on {black['cnns_beating_random']}.")
 
 
 def adversarial(r, figs: Figures) -> list[str]:
@@ -260,7 +247,7 @@ def adversarial(r, figs: Figures) -> list[str]:
 
 def elephant(r, figs: Figures) -> list[str]:
     """Label changes that fool only our CNN: the judges still read the true class."""
-    study, d = r["adversarial_study"], r["true_class"]
+    study, d, found = r["adversarial_study"], r["true_class"], r["findings"]["judged"]
     size = str(study["best_position"]["size"])
     ev, judges = study["every_position"], study["judges"]
     ch, adv, rel = ev["changed"][size]["k"], ev["adversarial"][size]["k"], ev["relabelled"][size]["k"]
@@ -269,8 +256,9 @@ def elephant(r, figs: Figures) -> list[str]:
     if not ch:
         return []
     return [f"**Fooling only our CNN (the Elephant effect).** {adv} of the {ch} label-changing {size}x{size} "
-            f"pastes ({pct(adv / ch, 0)}) leave at least {study['design']['judge_majority']} of {len(judges)} "
-            f"judges reading '{d}', a change only our network sees; {rel} ({pct(rel / ch, 0)}) are relabellings "
+            f"pastes ({pct(found['adversarial_share_of_changed'], 0)}) leave at least "
+            f"{study['design']['judge_majority']} of {len(judges)} judges reading '{d}', a change only our "
+            f"network sees; {rel} ({pct(found['relabelled_share_of_changed'], 0)}) are relabellings "
             f"that most judges share (p2_adversarial.png). The judges are {len(same)} CNNs of our architecture "
             f"trained on the same digits with seeds {listing(same)}" + (f", and {listing(other)}" if other else "")
             + ". Trained on the same data, they can share our CNN's blind spots, so the first count is, if "
@@ -281,25 +269,25 @@ def attacks(r) -> list[str]:
     """PGD and the optimised patch beside the pastes: a sentence and a small table."""
     study, d = r["adversarial_study"], r["true_class"]
     cmp, n = study["comparison"], len(study["judges"])
+    follows = r["findings"]["judged"]["judges_not_reading_true"]
     pgd, low, patch, tr = cmp["pgd"], cmp["pgd_min"], cmp["patch"], cmp["transplant"]
-    follow = lambda row: sum(v != d for v in row["judge_labels"])  # noqa: E731
     text = (f"**Gradient attacks, for comparison.** PGD ({pgd['steps']} signed-gradient steps) "
-            + (f"changes the label at ε = {pgd['eps']:g} ({follow(pgd)} of {n} judges follow)" if pgd["success"]
+            + (f"changes the label at ε = {pgd['eps']:g} ({follows['pgd']} of {n} judges follow)" if pgd["success"]
                else f"does not change the label at ε = {pgd['eps']:g}"))
     if low["eps"] is not None:
         text += f" and already at ε = {low['eps']:.3f}, where " + (
-            f"{follow(low)} follow" if follow(low) else "no judge follows")
+            f"{follows['pgd_min']} follow" if follows['pgd_min'] else "no judge follows")
     s = patch["size"]
     text += (f"; an optimised {s}x{s} patch at the best paste position {coords(patch['position'])} "
              + ("changes it" if patch["success"] else "fails") + f" with {patch['l0']} pixels "
-             f"({follow(patch)} follow), where {tr['success']['k']} of the {tr['success']['n']} sampled windows do.")
+             f"({follows['patch']} follow), where {tr['success']['k']} of the {tr['success']['n']} sampled windows do.")
     rows = [[f"PGD, ε = {pgd['eps']:g}", f"'{pgd['cnn_label']}'", pgd["l0"], f"{pgd['l2']:.2f}", f"{pgd['linf']:.2f}",
-             f"{follow(pgd)} of {n}"]]
+             f"{follows['pgd']} of {n}"]]
     if low["eps"] is not None:
         rows.append([f"PGD, ε = {low['eps']:.3f}", f"'{low['cnn_label']}'", low["l0"], f"{low['l2']:.2f}",
-                     f"{low['linf']:.2f}", f"{follow(low)} of {n}"])
+                     f"{low['linf']:.2f}", f"{follows['pgd_min']} of {n}"])
     rows.append([f"optimised {s}x{s} patch", f"'{patch['cnn_label']}'", patch["l0"], f"{patch['l2']:.2f}",
-                 f"{patch['linf']:.2f}", f"{follow(patch)} of {n}"])
+                 f"{patch['linf']:.2f}", f"{follows['patch']} of {n}"])
     if tr["l0"] is not None:
         rows.append([f"pasted {s}x{s} windows (median)", f"{tr['success']['k']} of {tr['success']['n']}",
                      f"{tr['l0']:g}", f"{tr['l2']:.2f}", f"{tr['linf']:.2f}", pct(tr["transfer"], 0)])
@@ -318,18 +306,20 @@ def method(r, figs: Figures) -> list[str]:
              f"{des['guided_positions']} lowest cells of the '6''s own map for a patch of the window's size, "
              "filled black (the map of (1)) or white. On the example, random is every position; on the CNNs of "
              f"seeds {listing(seeds)} and on {len(des['other_sixes'])} other correct 6s (a seeded sample), it is "
-             f"{des['random_positions_per_window_elsewhere']} uniform draws per window. Intervals: {des['ci']}, "
+             f"{des['random_positions_per_window_elsewhere']} uniform draws per window. Intervals: "
+             f"{pct(des['ci']['level'], 0)} {des['ci']['method']} resampling the "
+             f"{listing(list(des['ci']['resampled']))}, "
              f"{des['bootstrap_reps']:,} resamples; two placements are compared on the same windows by the "
              "interval of their difference.", ""]
     scopes = [SCOPES.get(sc, "CNN " + sc.replace("_", " ")) for sc in rates]
     rows = [[f"{size}x{size}", st, *[ci(rates[sc][size][st]["changed"]) for sc in rates],
              ci(rates["example"][size][st]["adversarial"])]
-            for size in sorted(rates["example"], key=int) for st in ("black-map", "white-map", "random")]
+            for size in map(str, des["sizes"]) for st in ("black-map", "white-map", "random")]
     lines += table(["size", "placement", *scopes, "example: judges still read '6'"], rows)
     diff = [[f"{size}x{size}", name, *[f"{100 * versus[sc][size][name]['difference']:+.1f} points "
                                         f"[{100 * versus[sc][size][name]['ci95'][0]:+.1f}, "
                                         f"{100 * versus[sc][size][name]['ci95'][1]:+.1f}]" for sc in versus]]
-            for size in sorted(versus["example"], key=int) for name in ("black-map", "white-map", "black-vs-white")]
+            for size in map(str, des["sizes"]) for name in ("black-map", "white-map", "black-vs-white")]
     lines += ["Differences in the label-changed rate (a − b; black-map and white-map against random):", ""]
     lines += table(["size", "comparison", *scopes], diff)
     return details("P2 (3): the design, every window size, the comparisons", lines
@@ -349,7 +339,7 @@ def interpretations(r) -> list[str]:
             f"(r·stride, c·stride); its pixels become {r['fill']:g} (black is exactly 0: the CNN takes pixels in "
             "[0, 1] and normalises inside). 'Highest probability' is the maximum over all 10 classes, the true "
             f"one included. The CNN is trained with label smoothing {smoothing:g}, whose target for the true class "
-            f"is {1 - smoothing + smoothing / 10:.2f}, so its probabilities sit below those of a CNN trained "
+            f"is {r['findings']['true_class_target']:.2f}, so its probabilities sit below those of a CNN trained "
             "without it. Digits are drawn as stored, white ink on black.",
             "**Adversarial (Problem 2 (3))** is the assignment's: the pasted image is classified as another "
             "digit. A paste replaces the pixels under it, background included. Whether other networks agree "

@@ -46,10 +46,11 @@ def results_table(runs: dict[int, list], exact: dict) -> str:
                  [f"P1: test accuracy at −3 / 0 / +3 px{over}", " / ".join(
                      spread_over_seeds([r["shift_accuracy"][k] for r in r1s], pct) for k in ("-3", "0", "3"))]]
     if r2s:
+        size = r2s[0]["adversarial_study"]["best_position"]["size"]  # the patch's side, the same on every run
         rows += [[f"P2: patch positions where p('6') < 0.5{over}", spread_over_seeds(
                      [r["important_region"]["n_below"] for r in r2s], lambda v: f"{v:.0f}")],
-                 [f"P2: 8x8 pastes of other digits' windows that change the label{over}", spread_over_seeds(
-                     [r["adversarial_study"]["every_position"]["changed"]["8"]["rate"] for r in r2s], pct)]]
+                 [f"P2: {size}x{size} pastes of other digits' windows that change the label{over}", spread_over_seeds(
+                     [r["adversarial_study"]["every_position"]["changed"][str(size)]["rate"] for r in r2s], pct)]]
     if r3 is not None:
         rows += [["P3: loss L", sig(r3["loss"], 8)],
                  ["P3: ∂L/∂b, BPTT (central differences)",

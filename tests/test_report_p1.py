@@ -44,7 +44,7 @@ def test_the_answers_carry_their_numbers(p1_run):
     held = sum(v["beats_random"] for v in d["seeds"].values())
     assert f"{held} of {len(d['seeds'])}" in parts[1][0]
     assert f"{100 * results['shift_accuracy']['-3']:.1f}%" in parts[2][0]
-    assert f"{-s['mechanism']['-3']['from_moved_features']:.2f}" in parts[2][0]
+    assert f"{s['mechanism']['-3']['from_moved_features']:+.2f}" in parts[2][0]
     cos = results["filters"]["statistics"]["conv1"]["cosine_with_initial_median"].values()
     assert f"{min(cos):.2f}" in parts[0][0]
 

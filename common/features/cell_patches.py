@@ -68,7 +68,8 @@ def responds_to(top: np.ndarray, every_mean: np.ndarray, labels: np.ndarray) -> 
             "polarity": "ink" if core_top > core_every else "background",
             "ink_offset": [dy, dx], "ink_side": side_name(dy, dx),
             "stroke_angle": angle, "stroke_coherence": coherence, "stroke": stroke_name(angle, coherence),
-            "labels": counts.tolist(), "majority": int(counts.argmax()), "majority_count": int(counts.max())}
+            "labels": counts.tolist(), "majority": int(counts.argmax()), "majority_count": int(counts.max()),
+            "strongest_digits": int(counts.sum()), "unanimous": bool(counts.max() == counts.sum())}
 
 
 def patches_at_cells(act3: np.ndarray, images: np.ndarray, labels: np.ndarray, cells: list[dict]

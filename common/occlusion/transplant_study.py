@@ -1,9 +1,9 @@
 """Problem 2 (3) as a small study: where to paste windows of other digits over a '6', and how often
 that changes the CNN's label.
 
-    study = run_study(model, judges, seed_models, images, labels, pred, index, 6, budget, rng, seed=0)
+    study = run_study(model, judges, seed_models, images, labels, pred, index, 6, 8, budget, rng, seed=0)
 
-A fixed random sample of windows per size (ADV_SIZES) is pasted over the example '6' at every
+A fixed random sample of windows per size (`paste_sizes` of the occluding patch's size) is pasted over the example '6' at every
 position, and at the positions each placement strategy picks: the k lowest cells of the '6's own
 occlusion map for a patch of the window's size filled black or white (GUIDES: where removing ink,
 or adding it, hurts most), or random ones. The same is repeated, with k random draws per window
@@ -44,12 +44,16 @@ from common.occlusion.transplant import (
     sample_windows,
 )
 
-ADV_SIZES = (6, 8, 10)  # transplanted window sizes: the assignment's 8x8 and one smaller and larger
 GUIDES = {"black-map": 0.0, "white-map": 1.0}  # guided placement: occlusion maps with these fills
 STRATEGIES = (*GUIDES, "random")
 PAIRS = {"black-map": ("black-map", "random"), "white-map": ("white-map", "random"),
          "black-vs-white": ("black-map", "white-map")}  # the comparisons: name -> (a, b), a - b
-BEST_SIZE = 8  # the assignment's patch size: its best paste position is compared with the attacks
+
+
+def paste_sizes(patch: int, side: int = 28) -> list[int]:
+    """The pasted windows' sizes: the occluding patch's, and 2 px smaller and larger where they fit
+    in 1..side. The patch's own size is the headline size: its best paste position meets the attacks."""
+    return [s for s in (patch - 2, patch, patch + 2) if 1 <= s <= side]
 
 
 def guided_positions(model: nn.Module, six: torch.Tensor, digit: int, size: int, k: int
@@ -191,27 +195,28 @@ class Study(NamedTuple):
 
 def design(budget: dict[str, int], sixes: np.ndarray, windows: dict[int, Windows]) -> dict[str, Any]:
     """What the JSON records of the study's design."""
-    return {"sizes": list(ADV_SIZES), "windows_per_size": budget["windows"],
+    return {"sizes": list(windows), "windows_per_size": budget["windows"],
             "guided_positions": budget["guided_positions"],
             "random_positions_per_window_elsewhere": budget["guided_positions"],
             "other_sixes": sixes.tolist(), "min_window_ink": MIN_WINDOW_INK, "guide_fills": GUIDES,
             "judge_majority": JUDGE_MAJORITY, "bootstrap_reps": BOOTSTRAP_REPS,
-            "ci": "95% percentile bootstrap resampling the windows (and the other 6s)",
+            "ci": {"level": 0.95, "method": "percentile bootstrap", "resampled": ["windows", "other 6s"]},
             "windows": {str(s): {"source": w.source.tolist(), "corner": w.corner.tolist()}
                         for s, w in windows.items()}}
 
 
 def run_study(model: nn.Module, judges: Sequence[nn.Module], seed_models: dict[int, nn.Module],
-              images: torch.Tensor, labels: np.ndarray, pred: np.ndarray, index: int, digit: int,
+              images: torch.Tensor, labels: np.ndarray, pred: np.ndarray, index: int, digit: int, patch: int,
               budget: dict[str, int], rng: np.random.Generator, seed: int) -> Study:
     """The study on test image `index` (a `digit`) of the test split (images [N, 1, 28, 28], true
-    labels [N], the model's labels [N]); `rng` draws the design, `seed` seeds the bootstrap.
+    labels [N], the model's labels [N]) with windows of `paste_sizes(patch)`; `rng` draws the design,
+    `seed` seeds the bootstrap.
 
     budget: "windows" per size, "guided_positions" k, "sixes" other correct digits (a sample).
     """
     k = budget["guided_positions"]
     others = np.flatnonzero((labels != digit) & (pred == labels))
-    windows = {s: sample_windows(images, others, s, budget["windows"], rng) for s in ADV_SIZES}
+    windows = {s: sample_windows(images, others, s, budget["windows"], rng) for s in paste_sizes(patch)}
     example = study_one(model, judges, images[index], digit, windows, k, None, rng)
     seeds = {f"seed_{s}": study_one(m, [], images[index], digit, windows, k, k, rng)
              for s, m in seed_models.items()}
@@ -227,5 +232,5 @@ def run_study(model: nn.Module, judges: Sequence[nn.Module], seed_models: dict[i
               "where_guides_point": where_guides_point(example, images[index, 0].numpy()),
               "agree_everywhere": agreement(versus, list(versus)),
               "seeds_agree": agreement(versus, ["example", *seeds]),
-              "best_position": best_position(example.pastes[BEST_SIZE], BEST_SIZE)}
+              "best_position": best_position(example.pastes[patch], patch)}
     return Study(record, example.pastes, windows)

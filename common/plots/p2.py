@@ -22,7 +22,7 @@ from common.plots.backend import plt
 TAB10 = [colors.to_rgb(c) for c in colors.TABLEAU_COLORS.values()]  # tab10, class k = colour k
 GALLERY = 8  # 6s shown in the gallery of individual maps
 ATTACK_NAMES = {"pgd": "PGD, ε = {eps:g}", "pgd_min": "PGD, smallest ε = {eps:.3f}",
-                "patch": "optimised 8x8 patch", "transplant": "transplanted 8x8 window"}
+                "patch": "optimised {size}x{size} patch", "transplant": "transplanted {size}x{size} window"}
 REGION_NAMES = {"top_hook": "top hook", "stem": "stem", "loop_left": "left half of the loop",
                 "loop_right": "right half of the loop", "loop": "whole loop", "hole": "hole"}
 REGION_TICKS = {"top_hook": "top\nhook", "stem": "stem", "loop_left": "loop,\nleft half",
@@ -199,8 +199,10 @@ def regions_panel(ax: plt.Axes, image: np.ndarray, regions: dict[str, np.ndarray
                         if n in share else "")) for n in REGION_COLOURS]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8.5,
               frameon=False)
-    ax.set_title("Stroke regions, found from the pixels\n"
-                 f"({region['region_definition']['method']})", fontsize=10)
+    info = region["region_definition"]
+    how = (f"closed hole of {info['hole_pixels']} px; loop = ink within {info['stroke_width_px']} px of it"
+           if info["closed_hole"] else "no closed hole; loop = lower half of the ink's rows")
+    ax.set_title(f"Stroke regions, found from the pixels\n({how})", fontsize=10)
     pixel_axes(ax)
 
 

@@ -126,7 +126,7 @@ def plot_attacks(image: np.ndarray, shown: dict[str, np.ndarray], comparison: di
         row = comparison[name]
         label = row.get("cnn_label")
         axes[0, j].imshow(shown[name], cmap="gray", vmin=0, vmax=1)
-        title = ATTACK_NAMES[name].format(**row) if name.startswith("pgd") else ATTACK_NAMES[name]
+        title = ATTACK_NAMES[name].format(**row)
         if label is None:  # the transplants: one flipping window shown, medians over all of them
             said = f"one of {row['success']['k']} flipping windows\njudges' votes not '6': {100 * row['transfer']:.0f}%"
             what = f"medians over the {row['success']['k']}"

@@ -1,0 +1,87 @@
+"""Problem 1's findings: each decision the report's words rest on, as data (the value, and where a
+threshold decides, the threshold and the outcome).
+
+    findings = p1_findings(results)   # results: p1_results.json's other fields
+
+The report only selects and formats these; it compares, sorts and sums nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+BARELY_MOVED = 0.9  # conv1 "barely moved from its start": every seed's median cosine at least this
+PATTERN_STATS = ("edge_or_bar_share", "best_cosine_median", "uniform_share_median")
+DEEPER = ("conv2", "conv3")
+PANEL = ("original", "left3", "right3")  # the '1' as is, 3 px left, 3 px right
+
+
+def seed_range(by_seed: Mapping[str, float]) -> dict[str, float]:
+    """The lowest and the highest value over the seeds."""
+    values = [float(v) for v in by_seed.values()]
+    return {"low": min(values), "high": max(values)}
+
+
+def common_side(sides: Sequence[str]) -> str:
+    """'above' or 'below' when every layer's trained seeds lie beyond the untrained range on that
+    side; 'within' when none does; else 'mixed'."""
+    kinds = set(sides)
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def filter_findings(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """(1) The seeds' range of every statistic, whether conv1 barely moved, which conv1 pattern
+    statistics leave the untrained range, the deeper layers' common side, the conv1 patterns seen."""
+    stats, against = filters["statistics"], filters["against_null"]
+    ranges = {layer: {k: seed_range(v) for k, v in by_stat.items()} for layer, by_stat in stats.items()}
+    lowest = ranges["conv1"]["cosine_with_initial_median"]["low"]
+    shared = set.intersection(*(set(against[n]) for n in DEEPER))
+    return {"ranges": ranges,
+            "conv1_start": {"lowest_cosine": lowest, "threshold": BARELY_MOVED,
+                            "barely_moved": lowest >= BARELY_MOVED},
+            "conv1_patterns_beyond_untrained": [k for k in PATTERN_STATS if against["conv1"][k] != "within"],
+            "deeper_against_untrained": {k: common_side([against[n][k] for n in DEEPER]) for k in sorted(shared)},
+            "conv1_kinds": sorted({k for c in filters["conv1_kinds_by_seed"].values() for k in c})}
+
+
+def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
+    """(2) The middle and lower thirds' share of the separation, the correct 0s and 8s, and the
+    seeds on which the chosen channels beat random ones."""
+    sep, seeds = d["separation"], d["seeds"]
+    lower = {"selection": sep["row_share"][1] + sep["row_share"][2],
+             "evaluated": sep["row_share_evaluated"][1] + sep["row_share_evaluated"][2]}
+    return {"middle_and_lower_thirds": {**lower, "carry_most": lower["evaluated"] > sep["row_share_evaluated"][0]},
+            "correct_zeros_and_eights": d["n_zero"] + d["n_eight"],
+            "seeds_beating_random": [s for s, v in seeds.items() if v["beats_random"]],
+            "seeds_not_beating_random": [s for s, v in seeds.items() if not v["beats_random"]]}
+
+
+def shift_findings(shift: Mapping[str, Any], accuracy: Mapping[str, float]) -> dict[str, Any]:
+    """(3) Whether the '1' keeps its label, on each seed and both ways; the probability of each
+    prediction shown; the shifts in order; the share of the true class's mean logit change (signed,
+    both parts) that the moved features make."""
+    stays = {s: list(v["one"]) == [1, 1, 1] for s, v in shift["seeds"].items()}
+    preds = [shift[k]["pred"] for k in PANEL]
+    plain = shift["no_augmentation"]["one"]
+    return {"prediction_unchanged_both_ways": len(set(preds)) == 1,
+            "seeds_one_stays_one": [s for s, ok in stays.items() if ok],
+            "seeds_one_changes": [s for s, ok in stays.items() if not ok],
+            "prob_of_prediction": {k: max(shift[k]["probs"]) for k in PANEL},
+            "no_augmentation_prob_of_prediction": {k: max(plain[k]["probs"]) for k in PANEL},
+            "shifts_px": sorted(int(dx) for dx in accuracy),
+            "moved_share_of_change": {dx: m["from_moved_features"] / m["true_logit_change"]
+                                      for dx, m in shift["mechanism"].items()}}
+
+
+def model_findings(recipe: Mapping[str, Any], per_class: Sequence[int]) -> dict[str, Any]:
+    """The label-smoothing target of the true class and the test set's digits per class."""
+    smooth = recipe["label_smoothing"]
+    return {"true_class_target": 1 - smooth + smooth / len(per_class),
+            "test_per_class": {"low": min(per_class), "high": max(per_class)}}
+
+
+def p1_findings(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Every decision of P1's words, from the results the script assembled."""
+    return {"filters": filter_findings(results["filters"]),
+            "discriminant": discriminant_findings(results["discriminant"]),
+            "shift": shift_findings(results["shift"], results["shift_accuracy"]),
+            "model": model_findings(results["model"]["recipe"], results["test_per_class"])}

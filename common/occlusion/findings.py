@@ -1,0 +1,138 @@
+"""Problem 2's findings: each decision the report's words rest on, as data (the value, and where a
+threshold decides, the threshold and the outcome).
+
+    findings = p2_findings(results)   # results: p2_results.json's other fields
+
+Rankings are lists of [label, count], most first (the JSON's keys are sorted, so a dict cannot
+hold an order). The report only selects and formats these; it compares, sorts and sums nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from common.occlusion.strokes import REGIONS
+
+MAIN_STROKE = 0.1  # a stroke holding at least this share of the hidden ink is one the patches hide
+UNTOUCHED = 0.005  # a stroke holding less than this share of the hidden ink is untouched
+OPENS_LOOP = 0.2  # patches that hide this much more of one loop half than the other open the loop
+RESTS_ON = 0.05  # a new label rests on a stroke when erasing it too lowers p(label) by more than this
+BACKGROUND = 0.3  # a guide's windows lie over background when less than this share of them is ink
+
+
+def ranked(counts: Mapping[str, int]) -> list[list[int]]:
+    """[[label, count], ...] most frequent first; ties by label."""
+    return sorted(([int(k), int(v)] for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0]))
+
+
+def value_range(values: np.ndarray) -> dict[str, float] | None:
+    return {"min": float(values.min()), "max": float(values.max())} if values.size else None
+
+
+def maps_findings(r: Mapping[str, Any]) -> dict[str, Any]:
+    """(1) Each probability map's range, the lowest cell of map 1, the cells per label, and how
+    map 2 relates to map 1."""
+    d = r["true_class"]
+    p_true, p_max, labels = (np.array(r[k]) for k in ("prob_true_map", "max_prob_map", "label_map"))
+    low = np.unravel_index(int(np.argmin(p_true)), p_true.shape)
+    true_cells, equal = int((labels == d).sum()), r["maps_equal_cells"]
+    values, counts = np.unique(labels, return_counts=True)
+    return {"prob_true": {**value_range(p_true), "min_cell": [int(low[0]), int(low[1])]},
+            "max_prob": value_range(p_max), "black_patch": r["fill"] == 0,
+            "label_cells": ranked(dict(zip(values.tolist(), counts.tolist()))), "true_label_cells": true_cells,
+            "maps_equal": {"everywhere": equal == labels.size, "exactly_where_true_label_wins": equal == true_cells,
+                           "max_prob_where_label_changes": value_range(p_max[labels != d])}}
+
+
+def strokes_above(shares: Mapping[str, float], threshold: float) -> dict[str, Any]:
+    """The strokes whose share is at least `threshold`, largest first."""
+    names = sorted((n for n in REGIONS if shares[n] >= threshold), key=lambda n: -shares[n])
+    return {"threshold": threshold, "strokes": names}
+
+
+def strokes_findings(reg: Mapping[str, Any]) -> dict[str, Any]:
+    """(2) The strokes the critical patches hide and those they leave, on the example's CNN and on
+    the CNNs of other seeds."""
+    comp = reg["composition_of_covered_ink"]
+    ours = strokes_above(comp, MAIN_STROKE)
+    other = {sd: strokes_above(v["composition_of_covered_ink"], MAIN_STROKE) for sd, v in reg["other_seeds"].items()}
+    same = {sd: set(v["strokes"]) == set(ours["strokes"]) for sd, v in other.items()}
+    return {"hidden": ours,
+            "untouched": {"threshold": UNTOUCHED, "strokes": [n for n in REGIONS if comp[n] < UNTOUCHED]},
+            "other_seeds": other,
+            "seeds_agreeing": [sd for sd, ok in same.items() if ok],
+            "seeds_differing": [sd for sd, ok in same.items() if not ok]}
+
+
+def label_change_findings(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """(2) The most frequent new label under the patch: the strokes its patches hide, whether they
+    open the loop, and the remaining strokes it rests on. {"label": None} when it never changes."""
+    if not changes:
+        return {"label": None}
+    new = max(changes, key=lambda k: changes[k]["cells"])
+    lc = changes[new]
+    hidden, also = lc["hidden_share"], lc["erase_also"]
+    lean = hidden["loop_left"] - hidden["loop_right"]
+    side = "left" if lean >= OPENS_LOOP else "right" if lean <= -OPENS_LOOP else None
+    rests = sorted((n for n in REGIONS if also[n]["prob_label"] < lc["prob_label"] - RESTS_ON),
+                   key=lambda n: also[n]["prob_label"])
+    return {"label": int(new), "cells": lc["cells"], "strokes_hidden": strokes_above(hidden, MAIN_STROKE),
+            "loop_opened": {"left_minus_right": lean, "threshold": OPENS_LOOP, "side": side},
+            "rests_on": {"drop_threshold": RESTS_ON, "strokes": rests}}
+
+
+def population_findings(pop: Mapping[str, Any]) -> dict[str, Any]:
+    """(2) Whether every correct 6 was read, and the new labels by maps and by cells."""
+    new = pop["new_labels"]
+    return {"all_sixes": pop["typicality"]["n"] == pop["correct_sixes"],
+            "maps_with_a_change": new["digits_with_any"],
+            "maps_per_label": ranked(new["digits"]), "cells_per_label": ranked(new["cells"])}
+
+
+def quarter(centre: Sequence[float], box: Sequence[int]) -> str:
+    """'upper left' .. 'lower right': where a pixel (row, col) lies in the digit's ink box."""
+    r0, c0, r1, c1 = box
+    return (("upper" if centre[0] < (r0 + r1) / 2 else "lower") + " "
+            + ("left" if centre[1] < (c0 + c1) / 2 else "right"))
+
+
+def placement_findings(study: Mapping[str, Any], box: Sequence[int], patch_label: int | None) -> dict[str, Any]:
+    """(3) At the assignment's size: where each guide's windows lie, their new labels, whether the
+    white-patch map's lie over background, and on how many of our CNNs each guide beats random."""
+    size = str(study["best_position"]["size"])
+    scopes = [sc for sc in study["versus"] if sc != "other_sixes"]
+    out: dict[str, Any] = {"size": int(size), "cnns": len(scopes)}
+    for g, w in study["where_guides_point"][size].items():
+        labels = ranked(w["new_labels"])
+        out[g] = {"quarter": quarter(w["centre"], box), "new_labels": labels,
+                  "top_label_is_the_black_patch_label": bool(labels) and labels[0][0] == patch_label,
+                  "over_background": {"ink_share_under": w["ink_share_under"], "threshold": BACKGROUND,
+                                      "below": w["ink_share_under"] < BACKGROUND},
+                  "cnns_beating_random": sum(study["versus"][sc][size][g]["verdict"] == "higher" for sc in scopes)}
+    return out
+
+
+def judged_findings(study: Mapping[str, Any], digit: int) -> dict[str, Any]:
+    """(3) The shares of the label-changing pastes that are adversarial and relabelled, and per
+    attack the judges that do not read the true digit."""
+    size = str(study["best_position"]["size"])
+    ev = study["every_position"]
+    changed = ev["changed"][size]["k"]
+    share = lambda what: ev[what][size]["k"] / changed if changed else None  # noqa: E731
+    rows = study["comparison"]
+    return {"adversarial_share_of_changed": share("adversarial"), "relabelled_share_of_changed": share("relabelled"),
+            "judges_not_reading_true": {k: sum(v != digit for v in rows[k]["judge_labels"])
+                                        for k in ("pgd", "pgd_min", "patch") if "judge_labels" in rows[k]}}
+
+
+def p2_findings(r: Mapping[str, Any]) -> dict[str, Any]:
+    """Every decision of P2's words, from the results the script assembled."""
+    reg, study = r["important_region"], r["adversarial_study"]
+    change = label_change_findings(reg["label_changes"])
+    smooth = r["model"]["label_smoothing"]
+    return {"maps": maps_findings(r), "strokes": strokes_findings(reg), "label_change": change,
+            "population": population_findings(r["population"]),
+            "placement": placement_findings(study, reg["ink_box"], change["label"]),
+            "judged": judged_findings(study, r["true_class"]),
+            "true_class_target": 1 - smooth + smooth / len(r["clean_probs"])}

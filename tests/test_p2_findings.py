@@ -1,0 +1,119 @@
+"""P2's findings (common/occlusion/findings.py) on small hand-made results, each expected value worked
+out by hand; the paste sizes follow --patch; no value of the results is a sentence."""
+import pytest
+
+from common.occlusion.findings import (
+    label_change_findings,
+    maps_findings,
+    placement_findings,
+    population_findings,
+    quarter,
+    ranked,
+    strokes_findings,
+)
+from common.occlusion.transplant_study import paste_sizes
+
+
+def test_ranked_is_most_first_with_ties_by_label():
+    assert ranked({"5": 2, "3": 7, "1": 2}) == [[3, 7], [1, 2], [5, 2]]
+
+
+def test_maps_findings_on_a_three_by_three_map():
+    p_true = [[0.9, 0.2, 0.8], [0.4, 0.7, 0.95], [0.6, 0.1, 0.9]]
+    label = [[6, 3, 6], [5, 6, 6], [6, 3, 6]]
+    p_max = [[0.9, 0.5, 0.8], [0.45, 0.7, 0.95], [0.6, 0.85, 0.9]]
+    r = {"true_class": 6, "prob_true_map": p_true, "max_prob_map": p_max, "label_map": label,
+         "maps_equal_cells": 6, "fill": 0.0}
+    f = maps_findings(r)
+    assert f["prob_true"] == {"min": 0.1, "max": 0.95, "min_cell": [2, 1]}
+    assert f["max_prob"] == {"min": 0.45, "max": 0.95}
+    assert f["label_cells"] == [[6, 6], [3, 2], [5, 1]] and f["true_label_cells"] == 6
+    assert f["maps_equal"] == {"everywhere": False, "exactly_where_true_label_wins": True,
+                               "max_prob_where_label_changes": {"min": 0.45, "max": 0.85}}
+    assert f["black_patch"] is True
+
+
+def composition(**shares):
+    return {n: shares.get(n, 0.0) for n in ("top_hook", "stem", "loop_left", "loop_right")}
+
+
+def test_strokes_findings_by_hand():
+    reg = {"composition_of_covered_ink": composition(stem=0.55, loop_left=0.40, loop_right=0.05),
+           "other_seeds": {"1": {"composition_of_covered_ink": composition(stem=0.3, loop_left=0.65,
+                                                                           loop_right=0.05)},
+                           "2": {"composition_of_covered_ink": composition(stem=0.95, loop_left=0.05)}}}
+    f = strokes_findings(reg)
+    assert f["hidden"] == {"threshold": 0.1, "strokes": ["stem", "loop_left"]}
+    assert f["untouched"] == {"threshold": 0.005, "strokes": ["top_hook"]}
+    assert f["other_seeds"]["1"]["strokes"] == ["loop_left", "stem"]
+    assert f["seeds_agreeing"] == ["1"] and f["seeds_differing"] == ["2"]
+
+
+def test_the_most_frequent_new_label_opens_the_loop_and_rests_on_what_is_left():
+    erased = {"top_hook": 0.44, "stem": 0.30, "loop_left": 0.50, "loop_right": 0.20}
+    changes = {"3": {"cells": 7, "prob_label": 0.5,
+                     "hidden_share": composition(stem=0.5, loop_left=0.38, loop_right=0.09),
+                     "erase_also": {n: {"prob_label": p} for n, p in erased.items()}},
+               "5": {"cells": 2, "prob_label": 0.4, "hidden_share": composition(),
+                     "erase_also": {n: {"prob_label": 0.4} for n in erased}}}
+    f = label_change_findings(changes)
+    assert f["label"] == 3 and f["cells"] == 7
+    assert f["strokes_hidden"]["strokes"] == ["stem", "loop_left"]
+    assert f["loop_opened"]["side"] == "left" and abs(f["loop_opened"]["left_minus_right"] - 0.29) < 1e-12
+    assert f["rests_on"]["strokes"] == ["loop_right", "stem", "top_hook"]  # 0.5 - 0.05 = 0.45 > 0.44
+    assert label_change_findings({}) == {"label": None}
+
+
+def test_population_findings_by_hand():
+    pop = {"typicality": {"n": 300}, "correct_sixes": 949,
+           "new_labels": {"digits_with_any": 5, "digits": {"3": 4, "5": 2}, "cells": {"3": 10, "5": 30}}}
+    f = population_findings(pop)
+    assert f == {"all_sixes": False, "maps_with_a_change": 5, "maps_per_label": [[3, 4], [5, 2]],
+                 "cells_per_label": [[5, 30], [3, 10]]}
+
+
+@pytest.mark.parametrize("centre, name", [((5, 6), "upper left"), ((15, 6), "lower left"),
+                                          ((5, 20), "upper right"), ((14, 14), "lower right")])
+def test_quarter_of_the_ink_box(centre, name):
+    assert quarter(centre, [4, 4, 24, 24]) == name  # the box's centre is (14, 14)
+
+
+def test_placement_counts_the_cnns_where_a_guide_beats_random():
+    verdicts = {"example": ("higher", "unclear"), "seed_1": ("higher", "higher"), "seed_2": ("lower", "higher"),
+                "other_sixes": ("higher", "higher")}
+    study = {"best_position": {"size": 8},
+             "versus": {sc: {"8": {"black-map": {"verdict": b}, "white-map": {"verdict": w}}}
+                        for sc, (b, w) in verdicts.items()},
+             "where_guides_point": {"8": {"black-map": {"centre": [15, 10], "ink_share_under": 0.6,
+                                                        "new_labels": {"3": 18, "8": 1}},
+                                          "white-map": {"centre": [7, 16], "ink_share_under": 0.2,
+                                                        "new_labels": {}}}}}
+    f = placement_findings(study, [4, 4, 24, 24], 3)
+    assert f["cnns"] == 3 and f["size"] == 8
+    assert f["black-map"]["cnns_beating_random"] == 2 and f["white-map"]["cnns_beating_random"] == 2
+    assert f["black-map"]["quarter"] == "lower left" and f["white-map"]["quarter"] == "upper right"
+    assert f["black-map"]["top_label_is_the_black_patch_label"] is True
+    assert f["white-map"]["top_label_is_the_black_patch_label"] is False
+    assert f["black-map"]["over_background"]["below"] is False and f["white-map"]["over_background"]["below"]
+
+
+@pytest.mark.parametrize("patch, sizes", [(8, [6, 8, 10]), (5, [3, 5, 7]), (2, [2, 4]), (27, [25, 27])])
+def test_paste_sizes_follow_the_patch(patch, sizes):
+    assert paste_sizes(patch) == sizes
+
+
+def test_the_study_uses_the_patch_size_and_no_value_is_a_sentence(p2_run):
+    saved = p2_run["saved"]
+    study = saved["adversarial_study"]
+    assert study["best_position"]["size"] == saved["patch"]
+    assert study["design"]["sizes"] == [saved["patch"] - 2, saved["patch"], saved["patch"] + 2]
+
+    def strings(v):
+        if isinstance(v, dict):
+            yield from (s for x in v.values() for s in strings(x))
+        elif isinstance(v, list):
+            yield from (s for x in v for s in strings(x))
+        elif isinstance(v, str):
+            yield v
+    long = [s for s in strings(saved) if len(s.split()) > 8]
+    assert not long, long[:3]
