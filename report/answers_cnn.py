@@ -6,86 +6,120 @@ statistics behind it are in evidence.md.
 from __future__ import annotations
 
 from report.answer import Answer
-from report.md import pct, prob
+from report.md import listing, pct, prob
+from report.p2 import REGION
 
 LAYERS = ("conv1", "conv2", "conv3")
 
 
+def a_digit(d) -> str:
+    """"a '3'", "an '8'": the article as the digit's name is spoken."""
+    return f"an '{d}'" if d == 8 else f"a '{d}'"
+
+
+def strokes(names) -> str:
+    """The strokes of the '6' in words: 'the stem and the loop's left half'."""
+    return listing([f"the {REGION[n]}" for n in names])
+
+
 def p1_filters(r) -> Answer:
+    f = r["findings"]["filters"]
     figures = tuple((f"p1_filters_{layer}.png", f"The filters of {layer}.") for layer in LAYERS)
+    start = (" With so little training they stayed close to their random starting values."
+             if f["conv1_start"]["barely_moved"] else "")
+    fewer = (" conv2 and conv3 changed more: each of their filters now draws most of its strength from "
+             "a few of its input maps, so the figures show each filter's strongest input kernels."
+             if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below" else
+             " conv2 and conv3 combine the maps of the layer below; the figures show each filter's "
+             "strongest input kernels.")
     return Answer(
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
         f"Our CNN has three 3x3 convolution layers and classifies {pct(r['train_accuracy'])} of its "
         f"training digits and {pct(r['test_accuracy'])} of the test digits correctly. conv1's filters "
-        "are small edge and bar detectors. conv2 and conv3 combine the maps of the layer below; each "
-        "of their filters leans on a few of its inputs, so the figures show each filter's strongest "
-        "input kernels.",
+        "are small edge and bar detectors." + start + fewer,
         figures=figures, evidence=(1, 0))
 
 
 def p1_feature_maps(r) -> Answer:
+    d = r["findings"]["discriminant"]
+    where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
+             if d["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
+    every = len(d["seeds_not_beating_random"]) == 0
+    off = (" Switching off the few channels that differ most confuses 0s with 8s far more than "
+           "switching off as many channels at random" + (", for all three trained networks." if every else "."))
     return Answer(
         "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for a correctly "
         "classified '0' and '8'. Can you tell which features tell them apart?",
         "yes: the middle and bottom of the digit",
-        "Yes. The two maps differ most in the middle and bottom rows of conv3's cells, where the 8 "
-        "has its crossing and lower loop and the 0 its open centre; the top row carries little of the "
-        "difference. Switching off the channels that differ most makes the network much less sure "
-        "which digit it sees.",
+        f"Yes: {where}, where the 8 has its crossing and lower loop and the 0 its open centre." + off,
         figures=(("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ."),),
         evidence=(1, 1))
 
 
 def p1_shift(r) -> Answer:
-    s = r["shift"]
-    same = s["left3"]["pred"] == s["original"]["pred"] and s["right3"]["pred"] == s["original"]["pred"]
-    verdict = "No." if same else "Yes."
+    s = r["findings"]["shift"]
+    pred = r["shift"]["left3"]["pred"], r["shift"]["right3"]["pred"]
+    seeds = (" The same holds for the CNNs of all three training seeds." if not s["seeds_one_changes"] else "")
     return Answer(
         "P1 (3)", "A '1' shifted three pixels each way", "Shift a correctly classified '1' three pixels "
         "left and right, filling with the nearest valid pixels. Does the prediction change?",
-        f"{verdict[:-1].lower()}: still a '{s['left3']['pred']}' and a '{s['right3']['pred']}'",
-        f"{verdict} Shifted left it is classified as a '{s['left3']['pred']}' (p = "
-        f"{prob(s['left3']['probs'][s['left3']['pred']])}), shifted right as a '{s['right3']['pred']}' "
-        f"(p = {prob(s['right3']['probs'][s['right3']['pred']])}). Convolutions move with the digit, but "
-        "the last layer has its own weights for each region of the image, so over many digits a shift "
-        "still costs some accuracy.",
-        figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),),
+        ("no: still a '1' both ways" if s["prediction_unchanged_both_ways"] else "yes"),
+        ("No. " if s["prediction_unchanged_both_ways"] else "Yes. ")
+        + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
+        f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})." + seeds
+        + " Over many digits a shift still costs accuracy: the last layer has its own weights for each "
+        "region of the image, and a shift moves the digit's features into other regions.",
+        figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
+                 ("p1_shift_accuracy.png", "Test accuracy against the size of the shift.")),
         evidence=(1, 2))
 
 
 def p2_maps(r) -> Answer:
+    m = r["findings"]["maps"]
+    others = listing([f"'{label}'" for label, _ in m["label_cells"][1:]]) or "no other digit"
+    equal = (" Map 2 equals map 1 exactly where the '6' keeps its label." if
+             m["maps_equal"]["exactly_where_true_label_wins"] else "")
     return Answer(
         "P2 (1)", "Three occlusion maps of a '6'", "Slide an 8x8 black patch over a correctly "
         "classified '6' and map p('6'), the highest probability and the label at each position.",
-        "three maps; the label stays '6' almost everywhere",
-        f"Our '6' is test digit {r['index']}. Map 1 is darkest where the patch hides the strokes that "
-        f"matter. Map 2 equals map 1 in {r['maps_equal_cells']} of {r['n_positions']} positions: "
-        "exactly where the '6' keeps its label. Map 3 shows the label, in one colour per digit. Each "
-        "probability map is stretched to its own range.",
+        f"three maps; the label stays '6' at {m['true_label_cells']} of {r['n_positions']} positions",
+        f"Our '6' is test digit {r['index']}. Map 1 is lowest where the patch hides the strokes that "
+        f"matter. The label stays '6' at {m['true_label_cells']} of {r['n_positions']} positions and "
+        f"becomes {others} elsewhere.{equal} Each probability map is stretched to its own range.",
         figures=(("p2_maps.png", "The '6' and its three occlusion maps."),), evidence=(2, 0))
 
 
 def p2_strokes(r) -> Answer:
+    s, change = r["findings"]["strokes"], r["findings"]["label_change"]
+    opened = ("" if change["label"] is None else
+              f" Where the patch opens the loop on the {change['loop_opened']['side']}, the '6' becomes a "
+              f"'{change['label']}'.")
+    agree = (" The CNNs of the other two training seeds point to the same strokes."
+             if not s["seeds_differing"] else "")
     return Answer(
         "P2 (2)", "Which parts of the '6' matter", "From the maps, which parts of the '6' matter "
-        "for recognising it?", "the stem and the loop's left side",
-        "The stem and the left side of the loop. Covering them lowers p('6') the most, and where the "
-        "patch opens the loop on the left the label becomes another digit. The top hook and the "
-        "loop's right side hardly matter. The same holds over hundreds of other 6s.",
+        "for recognising it?", strokes(s["hidden"]["strokes"]),
+        f"{strokes(s['hidden']['strokes']).capitalize()}: covering them lowers p('6') the most.{opened} "
+        f"Covering {strokes(s['untouched']['strokes'])} hardly matters.{agree}",
         figures=(("p2_regions.png", "The strokes of the '6', and the ink the most harmful patches hide."),),
         evidence=(2, 1))
 
 
 def p2_adversarial(r) -> Answer:
+    place = r["findings"]["placement"]
+    white, black = place["white-map"], place["black-map"]
+    adds = (f" Pasted over the {white['quarter']}, where the '6' has little ink, a window adds a stroke "
+            f"and the '6' most often becomes {a_digit(white['new_labels'][0][0])}." if white["new_labels"] else "")
+    hides = (f" Over the {black['quarter']}, where a black patch already hurts, it becomes a "
+             f"{a_digit(black['new_labels'][0][0])}." if black["new_labels"] else "")
+    share = r["findings"]["judged"]["adversarial_share_of_changed"]
     return Answer(
         "P2 (3)", "Adversarial images from other digits' patches", "Can covering parts of the '6' with "
-        "patches of other digits make it look like another digit to the network?",
-        "yes, for a few positions and windows",
-        "Yes, sometimes. Pasting windows cut from other digits changes the label at some positions, "
-        "most often where the map shows the '6' is fragile or where the pasted strokes add a new "
-        "one. Some of these images look like another digit to people too; others still look like a '6' "
-        "and are truly adversarial.",
-        figures=(("p2_adversarial.png", "Pasted windows and the label each image gets."),),
+        "patches of other digits make the network read another digit?", "yes, where the patch goes matters",
+        f"Yes, and where the patch goes matters.{adds}{hides} In {pct(share, 0)} of the pastes that "
+        "change the label, our other networks still read a '6': those images fool only this CNN, so "
+        "they are truly adversarial.",
+        figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),),
         evidence=(2, 2))
