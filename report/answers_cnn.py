@@ -14,7 +14,7 @@ LAYERS = ("conv1", "conv2", "conv3")
 
 def a_digit(d) -> str:
     """"a '3'", "an '8'": the article as the digit's name is spoken."""
-    return f"an '{d}'" if d == 8 else f"a '{d}'"
+    return f"an '{d}'" if str(d) == "8" else f"a '{d}'"
 
 
 def strokes(names) -> str:
@@ -46,7 +46,7 @@ def p1_feature_maps(r) -> Answer:
     d = r["findings"]["discriminant"]
     where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
              if d["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
-    every = len(d["seeds_not_beating_random"]) == 0
+    every = not d["seeds_not_beating_random"]
     off = (" Switching off the few channels that differ most confuses 0s with 8s far more than "
            "switching off as many channels at random" + (", for all three trained networks." if every else "."))
     return Answer(
