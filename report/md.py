@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
+from common.nets.sources import CLASSES
+
 ANSWER_WORDS = 120  # a sub-question's opening, before its first table, figure or <details>
 DETAILS = re.compile(r"<details>.*?</details>", re.S)
 
@@ -28,6 +30,12 @@ def prob(v: Any) -> str:
 
 def coords(v: Sequence[int]) -> str:
     return "(" + ", ".join(map(str, v)) + ")"
+
+
+def smoothing_target(smoothing: float, classes: int = CLASSES) -> float:
+    """The probability of the true class that cross-entropy with label smoothing trains towards:
+    1 - smoothing for the label, plus its share of the smoothing spread over all classes."""
+    return 1 - smoothing + smoothing / classes
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

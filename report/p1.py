@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from report import md
 from report.md import Figures, Section, answer, details, pct, prob, table
 
 SCRIPT = "p1_cnn_filters.py"
@@ -388,7 +389,7 @@ def training_choices(r) -> list[str]:
     """The recipe's choices that shape the answers, and how many test digits each class has."""
     recipe, counts = r["model"]["recipe"], r["test_per_class"]
     smooth, aug = recipe["label_smoothing"], recipe["augment_px"]
-    target = 1 - smooth + smooth / len(counts)
+    target = md.smoothing_target(smooth)
     return [f"**Label smoothing {smooth:g}.** The CNN is trained towards p = {target:.2f} for the true class, "
             "not 1, so its probabilities (P2's maps included) stay below what a plain cross-entropy would give.",
             f"**±{aug} px shifts** as augmentation make the CNN more tolerant of P1 (3)'s shifts; the CNN "

