@@ -86,10 +86,11 @@ def _machine_busy_seconds() -> float | None:
     """CPU seconds the whole machine has been busy since boot, steal included (None without /proc)."""
     try:
         with open("/proc/stat") as fh:
-            user, nice, system, idle, iowait, irq, softirq, steal = map(int, fh.readline().split()[1:9])
+            ticks = [int(v) for v in fh.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        idle, iowait = ticks[3:5]
     except (OSError, ValueError):
         return None
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")
 
 
 class OthersCPU:

@@ -1,16 +1,12 @@
 """Markdown pieces the renderers share: tables, folded blocks, the answer paragraph, numbers, figures."""
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from common.nets.sources import CLASSES
-
-ANSWER_WORDS = 120  # a sub-question's opening, before its first table, figure or <details>
-DETAILS = re.compile(r"<details>.*?</details>", re.S)
 
 
 def sig(v: Any, digits: int = 5) -> str:
@@ -53,26 +49,6 @@ def answer(text: str) -> list[str]:
 def details(summary: str, lines: Sequence[str]) -> list[str]:
     """A folded block: method, per-seed tables, population statistics."""
     return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>", ""]
-
-
-def words(text: str) -> int:
-    """Tokens that start with a letter or a digit (tables included)."""
-    return sum(1 for token in text.split() if token[0].isalnum())
-
-
-def main_body_words(text: str) -> int:
-    """Words outside <details> blocks."""
-    return words(DETAILS.sub(" ", text))
-
-
-def opening_words(lines: Sequence[str]) -> int:
-    """Words of a section before its first table, figure, <details> block or the next heading."""
-    count = 0
-    for line in lines:
-        if line.startswith(("|", "![", "<details", "_`", "#")):
-            break
-        count += words(line)
-    return count
 
 
 @dataclass

@@ -89,11 +89,3 @@ def capture(model: nn.Module, images: torch.Tensor, layers: Sequence[str] = CONV
         for h in handles:
             h.remove()
     return outputs
-
-
-def logits_from_act3(model: CNN, act3: torch.Tensor) -> torch.Tensor:
-    """Logits [N, 10] from conv3's output after batch norm and ReLU [N, 64, 7, 7]: the rest of forward.
-
-    Lets an analysis change conv3's output (for example, zero channels) without rerunning conv1-conv3.
-    """
-    return model.fc(F.max_pool2d(act3, 2).flatten(1))
