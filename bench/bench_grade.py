@@ -1,4 +1,4 @@
-"""Benchmark 6 (issue 19): grade.py's work on a class of 1,000 rows with intermediates.
+"""Benchmark 6: grade.py's work on a class of 1,000 rows with intermediates.
 
 The class: 500 students, each a P3 and a P5 row giving every value of common/grading/solution.py's KEYS
 (forward values, L, central differences, every intermediate of the backward, the update, L_new) with
