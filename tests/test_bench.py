@@ -14,6 +14,7 @@ from bench.__main__ import (
     run_one,
     write_outputs,
 )
+from bench.bench_occlusion import mm_libraries_note
 from bench.bench_standin import tree_pss_bytes
 from bench.common import interleaved, isa_label, row, stat
 from common.core.text import markers
@@ -113,3 +114,10 @@ def test_tree_memory_counts_a_child_with_its_pages():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_matmul_note_names_the_cpu_it_ran_on():
+    amd = mm_libraries_note("AMD EPYC 9B14", "AVX-512")
+    assert "on the AMD EPYC 9B14 (AVX-512) runs its AVX2 kernels" in amd
+    intel = mm_libraries_note("Intel(R) Xeon(R) Processor", "AVX-512")
+    assert "on the Intel(R) Xeon(R) Processor (AVX-512)" in intel and "AVX2" not in intel
