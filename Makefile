@@ -1,5 +1,5 @@
 # `make` installs, trains (or reuses) the CNN, runs every problem script and builds the report.
-# `make test` installs and runs the test suite. `make bench` runs the benchmarks.
+# `make test` installs, runs ruff and vulture (dead code), then the test suite. `make bench` runs the benchmarks.
 # `make readme` (maintainers only) refreshes README's results from a reference run over 3 CNN
 # training seeds; `make` and `make test` never modify a tracked file.
 PYTHON ?= python3
@@ -85,6 +85,7 @@ readme: all
 
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m vulture
 	$(PY) -m pytest -q
 
 # The occlusion goals are also measured in CPU seconds of one thread (robust on a shared machine),

@@ -57,6 +57,7 @@ from common.core.cli import (
     versions,
     write_json_atomic,
 )
+from common.core.sampling import all_or_sample
 from common.nets.cnn import predict_proba
 from common.nets.data import MNISTData, load_mnist, resolve_source
 from common.nets.flags import add_cnn_arguments, pick_correct
@@ -77,7 +78,6 @@ from common.occlusion.rates import nested, r6
 from common.occlusion.strokes import CRITICAL_P, SIX, RegionMasks, analyse_regions
 from common.occlusion.transplant import (
     adversarial_mask,
-    all_or_sample,
     correct_of_class,
     examples,
     flip_share_map,

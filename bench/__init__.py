@@ -1,1 +1,1 @@
-"""The benchmarks of issue 7: `python -m bench` (see bench/__main__.py)."""
+"""The speed benchmarks: `python -m bench` (see bench/__main__.py)."""

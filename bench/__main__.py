@@ -1,4 +1,4 @@
-"""Run the benchmarks of issue 7 and write bench/results.json, bench/results.md and the README table.
+"""Run the speed benchmarks and write bench/results.json, bench/results.md and the README table.
 
     .venv/bin/python -m bench                  # every bench/bench_*.py: 15-25 minutes on 2 CPU cores
     .venv/bin/python -m bench --only bptt      # one benchmark; the others' stored results are kept
@@ -34,7 +34,7 @@ from common.core.cli import ROOT, Parser, write_atomic, write_json_atomic
 from common.core.text import markers, splice
 
 BENCH_DIR = Path(__file__).resolve().parent
-ORDER = ("occlusion", "training", "bptt", "pipeline", "standin")  # the issues' numbering, 1 to 5
+ORDER = ("occlusion", "training", "bptt", "pipeline", "standin")  # benchmarks 1 to 5
 
 
 def discover(folder: Path = BENCH_DIR) -> list[str]:
@@ -85,17 +85,17 @@ def machine_line(m: dict) -> str:
             f"numpy {m['numpy']}, Python {m['python']}")
 
 
-# The AVX2-only machine of issue 13 (2-core AMD EPYC, 2048² torch.mm about 105 GFLOP/s), quoted
-# from the issue: no results.json of it exists here.
-ISSUE13_AVX2 = (
-    "Quoted from issue 13, measured on a 2-core AMD EPYC with AVX2 only (2048² torch.mm about "
-    "105 GFLOP/s), with the engine before this one (the full-forward FoldedCNN); not measured here:",
+# Figures quoted from a machine that no results.json here holds.
+AVX2_QUOTED_SOURCE = "a 2-core AMD EPYC with AVX2 only, measured 2026-11-30"
+AVX2_QUOTED = (
+    f"Quoted, not measured by this command: {AVX2_QUOTED_SOURCE} (2048² torch.mm about 105 GFLOP/s), "
+    "with the full-forward FoldedCNN engine rather than IncrementalCNN:",
     "",
-    "| case (AVX2, as reported in the issue) | value |",
+    "| case (AVX2, quoted) | value |",
     "| --- | --- |",
     "| ours (FoldedCNN) against Captum's best | 32.9 against 13.2 maps/s: 2.5x |",
     "| FoldedCNN without the oneDNN blocked layout | 30.5 maps/s (31.8 with it) |",
-    "| the incremental-window engine of then (not adopted then) | 37.3 maps/s |",
+    "| an incremental-window prototype | 37.3 maps/s |",
     "| share of the torch.mm rate | 55% |",
     "| make: fresh clone (venv install included) / warm | 4 min 24 s / 104 s |",
     "| make DATA=mnist on a 60k stand-in | 8 min 42 s, peak RSS 2.0 GB |",
@@ -125,7 +125,7 @@ def render_details(r: dict) -> list[str]:
 
 def render_markdown(results: Sequence[dict]) -> str:
     """bench/results.md: one section per machine and instruction set (goals, table, details),
-    then the AVX2 figures quoted from issue 13."""
+    then the quoted AVX2 figures."""
     out = ["# Benchmark results", "",
            "Written by `make bench` (`python -m bench`); do not edit by hand. One section per "
            "machine and instruction set that has run it; a rerun replaces only its own machine's "
@@ -141,7 +141,7 @@ def render_markdown(results: Sequence[dict]) -> str:
         for r in group:
             out += render_details(r)
     out += render_cputime()
-    out += ["## AVX2 machine of issue 13 (as reported in the issue)", "", *ISSUE13_AVX2, ""]
+    out += [f"## Quoted: {AVX2_QUOTED_SOURCE}", "", *AVX2_QUOTED, ""]
     return "\n".join(out)
 
 
@@ -168,7 +168,7 @@ def render_cputime(path: Path = BENCH_DIR / "occlusion_cputime.json") -> list[st
 
 def render_readme_block(results: Sequence[dict]) -> str:
     """What goes between the README's bench markers: per machine, how many goals are met, and a link."""
-    lines = ["Speed and timing goals (issues 7 and 13), per machine and instruction set; tables and "
+    lines = ["Speed and timing goals, per machine and instruction set; tables and "
              "details in [`bench/results.md`](bench/results.md) (`make bench`):", ""]
     for key, group in by_machine(results).items():
         goals = [g for r in group if "error" not in r for g in r["goals"]]
@@ -217,7 +217,7 @@ def write_outputs(results: list[dict], out: Path, readme: Path | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     names = discover()
-    parser = Parser(prog="python -m bench", description="Run the benchmarks of issue 7.")
+    parser = Parser(prog="python -m bench", description="Run the speed benchmarks.")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes (seconds each, a smoke test); prints and writes nothing")
     parser.add_argument("--only", choices=names, action="append",

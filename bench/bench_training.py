@@ -279,7 +279,7 @@ def table(runs: Runs, seeds: tuple[int, ...], per_seed: list[dict], speedups: li
 
 def goals(quick: bool, runs: Runs, seeds: tuple[int, ...], per_seed: list[dict],
           speedups: list[float]) -> list[dict[str, Any]]:
-    """The issue's two goals (not judged when quick): 98.5% in 10 s, 5x the example."""
+    """The two training goals (not judged when quick): 98.5% in 10 s, 5x the example."""
     t985 = [time_to(runs["ours"][s], "test", GOAL_ACCURACY) for s in seeds]
     fast = [t for t in t985 if t is not None and t <= GOAL_SECONDS]
     return [

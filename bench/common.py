@@ -5,7 +5,7 @@ Every benchmark module `bench/bench_<name>.py` has `run(quick: bool) -> dict` re
 built with `result(...)` and `row(...)` below; `check_result` says what the harness and the tests
 rely on. Times are in seconds everywhere; "ratio" is peer / ours, so > 1 means ours is faster.
 
-The torch benchmarks time with 2 threads (the issue's setting, set by common.nets.training.torch_threads).
+The torch benchmarks time with 2 threads (the course machine's 2 cores, set by common.nets.training.torch_threads).
 Their --quick smoke runs use 1, because on a 2-core machine with a busy neighbour 2 threads run
 10-50x slower (OpenMP threads waiting on each other), and a smoke test only has to finish.
 """
@@ -86,10 +86,11 @@ def _machine_busy_seconds() -> float | None:
     """CPU seconds the whole machine has been busy since boot, steal included (None without /proc)."""
     try:
         with open("/proc/stat") as fh:
-            user, nice, system, idle, iowait, irq, softirq, steal = map(int, fh.readline().split()[1:9])
+            ticks = [int(v) for v in fh.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        idle, iowait = ticks[3:5]
     except (OSError, ValueError):
         return None
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")
 
 
 class OthersCPU:
@@ -144,7 +145,7 @@ def row(case: str, ours: Stat | None, peer: Stat | None, ratio_: float | None = 
 
 
 def goal(text: str, met: bool | None, measured: str) -> dict[str, Any]:
-    """A goal from the issue: what it asks, whether it is met (None: not measured), the numbers."""
+    """A goal: what it asks, whether it is met (None: not measured), the numbers."""
     return {"goal": text, "met": met, "measured": measured}
 
 
@@ -197,7 +198,7 @@ def load_average() -> list[float]:
 def isa_label(m: dict[str, Any]) -> str:
     """The instruction set a result was measured with, in words.
 
-    Results written before the field existed were measured on the AVX-512 EPYC of issue 7.
+    A result without the field was measured with AVX-512, the default.
     An AVX-512 CPU whose torch and oneDNN were held to AVX2 says so: it is not an AVX2 machine.
     """
     isa = m.get("isa", "AVX512")

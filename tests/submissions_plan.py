@@ -39,7 +39,7 @@ class Student(NamedTuple):
     label: str  # the expected `reading` column
     expected_mistake: str = ""
     stated: dict | None = None  # columns stating the reading
-    typed: dict | None = None  # cells written as typed here (the students, a wrong row, a comma)
+    typed: dict | None = None  # cells written as typed here (a student's own spellings, a wrong row, a comma)
     copies: bool = False  # the values are the assignment's answers, handed in on `variant`
 
 

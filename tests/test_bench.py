@@ -1,4 +1,4 @@
-"""Smoke tests of the benchmarks (issue 7): each runs at tiny sizes, no timing is asserted."""
+"""Smoke tests of the benchmarks: each runs at tiny sizes, no timing is asserted."""
 import json
 import os
 import subprocess
@@ -14,6 +14,7 @@ from bench.__main__ import (
     run_one,
     write_outputs,
 )
+from bench.bench_occlusion import mm_libraries_note
 from bench.bench_standin import tree_pss_bytes
 from bench.common import interleaved, isa_label, row, stat
 from common.core.text import markers
@@ -63,11 +64,11 @@ def test_write_outputs_merges_by_machine_and_name(tmp_path):
     write_outputs([fake("bptt", 5.0, isa="AVX2", met=False)], tmp_path, readme)  # a second machine
     stored = json.loads((tmp_path / "results.json").read_text())["benchmarks"]
     assert [(r["name"], r["machine"]["isa"]) for r in stored] == [
-        ("training", "AVX512"), ("bptt", "AVX512"), ("bptt", "AVX2")]  # the issue's order per machine
+        ("training", "AVX512"), ("bptt", "AVX512"), ("bptt", "AVX2")]  # ORDER within each machine
     assert stored[1]["rows"][0]["ours"]["median"] == 3.0
     md = (tmp_path / "results.md").read_text()
     assert md.count("## cpu, 2 cores, AVX-512\n") == 1 and "## cpu, 2 cores, AVX2 (AVX-512 CPU restricted" in md
-    assert "as reported in the issue" in md
+    assert "## Quoted: a 2-core AMD EPYC with AVX2 only, measured 2026-11-30\n" in md
     text = readme.read_text()
     block = text[text.index(start) + len(start):text.index(end)].strip().splitlines()
     assert text.startswith("a\n") and text.endswith(f"{end}\nb\n") and "old" not in text
@@ -113,3 +114,10 @@ def test_tree_memory_counts_a_child_with_its_pages():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_matmul_note_names_the_cpu_it_ran_on():
+    amd = mm_libraries_note("AMD EPYC 9B14", "AVX-512")
+    assert "on the AMD EPYC 9B14 (AVX-512) runs its AVX2 kernels" in amd
+    intel = mm_libraries_note("Intel(R) Xeon(R) Processor", "AVX-512")
+    assert "on the Intel(R) Xeon(R) Processor (AVX-512)" in intel and "AVX2" not in intel

@@ -2,10 +2,11 @@
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from common.core.cli import UserError, run
 from common.nets.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
-from common.nets.cnn import CNN, MNIST_MEAN, MNIST_STD, capture
+from common.nets.cnn import CNN, MNIST_MEAN, MNIST_STD, capture, smoothing_target
 from common.nets.data import MNISTData
 from common.nets.training import load_cnn, train_cnn
 
@@ -14,6 +15,23 @@ def test_has_three_conv_layers_and_returns_logits():
     model = CNN().eval()
     assert sum(isinstance(m, nn.Conv2d) for m in model.modules()) >= 3
     assert model(torch.rand(5, 1, 28, 28)).shape == (5, 10)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_the_smoothing_target_is_where_the_smoothed_loss_stops_pulling(smoothing):
+    """At softmax p = target for the label (the rest shared evenly), torch's smoothed cross-entropy
+    has a zero gradient; a little above or below it, the gradient pushes back."""
+    def grad_at(p_true: float) -> torch.Tensor:
+        probs = torch.full((1, 10), (1 - p_true) / 9, dtype=torch.float64)
+        probs[0, 3] = p_true
+        logits = probs.log().requires_grad_()
+        F.cross_entropy(logits, torch.tensor([3]), label_smoothing=smoothing).backward()
+        return logits.grad[0, 3]
+
+    target = smoothing_target(smoothing)
+    assert abs(grad_at(target)) < 1e-12
+    if smoothing:
+        assert grad_at(target + 0.01) > 0 > grad_at(target - 0.01)
 
 
 def test_normalisation_is_inside_the_model():

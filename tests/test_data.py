@@ -24,6 +24,7 @@ from common.nets.data import (
     official_test_set,
     shift,
 )
+from common.nets.sources import DESCRIPTIONS
 
 
 def write_idx(path, array, dims_code):
@@ -284,3 +285,17 @@ def test_auto_names_the_benchmark_stand_in_as_not_mnist(tiny_mnist_root, capsys)
     (root / "MNIST" / "raw" / "STANDIN.txt").write_text("stand-in\n")
     assert load_mnist("test", "auto", root=root).source == "mnist"
     assert "NOT MNIST" in capsys.readouterr().out
+
+
+def test_the_source_table_imports_neither_numpy_nor_torch():
+    """report/ describes the sources from common.nets.sources, so the table must stay plain text."""
+    code = "import sys, common.nets.sources; print(sorted({'numpy', 'torch'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout == "[]\n"
+
+
+def test_every_source_a_run_can_record_has_a_long_and_a_short_description(tiny_mnist_root):
+    root, _ = tiny_mnist_root
+    recorded = {load_mnist("test", "mnist", root=root).source, load_mnist("test", OFFLINE).source}
+    assert recorded == set(DESCRIPTIONS)
+    assert all(d.long and d.short and len(d.short) < len(d.long) for d in DESCRIPTIONS.values())

@@ -8,7 +8,7 @@ from helpers import random_cnn
 
 from common.features import cell_patches as cp
 from common.features import discriminant as disc
-from common.nets.cnn import CNN, capture, logits_from_act3
+from common.nets.cnn import CNN, capture
 from common.nets.data import load_mnist
 
 
@@ -32,14 +32,6 @@ def digits():
     """The first 300 official test digits: real strokes for the activation-based tests."""
     test = load_mnist("test", "mnist5k-t10k")
     return test.images[:300], test.labels[:300]
-
-
-def test_logits_from_act3_finish_the_forward_pass():
-    model = random_cnn(bn_affine=True)
-    x = torch.rand(5, 1, 28, 28)
-    with torch.no_grad():
-        np.testing.assert_allclose(logits_from_act3(model, capture(model, x, ["act3"])["act3"]),
-                                   model(x), atol=1e-5)
 
 
 def test_margin_and_accuracy_match_a_loop():

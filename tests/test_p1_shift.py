@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from helpers import random_cnn
 
-from common.core.sampling import sample_indices
+from common.core.sampling import all_or_sample, sample_indices
 from common.features import shift_study as ss
 from common.nets.cnn import capture
 from common.nets.data import MNISTData, shift
@@ -74,6 +74,19 @@ def test_sample_indices_keep_small_splits_whole_and_subsample_large_ones():
     idx = sample_indices(10_000, 1000, 0)
     assert len(idx) == len(set(idx.tolist())) == 1000 and idx.tolist() == sorted(idx.tolist())
     assert torch.equal(idx, sample_indices(10_000, 1000, 0))
+
+
+def test_all_or_sample_draws_from_the_generator_it_is_given():
+    items = np.array([3, 8, 15, 21, 40, 57, 60])
+    assert all_or_sample(items, 7, np.random.default_rng(0)) is items
+    rng = np.random.default_rng(5)
+    first, second = all_or_sample(items, 4, rng), all_or_sample(items, 4, rng)
+    for drawn in (first, second):
+        assert len(set(drawn.tolist())) == 4 and set(drawn.tolist()) <= set(items.tolist())
+        assert drawn.tolist() == sorted(drawn.tolist())
+    replay = np.random.default_rng(5)
+    replay.choice(7, 4, replace=False)  # the first draw, by position
+    assert second.tolist() == sorted(items[replay.choice(7, 4, replace=False)].tolist())
 
 
 def test_padding_check_sees_ink_in_the_border_columns():

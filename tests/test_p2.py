@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import ANSWER_WORDS, main_body_words, opening_words
 from test_p2_study import naive_crossed_bootstrap
 
 import p2_occlusion as p2
@@ -24,7 +25,7 @@ from common.occlusion.engine import check_window
 from common.occlusion.strokes import REGIONS, label_changes, stroke_regions
 from report import p2 as report_p2
 from report.fields import MissingField, Strict
-from report.md import ANSWER_WORDS, Figures, main_body_words, opening_words
+from report.md import Figures
 from report.render import NOTES
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import ANSWER_WORDS, main_body_words, opening_words
 
 import p4_experiments as p4
 from common.core.gradcheck import rel_error
@@ -24,7 +25,7 @@ from common.recurrent import esn, findings, gain, longseq
 from common.recurrent.lstm import LSTMParams
 from report import p4 as report_p4
 from report.fields import MissingField, Strict
-from report.md import ANSWER_WORDS, Figures, main_body_words, opening_words
+from report.md import Figures
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import without_field
+from helpers import ANSWER_WORDS, main_body_words, opening_words, without_field, words
 
 import answer_key
 import p3_rnn_bptt
@@ -21,7 +21,7 @@ import p5_lstm
 from common.core.cli import ROOT, UserError
 from report import build
 from report.fields import MissingField, Strict, load
-from report.md import ANSWER_WORDS, main_body_words, opening_words, sig, table, words
+from report.md import sig, table
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,11 @@ import json
 import re
 
 import pytest
+from helpers import ANSWER_WORDS, main_body_words, opening_words
 
 from report import p1 as words
 from report.fields import MissingField, Strict
-from report.md import ANSWER_WORDS, Figures, main_body_words, opening_words
+from report.md import Figures
 from report.render import NOTES, problem_lines
 
 P1_BUDGET = 900  # main-body words of the whole of P1

@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import without_field
+from helpers import ANSWER_WORDS, main_body_words, opening_words, without_field
 
 import answer_key
 import p3_rnn_bptt
 import p4_experiments
 import p5_lstm
 from common.core.cli import ROOT
-from report.md import ANSWER_WORDS, main_body_words, opening_words
 
 SECTIONS = [f"P1 ({n})" for n in (1, 2, 3)] + [f"P2 ({n})" for n in (1, 2, 3)] \
     + [f"P3 ({n})" for n in range(1, 6)] + [f"P4 ({n})" for n in (1, 2, 3)] + ["P5 "]

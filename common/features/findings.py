@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from common.nets.cnn import smoothing_target
+
 BARELY_MOVED = 0.9  # conv1 "barely moved from its start": every seed's median cosine at least this
 PATTERN_STATS = ("edge_or_bar_share", "best_cosine_median", "uniform_share_median")
 DEEPER = ("conv2", "conv3")
@@ -75,7 +77,7 @@ def shift_findings(shift: Mapping[str, Any], accuracy: Mapping[str, float]) -> d
 def model_findings(recipe: Mapping[str, Any], per_class: Sequence[int]) -> dict[str, Any]:
     """The label-smoothing target of the true class and the test set's digits per class."""
     smooth = recipe["label_smoothing"]
-    return {"true_class_target": 1 - smooth + smooth / len(per_class),
+    return {"true_class_target": smoothing_target(smooth, len(per_class)),
             "test_per_class": {"low": min(per_class), "high": max(per_class)}}
 
 

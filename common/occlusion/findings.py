@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from common.nets.cnn import smoothing_target
 from common.occlusion.strokes import REGIONS
 
 MAIN_STROKE = 0.1  # a stroke holding at least this share of the hidden ink is one the patches hide
@@ -135,4 +136,4 @@ def p2_findings(r: Mapping[str, Any]) -> dict[str, Any]:
             "population": population_findings(r["population"]),
             "placement": placement_findings(study, reg["ink_box"], change["label"]),
             "judged": judged_findings(study, r["true_class"]),
-            "true_class_target": 1 - smooth + smooth / len(r["clean_probs"])}
+            "true_class_target": smoothing_target(smooth, len(r["clean_probs"]))}

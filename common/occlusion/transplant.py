@@ -18,19 +18,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from common.core.sampling import all_or_sample
 from common.occlusion.engine import DEFAULT_CHUNK, num_positions
 from common.occlusion.judges import JUDGE_MAJORITY
 from common.occlusion.rates import r6, rate
 
 MIN_WINDOW_INK = 0.1  # a source window must hold ink worth 10% of its area
-
-
-def all_or_sample(items: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """All of `items` if there are at most n, else a sorted seeded sample of n without replacement.
-
-    (P1 has its own copy, which is moving to common/core/sampling.py; this one joins it there.)
-    """
-    return items if len(items) <= n else np.sort(rng.choice(items, n, replace=False))
 
 
 def correct_of_class(labels: np.ndarray, pred: np.ndarray, digit: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from common.core.sampling import all_or_sample
 from common.occlusion.engine import fast_inference_copy, num_positions, occlude
 from common.occlusion.judges import JUDGE_MAJORITY
 from common.occlusion.rates import (
@@ -35,7 +36,6 @@ from common.occlusion.transplant import (
     Pastes,
     Windows,
     adversarial_mask,
-    all_or_sample,
     best_position,
     changed_mask,
     classify_pastes,
