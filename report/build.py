@@ -104,8 +104,8 @@ def load_results(folder: Path) -> dict:
 def broken_links(text: str, folder: Path) -> list[str]:
     """Relative link targets in `text` that do not exist, resolved from `folder`."""
     targets = [m.group(2).partition("#")[0] for m in LINK.finditer(text)]
-    return sorted({t for t in targets if t and "://" not in t and not t.startswith("mailto:")
-                   and not (folder / t).exists()})
+    return list(dict.fromkeys(t for t in targets if t and "://" not in t and not t.startswith("mailto:")
+                              and not (folder / t).exists()))
 
 
 def parse_args(argv: Sequence[str] | None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -76,7 +77,8 @@ class Figures:
         return [line for n in names for line in (f"_`{n}`: {self.note(n)}_", "", f"![{n}]({n})", "")]
 
     def matching(self, pattern: str) -> list[str]:
-        return sorted(p.name for p in self.folder.glob(pattern))
+        """The figures with a note whose names match `pattern` and that exist, in the notes' order."""
+        return [n for n in self.notes if fnmatch(n, pattern) and (self.folder / n).exists()]
 
     def rest(self, n: int) -> list[str]:
         """Every pN_*.png not linked yet, folded, so that no figure is left out of the report."""

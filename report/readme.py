@@ -6,12 +6,13 @@ P5 are exact float64 and come from the main run.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from common.core.cli import write_atomic
 from common.core.machine import one_line as machine_line
+from common.core.seeds import agreement as seed_agreement
+from common.core.seeds import spread
 from common.core.text import splice
 from common.nets.sources import DESCRIPTIONS
 from report.fields import load
@@ -20,21 +21,20 @@ from report.md import Figures, pct, sig, table
 
 def spread_over_seeds(values: Sequence[float], fmt: Callable[[float], str]) -> str:
     """One value, or the mean and range of several: "98.6% (98.4–98.7%)"."""
-    if len(values) == 1:
-        return fmt(values[0])
-    return f"{fmt(sum(values) / len(values))} ({fmt(min(values))}–{fmt(max(values))})"
+    s = spread(values)
+    return fmt(s["mean"]) if s["n"] == 1 else f"{fmt(s['mean'])} ({fmt(s['low'])}–{fmt(s['high'])})"
 
 
 def agreement(values: Sequence[Any]) -> str:
     """"'1' on 3 of 3 seeds", or each value's count where the seeds disagree."""
-    return ", ".join(f"'{v}' on {c} of {len(values)} seed{'s' if len(values) > 1 else ''}"
-                     for v, c in Counter(values).most_common())
+    plural = "" if len(values) == 1 else "s"
+    return ", ".join(f"'{v}' on {c} of {len(values)} seed{plural}" for v, c in seed_agreement(values))
 
 
 def results_table(runs: dict[int, list], exact: dict) -> str:
     """README's table: P1/P2 rows over the runs of every training seed, P3 and P5 rows as they are."""
     r1s, r2s, r3, r5 = runs[1], runs[2], exact[3], exact[5]
-    over = f" ({len(r1s)} training seeds: mean (range))" if len(r1s) > 1 else ""
+    over = f" ({len(r1s)} training seeds: mean (range))" if len(r1s) != 1 else ""
     rows = []
     if r1s:
         rows += [[f"CNN accuracy, train / test{over}", " / ".join(
