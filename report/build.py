@@ -87,13 +87,12 @@ def build_evidence(results: dict, figs: Figures, date: str) -> str:
 
 
 def write_documents(results: dict, answer_key, folder: Path, date: str) -> dict[str, str]:
-    """Write solution.md, evidence.md, key.md and solution.pdf into `folder`; return their texts."""
+    """Write solution.md, evidence.md and key.md into `folder`; return their texts."""
     texts = {"solution.md": build_solution(results, folder),
              "evidence.md": build_evidence(results, Figures(folder, NOTES), date),
              "key.md": build_key(answer_key, results[3], results[5], command(key.SCRIPT, folder))}
     for name, text in texts.items():
         write_atomic(folder / name, text.encode())
-    write_pdf(folder / "solution.md", folder / "solution.pdf")
     return texts
 
 
@@ -129,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     date = datetime.date.today().isoformat()
     texts = write_documents(results, answer_key, args.figures, date)
     absent = [PROBLEMS[n].SCRIPT for n, r in results.items() if r is None]
-    print(f"wrote {', '.join(str(args.figures / name) for name in [*texts, 'solution.pdf'])}"
+    print(f"wrote {', '.join(str(args.figures / name) for name in texts)}"
           + (f"; not run yet: {', '.join(absent)}" if absent else ""))
     outcome = None
     if args.readme is not None:
@@ -138,4 +137,5 @@ def main(argv: Sequence[str] | None = None) -> dict:
     broken = [f"{name}: {target}" for name, text in texts.items() for target in broken_links(text, args.figures)]
     if args.check_links and broken:
         raise SystemExit(f"report: {len(broken)} link(s) to missing files in {args.figures}: {', '.join(broken)}")
+    print(f"wrote {write_pdf(args.figures / 'solution.md', args.figures / 'solution.pdf')}")
     return {"documents": list(texts), "missing_scripts": absent, "broken_links": broken, "readme": outcome}

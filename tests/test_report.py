@@ -73,12 +73,12 @@ def test_a_broken_results_file_is_fixed_by_the_command_it_names(rnn_results, tmp
     text = (rnn_results / "p3_results.json").read_text()
     (tmp_path / "p3_results.json").write_text(text[:200] if broken == "cut short" else "[1, 2]")
     done = build_in(tmp_path)
-    assert done.returncode == 2 and done.stdout == "" and not (tmp_path / "report.md").exists()
+    assert done.returncode == 2 and done.stdout == "" and not (tmp_path / "evidence.md").exists()
     assert done.stderr.count("\n") == 1 and "p3_results.json" in done.stderr
     command = re.findall(r"`([^`]+)`", done.stderr)
     assert len(command) == 1 and command[0].endswith(f"p3_rnn_bptt.py --out {tmp_path}")
     assert subprocess.run(shlex.split(command[0]), cwd=ROOT, capture_output=True).returncode == 0
-    assert build_in(tmp_path).returncode == 0 and (tmp_path / "report.md").exists()
+    assert build_in(tmp_path).returncode == 0 and (tmp_path / "evidence.md").exists()
 
 
 @pytest.mark.parametrize("n, path", [(3, ("grad_b_bptt",)), (3, ("intermediate", 0, "dL_dh")),
@@ -94,16 +94,18 @@ def test_deleting_a_field_the_renderer_reads_fails_naming_it(rnn_results, tmp_pa
 def test_not_run_problems_are_named_and_the_rest_builds(rnn_results):
     done = build_in(rnn_results)
     assert done.returncode == 0, done.stderr
-    text = (rnn_results / "report.md").read_text()
-    for script in ("p1_cnn_filters.py", "p2_occlusion.py", "p4_experiments.py"):
-        # the command that fills this folder, not figures/
-        assert f"`.venv/bin/python {script} --out {rnn_results}`" in text and script in done.stdout
-    assert "## P3:" in text and "## P5:" in text and "## Answer key for graders" in text
+    for name in ("evidence.md", "solution.md"):
+        text = (rnn_results / name).read_text()
+        for script in ("p1_cnn_filters.py", "p2_occlusion.py", "p4_experiments.py"):
+            # the command that fills this folder, not figures/
+            assert f"`.venv/bin/python {script} --out {rnn_results}`" in text and script in done.stdout
+        assert "## P3:" in text and "## P5:" in text
+    assert "## Answer key for graders" in (rnn_results / "key.md").read_text()
 
 
 def test_rnn_sections_open_with_short_answers_carrying_the_numbers(rnn_results):
     build_in(rnn_results)
-    text = (rnn_results / "report.md").read_text()
+    text = (rnn_results / "evidence.md").read_text()
     p3 = json.loads((rnn_results / "p3_results.json").read_text())
     p5 = json.loads((rnn_results / "p5_results.json").read_text())
     expected = {"P3 (1)": [sig(p3["loss"], 8), sig(p3["yhat"][2])], "P3 (2)": [sig(p3["grad_b_central"][1], 8)],
@@ -118,7 +120,7 @@ def test_rnn_sections_open_with_short_answers_carrying_the_numbers(rnn_results):
 
 def test_p3_intermediates_appear_once_each_in_the_bptt_table(rnn_results):
     build_in(rnn_results)
-    s3 = section((rnn_results / "report.md").read_text(), "P3 (3)")
+    s3 = section((rnn_results / "evidence.md").read_text(), "P3 (3)")
     p3 = json.loads((rnn_results / "p3_results.json").read_text())
     for row in p3["intermediate"]:
         for key in ("dL_dyhat", "dL_do", "dL_dh", "one_minus_h2", "dL_da"):
@@ -160,7 +162,7 @@ def test_readme_regions_are_replaced_and_the_rest_is_untouched(rnn_results, tmp_
 
 def test_p5_backward_steps_are_shown_for_every_t(rnn_results):
     build_in(rnn_results)
-    s5 = section((rnn_results / "report.md").read_text(), "P5 Outputs")
+    s5 = section((rnn_results / "evidence.md").read_text(), "P5 Outputs")
     p5 = json.loads((rnn_results / "p5_results.json").read_text())
     for row in p5["intermediate"]:
         for key in ("dL_dh", "dL_ds", "dL_df", "dL_da_f", "dL_da_g", "dL_da_q", "dL_da_z"):
@@ -171,21 +173,22 @@ def test_p5_backward_steps_are_shown_for_every_t(rnn_results):
 
 
 def key_section(text: str) -> str:
-    return text[text.index("## Answer key for graders"):text.index("## Interpretations we chose")]
+    return text[text.index("## Answer key for graders"):]
 
 
 def test_the_answer_key_is_a_grader_s_rubric(rnn_results, tmp_path):
     """What to accept for each model-dependent answer; grade.py's own tolerance; P3's log bases with
     h(0) stated once; part (2) in float32 beside float64 with the rounding bound; 5-digit vectors."""
-    from common.grading.matching import DEFAULT_RTOL, MATCH_RULE
+    from common.grading.matching import DEFAULT_RTOL
 
     build_in(rnn_results)
-    key = key_section((rnn_results / "report.md").read_text())
-    rows = json.loads((rnn_results / "answer_key.json").read_text())
+    key = key_section((rnn_results / "key.md").read_text())
+    answer_key = json.loads((rnn_results / "answer_key.json").read_text())
+    rows = answer_key["readings"]
     for part in ("P1 (3)", "P2 (2), (3)", "P4 (1)", "P4 (2)", "P4 (3)"):
         assert f"**{part}**" in key
     assert "clamp padding" in key and "fix W, U and b; learn V and c" in key and "f ≈ 1" in key
-    assert MATCH_RULE in key and f"rtol = {DEFAULT_RTOL:g}" in key
+    assert f"{DEFAULT_RTOL:g}" in key and "`grade.py` checks them" in key
     assert "### P3: the base of the logarithm" in key and "| log | ŷ(3) |" in key and "h(0) = 0." in key
     e = rows[0]
     assert f"| e | {sig(e['grad_central'])} | {sig(e['grad_central_float32'])} |" in key
@@ -195,16 +198,16 @@ def test_the_answer_key_is_a_grader_s_rubric(rnn_results, tmp_path):
     for f in rnn_results.glob("*.json"):
         (tmp_path / f.name).write_text(f.read_text())
     rows[1]["interpretation"]["h0"] = [0.5, 0.0]
-    (tmp_path / "answer_key.json").write_text(json.dumps(rows))
+    (tmp_path / "answer_key.json").write_text(json.dumps(answer_key))
     build_in(tmp_path)
-    assert "| log | h(0) | ŷ(3) |" in key_section((tmp_path / "report.md").read_text())
+    assert "| log | h(0) | ŷ(3) |" in key_section((tmp_path / "key.md").read_text())
 
 
 def test_an_answer_key_from_before_the_float32_row_names_its_script(rnn_results, tmp_path):
     for f in rnn_results.glob("*.json"):
         (tmp_path / f.name).write_text(f.read_text())
-    rows = json.loads((tmp_path / "answer_key.json").read_text())
-    del rows[0]["grad_central_float32"]
-    (tmp_path / "answer_key.json").write_text(json.dumps(rows))
+    answer_key = json.loads((tmp_path / "answer_key.json").read_text())
+    del answer_key["readings"][0]["grad_central_float32"]
+    (tmp_path / "answer_key.json").write_text(json.dumps(answer_key))
     done = build_in(tmp_path)
     assert done.returncode == 2 and "grad_central_float32" in done.stderr and "answer_key.py" in done.stderr
