@@ -243,13 +243,19 @@ class Solver:
 
     def head(self, problem: str, reading: Reading, pieces: Pieces = REFERENCE) -> np.ndarray:
         """The first HEAD[problem] values of `values`: part (1), the forward pass and L, without the backward."""
+        forward, yhat = self.forward(problem, reading, pieces.output_activation)
+        return np.append(forward, pieces.loss(yhat, reading.log))
+
+    def forward(self, problem: str, reading: Reading,
+                output_activation: str = REFERENCE.output_activation) -> tuple[np.ndarray, np.ndarray]:
+        """Part (1) but L: the forward values in KEYS order, and ŷ (T, O), read from `known` where it
+        holds the same forward."""
         known = self.known.get((problem, reading))
-        if known is not None and pieces.output_activation == REFERENCE.output_activation:  # the same forward
+        if known is not None and output_activation == REFERENCE.output_activation:
             forward = known[:HEAD[problem] - 1]
-            return np.append(forward, pieces.loss(forward[YHAT[problem]].reshape(T, O), reading.log))
-        fw = self._rnn(reading.h0, self.sheet.params.b) if problem == "p3" else \
-            self._lstm(reading, pieces.output_activation)
-        return np.append(fw.values, pieces.loss(fw.yhat, reading.log))
+            return forward, forward[YHAT[problem]].reshape(T, O)
+        fw = self._rnn(reading.h0, self.sheet.params.b) if problem == "p3" else self._lstm(reading, output_activation)
+        return fw.values, fw.yhat
 
     def _rnn(self, h0: tuple[float, ...], b: np.ndarray) -> Forward:
         """P3's forward pass at bias b, memoised on h(0) and b's bytes."""
