@@ -16,7 +16,7 @@ shares the forward passes that several readings and pieces have in common.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -218,9 +218,9 @@ class Forward(NamedTuple):
     values: np.ndarray
 
 
-def _forward_values(problem: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """The forward values of t = 1..T in KEYS order, from (T, 2) arrays keyed by name."""
-    return np.stack([arrays[name] for name in FORWARD[problem]], axis=1).reshape(-1)
+def _forward_values(problem: str, arrays: dict[str, Sequence[np.ndarray]]) -> np.ndarray:
+    """The forward values of t = 1..T in KEYS order, from each name's vectors at t = 1..T."""
+    return np.concatenate([arrays[name][t] for t in range(T) for name in FORWARD[problem]])
 
 
 Known = dict[tuple[str, "Reading"], np.ndarray]  # (problem, reading) -> the right values, read from a key
@@ -295,7 +295,7 @@ class Solver:
             h, lstm_cache = lstm_forward(self.sheet.x, np.zeros(H), p, reading.cell_activation,
                                          output_activation)
             yhat, out_cache = output_forward(h, V, c)
-            arrays = {name: np.array([getattr(st, name) for st in lstm_cache.steps]) for name in "fgqzs"}
+            arrays = {name: [getattr(st, name) for st in lstm_cache.steps] for name in "fgqzs"}
             self._forwards[key] = Forward(yhat, lstm_cache, out_cache,
                                           _forward_values("p5", arrays | {"h": h, "yhat": yhat}))
         return self._forwards[key]
