@@ -50,18 +50,28 @@ def _sheet(key: dict, path: Path) -> Sheet:
         raise UserError(f"{path}: not a key written by grade.py --make-variant ({exc})") from None
 
 
-def _row_values(row: dict, problem: str) -> np.ndarray:
-    """A key row's `values` in KEYS[problem] order (read in the file's order when it is that one)."""
-    values = row["values"]
-    if list(values) == KEYS[problem]:
+SORTED_KEYS = {p: sorted(KEYS[p]) for p in PROBLEMS}  # the order of a key that write_json_atomic wrote
+FROM_SORTED = {p: np.array([SORTED_KEYS[p].index(k) for k in KEYS[p]]) for p in PROBLEMS}
+
+
+def _row_values(row: dict, problem: str) -> np.ndarray | None:
+    """A key row's `values` in KEYS[problem] order, or None where they are not every value of KEYS.
+    Read in the file's order where that is KEYS' or sorted."""
+    values = row.get("values", ())
+    names = list(values)
+    if names == KEYS[problem]:
         return np.array(list(values.values()), dtype=float)
-    return np.array([values[k] for k in KEYS[problem]], dtype=float)
+    if names == SORTED_KEYS[problem]:
+        return np.array(list(values.values()), dtype=float)[FROM_SORTED[problem]]
+    if set(names) == set(KEYS[problem]):
+        return np.array([values[k] for k in KEYS[problem]], dtype=float)
+    return None
 
 
 def _own_values(key: dict, problem: str) -> np.ndarray | None:
     """The key's values under the assignment's reading (its first row of the problem), or None."""
     row = next((r for r in key.get("rows", []) if r.get("problem") == problem and "values" in r), None)
-    return None if row is None else _row_values(row, problem)
+    return None if row is None else np.array([row["values"][k] for k in KEYS[problem]], dtype=float)
 
 
 READINGS = [(p, r) for p in PROBLEMS for r in key_readings(p)]  # the key's rows, in its order
@@ -76,13 +86,10 @@ def _known(key: dict) -> Known:
         return {}
     known = {}
     for row, (p, reading) in zip(rows, READINGS):
-        values = row.get("values", ()) if row.get("problem") == p else ()
-        if list(values) == KEYS[p]:  # the order of a key that grade.py wrote
-            known[p, reading] = np.array(list(values.values()), dtype=float)
-        elif set(values) == set(KEYS[p]):
-            known[p, reading] = np.array([values[k] for k in KEYS[p]], dtype=float)
-        else:
+        values = _row_values(row, p) if row.get("problem") == p else None
+        if values is None:
             return {}
+        known[p, reading] = values
     return known
 
 
