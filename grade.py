@@ -17,9 +17,9 @@ Prints:    one line per row (verdict, reading, mistake, first wrong step, values
            score), then the count of each verdict; --check adds each value beside the reference.
 Example:   tests/data/submissions_example.csv (graded in tests/test_grade.py); README, "For graders".
 Runtime:   about 0.5 s of imports (--template), then, for 1,000 rows with every intermediate
-           (`python -m bench.bench_grade`, 2 CPU cores shared, load about 6): 0.9-1.6 s on the
-           assignment's numbers; 4.3-8.7 s with each row on its own variant and those 1,000 sheets in
-           --sheets (reading the 1,000 keys alone takes about 1.4 s of it).
+           (`python -m bench.bench_grade`, 2 CPU cores shared, load 6-10): 0.75-1.4 s on the
+           assignment's numbers; 3.5-6.9 s with each row on its own variant and those 1,000 sheets in
+           --sheets (reading the 1,000 keys takes 1.0-1.7 s of it, json's decoding most of that).
 
 The input and output columns are described in common/grading/submissions.py; the readings, the matching
 rule and the verdicts in common/grading/matching.py; the catalogue of mistakes in common/grading/mistakes.py; the

@@ -15,7 +15,7 @@ from common.grading.key import P3_LOGS
 from common.grading.matching import Values
 from common.grading.mistakes import PIECES
 from common.grading.sheets import Sheets
-from common.grading.solution import OWN, Solver
+from common.grading.solution import KEYS, OWN, Solver
 from common.grading.variants import (
     MIN_GRAD,
     MIN_YHAT2,
@@ -133,3 +133,23 @@ def test_a_key_s_values_are_read_by_reading_and_used(tmp_path: Path) -> None:
     values = Values(sheets.sheet_of, sheets.known_of)
     assert values.solver(3).values("p5", OWN) is known["p5", OWN]
     assert values.solver(3).values("p3", OWN, PIECES["update_sign"]) is not known["p3", OWN]
+
+
+@pytest.mark.parametrize("order", ["sorted", "keys", "shuffled"])
+def test_a_key_s_values_are_read_in_any_order(tmp_path: Path, order: str) -> None:
+    """A key row's values are read by name whatever their order in the file: sorted (as
+    write_json_atomic writes them), in KEYS order (as the benchmark writes them) or shuffled."""
+    grade.main(["--make-variant", "3", "--out-dir", str(tmp_path)])
+    path = tmp_path / "key-3.json"
+    key = json.loads(path.read_text(encoding="utf-8"))
+    rng = np.random.default_rng(0)
+    for row in key["rows"]:
+        names = {"sorted": sorted(row["values"]), "keys": list(KEYS[row["problem"]]),
+                 "shuffled": list(rng.permutation(sorted(row["values"])))}[order]
+        row["values"] = {k: row["values"][k] for k in names}
+    path.write_text(json.dumps(key), encoding="utf-8")
+    solver = Solver(draw_sheet(3))
+    known = Sheets(tmp_path, draw_sheet).known_of(3)
+    assert len(known) == 15
+    for (problem, reading), v in known.items():
+        np.testing.assert_allclose(v, solver.values(problem, reading), rtol=1e-12, atol=1e-15)

@@ -29,7 +29,14 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from common.grading.key import key_readings, rounding_bound
-from common.grading.mistakes import PIECES, Mistake, for_problem
+from common.grading.mistakes import (
+    PIECES,
+    Candidate,
+    Mistake,
+    candidate_blocks,
+    for_problem,
+    pieces_of,
+)
 from common.grading.rubric import Credit, Rubric, score
 from common.grading.solution import (
     HEAD,
@@ -95,10 +102,12 @@ def is_assignment_reading(problem: str, reading: Reading) -> bool:
     return reading.cell_activation == OWN.cell_activation and reading.log == OWN.log
 
 
+KEY_READINGS = {p: sorted(key_readings(p), key=lambda r: r != OWN) for p in PROBLEMS}  # the assignment's first
+
+
 def readings_for(problem: str, stated: Reading | None) -> list[Reading]:
     """The answer key's readings, the assignment's own first, then the student's stated one."""
-    readings = key_readings(problem)
-    readings.sort(key=lambda r: r != OWN)
+    readings = KEY_READINGS[problem]
     return readings + ([stated] if stated is not None and stated not in readings else [])
 
 
@@ -118,13 +127,6 @@ class Grade(NamedTuple):
     notes: tuple[str, ...] = ()  # credit given for carried work, intermediates missing
 
 
-class Candidate(NamedTuple):
-    """A way to compute the answers: a reading, and a catalogue entry or None (the right computation)."""
-
-    reading: Reading
-    mistake: Mistake | None
-
-
 READINGS, MISTAKES = "readings", "mistakes"  # a table's two blocks of candidates
 
 
@@ -135,36 +137,26 @@ class Table:
 
     def __init__(self, solver: Solver, problem: str, readings: Sequence[Reading]) -> None:
         self.problem, self.solver = problem, solver
-        mistakes = for_problem(problem)
-        self.blocks = {READINGS: [Candidate(r, None) for r in readings],
-                       MISTAKES: [Candidate(r, m) for r in readings for m in mistakes]}
+        self._blocks = dict(zip((READINGS, MISTAKES), candidate_blocks(tuple(readings), for_problem(problem))))
+        self.blocks = {name: block.candidates for name, block in self._blocks.items()}
         self._heads: dict[str, np.ndarray] = {}
         self._full: dict[Candidate, np.ndarray] = {}
 
-    def _pieces(self, c: Candidate):  # noqa: ANN202
-        return REFERENCE if c.mistake is None else PIECES[c.mistake.id]
-
     def heads(self, block: str) -> np.ndarray:
-        """(candidates, HEAD) part-(1) values of a block."""
+        """(candidates, HEAD) part-(1) values of a block: each distinct forward pass and loss once."""
         if block not in self._heads:
-            # part (1) depends only on the reading, the loss and h's activation: entries that change
-            # the backward alone share the reference's row
-            seen: dict[tuple, np.ndarray] = {}
-            for c in self.blocks[block]:
-                p = self._pieces(c)
-                key = (c.reading, p.loss, p.output_activation)
-                if key not in seen:
-                    seen[key] = self.solver.head(self.problem, c.reading, p)
-            self._heads[block] = np.stack([seen[(c.reading, self._pieces(c).loss, self._pieces(c).output_activation)]
-                                           for c in self.blocks[block]])
+            b = self._blocks[block]
+            forwards = [self.solver.forward(self.problem, reading, act) for reading, act in b.forwards]
+            losses = np.array([p.loss(forwards[f][1], b.forwards[f][0].log) for f, p in b.losses], dtype=float)
+            self._heads[block] = np.column_stack((np.stack([v for v, _ in forwards])[b.forward_of],
+                                                  losses[b.loss_of]))
         return self._heads[block]
 
     def full(self, c: Candidate) -> np.ndarray:
         """Every value of KEYS[problem] for one candidate."""
         if c not in self._full:
-            self._full[c] = self.solver.values(self.problem, c.reading, self._pieces(c))
+            self._full[c] = self.solver.values(self.problem, c.reading, pieces_of(c))
         return self._full[c]
-
 
 
 class Values:
@@ -190,11 +182,19 @@ class Values:
         return self._tables[key]
 
 
-def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool) -> np.ndarray:
+def rtol_part(problem: str, ref: np.ndarray, rtol: float, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """rtol·|r| of the values `idx` (KEYS[problem] indices) of each row of `ref`, 0 for b_new: the
+    part of MATCH_RULE's tolerance that depends on the right value."""
+    return rtol * np.abs(ref[:, idx]) * ~IS_STEP[problem][idx]
+
+
+def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool,
+              scaled: np.ndarray | None = None) -> np.ndarray:
     """(candidates, values) tolerances of the decided values `ans` against the rows of `ref` (each a
     candidate's values, at least through ans's largest index): MATCH_RULE, and with `banded` the
-    float32 band on central differences, from each candidate's own L."""
-    tol = np.maximum(ans.half, rtol * np.abs(ref[:, ans.idx]) * ~IS_STEP[problem][ans.idx])
+    float32 band on central differences, from each candidate's own L. `scaled`: rtol_part of every
+    value of `ref`, where the caller keeps it."""
+    tol = np.maximum(ans.half, rtol_part(problem, ref, rtol, ans.idx) if scaled is None else scaled[:, ans.idx])
     cd = IS_CENTRAL[problem][ans.idx]
     if banded and cd.any():
         band = FLOAT32_BAND_FACTOR * np.array([rounding_bound(L, "float32") for L in ref[:, INDEX[problem]["L"]]])
@@ -202,9 +202,10 @@ def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: 
     return tol
 
 
-def fits(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool = False) -> np.ndarray:
-    """(candidates, values): whether each decided value matches each row of `ref`."""
-    return np.abs(ans.value - ref[:, ans.idx]) <= tolerance(problem, ans, ref, rtol, banded)
+def fits(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool = False,
+         scaled: np.ndarray | None = None) -> np.ndarray:
+    """(candidates, values): whether each decided value matches each row of `ref` (`scaled` as in tolerance)."""
+    return np.abs(ans.value - ref[:, ans.idx]) <= tolerance(problem, ans, ref, rtol, banded, scaled)
 
 
 CENTRAL = {p: [INDEX[p][k] for k in ("grad_cd_1", "grad_cd_2") if k in INDEX[p]] for p in INDEX}
@@ -263,7 +264,7 @@ def grade(problem: str, variant: int | None, written: dict[str, Written], stated
                 break
         if g is not None:
             break
-    g = _credited(table, _wrong(table, ans, rtol, banded) if g is None else g, written, b, rtol)
+    g = _credited(table, _wrong(table, ans, rtol, banded) if g is None else g, ans, written, b, rtol)
     g = g._replace(score=score(rubric, problem, g.credit)[0], out_of=score(rubric, problem, g.credit)[1])
     finals = {INDEX[problem][k] for k in FINALS if k in INDEX[problem]}
     return g if finals & set(ans.idx.tolist()) else g._replace(verdict="incomplete")
@@ -273,13 +274,13 @@ GRADIENT_PART = {"p3": 3, "p5": 2}  # the part whose intermediates are its work
 FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
 
 
-def _credited(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> Grade:
+def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float) -> Grade:
     """The grade with its no_work parts (the gradient part without intermediates) and its carried
     parts: P3 (4) when b_new is one step of the row's own gradient, (5) when L_new is the loss at the
     row's own b_new, both after the first wrong step."""
     problem, credit, notes = table.problem, g.credit, list(g.notes)
     part = GRADIENT_PART[problem]
-    shown = {int(j) for j in decided(problem, written).idx if PART[problem][j] == part}
+    shown = set(ans.idx[PART[problem][ans.idx] == part].tolist())
     if shown and shown <= FINAL_GRADIENT[problem]:
         credit = credit._replace(no_work=frozenset({part}))
         notes.append(f"part ({part}) has final values only: its intermediates earn the rest")

@@ -20,15 +20,20 @@ the swapped piece is one that problem's solution uses.
 
 A sheet whose W (or V) is symmetric hides the matching entry: `indistinguishable` in
 common/grading/matching.py lists it for that sheet.
+
+A row is matched against candidates (`Candidate`): a reading with the right computation or with one
+entry. `candidate_blocks` lists them, and which of them share part (1): its forward pass depends only
+on the reading and h's activation, its L also on the loss.
 """
 from __future__ import annotations
 
+import functools
 import math
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from common.grading.solution import REFERENCE, USES, Pieces
+from common.grading.solution import REFERENCE, USES, Pieces, Reading
 
 LN10 = math.log(10.0)
 
@@ -135,4 +140,59 @@ def applies(mistake: Mistake, problem: str) -> bool:
 
 def for_problem(problem: str) -> tuple[Mistake, ...]:
     """The catalogue entries that apply to `problem`, in catalogue order."""
-    return tuple(m for m in CATALOGUE if applies(m, problem))
+    return _applying(problem, CATALOGUE)
+
+
+@functools.cache
+def _applying(problem: str, catalogue: tuple[Mistake, ...]) -> tuple[Mistake, ...]:
+    return tuple(m for m in catalogue if applies(m, problem))
+
+
+# ---------------------------------------------------------------------------------------------
+# The candidates a row is matched against: a reading with the right computation or one entry.
+# ---------------------------------------------------------------------------------------------
+
+
+class Candidate(NamedTuple):
+    """A way to compute the answers: a reading, and a catalogue entry or None (the right computation)."""
+
+    reading: Reading
+    mistake: Mistake | None
+
+
+def pieces_of(c: Candidate) -> Pieces:
+    return REFERENCE if c.mistake is None else PIECES[c.mistake.id]
+
+
+class Block(NamedTuple):
+    """A block's candidates, and how its part-(1) matrix is put together. Part (1) depends only on the
+    reading and h's activation (the forward pass) and on the loss, so entries that change the backward
+    alone share the reference's row: `forwards` are the distinct (reading, h's activation), `losses`
+    the distinct (index into forwards, pieces whose loss is taken), and `forward_of` and `loss_of` each
+    candidate's index into them."""
+
+    candidates: tuple[Candidate, ...]
+    forwards: tuple[tuple[Reading, str], ...]
+    losses: tuple[tuple[int, Pieces], ...]
+    forward_of: np.ndarray
+    loss_of: np.ndarray
+
+
+def _block(candidates: Sequence[Candidate]) -> Block:
+    forwards: dict[tuple[Reading, str], int] = {}
+    losses: dict[tuple[int, Callable], tuple[int, Pieces]] = {}
+    forward_of, loss_of = [], []
+    for c in candidates:
+        p = pieces_of(c)
+        f = forwards.setdefault((c.reading, p.output_activation), len(forwards))
+        forward_of.append(f)
+        loss_of.append(losses.setdefault((f, p.loss), (len(losses), p))[0])
+    return Block(tuple(candidates), tuple(forwards), tuple((f, p) for (f, _), (_, p) in losses.items()),
+                 np.array(forward_of, dtype=int), np.array(loss_of, dtype=int))
+
+
+@functools.lru_cache(maxsize=256)
+def candidate_blocks(readings: tuple[Reading, ...], mistakes: tuple[Mistake, ...]) -> tuple[Block, Block]:
+    """Every reading, then every reading with every catalogue entry of `mistakes`."""
+    return (_block([Candidate(r, None) for r in readings]),
+            _block([Candidate(r, m) for r in readings for m in mistakes]))

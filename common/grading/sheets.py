@@ -23,7 +23,7 @@ import numpy as np
 
 from common.core.cli import UserError
 from common.grading.key import key_readings
-from common.grading.matching import Answers, fits
+from common.grading.matching import Answers, fits, rtol_part
 from common.grading.solution import (
     KEYS,
     OWN,
@@ -50,22 +50,47 @@ def _sheet(key: dict, path: Path) -> Sheet:
         raise UserError(f"{path}: not a key written by grade.py --make-variant ({exc})") from None
 
 
+SORTED_KEYS = {p: sorted(KEYS[p]) for p in PROBLEMS}  # the order of a key that write_json_atomic wrote
+FROM_SORTED = {p: np.array([SORTED_KEYS[p].index(k) for k in KEYS[p]]) for p in PROBLEMS}
+
+
+def _row_values(row: dict, problem: str) -> np.ndarray | None:
+    """A key row's `values` in KEYS[problem] order, or None where they are not every value of KEYS.
+    Read in the file's order where that is KEYS' or sorted."""
+    values = row.get("values", ())
+    names = list(values)
+    if names == KEYS[problem]:
+        return np.array(list(values.values()), dtype=float)
+    if names == SORTED_KEYS[problem]:
+        return np.array(list(values.values()), dtype=float)[FROM_SORTED[problem]]
+    if set(names) == set(KEYS[problem]):
+        return np.array([values[k] for k in KEYS[problem]], dtype=float)
+    return None
+
+
 def _own_values(key: dict, problem: str) -> np.ndarray | None:
     """The key's values under the assignment's reading (its first row of the problem), or None."""
     row = next((r for r in key.get("rows", []) if r.get("problem") == problem and "values" in r), None)
-    return None if row is None else np.array([row["values"][k] for k in KEYS[problem]])
+    return None if row is None else np.array([row["values"][k] for k in KEYS[problem]], dtype=float)
+
+
+READINGS = [(p, r) for p in PROBLEMS for r in key_readings(p)]  # the key's rows, in its order
+OWN_ROWS = [(p, key_readings(p)[0]) for p in PROBLEMS]  # each problem's first row: the assignment's reading
 
 
 def _known(key: dict) -> Known:
     """The right values of the key's rows under each reading, when its rows are the answer key's, in
     key_readings' order, each with every value (`values`); otherwise none."""
-    readings = [(p, r) for p in PROBLEMS for r in key_readings(p)]
     rows = key.get("rows", [])
-    if len(rows) != len(readings) or any(r.get("problem") != p or set(r.get("values", ())) != set(KEYS[p])
-                                         for r, (p, _) in zip(rows, readings)):
+    if len(rows) != len(READINGS):
         return {}
-    return {(p, reading): np.array([row["values"][k] for k in KEYS[p]], dtype=float)
-            for row, (p, reading) in zip(rows, readings)}
+    known = {}
+    for row, (p, reading) in zip(rows, READINGS):
+        values = _row_values(row, p) if row.get("problem") == p else None
+        if values is None:
+            return {}
+        known[p, reading] = values
+    return known
 
 
 class Sheets:
@@ -81,17 +106,25 @@ class Sheets:
             self._values[problem][None] = assignment.values(problem, OWN)
         for path in sorted(folder.glob("key-*.json")) if folder else ():
             n = path.stem.removeprefix("key-")
-            if not n.isdigit():
-                continue
-            try:
-                key = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise UserError(f"{path}: cannot read the key ({exc})") from None
-            self.issued[int(n)], self._known[int(n)] = _sheet(key, path), _known(key)
-            for problem in PROBLEMS:
-                own = _own_values(key, problem)
-                self._values[problem][int(n)] = Solver(self.issued[int(n)]).values(problem, OWN) if own is None else own
+            if n.isdigit():
+                self._read(int(n), path)
         self._matrix = {p: (list(v), np.stack(list(v.values()))) for p, v in self._values.items()}
+        self._scaled: dict[tuple[str, float], np.ndarray] = {}  # rtol_part of each matrix, per rtol
+
+    def _read(self, n: int, path: Path) -> None:
+        """Sheet n from its key: the numbers, the right values under each reading, and the values
+        under the assignment's reading (computed where the key lacks them)."""
+        try:
+            with path.open(encoding="utf-8") as f:
+                key = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: cannot read the key ({exc})") from None
+        self.issued[n], self._known[n] = _sheet(key, path), _known(key)
+        for problem, reading in OWN_ROWS:
+            own = self._known[n].get((problem, reading))
+            if own is None:
+                own = _own_values(key, problem)
+            self._values[problem][n] = Solver(self.issued[n]).values(problem, OWN) if own is None else own
 
     def known_of(self, variant: int | None) -> Known:
         """The right values that the variant's key holds (none for a drawn variant or the assignment's)."""
@@ -117,7 +150,9 @@ class Sheets:
         names, matrix = self._matrix[problem]
         if not len(ans.idx):
             return ""
-        counts = fits(problem, ans, matrix, rtol).sum(axis=1)
+        if (problem, rtol) not in self._scaled:
+            self._scaled[problem, rtol] = rtol_part(problem, matrix, rtol)
+        counts = fits(problem, ans, matrix, rtol, scaled=self._scaled[problem, rtol]).sum(axis=1)
         own = fits(problem, ans, own_values[None, :], rtol).sum()
         order = np.argsort(-counts, kind="stable")
         for j in order:

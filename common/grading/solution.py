@@ -16,7 +16,7 @@ shares the forward passes that several readings and pieces have in common.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -218,9 +218,9 @@ class Forward(NamedTuple):
     values: np.ndarray
 
 
-def _forward_values(problem: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """The forward values of t = 1..T in KEYS order, from (T, 2) arrays keyed by name."""
-    return np.stack([arrays[name] for name in FORWARD[problem]], axis=1).reshape(-1)
+def _forward_values(problem: str, arrays: dict[str, Sequence[np.ndarray]]) -> np.ndarray:
+    """The forward values of t = 1..T in KEYS order, from each name's vectors at t = 1..T."""
+    return np.concatenate([arrays[name][t] for t in range(T) for name in FORWARD[problem]])
 
 
 Known = dict[tuple[str, "Reading"], np.ndarray]  # (problem, reading) -> the right values, read from a key
@@ -243,13 +243,19 @@ class Solver:
 
     def head(self, problem: str, reading: Reading, pieces: Pieces = REFERENCE) -> np.ndarray:
         """The first HEAD[problem] values of `values`: part (1), the forward pass and L, without the backward."""
+        forward, yhat = self.forward(problem, reading, pieces.output_activation)
+        return np.append(forward, pieces.loss(yhat, reading.log))
+
+    def forward(self, problem: str, reading: Reading,
+                output_activation: str = REFERENCE.output_activation) -> tuple[np.ndarray, np.ndarray]:
+        """Part (1) but L: the forward values in KEYS order, and ŷ (T, O), read from `known` where it
+        holds the same forward."""
         known = self.known.get((problem, reading))
-        if known is not None and pieces.output_activation == REFERENCE.output_activation:  # the same forward
+        if known is not None and output_activation == REFERENCE.output_activation:
             forward = known[:HEAD[problem] - 1]
-            return np.append(forward, pieces.loss(forward[YHAT[problem]].reshape(T, O), reading.log))
-        fw = self._rnn(reading.h0, self.sheet.params.b) if problem == "p3" else \
-            self._lstm(reading, pieces.output_activation)
-        return np.append(fw.values, pieces.loss(fw.yhat, reading.log))
+            return forward, forward[YHAT[problem]].reshape(T, O)
+        fw = self._rnn(reading.h0, self.sheet.params.b) if problem == "p3" else self._lstm(reading, output_activation)
+        return fw.values, fw.yhat
 
     def _rnn(self, h0: tuple[float, ...], b: np.ndarray) -> Forward:
         """P3's forward pass at bias b, memoised on h(0) and b's bytes."""
@@ -289,7 +295,7 @@ class Solver:
             h, lstm_cache = lstm_forward(self.sheet.x, np.zeros(H), p, reading.cell_activation,
                                          output_activation)
             yhat, out_cache = output_forward(h, V, c)
-            arrays = {name: np.array([getattr(st, name) for st in lstm_cache.steps]) for name in "fgqzs"}
+            arrays = {name: [getattr(st, name) for st in lstm_cache.steps] for name in "fgqzs"}
             self._forwards[key] = Forward(yhat, lstm_cache, out_cache,
                                           _forward_values("p5", arrays | {"h": h, "yhat": yhat}))
         return self._forwards[key]

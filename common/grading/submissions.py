@@ -46,7 +46,7 @@ OUTPUT_COLUMNS = ("student", "problem", "variant", "verdict", "reading", "mistak
                   "explained", "checked", "score", "out_of", "review", "note")
 LOG_WORDS = {"e": "e", "ln": "e", "10": "10", "2": "2"}
 ACTIVATIONS = ("sigmoid", "tanh")
-NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+NUMBER = re.compile(r"[+-]?(?:(\d+)\.?(\d*)|\.(\d+))(?:[eE]([+-]?\d+))?")  # whole, fraction, exponent
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -66,14 +66,13 @@ def read_number(text: str) -> Written:
     """A number as written: its value, significant digits and half a unit of its last digit.
     ValueError (with the reason) for anything else."""
     s = text.strip().replace("\u2212", "-")
-    if NUMBER.fullmatch(s) is None:
+    m = NUMBER.fullmatch(s)
+    if m is None:
         if NUMBER.fullmatch(s.replace(",", ".", 1)):
             raise ValueError("decimal comma: write a point")
         raise ValueError("not a number")
-    mantissa, _, exponent = s.lower().lstrip("+-").partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    digits = (whole + fraction).lstrip("0")
-    return Written(float(s), len(digits), 0.5 * 10.0 ** (int(exponent or 0) - len(fraction)))
+    whole, fraction, exponent = m[1] or "", m[2] or m[3] or "", m[4]
+    return Written(float(s), len((whole + fraction).lstrip("0")), 0.5 * 10.0 ** (int(exponent or 0) - len(fraction)))
 
 
 def _stated(problem: str, cells: Mapping[str, str], notes: list[str]) -> Reading | None:
