@@ -75,10 +75,12 @@ from common.occlusion.engine import fast_inference_copy
 from common.plots.p1 import (
     plot_conv1,
     plot_feature_maps,
+    plot_features,
     plot_layer_summary,
     plot_mosaic,
     plot_shift_accuracy,
     plot_shift_examples,
+    plot_strongest_inputs,
     plot_top_cells,
     plot_top_patches,
 )
@@ -214,14 +216,16 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
     save_figure(plot_conv1(weights["conv1"], drawn.filters["initial"], filters["conv1"],
                            drawn.filters["moved"]), out / "p1_filters_conv1.png")
     for name in ("conv2", "conv3"):
-        save_figure(plot_layer_summary(weights[name], name, filters[name], *drawn.filters["share_curves"][name]),
-                    out / f"p1_filters_{name}.png")
+        save_figure(plot_strongest_inputs(weights[name], name), out / f"p1_filters_{name}.png")
+        save_figure(plot_layer_summary(weights[name], name, *drawn.filters["share_curves"][name]),
+                    out / f"p1_filters_{name}_summary.png")
         save_figure(plot_mosaic(weights[name], name), out / f"p1_filters_{name}_all.png")
     test, pred, disc = drawn.test, drawn.pred, drawn.disc
     imgs = [test.images[(test.labels == k) & (pred == k), 0].mean(0).numpy() for k in (0, 8)]
     ex0, ex8 = (test.images[i, 0].numpy() for i in drawn.pair_index)
     save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share),
                 out / "p1_feature_maps.png")
+    save_figure(plot_features((ex0, ex8), disc.maps_ex, features["top_cells"]), out / "p1_features.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
     save_figure(plot_top_patches(drawn.patches["patches"], features["top_cells"], drawn.sample_labels),
