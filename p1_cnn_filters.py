@@ -65,6 +65,7 @@ from common.features.shift_study import (
     shift_mechanism,
     shift_run,
 )
+from common.features.strokes import describe_strokes
 from common.nets.cnn import CNN, CONV_LAYERS, capture, predict_proba
 from common.nets.data import MNISTData, load_mnist, resolve_source
 from common.nets.flags import add_cnn_arguments, pick_correct
@@ -74,10 +75,12 @@ from common.occlusion.engine import fast_inference_copy
 from common.plots.p1 import (
     plot_conv1,
     plot_feature_maps,
+    plot_features,
     plot_layer_summary,
     plot_mosaic,
     plot_shift_accuracy,
     plot_shift_examples,
+    plot_strongest_inputs,
     plot_top_cells,
     plot_top_patches,
 )
@@ -141,7 +144,8 @@ def discriminant_summary(disc: Discriminant, test_accuracy: float) -> dict:
 def question2(models: Models, test: MNISTData, preds: dict[int, torch.Tensor], sample: MNISTData,
               pair: torch.Tensor) -> tuple[dict, Discriminant, dict]:
     """(2) The discriminant analysis on every seed; for the reference, what each chosen cell
-    responds to (its top patches among the sample, taken at the cell)."""
+    responds to (its top patches among the sample, taken at the cell) and the stroke of the correct
+    0s and 8s under it. Drawn: the patches, and the regions' frequency maps."""
     discs, seeds = {}, {}
     for s, m in models.by_seed.items():
         own = pair if s == models.main else test.images[[pick_correct(test.labels, preds[s], k, None)
@@ -153,7 +157,10 @@ def question2(models: Models, test: MNISTData, preds: dict[int, torch.Tensor], s
     described, patches = patches_at_cells(act, sample.images[:, 0].numpy(), sample.labels.numpy(),
                                           disc.result["top_cells"])
     cells = [{**c, "responds_to": described[c["channel"]]} for c in disc.result["top_cells"]]
-    return {**disc.result, "top_cells": cells, "seeds": seeds}, disc, patches
+    correct = [test.images[(test.labels == k) & (preds[models.main] == k), 0].numpy() for k in (0, 8)]
+    strokes, cells, named, freqs = describe_strokes(cells, *correct)
+    return ({**disc.result, "top_cells": cells, "seeds": seeds, "strokes": strokes, "features": named},
+            disc, {"patches": patches, "regions": freqs})
 
 
 # ----------------------------------------------------------------------------- (3) shifts
@@ -198,7 +205,7 @@ class Drawn(NamedTuple):
     test: MNISTData
     pred: torch.Tensor
     disc: Discriminant
-    patches: dict[int, list[tuple[np.ndarray, float, int]]]
+    patches: dict                 # patches: each cell's top patches; regions: the strokes' frequency maps
     sample_labels: torch.Tensor
     shifts: dict                  # one_images, plain_curve
     pair_index: tuple[int, int]   # test indices of this '0' and this '8'
@@ -209,17 +216,19 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
     save_figure(plot_conv1(weights["conv1"], drawn.filters["initial"], filters["conv1"],
                            drawn.filters["moved"]), out / "p1_filters_conv1.png")
     for name in ("conv2", "conv3"):
-        save_figure(plot_layer_summary(weights[name], name, filters[name], *drawn.filters["share_curves"][name]),
-                    out / f"p1_filters_{name}.png")
+        save_figure(plot_strongest_inputs(weights[name], name), out / f"p1_filters_{name}.png")
+        save_figure(plot_layer_summary(weights[name], name, *drawn.filters["share_curves"][name]),
+                    out / f"p1_filters_{name}_summary.png")
         save_figure(plot_mosaic(weights[name], name), out / f"p1_filters_{name}_all.png")
     test, pred, disc = drawn.test, drawn.pred, drawn.disc
     imgs = [test.images[(test.labels == k) & (pred == k), 0].mean(0).numpy() for k in (0, 8)]
     ex0, ex8 = (test.images[i, 0].numpy() for i in drawn.pair_index)
     save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share),
                 out / "p1_feature_maps.png")
+    save_figure(plot_features((ex0, ex8), disc.maps_ex, features["top_cells"]), out / "p1_features.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
-    save_figure(plot_top_patches(drawn.patches, features["top_cells"], drawn.sample_labels),
+    save_figure(plot_top_patches(drawn.patches["patches"], features["top_cells"], drawn.sample_labels),
                 out / "p1_top_patches.png")
     titles = [f"{name}: predicted {shifts[key]['pred']} (p = {max(shifts[key]['probs']):.3f})"
               for key, name in (("original", "original"), ("left3", "3 px left"), ("right3", "3 px right"))]
@@ -292,12 +301,14 @@ def counts(labels: torch.Tensor) -> list[int]:
 
 
 def assemble_results(models: Models, test: MNISTData, sample: MNISTData, examples: dict[str, int],
-                     flagged: list[str], filters: dict, features: dict, shifts: dict) -> dict:
+                     flagged: list[str], filters: dict, features: dict, shifts: dict, train_size: int) -> dict:
     """The results JSON: the model, the data, the examples, each sub-question's numbers and the
-    findings the words rest on."""
+    findings the words rest on; train_size: the training digits (the recipe's steps follow)."""
     meta = models.meta
     recipe = {k: meta[k] for k in ("epochs", "batch_size", "max_lr", "augment_px", "threads",
                                    "label_smoothing", "optimizer") if k in meta}
+    batches = -(-train_size // meta["batch_size"])  # the last batch of an epoch may be short
+    recipe.update(train_size=train_size, batches_per_epoch=batches, sgd_steps=meta["epochs"] * batches)
     shift_keys = ("original", "left3", "right3", "no_augmentation", "padding", "mechanism", "per_class_pm3", "seeds")
     results = {
         "data_source": meta["source"], "seed": meta["seed"], "seeds_checked": list(models.by_seed),
@@ -335,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     shifts, drawn3 = question3(models, sample, one)
 
     results = assemble_results(models, test, sample, examples, [n for n, v in flags.items() if v is not None],
-                               filters, features, shifts)
+                               filters, features, shifts, len(load_mnist("train", models.meta["source"]).labels))
     save_figures(args.out, Drawn(drawn1, test, pred, disc, patches, sample.labels, drawn3,
                                  (examples["zero"], examples["eight"])), filters, features, shifts)
     write_json_atomic(args.out / "p1_results.json", results)

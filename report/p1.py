@@ -12,13 +12,16 @@ TITLE = "what a CNN trained on MNIST has learned"
 FIGURES = {
     "p1_filters_conv1.png": "P1 (1): conv1's 16 filters after training (weights written in, best pattern "
                             "above) and each filter's initial weights below it.",
-    "p1_filters_conv2.png": "P1 (1): conv2 in summary: which inputs each filter uses, how much weight its "
-                            "strongest inputs hold against untrained networks, its strongest kernels enlarged.",
-    "p1_filters_conv3.png": "P1 (1): the same summary for conv3.",
+    "p1_filters_conv2.png": "P1 (1): conv2's 32 filters, each as its 3 strongest input kernels.",
+    "p1_filters_conv3.png": "P1 (1): conv3's 64 filters, each as its 3 strongest input kernels.",
+    "p1_filters_conv2_summary.png": "P1 (1): conv2 in numbers: which inputs each filter uses, and how much weight "
+                                    "its strongest inputs hold against untrained networks.",
+    "p1_filters_conv3_summary.png": "P1 (1): the same numbers for conv3.",
     "p1_filters_conv2_all.png": "P1 (1): every conv2 kernel, one row per filter, one column per input.",
     "p1_filters_conv3_all.png": "P1 (1): every conv3 kernel, one row per filter, one column per input.",
     "p1_feature_maps.png": "P1 (2): conv3's 64 maps (after batch norm and ReLU) for this '0' and this '8' and "
                            "their difference; bottom left, each pooled cell's share of the 0-vs-8 separation.",
+    "p1_features.png": "P1 (2): the pixels each chosen conv3 cell sees, named by the stroke under them.",
     "p1_top_patches.png": "P1 (2): for each chosen channel, the test digits that drive it hardest at its cell, "
                           "as the patch the cell sees.",
     "p1_discriminant_channels.png": "P1 (2): the chosen channels' maps for this '0' and '8' and the class "
@@ -34,6 +37,10 @@ STATS = {"cosine_with_initial_median": ("median cosine with the initial weights"
          "uniform_share_median": ("median share of a kernel's squared weight in the uniform pattern", "pct"),
          "inputs_for_half_weight_median": ("inputs holding half a filter's squared weight (median)", "{:.0f}"),
          "top10pct_kernel_share": ("share of squared weight in the strongest 10% of kernels", "pct")}
+
+# Statistics measured against a network's own start: another network's start is no baseline for them.
+OWN_START = ("cosine_with_initial_median",)
+
 
 def fmt(stat: str, v: float) -> str:
     f = STATS[stat][1]
@@ -86,7 +93,9 @@ def conv1_sentence(r) -> str:
     moved = "barely moved from" if found["conv1_start"]["barely_moved"] else "moved away from"
     beyond = found["conv1_patterns_beyond_untrained"]
     null, eb = f["null"]["stats"]["conv1"], "edge_or_bar_share"
-    text = (f"conv1's 16 filters {moved} their random start (median cosine with the initial weights "
+    recipe = r["model"]["recipe"]
+    text = (f"conv1's 16 filters {moved} their random start in {recipe['sgd_steps']:,} SGD steps on "
+            f"{recipe['train_size']:,} digits (median cosine of trained and initial weights "
             f"{seeds_span(found, 'conv1', 'cosine_with_initial_median')} over the seeds). ")
     if not beyond:
         return text + (f"Their edges and bars are what untrained filters show too: "
@@ -116,9 +125,10 @@ def filter_rows(r) -> list[list[str]]:
         for k in STATS:
             if k in f["statistics"][name]:
                 n = f["null"]["stats"][name][k]
-                rows.append([name, STATS[k][0], seeds_span(found, name, k),
-                             f"{fmt(k, n['median'])} ({fmt(k, n['min'])}–{fmt(k, n['max'])})",
+                baseline = (["—", "—"] if k in OWN_START else
+                            [f"{fmt(k, n['median'])} ({fmt(k, n['min'])}–{fmt(k, n['max'])})",
                              f["against_null"][name][k]])
+                rows.append([name, STATS[k][0], seeds_span(found, name, k), *baseline])
     return rows
 
 
@@ -141,7 +151,9 @@ def p1_filters(r, figs: Figures) -> list[str]:
                 "uniform brightness; 'ink' or 'dark' is the sign with which the layer's output (after its "
                 "batch norm, whose scale sets the sign) follows the pattern. Untrained networks are the "
                 "model's own initialisation, one per seed: the network each training seed starts from. "
-                "'above'/'below': every trained seed lies beyond the untrained networks' whole range.", "",
+                "'above'/'below': every trained seed lies beyond the untrained networks' whole range. The "
+                "cosine with the initial weights compares each network with its own start, so it has no "
+                "untrained column.", "",
                 *table(["conv1 best pattern", *(f"seed {s}" for s in by_seed)], kind_rows),
                 *figs.link("p1_filters_conv3.png")]))
 
@@ -230,6 +242,35 @@ def ablation_sentence(r) -> str:
             f"{a['random_margin_after_median']:.2f} (median of {len(a['random_margins_after'])}), {tail}.")
 
 
+def strokes_sentence(d) -> str:
+    """The features in the digits' own terms, strongest first."""
+    return "They sit over " + listing(d["features"]) + "."
+
+
+def span(box) -> str:
+    """A pixel box [top, left, bottom, right] in words."""
+    return f"rows {box[0]}–{box[2]}, columns {box[1]}–{box[3]}"
+
+
+def stroke_details(d) -> list[str]:
+    """How the strokes were found, each region's box, and each cell's footprint and strokes."""
+    st = d["strokes"]
+    found = "; ".join(f"the {digit}s' {name}: {span(v['box'])}" for key, digit in (("zero", 0), ("eight", 8))
+                      for name, v in st[key]["regions"].items() if v["box"])
+    cells = [[c["channel"], f"({c['row']}, {c['col']})", span(c["footprint"]), c["stroke_zero"], c["stroke_eight"],
+              "—" if c["over_background"] else c["feature"]] for c in d["top_cells"]]
+    return [f"The strokes: a digit's holes are the background pixels (below {st['ink_threshold']:g}) that its ink "
+            "encloses, found by flooding the background from the border; the 8's crossing is the ink between its "
+            "two holes, its loops the ink above and below; the 0's open centre is its hole, its sides the ink left "
+            f"and right of it. Of the correct test digits, {st['zero']['with_holes']:,} of {st['zero']['digits']:,} "
+            f"0s and {st['eight']['with_holes']:,} of {st['eight']['digits']:,} 8s have these holes; the pixels "
+            f"that at least half of them share: {found}. A cell's footprint is its {st['rf']}x{st['rf']}-pixel "
+            "receptive field; the stroke under it is the region whose pixels it covers most (weighted toward the "
+            f"footprint's centre), or background where the regions fill less than {pct(st['named_share_min'], 0)} "
+            "of it. A cell over background in both digits names no feature.", "",
+            *table(["channel", "cell", "footprint", "stroke in the 0s", "stroke in the 8s", "feature"], cells)]
+
+
 def p1_feature_maps(r, figs: Figures) -> list[str]:
     d, found = r["discriminant"], r["findings"]["discriminant"]
     rows, a, lower = d["separation"]["row_share_evaluated"], d["ablation"], found["middle_and_lower_thirds"]
@@ -239,8 +280,8 @@ def p1_feature_maps(r, figs: Figures) -> list[str]:
             f"{pct(lower['evaluated'], 0)} of the 0-vs-8 separation as the classifier reads it (held out; "
             f"top third {pct(rows[0], 0)}). The {len(a['channels'])} channels that separate them best on half "
             f"of the {found['correct_zeros_and_eights']:,} correct test 0s and 8s fire {digit_groups(d['top_cells'])}. "
-            f"{ablation_sentence(r)} See p1_feature_maps.png and p1_top_patches.png.")
-    return (answer(lead) + figs.link("p1_feature_maps.png")
+            f"{ablation_sentence(r)} {strokes_sentence(d)} See p1_features.png.")
+    return (answer(lead) + figs.link("p1_features.png", "p1_feature_maps.png")
             + ["What each chosen channel responds to, at its cell (the patches in p1_top_patches.png):", ""]
             + channel_lines(d["top_cells"]) + [""] + figs.link("p1_top_patches.png")
             + details("Method, the numbers per channel and per seed", feature_details(r, figs)))
@@ -271,6 +312,7 @@ def feature_details(r, figs: Figures) -> list[str]:
             "The same choice and ablation on each training seed (margins on its own held-out half):", "",
             *table(["seed", "test acc.", "channels", "halves", "margin, chosen zeroed", "random (median)",
                     "top third's share"], seeds),
+            *stroke_details(d),
             *figs.link("p1_discriminant_channels.png")]
 
 

@@ -45,8 +45,12 @@ def test_p1_writes_the_results_it_returns_with_every_field_the_report_needs(p1_r
     assert sorted(int(k) for k in saved["shift_accuracy"]) == list(range(-6, 7))
     assert {p.name for p in out.glob("p1_*.png")} == {
         "p1_filters_conv1.png", "p1_filters_conv2.png", "p1_filters_conv3.png", "p1_filters_conv2_all.png",
-        "p1_filters_conv3_all.png", "p1_top_patches.png", "p1_feature_maps.png",
+        "p1_filters_conv3_all.png", "p1_filters_conv2_summary.png", "p1_filters_conv3_summary.png",
+        "p1_top_patches.png", "p1_feature_maps.png", "p1_features.png",
         "p1_discriminant_channels.png", "p1_shift.png", "p1_shift_accuracy.png"}
+    from PIL import Image
+    wide = {p.name: Image.open(p).size[0] for p in out.glob("p1_*.png") if Image.open(p).size[0] > 1600}
+    assert wide == {}  # dpi 150, tight bounding box: at most 1,600 px
     assert set(saved["filters"]["null"]["stats"]) == {"conv1", "conv2", "conv3"}
 
 

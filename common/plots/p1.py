@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from common.features.discriminant import RF
-from common.features.filters import classify_filters, kernel_norms
+from common.features.filters import kernel_norms
 from common.plots.backend import plt
 
 INK = "gray"  # 0 = black background, 1 = white ink
@@ -17,7 +17,7 @@ def digit_axes(ax: plt.Axes, img: np.ndarray, title: str) -> None:
     ax.imshow(img, cmap=INK, vmin=0, vmax=1)
     ax.set_xticks(range(0, 28, 7))
     ax.set_yticks(range(0, 28, 7))
-    ax.tick_params(labelsize=6)
+    ax.tick_params(labelsize=8)
     ax.set_title(title, fontsize=9)
 
 
@@ -46,22 +46,23 @@ def plot_conv1(weights: np.ndarray, initial: np.ndarray, kinds: list[dict], move
     n = weights.shape[0]
     half = n // 2
     lim = max(np.abs(weights).max(), np.abs(initial).max())
-    fig, axes = plt.subplots(4, half, figsize=(half * 1.45, 8.4))
+    fig, axes = plt.subplots(4, half, figsize=(half * 1.3, 8.4))
     for k in range(n):
         top, low = axes[2 * (k // half), k % half], axes[2 * (k // half) + 1, k % half]
         im = top.imshow(weights[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
         for (r, c), v in np.ndenumerate(weights[k, 0]):
-            top.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=6)
-        top.set_title(f"filter {k}\n{pattern_label(kinds[k])}\n|cos| {kinds[k]['cosine']:.2f}", fontsize=7.5)
+            top.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=8)
+        top.set_title(f"filter {k}\n{pattern_label(kinds[k])}\nmatch {kinds[k]['cosine']:.2f}", fontsize=8)
         low.imshow(initial[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        low.set_title(f"at start\n(cos {moved[k]:.2f})", fontsize=7.5)
+        low.set_title(f"at start\n(similarity {moved[k]:.2f})", fontsize=8)
         for ax in (top, low):
             ax.set_xticks([])
             ax.set_yticks([])
     fig.colorbar(im, ax=axes, shrink=0.7, label="weight (red +, blue −)")
-    fig.suptitle("conv1's 16 filters (3x3, one input) after training, and below each the same filter at "
-                 "initialisation with the cosine between them;\nabove: the pattern it matches best (|cosine|); "
-                 "ink: its output rises with white ink in the pattern, dark: with black", fontsize=10)
+    fig.suptitle("conv1's 16 filters (3x3, one input) after training, and below each the same filter at\n"
+                 "initialisation with their similarity (1: unchanged in shape); above: the pattern it matches\n"
+                 "best and how well (1: exactly); ink: its output rises with white ink in the pattern, dark: with black",
+                 fontsize=10)
     return fig
 
 
@@ -90,7 +91,7 @@ def norm_heatmap(ax: plt.Axes, norms: np.ndarray, name: str, fig: plt.Figure) ->
     for axis, n in ((ax.xaxis, i), (ax.yaxis, o)):
         axis.set_ticks(range(n), minor=True)
         axis.set_ticks(range(0, n, 4))
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=8)
     ax.set_xlabel("input channel")
     ax.set_ylabel("filter (output channel)")
     ax.set_title(f"{name}: L2 norm of each 3x3 kernel\n(bright: the filter uses that input)", fontsize=10)
@@ -102,51 +103,62 @@ def share_axes(ax: plt.Axes, trained: np.ndarray, untrained: np.ndarray, name: s
     each untrained network."""
     k = np.arange(1, len(trained) + 1)
     for i, curve in enumerate(untrained):
-        ax.plot(k, 100 * curve, color="0.7", lw=0.8, label=f"{len(untrained)} untrained networks" if i == 0 else None)
+        ax.plot(k, 100 * curve, color="0.7", lw=0.8, label=f"{len(untrained)} networks as initialised" if i == 0 else None)
     ax.plot(k, 100 * trained, "k-o", ms=3, lw=1.8, label="trained")
     ax.axhline(50, color="tab:red", lw=0.8, ls="--", label="half the weight")
     ax.set_xticks(k[::2] if len(k) > 16 else k)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=8)
     ax.set_xlabel("its k strongest inputs")
-    ax.set_ylabel("share of a filter's squared weight (%)")
+    ax.set_ylabel("share of a filter's weight energy (%)")
     ax.set_ylim(0, 101)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"{name}: how much of a filter's weight\nits strongest inputs hold (median filter)", fontsize=10)
 
 
-def strongest_kernels(fig: plt.Figure, spec, weights: np.ndarray, norms: np.ndarray, filters: list[int]) -> None:
-    """The 6 strongest kernels of each of `filters`, enlarged, each titled with its best pattern."""
-    lim = np.abs(weights).max()
-    grid = spec.subgridspec(len(filters), 6, hspace=0.6, wspace=0.3)
-    kernel_axes = []
-    for row, f in enumerate(filters):
-        inputs = np.argsort(-norms[f], kind="stable")[:6]
-        for col, (inp, kind) in enumerate(zip(inputs, classify_filters(weights[f, inputs][:, None]))):
-            a = fig.add_subplot(grid[row, col])
-            im = a.imshow(weights[f, inp], cmap="RdBu_r", vmin=-lim, vmax=lim)
-            a.set_title(f"input {inp}\n{pattern_label(kind)}", fontsize=7)
-            a.set_xticks([])
-            a.set_yticks([])
-            if col == 0:
-                a.set_ylabel(f"filter {f}", fontsize=9)
-            kernel_axes.append(a)
-    fig.colorbar(im, ax=kernel_axes, shrink=0.8, label="weight (red +, blue −)")
-
-
-def plot_layer_summary(weights: np.ndarray, name: str, spread: dict, trained_share: np.ndarray,
+def plot_layer_summary(weights: np.ndarray, name: str, trained_share: np.ndarray,
                        untrained_share: np.ndarray) -> plt.Figure:
-    """A multi-input layer [O, I, k, k] legibly: which inputs each filter uses (kernel norms), how
-    much weight its strongest inputs hold against untrained networks (curves [I] and [n, I]), and
-    the 6 strongest kernels of its 3 largest-norm filters enlarged, each with its best pattern."""
-    fig = plt.figure(figsize=(18, 6))
-    outer = fig.add_gridspec(1, 3, width_ratios=[1.0, 0.8, 1.35], wspace=0.38)
+    """A multi-input layer [O, I, k, k] in numbers: which inputs each filter uses (kernel norms) and
+    how much weight its strongest inputs hold, trained and as initialised (curves [I] and [n, I])."""
+    fig = plt.figure(figsize=(10.5, 5))
+    outer = fig.add_gridspec(1, 2, width_ratios=[1.0, 0.9], wspace=0.35)
     norm_heatmap(fig.add_subplot(outer[0]), kernel_norms(weights), name, fig)
     share_axes(fig.add_subplot(outer[1]), trained_share, untrained_share, name)
-    strongest_kernels(fig, outer[2], weights, kernel_norms(weights), spread["strongest_filters"])
-    fig.suptitle(f"{name} in summary: which of its {weights.shape[1]} inputs each of its {weights.shape[0]} "
-                 "filters uses; how concentrated that use is, trained and untrained; and the strongest "
-                 "kernels of its 3 largest-norm filters, with the pattern each matches best", fontsize=11)
+    fig.suptitle(f"{name} in numbers: which of its {weights.shape[1]} inputs each of its {weights.shape[0]} "
+                 "filters uses,\nand how concentrated that use is, trained and as initialised", fontsize=10)
+    return fig
+
+
+def strongest_inputs(weights: np.ndarray, n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Each filter's n strongest input kernels (largest L2 norm, strongest first): their input
+    channels [O, n] and the kernels [O, n, k, k]."""
+    inputs = np.argsort(-kernel_norms(weights), axis=1, kind="stable")[:, :n]
+    return inputs, np.take_along_axis(weights, inputs[:, :, None, None], axis=1)
+
+
+def plot_strongest_inputs(weights: np.ndarray, name: str, per_row: int = 6) -> plt.Figure:
+    """Each filter of a multi-input layer [O, I, k, k] as its 3 strongest input kernels side by
+    side, per_row filters a row, each labelled with its number and the 3 input channels."""
+    inputs, kernels = strongest_inputs(weights)
+    o, n, k, _ = kernels.shape
+    rows = -(-o // per_row)
+    lim = np.abs(kernels).max()
+    fig, axes = plt.subplots(rows, per_row, figsize=(10.5, 1.0 * rows + 1.0), squeeze=False)
+    for f, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if f >= o:
+            continue
+        tile = np.full((k, n * (k + 1) - 1), np.nan)
+        for j in range(n):
+            tile[:, j * (k + 1):j * (k + 1) + k] = kernels[f, j]
+        im = ax.imshow(tile, cmap=plt.get_cmap("RdBu_r").with_extremes(bad="white"), vmin=-lim, vmax=lim)
+        ax.set_title(f"filter {f}", fontsize=8)
+        ax.text(n * (k + 1) / 2 - 1, k + 0.4, "from " + ", ".join(map(str, inputs[f])), ha="center",
+                va="top", fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="weight (red +, blue −)")
+    fig.suptitle(f"{name}: each of its {o} filters shown by its {n} strongest input kernels ({k}x{k}, "
+                 f"largest first),\nthe rest of its {weights.shape[1]} inputs weigh less; "
+                 "below each: the input channels they read", fontsize=10)
     return fig
 
 
@@ -166,12 +178,12 @@ def channel_grid(fig: plt.Figure, spec, maps: np.ndarray, title: str, cmap: str,
                   cmap=plt.get_cmap(cmap).with_extremes(bad="0.6"), vmin=limits[0], vmax=limits[1],
                   interpolation="nearest")
     for i in range(c):
-        a.text((i % side) * (k + 1) - 0.35, (i // side) * (k + 1) - 0.3, str(i), fontsize=6,
+        a.text((i % side) * (k + 1) - 0.35, (i // side) * (k + 1) - 0.3, str(i), fontsize=8,
                va="top", color="white" if cmap == "magma" else "black")
         used_box(a, (i // side) * (k + 1), (i % side) * (k + 1), n_used)
     a.set_xticks([])
     a.set_yticks([])
-    a.set_title(title, fontsize=12)
+    a.set_title(title, fontsize=10)
     fig.colorbar(im, ax=a, location="bottom", shrink=0.8, pad=0.03, aspect=35).set_label(label)
 
 
@@ -181,8 +193,8 @@ def share_map_axes(fig: plt.Figure, ax: plt.Axes, share: np.ndarray) -> None:
     for (r, c), v in np.ndenumerate(share):
         ax.text(c, r, f"{round(100 * v) + 0:d}%", ha="center", va="center", fontsize=9,
                 color="black" if v > 0.6 * share.max() else "white")
-    ax.set_xticks(range(len(share)), ["left", "centre", "right"], fontsize=7)
-    ax.set_yticks(range(len(share)), ["upper", "middle", "lower"], fontsize=7)
+    ax.set_xticks(range(len(share)), ["left", "centre", "right"], fontsize=8)
+    ax.set_yticks(range(len(share)), ["upper", "middle", "lower"], fontsize=8)
     ax.set_title("the classifier's reading:\nshare of the 0-vs-8 separation\nper pooled 3x3 cell", fontsize=9)
     fig.colorbar(im, ax=ax, location="bottom", pad=0.12, label="share (%), scale fits the data")
 
@@ -193,23 +205,23 @@ def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, s
     fm0, fm8 = maps
     n_used = 2 * len(share)
     vmax, dlim = max(fm0.max(), fm8.max()), np.abs(fm8 - fm0).max()
-    fig = plt.figure(figsize=(18, 6.8))
-    outer = fig.add_gridspec(1, 4, width_ratios=[1.3, 3, 3, 3], wspace=0.12)
-    left = outer[0].subgridspec(3, 1, hspace=0.5, height_ratios=[1, 1, 1.7])
+    fig = plt.figure(figsize=(10.4, 11))
+    outer = fig.add_gridspec(2, 2, wspace=0.1, hspace=0.12)
+    left = outer[0, 0].subgridspec(2, 2, hspace=0.45, wspace=0.4)
     for r, (img, title) in enumerate(zip(digits, ("input '0'", "input '8'"))):
-        digit_axes(fig.add_subplot(left[r]), img, title)
-    share_map_axes(fig, fig.add_subplot(left[2]), share)
-    channel_grid(fig, outer[1], fm0, "conv3 activation, this '0'", "magma", (0.0, vmax), n_used,
+        digit_axes(fig.add_subplot(left[0, r]), img, title)
+    share_map_axes(fig, fig.add_subplot(left[1, :]), share)
+    channel_grid(fig, outer[0, 1], fm0, "conv3 activation, this '0'", "magma", (0.0, vmax), n_used,
                  "activation (same scale for both digits)")
-    channel_grid(fig, outer[2], fm8, "conv3 activation, this '8'", "magma", (0.0, vmax), n_used,
+    channel_grid(fig, outer[1, 0], fm8, "conv3 activation, this '8'", "magma", (0.0, vmax), n_used,
                  "activation (same scale for both digits)")
-    channel_grid(fig, outer[3], fm8 - fm0, "difference, '8' minus '0'", "PuOr_r", (-dlim, dlim), n_used,
+    channel_grid(fig, outer[1, 1], fm8 - fm0, "difference, '8' minus '0'", "PuOr_r", (-dlim, dlim), n_used,
                  "activation difference (orange: stronger for the '8')")
     fig.suptitle("Conv3 feature maps after batch norm + ReLU: 64 channels of 7x7, channel number in each "
-                 f"corner; only the {n_used}x{n_used} cells inside each dashed box reach the classifier "
-                 "(the last 2x2 max-pool drops row and column 6).\nBottom left: how much of the difference "
-                 "between the correct test 8s and 0s in logit 8 minus logit 0 each cell of conv3's pooled "
-                 "map carries (selection half)", fontsize=11)
+                 f"corner;\nonly the {n_used}x{n_used} cells inside each dashed box reach the classifier "
+                 "(the last 2x2 max-pool drops row and column 6).\nTop left, below the digits: how much of the "
+                 "difference between the correct test 8s and 0s\nin logit 8 minus logit 0 each cell of conv3's "
+                 "pooled map carries (selection half)", fontsize=10)
     return fig
 
 
@@ -237,7 +249,8 @@ def plot_top_cells(imgs: tuple[np.ndarray, ...], maps: tuple[np.ndarray, ...], c
                                 f"fires for {cell['fires_for']}s\nd = {cell['d']:+.2f}", fontsize=8)
         fig.colorbar(im, ax=axes[row].tolist(), shrink=0.85, label="activation")
     fig.suptitle("The chosen conv3 channels (their vote separates 8s from 0s best), each at its cell "
-                 "(cyan),\nwhere its activation separates them most (Cohen's d, d > 0: stronger for 8s); "
+                 "(cyan),\nwhere its activation separates them most (d: the gap in standard deviations, "
+                 "d > 0: stronger for 8s); "
                  "means over the selection half", fontsize=10)
     return fig
 
@@ -252,13 +265,13 @@ def plot_top_patches(patches: dict[int, list[tuple[np.ndarray, float, int]]], ce
     mosaic = np.full((n * (RF + gap) - gap, m * (RF + gap) - gap), np.nan)
     for i, j in np.ndindex(n, m):
         mosaic[i * (RF + gap):i * (RF + gap) + RF, j * (RF + gap):j * (RF + gap) + RF] = tiles[i, j]
-    fig, ax = plt.subplots(figsize=(1.15 * m + 1.6, 1.25 * n + 0.9))
+    fig, ax = plt.subplots(figsize=(1.25 * m + 1.6, 1.35 * n + 0.9))
     ax.imshow(mosaic, cmap=plt.get_cmap(INK).with_extremes(bad="lightsteelblue"), vmin=0, vmax=1,
               interpolation="nearest")
     for i, ch in enumerate(rows):
         for j, (_, act, idx) in enumerate(patches[ch]):
             ax.text(j * (RF + gap) + RF / 2 - 0.5, i * (RF + gap) - 0.8, f"'{int(labels[idx])}' {act:.1f}",
-                    ha="center", va="bottom", fontsize=6.5)
+                    ha="center", va="bottom", fontsize=8)
     ax.set_yticks([i * (RF + gap) + RF / 2 for i in range(n)],
                   [f"ch {c['channel']} at ({c['row']}, {c['col']})\nfires for {c['fires_for']}s"
                    for c in cells], fontsize=8)
@@ -275,7 +288,7 @@ def plot_shift_examples(images: list[np.ndarray], titles: list[str]) -> plt.Figu
         digit_axes(ax, img, title)
         ax.set_xlabel("pixel column")
     axes[0].set_ylabel("pixel row")
-    fig.suptitle("The '1' shifted with clamp (replicate) padding, and the CNN's prediction")
+    fig.suptitle("The '1' shifted with clamp padding (the nearest valid pixel), and the CNN's prediction")
     return fig
 
 
@@ -310,4 +323,41 @@ def plot_shift_accuracy(curve: dict[int, float], plain: dict[int, float], per_cl
     sizes = sorted({e["n"] for e in per_class})
     size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
     bx.set_title(f"Per class at ±3 px, with 95% intervals ({size} digits per class)", fontsize=10)
+    return fig
+
+
+def footprint_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
+    """Each cell's footprint [top, left, bottom, right] on a digit, one colour per cell, named in the
+    legend by the stroke under it in that digit (dashed: background in both digits)."""
+    for i, c in enumerate(cells):
+        top, left, bottom, right = c["footprint"]
+        ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False,
+                                   ec=plt.get_cmap("tab10")(i), lw=1.6, ls="--" if c["over_background"] else "-",
+                                   label=f"channel {c['channel']} at ({c['row']}, {c['col']}): {c[f'stroke_{digit}']}"))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
+
+
+def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict]) -> plt.Figure:
+    """This '0' and this '8' [28, 28], each with the footprints of the chosen conv3 cells named by
+    the stroke under them, beside the mean of the chosen channels' conv3 maps [2, C, 7, 7] (same
+    scale for both digits) with the cells marked."""
+    channels = [c["channel"] for c in cells]
+    summary = maps[:, channels].mean(1)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 12), width_ratios=[1, 1], gridspec_kw={"hspace": 0.75})
+    for row, (img, m, name, digit) in enumerate(zip(digits, summary, ("zero", "eight"), (0, 8))):
+        digit_axes(axes[row, 0], img, f"this '{digit}' and the input pixels each chosen cell sees")
+        axes[row, 0].tick_params(labelsize=8)
+        footprint_boxes(axes[row, 0], cells, name)
+        im = axes[row, 1].imshow(m, cmap="magma", vmin=0, vmax=summary.max())
+        for i, c in enumerate(cells):
+            axes[row, 1].add_patch(plt.Rectangle((c["col"] - 0.45 + 0.1 * (i % 3), c["row"] - 0.45 + 0.1 * (i // 3)),
+                                                 0.8, 0.8, fill=False, ec=plt.get_cmap("tab10")(i), lw=1.6))
+        axes[row, 1].set_xticks(range(m.shape[1]))
+        axes[row, 1].set_yticks(range(m.shape[0]))
+        axes[row, 1].tick_params(labelsize=8)
+        axes[row, 1].set_title(f"conv3, this '{digit}': mean of the\n{len(cells)} chosen channels (cells boxed)",
+                               fontsize=9)
+        fig.colorbar(im, ax=axes[row, 1], shrink=0.7, label="activation (same scale for both)")
+    fig.suptitle("What tells a '0' from an '8': the conv3 cells that separate them, the stroke under each "
+                 "\n(the 8's loops, holes and crossing; the 0's open centre and sides)", fontsize=10)
     return fig

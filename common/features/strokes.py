@@ -1,0 +1,187 @@
+"""The strokes of a '0' and an '8' in their own terms, and the stroke under a conv3 cell.
+
+A digit's holes are the background pixels that ink encloses: the background flooded from the
+image's border (4-connected) leaves them out. The 8 has an upper and a lower hole, and its
+crossing is the ink between them; the 0 has one hole, its open centre. The rest of the ink is
+named by where it lies: the 8's upper and lower loop (above and below the crossing's middle row),
+the 0's left and right side (left and right of its centre column).
+
+A conv3 cell's footprint is its receptive field (discriminant.RF pixels a side) clipped to the
+image. Its pixels are weighted by a tent, 1 at the footprint's centre falling to 0 at its edge (the
+pixels the cell sees through the most paths count most). The stroke under the cell is the named
+region whose pixels the footprint covers most (the tent-weighted share of the region inside it),
+or background where the named regions fill little of the footprint.
+
+Over many digits a region is a frequency map: the share of the digits that have it at each pixel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from common.features.discriminant import RF
+
+INK = 0.5            # a pixel of a class-mean image is ink from this value (of 1)
+BACKGROUND = "background"
+NAMED_SHARE = 0.25  # the named regions' least share of a footprint that is not background
+
+
+def flood(free: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The pixels of `free` [H, W] bool reachable from `seed` (within free) through 4-neighbours."""
+    reached = seed & free
+    while True:
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[:, 1:] |= reached[:, :-1]
+        grown[:, :-1] |= reached[:, 1:]
+        grown &= free
+        if (grown == reached).all():
+            return reached
+        reached = grown
+
+
+def holes(ink: np.ndarray) -> list[np.ndarray]:
+    """The holes of an ink mask [H, W]: background components the border's flood does not reach,
+    top to bottom (by their first pixel in row-major order)."""
+    border = np.zeros_like(ink)
+    border[[0, -1]] = True
+    border[:, [0, -1]] = True
+    left = ~ink & ~flood(~ink, border)
+    found = []
+    while left.any():
+        seed = np.zeros_like(ink)
+        seed.flat[np.flatnonzero(left)[0]] = True
+        found.append(flood(left, seed))
+        left &= ~found[-1]
+    return found
+
+
+def box(mask: np.ndarray) -> list[int]:
+    """[top, left, bottom, right] of a mask's pixels, inclusive."""
+    rows, cols = np.nonzero(mask)
+    return [int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())]
+
+
+def eight_regions(ink: np.ndarray) -> dict[str, np.ndarray]:
+    """An 8's named regions: its two largest holes (upper, lower), the crossing (the ink in the
+    rows between them, within the columns that either hole spans) and the loops (the other ink,
+    above and below the crossing's middle row)."""
+    found = sorted(holes(ink), key=lambda h: -h.sum())[:2]
+    if len(found) < 2:
+        raise ValueError(f"the 8 has {len(found)} hole(s), not 2, at ink threshold {INK}")
+    upper, lower = sorted(found, key=lambda h: box(h)[0])
+    (_, l1, b1, r1), (t2, l2, _, r2) = box(upper), box(lower)
+    crossing = np.zeros_like(ink)
+    crossing[b1 + 1:t2, min(l1, l2):max(r1, r2) + 1] = True
+    crossing &= ink
+    middle = (b1 + t2) // 2
+    rows = np.arange(ink.shape[0])[:, None]
+    rest = ink & ~crossing
+    return {"crossing": crossing, "upper hole": upper, "lower hole": lower,
+            "upper loop": rest & (rows <= middle), "lower loop": rest & (rows > middle)}
+
+
+def zero_regions(ink: np.ndarray) -> dict[str, np.ndarray]:
+    """A 0's named regions: its largest hole (the open centre) and its ink left and right of the
+    centre's middle column."""
+    found = sorted(holes(ink), key=lambda h: -h.sum())
+    if not found:
+        raise ValueError(f"the 0 has no hole at ink threshold {INK}")
+    centre = found[0]
+    _, left, _, right = box(centre)
+    cols = np.arange(ink.shape[1])[None, :]
+    middle = (left + right) // 2
+    return {"open centre": centre, "left side": ink & (cols <= middle), "right side": ink & (cols > middle)}
+
+
+def digit_regions(image: np.ndarray, digit: int) -> dict[str, np.ndarray] | None:
+    """The named regions of one digit [H, W] (ink: pixels from INK), None when it lacks the holes
+    (a 0 with none, an 8 with fewer than 2)."""
+    ink = image >= INK
+    try:
+        return eight_regions(ink) if digit == 8 else zero_regions(ink)
+    except ValueError:
+        return None
+
+
+def region_frequency(images: np.ndarray, digit: int) -> tuple[dict[str, np.ndarray], int]:
+    """For each named region of `digit`, the share of the digits [N, H, W] with their holes that
+    have it at each pixel [H, W]; and how many digits have their holes."""
+    found = [r for r in (digit_regions(img, digit) for img in images) if r is not None]
+    if not found:
+        raise ValueError(f"none of the {len(images)} {digit}s has the holes of a {digit}")
+    return {name: np.mean([r[name] for r in found], axis=0) for name in found[0]}, len(found)
+
+
+def summary(freq: np.ndarray) -> dict:
+    """A region's pixels held by at least half the digits, as a box and their count, and the centre
+    of its frequency map (row, col)."""
+    rows, cols = np.mgrid[:freq.shape[0], :freq.shape[1]]
+    held = freq >= 0.5
+    return {"box": box(held) if held.any() else None, "pixels": int(held.sum()),
+            "centre": [float((freq * rows).sum() / freq.sum()), float((freq * cols).sum() / freq.sum())]}
+
+
+def footprint(row: int, col: int, side: int = 28) -> list[int]:
+    """Conv3 cell (row, col)'s receptive field in input pixels, clipped to the image:
+    [top, left, bottom, right], inclusive."""
+    top, left = 4 * row - 7, 4 * col - 7
+    return [max(0, top), max(0, left), min(side - 1, top + RF - 1), min(side - 1, left + RF - 1)]
+
+
+def tent(row: int, col: int, side: int = 28) -> np.ndarray:
+    """[side, side] weights of cell (row, col)'s receptive field: 1 at its centre, falling linearly
+    to 0 at its edge (half a field away), 0 outside it."""
+    centre = np.array([4 * row - 7, 4 * col - 7]) + (RF - 1) / 2
+    axis = np.arange(side)
+    w = [np.clip(1 - np.abs(axis - c) / (RF / 2), 0, None) for c in centre]
+    return np.outer(w[0], w[1])
+
+
+def stroke_under(freq: dict[str, np.ndarray], row: int, col: int) -> dict:
+    """The named region under cell (row, col) (freq: each region's mask or frequency map [H, W]).
+
+    coverage: the tent-weighted share of each region's pixels inside the footprint (1: all of it
+    at the footprint's centre); named_share: the named regions' share of the footprint's tent
+    weight. The best-covered region names the cell, unless named_share is below NAMED_SHARE: then
+    'background'."""
+    w = tent(row, col, next(iter(freq.values())).shape[0])
+    coverage = {name: float((w * f).sum() / f.sum()) for name, f in freq.items()}
+    named = float(sum((w * f).sum() for f in freq.values()) / w.sum())
+    stroke = BACKGROUND if named < NAMED_SHARE else max(coverage, key=coverage.get)
+    return {"stroke": stroke, "coverage": coverage, "named_share": named}
+
+
+def feature_name(cell: dict) -> str:
+    """The stroke a cell tells the digits apart by, in the digits' terms: "8's crossing", "0's open
+    centre"; "no 8's upper loop" where the digit it fires for is background there."""
+    own, other = (("zero", "eight"), ("eight", "zero"))[cell["fires_for"] == 8]
+    digit = {"zero": 0, "eight": 8}
+    if cell[f"stroke_{own}"] != BACKGROUND:
+        return f"{digit[own]}'s {cell[f'stroke_{own}']}"
+    return f"no {digit[other]}'s {cell[f'stroke_{other}']}"
+
+
+def describe_strokes(cells: list[dict], zeros: np.ndarray, eights: np.ndarray
+                     ) -> tuple[dict, list[dict], list[str], dict[str, dict[str, np.ndarray]]]:
+    """The named regions of the 0s and the 8s [N, H, W]; each cell with its footprint, the stroke
+    under it in each digit and its feature's name; the features, each once, in the cells' order;
+    and the regions' frequency maps (for the figures)."""
+    freqs, regions = {}, {}
+    for name, images, digit in (("zero", zeros, 0), ("eight", eights, 8)):
+        freqs[name], found = region_frequency(images, digit)
+        regions[name] = {"digits": len(images), "with_holes": found,
+                         "regions": {k: summary(v) for k, v in freqs[name].items()}}
+    out = []
+    for c in cells:
+        under = {name: stroke_under(freqs[name], c["row"], c["col"]) for name in freqs}
+        cell = {**c, "footprint": footprint(c["row"], c["col"], zeros.shape[-1]),
+                **{f"stroke_{n}": u["stroke"] for n, u in under.items()},
+                **{f"stroke_coverage_{n}": u["coverage"] for n, u in under.items()},
+                **{f"named_share_{n}": u["named_share"] for n, u in under.items()}}
+        cell["over_background"] = all(u["stroke"] == BACKGROUND for u in under.values())
+        cell["feature"] = None if cell["over_background"] else feature_name(cell)
+        out.append(cell)
+    features = list(dict.fromkeys(c["feature"] for c in out if c["feature"]))
+    info = {"ink_threshold": INK, "named_share_min": NAMED_SHARE, "rf": RF, **regions}
+    return info, out, features, freqs
