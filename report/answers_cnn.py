@@ -25,8 +25,9 @@ def strokes(names) -> str:
 def p1_filters(r) -> Answer:
     f = r["findings"]["filters"]
     figures = tuple((f"p1_filters_{layer}.png", f"The filters of {layer}.") for layer in LAYERS)
-    start = (" With so little training they stayed close to their random starting values."
-             if f["conv1_start"]["barely_moved"] else "")
+    recipe = r["model"]["recipe"]
+    start = (f" After {recipe['sgd_steps']:,} training steps on {recipe['train_size']:,} digits they are "
+             "still close to their random starting values." if f["conv1_start"]["barely_moved"] else "")
     fewer = (" conv2 and conv3 changed more: each of their filters now draws most of its strength from "
              "a few of its input maps, so the figures show each filter's strongest input kernels."
              if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below" else
@@ -43,18 +44,21 @@ def p1_filters(r) -> Answer:
 
 
 def p1_feature_maps(r) -> Answer:
-    d = r["findings"]["discriminant"]
+    d, found = r["discriminant"], r["findings"]["discriminant"]
     where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
-             if d["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
-    every = not d["seeds_not_beating_random"]
+             if found["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
+    named = (f" The cells that differ most sit over {listing(list(d['features']))}." if d["features"] else "")
+    every = not found["seeds_not_beating_random"]
     off = (" Switching off the few channels that differ most confuses 0s with 8s far more than "
            "switching off as many channels at random" + (", for all three trained networks." if every else "."))
     return Answer(
         "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for a correctly "
         "classified '0' and '8'. Can you tell which features tell them apart?",
-        "yes: the middle and bottom of the digit",
-        f"Yes: {where}, where the 8 has its crossing and lower loop and the 0 its open centre." + off,
-        figures=(("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ."),),
+        f"yes: {listing(list(d['features']))}" if d["features"] else "yes: the middle and bottom of the digit",
+        f"Yes: {where}.{named}{off}",
+        figures=(("p1_features.png", "The '0' and the '8' with the cells that tell them apart, named by "
+                  "the stroke under them."),
+                 ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
 
 
@@ -78,7 +82,8 @@ def p1_shift(r) -> Answer:
 
 def p2_maps(r) -> Answer:
     m = r["findings"]["maps"]
-    others = listing([f"'{label}'" for label, _ in m["label_cells"][1:]]) or "no other digit"
+    labels = [f"'{label}'" for label, _ in m["label_cells"][1:]]
+    others = listing(labels) if labels else "no other digit"
     equal = (" Map 2 equals map 1 exactly where the '6' keeps its label." if
              m["maps_equal"]["exactly_where_true_label_wins"] else "")
     return Answer(

@@ -1,8 +1,15 @@
 """Shared fixtures: a CNN trained for a few seconds on mnist5k-t10k, saved in a temporary folder; one run
 of P1 and one quick run of P2 on it (for their tests and the whole report's); and a guard that the
-suite leaves the repository's checkpoints/ as it found it."""
+suite leaves the repository's checkpoints/ as it found it; every script's results in one folder, and
+the documents built from them."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from common.core.cli import ROOT
 from common.nets.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
 from common.nets.data import load_mnist
 from common.nets.models import CHECKPOINT_DIR
@@ -105,3 +112,29 @@ def p2_run(judge_checkpoints, tmp_path_factory):
     judges = [j.model for j in load_judges("mnist5k-t10k", 0, judge_checkpoints)]
     return {"argv": argv, "out": out, "result": result, "saved": saved, "model": model,
             "judges": judges, "test": load_mnist("test", "mnist5k-t10k")}
+
+
+@pytest.fixture(scope="session")
+def every_result(p1_run, p2_run, tmp_path_factory) -> Path:
+    """Every script's results in one folder: P1 and P2 on the tiny CNN, P3, P4 --quick, P5, the key."""
+    import answer_key
+    import p3_rnn_bptt
+    import p4_experiments
+    import p5_lstm
+
+    folder = tmp_path_factory.mktemp("every_result")
+    for source in (p1_run[0], p2_run["out"]):
+        for f in source.iterdir():
+            shutil.copy(f, folder / f.name)
+    for script, extra in ((p3_rnn_bptt, []), (p4_experiments, ["--quick"]), (p5_lstm, []), (answer_key, [])):
+        script.main([*extra, "--out", str(folder)])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built(every_result) -> Path:
+    """every_result with the three documents and the PDF built by `python -m report --check-links`."""
+    done = subprocess.run([sys.executable, "-m", "report", "--figures", str(every_result), "--check-links"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return every_result

@@ -1,10 +1,9 @@
-"""The whole report, built from every script's real output (P1 and P2 on the tiny CNN, P4 --quick):
+"""evidence.md, built from every script's real output (P1 and P2 on the tiny CNN, P4 --quick):
 every sub-question opens with a short answer, the main body keeps its budget, and a field that a
 renderer reads, deleted from its file, stops the build with a line naming it."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,26 +11,11 @@ from pathlib import Path
 import pytest
 from helpers import ANSWER_WORDS, main_body_words, opening_words, without_field
 
-import answer_key
-import p3_rnn_bptt
-import p4_experiments
-import p5_lstm
 from common.core.cli import ROOT
 
 SECTIONS = [f"P1 ({n})" for n in (1, 2, 3)] + [f"P2 ({n})" for n in (1, 2, 3)] \
     + [f"P3 ({n})" for n in range(1, 6)] + [f"P4 ({n})" for n in (1, 2, 3)] + ["P5 "]
 MAIN_BODY_WORDS = 4000
-
-
-@pytest.fixture(scope="module")
-def every_result(p1_run, p2_run, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("every_result")
-    for source in (p1_run[0], p2_run["out"]):
-        for f in source.iterdir():
-            shutil.copy(f, folder / f.name)
-    for script, extra in ((p3_rnn_bptt, []), (p4_experiments, ["--quick"]), (p5_lstm, []), (answer_key, [])):
-        script.main([*extra, "--out", str(folder)])
-    return folder
 
 
 def build(folder: Path) -> subprocess.CompletedProcess:
@@ -42,7 +26,7 @@ def build(folder: Path) -> subprocess.CompletedProcess:
 def test_every_subquestion_opens_with_a_short_answer(every_result):
     done = build(every_result)
     assert done.returncode == 0, done.stderr
-    text = (every_result / "report.md").read_text()
+    text = (every_result / "evidence.md").read_text()
     lines = text.splitlines()
     heads = [i for i, line in enumerate(lines) if line.startswith("### ")]
     for name in SECTIONS:
