@@ -84,15 +84,15 @@ def p2_maps(r) -> Answer:
     m = r["findings"]["maps"]
     labels = [f"'{label}'" for label, _ in m["label_cells"][1:]]
     others = listing(labels) if labels else "no other digit"
-    equal = (" Map 2 equals map 1 exactly where the '6' keeps its label." if
+    equal = (" The top-probability map equals it exactly where the '6' keeps its label." if
              m["maps_equal"]["exactly_where_true_label_wins"] else "")
     return Answer(
         "P2 (1)", "Three occlusion maps of a '6'", "Slide an 8x8 black patch over a correctly "
         "classified '6' and map p('6'), the highest probability and the label at each position.",
         f"three maps; the label stays '6' at {m['true_label_cells']} of {r['n_positions']} positions",
-        f"Our '6' is test digit {r['index']}. Map 1 is lowest where the patch hides the strokes that "
-        f"matter. The label stays '6' at {m['true_label_cells']} of {r['n_positions']} positions and "
-        f"becomes {others} elsewhere.{equal} Each probability map is stretched to its own range.",
+        "The p('6') map is lowest where the patch hides the strokes that matter. The label stays '6' "
+        f"at {m['true_label_cells']} of {r['n_positions']} positions and becomes {others} elsewhere."
+        f"{equal} Each probability map is stretched to its own range, so small changes show.",
         figures=(("p2_maps.png", "The '6' and its three occlusion maps."),), evidence=(2, 0))
 
 

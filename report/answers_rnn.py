@@ -106,17 +106,15 @@ def p5_lstm(r) -> Answer:
 def p4_hardest(r) -> Answer:
     g = r["findings"]["gain"]
     lo, hi = g["crossing"]
-    shrink = (" Changing U or b only made the gradient shrink faster than W alone sets it."
-              if g["input_below_W_alone"] else "")
+    shrink = " Larger U or b only made it fade faster." if g["input_below_W_alone"] else ""
     return Answer(
         "P4 (1)", "The hardest parameters to learn", "Which parameters of the RNN are hardest to learn "
         "from sequences thousands of steps long, and why?", "W, the recurrent weights",
         "W. An error that reaches back k steps is multiplied by the Jacobian "
-        "$\\mathrm{diag}(1-h^2)\\,W$ once per step, so over thousands of steps it fades to nothing or "
-        "blows up, depending on how large W is, and W is learned only through these long products. "
-        f"In our runs the size of W alone decided it: the gradient stopped fading once W's largest "
-        f"eigenvalue passed a value between {lo:g} and {hi:g}.{shrink} V and c act after the "
-        "recurrence and are easy.",
+        "$\\mathrm{diag}(1-h^2)\\,W$ once per step, so over thousands of steps it fades or blows up, "
+        "depending on how large W is; W is learned only through these long products. In our runs W "
+        f"alone decided it: the gradient stopped fading once W's largest eigenvalue passed {lo:g} to "
+        f"{hi:g}.{shrink} V and c act after the recurrence and are easy.",
         figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),),
         evidence=(4, 0))
 
