@@ -213,10 +213,10 @@ def regions_panel(ax: plt.Axes, image: np.ndarray, regions: dict[str, np.ndarray
     ax.imshow(rgb)
     share = region["composition_of_covered_ink"]
     handles = [Patch(color=REGION_COLOURS[n], label=f"{REGION_NAMES[n]}"
-                     + (f": {100 * share[n]:.0f}% of the hidden ink" if n in share else ""))
+                     + (f": {100 * share[n]:.0f}%" if n in share else ""))
                for n in REGION_COLOURS]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False,
-              title="share of the ink that the\npatches with p('6') < 0.5 hide", title_fontsize=9)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9, frameon=False,
+              ncol=2, title=f"share of the ink the patches with p('6') < {CRITICAL_P} hide", title_fontsize=9)
     ax.set_title("The strokes of the '6'", fontsize=10)
     pixel_axes(ax)
 
@@ -243,7 +243,7 @@ def plot_regions(image: np.ndarray, region: dict[str, Any], regions: dict[str, n
                  cover_count: np.ndarray, patch: int) -> plt.Figure:
     """The stroke regions, the pixels the critical patches hide, and p('6') with each region erased."""
     fig = plt.figure(figsize=(10, 8.4))
-    grid = fig.add_gridspec(2, 2, wspace=0.9, hspace=0.35, height_ratios=[1, 0.8])
+    grid = fig.add_gridspec(2, 2, wspace=0.35, hspace=0.75, height_ratios=[1, 0.75])
     regions_panel(fig.add_subplot(grid[0, 0]), image, regions, region)
     ax = fig.add_subplot(grid[0, 1])
     im = ax.imshow(cover_count, cmap="magma", vmin=0, vmax=max(1, int(cover_count.max())))

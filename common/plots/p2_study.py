@@ -19,7 +19,7 @@ from common.plots.p2 import (
     pixel_axes,
 )
 
-SCOPE_NAMES = {"example": "the example", "other_sixes": "other 6s"}
+SCOPE_NAMES = {"example": "our\n'6'", "other_sixes": "other\n6s"}
 SHOWN = 3  # adversarial pastes in the solution's figure
 GUIDE_MARKERS = {"black-map": ("s", "cyan"), "white-map": ("o", TAB10[1])}
 
@@ -78,7 +78,7 @@ def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: d
                    study["design"]["windows_per_size"])
     for ax, s in zip(axes[1], sizes):
         rates_panel(ax, rates, s)
-    for row, below in ((0, -0.2), (1, -0.32)):
+    for row, below in ((0, -0.2), (1, -0.22)):
         axes[row, len(sizes) // 2].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, below),
                                           ncol=1 if row == 0 else 3, frameon=False)
     fig.suptitle("Windows of other digits pasted over the '6'. Top: where they change our CNN's label\n"
