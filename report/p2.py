@@ -134,7 +134,7 @@ def label_sentence(r) -> str:
     lc = r["important_region"]["label_changes"][str(new)]
     hidden, side = lc["composition"], found["loop_opened"]["side"]
     opening = f", opening the loop on the {side}" if side is not None else ""
-    text = (f"The label becomes '{new}' at {lc['cells']} cells, whose patches hide ink that is "
+    text = (f"The label becomes '{new}' at {lc['cells']} cells, where the hidden ink is "
             f"{listing([f'{pct(hidden[n], 0)} {REGION[n]}' for n in found['strokes_hidden']['strokes']])}"
             f"{opening}")
     also, rests = lc["erase_also"], found["rests_on"]["strokes"]
@@ -151,14 +151,18 @@ def population_sentence(r) -> str:
     which = f"all {n}" if found["all_sixes"] else f"{n} sampled (of {pop['correct_sixes']})"
     if not found["maps_with_a_change"]:
         return f"Over {which} correct test 6s (p2_population.png), no map changes label."
-    main = found["maps_per_main_label"]
-    text = (f"Over {which} correct test 6s (p2_population.png), {found['maps_with_a_change']} maps change label "
-            f"somewhere; counting each map once, by the label of most of its changed cells, "
-            f"{labels_text(main, 2)} lead")
-    if found["maps_with_several_labels"]:
-        text += (f" (a map can show several labels: {labels_text(found['maps_per_label'], 2)} appear in that many "
-                 "maps)")
-    return text + "."
+    return (f"Over {which} correct test 6s (p2_population.png), {found['maps_with_a_change']} maps change label "
+            f"somewhere, mostly to {labels_text(found['maps_per_main_label'], 2)}, each map counted once, by its "
+            "commonest new label.")
+
+
+def several_labels_sentence(r) -> str:
+    """Whether a map can show several new labels, with the counts of maps showing each."""
+    found = r["findings"]["population"]
+    if not found["maps_with_several_labels"]:
+        return "No map shows more than one new label."
+    return (f"A map can show several new labels, so the maps showing each, {labels_text(found['maps_per_label'], 4)}, "
+            f"add up to more than the {found['maps_with_a_change']} maps with a change.")
 
 
 def region_method(info) -> str:
@@ -191,7 +195,7 @@ def strokes(r, figs: Figures) -> list[str]:
             f"The example's map correlates with the mean map of the other 6s at r = {typ['r_example']:.2f}"
             f" (median {typ['r_median']:.2f}, higher than for {typ['example_percentile']:.0f}% of them); the mean map "
             f"is lowest, {prob(pop['mean_map_min'])}, at {tuple(pop['mean_map_min_position'])}, the example's at "
-            f"{tuple(reg['min_position'])}. New labels over the 6s' maps, in cells: "
+            f"{tuple(reg['min_position'])}. {several_labels_sentence(r)} New labels over the 6s' maps, in cells: "
             f"{labels_text(r['findings']['population']['cells_per_label'], 4)}."]
     return (answer(text) + table(head, rows) + figs.link("p2_regions.png")
             + details("Stroke regions, the population of 6s", more + [""]
@@ -301,7 +305,8 @@ def judged(r, figs: Figures) -> list[str]:
             "data, the judges can share our CNN's blind spots, so the first count is, if anything, too low.")
     rows = [["adversarial: judges still read '6'", adv], ["relabelled: judges agree with our CNN", rel],
             [f"no {m} judges agreeing", none], ["all label-changing pastes", part["changed"]]]
-    return [text, ""] + table([f"{size}x{size} pastes that change the label", "pastes"], rows)
+    return [text, ""] + table([f"{size}x{size} pastes that change the label", "pastes"], rows) + figs.link(
+        "p2_pastes_judged.png")
 
 
 def attacks(r, figs: Figures) -> list[str]:
