@@ -30,8 +30,10 @@ Expected output: the '6' is the first correctly classified test 6; how many of t
 positions push p('6') below 0.5, where, and everything in (3) depend on the CNN's weights, which
 differ between CPUs: README gives the range over 3 training seeds, and each run prints its own
 (figures/p2_results.json).
-Writes: figures/p2_maps.png, p2_regions.png, p2_population.png, p2_sixes_gallery.png,
-p2_transplant_study.png, p2_adversarial.png, p2_attacks.png and p2_results.json; trains and caches
+Writes: figures/p2_maps.png (the solution's maps), p2_maps_scales.png (the same on two other
+colour scales), p2_regions.png, p2_population.png, p2_sixes_gallery.png, p2_transplant_study.png,
+p2_adversarial.png (a few adversarial pastes), p2_pastes_judged.png (pastes the other networks
+read as '6' beside those they relabel), p2_attacks.png and p2_results.json; trains and caches
 the judges (checkpoints/cnn-<source>-seed{1,2,3}.pt, mlp-<source>.pt; common/nets/mlp.py) on the first run.
 Runtime, checkpoints cached: about 19 s of one core (OMP_NUM_THREADS=1) on the official 10,000-digit
 test set: the study 7 s (FULL), the population of 6s 4 s (POPULATION_MAX), the figures 4 s. The
@@ -87,11 +89,17 @@ from common.occlusion.transplant_study import Study, run_study
 from common.plots.p2 import (
     gallery_picks,
     plot_gallery,
+    plot_map_scales,
     plot_maps,
     plot_population,
     plot_regions,
 )
-from common.plots.p2_study import plot_adversarial, plot_attacks, plot_transplant_study
+from common.plots.p2_study import (
+    plot_adversarial,
+    plot_attacks,
+    plot_judged,
+    plot_transplant_study,
+)
 from report.render import print_problem
 
 # population: a seeded sample of the correct test 6s (the official test set has about 950) for the
@@ -271,8 +279,8 @@ def save_figures(problem: Problem, results: dict[str, Any], drawn: Drawn, window
     image, images, index, pop = problem.image, problem.test.images, problem.index, drawn.population
     study, judges = results["adversarial_study"], [j["name"] for j in results["adversarial_study"]["judges"]]
     figures = {
-        "maps": plot_maps(image, drawn.maps, window, index, float(problem.clean[SIX]), drawn.worst,
-                          drawn.worst_image),
+        "maps": plot_maps(image, drawn.maps, window, index, float(problem.clean[SIX])),
+        "maps_scales": plot_map_scales(image, drawn.maps, window, drawn.worst, drawn.worst_image),
         "regions": plot_regions(image, results["important_region"], drawn.masks.regions,
                                 drawn.masks.cover_count, window.patch),
         "population": plot_population(pop.maps.mean(0), (pop.maps < CRITICAL_P).mean(0),
@@ -285,9 +293,12 @@ def save_figures(problem: Problem, results: dict[str, Any], drawn: Drawn, window
                                             pop.indices[picks].tolist(), pop.r_all[picks].tolist(),
                                             pop.below[picks].tolist(), window, index)
     figures["transplant_study"] = plot_transplant_study(image, study, drawn.flip_maps)
-    figures["adversarial"] = plot_adversarial(study["true_adversarial"], study["relabelled"],
-                                              drawn.pasted["true_adversarial"], drawn.pasted["relabelled"],
-                                              judges)
+    adv = study["true_adversarial"]
+    figures["adversarial"] = plot_adversarial(image, adv, drawn.pasted["true_adversarial"],
+                                              [int(problem.test.labels[a["source_index"]]) for a in adv],
+                                              window.patch)
+    figures["pastes_judged"] = plot_judged(adv, study["relabelled"], drawn.pasted["true_adversarial"],
+                                           drawn.pasted["relabelled"], judges)
     figures["attacks"] = plot_attacks(image, drawn.attacks, study["comparison"], judges)
     for name, fig in figures.items():
         save_figure(fig, out / f"p2_{name}.png")

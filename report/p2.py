@@ -21,18 +21,22 @@ from report.md import (
 SCRIPT = "p2_occlusion.py"
 TITLE = "occluding a '6', and pasting other digits over it"
 FIGURES = {
-    "p2_maps.png": "P2 (1): the three maps on fixed 0-1 scales, maps 1 and 2 contrast-stretched, map 1 over "
-                   "the digit, and the most damaging patch.",
-    "p2_regions.png": "P2 (2): the '6' split into strokes, the pixels the critical patches hide, and p('6') "
-                      "with each stroke erased.",
+    "p2_maps.png": "P2 (1): the '6' and its three maps, each probability map stretched linearly to its own range.",
+    "p2_maps_scales.png": "P2 (1): maps 1 and 2 on a fixed 0-1 scale and on log-odds, map 1 over the digit, and "
+                          "the most damaging patch.",
+    "p2_regions.png": "P2 (2): the '6' split into strokes with each stroke's share of the hidden ink, the pixels "
+                      "the critical patches hide, and p('6') with each stroke erased.",
     "p2_population.png": "P2 (2): the mean p('6') map over the correctly classified test 6s, and how typical "
                          "the example's map is.",
     "p2_sixes_gallery.png": "P2 (2): other 6s' p('6') maps, from most to least typical.",
     "p2_transplant_study.png": "P2 (3): where on the '6' pasted windows change the label, where each map "
                                "sends them, and how often each placement changes it.",
-    "p2_adversarial.png": "P2 (3): pastes that change our CNN's label while the judges still read '6', "
-                          "beside relabellings the judges share.",
-    "p2_attacks.png": "P2 (3): PGD, an optimised patch and a pasted window on the same '6', with each change.",
+    "p2_adversarial.png": "P2 (3): the '6' and pastes of other digits' windows that change our CNN's label, "
+                          "each with that label and its probability.",
+    "p2_pastes_judged.png": "P2 (3): pastes that change our CNN's label while the judges still read '6', "
+                            "beside relabellings the judges share.",
+    "p2_attacks.png": "P2 (3): PGD, an optimised patch and a pasted window on the same '6', with each change "
+                      "(gradient attacks are beyond the question: evidence only).",
 }
 REGION = {"top_hook": "top hook", "stem": "stem", "loop_left": "loop's left half",
           "loop_right": "loop's right half", "loop": "whole loop"}
@@ -83,12 +87,13 @@ def maps(r, figs: Figures) -> list[str]:
             f"{r['n_positions']} positions; map cell (r, c) is the patch with its top-left corner at pixel "
             f"{corner}. Map 1 runs from {prob(p1['min'])} to {prob(p1['max'])}; map 3 reads '{d}' at "
             f"{found['true_label_cells']} cells" + (f" and {listing(others)}." if others else " and nothing else.")
-            + " " + equal_maps_sentence(r) + " Each probability map has a fixed 0-1 colour scale and, "
-            "beside it, a copy stretched between its minimum and maximum (p2_maps.png).")
+            + " " + equal_maps_sentence(r) + " p2_maps.png stretches each probability map linearly to its "
+            "own range; p2_maps_scales.png shows them on a fixed 0-1 scale and on log-odds.")
     rows = [[f"1: p('{d}')", prob(p1["min"]), prob(p1["max"]), coords(p1["min_cell"])],
             ["2: highest probability", prob(p2["min"]), prob(p2["max"]), ""],
             ["3: label", "", "", ", ".join(f"'{k}': {v}" for k, v in labels)]]
-    return answer(text) + table(["map", "lowest", "highest", "lowest at / label counts"], rows) + figs.link("p2_maps.png")
+    return (answer(text) + table(["map", "lowest", "highest", "lowest at / label counts"], rows)
+            + figs.link("p2_maps.png", "p2_maps_scales.png"))
 
 
 # ----------------------------------------------------------------------------- (2)
@@ -127,10 +132,10 @@ def label_sentence(r) -> str:
         return "The label never changes: '6' stays the top class at every position."
     new = found["label"]
     lc = r["important_region"]["label_changes"][str(new)]
-    hidden, side = lc["hidden_share"], found["loop_opened"]["side"]
+    hidden, side = lc["composition"], found["loop_opened"]["side"]
     opening = f", opening the loop on the {side}" if side is not None else ""
-    text = (f"The label becomes '{new}' at {lc['cells']} cells, whose patches hide "
-            f"{listing([f'{pct(hidden[n], 0)} of the {REGION[n]}' for n in found['strokes_hidden']['strokes']])}"
+    text = (f"The label becomes '{new}' at {lc['cells']} cells, where the hidden ink is "
+            f"{listing([f'{pct(hidden[n], 0)} {REGION[n]}' for n in found['strokes_hidden']['strokes']])}"
             f"{opening}")
     also, rests = lc["erase_also"], found["rests_on"]["strokes"]
     if rests:
@@ -146,10 +151,18 @@ def population_sentence(r) -> str:
     which = f"all {n}" if found["all_sixes"] else f"{n} sampled (of {pop['correct_sixes']})"
     if not found["maps_with_a_change"]:
         return f"Over {which} correct test 6s (p2_population.png), no map changes label."
-    (k, v), *rest = found["maps_per_label"][:2]
-    also = "".join(f" and '{k2}' in {v2}" for k2, v2 in rest)
     return (f"Over {which} correct test 6s (p2_population.png), {found['maps_with_a_change']} maps change label "
-            f"somewhere, to '{k}' in {v} of them{also}.")
+            f"somewhere, mostly to {labels_text(found['maps_per_main_label'], 2)}, each map counted once, by its "
+            "commonest new label.")
+
+
+def several_labels_sentence(r) -> str:
+    """Whether a map can show several new labels, with the counts of maps showing each."""
+    found = r["findings"]["population"]
+    if not found["maps_with_several_labels"]:
+        return "No map shows more than one new label."
+    return (f"A map can show several new labels, so the maps showing each, {labels_text(found['maps_per_label'], 4)}, "
+            f"add up to more than the {found['maps_with_a_change']} maps with a change.")
 
 
 def region_method(info) -> str:
@@ -167,13 +180,13 @@ def strokes(r, figs: Figures) -> list[str]:
     text = " ".join([strokes_sentence(r), seeds_sentence(r), label_sentence(r), population_sentence(r)])
     head = ["stroke", "share of the hidden ink", "p('6') with the stroke erased"]
     if new is not None:
-        head += [f"hidden at the '{new}' cells", f"p('{new}') with it erased too"]
+        head += [f"share of the ink hidden at the '{new}' cells", f"p('{new}') with it erased too"]
     rows = []
     for n in STROKES:
         row = [REGION[n], pct(comp[n], 0), f"{prob(erase[n]['prob_true'])} ('{erase[n]['pred']}')"]
         if new is not None:
             lc = reg["label_changes"][str(new)]
-            row += [pct(lc["hidden_share"][n], 0), f"{prob(lc['erase_also'][n]['prob_label'])} (from "
+            row += [pct(lc["composition"][n], 0), f"{prob(lc['erase_also'][n]['prob_label'])} (from "
                     f"{prob(lc['prob_label'])})"]
         rows.append(row)
     typ = pop["typicality"]
@@ -182,7 +195,7 @@ def strokes(r, figs: Figures) -> list[str]:
             f"The example's map correlates with the mean map of the other 6s at r = {typ['r_example']:.2f}"
             f" (median {typ['r_median']:.2f}, higher than for {typ['example_percentile']:.0f}% of them); the mean map "
             f"is lowest, {prob(pop['mean_map_min'])}, at {tuple(pop['mean_map_min_position'])}, the example's at "
-            f"{tuple(reg['min_position'])}. New labels over the 6s' maps, in cells: "
+            f"{tuple(reg['min_position'])}. {several_labels_sentence(r)} New labels over the 6s' maps, in cells: "
             f"{labels_text(r['findings']['population']['cells_per_label'], 4)}."]
     return (answer(text) + table(head, rows) + figs.link("p2_regions.png")
             + details("Stroke regions, the population of 6s", more + [""]
@@ -205,25 +218,36 @@ def verdict_sentence(versus, windows: int) -> str:
     return f"On the example neither map beats random placement, as far as {windows} windows tell"
 
 
+PLACEMENT = {"black-map": "black-patch map's lowest cells", "white-map": "white-patch map's lowest cells",
+             "random": "random positions"}
+
+
+def guides_sentence(r) -> str:
+    """How often each placement changes the label on the example, each map defined where first named."""
+    study = r["adversarial_study"]
+    size = str(study["best_position"]["size"])
+    rates, k = study["rates"]["example"][size], study["design"]["guided_positions"]
+    return (f"Where a window lands matters: at the {k} lowest cells of the white-patch map (the occlusion map "
+            f"made with a white patch instead of a black one) {ci(rates['white-map']['changed'])} of the pastes "
+            f"change it, at those of the black-patch map (the map of (1)) {ci(rates['black-map']['changed'])}, "
+            f"at random positions {pct(rates['random']['changed']['rate'])}.")
+
+
 def placement_text(r) -> str:
-    """Where pastes work, read from the guides' positions and the label map, against random."""
+    """Where each map sends the pastes and what they become, and whether each beats random."""
     study, found = r["adversarial_study"], r["findings"]["placement"]
     size = str(found["size"])
-    rates = study["rates"]["example"][size]
     black, white = found["black-map"], found["white-map"]
-    text = (f"At the black-patch map's lowest cells ({black['quarter']}, "
-            f"{pct(black['over_background']['ink_share_under'], 0)} ink under the window) "
-            f"{ci(rates['black-map']['changed'])} do")
+    text = (f"The black-patch map's lowest cells lie in the {black['quarter']} of the '6' "
+            f"({pct(black['over_background']['ink_share_under'], 0)} ink under the window)")
     if black["new_labels"]:
-        text += (f", mostly to '{black['new_labels'][0][0]}'"
-                 + (", as under the black patch" if black["top_label_is_the_black_patch_label"] else ""))
-    adds = ", so pastes add strokes," if white["over_background"]["below"] else ""
-    text += (f"; the white-patch map's lie in the {white['quarter']}, where the '6' has "
-             f"{pct(white['over_background']['ink_share_under'], 0)} ink{adds} and "
-             f"{ci(rates['white-map']['changed'])} change it")
-    text += f" ({labels_text(white['new_labels'])})" if white["new_labels"] else ""
-    text += f"; random positions: {pct(rates['random']['changed']['rate'])}. "
-    text += verdict_sentence(study["versus"]["example"][size], study["design"]["windows_per_size"])
+        text += (f"; pastes there turn it mostly into a '{black['new_labels'][0][0]}'"
+                 + (", as the black patch does" if black["top_label_is_the_black_patch_label"] else ""))
+    adds = ", so pastes there add strokes" if white["over_background"]["below"] else ""
+    text += (f". The white-patch map's lie in the {white['quarter']}, where the '6' has "
+             f"{pct(white['over_background']['ink_share_under'], 0)} ink{adds}")
+    text += f" (new labels {labels_text(white['new_labels'])})" if white["new_labels"] else ""
+    text += ". " + verdict_sentence(study["versus"]["example"][size], study["design"]["windows_per_size"])
     return (text + f". Over our {found['cnns']} CNNs, the white-patch map beats random on "
             f"{white['cnns_beating_random']}, the black-patch map on {black['cnns_beating_random']}.")
 
@@ -236,44 +260,66 @@ def adversarial(r, figs: Figures) -> list[str]:
     head = ("Yes" if ch["k"] else "No") + (
         f". {ci(ch)} of {ch['n']:,} pastes ({windows} random {size}x{size} windows of other digits at every "
         f"position) change our CNN's label; {ch['windows_with_a_change']} of the {windows} windows do "
-        "somewhere (p2_transplant_study.png).")
-    rows = [[name, *[ci(study["rates"][sc][size][name]["changed"]) for sc in study["rates"]]]
+        "somewhere (p2_adversarial.png shows examples).")
+    rows = [[PLACEMENT[name], *[ci(study["rates"][sc][size][name]["changed"]) for sc in study["rates"]]]
             for name in ("black-map", "white-map", "random")]
     scopes = [SCOPES.get(sc, "CNN " + sc.replace("_", " ")) for sc in study["rates"]]
-    return (answer(head + " " + placement_text(r))
+    return (answer(head + " " + guides_sentence(r))
             + table([f"{size}x{size} pastes that change the label", *scopes], rows)
-            + figs.link("p2_transplant_study.png") + elephant(r, figs) + attacks(r) + method(r, figs))
+            + figs.link("p2_adversarial.png", "p2_transplant_study.png") + [placement_text(r), ""]
+            + position(r) + judged(r, figs) + method(r, figs) + attacks(r, figs))
 
 
-def elephant(r, figs: Figures) -> list[str]:
-    """Label changes that fool only our CNN: the judges still read the true class."""
+def position(r) -> list[str]:
+    """How the effect of a paste depends on where it lands, in the terms of Rosenfeld et al."""
+    study = r["adversarial_study"]
+    size, best = str(study["best_position"]["size"]), study["best_position"]
+    ch = study["every_position"]["changed"][size]
+    if not ch["k"]:
+        return []
+    return [f"**Where the paste lands.** The same {size}x{size} windows change the label at "
+            f"{ch['positions_with_a_change']} of the {ch['positions']} positions and leave it at the others; at "
+            f"{coords(best['position'])}, {best['k']} of the {best['n']} windows change it (the transplant map, "
+            "p2_transplant_study.png). Rosenfeld et al. (The Elephant in the Room, 2018) found the same for "
+            "objects transplanted into photographs: the effect depends on where the object is placed and reaches "
+            "beyond it, changing what the network detects elsewhere in the image.", ""]
+
+
+def judged(r, figs: Figures) -> list[str]:
+    """The label-changing pastes split by what the judges read: the parts sum to the whole."""
     study, d, found = r["adversarial_study"], r["true_class"], r["findings"]["judged"]
     size = str(study["best_position"]["size"])
-    ev, judges = study["every_position"], study["judges"]
-    ch, adv, rel = ev["changed"][size]["k"], ev["adversarial"][size]["k"], ev["relabelled"][size]["k"]
+    part, judges, m = found["partition"], study["judges"], study["design"]["judge_majority"]
     same = [str(j["seed"]) for j in judges if j["same_architecture"]]
     other = [f"an {j['family']}" for j in judges if not j["same_architecture"]]
-    if not ch:
+    if not part["changed"]:
         return []
-    return [f"**Fooling only our CNN (the Elephant effect).** {adv} of the {ch} label-changing {size}x{size} "
-            f"pastes ({pct(found['adversarial_share_of_changed'], 0)}) leave at least "
-            f"{study['design']['judge_majority']} of {len(judges)} judges reading '{d}', a change only our "
-            f"network sees; {rel} ({pct(found['relabelled_share_of_changed'], 0)}) are relabellings "
-            f"that most judges share (p2_adversarial.png). The judges are {len(same)} CNNs of our architecture "
-            f"trained on the same digits with seeds {listing(same)}" + (f", and {listing(other)}" if other else "")
-            + ". Trained on the same data, they can share our CNN's blind spots, so the first count is, if "
-            "anything, too low.", ""]
+    adv, rel, none = (part["parts"][k] for k in ("adversarial", "relabelled", "no_majority"))
+    text = (f"**Fooling only our CNN.** The judges are other networks asked about every label-changing paste: "
+            f"{len(same)} CNNs of our architecture trained on the same digits with seeds {listing(same)}"
+            + (f", and {listing(other)}" if other else "") + f". Of the {part['changed']} label-changing "
+            f"{size}x{size} pastes, {adv} ({pct(found['adversarial_share_of_changed'], 0)}) leave at least {m} of "
+            f"{len(judges)} judges reading '{d}', a change only our network sees (adversarial); {rel} "
+            f"({pct(found['relabelled_share_of_changed'], 0)}) are relabellings that at least {m} judges share; "
+            f"the other {none} have no {m} judges agreeing on either (p2_pastes_judged.png). Trained on the same "
+            "data, the judges can share our CNN's blind spots, so the first count is, if anything, too low.")
+    rows = [["adversarial: judges still read '6'", adv], ["relabelled: judges agree with our CNN", rel],
+            [f"no {m} judges agreeing", none], ["all label-changing pastes", part["changed"]]]
+    return [text, ""] + table([f"{size}x{size} pastes that change the label", "pastes"], rows) + figs.link(
+        "p2_pastes_judged.png")
 
 
-def attacks(r) -> list[str]:
-    """PGD and the optimised patch beside the pastes: a sentence and a small table."""
+def attacks(r, figs: Figures) -> list[str]:
+    """PGD and the optimised patch beside the pastes, folded: a sentence and a small table."""
     study, d = r["adversarial_study"], r["true_class"]
     cmp, n = study["comparison"], len(study["judges"])
-    follows = r["findings"]["judged"]["judges_not_reading_true"]
+    found = r["findings"]["judged"]
+    follows, away = found["judges_following"], found["judges_not_reading_true"]
     pgd, low, patch, tr = cmp["pgd"], cmp["pgd_min"], cmp["patch"], cmp["transplant"]
-    text = (f"**Gradient attacks, for comparison.** PGD ({pgd['steps']} signed-gradient steps) "
-            + (f"changes the label at ε = {pgd['eps']:g} ({follows['pgd']} of {n} judges follow)" if pgd["success"]
-               else f"does not change the label at ε = {pgd['eps']:g}"))
+    text = (f"Gradient attacks lie beyond the question, which asks about patches of other digits; they are here "
+            f"for comparison. PGD ({pgd['steps']} signed-gradient steps) "
+            + (f"changes the label at ε = {pgd['eps']:g} ({follows['pgd']} of {n} judges follow, giving our "
+               "CNN's new label)" if pgd["success"] else f"does not change the label at ε = {pgd['eps']:g}"))
     if low["eps"] is not None:
         text += f" and already at ε = {low['eps']:.3f}, where " + (
             f"{follows['pgd_min']} follow" if follows['pgd_min'] else "no judge follows")
@@ -281,18 +327,22 @@ def attacks(r) -> list[str]:
     text += (f"; an optimised {s}x{s} patch at the best paste position {coords(patch['position'])} "
              + ("changes it" if patch["success"] else "fails") + f" with {patch['l0']} pixels "
              f"({follows['patch']} follow), where {tr['success']['k']} of the {tr['success']['n']} sampled windows do.")
-    rows = [[f"PGD, ε = {pgd['eps']:g}", f"'{pgd['cnn_label']}'", pgd["l0"], f"{pgd['l2']:.2f}", f"{pgd['linf']:.2f}",
-             f"{follows['pgd']} of {n}"]]
+
+    def row(name, what, label, a, key):
+        return [name, what, label, f"{a['l0']:g}", f"{a['l2']:.2f}", f"{a['linf']:.2f}",
+                f"{follows[key]} of {n}" if key else "", f"{away[key]} of {n}" if key else pct(a["transfer"], 0)]
+    rows = [row(f"PGD, ε = {pgd['eps']:g}", "yes" if pgd["success"] else "no", f"'{pgd['cnn_label']}'", pgd, "pgd")]
     if low["eps"] is not None:
-        rows.append([f"PGD, ε = {low['eps']:.3f}", f"'{low['cnn_label']}'", low["l0"], f"{low['l2']:.2f}",
-                     f"{low['linf']:.2f}", f"{follows['pgd_min']} of {n}"])
-    rows.append([f"optimised {s}x{s} patch", f"'{patch['cnn_label']}'", patch["l0"], f"{patch['l2']:.2f}",
-                 f"{patch['linf']:.2f}", f"{follows['patch']} of {n}"])
+        rows.append(row(f"PGD, ε = {low['eps']:.3f}", "yes", f"'{low['cnn_label']}'", low, "pgd_min"))
+    rows.append(row(f"optimised {s}x{s} patch", "yes" if patch["success"] else "no", f"'{patch['cnn_label']}'",
+                    patch, "patch"))
     if tr["l0"] is not None:
-        rows.append([f"pasted {s}x{s} windows (median)", f"{tr['success']['k']} of {tr['success']['n']}",
-                     f"{tr['l0']:g}", f"{tr['l2']:.2f}", f"{tr['linf']:.2f}", pct(tr["transfer"], 0)])
-    return [text, ""] + table(["attack", "our CNN's label", "pixels changed", "L2", "L∞",
-                               f"judges not reading '{d}'"], rows)
+        rows.append(row(f"pasted {s}x{s} windows (median)", f"{tr['success']['k']} of {tr['success']['n']} windows",
+                        "", tr, None))
+    head = ["attack", "changes the label", "our CNN's label", "pixels changed", "L2", "L∞",
+            "judges giving our CNN's label", f"judges not reading '{d}'"]
+    return details("Gradient attacks, for comparison (beyond the question)",
+                   [text, ""] + table(head, rows) + figs.link("p2_attacks.png"))
 
 
 def method(r, figs: Figures) -> list[str]:
@@ -312,7 +362,7 @@ def method(r, figs: Figures) -> list[str]:
              f"{des['bootstrap_reps']:,} resamples; two placements are compared on the same windows by the "
              "interval of their difference.", ""]
     scopes = [SCOPES.get(sc, "CNN " + sc.replace("_", " ")) for sc in rates]
-    rows = [[f"{size}x{size}", st, *[ci(rates[sc][size][st]["changed"]) for sc in rates],
+    rows = [[f"{size}x{size}", PLACEMENT[st], *[ci(rates[sc][size][st]["changed"]) for sc in rates],
              ci(rates["example"][size][st]["adversarial"])]
             for size in map(str, des["sizes"]) for st in ("black-map", "white-map", "random")]
     lines += table(["size", "placement", *scopes, "example: judges still read '6'"], rows)
@@ -322,8 +372,7 @@ def method(r, figs: Figures) -> list[str]:
             for size in map(str, des["sizes"]) for name in ("black-map", "white-map", "black-vs-white")]
     lines += ["Differences in the label-changed rate (a − b; black-map and white-map against random):", ""]
     lines += table(["size", "comparison", *scopes], diff)
-    return details("P2 (3): the design, every window size, the comparisons", lines
-                   + figs.link("p2_adversarial.png", "p2_attacks.png"))
+    return details("P2 (3): the design, every window size, the comparisons", lines)
 
 
 SECTIONS = [Section("(1)", "The probability, top-probability and label maps", maps),

@@ -86,6 +86,11 @@ def test_label_changes_are_recomputed_from_the_strokes(p2_run):
             shares = [image[r:r + patch, c:c + patch][regions[name][r:r + patch, c:c + patch]].sum() / ink
                       for r, c in cells]
             assert rec["hidden_share"][name] == pytest.approx(np.mean(shares), abs=2e-6)
+        covered = {n: sum(image[r:r + patch, c:c + patch][regions[n][r:r + patch, c:c + patch]].sum() for r, c in cells)
+                   for n in REGIONS}
+        for name in REGIONS:
+            assert rec["composition"][name] == pytest.approx(covered[name] / sum(covered.values()), abs=2e-6)
+        for name in REGIONS:
             erased = []
             for r, c in cells:
                 x = image.copy()
@@ -127,6 +132,19 @@ def test_study_intervals_resample_the_windows(p2_run):
                 assert r["changed"]["ci95"] == pytest.approx(want, abs=1e-6)
         every = study["every_position"]["changed"][size]
         assert (every["k"], every["n"]) == (by["random"]["changed"]["k"], by["random"]["changed"]["n"])
+
+
+def test_the_judged_parts_partition_the_label_changing_pastes(p2_run):
+    saved = p2_run["saved"]
+    ev = saved["adversarial_study"]["every_position"]
+    for size, changed in ev["changed"].items():
+        parts = [ev[what][size]["k"] for what in ("adversarial", "relabelled", "no_majority")]
+        assert sum(parts) == changed["k"] and all(ev[what][size]["n"] == changed["n"] for what in
+                                                  ("adversarial", "relabelled", "no_majority"))
+        assert 0 < changed["positions_with_a_change"] <= changed["positions"] == (29 - int(size)) ** 2 \
+            or changed["k"] == 0
+    part = saved["findings"]["judged"]["partition"]
+    assert part["sums_to_changed"] and part["changed"] == ev["changed"][str(saved["patch"])]["k"]
 
 
 def test_where_the_guides_point_is_read_from_the_pixels(p2_run):

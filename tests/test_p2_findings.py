@@ -1,8 +1,10 @@
 """P2's findings (common/occlusion/findings.py) on small hand-made results, each expected value worked
 out by hand; the paste sizes follow --patch; no value of the results is a sentence."""
+import numpy as np
 import pytest
 
 from common.occlusion.findings import (
+    judged_findings,
     label_change_findings,
     maps_findings,
     placement_findings,
@@ -11,6 +13,7 @@ from common.occlusion.findings import (
     ranked,
     strokes_findings,
 )
+from common.occlusion.population import new_labels
 from common.occlusion.transplant_study import paste_sizes
 
 
@@ -52,24 +55,52 @@ def test_strokes_findings_by_hand():
 def test_the_most_frequent_new_label_opens_the_loop_and_rests_on_what_is_left():
     erased = {"top_hook": 0.44, "stem": 0.30, "loop_left": 0.50, "loop_right": 0.20}
     changes = {"3": {"cells": 7, "prob_label": 0.5,
-                     "hidden_share": composition(stem=0.5, loop_left=0.38, loop_right=0.09),
+                     "composition": composition(stem=0.5, loop_left=0.38, loop_right=0.09),
+                     "hidden_share": composition(loop_left=0.6, loop_right=0.1),
                      "erase_also": {n: {"prob_label": p} for n, p in erased.items()}},
-               "5": {"cells": 2, "prob_label": 0.4, "hidden_share": composition(),
+               "5": {"cells": 2, "prob_label": 0.4, "composition": composition(), "hidden_share": composition(),
                      "erase_also": {n: {"prob_label": 0.4} for n in erased}}}
     f = label_change_findings(changes)
     assert f["label"] == 3 and f["cells"] == 7
     assert f["strokes_hidden"]["strokes"] == ["stem", "loop_left"]
-    assert f["loop_opened"]["side"] == "left" and abs(f["loop_opened"]["left_minus_right"] - 0.29) < 1e-12
+    assert f["loop_opened"]["side"] == "left" and abs(f["loop_opened"]["hidden_ink_left_minus_right"] - 0.29) < 1e-12
+    assert f["loop_opened"]["left_minus_right"] == 0.5
     assert f["rests_on"]["strokes"] == ["loop_right", "stem", "top_hook"]  # 0.5 - 0.05 = 0.45 > 0.44
     assert label_change_findings({}) == {"label": None}
 
 
 def test_population_findings_by_hand():
     pop = {"typicality": {"n": 300}, "correct_sixes": 949,
-           "new_labels": {"digits_with_any": 5, "digits": {"3": 4, "5": 2}, "cells": {"3": 10, "5": 30}}}
+           "new_labels": {"digits_with_any": 5, "digits": {"3": 4, "5": 2}, "digits_by_main_label": {"3": 3, "5": 2},
+                          "cells": {"3": 10, "5": 30}}}
     f = population_findings(pop)
     assert f == {"all_sixes": False, "maps_with_a_change": 5, "maps_per_label": [[3, 4], [5, 2]],
+                 "maps_per_main_label": [[3, 3], [5, 2]], "maps_with_several_labels": True,
                  "cells_per_label": [[5, 30], [3, 10]]}
+
+
+def test_new_labels_count_each_map_once_under_its_main_label():
+    six = np.full((3, 3), 6)
+    a, b, c, d = six.copy(), six.copy(), six.copy(), six.copy()
+    a[0, :2], a[1, 0] = 3, 5  # two '3' cells, one '5': main label 3
+    b[0, 0], b[2, 2] = 5, 3  # a tie: the smaller label, 3
+    c[1, 1] = 5
+    f = new_labels(np.stack([a, b, c, d]), 6)
+    assert f["digits"] == {"3": 2, "5": 3} and f["digits_with_any"] == 3
+    assert f["digits_by_main_label"] == {"3": 2, "5": 1} and f["cells"] == {"3": 3, "5": 3}
+
+
+def test_judged_partition_sums_to_the_changed_pastes_and_counts_the_judges_that_follow():
+    ev = {what: {"8": {"k": k}} for what, k in (("changed", 10), ("adversarial", 4), ("relabelled", 3),
+                                                 ("no_majority", 3))}
+    rows = {"pgd": {"cnn_label": 3, "judge_labels": [3, 3, 8, 6]}, "patch": {"cnn_label": 5, "judge_labels": [6] * 4},
+            "transplant": {"transfer": 0.5}}
+    f = judged_findings({"best_position": {"size": 8}, "every_position": ev, "comparison": rows}, 6)
+    assert f["partition"] == {"changed": 10, "parts": {"adversarial": 4, "relabelled": 3, "no_majority": 3},
+                              "sums_to_changed": True}
+    assert f["judges_following"] == {"pgd": 2, "patch": 0}  # the '8' judge neither follows nor reads '6'
+    assert f["judges_not_reading_true"] == {"pgd": 3, "patch": 0}
+    assert f["adversarial_share_of_changed"] == 0.4
 
 
 @pytest.mark.parametrize("centre, name", [((5, 6), "upper left"), ((15, 6), "lower left"),

@@ -20,6 +20,7 @@ UNTOUCHED = 0.005  # a stroke holding less than this share of the hidden ink is 
 OPENS_LOOP = 0.2  # patches that hide this much more of one loop half than the other open the loop
 RESTS_ON = 0.05  # a new label rests on a stroke when erasing it too lowers p(label) by more than this
 BACKGROUND = 0.3  # a guide's windows lie over background when less than this share of them is ink
+PARTS = ("adversarial", "relabelled", "no_majority")  # the label-changing pastes, by the judges' majority
 
 
 def ranked(counts: Mapping[str, int]) -> list[list[int]]:
@@ -67,28 +68,35 @@ def strokes_findings(reg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def label_change_findings(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """(2) The most frequent new label under the patch: the strokes its patches hide, whether they
-    open the loop, and the remaining strokes it rests on. {"label": None} when it never changes."""
+    """(2) The most frequent new label under the patch: the strokes its patches hide (each stroke's
+    share of the ink they hide, the measure of the critical positions), whether they open the loop
+    (the loop's left half's share minus its right half's, against OPENS_LOOP; "left_minus_right"
+    records the same difference of the shares of each half's own ink), and the remaining strokes it
+    rests on. {"label": None} when it never changes."""
     if not changes:
         return {"label": None}
     new = max(changes, key=lambda k: changes[k]["cells"])
     lc = changes[new]
-    hidden, also = lc["hidden_share"], lc["erase_also"]
+    hidden, also, own = lc["composition"], lc["erase_also"], lc["hidden_share"]
     lean = hidden["loop_left"] - hidden["loop_right"]
     side = "left" if lean >= OPENS_LOOP else "right" if lean <= -OPENS_LOOP else None
     rests = sorted((n for n in REGIONS if also[n]["prob_label"] < lc["prob_label"] - RESTS_ON),
                    key=lambda n: also[n]["prob_label"])
     return {"label": int(new), "cells": lc["cells"], "strokes_hidden": strokes_above(hidden, MAIN_STROKE),
-            "loop_opened": {"left_minus_right": lean, "threshold": OPENS_LOOP, "side": side},
+            "loop_opened": {"hidden_ink_left_minus_right": lean, "threshold": OPENS_LOOP, "side": side,
+                            "left_minus_right": own["loop_left"] - own["loop_right"]},
             "rests_on": {"drop_threshold": RESTS_ON, "strokes": rests}}
 
 
 def population_findings(pop: Mapping[str, Any]) -> dict[str, Any]:
-    """(2) Whether every correct 6 was read, and the new labels by maps and by cells."""
+    """(2) Whether every correct 6 was read, and the new labels by maps (a map under each label it
+    shows, and once under its main label: those counts sum to the maps with a change) and by cells."""
     new = pop["new_labels"]
     return {"all_sixes": pop["typicality"]["n"] == pop["correct_sixes"],
             "maps_with_a_change": new["digits_with_any"],
-            "maps_per_label": ranked(new["digits"]), "cells_per_label": ranked(new["cells"])}
+            "maps_per_label": ranked(new["digits"]), "maps_per_main_label": ranked(new["digits_by_main_label"]),
+            "maps_with_several_labels": sum(new["digits"].values()) > new["digits_with_any"],
+            "cells_per_label": ranked(new["cells"])}
 
 
 def quarter(centre: Sequence[float], box: Sequence[int]) -> str:
@@ -115,16 +123,20 @@ def placement_findings(study: Mapping[str, Any], box: Sequence[int], patch_label
 
 
 def judged_findings(study: Mapping[str, Any], digit: int) -> dict[str, Any]:
-    """(3) The shares of the label-changing pastes that are adversarial and relabelled, and per
-    attack the judges that do not read the true digit."""
+    """(3) The label-changing pastes split by the judges' majority (adversarial, relabelled, no
+    majority: the parts sum to the changed pastes), the shares of the first two, and per attack the
+    judges that do not read the true digit and those that give our CNN's new label ("follow")."""
     size = str(study["best_position"]["size"])
     ev = study["every_position"]
     changed = ev["changed"][size]["k"]
     share = lambda what: ev[what][size]["k"] / changed if changed else None  # noqa: E731
-    rows = study["comparison"]
+    parts = {what: ev[what][size]["k"] for what in PARTS}
+    rows = {k: v for k, v in study["comparison"].items() if "judge_labels" in v}
     return {"adversarial_share_of_changed": share("adversarial"), "relabelled_share_of_changed": share("relabelled"),
-            "judges_not_reading_true": {k: sum(v != digit for v in rows[k]["judge_labels"])
-                                        for k in ("pgd", "pgd_min", "patch") if "judge_labels" in rows[k]}}
+            "partition": {"changed": changed, "parts": parts, "sums_to_changed": sum(parts.values()) == changed},
+            "judges_not_reading_true": {k: sum(v != digit for v in row["judge_labels"]) for k, row in rows.items()},
+            "judges_following": {k: sum(v == row["cnn_label"] for v in row["judge_labels"])
+                                 for k, row in rows.items()}}
 
 
 def p2_findings(r: Mapping[str, Any]) -> dict[str, Any]:

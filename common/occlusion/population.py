@@ -79,12 +79,23 @@ def analyse_population(model: nn.Module, images: torch.Tensor, indices: np.ndarr
     return Population(indices, maps, summary, r_all, below, new_labels(probs.argmax(-1).numpy(), digit))
 
 
+def main_label(labels: np.ndarray, digit: int) -> int:
+    """The label other than `digit` with the most cells of one label map; the smallest on a tie."""
+    counts = Counter(labels[labels != digit].tolist())
+    return min(counts, key=lambda v: (-counts[v], v))
+
+
 def new_labels(labels: np.ndarray, digit: int) -> dict[str, Any]:
     """Over label maps [N, P, P]: cells per label other than `digit` ("cells"), the number of maps
-    showing each ("digits"), and how many maps show any ("digits_with_any"); most common first."""
+    showing each ("digits": a map showing several labels counts under each), each map with any
+    counted once under the label of most of its changed cells, the smallest label on a tie
+    ("digits_by_main_label", which sums to "digits_with_any"), and how many maps show any
+    ("digits_with_any"); most common first."""
     changed = labels != digit
     cells = Counter(labels[changed].tolist())
     per_map = Counter(v for m in labels for v in set(m[m != digit].tolist()))
+    main = Counter(main_label(m, digit) for m in labels if (m != digit).any())
     return {"cells": {str(v): c for v, c in cells.most_common()},
             "digits": {str(v): c for v, c in per_map.most_common()},
+            "digits_by_main_label": {str(v): c for v, c in main.most_common()},
             "digits_with_any": int(changed.reshape(len(labels), -1).any(1).sum())}

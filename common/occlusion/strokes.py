@@ -197,14 +197,18 @@ def region_shares(hidden: Hidden, masses: dict[str, float]) -> tuple[dict[str, f
 def label_changes(model: nn.Module, image: np.ndarray, maps: dict[str, np.ndarray],
                   regions: dict[str, np.ndarray], window: Window) -> dict[str, dict[str, Any]]:
     """Per label L other than '6' in the label map: its cells; per region, the mean share of the
-    region's ink the patches there hide; the mean p(L) and p('6') there; and per region, the mean
-    p(L) and the most common label when that region's ink is erased too (set to the fill)."""
+    region's ink the patches there hide ("hidden_share") and the region's share of all the ink they
+    hide ("composition", the measure of `region_shares`); the mean p(L) and p('6') there; and per
+    region, the mean p(L) and the most common label when that region's ink is erased too (set to
+    the fill)."""
     out = {}
     for new in sorted(set(maps["label"].ravel().tolist()) - {SIX}):
         cells = np.argwhere(maps["label"] == new)
         masks = [cell_mask(window, r, c, image.shape[0]) for r, c in cells]
         hidden = {name: r6(np.mean([image[regions[name] & m].sum() / max(image[regions[name]].sum(), 1e-12)
                                     for m in masks])) for name in REGIONS}
+        covered = {name: sum(float(image[regions[name] & m].sum()) for m in masks) for name in REGIONS}
+        total = sum(covered.values())
         erased = []
         for name in REGIONS:
             for m in masks:
@@ -215,6 +219,7 @@ def label_changes(model: nn.Module, image: np.ndarray, maps: dict[str, np.ndarra
         probs = probs.reshape(len(REGIONS), len(cells), -1)
         out[str(new)] = {
             "cells": len(cells), "positions": cells.tolist(), "hidden_share": hidden,
+            "composition": {name: r6(covered[name] / total if total else 0) for name in REGIONS},
             "prob_label": r6(np.mean([maps["probs"][r, c, new] for r, c in cells])),
             "prob_true": r6(np.mean([maps["prob_true"][r, c] for r, c in cells])),
             "erase_also": {name: {"prob_label": r6(pr[:, new].mean()),

@@ -127,6 +127,12 @@ def relabelled_mask(p: Pastes) -> np.ndarray:
     return changed_mask(p) & ((p.judges == p.label[:, None]).sum(1) >= JUDGE_MAJORITY)
 
 
+def no_majority_mask(p: Pastes) -> np.ndarray:
+    """The CNN's label changed and neither the true class nor the new label has JUDGE_MAJORITY
+    judges: with the adversarial and relabelled pastes, a partition of the changed ones."""
+    return changed_mask(p) & ~adversarial_mask(p) & ~relabelled_mask(p)
+
+
 def examples(p: Pastes, mask: np.ndarray, six: torch.Tensor, win: Windows, n: int
              ) -> tuple[list[dict], np.ndarray]:
     """Up to n pastes selected by `mask`, the most confident CNN label first, one per new label first:

@@ -40,6 +40,7 @@ from common.occlusion.transplant import (
     changed_mask,
     classify_pastes,
     correct_of_class,
+    no_majority_mask,
     relabelled_mask,
     sample_windows,
 )
@@ -149,10 +150,13 @@ def agreement(versus: dict[str, dict], scopes: Sequence[str]) -> dict[str, dict[
 
 
 def every_position(pastes: dict[int, Pastes], seed: int) -> dict[str, dict[str, Any]]:
-    """Over every (window, position) paste on the example, per size: the changed, adversarial and
-    relabelled rates (intervals resample the windows) and the new labels of the changed pastes."""
-    out: dict[str, dict[str, Any]] = {"changed": {}, "adversarial": {}, "relabelled": {}, "new_labels": {}}
-    masks = {"changed": changed_mask, "adversarial": adversarial_mask, "relabelled": relabelled_mask}
+    """Over every (window, position) paste on the example, per size: the changed, adversarial,
+    relabelled and no-majority rates (the last three partition the changed pastes; intervals
+    resample the windows), the new labels of the changed pastes, and the positions where at least
+    one window changes the label, of all."""
+    masks = {"changed": changed_mask, "adversarial": adversarial_mask, "relabelled": relabelled_mask,
+             "no_majority": no_majority_mask}
+    out: dict[str, dict[str, Any]] = {**{what: {} for what in masks}, "new_labels": {}}
     for size, p in pastes.items():
         w = int(p.w.max()) + 1
         n = np.bincount(p.w, minlength=w)[None]
@@ -162,6 +166,8 @@ def every_position(pastes: dict[int, Pastes], seed: int) -> dict[str, dict[str, 
             out[what][str(size)] = clustered_rate(k[what], n, reps[what])
         out["new_labels"][str(size)] = counter(p.label[changed_mask(p)])
         out["changed"][str(size)]["windows_with_a_change"] = int((k["changed"] > 0).sum())
+        out["changed"][str(size)]["positions_with_a_change"] = int(len(np.unique(p.pos[changed_mask(p)])))
+        out["changed"][str(size)]["positions"] = int(len(np.unique(p.pos)))
     return out
 
 

@@ -1,9 +1,9 @@
 """Problem 2's figures, drawn from arrays and the results' numbers; each function returns a Figure.
 
 Map cells are patch positions (top-left corners); `overlay` draws a map at the patch centres over
-the digit instead. Probability maps keep a fixed 0-1 scale with a colorbar, beside a copy stretched
-on the log-odds scale between the map's minimum and maximum; label maps use tab10, one colour per
-class, with a legend. Digits are drawn as the data store them: white ink on black, so a black
+the digit instead. The solution's probability maps are stretched linearly to their own range; the
+evidence shows them on a fixed 0-1 scale and on the log-odds scale between their minimum and
+maximum. Label maps use tab10, one colour per class, with a legend. Digits are drawn as the data store them: white ink on black, so a black
 patch (fill 0) looks like background.
 """
 from __future__ import annotations
@@ -117,20 +117,27 @@ def overlay(ax: plt.Axes, image: np.ndarray, prob: np.ndarray, window: Window,
 # ----------------------------------------------------------------------------- (1) the maps
 def fixed_scale_map(fig: plt.Figure, ax: plt.Axes, values: np.ndarray, name: str, stride: int) -> None:
     im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability (fixed 0-1 scale)")
-    ax.set_title(f"{name}\nfixed 0-1 scale; cell = patch top-left corner", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability (0 to 1)")
+    ax.set_title(f"{name}\non a fixed 0-1 scale", fontsize=10)
     patch_axes(ax, values.shape[0], stride)
 
 
 def stretched_map(fig: plt.Figure, ax: plt.Axes, values: np.ndarray, name: str, stride: int) -> None:
     lnorm = logit_norm(values)
     im = ax.imshow(values, cmap="viridis", norm=lnorm)
-    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
-                      label="probability (log-odds scale, map min to max)")
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability (log-odds scale)")
     cb.set_ticks(logit_ticks(lnorm))
     cb.ax.set_yticklabels([f"{t:.3g}" for t in logit_ticks(lnorm)])
-    ax.set_title(f"{name}\nlog-odds colour scale from {lnorm.vmin:.3f} to {lnorm.vmax:.3f}",
-                 fontsize=10)
+    ax.set_title(f"{name}\non log-odds, {lnorm.vmin:.3f} to {lnorm.vmax:.3f}", fontsize=10)
+    patch_axes(ax, values.shape[0], stride)
+
+
+def linear_map(fig: plt.Figure, ax: plt.Axes, values: np.ndarray, name: str, stride: int) -> None:
+    """A probability map on a linear colour scale from its own minimum to its maximum."""
+    lo, hi = float(values.min()), float(values.max())
+    im = ax.imshow(values, cmap="viridis", vmin=lo, vmax=max(hi, lo + 1e-6))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability")
+    ax.set_title(f"{name}\ncolours from {lo:.3f} to {hi:.3f}", fontsize=10)
     patch_axes(ax, values.shape[0], stride)
 
 
@@ -142,47 +149,58 @@ def label_map(ax: plt.Axes, label: np.ndarray, stride: int) -> None:
     handles = [Patch(color=TAB10[k], label=f"'{k}': {counts[k]} cell{'s' * (counts[k] != 1)}")
                for k in sorted(counts)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9,
-              title="predicted label\n(labels that occur)", title_fontsize=9, frameon=False)
-    ax.set_title("Map 3: predicted label (one colour per class)\ncell = patch top-left corner",
-                 fontsize=10)
+              title="label", title_fontsize=9, frameon=False)
+    ax.set_title("Map 3: the predicted label", fontsize=10)
     patch_axes(ax, label.shape[0], stride)
 
 
 def plot_maps(image: np.ndarray, maps: dict[str, np.ndarray], window: Window, index: int,
-              clean_p: float, worst: tuple[int, int], worst_image: np.ndarray) -> plt.Figure:
-    """The '6', maps 1-3 on fixed scales, maps 1-2 contrast-stretched, map 1 over the digit, and the
-    most damaging patch."""
+              clean_p: float) -> plt.Figure:
+    """The '6' and its three maps: the probabilities each stretched to its own range, the label in
+    one colour per class."""
     patch, stride, fill = window
     p = maps["prob_true"].shape[0]
-    fig, axes = plt.subplots(2, 4, figsize=(21, 9.8), gridspec_kw={"wspace": 0.45, "hspace": 0.3})
+    fig, axes = plt.subplots(2, 2, figsize=(9.2, 8.6), gridspec_kw={"wspace": 0.5, "hspace": 0.42})
     ax = axes[0, 0]
     ax.imshow(image, cmap="gray", vmin=0, vmax=1)
     draw_patch(ax, 0, 0, patch, "red", "--")
-    ax.set_title(f"test #{index}: a '6', p('6') = {clean_p:.3f}\n"
-                 f"dashed: the {patch}x{patch} patch at position (0, 0)", fontsize=10)
+    ax.set_title(f"Test digit {index}, p('6') = {clean_p:.3f}\n"
+                 f"dashed: the {patch}x{patch} patch at (0, 0)", fontsize=10)
     pixel_axes(ax)
-    fixed_scale_map(fig, axes[0, 1], maps["prob_true"], "Map 1: p('6')", stride)
-    fixed_scale_map(fig, axes[0, 2], maps["max_prob"], "Map 2: highest probability (any class)", stride)
-    axes[0, 1].plot(worst[1], worst[0], "rx", ms=9, mew=2, label="lowest p('6')")
-    axes[0, 1].legend(loc="lower right", fontsize=8, framealpha=0.8)
-    label_map(axes[0, 3], maps["label"], stride)
-    stretched_map(fig, axes[1, 0], maps["prob_true"], "Map 1, contrast-stretched: p('6')", stride)
-    stretched_map(fig, axes[1, 1], maps["max_prob"], "Map 2, contrast-stretched", stride)
-    im = overlay(axes[1, 2], image, maps["prob_true"], window,
-                 f"p('6') at the patch CENTRES (top-left + {(patch - 1) / 2:g} px)\n"
-                 "white: the digit's outline; red: p('6') = 0.5")
-    fig.colorbar(im, ax=axes[1, 2], fraction=0.046, pad=0.04, label="p('6')")
-    pixel_axes(axes[1, 2])
-    ax = axes[1, 3]
+    linear_map(fig, axes[0, 1], maps["prob_true"], "Map 1: p('6')", stride)
+    linear_map(fig, axes[1, 0], maps["max_prob"], "Map 2: highest probability", stride)
+    label_map(axes[1, 1], maps["label"], stride)
+    shade = "black" if fill == 0 else f"value {fill:g}"
+    fig.suptitle(f"Occluding the '6' with a {shade} {patch}x{patch} patch, stride {stride}: {p} x {p} "
+                 "positions\n(map cell (r, c): the patch's top-left corner)", fontsize=11)
+    return fig
+
+
+def plot_map_scales(image: np.ndarray, maps: dict[str, np.ndarray], window: Window,
+                    worst: tuple[int, int], worst_image: np.ndarray) -> plt.Figure:
+    """Maps 1-2 on the fixed 0-1 scale and on log-odds, map 1 over the digit, and the most damaging
+    patch."""
+    patch, stride, fill = window
+    fig, axes = plt.subplots(2, 3, figsize=(10.4, 7.4), gridspec_kw={"wspace": 0.75, "hspace": 0.45})
+    fixed_scale_map(fig, axes[0, 0], maps["prob_true"], "Map 1: p('6')", stride)
+    fixed_scale_map(fig, axes[0, 1], maps["max_prob"], "Map 2: highest probability", stride)
+    axes[0, 0].plot(worst[1], worst[0], "rx", ms=9, mew=2, label="lowest p('6')")
+    axes[0, 0].legend(loc="lower right", fontsize=8, framealpha=0.8)
+    stretched_map(fig, axes[1, 0], maps["prob_true"], "Map 1: p('6')", stride)
+    stretched_map(fig, axes[1, 1], maps["max_prob"], "Map 2", stride)
+    im = overlay(axes[0, 2], image, maps["prob_true"], window,
+                 "p('6') at the patch centres\nwhite: the digit; red: p = 0.5")
+    fig.colorbar(im, ax=axes[0, 2], fraction=0.046, pad=0.04, label="p('6')")
+    pixel_axes(axes[0, 2])
+    ax = axes[1, 2]
     ax.imshow(worst_image, cmap="gray", vmin=0, vmax=1)
     draw_patch(ax, worst[0] * stride, worst[1] * stride, patch, "red")
     wp = maps["probs"][worst]
-    shade = "black" if fill == 0 else f"fill {fill:g}"
-    ax.set_title(f"most damaging position (r, c) = {worst} ({shade} patch)\n"
-                 f"p('6') = {wp[SIX]:.3f}, label '{int(wp.argmax())}' (p = {wp.max():.3f})", fontsize=10)
+    ax.set_title(f"most damaging patch, {worst}\np('6') = {wp[SIX]:.3f}, label '{int(wp.argmax())}' "
+                 f"(p = {wp.max():.3f})", fontsize=10)
     pixel_axes(ax)
-    fig.suptitle(f"Problem 2 (1): occlusion maps of a '6', {patch}x{patch} patch of value "
-                 f"{fill:g}, stride {stride}, {p} x {p} = {p * p} positions", fontsize=13)
+    shade = "black" if fill == 0 else f"value {fill:g}"
+    fig.suptitle(f"The maps of the {shade} {patch}x{patch} patch on two other colour scales", fontsize=11)
     return fig
 
 
@@ -193,16 +211,13 @@ def regions_panel(ax: plt.Axes, image: np.ndarray, regions: dict[str, np.ndarray
     for name, colour in REGION_COLOURS.items():
         rgb[regions[name]] = colour
     ax.imshow(rgb)
-    share = region["mean_share_of_region_ink_covered"]
+    share = region["composition_of_covered_ink"]
     handles = [Patch(color=REGION_COLOURS[n], label=f"{REGION_NAMES[n]}"
-                     + (f": a critical patch hides {100 * share[n]:.0f}% of it on average"
-                        if n in share else "")) for n in REGION_COLOURS]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8.5,
-              frameon=False)
-    info = region["region_definition"]
-    how = (f"closed hole of {info['hole_pixels']} px; loop = ink within {info['stroke_width_px']} px of it"
-           if info["closed_hole"] else "no closed hole; loop = lower half of the ink's rows")
-    ax.set_title(f"Stroke regions, found from the pixels\n({how})", fontsize=10)
+                     + (f": {100 * share[n]:.0f}%" if n in share else ""))
+               for n in REGION_COLOURS]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9, frameon=False,
+              ncol=2, title=f"share of the ink the patches with p('6') < {CRITICAL_P} hide", title_fontsize=9)
+    ax.set_title("The strokes of the '6'", fontsize=10)
     pixel_axes(ax)
 
 
@@ -221,26 +236,25 @@ def erase_panel(ax: plt.Axes, region: dict[str, Any]) -> None:
     ax.set_xticks(range(len(names)), [REGION_TICKS[nm] for nm in names], fontsize=9)
     ax.set_ylim(0, 1.18)
     ax.set_ylabel("p('6') after erasing the region")
-    ax.set_title("Erase one region's ink (set to the fill value)\nred dashed line: p = 0.5",
-                 fontsize=10)
+    ax.set_title("p('6') with one stroke's ink erased (red dashed line: p = 0.5)", fontsize=10)
 
 
 def plot_regions(image: np.ndarray, region: dict[str, Any], regions: dict[str, np.ndarray],
                  cover_count: np.ndarray, patch: int) -> plt.Figure:
     """The stroke regions, the pixels the critical patches hide, and p('6') with each region erased."""
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2), gridspec_kw={"wspace": 0.35})
-    regions_panel(axes[0], image, regions, region)
-    ax = axes[1]
+    fig = plt.figure(figsize=(10, 8.4))
+    grid = fig.add_gridspec(2, 2, wspace=0.35, hspace=0.75, height_ratios=[1, 0.75])
+    regions_panel(fig.add_subplot(grid[0, 0]), image, regions, region)
+    ax = fig.add_subplot(grid[0, 1])
     im = ax.imshow(cover_count, cmap="magma", vmin=0, vmax=max(1, int(cover_count.max())))
     ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="cyan", linewidths=1.2)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="critical patches hiding the pixel (0 to the most)")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="patches hiding the pixel")
     what = ("the 10 lowest-p('6') positions" if region["fallback_lowest_10"]
-            else f"{region['n_below']} positions, p('6') < {CRITICAL_P}")
-    ax.set_title(f"Pixels the critical {patch}x{patch} patches hide\n({what}; cyan: the digit's outline)",
-                 fontsize=10)
+            else f"the {region['n_below']} with p('6') < {CRITICAL_P}")
+    ax.set_title(f"Pixels that the {patch}x{patch} patches hide:\n{what} (cyan: the digit)", fontsize=10)
     pixel_axes(ax)
-    erase_panel(axes[2], region)
-    fig.suptitle("Problem 2 (2): which strokes of the '6' the CNN needs", fontsize=13)
+    erase_panel(fig.add_subplot(grid[1, :]), region)
+    fig.suptitle("Which strokes of the '6' the CNN needs", fontsize=12)
     return fig
 
 
@@ -251,7 +265,7 @@ def typicality_panel(ax: plt.Axes, typ: dict[str, Any], r_all: np.ndarray) -> No
                    label=f"the example: r = {typ['r_example']:.2f}\n"
                          f"(higher than {typ['example_percentile']:.0f}% of the 6s)")
     ax.axvline(typ["r_median"], color="black", ls="--", lw=1.2, label=f"median r = {typ['r_median']:.2f}")
-    ax.set_xlabel("Pearson r: a 6's p('6') map vs the mean map of the other 6s")
+    ax.set_xlabel("r: a 6's p('6') map vs the mean map of the others")
     ax.set_ylabel("number of 6s")
     ax.legend(fontsize=8.5, loc="upper left")
     ax.set_title("Is the example typical?", fontsize=10)
@@ -261,25 +275,25 @@ def plot_population(mean_map: np.ndarray, frac_below: np.ndarray, mean_image: np
                     typ: dict[str, Any], r_all: np.ndarray, window: Window, n: int, total: int) -> plt.Figure:
     """The mean p('6') map over n of the `total` correct 6s, the share of them below 0.5 per cell,
     and the example's r."""
-    fig, axes = plt.subplots(1, 4, figsize=(22, 5.2), gridspec_kw={"wspace": 0.4})
+    fig, axes = plt.subplots(2, 2, figsize=(10, 9), gridspec_kw={"wspace": 0.55, "hspace": 0.45})
+    axes = axes.ravel()
     p = mean_map.shape[0]
     top = max(float(frac_below.max()), 1e-3)
     for ax, values, title, lab, vmax in (
-            (axes[0], mean_map, f"mean p('6') map over {n} of the {total} correct test 6s",
-             "mean p('6') (fixed 0-1 scale)", 1),
-            (axes[1], frac_below, f"share of the {n} 6s with p('6') < {CRITICAL_P}",
-             f"share of 6s (scale 0 to the maximum, {top:.2f})", top)):
+            (axes[0], mean_map, f"mean p('6') over {n} of the\n{total} correct test 6s", "mean p('6')", 1),
+            (axes[1], frac_below, f"share of the {n} 6s\nwith p('6') < {CRITICAL_P}",
+             f"share of 6s (0 to {top:.2f})", top)):
         im = ax.imshow(values, cmap="viridis", vmin=0, vmax=vmax)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=lab)
-        ax.set_title(f"{title}\ncell = patch top-left corner", fontsize=10)
+        ax.set_title(title, fontsize=10)
         patch_axes(ax, p, window.stride)
     im = overlay(axes[2], mean_image, mean_map, window,
                  "mean p('6') at the patch centres\nwhite: outline of the mean '6'; red: 0.5")
     fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04, label="mean p('6')")
     pixel_axes(axes[2])
     typicality_panel(axes[3], typ, r_all)
-    fig.suptitle(f"Problem 2 (2): beyond one example ({window.patch}x{window.patch} patch, "
-                 f"stride {window.stride})", fontsize=13)
+    fig.suptitle(f"Beyond one example: the maps of many 6s ({window.patch}x{window.patch} patch, "
+                 f"stride {window.stride})", fontsize=12)
     return fig
 
 
@@ -301,20 +315,20 @@ def plot_gallery(images: np.ndarray, maps: np.ndarray, indices: Sequence[int],
     k = len(images)
     cols = min(4, k)
     rows = (k + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 4.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.6 * rows), squeeze=False)
     im = None
     for ax in axes.ravel()[k:]:
         ax.axis("off")
     for ax, img, m, idx, r, b in zip(axes.ravel(), images, maps, indices, rs, belows):
-        tag = " (the example)" if idx == example else ""
-        im = overlay(ax, img, m, window,
-                     f"test #{idx}{tag}\nr = {r:.2f}, {b} positions with p('6') < {CRITICAL_P}")
+        tag = " (ours)" if idx == example else ""
+        im = overlay(ax, img, m, window, f"#{idx}{tag}, r = {r:.2f}\n{b} cells below {CRITICAL_P}")
+        ax.title.set_fontsize(9)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(im, ax=axes, fraction=0.025, pad=0.02, label="p('6') at the patch centre")
-    fig.suptitle("Problem 2 (2): individual 6s, from most to least typical map (r = correlation "
-                 "with the others' mean)\np('6') drawn at the patch centres; white: the digit's "
-                 "outline; red: p('6') = 0.5", fontsize=12)
+    fig.suptitle("Single 6s, from the most to the least typical map (r: correlation with the\n"
+                 "others' mean); p('6') at the patch centres, white: the digit, red: p('6') = 0.5",
+                 fontsize=10)
     return fig
 
 

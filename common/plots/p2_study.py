@@ -1,5 +1,7 @@
-"""Problem 2 (3)'s figures: the transplant study, the adversarial pastes and the gradient attacks;
-each function returns a Figure, drawn from arrays and the results' numbers."""
+"""Problem 2 (3)'s figures: the transplant study, the adversarial pastes (a few for the solution,
+and the pastes the other networks read as '6' beside those they relabel) and the gradient attacks;
+each function returns a Figure, drawn from arrays and the results' numbers. The figures call the
+judges "other networks"."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -17,7 +19,8 @@ from common.plots.p2 import (
     pixel_axes,
 )
 
-SCOPE_NAMES = {"example": "the example", "other_sixes": "other 6s"}
+SCOPE_NAMES = {"example": "our\n'6'", "other_sixes": "other\n6s"}
+SHOWN = 3  # adversarial pastes in the solution's figure
 GUIDE_MARKERS = {"black-map": ("s", "cyan"), "white-map": ("o", TAB10[1])}
 
 
@@ -37,9 +40,8 @@ def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarr
     ax.set_xlim(-0.5, 27.5)
     ax.set_ylim(27.5, -0.5)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
-                 label=f"share of the {windows} windows that change the label\n(scale 0 to this map's maximum, {top:.2f})")
-    ax.set_title(f"{size}x{size} windows pasted over the example '6'\n"
-                 "colour at the window centre (grey: no centre there); white: the digit", fontsize=10)
+                 label=f"share of the {windows} windows\nthat change the label (0 to {top:.2f})")
+    ax.set_title(f"{size}x{size} windows, at their centres", fontsize=10)
     pixel_axes(ax)
 
 
@@ -54,13 +56,13 @@ def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
         err = np.array([[100 * r["rate"] - 100 * r["ci95"][0], 100 * r["ci95"][1] - 100 * r["rate"]] for r in ch]).T
         ax.errorbar(np.arange(len(scopes)) + off, y, yerr=err, fmt=markers[st], ms=6, capsize=4, lw=1.4,
                     color=STRATEGY_COLOURS[st], mec="black", mew=0.6, label=STRATEGY_WORDS[st])
-    ax.set_xticks(range(len(scopes)), [SCOPE_NAMES.get(sc, "CNN " + sc.replace("_", " ")) for sc in scopes])
+    ax.set_xticks(range(len(scopes)), [SCOPE_NAMES.get(sc, "CNN\n" + sc.replace("_", " ")) for sc in scopes],
+                  fontsize=9)
     ax.set_xlim(-0.5, len(scopes) - 0.5)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
     ax.set_ylabel("pastes that change the label (%)")
-    ax.set_title(f"{size}x{size}: label changed, by placement\n"
-                 "whiskers: 95% interval, bootstrap over windows (and 6s)", fontsize=10)
+    ax.set_title(f"{size}x{size}: label changed, by placement", fontsize=10)
 
 
 def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: dict[str, np.ndarray]
@@ -69,28 +71,60 @@ def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: d
     positions. Bottom: the label-changed rate of each placement, per scope, with its interval."""
     sizes = [str(s) for s in study["design"]["sizes"]]
     rates = study["rates"]
-    fig, axes = plt.subplots(2, len(sizes), figsize=(6.4 * len(sizes), 12),
-                             gridspec_kw={"hspace": 0.55, "wspace": 0.3})
+    fig, axes = plt.subplots(2, len(sizes), figsize=(3.4 * len(sizes), 8.2), squeeze=False,
+                             gridspec_kw={"hspace": 0.5, "wspace": 0.75})
     for ax, s in zip(axes[0], sizes):
         flip_panel(fig, ax, image, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
                    study["design"]["windows_per_size"])
     for ax, s in zip(axes[1], sizes):
         rates_panel(ax, rates, s)
-    for row, below in ((0, -0.14), (1, -0.1)):
+    for row, below in ((0, -0.2), (1, -0.22)):
         axes[row, len(sizes) // 2].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, below),
-                                          ncol=3, frameon=False)
-    fig.suptitle("Problem 2 (3): windows of other digits pasted over a '6'. Top: where they change our "
-                 "CNN's label on the example, and where each map sends them.\nBottom: how often each "
-                 "placement changes it, on the example, other 6s and CNNs of other training seeds",
-                 fontsize=12)
+                                          ncol=1 if row == 0 else 3, frameon=False)
+    fig.suptitle("Windows of other digits pasted over the '6'. Top: where they change our CNN's label\n"
+                 "(white: the digit). Bottom: how often each placement changes it, with 95% intervals,\n"
+                 "on the '6', on other 6s and on CNNs of other training seeds", fontsize=10.5)
     return fig
 
 
-def plot_adversarial(examples_adv: list[dict], examples_rel: list[dict], images_adv: np.ndarray,
-                     images_rel: np.ndarray, judges: Sequence[str]) -> plt.Figure:
-    """Top row: true adversarials (judges still say '6'); bottom row: honest relabellings."""
+def pick_adversarial(examples_adv: list[dict], size: int, n: int = SHOWN) -> list[int]:
+    """Up to n of the adversarial pastes: those of `size` first, then the others, one per new label
+    before any label repeats (the records come most confident first)."""
+    order = sorted(range(len(examples_adv)), key=lambda i: examples_adv[i]["size"] != size)
+    seen: set[int] = set()
+    firsts = [i for i in order if not (examples_adv[i]["cnn_label"] in seen or seen.add(examples_adv[i]["cnn_label"]))]
+    return (firsts + [i for i in order if i not in firsts])[:n]
+
+
+def plot_adversarial(image: np.ndarray, examples_adv: list[dict], images_adv: np.ndarray,
+                     source_labels: Sequence[int], size: int) -> plt.Figure:
+    """The '6' and up to SHOWN pastes that change our CNN's label, each titled with that label and
+    its probability; the orange box is the pasted window."""
+    picks = pick_adversarial(examples_adv, size)
+    fig, axes = plt.subplots(1, len(picks) + 1, figsize=(2.6 * (len(picks) + 1), 3.4), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("the '6'", fontsize=10)
+    for ax, i in zip(axes[1:], picks):
+        a = examples_adv[i]
+        ax.imshow(images_adv[i], cmap="gray", vmin=0, vmax=1)
+        draw_patch(ax, *a["position"], a["size"], "orange")
+        ax.set_title(f"CNN: '{a['cnn_label']}' (p = {a['cnn_prob']:.2f})", fontsize=10)
+        ax.set_xlabel(f"{a['size']}x{a['size']} window of a '{source_labels[i]}'", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Windows of other digits (orange boxes) pasted over the '6' change our CNN's label",
+                 fontsize=10.5)
+    return fig
+
+
+def plot_judged(examples_adv: list[dict], examples_rel: list[dict], images_adv: np.ndarray,
+                images_rel: np.ndarray, networks: Sequence[str]) -> plt.Figure:
+    """Top row: pastes most other networks still read as '6'; bottom row: pastes they relabel as
+    our CNN does."""
     k = max(len(examples_adv), len(examples_rel), 1)
-    fig, axes = plt.subplots(2, k, figsize=(2.6 * k, 6.6), squeeze=False)
+    fig, axes = plt.subplots(2, k, figsize=(1.7 * k, 5.4), squeeze=False)
     for row, (items, images) in enumerate(((examples_adv, images_adv), (examples_rel, images_rel))):
         for j in range(k):
             ax = axes[row, j]
@@ -103,12 +137,12 @@ def plot_adversarial(examples_adv: list[dict], examples_rel: list[dict], images_
             ax.imshow(images[j], cmap="gray", vmin=0, vmax=1)
             draw_patch(ax, *a["position"], a["size"], "orange")
             votes = " ".join(str(v) for v in a["judge_labels"])
-            ax.set_title(f"CNN: '{a['cnn_label']}' (p = {a['cnn_prob']:.2f})\njudges: {votes}\n"
-                         f"{a['size']}x{a['size']} from test #{a['source_index']}", fontsize=8.5)
-    axes[0, 0].set_ylabel("adversarial:\njudges still say '6'", fontsize=10)
-    axes[1, 0].set_ylabel("honest relabelling:\njudges agree with the CNN", fontsize=10)
-    fig.suptitle("Problem 2 (3): pasted windows (orange box) that change our CNN's label. Judges, in order: "
-                 + ", ".join(judges), fontsize=10.5)
+            ax.set_title(f"CNN: '{a['cnn_label']}' ({a['cnn_prob']:.2f})\nothers: {votes}\n"
+                         f"{a['size']}x{a['size']}, #{a['source_index']}", fontsize=8)
+    axes[0, 0].set_ylabel("others still\nread '6'", fontsize=9)
+    axes[1, 0].set_ylabel("others agree\nwith our CNN", fontsize=9)
+    fig.suptitle("Pastes (orange box) that change our CNN's label, and what other networks read.\n"
+                 "Others, in order: " + ", ".join(networks), fontsize=9.5)
     fig.tight_layout()
     return fig
 
@@ -117,7 +151,7 @@ def plot_attacks(image: np.ndarray, shown: dict[str, np.ndarray], comparison: di
                  judges: Sequence[str]) -> plt.Figure:
     """Each kind of attack on the same '6': the image (top) and the change from the original (bottom)."""
     names = [n for n in ATTACK_NAMES if n in shown]
-    fig, axes = plt.subplots(2, len(names) + 1, figsize=(3.3 * (len(names) + 1), 7.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.05 * (len(names) + 1), 5.6), squeeze=False)
     axes[0, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
     axes[0, 0].set_title("the '6'", fontsize=10)
     axes[1, 0].axis("off")
@@ -128,19 +162,19 @@ def plot_attacks(image: np.ndarray, shown: dict[str, np.ndarray], comparison: di
         axes[0, j].imshow(shown[name], cmap="gray", vmin=0, vmax=1)
         title = ATTACK_NAMES[name].format(**row)
         if label is None:  # the transplants: one flipping window shown, medians over all of them
-            said = f"one of {row['success']['k']} flipping windows\njudges' votes not '6': {100 * row['transfer']:.0f}%"
+            said = f"1 of {row['success']['k']} that change it\nothers not '6': {100 * row['transfer']:.0f}%"
             what = f"medians over the {row['success']['k']}"
         else:
-            said = f"CNN: '{label}'; judges: {' '.join(map(str, row['judge_labels']))}"
+            said = f"CNN: '{label}'\nothers: {' '.join(map(str, row['judge_labels']))}"
             what = "change"
-        axes[0, j].set_title(f"{title}\n{said}", fontsize=9.5)
+        axes[0, j].set_title(f"{title}\n{said}", fontsize=8)
         im = axes[1, j].imshow(shown[name] - image, cmap="RdBu_r", vmin=-1, vmax=1)
-        axes[1, j].set_title(f"{what}: L0 = {row['l0']:g},\nL2 = {row['l2']:.2f}, L∞ = {row['linf']:.2f}",
-                             fontsize=9)
+        axes[1, j].set_title(f"{what}:\nL0 = {row['l0']:g}, L2 = {row['l2']:.2f},\nL∞ = {row['linf']:.2f}",
+                             fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=axes[1, :], fraction=0.02, pad=0.02, label="pixel change (attacked − original)")
-    fig.suptitle("Problem 2 (3): other kinds of adversarial images on the same '6' (top), and the change "
-                 f"from the original (bottom)\njudges, in order: {', '.join(judges)}", fontsize=11)
+    fig.colorbar(im, ax=axes[1, :], fraction=0.03, pad=0.02, label="pixel change")
+    fig.suptitle("Other attacks on the same '6' (top) and their change to it (bottom)\n"
+                 f"others, in order: {', '.join(judges)}", fontsize=10)
     return fig
