@@ -68,7 +68,13 @@ from common.features.shift_study import (
 from common.features.strokes import describe_strokes
 from common.nets.cnn import CNN, CONV_LAYERS, capture, predict_proba
 from common.nets.data import MNISTData, load_mnist, resolve_source
-from common.nets.flags import add_cnn_arguments, pick_correct
+from common.nets.flags import (
+    Example,
+    add_cnn_arguments,
+    first_correct,
+    misclassified_warning,
+    pick_example,
+)
 from common.nets.models import ModelSpec, ensure_models
 from common.nets.training import load_cnn
 from common.occlusion.engine import fast_inference_copy
@@ -148,7 +154,7 @@ def question2(models: Models, test: MNISTData, preds: dict[int, torch.Tensor], s
     0s and 8s under it. Drawn: the patches, and the regions' frequency maps."""
     discs, seeds = {}, {}
     for s, m in models.by_seed.items():
-        own = pair if s == models.main else test.images[[pick_correct(test.labels, preds[s], k, None)
+        own = pair if s == models.main else test.images[[first_correct(test.labels, preds[s], k)
                                                          for k in (0, 8)]]
         discs[s] = analyse_zero_eight(m, correct_zero_eight(m, test.images, test.labels, preds[s]), own, s)
         seeds[str(s)] = discriminant_summary(discs[s], models.accuracy[s])
@@ -246,7 +252,8 @@ def parse_args(argv: Sequence[str] | None):
                       "channels)")
     for name, digit in DIGITS.items():
         p.add_argument(f"--index-{name}", type=int,
-                       help=f"test index of the '{digit}' (default: first correct)")
+                       help=f"test index of the '{digit}' (default: the first correctly classified one; "
+                            "a misclassified one is allowed, with a warning)")
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                    help="training seeds on which the claims about the CNN are checked "
                         "(each has its own cached checkpoint)")
@@ -296,11 +303,17 @@ def model_facts(model: CNN) -> dict:
             "pool_sides": sides}
 
 
+def choose_examples(labels: torch.Tensor, pred: torch.Tensor, flags: dict[str, int | None]) -> dict[str, Example]:
+    """The '0', '8' and '1' (keys of DIGITS): each the first test digit of its class that `pred`
+    classifies correctly, or the index its --index-* flag gives (which may be misclassified)."""
+    return {name: pick_example(labels, pred, digit, flags[name], f"--index-{name}") for name, digit in DIGITS.items()}
+
+
 def counts(labels: torch.Tensor) -> list[int]:
     return torch.bincount(labels, minlength=10).tolist()
 
 
-def assemble_results(models: Models, test: MNISTData, sample: MNISTData, examples: dict[str, int],
+def assemble_results(models: Models, test: MNISTData, sample: MNISTData, chosen: dict[str, Example],
                      flagged: list[str], filters: dict, features: dict, shifts: dict, train_size: int) -> dict:
     """The results JSON: the model, the data, the examples, each sub-question's numbers and the
     findings the words rest on; train_size: the training digits (the recipe's steps follow)."""
@@ -317,7 +330,11 @@ def assemble_results(models: Models, test: MNISTData, sample: MNISTData, example
         "sample_size": len(sample.labels), "sample_per_class": counts(sample.labels),
         "conv_layers": len(CONV_LAYERS), "model": {**model_facts(models.by_seed[models.main]), "recipe": recipe},
         "torch_version": meta["torch_version"], "versions": versions("numpy", "torch", "matplotlib"),
-        "examples": examples, "examples_from_flags": flagged, "filters": filters, "discriminant": features,
+        "examples": {k: e.index for k, e in chosen.items()}, "examples_from_flags": flagged,
+        "examples_classified_correctly": {k: e.correct for k, e in chosen.items()},
+        "examples_predicted": {k: e.predicted for k, e in chosen.items()},
+        "examples_first_correct": {k: e.first_correct for k, e in chosen.items()},
+        "filters": filters, "discriminant": features,
         "shift": {k: shifts[k] for k in shift_keys},
         "shift_accuracy": {str(dx): a for dx, a in shifts["overall"].items()},
         "shift_accuracy_per_class": {str(dx): a for dx, a in shifts["per_class_curve"].items()},
@@ -334,8 +351,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     preds = {s: predict_digits(m, test, (0, 1, 8) if s == args.seed else (0, 8)) for s, m in models.by_seed.items()}
     pred = preds[args.seed]
     flags = {"zero": args.index_zero, "eight": args.index_eight, "one": args.index_one}
-    examples = {name: pick_correct(test.labels, pred, digit, flags[name], f"--index-{name}")
-                for name, digit in DIGITS.items()}
+    chosen = choose_examples(test.labels, pred, flags)
+    for name, example in chosen.items():
+        if not example.correct:
+            print(misclassified_warning(example, f"--index-{name}"), file=sys.stderr)
+    examples = {name: e.index for name, e in chosen.items()}
     idx = sample_indices(len(test.labels), args.sample, args.seed)
     sample = MNISTData(test.images[idx], test.labels[idx], test.source)
     one = test.images[examples["one"]:examples["one"] + 1]
@@ -345,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     features, disc, patches = question2(models, test, preds, sample, pair)
     shifts, drawn3 = question3(models, sample, one)
 
-    results = assemble_results(models, test, sample, examples, [n for n, v in flags.items() if v is not None],
+    results = assemble_results(models, test, sample, chosen, [n for n, v in flags.items() if v is not None],
                                filters, features, shifts, len(load_mnist("train", models.meta["source"]).labels))
     save_figures(args.out, Drawn(drawn1, test, pred, disc, patches, sample.labels, drawn3,
                                  (examples["zero"], examples["eight"])), filters, features, shifts)

@@ -62,7 +62,12 @@ from common.core.cli import (
 from common.core.sampling import all_or_sample
 from common.nets.cnn import predict_proba
 from common.nets.data import MNISTData, load_mnist, resolve_source
-from common.nets.flags import add_cnn_arguments, pick_correct
+from common.nets.flags import (
+    Example,
+    add_cnn_arguments,
+    misclassified_warning,
+    pick_example,
+)
 from common.nets.models import ModelSpec, ensure_models
 from common.nets.training import load_cnn
 from common.occlusion.attacks import compare_attacks
@@ -123,8 +128,12 @@ class Problem(NamedTuple):
     meta: dict
     test: MNISTData
     pred: np.ndarray  # [N] the CNN's test labels
-    index: int  # test index of the '6'
+    example: Example  # the '6': its test index, its predicted label, the first correct '6'
     clean: np.ndarray  # [10] its probabilities
+
+    @property
+    def index(self) -> int:  # test index of the '6'
+        return self.example.index
 
     @property
     def six(self) -> torch.Tensor:  # [1, 28, 28]
@@ -152,6 +161,13 @@ def models_needed(seed: int) -> list[ModelSpec]:
     return [ModelSpec(seed)] + judge_specs(seed)
 
 
+def choose_six(model: torch.nn.Module, test: MNISTData, index: int | None) -> tuple[Example, torch.Tensor]:
+    """The '6' (the first one `model` classifies correctly, or `index`, which may be misclassified)
+    and the model's probabilities [N, 10] over the test split."""
+    probs = predict_proba(model, test.images)
+    return pick_example(test.labels, probs.argmax(1), SIX, index), probs
+
+
 def load_problem(data: str, seed: int, retrain: bool, checkpoints: Path, index: int | None) -> Problem:
     """Our CNN, the test split and the '6'. Missing checkpoints (ours and the judges') train
     first, side by side, and the others are checked; --retrain retrains them all."""
@@ -160,10 +176,8 @@ def load_problem(data: str, seed: int, retrain: bool, checkpoints: Path, index: 
     ensure_models(source, specs, checkpoints, retrain=specs if retrain else ())
     model, meta = load_cnn(source, seed=seed, checkpoint_dir=checkpoints)
     test = load_mnist("test", source)
-    probs = predict_proba(model, test.images)
-    pred = probs.argmax(1)
-    index = pick_correct(test.labels, pred, SIX, index)
-    return Problem(source, model, meta, test, pred.numpy(), index, probs[index].numpy())
+    example, probs = choose_six(model, test, index)
+    return Problem(source, model, meta, test, probs.argmax(1).numpy(), example, probs[example.index].numpy())
 
 
 # ----------------------------------------------------------------------------- the three questions
@@ -253,7 +267,8 @@ def parse_args(argv: Sequence[str] | None):
                       "seeds every random draw (the population of 6s, the pasted windows, the random positions, "
                       "the bootstraps)")
     p.add_argument("--index", type=int, default=None,
-                   help="test index of the '6' (None: the first correctly classified one)")
+                   help="test index of the '6' (default: the first correctly classified one; a "
+                        "misclassified one is allowed, with a warning)")
     p.add_argument("--patch", type=int, default=8,
                    help="side p of the square occluding patch; (3) pastes windows of p-2, p and p+2 px "
                         "(those within 1..28) and compares the best p x p paste with the attacks")
@@ -313,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     study_rng, sample_rng = np.random.default_rng(args.seed), np.random.default_rng([args.seed, 1])
     problem = load_problem(args.data, args.seed, args.retrain, args.checkpoints, args.index)
+    if not problem.example.correct:
+        print(misclassified_warning(problem.example), file=sys.stderr)
     print(f"CNN on {problem.source}: test accuracy {100 * problem.meta['test_accuracy']:.2f}%; the "
           f"'6' is test #{problem.index}, p('6') = {problem.clean[SIX]:.4f}")
     maps_record, one = question1(problem, window)
@@ -321,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     study, three = question3(problem, judges, window.patch, budget, study_rng, args.seed)
     results = {
         "data_source": problem.source, "test_size": len(problem.test.labels), "index": problem.index,
+        "index_from_flag": args.index is not None, "classified_correctly": problem.example.correct,
+        "predicted_label": problem.example.predicted, "first_correct_index": problem.example.first_correct,
         "patch": window.patch, "stride": window.stride, "fill": window.fill, "seed": args.seed,
         "quick": args.quick, "true_class": SIX, "critical_p": CRITICAL_P,
         "model": {k: problem.meta.get(k) for k in ("source", "seed", "epochs", "train_accuracy",

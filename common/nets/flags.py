@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -31,22 +32,46 @@ def add_cnn_arguments(parser: argparse.ArgumentParser, loads: str, seed_also: st
                         help="folder of the cnn-<source>*.pt and mlp-<source>*.pt checkpoints")
 
 
-def pick_correct(labels: torch.Tensor, pred: torch.Tensor, digit: int, index: int | None,
-                 flag: str = "--index") -> int:
-    """Index of a correctly classified `digit`: the first one, or `index` after checking it.
+class Example(NamedTuple):
+    """A test digit chosen as an example: its index, what the CNN predicts for it, and the first
+    test digit of its class that the CNN classifies correctly."""
 
-    `flag` names the option in the error messages, which are one line each (UserError).
-    """
-    if index is None:
-        hits = torch.nonzero((labels == digit) & (pred == digit)).flatten()
-        if len(hits) == 0:
-            raise UserError(f"no correctly classified '{digit}' in the test split")
-        return int(hits[0])
-    if not 0 <= index < len(labels):
+    index: int
+    digit: int
+    predicted: int
+    first_correct: int
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.digit
+
+
+def first_correct(labels: torch.Tensor, pred: torch.Tensor, digit: int) -> int:
+    """Index of the first test `digit` whose prediction is `digit` (UserError when there is none)."""
+    hits = torch.nonzero((labels == digit) & (pred == digit)).flatten()
+    if len(hits) == 0:
+        raise UserError(f"no correctly classified '{digit}' in the test split")
+    return int(hits[0])
+
+
+def pick_example(labels: torch.Tensor, pred: torch.Tensor, digit: int, index: int | None,
+                 flag: str = "--index") -> Example:
+    """The example `digit`: the first correctly classified one, or `index` after checking that it
+    is a `digit` of the split. `index` may name a digit the CNN misclassifies (`misclassified_warning`
+    says so); `flag` names the option in the one-line errors (UserError)."""
+    if index is not None and not 0 <= index < len(labels):
         raise UserError(f"{flag} {index} is outside the test split (0..{len(labels) - 1})")
-    if int(labels[index]) != digit:
+    if index is not None and int(labels[index]) != digit:
         raise UserError(f"{flag} {index} is a '{int(labels[index])}', not a '{digit}'")
-    if int(pred[index]) != digit:
-        raise UserError(f"{flag} {index} is a '{digit}' that the CNN misclassifies as "
-                        f"'{int(pred[index])}'; pick a correctly classified one")
-    return index
+    first = first_correct(labels, pred, digit)
+    index = first if index is None else index
+    return Example(index, digit, int(pred[index]), first)
+
+
+def misclassified_warning(example: Example, flag: str = "--index") -> str:
+    """The one line for stderr about a misclassified example: what the CNN reads, and the first
+    correctly classified digit of its class."""
+    article = "an" if example.digit == 8 else "a"
+    return (f"warning: {flag} {example.index} is {article} '{example.digit}' that the CNN classifies as "
+            f"'{example.predicted}'; the first correctly classified '{example.digit}' is test digit "
+            f"{example.first_correct}")
