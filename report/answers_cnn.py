@@ -17,6 +17,13 @@ def a_digit(d) -> str:
     return f"an '{d}'" if str(d) == "8" else f"a '{d}'"
 
 
+def example(digits: str, misclassified: list[str]) -> str:
+    """How a question names its example digits: "a correctly classified '6'" only when the CNN
+    classifies each of them correctly, else naming those it misclassifies."""
+    return (f"a correctly classified {digits}" if not misclassified else
+            f"a {digits} (here the CNN misclassifies {listing(misclassified)})")
+
+
 def strokes(names) -> str:
     """The strokes of the '6' in words: 'the stem and the loop's left half'."""
     return listing([f"the {REGION[n]}" for n in names])
@@ -44,7 +51,7 @@ def p1_filters(r) -> Answer:
 
 
 def p1_feature_maps(r) -> Answer:
-    d, found = r["discriminant"], r["findings"]["discriminant"]
+    d, found, ok = r["discriminant"], r["findings"]["discriminant"], r["examples_classified_correctly"]
     where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
              if found["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
     named = (f" The cells that differ most sit over {listing(list(d['features']))}." if d["features"] else "")
@@ -52,8 +59,9 @@ def p1_feature_maps(r) -> Answer:
     off = (" Switching off the few channels that differ most confuses 0s with 8s far more than "
            "switching off as many channels at random" + (", for all three trained networks." if every else "."))
     return Answer(
-        "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for a correctly "
-        "classified '0' and '8'. Can you tell which features tell them apart?",
+        "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for "
+        + example("'0' and '8'", [f"the '{d}'" for d, k in ((0, "zero"), (8, "eight")) if not ok[k]])
+        + ". Can you tell which features tell them apart?",
         f"yes: {listing(list(d['features']))}" if d["features"] else "yes: the middle and bottom of the digit",
         f"Yes: {where}.{named}{off}",
         figures=(("p1_features.png", "The '0' and the '8' with the cells that tell them apart, named by "
@@ -67,8 +75,9 @@ def p1_shift(r) -> Answer:
     pred = r["shift"]["left3"]["pred"], r["shift"]["right3"]["pred"]
     seeds = (" The same holds for the CNNs of all three training seeds." if not s["seeds_one_changes"] else "")
     return Answer(
-        "P1 (3)", "A '1' shifted three pixels each way", "Shift a correctly classified '1' three pixels "
-        "left and right, filling with the nearest valid pixels. Does the prediction change?",
+        "P1 (3)", "A '1' shifted three pixels each way", "Shift "
+        + example("'1'", [] if r["examples_classified_correctly"]["one"] else ["it"])
+        + " three pixels left and right, filling with the nearest valid pixels. Does the prediction change?",
         ("no: still a '1' both ways" if s["prediction_unchanged_both_ways"] else "yes"),
         ("No. " if s["prediction_unchanged_both_ways"] else "Yes. ")
         + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
@@ -87,8 +96,9 @@ def p2_maps(r) -> Answer:
     equal = (" The top-probability map equals it exactly where the '6' keeps its label." if
              m["maps_equal"]["exactly_where_true_label_wins"] else "")
     return Answer(
-        "P2 (1)", "Three occlusion maps of a '6'", "Slide an 8x8 black patch over a correctly "
-        "classified '6' and map p('6'), the highest probability and the label at each position.",
+        "P2 (1)", "Three occlusion maps of a '6'", "Slide an 8x8 black patch over "
+        + example("'6'", [] if r["classified_correctly"] else ["it"])
+        + " and map p('6'), the highest probability and the label at each position.",
         f"three maps; the label stays '6' at {m['true_label_cells']} of {r['n_positions']} positions",
         "The p('6') map is lowest where the patch hides the strokes that matter. The label stays '6' "
         f"at {m['true_label_cells']} of {r['n_positions']} positions and becomes {others} elsewhere."

@@ -410,12 +410,13 @@ def header_rows(r) -> list[list[Any]]:
 
 
 def interpretations(r) -> list[str]:
-    ex, flagged = r["examples"], list(r["examples_from_flags"])
-    picked = "; ".join(f"'{d}' = test digit {ex[k]}" for d, k in ((0, "zero"), (8, "eight"), (1, "one")))
-    how = ("each is the first test digit of its class that the CNN classifies correctly" if not flagged else
-           f"chosen with --index-{', --index-'.join(flagged)}; the others are the first correct test digit of "
-           "their class")
-    return [f"**The digits.** {picked}: {how} (the script's `--index-*` flags choose others).",
+    ex, ok, flagged = r["examples"], r["examples_classified_correctly"], list(r["examples_from_flags"])
+    pred, first = r["examples_predicted"], r["examples_first_correct"]
+    picked = "; ".join(f"'{d}' = test digit {ex[k]}" + ("" if ok[k] else f", which the CNN classifies as '{pred[k]}' "
+                       f"(the first '{d}' it classifies as '{d}' is test digit {first[k]})") for d, k in ((0, "zero"), (8, "eight"), (1, "one")))
+    how = ("Each is the first test digit of its class that the CNN classifies correctly" if not flagged else
+           f"Chosen with --index-{', --index-'.join(flagged)}; any other is the first correct test digit of its class")
+    return [f"**The digits.** {picked}. {how} (the script's `--index-*` flags choose others).",
             "**Conv3 feature maps** are the layer's output after its batch norm and ReLU, what the next "
             "layer sees, not the raw convolution.",
             "**Clamp padding.** A shifted digit's missing pixels take the value of the nearest valid pixel "

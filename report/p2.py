@@ -382,8 +382,11 @@ SECTIONS = [Section("(1)", "The probability, top-probability and label maps", ma
 
 def interpretations(r) -> list[str]:
     smoothing = r["model"]["label_smoothing"]
-    return [f"**The '6'** is test digit {r['index']}, the first one the CNN classifies correctly (`--index` picks "
-            "another).",
+    read = ("classifies it correctly" if r["classified_correctly"] else f"classifies it as '{r['predicted_label']}'")
+    which = (f"chosen with `--index`; the CNN {read} (the first '6' it classifies as '6' is test digit "
+             f"{r['first_correct_index']})" if r["index_from_flag"] else
+             "the first one the CNN classifies correctly (`--index` picks another)")
+    return [f"**The '6'** is test digit {r['index']}, {which}.",
             f"**Occlusion (Problem 2).** Map cell (r, c) is the patch whose top-left corner is at pixel "
             f"(r·stride, c·stride); its pixels become {r['fill']:g} (black is exactly 0: the CNN takes pixels in "
             "[0, 1] and normalises inside). 'Highest probability' is the maximum over all 10 classes, the true "
