@@ -250,14 +250,10 @@ def test_bad_flag_values_are_one_line_errors(flag, value, message, capsys):
 
 
 def test_bad_index_is_a_one_line_error(p2_run, judge_checkpoints, tmp_path, capsys):
-    test, model = p2_run["test"], p2_run["model"]
-    preds = predict_proba(model, test.images).argmax(1)
+    test = p2_run["test"]
     not_six = int(torch.nonzero(test.labels != 6)[0])
     cases = [(10_000, "outside the test split"), (-1, "outside the test split"),
              (not_six, "not a '6'")]
-    wrong = torch.nonzero((test.labels == 6) & (preds != 6)).flatten()
-    if len(wrong):
-        cases.append((int(wrong[0]), "misclassifies"))
     for index, message in cases:
         argv = ["--index", str(index), "--data", "mnist5k-t10k", "--checkpoints", str(judge_checkpoints),
                 "--out", str(tmp_path)]
