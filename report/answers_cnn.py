@@ -126,5 +126,6 @@ def p2_adversarial(r) -> Answer:
         f"Yes, and where the patch goes matters.{adds}{hides} In {pct(share, 0)} of the pastes that "
         "change the label, our other networks still read a '6': those images fool only this CNN, so "
         "they are truly adversarial.",
-        figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),),
+        figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),
+                 ("p2_transplant_study.png", "How often a pasted window changes the label, by where it is pasted.")),
         evidence=(2, 2))

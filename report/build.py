@@ -109,7 +109,7 @@ def broken_links(text: str, folder: Path) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None):
     p = Parser(prog="python -m report", description=__doc__.splitlines()[0])
-    add_out_argument(p, "folder of the pN_results.json files and figures; report.md is written there",
+    add_out_argument(p, "folder of the pN_results.json files and figures; the documents are written there",
                      "--figures")
     p.add_argument("--readme", type=Path, default=None,
                    help="also rewrite this README's marker regions (the reference run: `make readme`)")
