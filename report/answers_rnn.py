@@ -115,8 +115,9 @@ def p4_hardest(r) -> Answer:
         "depending on how large W is; W is learned only through these long products. In our runs W "
         f"alone decided it: the gradient stopped fading once W's largest eigenvalue passed {lo:g} to "
         f"{hi:g}.{shrink} V and c act after the recurrence and are easy.",
-        figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),),
-        evidence=(4, 0))
+        evidence=(4, 0),
+        figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),))
+
 
 
 def p4_esn(r) -> Answer:
@@ -130,8 +131,9 @@ def p4_esn(r) -> Answer:
         "never trained. Learn only the readout V and c, a linear fit on the states. In our runs a "
         f"readout of the states averaged over the sequence classified {e['best_accuracy'][0]:.0%} "
         "of the test sequences correctly, where chance is half." + final,
-        figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),),
-        evidence=(4, 1))
+        evidence=(4, 1),
+        figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),))
+
 
 
 def p4_lstm(r) -> Answer:
@@ -147,6 +149,6 @@ def p4_lstm(r) -> Answer:
         "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no $\\tanh'$. A forget "
         "gate near 1 passes the error back almost unchanged, for as long as the network keeps it open. "
         "In our runs a larger forget bias made the gradient reach much further back." + gates,
+        evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
-                  "larger forget biases."),),
-        evidence=(4, 2))
+                  "larger forget biases."),))
