@@ -47,14 +47,14 @@ def p1_feature_maps(r) -> Answer:
     d, found = r["discriminant"], r["findings"]["discriminant"]
     where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
              if found["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
-    named = (f" The cells that differ most sit over {listing(list(d['features']))}." if d["features"] else "")
+    named = (f" The cells that differ most sit over {listing([f'the {f}' for f in d['features']])}." if d["features"] else "")
     every = not found["seeds_not_beating_random"]
     off = (" Switching off the few channels that differ most confuses 0s with 8s far more than "
            "switching off as many channels at random" + (", for all three trained networks." if every else "."))
     return Answer(
         "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for a correctly "
         "classified '0' and '8'. Can you tell which features tell them apart?",
-        f"yes: {listing(list(d['features']))}" if d["features"] else "yes: the middle and bottom of the digit",
+        f"yes: {listing([f'the {f}' for f in d['features']])}" if d["features"] else "yes: the middle and bottom of the digit",
         f"Yes: {where}.{named}{off}",
         figures=(("p1_features.png", "The '0' and the '8' with the cells that tell them apart, named by "
                   "the stroke under them."),
@@ -84,7 +84,7 @@ def p2_maps(r) -> Answer:
     m = r["findings"]["maps"]
     labels = [f"'{label}'" for label, _ in m["label_cells"][1:]]
     others = listing(labels) if labels else "no other digit"
-    equal = (" The top-probability map equals it exactly where the '6' keeps its label." if
+    equal = (" The top-probability map equals the p('6') map exactly where the '6' keeps its label." if
              m["maps_equal"]["exactly_where_true_label_wins"] else "")
     return Answer(
         "P2 (1)", "Three occlusion maps of a '6'", "Slide an 8x8 black patch over a correctly "
@@ -99,8 +99,8 @@ def p2_maps(r) -> Answer:
 def p2_strokes(r) -> Answer:
     s, change = r["findings"]["strokes"], r["findings"]["label_change"]
     opened = ("" if change["label"] is None else
-              f" Where the patch opens the loop on the {change['loop_opened']['side']}, the '6' becomes a "
-              f"'{change['label']}'.")
+              f" Where the patch opens the loop on the {change['loop_opened']['side']}, the '6' becomes "
+              f"{a_digit(change['label'])}.")
     agree = (" The CNNs of the other two training seeds point to the same strokes."
              if not s["seeds_differing"] else "")
     return Answer(
@@ -117,7 +117,7 @@ def p2_adversarial(r) -> Answer:
     white, black = place["white-map"], place["black-map"]
     adds = (f" Pasted over the {white['quarter']}, where the '6' has little ink, a window adds a stroke "
             f"and the '6' most often becomes {a_digit(white['new_labels'][0][0])}." if white["new_labels"] else "")
-    hides = (f" Over the {black['quarter']}, where a black patch already hurts, it becomes a "
+    hides = (f" Over the {black['quarter']}, where a black patch already hurts, it becomes "
              f"{a_digit(black['new_labels'][0][0])}." if black["new_labels"] else "")
     share = r["findings"]["judged"]["adversarial_share_of_changed"]
     return Answer(

@@ -83,6 +83,9 @@ def p5_lstm(r) -> Answer:
     p, g = r["params"], r["grad_b_f_bptt"]
     steps = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
              for s in r["intermediate"]]
+    book = " as the book prints it" if r["cell_input_activation"] == "sigmoid" else ""
+    argued = (" The biases keep the forget gate mostly open, write cautiously, and open the output gate."
+              if r["default_biases"] else "")
     biases = [["b^f (forget)", sig(p["b_f"])], ["b^g (input gate)", sig(p["b_g"])],
               ["b^o (output gate)", sig(p["b_o"])], ["b (cell input)", sig(p["b"])]]
     return Answer(
@@ -91,8 +94,7 @@ def p5_lstm(r) -> Answer:
         "$\\partial L/\\partial b^f$ by unfolding through time.",
         f"$L = {sig(r['loss'], 8)}$, $\\partial L/\\partial b^f = {sig(g, 8)}$",
         f"Every gate and the cell input use Problem 3's $U$ and $W$, with a "
-        f"{r['cell_input_activation']} cell input as the book prints it. The biases keep the forget "
-        "gate mostly open, write cautiously, and open the output gate. "
+        f"{r['cell_input_activation']} cell input{book}.{argued} "
         f"{yhat_list(r)}; $L = {sig(r['loss'], 8)}$. By unfolding through time "
         f"$\\partial L/\\partial b^f = {sig(g, 8)}$, a relative difference of "
         f"{r['rel_error_central']:.1e} from central differences.",
@@ -138,17 +140,17 @@ def p4_esn(r) -> Answer:
 
 def p4_lstm(r) -> Answer:
     reach = r["findings"]["reach"]
-    gates = (" Where the forget gate is nearly always open, the error also travels through the gates' "
-             "own recurrent weights, where it can grow as well as fade."
-             if reach["end_orders"]["grows_and_fades"] else "")
+    further = (" In our runs a larger forget bias made the gradient reach further back."
+               if reach["total_never_path_always"] else "")
+    gates = (" With the gate that open, the error also flows through the gates' own weights, where it "
+             "can grow as well as fade." if reach["end_orders"]["grows_and_fades"] else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
-        "The LSTM's cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along "
-        "the state the error is multiplied only by the forget gate, "
-        "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no $\\tanh'$. A forget "
-        "gate near 1 passes the error back almost unchanged, for as long as the network keeps it open. "
-        "In our runs a larger forget bias made the gradient reach much further back." + gates,
+        "The cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along it the "
+        "error is multiplied only by the forget gate, $\\partial s(t)/\\partial s(t-1) = "
+        "\\mathrm{diag}(f(t))$: no W, no $\\tanh'$. A forget gate near 1 passes the error back almost "
+        "unchanged." + further + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
                   "larger forget biases."),))
