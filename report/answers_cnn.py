@@ -50,14 +50,15 @@ def p1_feature_maps(r) -> Answer:
     named = (f" The cells that differ most sit over {listing([f'the {f}' for f in d['features']])}." if d["features"] else "")
     every = not found["seeds_not_beating_random"]
     off = (" Switching off the few channels that differ most confuses 0s with 8s far more than "
-           "switching off as many channels at random" + (", for all three trained networks." if every else "."))
+           "switching off as many channels at random" + (", in each of the three CNNs we trained from different "
+           "random starts." if every else "."))
     return Answer(
         "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for a correctly "
         "classified '0' and '8'. Can you tell which features tell them apart?",
         f"yes: {listing([f'the {f}' for f in d['features']])}" if d["features"] else "yes: the middle and bottom of the digit",
         f"Yes: {where}.{named}{off}",
-        figures=(("p1_features.png", "The '0' and the '8' with the cells that tell them apart, named by "
-                  "the stroke under them."),
+        figures=(("p1_features.png", "The '0' and the '8' with the input pixels each chosen conv3 cell sees, "
+                  "named by the stroke under it; dashed: over background in both digits, so no feature."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
 
@@ -76,7 +77,8 @@ def p1_shift(r) -> Answer:
         + " Over many digits a shift still costs accuracy: the last layer has its own weights for each "
         "region of the image, and a shift moves the digit's features into other regions.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
-                 ("p1_shift_accuracy.png", "Test accuracy against the size of the shift.")),
+                 ("p1_shift_accuracy.png", "Test accuracy against the size of the shift: our CNN (trained "
+                  "on digits shifted by up to one pixel) and one trained without shifts.")),
         evidence=(1, 2))
 
 
