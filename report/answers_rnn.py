@@ -134,11 +134,11 @@ def p4_hardest(r) -> Answer:
     return Answer(
         "P4 (1)", "The hardest parameters to learn", "Which parameters of the RNN are hardest to learn "
         "from sequences thousands of steps long, and why?", "W, the recurrent weights",
-        "W. An error that reaches back k steps is multiplied by the Jacobian "
-        "$\\mathrm{diag}(1-h^2)\\,W$ once per step, so over thousands of steps it fades or blows up, "
-        "depending on how large W is; W's long-range gradient comes only through these products. In our "
-        f"runs the gradient stopped fading once W's spectral radius (its largest eigenvalue in size) "
-        f"passed {lo:g} to {hi:g}.{shrink} V and c are easy.",
+        "W. Going back one step multiplies the error by $W^\\top \\mathrm{diag}(1-h^2)$, so after "
+        "thousands of steps it has faded to nothing or blown up, depending on how large W is. Every "
+        "parameter's long-range gradient passes through these products, but W also sets their size. "
+        f"In our runs the gradient stopped fading once W's spectral radius (its largest eigenvalue in "
+        f"size) passed {lo:g} to {hi:g}.{shrink} V and c are easy.",
         evidence=(4, 0),
         figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),))
 
