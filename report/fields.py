@@ -7,7 +7,8 @@ and `.raw` (the plain data, for numpy) work as on the plain value; `.get` does n
 default can hide a renamed field.
 
 Inside `with recording() as reads:`, every value read through a view that is not itself wrapped (a
-number, a string, a boolean, None) and every `.raw` taken is appended to `reads` as a
+number, a string, a boolean, None), every `.raw` taken and every list's `len` (its
+length, as an int) is appended to `reads` as a
 `Read(source, path, value)`, with list indices written `[]`: `intermediate[].dL_dh`.
 """
 from __future__ import annotations
@@ -122,6 +123,7 @@ class StrictList(_View, Sequence):
         return (self._wrap(value, i) for i, value in enumerate(self._raw))
 
     def __len__(self) -> int:
+        _record(self.source, self.path, len(self._raw))  # a length or an emptiness the words rest on
         return len(self._raw)
 
 
