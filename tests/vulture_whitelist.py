@@ -7,10 +7,13 @@ analysis misses. Vulture reads this file; nothing imports it.
 - The one-step backward passes, the tested references that the sequence backward passes are
   checked against (those run the recurrence in full, with one matmul for the parameters).
 - numpy's `flags.writeable`, set to freeze the reservoir's weights.
+- report.fields.recording, the strict view's record of the paths a renderer reads, which
+  tests/test_solution_facts.py holds against its table of facts.
 """
 import numpy as np
 
 from common.recurrent import lstm, rnn
+from report import fields
 
 lstm.LSTMParams.U_f, lstm.LSTMParams.W_f
 lstm.LSTMParams.b_g, lstm.LSTMParams.U_g, lstm.LSTMParams.W_g
@@ -24,3 +27,4 @@ rnn.rnn_step_backward
 
 np.empty(0).flags.writeable
 
+fields.recording
