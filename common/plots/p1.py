@@ -46,21 +46,22 @@ def plot_conv1(weights: np.ndarray, initial: np.ndarray, kinds: list[dict], move
     n = weights.shape[0]
     half = n // 2
     lim = max(np.abs(weights).max(), np.abs(initial).max())
-    fig, axes = plt.subplots(4, half, figsize=(half * 1.3, 8.6), gridspec_kw={"wspace": 0.3, "hspace": 0.55})
+    fig, axes = plt.subplots(4, half, figsize=(half * 1.35, 8.6), gridspec_kw={"wspace": 0.35, "hspace": 0.55})
+    fig.subplots_adjust(left=0.02, right=0.86)
     for k in range(n):
         top, low = axes[2 * (k // half), k % half], axes[2 * (k // half) + 1, k % half]
         im = top.imshow(weights[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
         for (r, c), v in np.ndenumerate(weights[k, 0]):
             top.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=8)
-        top.set_title(f"filter {k}\n{pattern_label(kinds[k])}\nlooks like it: {kinds[k]['cosine']:.2f}", fontsize=8)
+        top.set_title(f"filter {k} ({kinds[k]['cosine']:.2f})\n{pattern_label(kinds[k])}", fontsize=8)
         low.imshow(initial[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
         low.set_title(f"start ({moved[k]:.2f})", fontsize=8)
         for ax in (top, low):
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.colorbar(im, ax=axes, shrink=0.7, label="weight (red +, blue −)")
+    fig.colorbar(im, ax=axes, shrink=0.7, fraction=0.04, label="weight (red +, blue −)")
     fig.suptitle("conv1's 16 filters (3x3, one input) after training, each above the same filter at the start "
-                 "of training.\nAbove each: the pattern it looks most like and how much (1: exactly); "
+                 "of training.\nAbove each: the pattern it looks most like, in brackets how much (1: exactly); "
                  "ink: it responds to white ink, dark: to black.\nBelow, in brackets: how much the trained "
                  "filter still looks like its start (1: same shape)", fontsize=10)
     return fig
@@ -145,8 +146,8 @@ def plot_strongest_inputs(weights: np.ndarray, name: str, per_row: int = 6) -> p
     rows = -(-o // per_row)
     lim = np.abs(kernels).max()
     gap = 1.5
-    fig, axes = plt.subplots(rows, per_row, figsize=(10.5, 1.25 * rows + 1.0), squeeze=False,
-                             gridspec_kw={"wspace": 0.3, "hspace": 0.7})
+    fig, axes = plt.subplots(rows, per_row, figsize=(12.0, 1.0 * rows + 1.0), squeeze=False,
+                             gridspec_kw={"wspace": 0.3, "hspace": 0.6})
     cmap = plt.get_cmap("RdBu_r")
     for f, ax in enumerate(axes.flat):
         ax.set_axis_off()
