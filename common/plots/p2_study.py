@@ -41,7 +41,7 @@ def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarr
     ax.set_xlim(-0.5, 27.5)
     ax.set_ylim(27.5, -0.5)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=8)
-    ax.set_title(f"{size}x{size}: share of the {windows}\nwindows that change it", fontsize=10)
+    ax.set_title(f"{size}x{size}: share of the {windows}\nwindows that change the label", fontsize=10)
     pixel_axes(ax)
 
 
