@@ -96,4 +96,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf figures/*.png figures/*.json figures/*.md figures/seed* checkpoints
+	rm -rf figures/*.png figures/*.json figures/*.md figures/*.pdf figures/seed* checkpoints

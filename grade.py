@@ -109,9 +109,10 @@ def variant_number(text: str) -> int:
 
 
 def out_file(text: str) -> Path:
-    """argparse type of --out: a file in a folder that exists (named when it does not)."""
+    """argparse type of --out: a file in a folder that exists (named when it does not); a folder that
+    is a file, or that cannot be written, is refused as writable_file refuses it."""
     folder = Path(text).parent
-    if not folder.is_dir():
+    if not folder.exists():
         raise argparse.ArgumentTypeError(f"the folder {folder} does not exist; create it first")
     return writable_file(text)
 

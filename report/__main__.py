@@ -1,4 +1,4 @@
-"""`python -m report`: build figures/report.md (see report/build.py)."""
+"""`python -m report`: build figures/solution.md, evidence.md, key.md and solution.pdf (see report/build.py)."""
 import sys
 
 from common.core.cli import run

@@ -34,7 +34,8 @@ def p1_filters(r) -> Answer:
     figures = tuple((f"p1_filters_{layer}.png", f"The filters of {layer}.") for layer in LAYERS)
     recipe = r["model"]["recipe"]
     start = (f" After {recipe['sgd_steps']:,} training steps on {recipe['train_size']:,} digits they are "
-             "still close to their random starting values." if f["conv1_start"]["barely_moved"] else "")
+             "still close to their random start." if f["conv1_start"]["barely_moved"] else "")
+    like = (", as random filters do" if not f["conv1_patterns_beyond_untrained"] else "")
     fewer = (" conv2 and conv3 changed more: each of their filters now draws most of its strength from "
              "a few of its input maps, so the figures show each filter's strongest input kernels."
              if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below" else
@@ -46,7 +47,7 @@ def p1_filters(r) -> Answer:
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
         f"Our CNN has three 3x3 convolution layers and classifies {pct(r['train_accuracy'])} of its "
         f"training digits and {pct(r['test_accuracy'])} of the test digits correctly. conv1's filters "
-        "are small edge and bar detectors." + start + fewer,
+        f"look like small edges and bars{like}." + start + fewer,
         figures=figures, evidence=(1, 0))
 
 
@@ -54,18 +55,19 @@ def p1_feature_maps(r) -> Answer:
     d, found, ok = r["discriminant"], r["findings"]["discriminant"], r["examples_classified_correctly"]
     where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
              if found["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
-    named = (f" The cells that differ most sit over {listing(list(d['features']))}." if d["features"] else "")
+    named = (f" The cells that differ most sit over {listing([f'the {f}' for f in d['features']])}." if d["features"] else "")
     every = not found["seeds_not_beating_random"]
-    off = (" Switching off the few channels that differ most confuses 0s with 8s far more than "
-           "switching off as many channels at random" + (", for all three trained networks." if every else "."))
+    off = (" Switching off the few channels that differ most leaves the network less sure whether it sees "
+           "a 0 or an 8 than switching off as many random channels" + (", in each of the three CNNs we "
+           "trained from different random starts." if every else "."))
     return Answer(
         "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for "
         + example("'0' and '8'", [f"the '{d}'" for d, k in ((0, "zero"), (8, "eight")) if not ok[k]])
         + ". Can you tell which features tell them apart?",
-        f"yes: {listing(list(d['features']))}" if d["features"] else "yes: the middle and bottom of the digit",
+        f"yes: {listing([f'the {f}' for f in d['features']])}" if d["features"] else "yes: the middle and bottom of the digit",
         f"Yes: {where}.{named}{off}",
-        figures=(("p1_features.png", "The '0' and the '8' with the cells that tell them apart, named by "
-                  "the stroke under them."),
+        figures=(("p1_features.png", "The '0' and the '8' with the input pixels each chosen conv3 cell sees, "
+                  "named by the stroke under it; dashed: over background in both digits, so no feature."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
 
@@ -82,10 +84,12 @@ def p1_shift(r) -> Answer:
         ("No. " if s["prediction_unchanged_both_ways"] else "Yes. ")
         + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
         f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})." + seeds
+        + " Our CNN was trained on digits shifted by up to one pixel, which helps."
         + " Over many digits a shift still costs accuracy: the last layer has its own weights for each "
         "region of the image, and a shift moves the digit's features into other regions.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
-                 ("p1_shift_accuracy.png", "Test accuracy against the size of the shift.")),
+                 ("p1_shift_accuracy.png", "Test accuracy against the size of the shift: our CNN (trained "
+                  "on digits shifted by up to one pixel) and one trained without shifts.")),
         evidence=(1, 2))
 
 
@@ -93,7 +97,7 @@ def p2_maps(r) -> Answer:
     m = r["findings"]["maps"]
     labels = [f"'{label}'" for label, _ in m["label_cells"][1:]]
     others = listing(labels) if labels else "no other digit"
-    equal = (" The top-probability map equals it exactly where the '6' keeps its label." if
+    equal = (" The top-probability map equals the p('6') map exactly where the '6' keeps its label." if
              m["maps_equal"]["exactly_where_true_label_wins"] else "")
     return Answer(
         "P2 (1)", "Three occlusion maps of a '6'", "Slide an 8x8 black patch over "
@@ -109,8 +113,8 @@ def p2_maps(r) -> Answer:
 def p2_strokes(r) -> Answer:
     s, change = r["findings"]["strokes"], r["findings"]["label_change"]
     opened = ("" if change["label"] is None else
-              f" Where the patch opens the loop on the {change['loop_opened']['side']}, the '6' becomes a "
-              f"'{change['label']}'.")
+              f" Where the patch opens the loop on the {change['loop_opened']['side']}, the '6' becomes "
+              f"{a_digit(change['label'])}.")
     agree = (" The CNNs of the other two training seeds point to the same strokes."
              if not s["seeds_differing"] else "")
     return Answer(
@@ -124,17 +128,18 @@ def p2_strokes(r) -> Answer:
 
 def p2_adversarial(r) -> Answer:
     place = r["findings"]["placement"]
-    white, black = place["white-map"], place["black-map"]
+    white = place["white-map"]
     adds = (f" Pasted over the {white['quarter']}, where the '6' has little ink, a window adds a stroke "
             f"and the '6' most often becomes {a_digit(white['new_labels'][0][0])}." if white["new_labels"] else "")
-    hides = (f" Over the {black['quarter']}, where a black patch already hurts, it becomes a "
-             f"{a_digit(black['new_labels'][0][0])}." if black["new_labels"] else "")
+    better = (" Such placements change the label more often than random ones, on each of our CNNs."
+              if white["cnns_beating_random"] == place["cnns"] else "")
     share = r["findings"]["judged"]["adversarial_share_of_changed"]
     return Answer(
         "P2 (3)", "Adversarial images from other digits' patches", "Can covering parts of the '6' with "
         "patches of other digits make the network read another digit?", "yes, where the patch goes matters",
-        f"Yes, and where the patch goes matters.{adds}{hides} In {pct(share, 0)} of the pastes that "
-        "change the label, our other networks still read a '6': those images fool only this CNN, so "
-        "they are truly adversarial.",
-        figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),),
+        f"Yes, and where the patch goes matters.{adds}{better} In {pct(share, 0)} of the pastes that "
+        "change the label, most of our other networks still read a '6': those images fool our CNN "
+        "without becoming another digit.",
+        figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),
+                 ("p2_transplant_study.png", "How often a pasted window changes the label, by where it is pasted.")),
         evidence=(2, 2))

@@ -40,18 +40,27 @@ def p3_central(r) -> Answer:
 
 def p3_bptt(r) -> Answer:
     g = r["grad_b_bptt"]
-    rows = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["dL_da"])] for s in r["intermediate"]]
+    rows = [[s["t"], sig(s["dL_dyhat"]), sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["one_minus_h2"]),
+             sig(s["dL_da"])] for s in r["intermediate"]]
+    steps = table(["backward, t = 3 down to 1", "formula"], [
+        ["∂L/∂ŷ(t)", "$[2(\\hat y_1(3) - 0.5), -1/\\hat y_2(3)]$ at $t = 3$, zero before"],
+        ["∂L/∂o(t)", "$J(t)^\\top \\partial L/\\partial \\hat y(t)$, softmax Jacobian "
+                     "$J = \\mathrm{diag}(\\hat y) - \\hat y \\hat y^\\top$"],
+        ["∂L/∂h(t)", "$V^\\top \\partial L/\\partial o(t) + W^\\top \\partial L/\\partial a(t+1)$, "
+                     "the second term absent at $t = 3$"],
+        ["∂L/∂a(t)", "$(1 - h(t)^2) \\odot \\partial L/\\partial h(t)$"],
+        ["∂L/∂b", "$\\sum_t \\partial L/\\partial a(t)$"]])
     return Answer(
         "P3 (3)", "The gradient by unfolding through time", "Compute $\\partial L/\\partial b$ by "
         "back-propagation through time and show the intermediate results.",
         f"$\\partial L/\\partial b = [{sig(g[0], 8)}, {sig(g[1], 8)}]$, as in (2)",
         "Only $\\hat y(3)$ enters the loss. Its error flows back through the softmax and $V$ into "
         "$h(3)$, then through $\\tanh' = 1 - h^2$ into $a(3)$, and through $W^\\top$ to the earlier steps; "
-        "$\\partial L/\\partial b$ adds up $\\partial L/\\partial a(t)$ over the steps. It equals (2) "
-        f"to a relative {r['rel_error_central']:.0e}.",
+        "$\\partial L/\\partial b$ adds up $\\partial L/\\partial a(t)$ over the steps. It agrees with (2): "
+        f"$|a - b| / (|a| + |b|) = {r['rel_error_central']:.1e}$.",
         figures=(("p3_unrolled_rnn.png", "The unrolled RNN: forward values in black, gradients in red."),),
-        values=tuple(table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂a(t)"],
-                           rows + [["sum = ∂L/∂b", "", "", f"**{sig(g, 8)}**"]])),
+        values=tuple(steps + table(["t", "∂L/∂ŷ(t)", "∂L/∂o(t)", "∂L/∂h(t)", "1 − h(t)²", "∂L/∂a(t)"],
+                                   rows + [["sum = ∂L/∂b", "", "", "", "", f"**{sig(g, 8)}**"]])),
         evidence=(3, 2))
 
 
@@ -83,23 +92,38 @@ def p5_lstm(r) -> Answer:
     p, g = r["params"], r["grad_b_f_bptt"]
     steps = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
              for s in r["intermediate"]]
-    biases = [["b^f (forget)", sig(p["b_f"])], ["b^g (input gate)", sig(p["b_g"])],
-              ["b^o (output gate)", sig(p["b_o"])], ["b (cell input)", sig(p["b"])]]
+    book = " as the book prints it" if r["cell_input_activation"] == "sigmoid" else ""
+    reading = r["bias_reading"]
+    argued = (" The biases open the forget and output gates and half-close the input gate."
+              if r["default_biases"] else "")
+    fw = r["forward"]
+    forward = table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)"],
+                    [[t + 1, *(sig(fw[k][t]) for k in "fgqzsh")] for t in range(len(r["yhat"]))])
+    formulas = table(["backward, t = 3 down to 1", "formula"], [
+        ["∂L/∂s(t)", "$q(t) \\odot (1 - \\tanh^2 s(t)) \\odot \\partial L/\\partial h(t) + f(t+1) \\odot "
+                     "\\partial L/\\partial s(t+1)$"],
+        ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
+        ["∂L/∂a_f(t)", "$f(t) \\odot (1 - f(t)) \\odot \\partial L/\\partial f(t)$"],
+        ["∂L/∂h(t−1)", "$W^\\top$ times the four gates' $\\partial L/\\partial a(t)$, summed"],
+        ["∂L/∂b^f", "$\\sum_t \\partial L/\\partial a_f(t)$"]])
+    biases = [["b^f (forget gate f)", sig(p["b_f"]), sig(reading["f"])],
+              ["b^g (input gate g)", sig(p["b_g"]), sig(reading["g"])],
+              ["b^o (output gate q)", sig(p["b_o"]), sig(reading["q"])],
+              ["b (cell input z)", sig(p["b"]), sig(reading["z"])]]
     return Answer(
         "P5", "An LSTM cell in place of the recurrence", "Replace the recurrence by an LSTM cell with "
         "Problem 3's $U$ and $W$, choose its biases, and give $\\hat y(t)$, $L$ and "
         "$\\partial L/\\partial b^f$ by unfolding through time.",
         f"$L = {sig(r['loss'], 8)}$, $\\partial L/\\partial b^f = {sig(g, 8)}$",
         f"Every gate and the cell input use Problem 3's $U$ and $W$, with a "
-        f"{r['cell_input_activation']} cell input as the book prints it. The biases keep the forget "
-        "gate mostly open, write cautiously, and open the output gate. "
+        f"{r['cell_input_activation']} cell input{book}.{argued} "
         f"{yhat_list(r)}; $L = {sig(r['loss'], 8)}$. By unfolding through time "
-        f"$\\partial L/\\partial b^f = {sig(g, 8)}$, a relative difference of "
-        f"{r['rel_error_central']:.1e} from central differences.",
+        f"$\\partial L/\\partial b^f = {sig(g, 8)}$; central differences agree: "
+        f"$|a - b| / (|a| + |b|) = {r['rel_error_central']:.1e}$.",
         figures=(("p5_forget_bias_grad.png", "Each step's contribution to ∂L/∂b^f, and their sum."),),
-        values=tuple(table(["bias", "value"], biases)
+        values=tuple(table(["bias", "value", "its gate at zero input"], biases) + forward + formulas
                      + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
-                             steps + [["sum = ∂L/∂b^f", "", "", "", f"**{sig(g, 8)}**"]])),
+                      steps + [["sum = ∂L/∂b^f", "", "", "", f"**{sig(g, 8)}**"]])),
         evidence=(5, 0))
 
 
@@ -110,13 +134,14 @@ def p4_hardest(r) -> Answer:
     return Answer(
         "P4 (1)", "The hardest parameters to learn", "Which parameters of the RNN are hardest to learn "
         "from sequences thousands of steps long, and why?", "W, the recurrent weights",
-        "W. An error that reaches back k steps is multiplied by the Jacobian "
-        "$\\mathrm{diag}(1-h^2)\\,W$ once per step, so over thousands of steps it fades or blows up, "
-        "depending on how large W is; W is learned only through these long products. In our runs W "
-        f"alone decided it: the gradient stopped fading once W's largest eigenvalue passed {lo:g} to "
-        f"{hi:g}.{shrink} V and c act after the recurrence and are easy.",
-        figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),),
-        evidence=(4, 0))
+        "W. Going back one step multiplies the error by $W^\\top \\mathrm{diag}(1-h^2)$, so after "
+        "thousands of steps it has faded to nothing or blown up, depending on how large W is. Every "
+        "parameter's long-range gradient passes through these products, but W also sets their size. "
+        f"In our runs the gradient stopped fading once W's spectral radius (its largest eigenvalue in "
+        f"size) passed {lo:g} to {hi:g}.{shrink} V and c are easy.",
+        evidence=(4, 0),
+        figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),))
+
 
 
 def p4_esn(r) -> Answer:
@@ -129,24 +154,25 @@ def p4_esn(r) -> Answer:
         "Fix the recurrent part, W, U and b: drawn at random, with W scaled so that old inputs fade, and "
         "never trained. Learn only the readout V and c, a linear fit on the states. In our runs a "
         f"readout of the states averaged over the sequence classified {e['best_accuracy'][0]:.0%} "
-        "of the test sequences correctly, where chance is half." + final,
-        figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),),
-        evidence=(4, 1))
+        "of the shortest test sequences correctly, where chance is half"
+        + (", and fewer as the sequences grow longer." if e["falls"] else ".") + final,
+        evidence=(4, 1),
+        figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),))
+
 
 
 def p4_lstm(r) -> Answer:
     reach = r["findings"]["reach"]
-    gates = (" Where the forget gate is nearly always open, the error also travels through the gates' "
-             "own recurrent weights, where it can grow as well as fade."
-             if reach["end_orders"]["grows_and_fades"] else "")
+    further = (" In our runs a larger forget bias made the gradient reach further back."
+               if reach["total_never_path_always"] else "")
+    gates = (" The gates' own recurrent weights add paths where the error can also grow." if reach["end_orders"]["grows_and_fades"] else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
-        "The LSTM's cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along "
-        "the state the error is multiplied only by the forget gate, "
-        "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no $\\tanh'$. A forget "
-        "gate near 1 passes the error back almost unchanged, for as long as the network keeps it open. "
-        "In our runs a larger forget bias made the gradient reach much further back." + gates,
+        "The cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$ ($z$: the cell input), so along it the "
+        "error is multiplied only by the forget gate, $\\partial s(t)/\\partial s(t-1) = "
+        "\\mathrm{diag}(f(t))$: no W, no $\\tanh'$. A forget gate near 1 passes the error back almost "
+        "unchanged." + further + gates,
+        evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
-                  "larger forget biases."),),
-        evidence=(4, 2))
+                  "larger forget biases."),))

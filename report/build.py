@@ -90,7 +90,7 @@ def write_documents(results: dict, answer_key, folder: Path, date: str) -> dict[
     """Write solution.md, evidence.md and key.md into `folder`; return their texts."""
     texts = {"solution.md": build_solution(results, folder),
              "evidence.md": build_evidence(results, Figures(folder, NOTES), date),
-             "key.md": build_key(answer_key, results[3], results[5], command(key.SCRIPT, folder))}
+             "key.md": build_key(answer_key, results[1], results[3], results[5], command(key.SCRIPT, folder))}
     for name, text in texts.items():
         write_atomic(folder / name, text.encode())
     return texts
@@ -109,7 +109,7 @@ def broken_links(text: str, folder: Path) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None):
     p = Parser(prog="python -m report", description=__doc__.splitlines()[0])
-    add_out_argument(p, "folder of the pN_results.json files and figures; report.md is written there",
+    add_out_argument(p, "folder of the pN_results.json files and figures; the documents are written there",
                      "--figures")
     p.add_argument("--readme", type=Path, default=None,
                    help="also rewrite this README's marker regions (the reference run: `make readme`)")

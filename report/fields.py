@@ -5,13 +5,21 @@ wrapped again); a missing key or index raises `MissingField`, whose one line nam
 dotted path of the field and the command that rewrites the file. `in`, `len`, iteration, `.items()`
 and `.raw` (the plain data, for numpy) work as on the plain value; `.get` does not exist, so no
 default can hide a renamed field.
+
+Inside `with recording() as reads:`, every value read through a view that is not itself wrapped (a
+number, a string, a boolean, None), every `.raw` taken and every list's `len` (its
+length, as an int) is appended to `reads` as a
+`Read(source, path, value)`, with list indices written `[]`: `intermediate[].dL_dh`.
 """
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from common.core.cli import UserError
 
@@ -20,11 +28,45 @@ class MissingField(UserError):
     """A field that the report reads is not in the results file."""
 
 
+class Read(NamedTuple):
+    """One value read through a view: the file, the path with list indices as `[]`, the value."""
+
+    source: str
+    path: str
+    value: Any
+
+
+_READS: ContextVar[list[Read] | None] = ContextVar("reads", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[Read]]:
+    """Collect a Read for each leaf value and each `.raw` taken through any view inside the block."""
+    reads: list[Read] = []
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
+
+
+def _record(source: str, path: str, value: Any) -> None:
+    reads = _READS.get()
+    if reads is not None:
+        reads.append(Read(source, re.sub(r"\[\d+\]", "[]", path), value))
+
+
 class _View:
-    __slots__ = ("raw", "source", "path", "fix")
+    __slots__ = ("_raw", "source", "path", "fix")
 
     def __init__(self, raw: Any, source: str, fix: str, path: str = "") -> None:
-        self.raw, self.source, self.fix, self.path = raw, source, fix, path
+        self._raw, self.source, self.fix, self.path = raw, source, fix, path
+
+    @property
+    def raw(self) -> Any:
+        """The plain data under this view."""
+        _record(self.source, self.path, self._raw)
+        return self._raw
 
     def _child(self, key: Any) -> str:
         return f"{self.path}[{key}]" if isinstance(key, int) else f"{self.path}.{key}" if self.path else str(key)
@@ -33,6 +75,8 @@ class _View:
         return MissingField(f"{self.source} has no field '{self._child(key)}': rerun `{self.fix}`")
 
     def _wrap(self, value: Any, key: Any) -> Any:
+        if not isinstance(value, (dict, list)):
+            _record(self.source, self._child(key), value)
         return wrap(value, self.source, self.fix, self._child(key))
 
     def __repr__(self) -> str:
@@ -44,19 +88,19 @@ class StrictDict(_View, Mapping):
 
     def __getitem__(self, key: str) -> Any:
         try:
-            value = self.raw[key]
+            value = self._raw[key]
         except KeyError:
             raise self._missing(key) from None
         return self._wrap(value, key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.raw
+        return key in self._raw
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.raw)
+        return iter(self._raw)
 
     def __len__(self) -> int:
-        return len(self.raw)
+        return len(self._raw)
 
     def get(self, key: str, default: Any = None) -> Any:
         raise TypeError(f"{self.source}: test for '{self._child(key)}' with 'in'; defaults hide "
@@ -68,18 +112,19 @@ class StrictList(_View, Sequence):
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self.raw)))]
+            return [self[i] for i in range(*index.indices(len(self._raw)))]
         try:
-            value = self.raw[index]
+            value = self._raw[index]
         except IndexError:
             raise self._missing(index) from None
         return self._wrap(value, index)
 
     def __iter__(self) -> Iterator[Any]:
-        return (self._wrap(value, i) for i, value in enumerate(self.raw))
+        return (self._wrap(value, i) for i, value in enumerate(self._raw))
 
     def __len__(self) -> int:
-        return len(self.raw)
+        _record(self.source, self.path, len(self._raw))  # a length or an emptiness the words rest on
+        return len(self._raw)
 
 
 def wrap(value: Any, source: str, fix: str, path: str = "") -> Any:

@@ -38,9 +38,11 @@ def rubric(rub) -> list[str]:
              f"{p['no_work']:g}", f"{p['carried']:g}"] for p in rub["parts"]]
     return (lines + [f"**P3 and P5 numbers**, as `grade.py` checks them: {match_rule(rub['match_rule'], rub['rtol'])}. "
                      "`grade.py` names each student's reading or known mistake and the first wrong step "
-                     "(README, \"For graders\"). Its default rubric, as shares of each part's points: another "
-                     "reading's (other reading), final values without the intermediates (no work), and a part "
-                     "after the first wrong step that follows from the student's own values (carried):", ""]
+                     "(README, \"For graders\"). Its default rubric gives each part its points, times a share "
+                     "in three cases: the part is right under another reading of the assignment (other "
+                     "reading); the final values are right but the intermediates are missing (no work); the "
+                     "part comes after the first wrong step but follows from the student's own values "
+                     "(carried).", ""]
             + table(["part", "what", "points", "other reading", "no work", "carried"], rows))
 
 

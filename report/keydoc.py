@@ -8,14 +8,15 @@ assignment's numbers, all from answer_key.json.
 from __future__ import annotations
 
 from report import key
-from report.md import sig, table
+from report.md import listing, sig, table
 
 # (sub-question, points, full credit, partial credit). P3 and P5 split as grade.py's rubric does.
 POINTS = (
     ("P1 (1)", 6, "at least three conv layers; training accuracy of at least 95% shown; the filters "
      "of all three layers shown as images", "2 each for: the network, the accuracy, the filters"),
-    ("P1 (2)", 7, "the two conv3 maps shown, and features named on the digits: the 8's central "
-     "crossing or its lower loop, the 0's open centre, or other strokes that the maps show",
+    ("P1 (2)", 7, "the two conv3 maps shown, and features named on the digits where the maps differ "
+     "(for our CNN: {features}; the 8's crossing or loops, or the 0's open centre, when the "
+     "student's maps show them)",
      "4 for the maps with a comparison that names no stroke"),
     ("P1 (3)", 7, "the '1' shifted 3 px each way with clamp padding, and the prediction of each",
      "either outcome; 4 if the shift fills with zeros and says so"),
@@ -23,8 +24,9 @@ POINTS = (
      "as categories)", "2 per map"),
     ("P2 (2)", 7, "the strokes of the '6' whose occlusion lowers p('6'), read from the student's own "
      "maps (for our CNN: the stem and the loop's left side)", "3 for 'the middle' without strokes"),
-    ("P2 (3)", 7, "an adversarial image must be shown, with the label it gets; the answer follows "
-     "from the student's own experiment", "3 without an image"),
+    ("P2 (3)", 7, "an adversarial image must be shown, made by pasting patches of other digits' "
+     "images over the '6', with the label it gets; the answer follows from the student's own "
+     "experiment", "3 without an image; 4 if the patches are not from other digits"),
     ("P3 (1)-(5)", 30, "as grade.py's rubric below: (1) 6, (2) 6, (3) 12, (4) 3, (5) 3",
      "grade.py's rules: carried errors, work for (3)"),
     ("P4 (1)", 5, "W is hardest: the gradient through many steps is a product of Jacobians "
@@ -36,12 +38,14 @@ POINTS = (
      "gate near 1 passing the error back", "2 for 'gates' without the additive path"),
     ("P5", 8, "Problem 3's U and W in every gate; biases chosen with a reason (a forget bias near or "
      "above 1 keeps the state; any argued choice is accepted); ŷ(t), L and ∂L/∂b^f with the "
-     "intermediates", "grade.py's rubric: (1) 3, (2) 5"),
+     "intermediates", "grade.py's rubric: (1) 3, (2) 5; take 1 off (1) when the biases come without a reason"),
 )
 
 
-def points() -> list[str]:
-    rows = [[part, pts, full, partial] for part, pts, full, partial in POINTS]
+def points(r1) -> list[str]:
+    """The points table; P1 (2)'s example features are the ones this run's CNN shows (r1: P1's results)."""
+    features = listing([f"the {f}" for f in r1["discriminant"]["features"]]) if r1 is not None else "see evidence.md"
+    rows = [[part, pts, full.format(features=features), partial] for part, pts, full, partial in POINTS]
     return (["## Points and partial credit", "",
              "The assignment's 93 points (P5 is extra credit) split over the sub-questions:", ""]
             + table(["sub-question", "points", "full credit", "partial credit"], rows))
@@ -68,12 +72,12 @@ def catalogue(rows) -> list[str]:
             + table(["problem", "mistake", "first wrong step", "values"], body))
 
 
-def build_key(answer_key, r3, r5, rerun: str) -> str:
+def build_key(answer_key, r1, r3, r5, rerun: str) -> str:
     """key.md from answer_key.json (None before answer_key.py has run) and P3's and P5's results."""
     lines = ["# CNNs and RNNs: the graders' key", "",
              "For graders only; students read solution.md. `grade.py` grades P3 and P5 from a class "
              "spreadsheet (README, \"For graders\").", ""]
-    lines += points()
+    lines += points(r1)
     if answer_key is None:
         lines += key.section(None, None, r3, r5, rerun)
     else:

@@ -22,11 +22,17 @@ PREAMBLE = """#set page(paper: "a4", margin: 2cm, numbering: "1")
 """
 
 
+# Symbol names that this pandoc writes and this Typst spells otherwise (⊙ is `dot.o` in Typst 0.15).
+TYPST_SYMBOLS = {"dot.circle": "dot.o"}
+
+
 def markdown_to_typst(markdown: Path) -> str:
     """The Typst source of `markdown` (GitHub Markdown with `$…$` math), behind PREAMBLE."""
     import pypandoc
 
     body = pypandoc.convert_file(str(markdown), "typst", format="gfm+tex_math_dollars")
+    for pandoc_name, typst_name in TYPST_SYMBOLS.items():
+        body = body.replace(pandoc_name, typst_name)
     return PREAMBLE + body
 
 

@@ -67,7 +67,7 @@ def reference(r1, seeds: int, date: str) -> str:
     return (f"The numbers below come from the reference run of {date} (`make readme`) on "
             f"{machine_line()}, torch {torch_version}, data: {source}. CNN-dependent rows are over "
             f"{seeds} training seed{'s' if seeds != 1 else ''}. Your own run's numbers are in "
-            "[`figures/report.md`](figures/report.md) after `make`; CNN-dependent digits can differ "
+            "[`figures/evidence.md`](figures/evidence.md) after `make`; CNN-dependent digits can differ "
             "from machine to machine, because CPU kernels (AVX2, AVX-512) round differently and the "
             "CNN trains to other weights. P3 and P5 are exact float64 and do not change.")
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from captum.attr import Occlusion
 from helpers import random_cnn
 
+from bench.occlusion_peers import naive_occlude
 from common.core.cli import UserError
 from common.nets.cnn import CNN
 from common.occlusion.engine import (
@@ -58,22 +59,6 @@ class PixelSum(nn.Module):
 def tiny(classes: int = 5, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return TinyCNN(classes).double().eval()
-
-
-def naive_occlude(model: nn.Module, image: torch.Tensor, patch: int, stride: int,
-                  fill: float) -> torch.Tensor:
-    """One forward per patch position, positions listed with range(): [P, Q, K]."""
-    _, h, w = image.shape
-    rows = []
-    for top in range(0, h - patch + 1, stride):
-        row = []
-        for left in range(0, w - patch + 1, stride):
-            x = image.clone()
-            x[:, top:top + patch, left:left + patch] = fill
-            with torch.no_grad():
-                row.append(F.softmax(model(x[None]), dim=1)[0])
-        rows.append(torch.stack(row))
-    return torch.stack(rows)
 
 
 def digit_like(h: int = 28, w: int = 28, seed: int = 0, dtype=torch.float32) -> torch.Tensor:

@@ -133,18 +133,9 @@ def test_paste_sizes_follow_the_patch(patch, sizes):
     assert paste_sizes(patch) == sizes
 
 
-def test_the_study_uses_the_patch_size_and_no_value_is_a_sentence(p2_run):
+def test_the_study_uses_the_patch_size(p2_run):
     saved = p2_run["saved"]
     study = saved["adversarial_study"]
     assert study["best_position"]["size"] == saved["patch"]
     assert study["design"]["sizes"] == [saved["patch"] - 2, saved["patch"], saved["patch"] + 2]
 
-    def strings(v):
-        if isinstance(v, dict):
-            yield from (s for x in v.values() for s in strings(x))
-        elif isinstance(v, list):
-            yield from (s for x in v for s in strings(x))
-        elif isinstance(v, str):
-            yield v
-    long = [s for s in strings(saved) if len(s.split()) > 8]
-    assert not long, long[:3]

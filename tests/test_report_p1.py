@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from helpers import ANSWER_WORDS, main_body_words, opening_words
+from helpers import ANSWER_WORDS, main_body_words, numbers_masked, opening_words
 
 from report import p1 as words
 from report.fields import MissingField, Strict
@@ -58,7 +58,7 @@ def test_every_channel_has_its_own_sentence_computed_for_it(p1_run):
     out, results, _ = p1_run
     bullets = channel_bullets(render(results, out))
     cells = results["discriminant"]["top_cells"]
-    masked = [words.numbers_masked(b) for b in bullets]
+    masked = [numbers_masked(b) for b in bullets]
     assert len(set(masked)) == len(masked)  # channels alike but for numbers share one bullet
     for c in cells:
         mine = [b for b in bullets if re.search(rf"[Cc]hannels? (\d+, )*(\d+ and )?{c['channel']}\b", b)]
@@ -76,7 +76,7 @@ def test_channels_that_differ_only_in_numbers_share_one_sentence(p1_run):
     twin.update(channel=99, d_evaluated=twin["d_evaluated"] + 0.5, row=twin["row"])
     cells.insert(1, twin)
     bullets = channel_bullets(render(planted, out))
-    masked = [words.numbers_masked(b) for b in bullets]
+    masked = [numbers_masked(b) for b in bullets]
     assert len(set(masked)) == len(masked)
     shared = [b for b in bullets if b.startswith("- Channels ") and "channel 99:" in b]
     assert len(shared) == 1 and f"channel {cells[0]['channel']}:" in shared[0]

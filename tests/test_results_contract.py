@@ -7,28 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+from json_survival import leaves
 
 import p5_lstm
 
 MAX_WORDS = 8
 
 
-def strings(value, path: str = ""):
-    """(path, string) for every string value, depth first."""
-    if isinstance(value, dict):
-        for key, child in value.items():
-            yield from strings(child, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            yield from strings(child, f"{path}[{i}]")
-    elif isinstance(value, str):
-        yield path, value
-
-
 def sentences(folder: Path) -> list[str]:
     """Every string of more than MAX_WORDS words in the folder's results, as 'file: path'."""
     return [f"{f.name}: {path}" for f in sorted(folder.glob("*.json"))
-            for path, text in strings(json.loads(f.read_text())) if len(text.split()) > MAX_WORDS]
+            for path, text in leaves(json.loads(f.read_text()))
+            if isinstance(text, str) and len(text.split()) > MAX_WORDS]
 
 
 def test_a_sentence_is_found_where_planted(tmp_path):

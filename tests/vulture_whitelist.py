@@ -7,13 +7,13 @@ analysis misses. Vulture reads this file; nothing imports it.
 - The one-step backward passes, the tested references that the sequence backward passes are
   checked against (those run the recurrence in full, with one matmul for the parameters).
 - numpy's `flags.writeable`, set to freeze the reservoir's weights.
-- In modules that other work is changing now: esn.train_esn and report.p1.numbers_masked, used only
-  by tests (tests/test_p4.py, tests/test_report_p1.py), and LSTMGrads.df, which nothing reads.
+- report.fields.recording, the strict view's record of the paths a renderer reads, which
+  tests/test_solution_facts.py holds against its table of facts.
 """
 import numpy as np
 
-from common.recurrent import esn, lstm, rnn
-from report import p1
+from common.recurrent import lstm, rnn
+from report import fields
 
 lstm.LSTMParams.U_f, lstm.LSTMParams.W_f
 lstm.LSTMParams.b_g, lstm.LSTMParams.U_g, lstm.LSTMParams.W_g
@@ -27,6 +27,4 @@ rnn.rnn_step_backward
 
 np.empty(0).flags.writeable
 
-esn.train_esn
-p1.numbers_masked
-lstm.LSTMGrads.df
+fields.recording

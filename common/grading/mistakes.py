@@ -45,19 +45,23 @@ class Mistake(NamedTuple):
 
 
 def loss_over_ln10(p: Pieces) -> Pieces:
+    """the whole loss divided by ln 10"""
     return p._replace(loss=lambda y, log: p.loss(y, log) / LN10, dloss=lambda y, log: p.dloss(y, log) / LN10)
 
 
 def no_softmax_jacobian(p: Pieces) -> Pieces:
+    """∂L/∂o taken as ∂L/∂ŷ (softmax Jacobian left out)"""
     return p._replace(softmax_backward=lambda dyhat, yhat: dyhat)
 
 
 def tanh_grad_1_minus_h(p: Pieces) -> Pieces:
+    """tanh′ taken as 1 − h"""
     return p._replace(tanh_grad=lambda h: 1.0 - h)
 
 
 def loss_summed_over_t(p: Pieces) -> Pieces:
-    """L = Σ_t L(t), each L(t) the reference loss on ŷ(t); ∂L/∂ŷ(t) is then each step's own row."""
+    """the loss summed over t, not at τ"""
+    # L = Σ_t L(t), each L(t) the reference loss on ŷ(t); ∂L/∂ŷ(t) is then each step's own row.
     def loss(y: np.ndarray, log: str) -> float:
         return sum(p.loss(y[: t + 1], log) for t in range(len(y)))
 
@@ -68,15 +72,18 @@ def loss_summed_over_t(p: Pieces) -> Pieces:
 
 
 def yhat_swapped(p: Pieces) -> Pieces:
+    """ŷ1 and ŷ2 swapped in the loss"""
     return p._replace(loss=lambda y, log: p.loss(y[:, ::-1], log),
                       dloss=lambda y, log: p.dloss(y[:, ::-1], log)[:, ::-1])
 
 
 def update_sign(p: Pieces) -> Pieces:
+    """the update with the wrong sign: b+lr·∂L/∂b"""
     return p._replace(update=lambda b, lr, grad: p.update(b, -lr, grad))
 
 
 def one_sided_difference(p: Pieces) -> Pieces:
+    """a one-sided difference, not the central one"""
     def forward_difference(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float) -> np.ndarray:
         f0, grad = f(x), np.zeros_like(x)
         for i in range(len(x)):
@@ -90,39 +97,36 @@ def one_sided_difference(p: Pieces) -> Pieces:
 
 
 def sigmoid_grad_as_sigmoid(p: Pieces) -> Pieces:
+    """σ′ taken as σ"""
     return p._replace(sigmoid_grad=lambda y: y)
 
 
 def ds_without_carry(p: Pieces) -> Pieces:
+    """∂L/∂s(t) without the f(t+1) ∂L/∂s(t+1) path"""
     return p._replace(carry=np.zeros_like)
 
 
 def h_without_tanh(p: Pieces) -> Pieces:
+    """h = q·s without the tanh"""
     return p._replace(output_activation="identity")
 
 
 def W_not_transposed(p: Pieces) -> Pieces:  # noqa: N802 (the matrix's name)
+    """W for Wᵀ in the backward through time"""
     return p._replace(recurrent_weight=np.transpose)
 
 
 def V_not_transposed(p: Pieces) -> Pieces:  # noqa: N802
+    """V for Vᵀ in the backward from o(t)"""
     return p._replace(output_weight=np.transpose)
 
 
-CATALOGUE = (
-    Mistake("loss_over_ln10", "the whole loss divided by ln 10", loss_over_ln10),
-    Mistake("no_softmax_jacobian", "∂L/∂o taken as ∂L/∂ŷ (softmax Jacobian left out)", no_softmax_jacobian),
-    Mistake("tanh_grad_1_minus_h", "tanh′ taken as 1 − h", tanh_grad_1_minus_h),
-    Mistake("loss_summed_over_t", "the loss summed over t, not at τ", loss_summed_over_t),
-    Mistake("yhat_swapped", "ŷ1 and ŷ2 swapped in the loss", yhat_swapped),
-    Mistake("update_sign", "the update with the wrong sign: b+lr·∂L/∂b", update_sign),
-    Mistake("one_sided_difference", "a one-sided difference, not the central one", one_sided_difference),
-    Mistake("sigmoid_grad_as_sigmoid", "σ′ taken as σ", sigmoid_grad_as_sigmoid),
-    Mistake("ds_without_carry", "∂L/∂s(t) without the f(t+1) ∂L/∂s(t+1) path", ds_without_carry),
-    Mistake("h_without_tanh", "h = q·s without the tanh", h_without_tanh),
-    Mistake("W_not_transposed", "W for Wᵀ in the backward through time", W_not_transposed),
-    Mistake("V_not_transposed", "V for Vᵀ in the backward from o(t)", V_not_transposed),
-)
+# The catalogue, in the order grade.py tries it; each entry is named by its function, and its
+# docstring says what the student did, in at most 8 words (answer_key.json's rule for a string).
+CATALOGUE = tuple(Mistake(change.__name__, change.__doc__, change) for change in (
+    loss_over_ln10, no_softmax_jacobian, tanh_grad_1_minus_h, loss_summed_over_t, yhat_swapped,
+    update_sign, one_sided_difference, sigmoid_grad_as_sigmoid, ds_without_carry, h_without_tanh,
+    W_not_transposed, V_not_transposed))
 PIECES = {m.id: m.change(REFERENCE) for m in CATALOGUE}  # each entry's pieces, made once
 
 

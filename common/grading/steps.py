@@ -84,9 +84,3 @@ def own_b_new(written: dict[str, Written], b: np.ndarray) -> np.ndarray | None:
     if all(k in written and written[k].digits >= STEP_DIGITS for k in B_NEW):
         return np.array([written[k].value for k in B_NEW])
     return None
-
-
-def undecided_steps(written: dict[str, Written]) -> list[str]:
-    """A note for each b_new written with too few digits to show a step."""
-    return [f"{k} has {written[k].digits} significant digits: too few to show the step ({STEP_DIGITS} "
-            "needed, or delta_b); not checked" for k in B_NEW if k in written and written[k].digits < STEP_DIGITS]

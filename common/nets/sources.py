@@ -13,7 +13,7 @@ CLASSES = 10  # the digits 0-9, in every source
 
 
 class Description(NamedTuple):
-    long: str  # report.md's header and notes
+    long: str  # evidence.md's header and notes
     short: str  # README's reference-run line
 
 

@@ -46,23 +46,24 @@ def plot_conv1(weights: np.ndarray, initial: np.ndarray, kinds: list[dict], move
     n = weights.shape[0]
     half = n // 2
     lim = max(np.abs(weights).max(), np.abs(initial).max())
-    fig, axes = plt.subplots(4, half, figsize=(half * 1.3, 8.4))
+    fig, axes = plt.subplots(4, half, figsize=(half * 1.35, 8.6), gridspec_kw={"wspace": 0.35, "hspace": 0.55})
+    fig.subplots_adjust(left=0.02, right=0.86)
     for k in range(n):
         top, low = axes[2 * (k // half), k % half], axes[2 * (k // half) + 1, k % half]
         im = top.imshow(weights[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
         for (r, c), v in np.ndenumerate(weights[k, 0]):
             top.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=8)
-        top.set_title(f"filter {k}\n{pattern_label(kinds[k])}\nmatch {kinds[k]['cosine']:.2f}", fontsize=8)
+        top.set_title(f"filter {k} ({kinds[k]['cosine']:.2f})\n{pattern_label(kinds[k])}", fontsize=8)
         low.imshow(initial[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        low.set_title(f"at start\n(similarity {moved[k]:.2f})", fontsize=8)
+        low.set_title(f"start ({moved[k]:.2f})", fontsize=8)
         for ax in (top, low):
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.colorbar(im, ax=axes, shrink=0.7, label="weight (red +, blue −)")
-    fig.suptitle("conv1's 16 filters (3x3, one input) after training, and below each the same filter at\n"
-                 "initialisation with their similarity (1: unchanged in shape); above: the pattern it matches\n"
-                 "best and how well (1: exactly); ink: its output rises with white ink in the pattern, dark: with black",
-                 fontsize=10)
+    fig.colorbar(im, ax=axes, shrink=0.7, fraction=0.04, label="weight (red +, blue −)")
+    fig.suptitle("conv1's 16 filters (3x3, one input) after training, each above the same filter at the start "
+                 "of training.\nAbove each: the pattern it looks most like, in brackets how much (1: exactly); "
+                 "ink: it responds to white ink, dark: to black.\nBelow, in brackets: how much the trained "
+                 "filter still looks like its start (1: same shape)", fontsize=10)
     return fig
 
 
@@ -138,23 +139,30 @@ def strongest_inputs(weights: np.ndarray, n: int = 3) -> tuple[np.ndarray, np.nd
 
 def plot_strongest_inputs(weights: np.ndarray, name: str, per_row: int = 6) -> plt.Figure:
     """Each filter of a multi-input layer [O, I, k, k] as its 3 strongest input kernels side by
-    side, per_row filters a row, each labelled with its number and the 3 input channels."""
+    side (each outlined, a gap between them), per_row filters a row, each labelled with its number
+    and the 3 input channels."""
     inputs, kernels = strongest_inputs(weights)
     o, n, k, _ = kernels.shape
     rows = -(-o // per_row)
     lim = np.abs(kernels).max()
-    fig, axes = plt.subplots(rows, per_row, figsize=(10.5, 1.0 * rows + 1.0), squeeze=False)
+    gap = 1.5
+    fig, axes = plt.subplots(rows, per_row, figsize=(12.0, 1.0 * rows + 1.0), squeeze=False,
+                             gridspec_kw={"wspace": 0.3, "hspace": 0.6})
+    cmap = plt.get_cmap("RdBu_r")
     for f, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if f >= o:
             continue
-        tile = np.full((k, n * (k + 1) - 1), np.nan)
         for j in range(n):
-            tile[:, j * (k + 1):j * (k + 1) + k] = kernels[f, j]
-        im = ax.imshow(tile, cmap=plt.get_cmap("RdBu_r").with_extremes(bad="white"), vmin=-lim, vmax=lim)
+            x0 = j * (k + gap) - 0.5
+            im = ax.imshow(kernels[f, j], cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest",
+                           extent=(x0, x0 + k, k - 0.5, -0.5))
+            ax.add_patch(plt.Rectangle((x0, -0.5), k, k, fill=False, ec="0.25", lw=0.8))
+        ax.set_xlim(-0.7, n * (k + gap) - gap - 0.3)
+        ax.set_ylim(k - 0.3, -0.7)
         ax.set_title(f"filter {f}", fontsize=8)
-        ax.text(n * (k + 1) / 2 - 1, k + 0.4, "from " + ", ".join(map(str, inputs[f])), ha="center",
-                va="top", fontsize=8)
+        ax.text((n * (k + gap) - gap) / 2 - 0.5, k + 0.1, "from " + ", ".join(map(str, inputs[f])),
+                ha="center", va="top", fontsize=8)
     fig.colorbar(im, ax=axes, shrink=0.6, label="weight (red +, blue −)")
     fig.suptitle(f"{name}: each of its {o} filters shown by its {n} strongest input kernels ({k}x{k}, "
                  f"largest first),\nthe rest of its {weights.shape[1]} inputs weigh less; "
@@ -195,8 +203,8 @@ def share_map_axes(fig: plt.Figure, ax: plt.Axes, share: np.ndarray) -> None:
                 color="black" if v > 0.6 * share.max() else "white")
     ax.set_xticks(range(len(share)), ["left", "centre", "right"], fontsize=8)
     ax.set_yticks(range(len(share)), ["upper", "middle", "lower"], fontsize=8)
-    ax.set_title("the classifier's reading:\nshare of the 0-vs-8 separation\nper pooled 3x3 cell", fontsize=9)
-    fig.colorbar(im, ax=ax, location="bottom", pad=0.12, label="share (%), scale fits the data")
+    ax.set_title("how much each region counts\nwhen the classifier tells\n8s from 0s", fontsize=9)
+    fig.colorbar(im, ax=ax, location="bottom", pad=0.2, shrink=0.7, aspect=30, label="share (%)")
 
 
 def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, share: np.ndarray) -> plt.Figure:
@@ -205,8 +213,8 @@ def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, s
     fm0, fm8 = maps
     n_used = 2 * len(share)
     vmax, dlim = max(fm0.max(), fm8.max()), np.abs(fm8 - fm0).max()
-    fig = plt.figure(figsize=(10.4, 11))
-    outer = fig.add_gridspec(2, 2, wspace=0.1, hspace=0.12)
+    fig = plt.figure(figsize=(10.4, 11.6))
+    outer = fig.add_gridspec(2, 2, wspace=0.1, hspace=0.2)
     left = outer[0, 0].subgridspec(2, 2, hspace=0.45, wspace=0.4)
     for r, (img, title) in enumerate(zip(digits, ("input '0'", "input '8'"))):
         digit_axes(fig.add_subplot(left[0, r]), img, title)
@@ -219,9 +227,9 @@ def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, s
                  "activation difference (orange: stronger for the '8')")
     fig.suptitle("Conv3 feature maps after batch norm + ReLU: 64 channels of 7x7, channel number in each "
                  f"corner;\nonly the {n_used}x{n_used} cells inside each dashed box reach the classifier "
-                 "(the last 2x2 max-pool drops row and column 6).\nTop left, below the digits: how much of the "
-                 "difference between the correct test 8s and 0s\nin logit 8 minus logit 0 each cell of conv3's "
-                 "pooled map carries (selection half)", fontsize=10)
+                 "(the last 2x2 max-pool drops row and column 6).\nTop left, below the digits: how much each "
+                 "region of conv3's map adds to the classifier's preference for '8' over '0',\n"
+                 "in % of the gap between the 8s and the 0s it gets right (half of the test digits)", fontsize=10)
     return fig
 
 

@@ -26,7 +26,8 @@ GUIDE_MARKERS = {"black-map": ("s", "cyan"), "white-map": ("o", TAB10[1])}
 
 def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarray, size: int,
                positions: dict[str, list[int]], windows: int) -> None:
-    """The share of windows that change the label, drawn at the window centres over the '6'."""
+    """The share of windows that change the label, drawn at the window centres over the '6'; the
+    title says what the colour bar counts."""
     pw = share.shape[0]
     c0 = (size - 1) / 2
     top = max(float(share.max()), 1e-3)
@@ -39,9 +40,8 @@ def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarr
                 label=f"{STRATEGY_WORDS[g]}: its {len(pos)} positions")
     ax.set_xlim(-0.5, 27.5)
     ax.set_ylim(27.5, -0.5)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
-                 label=f"share of the {windows} windows\nthat change the label (0 to {top:.2f})")
-    ax.set_title(f"{size}x{size} windows, at their centres", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=8)
+    ax.set_title(f"{size}x{size}: share of the {windows}\nwindows that change the label", fontsize=10)
     pixel_axes(ax)
 
 
@@ -56,13 +56,13 @@ def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
         err = np.array([[100 * r["rate"] - 100 * r["ci95"][0], 100 * r["ci95"][1] - 100 * r["rate"]] for r in ch]).T
         ax.errorbar(np.arange(len(scopes)) + off, y, yerr=err, fmt=markers[st], ms=6, capsize=4, lw=1.4,
                     color=STRATEGY_COLOURS[st], mec="black", mew=0.6, label=STRATEGY_WORDS[st])
-    ax.set_xticks(range(len(scopes)), [SCOPE_NAMES.get(sc, "CNN\n" + sc.replace("_", " ")) for sc in scopes],
-                  fontsize=9)
+    ax.set_xticks(range(len(scopes)), [SCOPE_NAMES.get(sc, "other\nCNN " + sc.split("_")[-1]) for sc in scopes],
+                  fontsize=8)
     ax.set_xlim(-0.5, len(scopes) - 0.5)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
     ax.set_ylabel("pastes that change the label (%)")
-    ax.set_title(f"{size}x{size}: label changed, by placement", fontsize=10)
+    ax.set_title(f"{size}x{size}: how often the label changes", fontsize=10)
 
 
 def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: dict[str, np.ndarray]
@@ -72,7 +72,7 @@ def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: d
     sizes = [str(s) for s in study["design"]["sizes"]]
     rates = study["rates"]
     fig, axes = plt.subplots(2, len(sizes), figsize=(3.4 * len(sizes), 8.2), squeeze=False,
-                             gridspec_kw={"hspace": 0.5, "wspace": 0.75})
+                             gridspec_kw={"hspace": 0.5, "wspace": 0.45})
     for ax, s in zip(axes[0], sizes):
         flip_panel(fig, ax, image, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
                    study["design"]["windows_per_size"])
@@ -81,9 +81,9 @@ def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: d
     for row, below in ((0, -0.2), (1, -0.22)):
         axes[row, len(sizes) // 2].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, below),
                                           ncol=1 if row == 0 else 3, frameon=False)
-    fig.suptitle("Windows of other digits pasted over the '6'. Top: where they change our CNN's label\n"
-                 "(white: the digit). Bottom: how often each placement changes it, with 95% intervals,\n"
-                 "on the '6', on other 6s and on CNNs of other training seeds", fontsize=10.5)
+    fig.suptitle("Windows of other digits pasted over the '6': where they change our CNN's label (top; "
+                 "white line: the '6')\nand how often, with 95% intervals (bottom; other CNN: ours trained "
+                 "again from another seed)", fontsize=10.5)
     return fig
 
 

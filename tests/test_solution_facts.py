@@ -1,0 +1,464 @@
+"""Every number and every word-deciding boolean that solution.md and key.md state, recomputed.
+
+FACTS holds one row per results path the solution's renderers (report/solution.py with
+report/answers_*.py) and the key's (report/keydoc.py, report/key.py) read: the file, the dotted path
+of a field or a subtree, and a function that recomputes its value without the analysis code: from
+the test images, the tiny CNN of the fixtures run again, the maps stored in the JSON, the assignment's
+numbers through tests/grade_reference.py, or a plain loop over the raw arrays of the results. A row's
+function returns the subtree with the keys it recomputes; the row covers exactly those leaves.
+
+One test builds both documents with report.fields.recording() on and fails naming each numeric,
+boolean or None leaf read (and each list whose length or emptiness is read) that no row covers;
+another compares each row's recomputation with the results.
+"""
+from __future__ import annotations
+
+import json
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import pytest
+import torch
+
+from common.nets.checkpoints import checkpoint_path, load_checkpoint
+from common.nets.data import load_mnist
+from report.build import load_results
+from report.fields import load, recording
+from report.keydoc import build_key
+from report.solution import build_solution
+from tests import grade_reference as ref
+
+SOURCE = "mnist5k-t10k"
+SIX, ONE = 6, 1
+ASSIGNMENT_B = [-1.0, 1.0]  # Problem 3's b, as the assignment prints it
+CLAMP_SHIFT = 3  # P1 (3): three pixels each way
+
+
+class Sources:
+    """The raw material the facts are recomputed from: the results as plain JSON, the test and
+    train images, and the tiny CNN of the fixtures."""
+
+    def __init__(self, folder: Path, checkpoints: Path, p1_checkpoints: Path) -> None:
+        self.folder, self.checkpoints, self.p1_checkpoints = folder, checkpoints, p1_checkpoints
+        self.r = {n: json.loads((folder / f"p{n}_results.json").read_text()) for n in range(1, 6)}
+        self.key = json.loads((folder / "answer_key.json").read_text())
+
+    @cached_property
+    def model(self) -> torch.nn.Module:
+        return load_checkpoint(checkpoint_path(SOURCE, self.checkpoints))[0].eval()
+
+    @cached_property
+    def test(self):  # noqa: ANN201
+        return load_mnist("test", SOURCE)
+
+    @cached_property
+    def train(self):  # noqa: ANN201
+        return load_mnist("train", SOURCE)
+
+    @cached_property
+    def test_pred(self) -> np.ndarray:
+        return predictions(self.model, self.test.images)
+
+
+def probabilities(model: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([torch.softmax(model(images[i:i + 1000]), 1) for i in range(0, len(images), 1000)]).numpy()
+
+
+def predictions(model: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    return probabilities(model, images).argmax(1)
+
+
+def accuracy(model: torch.nn.Module, data) -> float:  # noqa: ANN001
+    return float((predictions(model, data.images) == data.labels.numpy()).mean())
+
+
+def clamp_shift(image: np.ndarray, dx: int) -> np.ndarray:
+    """The image moved dx pixels right (left when negative), each column past the edge filled with
+    the nearest valid column."""
+    return image[:, np.clip(np.arange(28) - dx, 0, 27)]
+
+
+def shifted_ones(s: Sources) -> dict[str, np.ndarray]:
+    """The first correctly classified '1' of the test split, as is and 3 px left and right."""
+    labels = s.test.labels.numpy()
+    index = int(np.flatnonzero((labels == ONE) & (s.test_pred == ONE))[0])
+    one = s.test.images[index, 0].numpy()
+    return {"original": one, "left3": clamp_shift(one, -CLAMP_SHIFT), "right3": clamp_shift(one, CLAMP_SHIFT)}
+
+
+def one_probs(model: torch.nn.Module, s: Sources) -> dict[str, np.ndarray]:
+    images = shifted_ones(s)
+    batch = torch.tensor(np.stack(list(images.values())))[:, None].float()
+    return dict(zip(images, probabilities(model, batch)))
+
+
+# ----------------------------------------------------------------------------- P1
+def p1_accuracies(s: Sources) -> dict[str, float]:
+    return {"train_accuracy": accuracy(s.model, s.train), "test_accuracy": accuracy(s.model, s.test)}
+
+
+def p1_recipe(s: Sources) -> dict[str, int]:
+    recipe = s.r[1]["model"]["recipe"]
+    batches = math.ceil(len(s.train.labels) / recipe["batch_size"])
+    return {"sgd_steps": recipe["epochs"] * batches, "train_size": len(s.train.labels)}
+
+
+def p1_shift(s: Sources) -> dict[str, Any]:
+    probs = one_probs(s.model, s)
+    return {k: {"pred": int(probs[k].argmax())} for k in ("left3", "right3")}
+
+
+def p1_shift_findings(s: Sources) -> dict[str, Any]:
+    probs = one_probs(s.model, s)
+    preds = [int(p.argmax()) for p in probs.values()]
+    changes = []
+    for seed in s.r[1]["seeds_checked"]:
+        model = load_checkpoint(checkpoint_path(SOURCE, s.p1_checkpoints, int(seed)))[0].eval()
+        if [int(p.argmax()) for p in one_probs(model, s).values()] != [ONE] * 3:
+            changes.append(str(seed))
+    return {"prediction_unchanged_both_ways": preds == [ONE] * 3,
+            "prob_of_prediction": {k: float(probs[k].max()) for k in ("left3", "right3")},
+            "seeds_one_changes": changes}
+
+
+def p1_conv1_start(s: Sources) -> dict[str, Any]:
+    """conv1 barely moved: every seed's median cosine with its start at least 0.9, from the
+    per-seed medians stored in the results."""
+    medians = s.r[1]["filters"]["statistics"]["conv1"]["cosine_with_initial_median"].values()
+    return {"barely_moved": min(medians) >= 0.9}
+
+
+def p1_discriminant_findings(s: Sources) -> dict[str, Any]:
+    """The middle and bottom thirds carry most of the separation (from the per-row shares stored),
+    and the seeds whose chosen channels do not beat random ones."""
+    d = s.r[1]["discriminant"]
+    rows = d["separation"]["row_share_evaluated"]
+    return {"middle_and_lower_thirds": {"carry_most": rows[1] + rows[2] > rows[0]},
+            "seeds_not_beating_random": [k for k, v in d["seeds"].items() if not v["beats_random"]]}
+
+
+def p1_features(s: Sources) -> list[str]:
+    """The features named under the top cells, each once, in the cells' order."""
+    named = [c["feature"] for c in s.r[1]["discriminant"]["top_cells"] if c["feature"] is not None]
+    return list(dict.fromkeys(named))
+
+
+def p1_examples_correct(s: Sources) -> dict[str, bool]:
+    """Whether the tiny CNN, run again, reads each example digit as its class."""
+    digits = {"zero": 0, "eight": 8, "one": ONE}
+    return {k: bool(s.test_pred[s.r[1]["examples"][k]] == d) for k, d in digits.items()}
+
+
+# ----------------------------------------------------------------------------- P2
+def p2_six_correct(s: Sources) -> bool:
+    """Whether the tiny CNN, run again, reads the '6' as a '6'."""
+    return bool(s.test_pred[s.r[2]["index"]] == SIX)
+
+
+def p2_maps(s: Sources) -> dict[str, Any]:
+    """From the three maps stored: the cells that keep the '6', the labels of the others, and
+    whether map 2 equals map 1 exactly where the label is '6'."""
+    r = s.r[2]
+    p_true, p_max, label = (np.array(r[k]) for k in ("prob_true_map", "max_prob_map", "label_map"))
+    counts: dict[int, int] = {}
+    for v in label.ravel().tolist():
+        counts[v] = counts.get(v, 0) + 1
+    return {"true_label_cells": int((label == SIX).sum()),
+            "label_cells": [[k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "maps_equal": {"exactly_where_true_label_wins": bool(np.array_equal(p_max == p_true, label == SIX))}}
+
+
+def p2_positions(s: Sources) -> int:
+    r = s.r[2]
+    side = (28 - r["patch"]) // r["stride"] + 1
+    return side * side
+
+
+def p2_label_change(s: Sources) -> dict[str, Any]:
+    """The most frequent label other than '6' in the label map, or None."""
+    label = np.array(s.r[2]["label_map"])
+    others = label[label != SIX]
+    if not others.size:
+        return {"label": None}
+    values, counts = np.unique(others, return_counts=True)
+    return {"label": int(values[counts.argmax()])}
+
+
+def p2_placement(s: Sources) -> dict[str, Any]:
+    """Each guide's new labels, most frequent first, from the counts stored per guide."""
+    study = s.r[2]["adversarial_study"]
+    size = str(study["best_position"]["size"])
+    out = {}
+    for guide, w in study["where_guides_point"][size].items():
+        pairs = [[int(k), int(v)] for k, v in w["new_labels"].items()]
+        out[guide] = {"new_labels": sorted(pairs, key=lambda kv: (-kv[1], kv[0]))}
+    return out
+
+
+def p2_judged(s: Sources) -> dict[str, Any]:
+    study = s.r[2]["adversarial_study"]
+    size = str(study["best_position"]["size"])
+    ev = study["every_position"]
+    return {"adversarial_share_of_changed": ev["adversarial"][size]["k"] / ev["changed"][size]["k"]}
+
+
+def p2_strokes(s: Sources) -> dict[str, Any]:
+    """The seeds of the other CNNs whose hidden strokes are not the reference CNN's."""
+    st = s.r[2]["findings"]["strokes"]
+    mine = set(st["hidden"]["strokes"])
+    return {"seeds_differing": [k for k, v in st["other_seeds"].items() if set(v["strokes"]) != mine]}
+
+
+# ----------------------------------------------------------------------------- P3, P5
+def p3_reference(s: Sources, log: str = "e", h0=(0.0, 0.0)) -> dict[str, float]:  # noqa: ANN001
+    p = s.r[3]["params"]
+    return ref.p3(np.array(s.r[3]["x"]), ASSIGNMENT_B, p["c"], p["W"], p["U"], p["V"], log, h0)
+
+
+def vec(v: dict[str, float], name: str, t: int | None = None) -> list[float]:
+    return [v[f"{name}@{t}_{i}" if t is not None else f"{name}_{i}"] for i in (1, 2)]
+
+
+def rel_error(x: list[float], y: list[float]) -> float:
+    x, y = np.array(x), np.array(y)
+    return float(np.abs(x - y).max() / max(1e-8, (np.abs(x) + np.abs(y)).max()))
+
+
+def p3_values(s: Sources) -> dict[str, Any]:
+    """Problem 3 (1)-(5) by tests/grade_reference.py from the assignment's numbers."""
+    v, T = p3_reference(s), len(s.r[3]["x"])
+    p = s.r[3]["params"]
+    h = [vec(v, "h", t) for t in range(1, T + 1)]
+    prev = [[0.0, 0.0]] + h[:-1]
+    a = [(np.array(ASSIGNMENT_B) + np.array(p["W"]) @ hp + np.array(p["U"]) @ x).tolist()
+         for hp, x in zip(prev, s.r[3]["x"])]
+    grad, central = vec(v, "grad"), vec(v, "grad_cd")
+    return {"x": s.r[3]["x"], "a": a, "h": h, "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
+            "loss": v["L"], "eps": ref.EPS, "lr": ref.LR, "grad_b_central": central, "grad_b_bptt": grad,
+            "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_do", "dL_dh", "dL_da")}}
+                             for t in range(T, 0, -1)],
+            "rel_error_central": rel_error(grad, central), "params": {"b": ASSIGNMENT_B},
+            "b_new": vec(v, "b_new"), "loss_new": v["L_new"], "loss_change": v["L_new"] - v["L"],
+            "loss_change_first_order": -ref.LR * float(np.dot(grad, grad))}
+
+
+def p5_values(s: Sources) -> dict[str, Any]:
+    """Problem 5 by tests/grade_reference.py with Problem 3's U, W, V, c and the biases the results
+    name (an input: the solution's choice)."""
+    r, p3 = s.r[5], s.r[3]["params"]
+    biases = {k: r["params"][k] for k in ("b_f", "b_g", "b_o", "b")}
+    v = ref.p5(np.array(r["x"]), p3["c"], p3["W"], p3["U"], p3["V"], biases, r["cell_input_activation"])
+    T = len(r["x"])
+    grad = vec(v, "grad")
+    f = lambda bf: ref.p5(np.array(r["x"]), p3["c"], p3["W"], p3["U"], p3["V"], {**biases, "b_f": bf},  # noqa: E731
+                          r["cell_input_activation"])["L"]
+    central = ref.gradient_by_differences(f, np.array(biases["b_f"], dtype=float), None)
+    return {"loss": v["L"], "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
+            "grad_b_f_bptt": grad, "rel_error_central": rel_error(grad, central.tolist()),
+            "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_dh", "dL_ds", "dL_df", "dL_da_f")}}
+                             for t in range(T, 0, -1)]}
+
+
+# ----------------------------------------------------------------------------- P4
+def lower_median(values: list[float]) -> float:
+    return sorted(values)[(len(values) - 1) // 2]
+
+
+def p4_gain(s: Sources) -> dict[str, Any]:
+    """Where W's median gain over the draws turns from negative to non-negative; whether U or b moved
+    stays below W alone in every draw (from the per-draw gains stored)."""
+    g = s.r[4]["experiment1"]["gain"]
+    med = [lower_median([d["W"][i] for d in g["draws"] if d["W"][i] is not None]) for i in range(len(g["rhos"]))]
+    crossing = next(([g["rhos"][i], g["rhos"][i + 1]] for i in range(len(med) - 1) if med[i] < 0 <= med[i + 1]), None)
+    below = True
+    for c in g["ceiling"].values():
+        for w, m in zip(c["W_alone_per_draw"], c["max_with_input_per_draw"]):
+            below = below and w is not None and (m is None or m < w)
+    return {"crossing": crossing, "input_below_W_alone": below}
+
+
+def p4_esn(s: Sources) -> dict[str, Any]:
+    e2 = s.r[4]["experiment2"]
+    pooled, lengths = e2["accuracy"]["pooled"], e2["lengths"]
+    radii = [f"{x:g}" for x in e2["spectral_radii"] if x != 0]
+    first = pooled[str(lengths[0])]
+    best = radii[int(np.argmax([first[k] for k in radii]))]
+    zero = [pooled[str(T)]["0"] for T in lengths] if 0 in e2["spectral_radii"] else []
+    return {"best_accuracy": [pooled[str(T)][best] for T in lengths],
+            "memoryless_at_chance": bool(zero) and all(a == e2["chance"] for a in zero)}
+
+
+def p4_reach(s: Sources) -> dict[str, Any]:
+    """At the largest forget bias, whether the ratio at the last lag both exceeds 1 and spans at least
+    the stored threshold's orders of magnitude over the draws."""
+    e1, T = s.r[4]["experiment1"], s.r[4]["config"]["experiment1"]["T"]
+    name = [n for n in e1["curves"] if n.startswith("LSTM")][-1]
+    end = [d["ratio_at_lag"][str(T - 1)] for d in e1["curves"][name]["draws"]]
+    end = [v for v in end if v is not None]
+    threshold = s.r[4]["findings"]["reach"]["end_orders"]["threshold"]
+    return {"end_orders": {"grows_and_fades": max(end) > 1 and math.log10(max(end) / min(end)) >= threshold}}
+
+
+# ----------------------------------------------------------------------------- answer_key.json
+def key_readings(s: Sources) -> list[dict[str, Any]]:
+    """Every reading of P3 (log base, h(0)) and of P5 (cell input, biases) by tests/grade_reference.py."""
+    out = []
+    p3 = s.r[3]["params"]
+    for row in s.key["readings"]:
+        i = row["interpretation"]
+        if row["problem"] == "p3":
+            v = p3_reference(s, i["log"], i["h0"])
+            central = vec(v, "grad_cd")
+            out.append({"yhat3": vec(v, "yhat", 3), "loss": v["L"], "grad": vec(v, "grad"), "grad_central": central,
+                        "b_new": vec(v, "b_new"), "loss_new": v["L_new"], "eps": ref.EPS,
+                        "abs_grad_central_b1": abs(central[0])})
+        else:
+            biases = {k: i[k] for k in ("b_f", "b_g", "b_o", "b")}
+            v = ref.p5(np.array(s.r[5]["x"]), p3["c"], p3["W"], p3["U"], p3["V"], biases, i["cell_activation"])
+            out.append({"yhat3": vec(v, "yhat", 3), "loss": v["L"], "grad": vec(v, "grad")})
+    return out
+
+
+class Fact(NamedTuple):
+    file: str
+    path: str  # dotted, no list indices: a field or the root of a subtree
+    recompute: Callable[[Sources], Any]
+
+
+def at(path: str, make: Callable[[Sources], Any]) -> Callable[[Sources], Any]:
+    """`make`'s value at a dotted sub-path."""
+    def pick(s: Sources) -> Any:
+        value = make(s)
+        for key in path.split("."):
+            value = value[key]
+        return value
+    return pick
+
+
+FACTS = (
+    Fact("p1", "train_accuracy", at("train_accuracy", p1_accuracies)),
+    Fact("p1", "test_accuracy", at("test_accuracy", p1_accuracies)),
+    Fact("p1", "model.recipe", p1_recipe),
+    Fact("p1", "shift", p1_shift),
+    Fact("p1", "findings.shift", p1_shift_findings),
+    Fact("p1", "findings.filters.conv1_start", p1_conv1_start),
+    Fact("p1", "findings.discriminant", p1_discriminant_findings),
+    Fact("p1", "discriminant.features", p1_features),
+    Fact("p1", "examples_classified_correctly", p1_examples_correct),
+    Fact("p2", "classified_correctly", p2_six_correct),
+    Fact("p2", "findings.maps", p2_maps),
+    Fact("p2", "findings.strokes", p2_strokes),
+    Fact("p2", "n_positions", p2_positions),
+    Fact("p2", "findings.label_change", p2_label_change),
+    Fact("p2", "findings.placement", p2_placement),
+    Fact("p2", "findings.judged", p2_judged),
+    Fact("p3", "", p3_values),
+    Fact("p5", "", p5_values),
+    Fact("p4", "findings.gain", p4_gain),
+    Fact("p4", "findings.esn", p4_esn),
+    Fact("p4", "findings.reach", p4_reach),
+    Fact("answer_key", "readings", key_readings),
+)
+
+# Inputs a reading is defined by, not values the code measured: each row of the key's tables names
+# the reading (log base, h(0), cell input, biases) it was computed under, and bold marks P3's and
+# P5's own reading by comparing those names.
+INPUTS = (("answer_key", "readings[].interpretation"), ("p3", "h0"), ("p5", "params"))
+
+
+def leaves(path: str, value: Any) -> set[str]:
+    """Every path under `value` (containers included), list indices written []."""
+    out = {path}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out |= leaves(f"{path}.{k}" if path else k, v)
+    elif isinstance(value, list):
+        for v in value:
+            out |= leaves(f"{path}[]", v)
+    return out
+
+
+def close(actual: Any, expected: Any, where: str) -> list[str]:
+    """The paths where `actual` differs from `expected` (a dict compares the keys `expected` has)."""
+    if isinstance(expected, dict):
+        return [m for k, v in expected.items() for m in close(actual[k], v, f"{where}.{k}")]
+    if isinstance(expected, list):
+        if len(actual) != len(expected):
+            return [f"{where}: {len(actual)} entries, recomputed {len(expected)}"]
+        return [m for i, (a, e) in enumerate(zip(actual, expected)) for m in close(a, e, f"{where}[{i}]")]
+    if isinstance(expected, float) and not isinstance(actual, bool) and actual is not None:
+        ok = math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-9)
+    else:
+        ok = actual == expected and type(actual) is type(expected)
+    return [] if ok else [f"{where}: {actual!r}, recomputed {expected!r}"]
+
+
+def value_at(data: dict, path: str) -> Any:
+    for key in filter(None, path.split(".")):
+        data = data[key]
+    return data
+
+
+def file_key(source: str) -> str:
+    return Path(source).name.removesuffix("_results.json").removesuffix(".json")
+
+
+@pytest.fixture(scope="module")
+def sources(every_result, tiny_checkpoints, p1_checkpoints) -> Sources:
+    return Sources(every_result, tiny_checkpoints, p1_checkpoints)
+
+
+@pytest.fixture(scope="module")
+def recomputed(sources) -> dict[tuple[str, str], Any]:
+    return {(f.file, f.path): f.recompute(sources) for f in FACTS}
+
+
+def solution_reads(folder: Path) -> list:
+    """Every read the solution's renderers make of the results."""
+    with recording() as reads:
+        build_solution(load_results(folder), folder)
+    return reads
+
+
+def key_reads(folder: Path) -> list:
+    """Every read the key's renderers make of the results and of answer_key.json."""
+    results = load_results(folder)
+    with recording() as reads:
+        build_key(load(folder / "answer_key.json", "answer_key.py"), results[3], results[5], "answer_key.py")
+    return reads
+
+
+def is_fact(value: Any) -> bool:
+    """Numbers, booleans, None and lists (a list read whole or by its length) are facts; strings are words."""
+    return not isinstance(value, str)
+
+
+def uncovered(reads: list, recomputed: dict[tuple[str, str], Any]) -> list[str]:
+    covered = {(file, p) for (file, path), value in recomputed.items() for p in leaves(path, value)}
+    covered |= {(file, p) for file, root in INPUTS for p in (root,)}
+    inputs = [(file, root) for file, root in INPUTS]
+    missing = []
+    for r in reads:
+        file = file_key(r.source)
+        if not is_fact(r.value) or (file, r.path) in covered:
+            continue
+        if any(file == f and (r.path == root or r.path.startswith((root + ".", root + "["))) for f, root in inputs):
+            continue
+        missing.append(f"{file}: {r.path}")
+    return sorted(set(missing))
+
+
+def test_every_fact_the_solution_reads_has_a_row(every_result, recomputed):
+    missing = uncovered(solution_reads(every_result), recomputed)
+    assert not missing, "facts read by solution.md without a row in FACTS: " + "; ".join(missing)
+
+
+@pytest.mark.parametrize("fact", FACTS, ids=lambda f: f"{f.file}:{f.path or '.'}")
+def test_each_fact_is_what_its_recomputation_gives(fact, sources, recomputed):
+    data = sources.key if fact.file == "answer_key" else sources.r[int(fact.file[1:])]
+    wrong = close(value_at(data, fact.path), recomputed[(fact.file, fact.path)], fact.path or ".")
+    assert not wrong, wrong
