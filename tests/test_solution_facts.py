@@ -7,7 +7,7 @@ the test images, the tiny CNN of the fixtures run again, the maps stored in the 
 numbers through tests/grade_reference.py, or a plain loop over the raw arrays of the results. A row's
 function returns the subtree with the keys it recomputes; the row covers exactly those leaves.
 
-One test builds both documents with report.fields.recording() on and fails naming each numeric,
+One test per document builds it with report.fields.recording() on and fails naming each numeric,
 boolean or None leaf read (and each list whose length or emptiness is read) that no row covers;
 another compares each row's recomputation with the results.
 """
