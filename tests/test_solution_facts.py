@@ -7,12 +7,14 @@ the test images, the tiny CNN of the fixtures run again, the maps stored in the 
 numbers through tests/grade_reference.py, or a plain loop over the raw arrays of the results. A row's
 function returns the subtree with the keys it recomputes; the row covers exactly those leaves.
 
-One test builds both documents with report.fields.recording() on and fails naming each numeric,
+One test per document builds it with report.fields.recording() on and fails naming each numeric,
 boolean or None leaf read (and each list whose length or emptiness is read) that no row covers;
 another compares each row's recomputation with the results.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from functools import cached_property
@@ -23,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 
+from common.grading.rubric import DEFAULT_RUBRIC
 from common.nets.checkpoints import checkpoint_path, load_checkpoint
 from common.nets.data import load_mnist
 from report.build import load_results
@@ -35,6 +38,7 @@ SOURCE = "mnist5k-t10k"
 SIX, ONE = 6, 1
 ASSIGNMENT_B = [-1.0, 1.0]  # Problem 3's b, as the assignment prints it
 CLAMP_SHIFT = 3  # P1 (3): three pixels each way
+RTOL, MIN_DIGITS, STEP_DIGITS = 5e-5, 3, 8  # README, "For graders": grade.py's --rtol default and digit rules
 
 
 class Sources:
@@ -228,6 +232,37 @@ def rel_error(x: list[float], y: list[float]) -> float:
     return float(np.abs(x - y).max() / max(1e-8, (np.abs(x) + np.abs(y)).max()))
 
 
+class Near(NamedTuple):
+    """An expected value known only to within `tol` (absolute): a float32 computation in another order."""
+
+    value: float
+    tol: float
+
+
+def p3_loss_float32(s: Sources, bias: np.ndarray, log: str, h0) -> np.float32:  # noqa: ANN001
+    """Problem 3's loss with every array and operation in float32."""
+    p, f = s.r[3]["params"], np.float32
+    W, U, V, c = (np.array(p[k], dtype=f) for k in ("W", "U", "V", "c"))
+    h = np.array(h0, dtype=f)
+    for x in np.array(s.r[3]["x"], dtype=f):
+        h = np.tanh(bias + W @ h + U @ x)
+    o = c + V @ h
+    y = np.exp(o - o.max()) / np.exp(o - o.max()).sum()
+    return (y[0] - f(0.5)) ** 2 - np.log(y[1]) / f(ref.LN_BASE[log])
+
+
+def p3_central_float32(s: Sources, log: str, h0, bound: float) -> list[Near]:  # noqa: ANN001
+    """∂L/∂b by central differences in float32, known to within two rounding bounds (each computation
+    rounds its own way)."""
+    b, eps, out = np.array(ASSIGNMENT_B, dtype=np.float32), np.float32(ref.EPS), []
+    for i in range(2):
+        e = np.zeros(2, dtype=np.float32)
+        e[i] = eps
+        quotient = (p3_loss_float32(s, b + e, log, h0) - p3_loss_float32(s, b - e, log, h0)) / (np.float32(2) * eps)
+        out.append(Near(float(quotient), 2 * bound))
+    return out
+
+
 def p3_values(s: Sources) -> dict[str, Any]:
     """Problem 3 (1)-(5) by tests/grade_reference.py from the assignment's numbers."""
     v, T = p3_reference(s), len(s.r[3]["x"])
@@ -305,22 +340,73 @@ def p4_reach(s: Sources) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- answer_key.json
 def key_readings(s: Sources) -> list[dict[str, Any]]:
-    """Every reading of P3 (log base, h(0)) and of P5 (cell input, biases) by tests/grade_reference.py."""
+    """Every reading of P3 (log base, h(0)) and of P5 (cell input, biases) by tests/grade_reference.py,
+    with P3's central-difference rounding bounds."""
     out = []
     p3 = s.r[3]["params"]
     for row in s.key["readings"]:
         i = row["interpretation"]
         if row["problem"] == "p3":
             v = p3_reference(s, i["log"], i["h0"])
-            central = vec(v, "grad_cd")
+            central, bound = vec(v, "grad_cd"), rounding_bounds(v["L"])
+            stored32 = row["grad_central_float32"]
             out.append({"yhat3": vec(v, "yhat", 3), "loss": v["L"], "grad": vec(v, "grad"), "grad_central": central,
                         "b_new": vec(v, "b_new"), "loss_new": v["L_new"], "eps": ref.EPS,
-                        "abs_grad_central_b1": abs(central[0])})
+                        "abs_grad_central_b1": abs(central[0]), "central_rounding_bound": bound,
+                        "float32_bound_share_of_grad_b1": bound["float32"] / abs(central[0]),
+                        "grad_central_float32": p3_central_float32(s, i["log"], i["h0"], bound["float32"]),
+                        "grad_central_float32_rel_diff": [abs(a - b) / abs(b) for a, b in zip(stored32, central)]})
         else:
             biases = {k: i[k] for k in ("b_f", "b_g", "b_o", "b")}
             v = ref.p5(np.array(s.r[5]["x"]), p3["c"], p3["W"], p3["U"], p3["V"], biases, i["cell_activation"])
             out.append({"yhat3": vec(v, "yhat", 3), "loss": v["L"], "grad": vec(v, "grad")})
     return out
+
+
+def rounding_bounds(loss: float) -> dict[str, float]:
+    """A central difference's rounding error: each loss rounded by u·max(1, |L|) (u = 2^-53 in float64,
+    2^-24 in float32), the difference of two divided by 2ε, so u·max(1, |L|)/ε."""
+    return {dtype: u * max(1.0, abs(loss)) / ref.EPS for dtype, u in (("float64", 2.0 ** -53), ("float32", 2.0 ** -24))}
+
+
+def matches(written: float, right: float, digits: int, rtol: float) -> bool:
+    """README's rule: `written` (right's value to `digits` significant digits) matches when within half
+    a unit of its last digit or rtol·|right|."""
+    w = float(f"{written:.{digits}g}")
+    half = 0.5 * 10.0 ** (math.floor(math.log10(abs(w))) - digits + 1) if w else 0.5 * 10.0 ** -digits
+    return abs(w - right) <= max(half, rtol * abs(right))
+
+
+def catalogue_values(s: Sources, problem: str, mistake: str | None) -> dict[str, float]:
+    """Every value of P3 or P5 under the assignment's reading, with `mistake` planted."""
+    p3 = s.r[3]["params"]
+    if problem == "p3":
+        return ref.p3(np.array(s.r[3]["x"]), ASSIGNMENT_B, p3["c"], p3["W"], p3["U"], p3["V"], mistake=mistake)
+    biases = {k: s.r[5]["params"][k] for k in ("b_f", "b_g", "b_o", "b")}
+    return ref.p5(np.array(s.r[5]["x"]), p3["c"], p3["W"], p3["U"], p3["V"], biases, mistake=mistake)
+
+
+def key_catalogue(s: Sources) -> list[dict[str, Any]]:
+    """Each catalogue entry's values by tests/grade_reference.py with the mistake planted, and whether
+    every value it gives, written to 5 significant digits (b_new 8), matches the right one."""
+    out = []
+    for row in s.key["catalogue"]:
+        right, wrong = (catalogue_values(s, row["problem"], m) for m in (None, row["id"]))
+        p3 = row["problem"] == "p3"
+        values = {"yhat3": vec(wrong, "yhat", 3), "loss": wrong["L"], "grad": vec(wrong, "grad"),
+                  "grad_cd": vec(wrong, "grad_cd") if p3 else None, "b_new": vec(wrong, "b_new") if p3 else None,
+                  "loss_new": wrong["L_new"] if p3 else None}
+        same = all(matches(wrong[k], right[k], STEP_DIGITS if k.startswith("b_new") else 5, RTOL) for k in right)
+        out.append({"values": values, "indistinguishable": same})
+    return out
+
+
+def key_rubric(s: Sources) -> dict[str, Any]:
+    """grade.py's defaults as README states them, and the default rubric's CSV read with the csv module."""
+    parts = [{"problem": r["problem"], "part": int(r["part"]),
+              **{k: float(r[k]) for k in ("points", "other_reading", "no_work", "carried")}}
+             for r in csv.DictReader(io.StringIO(DEFAULT_RUBRIC))]
+    return {"rtol": RTOL, "match_rule": {"min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS}, "parts": parts}
 
 
 class Fact(NamedTuple):
@@ -362,6 +448,8 @@ FACTS = (
     Fact("p4", "findings.esn", p4_esn),
     Fact("p4", "findings.reach", p4_reach),
     Fact("answer_key", "readings", key_readings),
+    Fact("answer_key", "catalogue", key_catalogue),
+    Fact("answer_key", "rubric", key_rubric),
 )
 
 # Inputs a reading is defined by, not values the code measured: each row of the key's tables names
@@ -390,7 +478,9 @@ def close(actual: Any, expected: Any, where: str) -> list[str]:
         if len(actual) != len(expected):
             return [f"{where}: {len(actual)} entries, recomputed {len(expected)}"]
         return [m for i, (a, e) in enumerate(zip(actual, expected)) for m in close(a, e, f"{where}[{i}]")]
-    if isinstance(expected, float) and not isinstance(actual, bool) and actual is not None:
+    if isinstance(expected, Near):
+        ok = abs(actual - expected.value) <= expected.tol
+    elif isinstance(expected, float) and not isinstance(actual, bool) and actual is not None:
         ok = math.isclose(actual, expected, rel_tol=1e-6, abs_tol=1e-9)
     else:
         ok = actual == expected and type(actual) is type(expected)
@@ -428,7 +518,8 @@ def key_reads(folder: Path) -> list:
     """Every read the key's renderers make of the results and of answer_key.json."""
     results = load_results(folder)
     with recording() as reads:
-        build_key(load(folder / "answer_key.json", "answer_key.py"), results[3], results[5], "answer_key.py")
+        build_key(load(folder / "answer_key.json", "answer_key.py"), results[1], results[3], results[5],
+                  "answer_key.py")
     return reads
 
 
@@ -455,6 +546,11 @@ def uncovered(reads: list, recomputed: dict[tuple[str, str], Any]) -> list[str]:
 def test_every_fact_the_solution_reads_has_a_row(every_result, recomputed):
     missing = uncovered(solution_reads(every_result), recomputed)
     assert not missing, "facts read by solution.md without a row in FACTS: " + "; ".join(missing)
+
+
+def test_every_fact_the_key_reads_has_a_row(every_result, recomputed):
+    missing = uncovered(key_reads(every_result), recomputed)
+    assert not missing, "facts read by key.md without a row in FACTS: " + "; ".join(missing)
 
 
 @pytest.mark.parametrize("fact", FACTS, ids=lambda f: f"{f.file}:{f.path or '.'}")

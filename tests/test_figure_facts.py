@@ -1,0 +1,150 @@
+"""What the figures show, checked against its source: the images and maps each figure draws (read
+back from its AxesImages) and the labels its titles print, recomputed with numpy slicing, the JSON's
+arrays or the tiny CNN run again; and the counts behind P2 (1)'s words on maps where the label does
+change, and P1 (3)'s clamp padding on a '1' with ink at the border.
+
+Figures come from the plotting functions the scripts call, with the arrays the scripts pass.
+"""
+from __future__ import annotations
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from common.nets.checkpoints import checkpoint_path, load_checkpoint  # noqa: E402
+from common.nets.data import load_mnist, shift  # noqa: E402
+from common.occlusion.engine import Window  # noqa: E402
+from common.occlusion.findings import maps_findings  # noqa: E402
+from common.plots.p1 import plot_shift_examples  # noqa: E402
+from common.plots.p2 import plot_maps  # noqa: E402
+from common.plots.p2_study import plot_adversarial  # noqa: E402
+
+SIX = 6
+
+
+def drawn(fig: plt.Figure) -> list[np.ndarray]:
+    """The arrays of every AxesImage of `fig`, axes in order."""
+    return [np.asarray(im.get_array()) for ax in fig.axes for im in ax.get_images()]
+
+
+def quoted_label(title: str) -> int:
+    """The digit a title prints in quotes: "CNN: '3' (p = 0.91)" -> 3."""
+    return int(re.search(r"'(\d)'", title).group(1))
+
+
+def argmax(model: torch.nn.Module, image: np.ndarray) -> int:
+    with torch.no_grad():
+        return int(model(torch.tensor(image, dtype=torch.float32)[None, None]).argmax())
+
+
+# ----------------------------------------------------------------------------- P2 (1)'s counts
+def hand_made_maps() -> dict:
+    """A 5 x 5 occlusion result where the label leaves '6' at three cells (two '5', one '0'); map 2
+    holds the winning probability, which equals map 1 only where '6' wins."""
+    rng = np.random.default_rng(0)
+    p_true = rng.uniform(0.5, 1.0, (5, 5))
+    label = np.full((5, 5), SIX)
+    label[0, 1], label[3, 3], label[4, 0] = 5, 5, 0
+    p_max = np.where(label == SIX, p_true, p_true + 0.1)
+    p_true = np.where(label == SIX, p_true, p_true - 0.4)
+    return {"true_class": SIX, "fill": 0.0, "prob_true_map": p_true.tolist(), "max_prob_map": p_max.tolist(),
+            "label_map": label.tolist(), "maps_equal_cells": int(sum(a == b for a, b in zip(p_max.ravel(), p_true.ravel())))}
+
+
+def test_maps_findings_count_only_the_cells_where_the_label_stays():
+    r = hand_made_maps()
+    f = maps_findings(r)
+    label = np.array(r["label_map"])
+    assert f["true_label_cells"] == 22
+    assert [list(x) for x in f["label_cells"]] == [[6, 22], [5, 2], [0, 1]]
+    assert f["maps_equal"]["everywhere"] is False
+    assert f["maps_equal"]["exactly_where_true_label_wins"] is True
+    changed = np.array(r["max_prob_map"])[label != SIX]
+    assert f["maps_equal"]["max_prob_where_label_changes"] == {"min": changed.min(), "max": changed.max()}
+
+
+def test_maps_findings_notice_a_cell_where_map_2_equals_map_1_but_the_label_changed():
+    r = hand_made_maps()
+    r["maps_equal_cells"] += 1  # one more equal cell than cells of '6': equality no longer tracks the label
+    assert maps_findings(r)["maps_equal"]["exactly_where_true_label_wins"] is False
+
+
+# ----------------------------------------------------------------------------- P1 (3)'s clamp padding
+def test_shift_fills_with_the_border_pixels_as_edge_padding_does():
+    one = np.zeros((28, 28), dtype=np.float32)
+    one[2:26, 0:2] = 1.0  # a '1' drawn against the left border
+    one[2:26, 26:28] = 0.5  # and a stroke against the right border
+    padded = np.pad(one, ((0, 0), (3, 3)), mode="edge")
+    for dx in (-3, 3):
+        expected = padded[:, 3 - dx:31 - dx]
+        got = shift(torch.tensor(one)[None, None], dx)[0, 0].numpy()
+        np.testing.assert_array_equal(got, expected)
+
+
+# ----------------------------------------------------------------------------- figures
+def test_p1_shift_figure_draws_the_clamped_ones_and_the_models_labels(p1_run, tiny_checkpoints):
+    from types import SimpleNamespace
+
+    from tests.test_solution_facts import SOURCE, predictions, shifted_ones
+
+    _, results, _ = p1_run
+    model = load_checkpoint(checkpoint_path(SOURCE, tiny_checkpoints))[0].eval()
+    test = load_mnist("test", SOURCE)
+    images = shifted_ones(SimpleNamespace(test=test, test_pred=predictions(model, test.images)))
+    shifts = results["shift"]
+    titles = [f"{name}: predicted {shifts[key]['pred']} (p = {max(shifts[key]['probs']):.3f})"
+              for key, name in (("original", "original"), ("left3", "3 px left"), ("right3", "3 px right"))]
+    fig = plot_shift_examples(list(images.values()), titles)
+    for shown, (key, image), ax in zip(drawn(fig), images.items(), fig.axes):
+        np.testing.assert_array_equal(shown, image)
+        assert int(re.search(r"predicted (\d)", ax.get_title()).group(1)) == argmax(model, image), key
+    plt.close(fig)
+
+
+def test_p2_maps_figure_draws_the_three_maps_of_the_json(p2_run):
+    r = p2_run["saved"]
+    maps = {k: np.array(r[f"{k}_map"]) for k in ("prob_true", "max_prob", "label")}
+    image = p2_run["test"].images[r["index"], 0].numpy()
+    fig = plot_maps(image, maps, Window(r["patch"], r["stride"], r["fill"]), r["index"], 0.5)
+    shown = drawn(fig)
+    np.testing.assert_array_equal(shown[0], image)
+    for arr, key in zip(shown[1:], ("prob_true_map", "max_prob_map", "label_map")):
+        np.testing.assert_array_equal(arr, np.array(r[key]))
+    plt.close(fig)
+
+
+def test_p2_adversarial_figure_draws_the_pastes_and_the_labels_the_cnn_gives_them(p2_run):
+    r, model = p2_run["saved"], p2_run["model"].eval()
+    adv = r["adversarial_study"]["true_adversarial"]
+    assert adv, "the quick run made no adversarial paste to draw"
+    images = np.array([a["image"] for a in adv], dtype=np.float32).reshape(-1, 28, 28)
+    six = p2_run["test"].images[r["index"], 0].numpy()
+    sources = [int(p2_run["test"].labels[a["source_index"]]) for a in adv]
+    size = r["adversarial_study"]["best_position"]["size"]
+    fig = plot_adversarial(six, adv, images, sources, size)
+    shown, axes = drawn(fig), [ax for ax in fig.axes if ax.get_images()]
+    np.testing.assert_array_equal(shown[0], six)
+    for arr, ax in zip(shown[1:], axes[1:]):
+        match = [i for i, img in enumerate(images) if np.array_equal(img, arr)]
+        assert match, "a panel shows an image that is no stored paste"
+        row, col = adv[match[0]]["position"]
+        k = adv[match[0]]["size"]
+        outside = np.ones((28, 28), bool)
+        outside[row:row + k, col:col + k] = False  # position: the window's top-left pixel
+        assert np.allclose(arr[outside], six[outside], atol=1e-6), "the paste changed pixels outside its window"
+        assert not np.array_equal(arr, six), "the panel shows the clean '6'"
+        assert quoted_label(ax.get_title()) == argmax(model, arr)
+    plt.close(fig)
+
+
+@pytest.fixture(autouse=True)
+def _no_open_figures():
+    yield
+    plt.close("all")
