@@ -72,7 +72,7 @@ from common.nets.models import ModelSpec, ensure_models
 from common.nets.training import load_cnn
 from common.occlusion.attacks import compare_attacks
 from common.occlusion.engine import Window, cell_mask, check_window, occlusion_maps
-from common.occlusion.findings import p2_findings
+from common.occlusion.findings import equal_cells, p2_findings
 from common.occlusion.judges import (
     JUDGE_CNNS,
     Judge,
@@ -190,7 +190,7 @@ def question1(problem: Problem, window: Window) -> tuple[dict[str, Any], dict[st
     record = {"prob_true_map": nested(maps["prob_true"]), "max_prob_map": nested(maps["max_prob"]),
               "label_map": maps["label"].tolist(), "map_side": int(maps["label"].shape[0]),
               "n_positions": int(maps["label"].size),
-              "maps_equal_cells": int((maps["max_prob"] == maps["prob_true"]).sum())}
+              "maps_equal_cells": equal_cells(maps["max_prob"], maps["prob_true"])}
     return record, {"maps": maps, "worst": worst, "worst_image": worst_image}
 
 

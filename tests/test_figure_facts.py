@@ -21,7 +21,7 @@ import torch  # noqa: E402
 from common.nets.checkpoints import checkpoint_path, load_checkpoint  # noqa: E402
 from common.nets.data import load_mnist, shift  # noqa: E402
 from common.occlusion.engine import Window  # noqa: E402
-from common.occlusion.findings import maps_findings  # noqa: E402
+from common.occlusion.findings import equal_cells, maps_findings  # noqa: E402
 from common.plots.p1 import plot_shift_examples  # noqa: E402
 from common.plots.p2 import plot_maps  # noqa: E402
 from common.plots.p2_study import plot_adversarial  # noqa: E402
@@ -148,3 +148,18 @@ def test_p2_adversarial_figure_draws_the_pastes_and_the_labels_the_cnn_gives_the
 def _no_open_figures():
     yield
     plt.close("all")
+
+
+def test_the_cells_where_map_2_equals_map_1_are_counted_exactly():
+    """P2 (1)'s count on maps where another class wins at some cells, against a plain loop: a looser
+    comparison (rounding, a tolerance, counting every cell) gives another number."""
+    rng = np.random.default_rng(3)
+    p_true = rng.uniform(0.2, 0.9, (21, 21))
+    p_max = p_true.copy()
+    wins = rng.random((21, 21)) < 0.2  # another class wins here, by a little or by a lot
+    p_max[wins] = np.minimum(p_true[wins] + rng.choice([1e-9, 1e-3, 0.3], wins.sum()), 1.0)
+    expected = 0
+    for r in range(21):
+        for c in range(21):
+            expected += p_max[r, c] == p_true[r, c]
+    assert equal_cells(p_max, p_true) == expected == 441 - wins.sum()

@@ -32,6 +32,12 @@ def value_range(values: np.ndarray) -> dict[str, float] | None:
     return {"min": float(values.min()), "max": float(values.max())} if values.size else None
 
 
+def equal_cells(max_prob: np.ndarray, prob_true: np.ndarray) -> int:
+    """Cells where map 2 (the highest probability) equals map 1 (p of the true class) exactly: the
+    positions where the true class still has the highest probability."""
+    return int((max_prob == prob_true).sum())
+
+
 def maps_findings(r: Mapping[str, Any]) -> dict[str, Any]:
     """(1) Each probability map's range, the lowest cell of map 1, the cells per label, and how
     map 2 relates to map 1."""
