@@ -36,8 +36,8 @@ def p1_filters(r) -> Answer:
     start = (f" After {recipe['sgd_steps']:,} training steps on {recipe['train_size']:,} digits they are "
              "still close to their random start." if f["conv1_start"]["barely_moved"] else "")
     like = (", as random filters do" if not f["conv1_patterns_beyond_untrained"] else "")
-    fewer = (" conv2 and conv3 changed more: each of their filters now draws most of its strength from "
-             "a few of its input maps, so the figures show each filter's strongest input kernels."
+    fewer = (" conv2 and conv3 changed more: each of their filters now leans on fewer of its inputs than "
+             "at the start, so the figures show each filter's three strongest input kernels."
              if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below" else
              " conv2 and conv3 combine the maps of the layer below; the figures show each filter's "
              "strongest input kernels.")
@@ -67,7 +67,8 @@ def p1_feature_maps(r) -> Answer:
         f"yes: {listing([f'the {f}' for f in d['features']])}" if d["features"] else "yes: the middle and bottom of the digit",
         f"Yes: {where}.{named}{off}",
         figures=(("p1_features.png", "The '0' and the '8' with the input pixels each chosen conv3 cell sees, "
-                  "named by the stroke under it; dashed: over background in both digits, so no feature."),
+                  "named by the stroke of the average 0 or 8 under it; dashed: over the background of both "
+                  "average digits, so no stroke is named."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
 
@@ -129,8 +130,9 @@ def p2_strokes(r) -> Answer:
 def p2_adversarial(r) -> Answer:
     place = r["findings"]["placement"]
     white = place["white-map"]
-    adds = (f" Pasted over the {white['quarter']}, where the '6' has little ink, a window adds a stroke "
-            f"and the '6' most often becomes {a_digit(white['new_labels'][0][0])}." if white["new_labels"] else "")
+    labels = listing([a_digit(label) for label, _ in white["new_labels"][:2]], "or")
+    adds = (f" Pasted where the '6' has little ink (the {white['quarter']}), a window adds a stroke and "
+            f"the '6' most often becomes {labels}." if white["new_labels"] else "")
     better = (" Such placements change the label more often than random ones, on each of our CNNs."
               if white["cnns_beating_random"] == place["cnns"] else "")
     share = r["findings"]["judged"]["adversarial_share_of_changed"]
