@@ -55,9 +55,9 @@ def p1_feature_maps(r) -> Answer:
     d, found, ok = r["discriminant"], r["findings"]["discriminant"], r["examples_classified_correctly"]
     where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
              if found["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
-    named = (f" The cells that differ most sit over {listing([f'the {f}' for f in d['features']])}." if d["features"] else "")
+    named = (f" The cells that separate 0s from 8s best sit over {listing([f'the {f}' for f in d['features']])}." if d["features"] else "")
     every = not found["seeds_not_beating_random"]
-    off = (" Switching off the few channels that differ most leaves the network less sure whether it sees "
+    off = (" Switching off those few channels leaves the network less sure whether it sees "
            "a 0 or an 8 than switching off as many random channels" + (", in each of the three CNNs we "
            "trained from different random starts." if every else "."))
     return Answer(
@@ -129,19 +129,19 @@ def p2_strokes(r) -> Answer:
 
 def p2_adversarial(r) -> Answer:
     place = r["findings"]["placement"]
-    white = place["white-map"]
+    white, black, n = place["white-map"], place["black-map"], place["cnns"]
     labels = listing([a_digit(label) for label, _ in white["new_labels"][:2]], "or")
-    adds = (f" Pasted where the '6' has little ink (the {white['quarter']}), a window adds a stroke and "
-            f"the '6' most often becomes {labels}." if white["new_labels"] else "")
-    better = (" Such placements change the label more often than random ones, on each of our CNNs."
-              if white["cnns_beating_random"] == place["cnns"] else "")
+    each = "on each of our CNNs" if white["cnns_beating_random"] == n else "on some of our CNNs"
+    adds = (f" Where a white patch (added ink) hurts most, the {white['quarter']}, a pasted window adds a "
+            f"stroke and the '6' most often becomes {labels}, beating random places {each}."
+            if white["new_labels"] else "")
     share = r["findings"]["judged"]["adversarial_share_of_changed"]
     return Answer(
         "P2 (3)", "Adversarial images from other digits' patches", "Can covering parts of the '6' with "
         "patches of other digits make the network read another digit?", "yes, where the patch goes matters",
-        f"Yes, and where the patch goes matters.{adds}{better} In {pct(share, 0)} of the pastes that "
-        "change the label, most of our other networks still read a '6': those images fool our CNN "
-        "without becoming another digit.",
+        f"Yes, and our maps say where. Pastes where the black patch hurts most beat random places "
+        f"on {black['cnns_beating_random']} of our {n} CNNs.{adds} In {pct(share, 0)} of the pastes that "
+        "change the label, most of our other networks still read a '6'.",
         figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),
                  ("p2_transplant_study.png", "How often a pasted window changes the label, by where it is pasted.")),
         evidence=(2, 2))

@@ -19,7 +19,8 @@ POINTS = (
      "student's maps show them)",
      "4 for the maps with a comparison that names no stroke"),
     ("P1 (3)", 7, "the '1' shifted 3 px each way with clamp padding, and the prediction of each",
-     "either outcome; 4 if the shift fills with zeros and says so"),
+     "either outcome; zero fill earns full credit where it gives the clamp's images (a '1' with empty "
+     "edge columns), 4 otherwise"),
     ("P2 (1)", 6, "the three maps, each legible (probabilities stretched to their range, labels "
      "as categories)", "2 per map"),
     ("P2 (2)", 7, "the strokes of the '6' whose occlusion lowers p('6'), read from the student's own "
