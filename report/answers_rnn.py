@@ -169,6 +169,10 @@ def p4_lstm(r) -> Answer:
     first, last = f["lstm_curves"][0], f["lstm_curves"][-1]
     path = "forget_path_lag_below_1e-6"
     tens, hundreds = f["spreads"][first][path]["max"], f["spreads"][last][path]["min"]
+    steps = r["config"]["experiment1"]["T"]
+    farther = f"over {hundreds}" if hundreds is not None else f"beyond all {steps}"
+    stretch = ("" if tens is None else
+               f" Raising the forget bias stretched this path's reach from under {tens} steps to {farther}.")
     gates = (" Beyond that the gradient travels through the gates' own recurrent weights, where it can "
              "also grow." if f["reach"]["end_orders"]["grows_and_fades"] else "")
     return Answer(
@@ -176,8 +180,7 @@ def p4_lstm(r) -> Answer:
         "the cell state's additive path, gated by f",
         "The cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along it the error is multiplied only by the forget gate, "
         "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$: no W, no $\\tanh'$. A forget gate "
-        "near one keeps the error from fading fast. Raising the forget bias stretched this path's reach "
-        f"from under {tens} steps to over {hundreds}.{gates}",
+        "near one keeps the error from fading fast." + stretch + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
                   "larger forget biases."),))

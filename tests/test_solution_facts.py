@@ -136,6 +136,18 @@ def p1_conv1_start(s: Sources) -> dict[str, Any]:
     return {"barely_moved": min(medians) >= 0.9}
 
 
+def p1_conv1_patterns(s: Sources) -> list[str]:
+    """conv1's pattern statistics whose every trained seed lies beyond the untrained networks' whole
+    range (their min and max), from the per-seed values and the untrained statistics stored."""
+    stats, null = s.r[1]["filters"]["statistics"]["conv1"], s.r[1]["filters"]["null"]["stats"]["conv1"]
+    beyond = []
+    for name in ("edge_or_bar_share", "best_cosine_median", "uniform_share_median"):
+        seeds, low, high = list(stats[name].values()), null[name]["min"], null[name]["max"]
+        if all(v > high for v in seeds) or all(v < low for v in seeds):
+            beyond.append(name)
+    return beyond
+
+
 def p1_discriminant_findings(s: Sources) -> dict[str, Any]:
     """The middle and bottom thirds carry most of the separation (from the per-row shares stored),
     and the seeds whose chosen channels do not beat random ones."""
@@ -200,6 +212,11 @@ def p2_placement(s: Sources) -> dict[str, Any]:
     for guide, w in study["where_guides_point"][size].items():
         pairs = [[int(k), int(v)] for k, v in w["new_labels"].items()]
         out[guide] = {"new_labels": sorted(pairs, key=lambda kv: (-kv[1], kv[0]))}
+    cnns = [scope for scope in study["versus"] if scope != "other_sixes"]  # our CNN and its retrainings
+    out["cnns"] = len(cnns)
+    for guide in out.keys() - {"cnns"}:
+        out[guide]["cnns_beating_random"] = sum(study["versus"][c][size][guide]["verdict"] == "higher"
+                                                for c in cnns)
     return out
 
 
@@ -274,8 +291,10 @@ def p3_values(s: Sources) -> dict[str, Any]:
     grad, central = vec(v, "grad"), vec(v, "grad_cd")
     return {"x": s.r[3]["x"], "a": a, "h": h, "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
             "loss": v["L"], "eps": ref.EPS, "lr": ref.LR, "grad_b_central": central, "grad_b_bptt": grad,
-            "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_do", "dL_dh", "dL_da")}}
-                             for t in range(T, 0, -1)],
+            "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_do", "dL_dh", "dL_da")},
+                              # only ŷ(τ) enters the loss: ∂L/∂ŷ(t) is zero before τ
+                              "dL_dyhat": vec(v, "dL_dyhat", t) if t == T else [0.0, 0.0],
+                              "one_minus_h2": [1.0 - x * x for x in h[t - 1]]} for t in range(T, 0, -1)],
             "rel_error_central": rel_error(grad, central), "params": {"b": ASSIGNMENT_B},
             "b_new": vec(v, "b_new"), "loss_new": v["L_new"], "loss_change": v["L_new"] - v["L"],
             "loss_change_first_order": -ref.LR * float(np.dot(grad, grad))}
@@ -292,9 +311,16 @@ def p5_values(s: Sources) -> dict[str, Any]:
     f = lambda bf: ref.p5(np.array(r["x"]), p3["c"], p3["W"], p3["U"], p3["V"], {**biases, "b_f": bf},  # noqa: E731
                           r["cell_input_activation"])["L"]
     central = ref.gradient_by_differences(f, np.array(biases["b_f"], dtype=float), None)
-    return {"loss": v["L"], "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
+    sigma = lambda a: 1.0 / (1.0 + np.exp(-np.array(a, dtype=float)))  # noqa: E731
+    reading = {"f": sigma(biases["b_f"]).tolist(), "g": sigma(biases["b_g"]).tolist(),
+               "q": sigma(biases["b_o"]).tolist(), "z": sigma(biases["b"]).tolist()}
+    return {"forward": {k: [vec(v, k, t) for t in range(1, T + 1)] for k in "fgqzsh"},
+            "bias_reading": reading,
+            "default_biases": biases == {"b_f": [1.0, 1.0], "b_g": [-1.0, -1.0], "b_o": [2.0, 2.0], "b": [0.0, 0.0]},
+            "loss": v["L"], "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
             "grad_b_f_bptt": grad, "rel_error_central": rel_error(grad, central.tolist()),
-            "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_dh", "dL_ds", "dL_df", "dL_da_f")}}
+            "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_dh", "dL_ds", "dL_df", "dL_da_f",
+                                                               "dL_da_g", "dL_da_q", "dL_da_z")}}
                              for t in range(T, 0, -1)]}
 
 
@@ -323,8 +349,20 @@ def p4_esn(s: Sources) -> dict[str, Any]:
     first = pooled[str(lengths[0])]
     best = radii[int(np.argmax([first[k] for k in radii]))]
     zero = [pooled[str(T)]["0"] for T in lengths] if 0 in e2["spectral_radii"] else []
-    return {"best_accuracy": [pooled[str(T)][best] for T in lengths],
+    accs = [pooled[str(T)][best] for T in lengths]
+    return {"best_accuracy": accs, "falls": all(a > b for a, b in zip(accs, accs[1:])),
             "memoryless_at_chance": bool(zero) and all(a == e2["chance"] for a in zero)}
+
+
+def p4_forget_path(s: Sources) -> dict[str, Any]:
+    """For the smallest and the largest forget bias, the lag at which the diag(f) path alone falls
+    below the threshold: its largest and smallest value over the draws."""
+    curves = s.r[4]["experiment1"]["curves"]
+    lstm = [n for n in curves if n.startswith("LSTM")]
+    lags = {n: [d["forget_path_lag_below_1e-6"] for d in curves[n]["draws"]] for n in (lstm[0], lstm[-1])}
+    seen = {n: [lag for lag in v if lag is not None] for n, v in lags.items()}  # None: not within T
+    return {lstm[0]: {"forget_path_lag_below_1e-6": {"max": max(seen[lstm[0]], default=None)}},
+            lstm[-1]: {"forget_path_lag_below_1e-6": {"min": min(seen[lstm[-1]], default=None)}}}
 
 
 def p4_reach(s: Sources) -> dict[str, Any]:
@@ -433,6 +471,7 @@ FACTS = (
     Fact("p1", "findings.shift", p1_shift_findings),
     Fact("p1", "findings.filters.conv1_start", p1_conv1_start),
     Fact("p1", "findings.discriminant", p1_discriminant_findings),
+    Fact("p1", "findings.filters.conv1_patterns_beyond_untrained", p1_conv1_patterns),
     Fact("p1", "discriminant.features", p1_features),
     Fact("p1", "examples_classified_correctly", p1_examples_correct),
     Fact("p2", "classified_correctly", p2_six_correct),
@@ -447,6 +486,7 @@ FACTS = (
     Fact("p4", "findings.gain", p4_gain),
     Fact("p4", "findings.esn", p4_esn),
     Fact("p4", "findings.reach", p4_reach),
+    Fact("p4", "findings.spreads", p4_forget_path),
     Fact("answer_key", "readings", key_readings),
     Fact("answer_key", "catalogue", key_catalogue),
     Fact("answer_key", "rubric", key_rubric),
@@ -455,7 +495,8 @@ FACTS = (
 # Inputs a reading is defined by, not values the code measured: each row of the key's tables names
 # the reading (log base, h(0), cell input, biases) it was computed under, and bold marks P3's and
 # P5's own reading by comparing those names.
-INPUTS = (("answer_key", "readings[].interpretation"), ("p3", "h0"), ("p5", "params"))
+INPUTS = (("answer_key", "readings[].interpretation"), ("p3", "h0"), ("p5", "params"),
+          ("p4", "config"))  # P4's settings: the sequence length its experiments ran
 
 
 def leaves(path: str, value: Any) -> set[str]:
