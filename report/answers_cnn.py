@@ -6,7 +6,7 @@ statistics behind it are in evidence.md.
 from __future__ import annotations
 
 from report.answer import Answer
-from report.md import listing, pct, prob
+from report.md import in_words, listing, pct, prob
 from report.p2 import REGION
 
 LAYERS = ("conv1", "conv2", "conv3")
@@ -136,12 +136,16 @@ def p2_adversarial(r) -> Answer:
             f"stroke and the '6' most often becomes {labels}, beating random places {each}."
             if white["new_labels"] else "")
     share = r["findings"]["judged"]["adversarial_share_of_changed"]
+    judges = r["adversarial_study"]["judges"]
+    cnns = len([j for j in judges if j["family"] == "CNN"])
+    mlps = len([j for j in judges if j["family"] == "MLP"])
+    others = f"{in_words(cnns)} retrained CNNs and {in_words(mlps)} fully connected"
     return Answer(
         "P2 (3)", "Adversarial images from other digits' patches", "Can covering parts of the '6' with "
         "patches of other digits make the network read another digit?", "yes, where the patch goes matters",
-        f"Yes, and our maps say where. Pastes where the black patch hurts most beat random places "
-        f"on {black['cnns_beating_random']} of our {n} CNNs.{adds} In {pct(share, 0)} of the pastes that "
-        "change the label, most of our other networks still read a '6'.",
+        f"Yes. For {place['size']}x{place['size']} windows, pastes where the black patch hurts most beat "
+        f"random places on {in_words(black['cnns_beating_random'])} of our {in_words(n)} CNNs.{adds} In {pct(share, 0)} of "
+        f"label-changing pastes, most of our other networks ({others}) still read a '6'.",
         figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),
                  ("p2_transplant_study.png", "How often a pasted window changes the label, by where it is pasted.")),
         evidence=(2, 2))

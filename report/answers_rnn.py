@@ -20,7 +20,8 @@ def p3_outputs(r) -> Answer:
         "P3 (1)", "Outputs and loss", "Run the RNN forward from $h(0) = 0$; give $\\hat y(t)$ for "
         "$t = 1, 2, 3$ and the loss.", f"$L = {sig(r['loss'], 8)}$",
         f"{yhat_list(r)}. The loss reads only the last output: "
-        f"$L = (\\hat y_1(3) - 0.5)^2 - \\log \\hat y_2(3) = {sig(r['loss'], 8)}$.",
+        f"$L = (\\hat y_1(3) - 0.5)^2 - \\log \\hat y_2(3) = {sig(r['loss'], 8)}$, with the natural log "
+        "(log base 10 or 2 are other readings, in the key).",
         values=tuple(table(["t", "x(t)", "a(t) = b + W h(t−1) + U x(t)", "h(t) = tanh a(t)", "ŷ(t)"], rows)),
         evidence=(3, 0))
 
@@ -91,7 +92,7 @@ def p3_new_loss(r) -> Answer:
 
 def p5_lstm(r) -> Answer:
     p, g = r["params"], r["grad_b_f_bptt"]
-    steps = [[s["t"], sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
+    steps = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
              for s in r["intermediate"]]
     book = " as the book prints it" if r["cell_input_activation"] == "sigmoid" else ""
     reading = r["bias_reading"]
@@ -104,6 +105,8 @@ def p5_lstm(r) -> Answer:
     gates = table(["t", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
                   [[s["t"], *(sig(s[f"dL_da_{n}"]) for n in "gqz")] for s in r["intermediate"]])
     formulas = table(["backward, t = 3 down to 1", "formula"], [
+        ["∂L/∂o(t), ∂L/∂h(t)", "as in P3 (3): $J(t)^\\top \\partial L/\\partial \\hat y(t)$, then "
+                               "$V^\\top \\partial L/\\partial o(t)$ plus the path from $t+1$"],
         ["∂L/∂s(t)", "$q(t) \\odot (1 - \\tanh^2 s(t)) \\odot \\partial L/\\partial h(t) + f(t+1) \\odot "
                      "\\partial L/\\partial s(t+1)$"],
         ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
@@ -125,8 +128,8 @@ def p5_lstm(r) -> Answer:
         f"agree to {r['rel_error_central']:.1e}, measured as in P3 (3).",
         figures=(("p5_forget_bias_grad.png", "Each step's contribution to ∂L/∂b^f, and their sum."),),
         values=tuple(table(["bias", "value", "its gate at zero input"], biases) + forward + formulas
-                     + table(["t", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
-                             steps + [["sum = ∂L/∂b^f", "", "", "", f"**{sig(g, 8)}**"]]) + gates),
+                     + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
+                             steps + [["sum = ∂L/∂b^f", "", "", "", "", f"**{sig(g, 8)}**"]]) + gates),
         evidence=(5, 0))
 
 

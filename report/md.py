@@ -32,6 +32,14 @@ def listing(items: Sequence[str], last: str = "and") -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {last} " + items[-1]
 
 
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def in_words(n: int) -> str:
+    """A small count as a word ('three'); larger ones as digits."""
+    return NUMBER_WORDS[n] if n in range(len(NUMBER_WORDS)) else f"{n:,}"
+
+
 def coords(v: Sequence[int]) -> str:
     return "(" + ", ".join(map(str, v)) + ")"
 
