@@ -31,7 +31,9 @@ def strokes(names) -> str:
 
 def p1_filters(r) -> Answer:
     f = r["findings"]["filters"]
-    figures = tuple((f"p1_filters_{layer}.png", f"The filters of {layer}.") for layer in LAYERS)
+    figures = (("p1_filters_conv1.png", "The filters of conv1."),
+               *((f"p1_filters_{layer}.png", f"The filters of {layer}, each by its three strongest input "
+                  f"kernels; every kernel is in p1_filters_{layer}_all.png.") for layer in LAYERS[1:]))
     recipe = r["model"]["recipe"]
     start = (f" After {recipe['sgd_steps']:,} training steps on {recipe['train_size']:,} digits they are "
              "still close to their random start." if f["conv1_start"]["barely_moved"] else "")

@@ -141,9 +141,9 @@ def p4_hardest(r) -> Answer:
         "P4 (1)", "The hardest parameters to learn", "Which parameters of the RNN are hardest to learn "
         "from sequences thousands of steps long, and why?", "W, the recurrent weights",
         "W. Going back one step multiplies the error by $W^\\top \\mathrm{diag}(1-h^2)$, so after "
-        "thousands of steps it has faded to nothing or blown up, depending on how large W is. Every "
-        "parameter's long-range gradient passes through these products, but W also sets their size. "
-        f"In our runs the gradient stopped fading once W's spectral radius (its largest eigenvalue in "
+        "thousands of steps it has faded or blown up, depending on how large W is. The "
+        "long-range gradients of W, U and b all pass through these products, but W also sets their size. "
+        f"Measured: the gradient stopped fading once W's spectral radius (its largest eigenvalue in "
         f"size) passed {lo:g} to {hi:g}.{shrink} V and c are easy.",
         evidence=(4, 0),
         figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),))
@@ -173,11 +173,11 @@ def p4_lstm(r) -> Answer:
     path = "forget_path_lag_below_1e-6"
     tens, hundreds = f["spreads"][first][path]["max"], f["spreads"][last][path]["min"]
     steps = r["config"]["experiment1"]["T"]
-    farther = f"over {hundreds}" if hundreds is not None else f"beyond all {steps}"
+    farther = f"at least {hundreds}" if hundreds is not None else f"beyond all {steps}"
     stretch = ("" if tens is None else
-               f" Raising the forget bias stretched this path's reach from under {tens} steps to {farther}.")
-    gates = (" Beyond that the gradient travels through the gates' own recurrent weights, where it can "
-             "also grow." if f["reach"]["end_orders"]["grows_and_fades"] else "")
+               f" A larger forget bias stretched this path's reach (error above a millionth) from at most "
+               f"{tens} steps to {farther}.")
+    gates = (" Further back the gradient travels through the gates' own weights, where it can also grow." if f["reach"]["end_orders"]["grows_and_fades"] else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",

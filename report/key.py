@@ -70,7 +70,7 @@ def p3_tables(p3: list, r3) -> list[str]:
     lead = [f"Every row starts from h(0) = {_vector(p3[0]['interpretation']['h0'])}.", ""] if one_h0 else []
     cols = ["log", *([] if one_h0 else ["h(0)"]), "ŷ(3)", "L", "∂L/∂b", "b_new", "L_new"]
     rows = [[row["interpretation"]["log"], *([] if one_h0 else [sig(row["interpretation"]["h0"], 3)]),
-             *_mark(row, own), sig(row["b_new"]), sig(row["loss_new"])] for row in p3]
+             *_mark(row, own), sig(row["b_new"], 8), sig(row["loss_new"], 8)] for row in p3]
     return ["### P3: the base of the logarithm", ""] + lead + table(cols, rows) + float32_table(p3)
 
 
