@@ -217,6 +217,7 @@ def p2_placement(s: Sources) -> dict[str, Any]:
     for guide in out.keys() - {"cnns"}:
         out[guide]["cnns_beating_random"] = sum(study["versus"][c][size][guide]["verdict"] == "higher"
                                                 for c in cnns)
+    out["size"] = s.r[2]["patch"]  # the study's headline size is the occluding patch's (--patch)
     return out
 
 
