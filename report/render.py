@@ -30,12 +30,18 @@ def fix(n: int, folder: Path = FIGURES) -> str:
     return command(PROBLEMS[n].SCRIPT, folder)
 
 
+def section_heading(n: int, index: int) -> str:
+    """The heading text of problem n's sub-question `index` in evidence.md: 'P1 (1) Filters of ...'."""
+    section = PROBLEMS[n].SECTIONS[index]
+    return " ".join(filter(None, (f"P{n}", section.label, section.title)))
+
+
 def problem_lines(n: int, r, figs: Figures) -> list[str]:
     """Problem n's section: a heading, then each sub-question's heading and its rendered lines."""
     module = PROBLEMS[n]
     lines = [f"## P{n}: {module.TITLE}", ""]
-    for section in module.SECTIONS:
-        lines += [" ".join(filter(None, ("###", f"P{n}", section.label, section.title))), ""]
+    for index, section in enumerate(module.SECTIONS):
+        lines += [f"### {section_heading(n, index)}", ""]
         lines += section.render(r, figs)
     return lines + figs.rest(n)
 

@@ -13,7 +13,7 @@ from typing import Callable
 from report import answers_cnn, answers_rnn
 from report.answer import Answer
 from report.md import table
-from report.render import PROBLEMS, fix
+from report.render import PROBLEMS, fix, section_heading
 
 ANSWERS: tuple[tuple[int, Callable[..., Answer]], ...] = (
     (1, answers_cnn.p1_filters), (1, answers_cnn.p1_feature_maps), (1, answers_cnn.p1_shift),
@@ -35,16 +35,10 @@ def heading(answer: Answer) -> str:
     return f"{answer.label} {answer.title}"
 
 
-def evidence_heading(problem: int, index: int) -> str:
-    """The heading of a sub-question's section in evidence.md (report/render.problem_lines)."""
-    section = PROBLEMS[problem].SECTIONS[index]
-    return " ".join(filter(None, (f"P{problem}", section.label, section.title)))
-
-
 def section(answer: Answer) -> list[str]:
     figures = [line for name, caption in answer.figures
                for line in (f"![{caption}]({name})", "", f"*{caption}*", "")]
-    link = f"[The evidence for {answer.label}]({EVIDENCE}#{slug(evidence_heading(*answer.evidence))})"
+    link = f"[The evidence for {answer.label}]({EVIDENCE}#{slug(section_heading(*answer.evidence))})"
     return ([f"### {heading(answer)}", "", f"**Question.** {answer.question}", "",
              f"**Answer.** {answer.text}", ""] + list(answer.values) + ([""] if answer.values else [])
             + figures + [link + ".", ""])
