@@ -90,7 +90,7 @@ def write_documents(results: dict, answer_key, folder: Path, date: str) -> dict[
     """Write solution.md, evidence.md and key.md into `folder`; return their texts."""
     texts = {"solution.md": build_solution(results, folder),
              "evidence.md": build_evidence(results, Figures(folder, NOTES), date),
-             "key.md": build_key(answer_key, results[1], results[3], results[5], command(key.SCRIPT, folder))}
+             "key.md": build_key(answer_key, results[1], results[2], results[3], results[5], command(key.SCRIPT, folder))}
     for name, text in texts.items():
         write_atomic(folder / name, text.encode())
     return texts

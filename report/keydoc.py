@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from report import key
 from report.md import listing, sig, table
+from report.p2 import REGION
 
 # (sub-question, points, full credit, partial credit). P3 and P5 split as grade.py's rubric does.
 POINTS = (
@@ -24,7 +25,7 @@ POINTS = (
     ("P2 (1)", 6, "the three maps, each legible (probabilities stretched to their range, labels "
      "as categories)", "2 per map"),
     ("P2 (2)", 7, "the strokes of the '6' whose occlusion lowers p('6'), read from the student's own "
-     "maps (for our CNN: the stem and the loop's left side)", "3 for 'the middle' without strokes"),
+     "maps (for our CNN: {strokes})", "3 for 'the middle' without strokes"),
     ("P2 (3)", 7, "an adversarial image must be shown, made by pasting patches of other digits' "
      "images over the '6', with the label it gets; the answer follows from the student's own "
      "experiment", "3 without an image; 4 if the patches are not from other digits"),
@@ -43,10 +44,14 @@ POINTS = (
 )
 
 
-def points(r1) -> list[str]:
-    """The points table; P1 (2)'s example features are the ones this run's CNN shows (r1: P1's results)."""
+def points(r1, r2) -> list[str]:
+    """The points table; P1 (2)'s features and P2 (2)'s strokes are the ones this run's CNN shows
+    (r1, r2: P1's and P2's results, None when not run)."""
     features = listing([f"the {f}" for f in r1["discriminant"]["features"]]) if r1 is not None else "see evidence.md"
-    rows = [[part, pts, full.format(features=features), partial] for part, pts, full, partial in POINTS]
+    strokes = (listing([f"the {REGION[s]}" for s in r2["findings"]["strokes"]["hidden"]["strokes"]])
+               if r2 is not None else "see evidence.md")
+    rows = [[part, pts, full.format(features=features, strokes=strokes), partial]
+            for part, pts, full, partial in POINTS]
     return (["## Points and partial credit", "",
              "The assignment's 93 points (P5 is extra credit) split over the sub-questions:", ""]
             + table(["sub-question", "points", "full credit", "partial credit"], rows))
@@ -73,12 +78,12 @@ def catalogue(rows) -> list[str]:
             + table(["problem", "mistake", "first wrong step", "values"], body))
 
 
-def build_key(answer_key, r1, r3, r5, rerun: str) -> str:
-    """key.md from answer_key.json (None before answer_key.py has run) and P3's and P5's results."""
+def build_key(answer_key, r1, r2, r3, r5, rerun: str) -> str:
+    """key.md from answer_key.json (None before answer_key.py has run) and the problems' results."""
     lines = ["# CNNs and RNNs: the graders' key", "",
              "For graders only; students read solution.md. `grade.py` grades P3 and P5 from a class "
              "spreadsheet (README, \"For graders\").", ""]
-    lines += points(r1)
+    lines += points(r1, r2)
     if answer_key is None:
         lines += key.section(None, None, r3, r5, rerun)
     else:

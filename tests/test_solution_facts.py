@@ -229,10 +229,17 @@ def p2_judged(s: Sources) -> dict[str, Any]:
 
 
 def p2_strokes(s: Sources) -> dict[str, Any]:
-    """The seeds of the other CNNs whose hidden strokes are not the reference CNN's."""
-    st = s.r[2]["findings"]["strokes"]
+    """The strokes the critical patches hide (share of the covered ink at least the stored threshold,
+    largest first) and leave (below the untouched threshold), from the stored ink shares; the seeds
+    of the other CNNs whose hidden strokes are not the reference CNN's."""
+    st, comp = s.r[2]["findings"]["strokes"], s.r[2]["important_region"]["composition_of_covered_ink"]
+    order = ("top_hook", "stem", "loop_left", "loop_right")
+    hidden = [n for n in order if comp[n] >= st["hidden"]["threshold"]]
+    hidden.sort(key=lambda n: -comp[n])
     mine = set(st["hidden"]["strokes"])
-    return {"seeds_differing": [k for k, v in st["other_seeds"].items() if set(v["strokes"]) != mine]}
+    return {"hidden": {"strokes": hidden},
+            "untouched": {"strokes": [n for n in order if comp[n] < st["untouched"]["threshold"]]},
+            "seeds_differing": [k for k, v in st["other_seeds"].items() if set(v["strokes"]) != mine]}
 
 
 # ----------------------------------------------------------------------------- P3, P5
@@ -560,7 +567,7 @@ def key_reads(folder: Path) -> list:
     """Every read the key's renderers make of the results and of answer_key.json."""
     results = load_results(folder)
     with recording() as reads:
-        build_key(load(folder / "answer_key.json", "answer_key.py"), results[1], results[3], results[5],
+        build_key(load(folder / "answer_key.json", "answer_key.py"), results[1], results[2], results[3], results[5],
                   "answer_key.py")
     return reads
 
