@@ -57,7 +57,7 @@ from common.recurrent.problems import (
     rnn_model_forward,
 )
 from common.recurrent.rnn import LOG_BASES, OutputGrads, RNNGrads
-from common.recurrent.rnn_autograd import rnn_grad_b
+from common.recurrent.rnn_autograd import rnn_central_difference_float32, rnn_grad_b
 from report.render import print_problem
 
 
@@ -128,6 +128,14 @@ def central(q: Problem3) -> np.ndarray:
     return numeric_gradient(lambda _b: q.loss(q.p), q.p.b, q.eps)
 
 
+def single_precision(q: Problem3, grad_central: np.ndarray) -> dict[str, Any]:
+    """(2) in float32, PyTorch's default dtype, and how far each component lands from float64's
+    (relative): the rounding of two nearby losses, divided by 2ε, is large beside the small ∂L/∂b₁."""
+    grad32 = rnn_central_difference_float32(q.x, q.p, q.h0, q.log, q.eps)
+    return {"grad_b_central_float32": grad32.tolist(),
+            "grad_b_central_float32_rel_diff": (np.abs(grad32 - grad_central) / np.abs(grad_central)).tolist()}
+
+
 def bptt(q: Problem3, cache: RNNModelCache, loss: float,
          grad_central: np.ndarray) -> tuple[dict[str, Any], np.ndarray, plt.Figure]:
     """(3) ∂L/∂b by BPTT with every per-step intermediate, checked against (2) and torch autograd;
@@ -166,11 +174,12 @@ def new_loss(q: Problem3, b_new: np.ndarray, loss: float, grad_b: np.ndarray) ->
 def solve(q: Problem3) -> tuple[dict[str, Any], plt.Figure]:
     """Every sub-question's values as the results dict, and the unrolled network's figure."""
     forward, cache = outputs(q)
-    derived, grad_b, figure = bptt(q, cache, forward["loss"], central(q))
+    grad_central = central(q)
+    derived, grad_b, figure = bptt(q, cache, forward["loss"], grad_central)
     b_new = step(q, grad_b)
     results = {"eps": q.eps, "lr": q.lr, "log": q.log, "x": q.x.tolist(), "h0": q.h0.tolist(),
                "params": {name: value.tolist() for name, value in q.p._asdict().items()},
-               **forward, **derived, "b_new": b_new.tolist(),
+               **forward, **derived, **single_precision(q, grad_central), "b_new": b_new.tolist(),
                **new_loss(q, b_new, forward["loss"], grad_b), "versions": versions("numpy", "torch")}
     return results, figure
 

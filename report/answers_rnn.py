@@ -19,9 +19,10 @@ def p3_outputs(r) -> Answer:
     return Answer(
         "P3 (1)", "Outputs and loss", "Run the RNN forward from $h(0) = 0$; give $\\hat y(t)$ for "
         "$t = 1, 2, 3$ and the loss.", f"$L = {sig(r['loss'], 8)}$",
-        f"{yhat_list(r)}. The loss reads only the last output: "
+        f"`p3_rnn_bptt.py` (numpy) computes every table of P3. {yhat_list(r)}. The loss reads only the "
+        "last output: "
         f"$L = (\\hat y_1(3) - 0.5)^2 - \\log \\hat y_2(3) = {sig(r['loss'], 8)}$, with the natural log "
-        "(log base 10 or 2 are other readings, in the key).",
+        "(log base 10 or 2 would be other readings).",
         values=tuple(table(["t", "x(t)", "a(t) = b + W h(t−1) + U x(t)", "h(t) = tanh a(t)", "ŷ(t)"], rows)),
         evidence=(3, 0))
 
@@ -34,7 +35,8 @@ def p3_central(r) -> Answer:
         f"$\\partial L/\\partial b \\approx [{sig(g[0], 8)}, {sig(g[1], 8)}]$",
         "Each bias is moved up and down by ε and the two losses are differenced: "
         "$\\partial L/\\partial b_i \\approx (L(b + \\epsilon e_i) - L(b - \\epsilon e_i)) / 2\\epsilon$, "
-        "in double precision.",
+        "in double precision. In single precision the rounding of the two losses matters: PyTorch's default "
+        f"float32 puts the small $\\partial L/\\partial b_1$ {r['grad_b_central_float32_rel_diff'][0]:.0%} off.",
         values=tuple(table(["", "∂L/∂b₁", "∂L/∂b₂"], [["central differences", sig(g[0], 8), sig(g[1], 8)]])),
         evidence=(3, 1))
 
@@ -58,8 +60,9 @@ def p3_bptt(r) -> Answer:
         "Only $\\hat y(3)$ enters the loss. Its error flows back through the softmax and $V$ into "
         "$h(3)$, then through $\\tanh' = 1 - h^2$ into $a(3)$, and through $W^\\top$ to the earlier steps; "
         "$\\partial L/\\partial b$ adds up $\\partial L/\\partial a(t)$ over the steps. It agrees with (2): "
-        f"$\\|g_{{BPTT}} - g_{{CD}}\\| / (\\|g_{{BPTT}}\\| + \\|g_{{CD}}\\|) = {r['rel_error_central']:.1e}$ "
-        "over both components.",
+        "their relative difference, "
+        f"$\\|g_{{BPTT}} - g_{{CD}}\\| / (\\|g_{{BPTT}}\\| + \\|g_{{CD}}\\|)$ over both components, is "
+        f"{r['rel_error_central']:.1e}.",
         figures=(("p3_unrolled_rnn.png", "The unrolled RNN: forward values in black, gradients in red."),),
         values=tuple(steps + table(["t", "∂L/∂ŷ(t)", "∂L/∂o(t)", "∂L/∂h(t)", "1 − h(t)²", "∂L/∂a(t)"],
                                    rows + [["sum = ∂L/∂b", "", "", "", "", f"**{sig(g, 8)}**"]])),
@@ -96,8 +99,8 @@ def p5_lstm(r) -> Answer:
              for s in r["intermediate"]]
     book = " as the book prints it" if r["cell_input_activation"] == "sigmoid" else ""
     reading = r["bias_reading"]
-    argued = (" Why these biases: an open forget gate carries the state over, an input gate near a quarter "
-              "keeps the state small, and an open output gate lets the state reach the loss."
+    argued = (" The biases: a forget bias of 1, as the book advises, carries the state over; an input gate "
+              "near a quarter keeps the state small; an open output gate lets it reach the loss."
               if r["default_biases"] else "")
     fw = r["forward"]
     forward = table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
@@ -111,7 +114,8 @@ def p5_lstm(r) -> Answer:
                      "\\partial L/\\partial s(t+1)$"],
         ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
         ["∂L/∂a_f(t)", "$f(t) \\odot (1 - f(t)) \\odot \\partial L/\\partial f(t)$"],
-        ["∂L/∂h(t−1)", "$W^\\top$ times the four gates' $\\partial L/\\partial a(t)$, summed"],
+        ["∂L/∂h(t−1)", "$V^\\top \\partial L/\\partial o(t-1)$ plus $W^\\top$ times the sum of the four "
+                       "gates' $\\partial L/\\partial a(t)$"],
         ["∂L/∂b^f", "$\\sum_t \\partial L/\\partial a_f(t)$"]])
     biases = [["b^f (forget gate f)", sig(p["b_f"]), sig(reading["f"])],
               ["b^g (input gate g)", sig(p["b_g"]), sig(reading["g"])],
@@ -125,7 +129,7 @@ def p5_lstm(r) -> Answer:
         f"Every gate and the cell input use Problem 3's $U$ and $W$, with a "
         f"{r['cell_input_activation']} cell input{book}.{argued} $L = {sig(r['loss'], 8)}$. "
         f"By unfolding through time $\\partial L/\\partial b^f = {sig(g, 8)}$; central differences "
-        f"agree to {r['rel_error_central']:.1e}, measured as in P3 (3).",
+        f"agree (relative difference {r['rel_error_central']:.1e}, as in P3 (3)).",
         figures=(("p5_forget_bias_grad.png", "Each step's contribution to ∂L/∂b^f, and their sum."),),
         values=tuple(table(["bias", "value", "its gate at zero input"], biases) + forward + formulas
                      + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
@@ -137,14 +141,16 @@ def p4_hardest(r) -> Answer:
     g = r["findings"]["gain"]
     lo, hi = g["crossing"]
     shrink = " Larger U or b only made it fade faster." if g["input_below_W_alone"] else ""
+    own = r["findings"]["problem3_W"]
+    saturated = " Problem 3's own W fades anyway: its units saturate." if own["saturated"] else ""
     return Answer(
         "P4 (1)", "The hardest parameters to learn", "Which parameters of the RNN are hardest to learn "
         "from sequences thousands of steps long, and why?", "W, the recurrent weights",
-        "W. Going back one step multiplies the error by $W^\\top \\mathrm{diag}(1-h^2)$, so after "
-        "thousands of steps it has faded or blown up, depending on how large W is. The "
-        "long-range gradients of W, U and b all pass through these products, but W also sets their size. "
-        f"Measured: the gradient stopped fading once W's spectral radius (its largest eigenvalue in "
-        f"size) passed {lo:g} to {hi:g}.{shrink} V and c are easy.",
+        "W. Each step back multiplies the error by $W^\\top \\mathrm{diag}(1-h^2)$, so over thousands "
+        "of steps it fades or blows up. The long-range gradients of W, U and b all pass through "
+        "them, but W sets their size: the gradient stopped fading once W's spectral radius (largest "
+        f"eigenvalue in size) passed {lo:g} to {hi:g}.{shrink}{saturated} V and c are easy: no product "
+        "over steps.",
         evidence=(4, 0),
         figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),))
 
@@ -157,9 +163,10 @@ def p4_esn(r) -> Answer:
     return Answer(
         "P4 (2)", "The network as an echo state network", "If the network is treated as an echo state "
         "network, which weights are fixed and which are learned?", "fix W, U, b; learn V and c",
-        "Fix the recurrent part, W, U and b: drawn at random, with W scaled so that old inputs fade, and "
-        "never trained. Learn only the readout V and c, a linear fit on the states. In our runs a "
-        f"readout of the states averaged over the sequence classified {e['best_accuracy'][0]:.0%} "
+        "Fix the recurrent part, W, U and b: random, with W scaled so that old inputs fade. Learn only "
+        "the readout V and c, a linear fit on the states. In our runs a "
+        "readout of the states averaged over the sequence (the same as averaging the outputs o(t)) "
+        f"classified {e['best_accuracy'][0]:.0%} "
         "of the shortest test sequences correctly, where chance is half"
         + (", and fewer as the sequences grow longer." if e["falls"] else ".") + final,
         evidence=(4, 1),
@@ -175,15 +182,19 @@ def p4_lstm(r) -> Answer:
     steps = r["config"]["experiment1"]["T"]
     farther = f"at least {hundreds}" if hundreds is not None else f"beyond all {steps}"
     stretch = ("" if tens is None else
-               f" A larger forget bias stretched this path's reach (error above a millionth) from at most "
+               f" Raising the forget bias stretched this path's reach (error above a millionth) from at most "
                f"{tens} steps to {farther}.")
-    gates = (" Further back the gradient travels through the gates' own weights, where it can also grow." if f["reach"]["end_orders"]["grows_and_fades"] else "")
+    split = f["reach"]["total_never_path_always"]
+    gates = ((f" It still fades, as f averages {f['mean_forget'][last]:.2f}; the whole gradient stays level "
+              "because it also flows through the gates' own weights"
+              + (", where it can grow." if f["reach"]["end_orders"]["grows_and_fades"] else "."))
+             if split else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
-        "The cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along it the error is multiplied only by the forget gate, "
-        "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$: no W, no $\\tanh'$. A forget gate "
-        "near one keeps the error from fading fast." + stretch + gates,
+        "The cell state is updated by addition, gated by the forget gate f, so along it the error is "
+        "multiplied only by f: $\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no "
+        "$\\tanh'$." + stretch + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
                   "larger forget biases."),))

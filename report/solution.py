@@ -23,7 +23,7 @@ ANSWERS: tuple[tuple[int, Callable[..., Answer]], ...] = (
     (4, answers_rnn.p4_hardest), (4, answers_rnn.p4_esn), (4, answers_rnn.p4_lstm),
     (5, answers_rnn.p5_lstm),
 )
-EVIDENCE, KEY, PDF = "evidence.md", "key.md", "solution.pdf"
+EVIDENCE, PDF = "evidence.md", "solution.pdf"
 
 
 def slug(heading: str) -> str:
@@ -55,8 +55,8 @@ def build_solution(results: dict, folder) -> str:
                    [[f"[{a.label}](#{slug(heading(a))})", a.glance] for _, a in answers])
     lines = ["# CNNs and RNNs: the solution", "",
              f"Each answer below is in plain words, with the figure or the values that show it. The "
-             f"statistics behind every claim are in [{EVIDENCE}]({EVIDENCE}); graders use "
-             f"[{KEY}]({KEY}). This page is also [{PDF}]({PDF}).", "",
+             f"statistics behind every claim are in [{EVIDENCE}]({EVIDENCE}). This page is also "
+             f"[{PDF}]({PDF}).", "",
              "## Answers at a glance", "", *glance]
     done = {n for n, _ in answers}
     for n in PROBLEMS:

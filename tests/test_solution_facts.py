@@ -297,7 +297,11 @@ def p3_values(s: Sources) -> dict[str, Any]:
     a = [(np.array(ASSIGNMENT_B) + np.array(p["W"]) @ hp + np.array(p["U"]) @ x).tolist()
          for hp, x in zip(prev, s.r[3]["x"])]
     grad, central = vec(v, "grad"), vec(v, "grad_cd")
-    return {"x": s.r[3]["x"], "a": a, "h": h, "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
+    bound32 = rounding_bounds(v["L"])["float32"]
+    stored32 = s.r[3]["grad_b_central_float32"]
+    return {"grad_b_central_float32": p3_central_float32(s, s.r[3]["log"], s.r[3]["h0"], bound32),
+            "grad_b_central_float32_rel_diff": [abs(a - b) / abs(b) for a, b in zip(stored32, central)],
+            "x": s.r[3]["x"], "a": a, "h": h, "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
             "loss": v["L"], "eps": ref.EPS, "lr": ref.LR, "grad_b_central": central, "grad_b_bptt": grad,
             "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_do", "dL_dh", "dL_da")},
                               # only ŷ(τ) enters the loss: ∂L/∂ŷ(t) is zero before τ
@@ -381,7 +385,27 @@ def p4_reach(s: Sources) -> dict[str, Any]:
     end = [d["ratio_at_lag"][str(T - 1)] for d in e1["curves"][name]["draws"]]
     end = [v for v in end if v is not None]
     threshold = s.r[4]["findings"]["reach"]["end_orders"]["threshold"]
-    return {"end_orders": {"grows_and_fades": max(end) > 1 and math.log10(max(end) / min(end)) >= threshold}}
+    draws = e1["curves"][name]["draws"]
+    return {"end_orders": {"grows_and_fades": max(end) > 1 and math.log10(max(end) / min(end)) >= threshold},
+            "total_never_path_always": all(d["lag_below_1e-6"] is None for d in draws)
+            and all(d["forget_path_lag_below_1e-6"] is not None for d in draws)}
+
+
+def p4_problem3_w(s: Sources) -> dict[str, Any]:
+    """Problem 3's own W: its largest lag below the threshold over the draws, and whether its units'
+    mean tanh' (the forward passes' mean 1 − h², stored per curve) is below the stored threshold."""
+    curves = s.r[4]["experiment1"]["curves"]
+    name = next(n for n in curves if n.startswith("RNN, Problem 3"))
+    lags = [d["lag_below_1e-6"] for d in curves[name]["draws"] if d["lag_below_1e-6"] is not None]
+    slope = curves[name]["mean_local_factor"]
+    return {"lag_below_1e-6": {"max": max(lags, default=None)},
+            "saturated": slope < s.r[4]["findings"]["problem3_W"]["threshold"]}
+
+
+def p4_mean_forget(s: Sources) -> dict[str, Any]:
+    """Each LSTM curve's mean forget gate: the mean over the draws of the forward passes' mean f."""
+    curves = s.r[4]["experiment1"]["curves"]
+    return {n: c["mean_local_factor"] for n, c in curves.items() if n.startswith("LSTM")}
 
 
 # ----------------------------------------------------------------------------- answer_key.json
@@ -495,6 +519,8 @@ FACTS = (
     Fact("p4", "findings.esn", p4_esn),
     Fact("p4", "findings.reach", p4_reach),
     Fact("p4", "findings.spreads", p4_forget_path),
+    Fact("p4", "findings.problem3_W", p4_problem3_w),
+    Fact("p4", "findings.mean_forget", p4_mean_forget),
     Fact("answer_key", "readings", key_readings),
     Fact("answer_key", "catalogue", key_catalogue),
     Fact("answer_key", "rubric", key_rubric),

@@ -12,8 +12,9 @@ from common.recurrent.longseq import DECAY, FAR, GradientCurve
 
 
 def short_label(name: str) -> str:
-    """'RNN ρ = 0.9' → 'ρ = 0.9', 'LSTM forget bias +3' → 'forget bias +3' (the legend title says which)."""
-    return name.removeprefix("RNN ").removeprefix("RNN, ").removeprefix("LSTM ")
+    """'RNN ρ = 0.9' → 'ρ = 0.9', 'LSTM forget bias +3' → 'forget bias 3' (the legend title says which;
+    the bias is the forget gate's b^f in every unit)."""
+    return name.removeprefix("RNN ").removeprefix("RNN, ").removeprefix("LSTM ").replace("bias +", "bias ")
 
 
 def log_ratio_band(curves: Sequence[GradientCurve]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,7 +75,7 @@ def plot_gradient_decay(draws: Sequence[dict[str, GradientCurve]],
     axes[0].set_ylabel(r"$\|\partial L/\partial h(t)\| \;/\; \|\partial L/\partial h(\tau)\|$ (log scale)",
                        fontsize=9)
     axes[0].set_title("RNN: W rescaled to ρ; Problem 3's W", fontsize=10)
-    axes[1].set_title("LSTM, forget-gate bias 0, +1, +3", fontsize=10)
+    axes[1].set_title("LSTM, forget-gate bias b^f = 0, 1, 3 in every unit", fontsize=10)
     fig.suptitle(f"Gradient of a loss on the last of T = {T} steps against the lag\n"
                  f"line: median of {len(draws)} draws; band: their range", fontsize=11, y=1.02)
     return fig
@@ -150,8 +151,10 @@ def plot_gain(gain: dict[str, Any]) -> Any:
         ax.grid(True, alpha=0.3)
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=8, loc="lower left")
-    axes[0].set_ylabel(f"gain per step λ, last {gain['lag']} steps\n(< 0 vanishes, > 0 explodes)", fontsize=9)
-    fig.suptitle(f"Gain per step λ of ∂L/∂h(t) as one of W, U, b moves (T = {gain['T']}, H = {gain['H']})\n"
+    axes[0].set_ylabel(f"λ = log of the growth per step, last {gain['lag']} steps\n(0: no change; < 0 fades, "
+                       "> 0 grows)", fontsize=9)
+    fig.suptitle(f"How fast ∂L/∂h(t) fades or grows per step, λ (log of the growth per step), as one of W, U, b "
+                 f"moves (T = {gain['T']}, H = {gain['H']})\n"
                  f"line: median of {len(draws)} draws; band: their range", fontsize=11, y=1.04)
     return fig
 
@@ -171,7 +174,7 @@ def plot_esn(grid: dict[str, Any], lengths: Sequence[int], rhos: Sequence[float]
     for ax in axes:
         ax.axhline(0.5, color="black", lw=0.8, ls="--")
         ax.set_ylim(0.3, 1.02)
-        ax.set_ylabel(f"held-out accuracy ({n_test} sequences)", fontsize=9)
+        ax.set_ylabel(f"test accuracy ({n_test} new sequences)", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.tick_params(labelsize=8)
     axes[0].text(0.25, 0.485, "chance = 0.5", ha="center", va="top", fontsize=8)
@@ -184,7 +187,7 @@ def plot_esn(grid: dict[str, Any], lengths: Sequence[int], rhos: Sequence[float]
     axes[1].set_xlabel("sequence length T (log scale)", fontsize=9)
     axes[1].set_title("against T (mean state h̄)", fontsize=10)
     axes[1].legend(fontsize=8, loc="lower left", ncol=2)
-    fig.suptitle(f"Echo state network: U, W, b fixed, V, c fitted by ridge regression\n"
+    fig.suptitle(f"Echo state network: U, W, b fixed, V, c fitted by least squares (with a small weight penalty)\n"
                  f"'{MOTIF}' or '{DECOY}' planted in random letters (only the order differs)", fontsize=11, y=1.03)
     return fig
 

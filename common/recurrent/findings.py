@@ -14,6 +14,7 @@ import numpy as np
 SAME_SHARE = 1.25  # ∂L/∂b's and ∂L/∂W's far shares "about the same" when within this factor in every draw
 GROWS_ORDERS = 2  # a spread of end ratios over this many orders of magnitude, one above 1: grow and fade
 GAP_CLOSED = 1e-12  # the echo state gap has closed when two starts end closer than this (float64 noise: 1e-16)
+SATURATED = 0.1  # a network's units are saturated when their mean tanh' = 1 − h² is below this
 
 
 def spread(values: Sequence[float | None]) -> dict[str, Any]:
@@ -105,6 +106,20 @@ def reach(curves: dict[str, Any], name: str, T: int) -> dict[str, Any]:
     return out | {"split": path_split(curves, name)}
 
 
+def problem3_w(curves: dict[str, Any]) -> dict[str, Any]:
+    """(1): Problem 3's own W, whose spectral radius (2) is past the crossing: the lags where its
+    gradient falls below the threshold, its units' mean tanh' and whether they are saturated."""
+    name = next(n for n in curves if n.startswith("RNN, Problem 3"))
+    slope = curves[name]["mean_local_factor"]
+    return {"lag_below_1e-6": spread(draws_of(curves, name, "lag_below_1e-6")),
+            "mean_slope": slope, "saturated": slope < SATURATED, "threshold": SATURATED}
+
+
+def mean_forget(curves: dict[str, Any], lstm: Sequence[str]) -> dict[str, float]:
+    """(3): each LSTM curve's mean forget gate f over its draws, units and steps."""
+    return {name: curves[name]["mean_local_factor"] for name in lstm}
+
+
 def path_split(curves: dict[str, Any], name: str) -> dict[str, Any]:
     """(3): per reported lag, the spread over the draws of the whole ‖∂L/∂h‖ ratio and of Π f along the
     diag(f) path alone, and whether the path alone is below the whole gradient in every draw."""
@@ -153,4 +168,5 @@ def p4_findings(results: dict[str, Any], rhos: Sequence[float]) -> dict[str, Any
     return {"rnn_rhos": radii, "lstm_curves": lstm, "hardest": hardest(curves, radii),
             "gain": gain_findings(e1["gain"]), "spreads": curve_spreads(curves),
             "norm_and_radius": norm_and_radius(curves),
-            "reach": reach(curves, lstm[-1], T), "esn": esn_findings(results["experiment2"])}
+            "reach": reach(curves, lstm[-1], T), "esn": esn_findings(results["experiment2"]),
+            "problem3_W": problem3_w(curves), "mean_forget": mean_forget(curves, lstm)}
