@@ -257,8 +257,8 @@ def test_the_rubric_is_grade_s_default(written: dict) -> None:
     """The default rubric's numbers, as README and grade.py --help state them."""
     parts = {(p["problem"], p["part"]): (p["points"], p["other_reading"], p["no_work"], p["carried"])
              for p in written["rubric"]["parts"]}
-    assert parts == {("p3", 1): (6, 1, 1, 0), ("p3", 2): (6, 1, 1, 0), ("p3", 3): (12, 1, 0.5, 0),
-                     ("p3", 4): (3, 1, 1, 1), ("p3", 5): (3, 1, 1, 1), ("p5", 1): (3, 1, 1, 0), ("p5", 2): (5, 1, 0.5, 0)}
+    assert parts == {("p3", 1): (6, 1, 1, 0), ("p3", 2): (6, 1, 1, 1), ("p3", 3): (12, 1, 0.5, 1),
+                     ("p3", 4): (3, 1, 1, 1), ("p3", 5): (3, 1, 1, 1), ("p5", 1): (3, 1, 1, 0), ("p5", 2): (5, 1, 0.5, 1)}
     assert sum(p[0] for p in parts.values()) == 30 + 8  # the assignment's points for P3 and P5
     assert written["rubric"]["rtol"] == 5e-5
     assert written["rubric"]["match_rule"]["min_digits"] == 3 and written["rubric"]["match_rule"]["step_digits"] == 8

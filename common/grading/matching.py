@@ -20,7 +20,10 @@ Verdicts, tried in this order, the assignment's own reading first within each:
 - `wrong`: the closest reading is the one with the most matching values (ties: the smallest median
   relative error); `first_wrong` is the student's first value that does not match it.
 `incomplete` replaces the verdict of a row with neither L nor a gradient among its checked values.
-Scores (common/grading/rubric.py): the points of each part before the first wrong step that has a checked value.
+Scores (common/grading/rubric.py): the points of each part that has a checked value and comes before
+the first wrong step, and the rubric's carried share of each later part that follows from the row's
+own values: every later checked part of a known_mistake row, and P3 (4) and (5) of any row whose
+step and new loss follow from its own gradient and b_new.
 """
 from __future__ import annotations
 
@@ -276,24 +279,36 @@ FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
 
 def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float) -> Grade:
     """The grade with its no_work parts (the gradient part without intermediates) and its carried
-    parts: P3 (4) when b_new is one step of the row's own gradient, (5) when L_new is the loss at the
-    row's own b_new, both after the first wrong step."""
+    parts (_carried)."""
     problem, credit, notes = table.problem, g.credit, list(g.notes)
     part = GRADIENT_PART[problem]
     shown = set(ans.idx[PART[problem][ans.idx] == part].tolist())
     if shown and shown <= FINAL_GRADIENT[problem]:
         credit = credit._replace(no_work=frozenset({part}))
         notes.append(f"part ({part}) has final values only: its intermediates earn the rest")
-    if problem == "p3" and credit.first_wrong is not None:
-        carried = set()
-        if credit.first_wrong <= 4 and step_follows(written, b):
-            carried.add(4)
-        if credit.first_wrong <= 5 and _loss_follows(table, g, written, b, rtol):
-            carried.add(5)
-        if carried:
-            credit = credit._replace(carried=frozenset(carried))
-            notes.append("carried: " + ", ".join(f"({p})" for p in sorted(carried)) + " follow from the row's own values")
+    carried = _carried(table, g, written, b, rtol)
+    if carried:
+        credit = credit._replace(carried=frozenset(carried))
+        notes.append("carried: " + ", ".join(f"({p})" for p in sorted(carried)) + " follow from the row's own values")
     return g._replace(credit=credit, notes=tuple(notes))
+
+
+def _carried(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> set[int]:
+    """The parts after the first wrong step that follow from the row's own values. Under a known
+    mistake, every checked one: each value is that mistake's worked chain, so each later part is
+    the right work on the row's own earlier values. Otherwise P3 (4) when b_new is one step of the
+    row's own gradient and (5) when L_new is the loss at the row's own b_new; a `wrong` row's (2)
+    and (3) carry nothing, since nothing tells whether they follow."""
+    first = g.credit.first_wrong
+    if first is None:
+        return set()
+    carried = {p for p in g.credit.checked if p > first} if g.verdict == "known_mistake" else set()
+    if table.problem == "p3":
+        if first <= 4 and step_follows(written, b):
+            carried.add(4)
+        if first <= 5 and _loss_follows(table, g, written, b, rtol):
+            carried.add(5)
+    return carried
 
 
 def _loss_follows(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> bool:
