@@ -289,7 +289,8 @@ def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written],
     carried = _carried(table, g, written, b, rtol)
     if carried:
         credit = credit._replace(carried=frozenset(carried))
-        notes.append("carried: " + ", ".join(f"({p})" for p in sorted(carried)) + " follow from the row's own values")
+        verb = "follows" if len(carried) == 1 else "follow"
+        notes.append("carried: " + ", ".join(f"({p})" for p in sorted(carried)) + f" {verb} from the row's own values")
     return g._replace(credit=credit, notes=tuple(notes))
 
 
