@@ -67,7 +67,8 @@ def test_a_loss_over_ln10_row_loses_only_part_1(over_ln10: dict[str, float], tmp
 
 
 def test_a_one_sided_difference_row_keeps_its_bptt(tmp_path: Path) -> None:
-    """Part (2) wrong, (3)-(5) right and carried: 30 − 6; with carried 0 on (3), its 12 points go."""
+    """Part (2) wrong, (3)-(5) right and carried: 6 + 12/2 + 3 + 3 (its (3) gives final values only);
+    with carried 0 on (3), that half of 12 goes."""
     n = ASSIGNMENT
     v = ref.p3(np.array(n["x"]), n["b"], n["c"], n["W"], n["U"], n["V"], mistake="one_sided_difference")
     v = {k: v[k] for k in ("L", "grad_cd_1", "grad_cd_2", "grad_1", "grad_2", "b_new_1", "b_new_2", "L_new")}

@@ -20,10 +20,8 @@ Verdicts, tried in this order, the assignment's own reading first within each:
 - `wrong`: the closest reading is the one with the most matching values (ties: the smallest median
   relative error); `first_wrong` is the student's first value that does not match it.
 `incomplete` replaces the verdict of a row with neither L nor a gradient among its checked values.
-Scores (common/grading/rubric.py): the points of each part that has a checked value and comes before
-the first wrong step, and the rubric's carried share of each later part that follows from the row's
-own values: every later checked part of a known_mistake row, and P3 (4) and (5) of any row whose
-step and new loss follow from its own gradient and b_new.
+Scores (common/grading/rubric.py): the points of each checked part before the first wrong step, and
+the carried share of each later part that follows from the row's own values (_carried).
 """
 from __future__ import annotations
 
@@ -278,8 +276,7 @@ FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
 
 
 def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float) -> Grade:
-    """The grade with its no_work parts (the gradient part without intermediates) and its carried
-    parts (_carried)."""
+    """The grade with its no_work parts (the gradient part without intermediates) and _carried's parts."""
     problem, credit, notes = table.problem, g.credit, list(g.notes)
     part = GRADIENT_PART[problem]
     shown = set(ans.idx[PART[problem][ans.idx] == part].tolist())
@@ -289,17 +286,15 @@ def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written],
     carried = _carried(table, g, written, b, rtol)
     if carried:
         credit = credit._replace(carried=frozenset(carried))
-        verb = "follows" if len(carried) == 1 else "follow"
-        notes.append("carried: " + ", ".join(f"({p})" for p in sorted(carried)) + f" {verb} from the row's own values")
+        notes.append("carried from the row's own values: " + ", ".join(f"({p})" for p in sorted(carried)))
     return g._replace(credit=credit, notes=tuple(notes))
 
 
 def _carried(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> set[int]:
-    """The parts after the first wrong step that follow from the row's own values. Under a known
-    mistake, every checked one: each value is that mistake's worked chain, so each later part is
-    the right work on the row's own earlier values. Otherwise P3 (4) when b_new is one step of the
-    row's own gradient and (5) when L_new is the loss at the row's own b_new; a `wrong` row's (2)
-    and (3) carry nothing, since nothing tells whether they follow."""
+    """The parts after the first wrong step that follow from the row's own values: a known mistake's
+    every checked one (its values are that mistake's worked chain), and in any row P3 (4) when b_new
+    is one step of the row's own gradient and (5) when L_new is the loss at the row's own b_new. A
+    `wrong` row's (2) and (3) carry nothing: nothing tells whether they follow."""
     first = g.credit.first_wrong
     if first is None:
         return set()
