@@ -39,7 +39,7 @@ SIX, ONE = 6, 1
 ASSIGNMENT_B = [-1.0, 1.0]  # Problem 3's b, as the assignment prints it
 CLAMP_SHIFT = 3  # P1 (3): three pixels each way
 RTOL, MIN_DIGITS, STEP_DIGITS = 5e-5, 3, 8  # README, "For graders": grade.py's --rtol default and digit rules
-FLOAT32_BAND = 4  # README, "For graders": float32 central differences match within 4 rounding bounds
+FLOAT32_BAND = 4.0  # README, "For graders": float32 central differences match within 4 rounding bounds
 
 
 class Sources:
