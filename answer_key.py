@@ -13,7 +13,10 @@ Command:   .venv/bin/python answer_key.py      (flags: --out figures)
 Writes:    figures/answer_key.json, an object:
            readings: rows {problem, interpretation, yhat3, loss, grad, b_new, loss_new, grad_central,
              grad_central_float32, central_rounding_bound, eps, grad_central_float32_rel_diff,
-             abs_grad_central_b1, float32_bound_share_of_grad_b1} (P5 rows: the last nine are null);
+             abs_grad_central_b1, float32_bound_share_of_grad_b1, float32_band_factor, float32_band}
+             (P5 rows: the last eleven are null); float32_band is the width grade.py accepts around
+             the float64 central differences for part (2) read in float32: float32_band_factor ×
+             central_rounding_bound.float32 (common/grading/matching.py's FLOAT32_BAND_FACTOR);
            catalogue: one row per catalogue entry and problem it applies to, under the assignment's
              reading {problem, id, name, first_wrong, values {yhat3, loss, grad, grad_cd, b_new,
              loss_new}, indistinguishable} (common/grading/matching.py's `catalogue`);
@@ -36,7 +39,12 @@ from typing import Any, Sequence
 from common.core.cli import Parser, add_out_argument, run, write_json_atomic
 from common.core.text import print_table, sig
 from common.grading.key import TOLERANCE, answer_key, key_readings
-from common.grading.matching import DEFAULT_RTOL, MATCH_FIELDS, catalogue
+from common.grading.matching import (
+    DEFAULT_RTOL,
+    FLOAT32_BAND_FACTOR,
+    MATCH_FIELDS,
+    catalogue,
+)
 from common.grading.rubric import DEFAULT, rubric_parts
 from common.grading.solution import Solver, assignment_sheet, label
 from common.recurrent.problems import PROBLEM3_EPS
@@ -59,8 +67,8 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 
 def with_float32_findings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row with what the float32 table cites (None on P5 rows): ε, float32's relative difference to
-    float64 per component, |∂L/∂b1| by float64 central differences and the float32 rounding bound's share
-    of it."""
+    float64 per component, |∂L/∂b1| by float64 central differences, the float32 rounding bound's share
+    of it, and grade.py's float32 band: the factor and the width it accepts around the float64 values."""
     for row in rows:
         central, central32 = row["grad_central"], row["grad_central_float32"]
         p3 = central is not None
@@ -69,14 +77,17 @@ def with_float32_findings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 else None,
                 "abs_grad_central_b1": abs(central[0]) if p3 else None,
                 "float32_bound_share_of_grad_b1": row["central_rounding_bound"]["float32"] / abs(central[0]) if p3
-                else None}
+                else None,
+                "float32_band_factor": FLOAT32_BAND_FACTOR if p3 else None,
+                "float32_band": FLOAT32_BAND_FACTOR * row["central_rounding_bound"]["float32"] if p3 else None}
     return rows
 
 
-def print_central(rows: list[dict[str, Any]]) -> None:
-    """P3 (2) in float64 beside float32, as the report renders it."""
-    view = wrap(rows, "answer_key.py's rows", "answer_key.py")
-    print("\n" + "\n".join(float32_table([row for row in view if row["problem"] == "p3"])).rstrip())
+def print_central(key: dict[str, Any]) -> None:
+    """P3 (2) in float64 beside float32, and the band grade.py accepts, as the report renders them."""
+    view = wrap(key, "answer_key.py's key", "answer_key.py")
+    p3 = [row for row in view["readings"] if row["problem"] == "p3"]
+    print("\n" + "\n".join(float32_table(p3, view["rubric"])).rstrip())
 
 
 def print_catalogue(rows: list[dict[str, Any]]) -> None:
@@ -107,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     key = build_key()
     write_json_atomic(args.out / "answer_key.json", key)
     print_rows(key["readings"])
-    print_central(key["readings"])
+    print_central(key)
     print_catalogue(key["catalogue"])
     print(f"\n{len(key['readings'])} readings, each gradient equal to torch autograd within {TOLERANCE:g} "
           f"(relative), and {len(key['catalogue'])} catalogue rows; wrote {args.out / 'answer_key.json'}")

@@ -42,7 +42,13 @@ def rubric(rub) -> list[str]:
                      "in three cases: the part is right under another reading of the assignment (other "
                      "reading); the final values are right but the intermediates are missing (no work); the "
                      "part comes after the first wrong step but follows from the student's own values "
-                     "(carried).", ""]
+                     "(carried). An error is penalised once: when a student's values are one catalogue "
+                     "mistake's worked chain (known mistake), every later part they give is the right work on "
+                     "their own earlier values and is carried; in any row, P3 (4) is carried when b_new is one step "
+                     "of the student's own gradient, and (5) when L_new is the loss at their own b_new. A row "
+                     "that is no known mistake (wrong) earns nothing for P3 (2) and (3) after its first wrong step, since "
+                     "`grade.py` cannot tell whether they follow. A carried share of 0 turns carried credit off "
+                     "for that part.", ""]
             + table(["part", "what", "points", "other reading", "no work", "carried"], rows))
 
 
@@ -63,30 +69,38 @@ def _mark(row, own: dict) -> list[str]:
     return [f"**{c}**" for c in cells] if mine else cells
 
 
-def p3_tables(p3: list, r3) -> list[str]:
-    """The log bases, then part (2) in float64 beside float32."""
+def p3_tables(p3: list, r3, rub) -> list[str]:
+    """The log bases, then part (2) in float64 beside float32 (`rub`: answer_key.json's rubric)."""
     own = {"log": r3["log"], "h0": r3["h0"]} if r3 is not None else {"problem": None}
     one_h0 = len({tuple(row["interpretation"]["h0"]) for row in p3}) == 1
     lead = [f"Every row starts from h(0) = {_vector(p3[0]['interpretation']['h0'])}.", ""] if one_h0 else []
     cols = ["log", *([] if one_h0 else ["h(0)"]), "ŷ(3)", "L", "∂L/∂b", "b_new", "L_new"]
     rows = [[row["interpretation"]["log"], *([] if one_h0 else [sig(row["interpretation"]["h0"], 3)]),
              *_mark(row, own), sig(row["b_new"], 8), sig(row["loss_new"], 8)] for row in p3]
-    return ["### P3: the base of the logarithm", ""] + lead + table(cols, rows) + float32_table(p3)
+    return ["### P3: the base of the logarithm", ""] + lead + table(cols, rows) + float32_table(p3, rub)
 
 
-def float32_table(p3: list) -> list[str]:
-    """P3 (2) in float64 beside float32, and why float64 matters there (from the natural-log row)."""
+def float32_table(p3: list, rub) -> list[str]:
+    """P3 (2) in float64 beside float32, why float64 matters there (from the natural-log row), and the
+    band around the float64 values that grade.py accepts (`rub`: answer_key.json's rubric)."""
     e = next(row for row in p3 if row["interpretation"]["log"] == "e")
     bound = e["central_rounding_bound"]
     off = [[row["interpretation"]["log"], sig(row["grad_central"]), sig(row["grad_central_float32"]),
-            ", ".join(f"{v:.1%}" for v in row["grad_central_float32_rel_diff"])] for row in p3]
+            ", ".join(f"{v:.1%}" for v in row["grad_central_float32_rel_diff"]), f"± {row['float32_band']:.1e}"]
+           for row in p3]
+    share = next(p["other_reading"] for p in rub["parts"] if (p["problem"], p["part"]) == ("p3", 2))
+    earns = "full marks" if share == 1 else f"{share:g} of its points"
     return (["### P3 (2): central differences in float64 and in float32", ""]
-            + table(["log", "float64", "float32 (PyTorch's default)", "float32 off by"], off)
+            + table(["log", "float64", "float32 (PyTorch's default)", "float32 off by", "`grade.py` accepts"], off)
             + [f"In float32 each loss is rounded by about u·max(1, |L|), and the quotient divides the difference "
                f"of two by 2ε (ε = {e['eps']:g}): about {bound['float32']:.1e}, "
                f"{e['float32_bound_share_of_grad_b1']:.0%} of |∂L/∂b1| = {e['abs_grad_central_b1']:.2g}. In float64 "
-               f"the same bound is {bound['float64']:.0e}, so float64 gives ∂L/∂b1 to every digit shown. "
-               "`grade.py` accepts float32 values for part (2) as another reading.", ""])
+               f"the same bound is {bound['float64']:.0e}, so float64 gives ∂L/∂b1 to every digit shown. Other "
+               "float32 code (numpy, another order of operations, a hand loop) rounds its own way: each is off "
+               "by up to about this bound, so its values and PyTorch's may differ by up to twice it. `grade.py` accepts part (2) within "
+               f"{e['float32_band_factor']:g} × this bound, {e['float32_band']:.1e}, of the float64 value (the "
+               "last column, from each reading's own L), so float32 code in any order earns part (2) as "
+               f"another reading ({earns} under the default rubric); further off is wrong.", ""])
 
 
 def section(rows, rub, r3, r5, rerun: str) -> list[str]:
@@ -97,7 +111,7 @@ def section(rows, rub, r3, r5, rerun: str) -> list[str]:
         return lines + [f"_Not run yet: `{rerun}`._", ""]
     lines += ["Every gradient below was checked against torch autograd when `answer_key.py` ran. **Bold** "
               "marks the reading of this report's own P3 and P5 sections.", ""]
-    lines += p3_tables([row for row in rows if row["problem"] == "p3"], r3)
+    lines += p3_tables([row for row in rows if row["problem"] == "p3"], r3, rub)
     p5 = [row for row in rows if row["problem"] == "p5"]
     own5 = ({"cell_activation": r5["cell_input_activation"], **{k: r5["params"][k] for k in ("b", "b_f", "b_g", "b_o")}}
             if r5 is not None else {"problem": None})

@@ -79,7 +79,8 @@ def rows(written: dict) -> list[dict]:
 def test_schema_and_the_interpretations_covered(rows: list[dict]) -> None:
     assert all(set(row) == {"problem", "interpretation", "yhat3", "loss", "grad", "b_new", "loss_new", "grad_central",
                             "grad_central_float32", "central_rounding_bound", "eps", "grad_central_float32_rel_diff",
-                            "abs_grad_central_b1", "float32_bound_share_of_grad_b1"} for row in rows)
+                            "abs_grad_central_b1", "float32_bound_share_of_grad_b1", "float32_band_factor",
+                            "float32_band"} for row in rows)
     p3 = [row["interpretation"] for row in rows if row["problem"] == "p3"]
     assert p3 == [{"log": log, "h0": [0.0, 0.0]} for log in ("e", "10", "2")]
     p5 = [row["interpretation"] for row in rows if row["problem"] == "p5"]
@@ -160,6 +161,7 @@ def test_p3_central_differences_in_float64_and_float32(rows: list[dict], log: st
     np.testing.assert_allclose(row["grad_central_float32_rel_diff"], off, rtol=1e-9)
     assert row["float32_bound_share_of_grad_b1"] == pytest.approx(2.0 ** -24 * max(1.0, row["loss"]) / 1e-4
                                                                  / math.fabs(row["grad_central"][0]), rel=1e-12)
+    assert (row["float32_band_factor"], row["float32_band"]) == (4, pytest.approx(band, rel=1e-12))
 
 
 def test_the_printed_table_is_labelled_with_one_number_of_digits(capsys: pytest.CaptureFixture[str],
@@ -257,8 +259,8 @@ def test_the_rubric_is_grade_s_default(written: dict) -> None:
     """The default rubric's numbers, as README and grade.py --help state them."""
     parts = {(p["problem"], p["part"]): (p["points"], p["other_reading"], p["no_work"], p["carried"])
              for p in written["rubric"]["parts"]}
-    assert parts == {("p3", 1): (6, 1, 1, 0), ("p3", 2): (6, 1, 1, 0), ("p3", 3): (12, 1, 0.5, 0),
-                     ("p3", 4): (3, 1, 1, 1), ("p3", 5): (3, 1, 1, 1), ("p5", 1): (3, 1, 1, 0), ("p5", 2): (5, 1, 0.5, 0)}
+    assert parts == {("p3", 1): (6, 1, 1, 0), ("p3", 2): (6, 1, 1, 1), ("p3", 3): (12, 1, 0.5, 1),
+                     ("p3", 4): (3, 1, 1, 1), ("p3", 5): (3, 1, 1, 1), ("p5", 1): (3, 1, 1, 0), ("p5", 2): (5, 1, 0.5, 1)}
     assert sum(p[0] for p in parts.values()) == 30 + 8  # the assignment's points for P3 and P5
     assert written["rubric"]["rtol"] == 5e-5
     assert written["rubric"]["match_rule"]["min_digits"] == 3 and written["rubric"]["match_rule"]["step_digits"] == 8

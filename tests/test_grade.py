@@ -137,10 +137,12 @@ def decided_keys(planned: dict[str, float], cells: dict[str, str]) -> list[str]:
     return [k for k in planned if k in cells and written(cells[k])[1] >= (8 if k.startswith("b_new") else 3)]
 
 
-def carried_parts(name: str, cells: dict[str, str], first_part: int) -> set[int]:
-    """P3 (4) when b_new = b − LR × the row's own gradient, (5) when L_new is the loss at the row's
-    b_new (grade_reference with the planted mistake), both after the first wrong part."""
-    s, out = PLAN[name], set()
+def carried_parts(name: str, cells: dict[str, str], first_part: int, parts: set[int]) -> set[int]:
+    """A known mistake's every checked part after the first wrong one (its values are the mistake's
+    own chain); P3 (4) when b_new = b − LR × the row's own gradient, (5) when L_new is the loss at
+    the row's b_new (grade_reference with the planted mistake), both after the first wrong part."""
+    s = PLAN[name]
+    out = {p for p in parts if p > first_part} if s.verdict == "known_mistake" else set()
     if s.problem != "p3" or not all(f"b_new_{i}" in cells for i in (1, 2)):
         return out
     n = ASSIGNMENT if s.variant is None else VARIANT_3
@@ -161,7 +163,7 @@ def expected_score(name: str, cells: dict[str, str], checked: list[str], first: 
     s, points = PLAN[name], rubric_points()
     first_part = 99 if first is None else part(s.problem, first)
     parts = {part(s.problem, k) for k in checked}
-    carried = carried_parts(name, cells, first_part)
+    carried = carried_parts(name, cells, first_part, parts)
     total = 0.0
     for p in parts | carried:
         gradient = [k for k in checked if part(s.problem, k) == p]

@@ -39,6 +39,7 @@ SIX, ONE = 6, 1
 ASSIGNMENT_B = [-1.0, 1.0]  # Problem 3's b, as the assignment prints it
 CLAMP_SHIFT = 3  # P1 (3): three pixels each way
 RTOL, MIN_DIGITS, STEP_DIGITS = 5e-5, 3, 8  # README, "For graders": grade.py's --rtol default and digit rules
+FLOAT32_BAND = 4.0  # README, "For graders": float32 central differences match within 4 rounding bounds
 
 
 class Sources:
@@ -425,7 +426,8 @@ def key_readings(s: Sources) -> list[dict[str, Any]]:
                         "abs_grad_central_b1": abs(central[0]), "central_rounding_bound": bound,
                         "float32_bound_share_of_grad_b1": bound["float32"] / abs(central[0]),
                         "grad_central_float32": p3_central_float32(s, i["log"], i["h0"], bound["float32"]),
-                        "grad_central_float32_rel_diff": [abs(a - b) / abs(b) for a, b in zip(stored32, central)]})
+                        "grad_central_float32_rel_diff": [abs(a - b) / abs(b) for a, b in zip(stored32, central)],
+                        "float32_band_factor": FLOAT32_BAND, "float32_band": FLOAT32_BAND * bound["float32"]})
         else:
             biases = {k: i[k] for k in ("b_f", "b_g", "b_o", "b")}
             v = ref.p5(np.array(s.r[5]["x"]), p3["c"], p3["W"], p3["U"], p3["V"], biases, i["cell_activation"])

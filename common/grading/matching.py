@@ -20,7 +20,8 @@ Verdicts, tried in this order, the assignment's own reading first within each:
 - `wrong`: the closest reading is the one with the most matching values (ties: the smallest median
   relative error); `first_wrong` is the student's first value that does not match it.
 `incomplete` replaces the verdict of a row with neither L nor a gradient among its checked values.
-Scores (common/grading/rubric.py): the points of each part before the first wrong step that has a checked value.
+Scores (common/grading/rubric.py): the points of each checked part before the first wrong step, and
+the carried share of each later part that follows from the row's own values (_carried).
 """
 from __future__ import annotations
 
@@ -275,25 +276,35 @@ FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
 
 
 def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float) -> Grade:
-    """The grade with its no_work parts (the gradient part without intermediates) and its carried
-    parts: P3 (4) when b_new is one step of the row's own gradient, (5) when L_new is the loss at the
-    row's own b_new, both after the first wrong step."""
+    """The grade with its no_work parts (the gradient part without intermediates) and _carried's parts."""
     problem, credit, notes = table.problem, g.credit, list(g.notes)
     part = GRADIENT_PART[problem]
     shown = set(ans.idx[PART[problem][ans.idx] == part].tolist())
     if shown and shown <= FINAL_GRADIENT[problem]:
         credit = credit._replace(no_work=frozenset({part}))
         notes.append(f"part ({part}) has final values only: its intermediates earn the rest")
-    if problem == "p3" and credit.first_wrong is not None:
-        carried = set()
-        if credit.first_wrong <= 4 and step_follows(written, b):
-            carried.add(4)
-        if credit.first_wrong <= 5 and _loss_follows(table, g, written, b, rtol):
-            carried.add(5)
-        if carried:
-            credit = credit._replace(carried=frozenset(carried))
-            notes.append("carried: " + ", ".join(f"({p})" for p in sorted(carried)) + " follow from the row's own values")
+    carried = _carried(table, g, written, b, rtol)
+    if carried:
+        credit = credit._replace(carried=frozenset(carried))
+        notes.append("carried from the row's own values: " + ", ".join(f"({p})" for p in sorted(carried)))
     return g._replace(credit=credit, notes=tuple(notes))
+
+
+def _carried(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> set[int]:
+    """The parts after the first wrong step that follow from the row's own values: a known mistake's
+    every checked one (its values are that mistake's worked chain), and in any row P3 (4) when b_new
+    is one step of the row's own gradient and (5) when L_new is the loss at the row's own b_new. A
+    `wrong` row's (2) and (3) carry nothing: nothing tells whether they follow."""
+    first = g.credit.first_wrong
+    if first is None:
+        return set()
+    carried = {p for p in g.credit.checked if p > first} if g.verdict == "known_mistake" else set()
+    if table.problem == "p3":
+        if first <= 4 and step_follows(written, b):
+            carried.add(4)
+        if first <= 5 and _loss_follows(table, g, written, b, rtol):
+            carried.add(5)
+    return carried
 
 
 def _loss_follows(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> bool:

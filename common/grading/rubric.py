@@ -5,10 +5,13 @@ Columns: problem, part, points, other_reading (the share of the part's points th
 earns: 1 = full marks), what; and two options, which a 5-column rubric leaves at their defaults:
 no_work (the share a part earns with its final values and none of its intermediates: half of P3 (3)
 and of P5 (2), all of any other part) and carried (the share a part after the first wrong step earns
-when it follows from the row's own values: P3 (4) and (5), all of it; 0 turns carried credit off).
-Every part of both problems appears once: P3 (1)-(5); P5 1 (the forward pass and the loss) and 2
-(∂L/∂b^f). A part earns its points when it has a checked value and comes before the part of the first
-wrong step, or when it is carried (score).
+when it follows from the row's own values: all of P3 (2)-(5) and of P5 (2); 0 turns carried credit
+off for that part). Which parts follow is common/grading/matching.py's: every later checked part of a
+row whose values are one catalogue mistake's worked chain (an error is penalised once), and P3 (4)
+and (5) of any row whose step and new loss follow from its own gradient and b_new. Every part of both
+problems appears once: P3 (1)-(5); P5 1 (the forward pass and the loss) and 2 (∂L/∂b^f). A part earns
+its points when it has a checked value and comes before the part of the first wrong step, or when it
+is carried (score).
 """
 from __future__ import annotations
 
@@ -24,12 +27,12 @@ from common.grading.solution import PART, PROBLEMS
 DEFAULT_RUBRIC = """\
 problem,part,points,other_reading,no_work,carried,what
 p3,1,6,1,1,0,ŷ(1) to ŷ(3) and the loss L
-p3,2,6,1,1,0,∂L/∂b by central differences
-p3,3,12,1,0.5,0,∂L/∂b by back-propagation through time with the intermediates
+p3,2,6,1,1,1,∂L/∂b by central differences
+p3,3,12,1,0.5,1,∂L/∂b by back-propagation through time with the intermediates
 p3,4,3,1,1,1,b after one gradient step
 p3,5,3,1,1,1,the loss at the new b
 p5,1,3,1,1,0,ŷ(t) and the loss L of the LSTM
-p5,2,5,1,0.5,0,∂L/∂b^f by back-propagation through time with the intermediates
+p5,2,5,1,0.5,1,∂L/∂b^f by back-propagation through time with the intermediates
 """
 COLUMNS = ("problem", "part", "points", "other_reading", "what")
 OPTIONS = ("no_work", "carried")  # optional columns; a rubric without them takes DEFAULT's
