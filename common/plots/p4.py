@@ -75,7 +75,8 @@ def plot_gradient_decay(draws: Sequence[dict[str, GradientCurve]],
     axes[0].set_ylabel(r"$\|\partial L/\partial h(t)\| \;/\; \|\partial L/\partial h(\tau)\|$ (log scale)",
                        fontsize=9)
     axes[0].set_title("RNN: W rescaled to ρ; Problem 3's W", fontsize=10)
-    axes[1].set_title("LSTM, forget-gate bias $b^f$ = 0, 1, 3 in every unit", fontsize=10)
+    biases = ", ".join(short_label(n).removeprefix("forget bias ") for n in draws[0] if n.startswith("LSTM"))
+    axes[1].set_title(f"LSTM, forget-gate bias $b^f$ = {biases} in every unit", fontsize=10)
     fig.suptitle(f"Gradient of a loss on the last of T = {T} steps against the lag\n"
                  f"line: median of {len(draws)} draws; band: their range", fontsize=11, y=1.02)
     return fig
