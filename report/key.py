@@ -29,8 +29,11 @@ def match_rule(rule, rtol: float) -> str:
             "decided is marked incomplete)")
 
 
+ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
+
+
 def nth(n: int) -> str:
-    return f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
+    return ORDINAL.get(n, f"{n}th")
 
 
 def step_rule(rule, step) -> str:
