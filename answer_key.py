@@ -20,8 +20,12 @@ Writes:    figures/answer_key.json, an object:
            catalogue: one row per catalogue entry and problem it applies to, under the assignment's
              reading {problem, id, name, first_wrong, values {yhat3, loss, grad, grad_cd, b_new,
              loss_new}, indistinguishable} (common/grading/matching.py's `catalogue`);
-           rubric: {match_rule {tolerance, half_unit, min_digits, step_digits, step_tolerance}, rtol,
-             parts [{problem, part, points, other_reading, no_work, carried, what}]}, grade.py's defaults.
+           rubric: {match_rule {tolerance, half_unit, min_digits, step_digits, step_tolerance,
+             step_float32_ulps, float32_unit}, rtol, parts [{problem, part, points, other_reading,
+             no_work, carried, what}], step {lr, size, first_digit, half_unit_share_5,
+             half_unit_share_8, float32_band} (why b_new needs 8 digits: step_digits), example {mistake,
+             verdict, score, out_of, first_wrong_part, carried} (grade.py's grade of a row whose only
+             slip is loss_over_ln10, every value written)}, grade.py's defaults.
            No string in it has more than 8 words: the words are report/key.py's and report/keydoc.py's.
 Prints:    the readings as one table, 8 significant digits, then P3 (2) in float64 beside float32 as
            report/key.py renders it, then the catalogue
@@ -36,6 +40,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence
 
+import numpy as np
+
 from common.core.cli import Parser, add_out_argument, run, write_json_atomic
 from common.core.text import print_table, sig
 from common.grading.key import TOLERANCE, answer_key, key_readings
@@ -43,11 +49,18 @@ from common.grading.matching import (
     DEFAULT_RTOL,
     FLOAT32_BAND_FACTOR,
     MATCH_FIELDS,
+    Values,
     catalogue,
+    digit_half_unit,
+    final_values,
+    grade,
 )
+from common.grading.mistakes import PIECES
 from common.grading.rubric import DEFAULT, rubric_parts
-from common.grading.solution import Solver, assignment_sheet, label
-from common.recurrent.problems import PROBLEM3_EPS
+from common.grading.solution import KEYS, OWN, Sheet, Solver, assignment_sheet, label
+from common.grading.steps import B_NEW, STEP_DIGITS, Written, float32_step_band
+from common.grading.submissions import read_number
+from common.recurrent.problems import PROBLEM3_EPS, PROBLEM3_LR
 from report.fields import wrap
 from report.key import float32_table
 
@@ -98,12 +111,42 @@ def print_catalogue(rows: list[dict[str, Any]]) -> None:
                   sig(row["values"]["grad"], DIGITS)] for row in rows])
 
 
+def step_digits(sheet: Sheet) -> dict[str, Any]:
+    """Why b_new needs STEP_DIGITS, under the assignment's reading of P3: each component's step
+    lr·|∂L/∂b|, the significant digit of b_new where the step first shows, the share of the step that
+    half a unit of b_new's 5th and STEP_DIGITS-th digit is, and grade.py's float32 band around b_new."""
+    v = final_values("p3", Solver(sheet).values("p3", OWN))
+    b_new, size = np.array(v["b_new"]), PROBLEM3_LR * np.abs(v["grad"])
+    first = np.floor(np.log10(np.abs(b_new))) - np.floor(np.log10(size)) + 1
+    return {"lr": PROBLEM3_LR, "size": size.tolist(), "first_digit": first.astype(int).tolist(),
+            "half_unit_share_5": (digit_half_unit(b_new, 5) / size).tolist(),
+            "half_unit_share_8": (digit_half_unit(b_new, STEP_DIGITS) / size).tolist(),
+            "float32_band": [float32_step_band(b) for b in b_new]}
+
+
+EXAMPLE_MISTAKE = "loss_over_ln10"  # the key's worked example of the shares
+
+
+def written(problem: str, values: np.ndarray) -> dict[str, Written]:
+    """Every value of KEYS[problem] as a careful student writes it: 5 significant digits, b_new STEP_DIGITS."""
+    return {k: read_number(f"{v:.{STEP_DIGITS - 1 if k in B_NEW else 4}e}") for k, v in zip(KEYS[problem], values)}
+
+
+def shares_example(sheet: Sheet) -> dict[str, Any]:
+    """grade.py's default grade of a P3 row whose only slip is EXAMPLE_MISTAKE, every value written."""
+    values = Solver(sheet).values("p3", OWN, PIECES[EXAMPLE_MISTAKE])
+    g = grade("p3", None, written("p3", values), None, Values(lambda variant: sheet), DEFAULT_RTOL, DEFAULT)
+    return {"mistake": EXAMPLE_MISTAKE, "verdict": g.verdict, "score": g.score, "out_of": g.out_of,
+            "first_wrong_part": g.credit.first_wrong, "carried": sorted(g.credit.carried)}
+
+
 def build_key() -> dict[str, Any]:
     """answer_key.json: the readings, the catalogue and the default rubric, on the assignment's numbers."""
     sheet = assignment_sheet()
     return {"readings": with_float32_findings(answer_key(sheet)),
             "catalogue": catalogue(Solver(sheet), DEFAULT_RTOL),
-            "rubric": {"match_rule": MATCH_FIELDS, "rtol": DEFAULT_RTOL, "parts": rubric_parts(DEFAULT)}}
+            "rubric": {"match_rule": MATCH_FIELDS, "rtol": DEFAULT_RTOL, "parts": rubric_parts(DEFAULT),
+                       "step": step_digits(sheet), "example": shares_example(sheet)}}
 
 
 def build_parser() -> Parser:

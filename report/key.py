@@ -22,14 +22,53 @@ ACCEPT = (  # the answers that depend on the student's own CNN or argument, and 
 def match_rule(rule, rtol: float) -> str:
     """grade.py's matching rule in words, from answer_key.json's rubric.match_rule."""
     return (f"a written value matches when it differs from the right one by at most {rule['tolerance']} "
-            f"(half unit: {rule['half_unit']}; rtol = {rtol:g}); a value with fewer than "
-            f"{rule['min_digits']} significant digits is not decided; b_new needs {rule['step_digits']} significant digits "
-            f"and matches within {rule['step_tolerance']}")
+            f"(half unit: {rule['half_unit']}; rtol = {rtol:g}). A value written with fewer than "
+            f"{rule['min_digits']} significant digits is not decided: `grade.py` leaves it out of the checks, so it "
+            "is neither right nor wrong. Each part earns its points from its decided values; a part with none "
+            "earns nothing, and the row is not sent to a person for review (a row with neither L nor a gradient "
+            "decided is marked incomplete)")
 
 
-def rubric(rub) -> list[str]:
+ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
+
+
+def nth(n: int) -> str:
+    return ORDINAL.get(n, f"{n}th")
+
+
+def step_rule(rule, step) -> str:
+    """Why P3 (4)'s b_new needs more digits, and how `grade.py` checks it (answer_key.json's
+    rubric.match_rule and rubric.step)."""
+    size, first, digits = step["size"], step["first_digit"], rule["step_digits"]
+    return (f"**P3 (4): b_new needs {digits} significant digits.** One step moves b₁ by lr·|∂L/∂b₁| = "
+            f"{size[0]:.1e} and b₂ by {size[1]:.1e} (lr = {step['lr']:g}), so the step first shows in b_new's "
+            f"{nth(first[0])} and {nth(first[1])} significant digits: written to 5 digits, b_new gives b₁'s step "
+            f"only to ± {step['half_unit_share_5'][0]:.0%}, which cannot tell a right step from a wrong one; to "
+            f"{digits} digits, to ± {step['half_unit_share_8'][0]:.2%}. `grade.py` leaves a b_new written with "
+            f"fewer than {digits} digits out of the checks (not decided), so part (4) earns nothing unless the "
+            f"student gives the step itself, Δb = b − b_new, with at least {rule['min_digits']} digits, which "
+            "`grade.py` checks as b − Δb. A b_new matches within half a unit of its last digit plus lr times half "
+            "a unit of the last digit of the student's own gradient, or within "
+            f"{rule['step_float32_ulps']:g} float32 roundings, {rule['step_float32_ulps']:g} × 2^-24 × |b_new| = "
+            f"{step['float32_band'][0]:.1e}, whichever is larger, never within rtol: float32 code (PyTorch's default) "
+            f"stores numbers just below 1 2^-24 = {rule['float32_unit']:.1e} apart, several units of b_new's "
+            f"{nth(digits)} digit, and earns part (4).")
+
+
+def example(rub, names: dict) -> str:
+    """The worked example of the shares: `grade.py`'s grade of a row whose only slip is one catalogue
+    mistake (answer_key.json's rubric.example; `names`: the catalogue's names by id)."""
+    ex = rub["example"]
+    carried = ", ".join(f"({p})" for p in ex["carried"])
+    return (f"For example, a student whose only slip is {names[ex['mistake']]}, with every value and "
+            f"intermediate written, earns {ex['score']:g} of {ex['out_of']:g} (verdict `{ex['verdict']}`): part "
+            f"({ex['first_wrong_part']}) is wrong, and {carried} follow from their own values and are carried.")
+
+
+def rubric(rub, names: dict) -> list[str]:
     """What to accept where the model decides, then grade.py's matching rule and default rubric
-    (`rub`: answer_key.json's rubric, or None before answer_key.py has run)."""
+    (`rub`: answer_key.json's rubric, or None before answer_key.py has run; `names`: the catalogue's
+    names by id)."""
     lines = (["Where the answer depends on the student's own model, accept:", ""]
              + [f"- **{part}**: {what}." for part, what in ACCEPT] + [""])
     if rub is None:
@@ -37,18 +76,19 @@ def rubric(rub) -> list[str]:
     rows = [[f"{p['problem'].upper()} ({p['part']})", p["what"], f"{p['points']:g}", f"{p['other_reading']:g}",
              f"{p['no_work']:g}", f"{p['carried']:g}"] for p in rub["parts"]]
     return (lines + [f"**P3 and P5 numbers**, as `grade.py` checks them: {match_rule(rub['match_rule'], rub['rtol'])}. "
-                     "`grade.py` names each student's reading or known mistake and the first wrong step "
-                     "(README, \"For graders\"). Its default rubric gives each part its points, times a share "
+                     "For each student `grade.py` names the reading or known mistake their values follow and "
+                     "the first wrong step. Its default rubric gives each part its points, times a share "
                      "in three cases: the part is right under another reading of the assignment (other "
                      "reading); the final values are right but the intermediates are missing (no work); the "
                      "part comes after the first wrong step but follows from the student's own values "
                      "(carried). An error is penalised once: when a student's values are one catalogue "
-                     "mistake's worked chain (known mistake), every later part they give is the right work on "
-                     "their own earlier values and is carried; in any row, P3 (4) is carried when b_new is one step "
-                     "of the student's own gradient, and (5) when L_new is the loss at their own b_new. A row "
-                     "that is no known mistake (wrong) earns nothing for P3 (2) and (3) after its first wrong step, since "
-                     "`grade.py` cannot tell whether they follow. A carried share of 0 turns carried credit off "
-                     "for that part.", ""]
+                     "mistake's worked chain (known mistake; the catalogue is at the end of this key), every "
+                     "later part they give is the right work on their own earlier values and is carried; in any "
+                     "row, P3 (4) is carried when b_new is one step of the student's own gradient, and (5) when "
+                     "L_new is the loss at their own b_new. A row that is no known mistake (wrong) earns nothing "
+                     "for P3 (2) and (3) after its first wrong step, since `grade.py` cannot tell whether they "
+                     "follow. A carried share of 0 turns carried credit off for that part. "
+                     + example(rub, names), "", step_rule(rub["match_rule"], rub["step"]), ""]
             + table(["part", "what", "points", "other reading", "no work", "carried"], rows))
 
 
@@ -103,10 +143,10 @@ def float32_table(p3: list, rub) -> list[str]:
                f"another reading ({earns} under the default rubric); further off is wrong.", ""])
 
 
-def section(rows, rub, r3, r5, rerun: str) -> list[str]:
+def section(rows, rub, r3, r5, rerun: str, names: dict) -> list[str]:
     """The rubric, then P3's and P5's tables. `rows` (answer_key.json's readings) and `rub` (its
-    rubric) are None when answer_key.py has not run."""
-    lines = ["## Answer key for graders", ""] + rubric(rub)
+    rubric) are None when answer_key.py has not run; `names`: the catalogue's names by id."""
+    lines = ["## Answer key for graders", ""] + rubric(rub, names)
     if rows is None:
         return lines + [f"_Not run yet: `{rerun}`._", ""]
     lines += ["Every gradient below was checked against torch autograd when `answer_key.py` ran. **Bold** "
@@ -115,7 +155,13 @@ def section(rows, rub, r3, r5, rerun: str) -> list[str]:
     p5 = [row for row in rows if row["problem"] == "p5"]
     own5 = ({"cell_activation": r5["cell_input_activation"], **{k: r5["params"][k] for k in ("b", "b_f", "b_g", "b_o")}}
             if r5 is not None else {"problem": None})
-    lines += ["### P5: the cell input's activation and the biases", ""] + table(
+    lines += ["### P5: the cell input's activation and the biases", "",
+              "The table gives the settings students most often take; any other argued choice of biases is "
+              "graded the same way: `grade.py` computes the reading for the biases a row gives in its bias "
+              "columns (`b_f_1` … `b_2`, with `cell_activation`) and grades the row against it, e.g. for b^f = 3 "
+              "`python grade.py --check p5 L=<the student's L> b_f_1=3 b_f_2=3`; `python p5_lstm.py --b-f 3 3` "
+              "(flags `--b-f`, `--b-g`, `--b-o`, `--b`) prints that reading's ŷ(t), L and ∂L/∂b^f with every "
+              "intermediate.", ""] + table(
         ["cell input", "b^f", "b^g", "b^o", "b", "ŷ(3)", "L", "∂L/∂b^f"],
         [[row["interpretation"]["cell_activation"],
           *(_vector(row["interpretation"][k]) for k in ("b_f", "b_g", "b_o", "b")), *_mark(row, own5)]

@@ -33,15 +33,40 @@ POINTS = (
      "grade.py's rules: carried errors, work for (3)"),
     ("P4 (1)", 5, "W is hardest: the gradient through many steps is a product of Jacobians "
      "diag(1 − h²) W, which shrinks or grows with W's size; accept U and b with that argument",
-     "2 for W without the product"),
+     "2 for W without the product; U or b without the product 2; V or c 0"),
     ("P4 (2)", 5, "fix the recurrent weights W, U and b (the reservoir); learn the readout V and c",
-     "3 if b or U is learned, with W fixed"),
+     "3 if b or U is learned, with W fixed; 1 if W is learned"),
     ("P4 (3)", 5, "the cell state's additive self-loop, ∂s(t)/∂s(t−1) = diag(f(t)), with a forget "
      "gate near 1 passing the error back", "2 for 'gates' without the additive path"),
     ("P5", 8, "Problem 3's U and W in every gate; biases chosen with a reason (a forget bias near or "
      "above 1 keeps the state; any argued choice is accepted); ŷ(t), L and ∂L/∂b^f with the "
-     "intermediates", "grade.py's rubric: (1) 3, (2) 5; take 1 off (1) when the biases come without a reason"),
+     "intermediates", "grade.py's rubric: (1) 3, (2) 5; take 1 off (1) when the biases come without a reason. "
+     "U and W only in the cell input (eq. 10.41), the gates with their own stated weights: full marks when "
+     "their ∂L/∂b^f matches their own central differences to 3 digits; grade.py has no such reading (the "
+     "row reads wrong), so check it by hand"),
 )
+
+
+# (sub-question, the mistake, what it costs): within each sub-question's points above.
+WRITTEN_MISTAKES = (
+    ("P1 (1)", "conv2 and conv3 shown only as hundreds of unlabeled kernels, no chosen view", "1 of the filters' 2"),
+    ("P1 (3)", "zero padding whose shifted images differ from the clamp's", "3"),
+    ("P2 (1)", "probabilities on a fixed 0–1 scale where the change is invisible", "1 per map"),
+    ("P2 (1)", "the label map on a continuous colour scale", "1"),
+    ("P2 (3)", "no image of the adversarial digit", "4"),
+    ("P2 (3)", "black or blank patches only, not other digits' patches", "3"),
+    ("P4 (1)", "V or c as hardest", "all 5"),
+    ("P4 (1)", "\"vanishing gradients\" without the product of Jacobians", "3"),
+    ("P4 (2)", "W learned", "4"),
+    ("P4 (3)", "\"the LSTM has no vanishing gradient at all\" (f < 1 still shrinks it)", "2"),
+)
+
+
+def written_mistakes() -> list[str]:
+    """The common mistakes in the written answers of P1, P2 and P4, and the points each costs."""
+    return (["## Common mistakes in the written answers", "",
+             "Each costs the points given, within its sub-question's points above.", ""]
+            + table(["sub-question", "mistake", "costs"], [list(row) for row in WRITTEN_MISTAKES]))
 
 
 def points(r1, r2) -> list[str]:
@@ -65,28 +90,35 @@ def _values(v) -> str:  # noqa: ANN001 (a catalogue row's values)
     return "; ".join(cells)
 
 
-def catalogue(rows) -> list[str]:
+def catalogue(rows, rule, step) -> list[str]:
     """The catalogue of common mistakes, each with the values it gives on the assignment's numbers
-    under the assignment's reading, and the first step a 5-digit answer shows wrong."""
+    under the assignment's reading, and the first step a 5-digit answer shows wrong (`rule`, `step`:
+    answer_key.json's rubric.match_rule and rubric.step)."""
     body = [[row["problem"].upper(), f"`{row['id']}`: {row['name']}",
              "none shows" if row["indistinguishable"] else f"`{row['first_wrong']}`", _values(row["values"])]
             for row in rows]
     return (["## Common mistakes and the values they give", "",
              "Each entry is the worked solution with one step done wrong; `grade.py` names it when a "
-             "student's values match it. grad is ∂L/∂b (P3) or ∂L/∂b^f (P5); b_new has 8 digits, "
-             "as the sheets ask.", ""]
+             "student's values match it. grad is ∂L/∂b (P3) or ∂L/∂b^f (P5); b_new has "
+             f"{rule['step_digits']} significant digits, since the step changes b₁ only from its "
+             f"{key.nth(step['first_digit'][0])} and b₂ from its {key.nth(step['first_digit'][1])} (P3 (4) above); "
+             "the other values have 5.", ""]
             + table(["problem", "mistake", "first wrong step", "values"], body))
 
 
 def build_key(answer_key, r1, r2, r3, r5, rerun: str) -> str:
     """key.md from answer_key.json (None before answer_key.py has run) and the problems' results."""
     lines = ["# CNNs and RNNs: the graders' key", "",
-             "For graders only; students read solution.md. `grade.py` grades P3 and P5 from a class "
-             "spreadsheet (README, \"For graders\").", ""]
-    lines += points(r1, r2)
+             "For graders only; students read solution.md. `grade.py`, this repository's grading command, "
+             "reads a class's P3 and P5 numbers from a spreadsheet saved as CSV (one row per student and "
+             "problem, one column per value) and grades each row by the rules below; `answer_key.py`, its "
+             "companion, computes the tables of this key. The repository's README, section \"For graders\", "
+             "gives their commands and the spreadsheet's columns.", ""]
+    lines += points(r1, r2) + written_mistakes()
     if answer_key is None:
-        lines += key.section(None, None, r3, r5, rerun)
+        lines += key.section(None, None, r3, r5, rerun, {})
     else:
-        lines += key.section(answer_key["readings"], answer_key["rubric"], r3, r5, rerun)
-        lines += catalogue(answer_key["catalogue"])
+        names = {row["id"]: row["name"] for row in answer_key["catalogue"]}
+        lines += key.section(answer_key["readings"], answer_key["rubric"], r3, r5, rerun, names)
+        lines += catalogue(answer_key["catalogue"], answer_key["rubric"]["match_rule"], answer_key["rubric"]["step"])
     return "\n".join(lines).rstrip() + "\n"

@@ -80,3 +80,33 @@ def test_numpy_float32_central_differences_earn_full_marks(log: str) -> None:
     g = grade.main(["--check", "p3", *cells])["rows"][0]
     assert (g["verdict"], g["reading"].split(";")[0]) == ("other_reading", f"log={log},cd=float32")
     assert (float(g["score"]), float(g["out_of"])) == (P3_POINTS, P3_POINTS) == (30.0, 30.0)
+
+
+def b_new_float32(log: str) -> list[float]:
+    """P3 (4) in float32: b − lr·g with b, lr and the gradient g (float64's, rounded) all float32."""
+    v = float64_values(log)
+    g = np.array([v["grad_1"], v["grad_2"]], dtype=F)
+    return [float(x) for x in np.array(ASSIGNMENT["b"], dtype=F) - F(ref.LR) * g]
+
+
+def eight_digits(v: float) -> float:
+    return float(f"{v:.8g}")
+
+
+def test_float32_b_new_is_outside_half_a_unit_of_float64_s() -> None:
+    """The row below tests the float32 band on b_new: written to 8 digits, its b₁ is not float64's."""
+    right = float64_values("e")
+    off = [abs(eight_digits(m) - right[f"b_new_{i + 1}"]) for i, m in enumerate(b_new_float32("e"))]
+    assert off[0] > 0.5e-8  # beyond half a unit of the 8th digit (b ≈ 1)
+    assert all(o <= 2 * 2.0 ** -24 for o in off)  # within two float32 roundings near 1
+
+
+@pytest.mark.parametrize("log", ["e", "10", "2"])
+def test_float32_b_new_earns_part_4(log: str) -> None:
+    v = float64_values(log)
+    v["b_new_1"], v["b_new_2"] = b_new_float32(log)
+    cells = [f"{k}={x:.8g}" if k.startswith("b_new") else f"{k}={x:.5g}" for k, x in v.items()]
+    g = grade.main(["--check", "p3", *cells])["rows"][0]
+    verdict = "correct" if log == "e" else "other_reading"
+    assert (g["verdict"], g["reading"].split(";")[0]) == (verdict, f"log={log}")
+    assert (float(g["score"]), float(g["out_of"])) == (P3_POINTS, P3_POINTS)

@@ -473,12 +473,50 @@ def key_catalogue(s: Sources) -> list[dict[str, Any]]:
     return out
 
 
+def first_place(x: float) -> int:
+    """The decimal place of x's first significant digit (0.0123 -> 2), read off its fixed-point text."""
+    fraction = f"{abs(x):.15f}".split(".")[1]
+    return len(fraction) - len(fraction.lstrip("0")) + 1
+
+
+def half_unit(x: float, digits: int) -> float:
+    """Half a unit of x's `digits`-th significant digit, from the exponent of its scientific text."""
+    return 0.5 * 10.0 ** (int(f"{x:.{digits - 1}e}".split("e")[1]) - digits + 1)
+
+
+def key_step(s: Sources) -> dict[str, Any]:
+    """P3 (4) on the assignment's numbers by tests/grade_reference.py: the step lr·|∂L/∂b|, the digit
+    of b_new where it first shows, half a unit of b_new's 5th and 8th digits over the step, and two
+    float32 roundings (2^-24 each, relative) of b_new."""
+    v = p3_reference(s)
+    size = [ref.LR * abs(g) for g in vec(v, "grad")]
+    b_new = vec(v, "b_new")
+    return {"lr": ref.LR, "size": size,
+            "first_digit": [first_place(z) - first_place(b) + 1 for z, b in zip(size, b_new)],
+            "half_unit_share_5": [half_unit(b, 5) / z for b, z in zip(b_new, size)],
+            "half_unit_share_8": [half_unit(b, STEP_DIGITS) / z for b, z in zip(b_new, size)],
+            "float32_band": [2 * 2.0 ** -24 * abs(b) for b in b_new]}
+
+
+def key_example(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A P3 row whose only slip is the loss over ln 10, by hand: the loss is part (1), so (1) is lost and
+    the later parts, each the right work on the row's own loss, earn their carried share."""
+    p3 = [p for p in parts if p["problem"] == "p3"]
+    return {"mistake": "loss_over_ln10", "verdict": "known_mistake", "first_wrong_part": 1,
+            "carried": [p["part"] for p in p3 if p["part"] > 1],
+            "score": sum(p["points"] * p["carried"] for p in p3 if p["part"] > 1),
+            "out_of": sum(p["points"] for p in p3)}
+
+
 def key_rubric(s: Sources) -> dict[str, Any]:
-    """grade.py's defaults as README states them, and the default rubric's CSV read with the csv module."""
+    """grade.py's defaults as README states them, the default rubric's CSV read with the csv module,
+    P3 (4)'s step and the worked example of the shares."""
     parts = [{"problem": r["problem"], "part": int(r["part"]),
               **{k: float(r[k]) for k in ("points", "other_reading", "no_work", "carried")}}
              for r in csv.DictReader(io.StringIO(DEFAULT_RUBRIC))]
-    return {"rtol": RTOL, "match_rule": {"min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS}, "parts": parts}
+    return {"rtol": RTOL, "match_rule": {"min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS,
+                                         "step_float32_ulps": 2.0, "float32_unit": 2.0 ** -24},
+            "parts": parts, "step": key_step(s), "example": key_example(parts)}
 
 
 class Fact(NamedTuple):

@@ -57,6 +57,8 @@ from common.grading.solution import (
 )
 from common.grading.steps import (
     B_NEW,
+    FLOAT32_STEP_ULPS,
+    FLOAT32_UNIT,
     MIN_DIGITS,
     STEP_DIGITS,
     Written,
@@ -71,11 +73,10 @@ DEFAULT_RTOL = 5e-5
 FLOAT32_BAND_FACTOR = 4.0
 MATCH_RULE = ("a value matches when it is within half a unit of the last digit written, or within a "
               f"relative rtol, whichever is larger; values with fewer than {MIN_DIGITS} significant digits are "
-              f"not decided; b_new needs {STEP_DIGITS} and matches within half a unit only")
-MATCH_FIELDS = {  # MATCH_RULE as answer_key.json stores it: short phrases and the digit counts
-    "tolerance": "max(half unit, rtol × |right value|)",
-    "half_unit": "half a unit of the last digit written",
-    "min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS, "step_tolerance": "half unit, never rtol"}
+              f"not decided; b_new needs {STEP_DIGITS} and matches within half a unit or float32's rounding, never rtol")
+MATCH_FIELDS = {"tolerance": "max(half unit, rtol × |right value|)", "half_unit": "half a unit of the last digit written",
+                "min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS, "step_tolerance": "max(half unit, float32 band), never rtol",
+                "step_float32_ulps": FLOAT32_STEP_ULPS, "float32_unit": FLOAT32_UNIT}  # MATCH_RULE as answer_key.json stores it
 FINALS = ("L", "grad_1", "grad_2", "grad_cd_1", "grad_cd_2")  # a row without any of these is incomplete
 
 

@@ -6,7 +6,10 @@ decided. A row may instead give the step itself, Δb = b − b_new, in `delta_b_
 (MIN_DIGITS are enough there): `with_step` turns them into b_new on the row's sheet.
 
 A b_new is matched within half a unit of its last digit plus lr times half a unit of the gradient
-the row wrote (the rounding a student carries from their own gradient), never within rtol·|b_new|.
+the row wrote (the rounding a student carries from their own gradient), or within FLOAT32_STEP_ULPS
+units of float32 rounding, FLOAT32_STEP_ULPS × 2^-24 × |b_new| (float32_step_band: b − lr·g computed
+in float32 is rounded once to float32, half a unit in the last place near 1 is 2^-24 relative, and b
+and g carry their own rounding), whichever is larger; never within rtol·|b_new|.
 `step_follows` checks Δb against lr times the row's own gradient, the one of its part (3), or (2)
 where (3) is absent: a wrong gradient carried forward correctly earns part (4) (and part (5) when
 L_new is the loss at the row's own b_new) under the rubric's `carried` share.
@@ -21,6 +24,8 @@ from common.recurrent.problems import PROBLEM3_LR
 
 MIN_DIGITS = 3
 STEP_DIGITS = 8
+FLOAT32_UNIT = 2.0 ** -24  # float32's unit roundoff: half its spacing, relative
+FLOAT32_STEP_ULPS = 2.0
 DELTA_COLUMNS = ("delta_b_1", "delta_b_2")
 B_NEW = ("b_new_1", "b_new_2")
 GRADIENTS = (("grad_1", "grad_2"), ("grad_cd_1", "grad_cd_2"))  # part (3), then part (2)
@@ -60,12 +65,21 @@ def own_gradient(written: dict[str, Written]) -> list[Written] | None:
     return None
 
 
+def float32_step_band(b_new: float) -> float:
+    """The float32 rounding a b_new computed in float32 may carry: FLOAT32_STEP_ULPS × 2^-24 × |b_new|."""
+    return FLOAT32_STEP_ULPS * FLOAT32_UNIT * abs(b_new)
+
+
 def step_half(written: dict[str, Written], key: str) -> float:
-    """The tolerance of a decided b_new: half a unit of its last digit, plus lr times half a unit of
-    the row's own gradient's last digit; any other value's half unit as written."""
+    """The tolerance of a decided b_new: half a unit of its last digit plus lr times half a unit of
+    the row's own gradient's last digit, or its float32_step_band where larger; any other value's
+    half unit as written."""
     w = written[key]
-    grad = own_gradient(written) if key in B_NEW else None
-    return w.half_unit + (PROBLEM3_LR * grad[B_NEW.index(key)].half_unit if grad else 0.0)
+    if key not in B_NEW:
+        return w.half_unit
+    grad = own_gradient(written)
+    carried = w.half_unit + (PROBLEM3_LR * grad[B_NEW.index(key)].half_unit if grad else 0.0)
+    return max(carried, float32_step_band(w.value))
 
 
 def step_follows(written: dict[str, Written], b: np.ndarray) -> bool | None:
