@@ -129,27 +129,26 @@ def p2_strokes(r) -> Answer:
         evidence=(2, 1))
 
 
-COMPARED = {"higher": "more often than", "unclear": "not clearly more often than", "lower": "less often than"}
+COMPARED = {"higher": "more than", "unclear": "not clearly more than", "lower": "less than"}
 
 
 def p2_adversarial(r) -> Answer:
     place, s = r["findings"]["placement"], r["findings"]["strokes"]["hidden"]["strokes"]
     white, black, n, size = place["white-map"], place["black-map"], place["cnns"], place["size"]
     of_1 = " of P2 (1)" if r["findings"]["maps"]["black_patch"] else ""
-    guided = (f"Pasting {size}x{size} windows of other digits where the black patch{of_1} hurts most "
-              f"({strokes(s)}) changed our CNN's label in {pct(black['ours']['rate'])} of pastes, "
-              f"{COMPARED[black['ours']['verdict']]} at random places ({pct(place['random']['ours']['rate'])}).")
-    adds = "the window adds ink where the '6' has none, and " if white["over_background"]["below"] else ""
-    becomes = (f": {adds}the '6' most often becomes {a_digit(white['new_labels'][0][0])}"
-               if white["new_labels"] else "")
-    white_text = (f" The white-patch map (the map{of_1} made with a white patch: where added ink hurts most) points "
-                  f"to the {white['quarter']}; pasting there changed it in {pct(white['ours']['rate'])}{becomes}.")
-    seeds = (" On the CNNs of our other training seeds, too, the white-patch map beats random places."
+    guided = (f"On our CNN, {size}x{size} windows pasted where the black patch{of_1} hurts most ({strokes(s)}) "
+              f"changed the label in {pct(black['ours']['rate'])} of pastes, {COMPARED[black['ours']['verdict']]} "
+              f"at random places ({pct(place['random']['ours']['rate'])}).")
+    adds = "a window adds ink: " if white["over_background"]["below"] else ""
+    becomes = f", most often to {a_digit(white['new_labels'][0][0])}" if white["new_labels"] else ""
+    seeds = (", beating random places on our other seeds' CNNs too"
              if white["cnns_beating_random"] == n else "")
+    white_text = (f" Where a white patch (added ink) hurts most instead (the white-patch map), the {white['quarter']}, "
+                  f"{adds}{pct(white['ours']['rate'])} of pastes change the label{becomes}{seeds}.")
     return Answer(
         "P2 (3)", "Adversarial images from other digits' patches", "Can covering parts of the '6' with "
         "patches of other digits make the network read another digit?", "yes, where the patch goes matters",
-        f"Yes. {guided}{white_text}{seeds}",
+        f"Yes. {guided}{white_text}",
         figures=(("p2_adversarial.png", "Pastes of other digits' windows where each map points, each with the label "
                   "our CNN gives and where it was pasted."),
                  ("p2_transplant_study.png", f"How often a pasted {size}x{size} window changes the label, by where "

@@ -216,6 +216,13 @@ def test_shown_pastes_take_each_guides_most_frequent_label_and_its_most_confiden
         np.testing.assert_allclose(np.array(a["image"]), want, atol=1e-6)
 
 
+def test_a_shown_paste_lies_at_the_guides_position_nearest_its_mean_position():
+    # positions 0, 2, 4 of the top row: mean column 2; the paste there is the least confident '8'
+    p, win, six = hand_pastes([8, 8, 8], [0.9, 0.6, 0.95], [0, 2, 4])
+    records, _ = shown_pastes(p, {"white-map": [0, 2, 4]}, six, win)
+    assert [(a["position"], a["cnn_prob"]) for a in records] == [([0, 2], 0.6)]
+
+
 def test_shown_pastes_fall_back_to_the_most_confident_change_when_no_guide_changes_the_label():
     p, win, six = hand_pastes([6, 6, 4, 7], [0.9, 0.9, 0.6, 0.7], [0, 44, 100, 200])
     records, _ = shown_pastes(p, {"black-map": [0], "white-map": [44]}, six, win)

@@ -204,17 +204,23 @@ def top_label(labels: np.ndarray) -> int | None:
 
 def shown_pastes(p: Pastes, positions: dict[str, list[int]], six: torch.Tensor, win: Windows
                  ) -> tuple[list[dict], np.ndarray]:
-    """The pastes the solution shows: per guide, the most confident paste at one of its positions
-    that gives the guide's most frequent new label (its record names the guide); when no guide
+    """The pastes the solution shows: per guide, of the pastes at its positions that give the
+    guide's most frequent new label, the most confident at the position nearest the guide's mean
+    position (where its windows lie on average); its record names the guide. When no guide
     changes the label, the most confident label-changing paste anywhere (guide "random"). Records
     (with their images, as evidence a reader can classify again) and images [n, 28, 28]."""
     changed = changed_mask(p)
+    pw = num_positions(28, win.size, 1)
     records, images = [], []
     for g, pos in positions.items():
         here = np.isin(p.pos, pos) & changed
         label = top_label(p.label[here])
         if label is not None:
-            recs, imgs = examples(p, here & (p.label == label), six, win, 1)
+            cand = here & (p.label == label)
+            cells = np.stack([p.pos // pw, p.pos % pw], 1)
+            mean = np.mean([[q // pw, q % pw] for q in pos], axis=0)
+            dist = np.where(cand, ((cells - mean) ** 2).sum(1), np.inf)
+            recs, imgs = examples(p, cand & (dist == dist.min()), six, win, 1)
             records += [{**rec, "guide": g} for rec in recs]
             images += list(imgs)
     if not records and changed.any():

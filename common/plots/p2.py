@@ -31,7 +31,7 @@ REGION_COLOURS = {"top_hook": TAB10[1], "stem": TAB10[2], "loop_left": TAB10[0],
                   "loop_right": TAB10[9], "hole": (0.85, 0.85, 0.85)}
 STRATEGY_COLOURS = {"black-map": "black", "white-map": TAB10[1], "random": TAB10[7]}
 STRATEGY_WORDS = {"black-map": "guided by the black-patch map of P2 (1)",
-                  "white-map": "guided by the white-patch map (where added ink hurts most)", "random": "random"}
+                  "white-map": "guided by the white-patch map (where added ink hurts most)", "random": "random places"}
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -73,22 +73,25 @@ def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
 
 def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: dict[str, np.ndarray],
                           sizes: Sequence[str]) -> plt.Figure:
-    """Per window size in `sizes`, a column: where on the example the sampled windows change the
-    label, with the guided positions (top), and the label-changed rate of each placement per scope,
-    with the range its counts allow (bottom)."""
+    """Per window size in `sizes`: where on the example the sampled windows change the label, with
+    the guided positions, and the label-changed rate of each placement per scope, with the range its
+    counts allow. One size: the two side by side; several: a column each."""
     rates, n = study["rates"], len(sizes)
-    width = 5.0 if n == 1 else 3.4 * n
-    fig, axes = plt.subplots(2, n, figsize=(width, 8.4), squeeze=False, gridspec_kw={"hspace": 0.5, "wspace": 0.45})
-    for ax, s in zip(axes[0], sizes):
+    one = n == 1
+    fig, axes = plt.subplots(1 if one else 2, 2 if one else n, figsize=(10.2, 4.6) if one else (3.4 * n, 8.4),
+                             squeeze=False, gridspec_kw={"hspace": 0.5, "wspace": 0.45})
+    where, often = (axes[0, :1], axes[0, 1:]) if one else (axes[0], axes[1])
+    for ax, s in zip(where, sizes):
         flip_panel(fig, ax, image, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
                    study["design"]["windows_per_size"])
-    for ax, s in zip(axes[1], sizes):
+    for ax, s in zip(often, sizes):
         rates_panel(ax, rates, s)
-    for row, below in ((0, -0.2), (1, -0.24)):
-        axes[row, n // 2].legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, below), ncol=1,
-                                 frameon=False)
-    fig.suptitle("Windows of other digits pasted over the '6':\nwhere they change our CNN's label (top; white "
-                 "line: the '6')\nand how often (bottom; bars: the range the counts allow)", fontsize=10)
+    for ax, below in ((where[len(where) // 2], -0.2), (often[len(often) // 2], -0.24)):
+        ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, below), ncol=1, frameon=False)
+    side = ("left", "right") if one else ("top", "bottom")
+    fig.suptitle(f"Windows of other digits pasted over the '6': where they change our CNN's label ({side[0]}; "
+                 f"white line: the '6')\nand how often ({side[1]}; bars: the range the counts allow)", fontsize=10,
+                 y=1.02 if one else 0.98)
     return fig
 
 
