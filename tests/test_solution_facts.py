@@ -225,6 +225,12 @@ def p2_placement(s: Sources) -> dict[str, Any]:
         k, n = sum(ours[guide]["per_window"]["changed"]), sum(ours[guide]["per_window"]["n"])
         out[guide]["ours"] = {"rate": Near(k / n, 5e-7),  # the JSON keeps 6 decimals
                               "verdict": "higher" if lo > 0 else "lower" if hi < 0 else "unclear"}
+    six, pw, k = s.test.images[s.r[2]["index"], 0].numpy(), 29 - int(size), int(size)
+    for guide in out.keys() - {"cnns", "size"}:  # the share of ink (>= 0.2) under the guide's windows
+        cells = [divmod(q, pw) for q in ours[guide]["positions"]]
+        ink = np.mean([(six[r:r + k, c:c + k] >= 0.2).mean() for r, c in cells])
+        threshold = s.r[2]["findings"]["placement"][guide]["over_background"]["threshold"]
+        out[guide]["over_background"] = {"below": bool(ink < threshold)}
     every = study["every_position"]["changed"][size]  # random on the example: every position
     out["random"] = {"ours": {"rate": Near(every["k"] / every["n"], 5e-7)}}
     return out
