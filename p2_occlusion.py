@@ -31,8 +31,9 @@ positions push p('6') below 0.5, where, and everything in (3) depend on the CNN'
 differ between CPUs: README gives the range over 3 training seeds, and each run prints its own
 (figures/p2_results.json).
 Writes: figures/p2_maps.png (the solution's maps), p2_maps_scales.png (the same on two other
-colour scales), p2_regions.png, p2_population.png, p2_sixes_gallery.png, p2_transplant_study.png,
-p2_adversarial.png (a few adversarial pastes), p2_pastes_judged.png (pastes the other networks
+colour scales), p2_regions.png, p2_population.png, p2_sixes_gallery.png, p2_transplant_study.png (the patch's
+size), p2_transplant_sizes.png (every window size), p2_adversarial.png (one paste per guide, with
+its most frequent new label), p2_pastes_judged.png (pastes the other networks
 read as '6' beside those they relabel), p2_attacks.png and p2_results.json; trains and caches
 the judges (checkpoints/cnn-<source>-seed{1,2,3}.pt, mlp-<source>.pt; common/nets/mlp.py) on the first run.
 Runtime, checkpoints cached: about 19 s of one core (OMP_NUM_THREADS=1) on the official 10,000-digit
@@ -152,7 +153,7 @@ class Drawn(NamedTuple):
     masks: RegionMasks
     population: Population
     flip_maps: dict[str, np.ndarray]  # per window size, [P, P] share of windows that flip the label
-    pasted: dict[str, np.ndarray]  # "adversarial", "relabelled": the example pastes [n, 28, 28]
+    pasted: dict[str, np.ndarray]  # "true_adversarial", "relabelled", "shown": the example pastes [n, 28, 28]
     attacks: dict[str, np.ndarray]  # the attack images [28, 28] by kind
 
 
@@ -254,6 +255,7 @@ def question3(problem: Problem, judges: Sequence[Judge], patch: int, budget: dic
                                                   record["best_position"], study.pastes[size],
                                                   study.windows[size])
     records, images = pasted_examples(study, problem.six)
+    images["shown"] = study.shown
     record.update(records, judges=describe_judges(list(judges), problem.model))
     flip_maps = {str(s): flip_share_map(p, s) for s, p in study.pastes.items()}
     return record, {"flip_maps": flip_maps, "pasted": images, "attacks": shown}
@@ -307,11 +309,13 @@ def save_figures(problem: Problem, results: dict[str, Any], drawn: Drawn, window
     figures["sixes_gallery"] = plot_gallery(images[pop.indices[picks], 0].numpy(), pop.maps[picks],
                                             pop.indices[picks].tolist(), pop.r_all[picks].tolist(),
                                             pop.below[picks].tolist(), window, index)
-    figures["transplant_study"] = plot_transplant_study(image, study, drawn.flip_maps)
-    adv = study["true_adversarial"]
-    figures["adversarial"] = plot_adversarial(image, adv, drawn.pasted["true_adversarial"],
-                                              [int(problem.test.labels[a["source_index"]]) for a in adv],
-                                              window.patch)
+    size = str(study["best_position"]["size"])
+    figures["transplant_study"] = plot_transplant_study(image, study, drawn.flip_maps, [size])
+    figures["transplant_sizes"] = plot_transplant_study(image, study, drawn.flip_maps, list(drawn.flip_maps))
+    shown, adv = study["shown"], study["true_adversarial"]
+    figures["adversarial"] = plot_adversarial(image, shown, drawn.pasted["shown"],
+                                              [int(problem.test.labels[a["source_index"]]) for a in shown],
+                                              results["findings"]["placement"]["shown_quarters"])
     figures["pastes_judged"] = plot_judged(adv, study["relabelled"], drawn.pasted["true_adversarial"],
                                            drawn.pasted["relabelled"], judges)
     figures["attacks"] = plot_attacks(image, drawn.attacks, study["comparison"], judges)

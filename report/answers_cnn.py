@@ -6,7 +6,7 @@ statistics behind it are in evidence.md.
 from __future__ import annotations
 
 from report.answer import Answer
-from report.md import in_words, listing, pct, prob
+from report.md import listing, pct, prob
 from report.p2 import REGION
 
 LAYERS = ("conv1", "conv2", "conv3")
@@ -129,25 +129,28 @@ def p2_strokes(r) -> Answer:
         evidence=(2, 1))
 
 
+COMPARED = {"higher": "more than", "unclear": "not clearly more than", "lower": "less than"}
+
+
 def p2_adversarial(r) -> Answer:
-    place = r["findings"]["placement"]
-    white, black, n = place["white-map"], place["black-map"], place["cnns"]
-    labels = listing([a_digit(label) for label, _ in white["new_labels"][:2]], "or")
-    each = "on each of our CNNs" if white["cnns_beating_random"] == n else "on some of our CNNs"
-    adds = (f" Where a white patch (added ink) hurts most, the {white['quarter']}, a pasted window adds a "
-            f"stroke and the '6' most often becomes {labels}, beating random places {each}."
-            if white["new_labels"] else "")
-    share = r["findings"]["judged"]["adversarial_share_of_changed"]
-    judges = r["adversarial_study"]["judges"]
-    cnns = len([j for j in judges if j["family"] == "CNN"])
-    mlps = len([j for j in judges if j["family"] == "MLP"])
-    others = f"{in_words(cnns)} retrained CNNs and {in_words(mlps)} fully connected"
+    place, s = r["findings"]["placement"], r["findings"]["strokes"]["hidden"]["strokes"]
+    white, black, n, size = place["white-map"], place["black-map"], place["cnns"], place["size"]
+    of_1 = " of P2 (1)" if r["findings"]["maps"]["black_patch"] else ""
+    guided = (f"On our CNN, {size}x{size} windows pasted where the black patch{of_1} hurts most ({strokes(s)}) "
+              f"changed the label in {pct(black['ours']['rate'])} of pastes, {COMPARED[black['ours']['verdict']]} "
+              f"at random places ({pct(place['random']['ours']['rate'])}).")
+    adds = "a window adds ink: " if white["over_background"]["below"] else ""
+    becomes = f", most often to {a_digit(white['new_labels'][0][0])}" if white["new_labels"] else ""
+    seeds = (", beating random places on our other seeds' CNNs too"
+             if white["cnns_beating_random"] == n else "")
+    white_text = (f" Where a white patch (added ink) hurts most instead (the white-patch map), the {white['quarter']}, "
+                  f"{adds}{pct(white['ours']['rate'])} of pastes change the label{becomes}{seeds}.")
     return Answer(
         "P2 (3)", "Adversarial images from other digits' patches", "Can covering parts of the '6' with "
         "patches of other digits make the network read another digit?", "yes, where the patch goes matters",
-        f"Yes. For {place['size']}x{place['size']} windows, pastes where the black patch hurts most beat "
-        f"random places on {in_words(black['cnns_beating_random'])} of our {in_words(n)} CNNs.{adds} In {pct(share, 0)} of "
-        f"label-changing pastes, most of our other networks ({others}) still read a '6'.",
-        figures=(("p2_adversarial.png", "Pastes of other digits' windows, each with the label the CNN gives."),
-                 ("p2_transplant_study.png", "How often a pasted window changes the label, by where it is pasted.")),
+        f"Yes. {guided}{white_text}",
+        figures=(("p2_adversarial.png", "Pastes of other digits' windows where each map points, each with the label "
+                  "our CNN gives and where it was pasted."),
+                 ("p2_transplant_study.png", f"How often a pasted {size}x{size} window changes the label, by where "
+                  "it is pasted.")),
         evidence=(2, 2))

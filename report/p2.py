@@ -29,8 +29,9 @@ FIGURES = {
     "p2_population.png": "P2 (2): the mean p('6') map over the correctly classified test 6s, and how typical "
                          "the example's map is.",
     "p2_sixes_gallery.png": "P2 (2): other 6s' p('6') maps, from most to least typical.",
-    "p2_transplant_study.png": "P2 (3): where on the '6' pasted windows change the label, where each map "
-                               "sends them, and how often each placement changes it.",
+    "p2_transplant_study.png": "P2 (3): where on the '6' pasted windows of the patch's size change the label, "
+                               "where each map sends them, and how often each placement changes it.",
+    "p2_transplant_sizes.png": "P2 (3): the same for every window size.",
     "p2_adversarial.png": "P2 (3): the '6' and pastes of other digits' windows that change our CNN's label, "
                           "each with that label and its probability.",
     "p2_pastes_judged.png": "P2 (3): pastes that change our CNN's label while the judges still read '6', "
@@ -371,7 +372,7 @@ def method(r, figs: Figures) -> list[str]:
                                         f"{100 * versus[sc][size][name]['ci95'][1]:+.1f}]" for sc in versus]]
             for size in map(str, des["sizes"]) for name in ("black-map", "white-map", "black-vs-white")]
     lines += ["Differences in the label-changed rate (a − b; black-map and white-map against random):", ""]
-    lines += table(["size", "comparison", *scopes], diff)
+    lines += table(["size", "comparison", *scopes], diff) + figs.link("p2_transplant_sizes.png")
     return details("P2 (3): the design, every window size, the comparisons", lines)
 
 

@@ -120,27 +120,42 @@ def test_p2_maps_figure_draws_the_three_maps_of_the_json(p2_run):
     plt.close(fig)
 
 
+def ink_quarter(six: np.ndarray, paste: dict) -> str:
+    """Where a paste's centre lies in the box around the '6''s ink (pixels >= 0.2), by numpy slicing."""
+    rows, cols = np.nonzero(six >= 0.2)
+    centre = [v + (paste["size"] - 1) / 2 for v in paste["position"]]
+    return (("upper" if centre[0] < (rows.min() + rows.max()) / 2 else "lower") + " "
+            + ("left" if centre[1] < (cols.min() + cols.max()) / 2 else "right"))
+
+
 def test_p2_adversarial_figure_draws_the_pastes_and_the_labels_the_cnn_gives_them(p2_run):
     r, model = p2_run["saved"], p2_run["model"].eval()
-    adv = r["adversarial_study"]["true_adversarial"]
-    assert adv, "the quick run made no adversarial paste to draw"
-    images = np.array([a["image"] for a in adv], dtype=np.float32).reshape(-1, 28, 28)
+    study = r["adversarial_study"]
+    shown = study["shown"]
+    assert shown, "the quick run made no label-changing paste to draw"
+    images = np.array([a["image"] for a in shown], dtype=np.float32).reshape(-1, 28, 28)
     six = p2_run["test"].images[r["index"], 0].numpy()
-    sources = [int(p2_run["test"].labels[a["source_index"]]) for a in adv]
-    size = r["adversarial_study"]["best_position"]["size"]
-    fig = plot_adversarial(six, adv, images, sources, size)
-    shown, axes = drawn(fig), [ax for ax in fig.axes if ax.get_images()]
-    np.testing.assert_array_equal(shown[0], six)
-    for arr, ax in zip(shown[1:], axes[1:]):
-        match = [i for i, img in enumerate(images) if np.array_equal(img, arr)]
-        assert match, "a panel shows an image that is no stored paste"
-        row, col = adv[match[0]]["position"]
-        k = adv[match[0]]["size"]
+    sources = [int(p2_run["test"].labels[a["source_index"]]) for a in shown]
+    fig = plot_adversarial(six, shown, images, sources, r["findings"]["placement"]["shown_quarters"])
+    drawn_images, axes = drawn(fig), [ax for ax in fig.axes if ax.get_images()]
+    np.testing.assert_array_equal(drawn_images[0], six)
+    assert len(axes) == len(shown) + 1
+    size = str(study["best_position"]["size"])
+    for arr, ax, a in zip(drawn_images[1:], axes[1:], shown):
+        np.testing.assert_array_equal(arr, np.array(a["image"], dtype=np.float32))
+        row, col = a["position"]
+        k = a["size"]
         outside = np.ones((28, 28), bool)
         outside[row:row + k, col:col + k] = False  # position: the window's top-left pixel
         assert np.allclose(arr[outside], six[outside], atol=1e-6), "the paste changed pixels outside its window"
         assert not np.array_equal(arr, six), "the panel shows the clean '6'"
         assert quoted_label(ax.get_title()) == argmax(model, arr)
+        assert f"pasted {ink_quarter(six, a)}," in ax.get_xlabel()
+        if a["guide"] != "random":  # at one of the guide's positions, with its most frequent new label
+            pw = 28 - k + 1
+            assert row * pw + col in study["rates"]["example"][size][a["guide"]]["positions"]
+            counts = study["where_guides_point"][size][a["guide"]]["new_labels"]
+            assert a["cnn_label"] == int(max(counts, key=lambda lab: (counts[lab], -int(lab))))
     plt.close(fig)
 
 

@@ -112,9 +112,12 @@ def test_quarter_of_the_ink_box(centre, name):
 def test_placement_counts_the_cnns_where_a_guide_beats_random():
     verdicts = {"example": ("higher", "unclear"), "seed_1": ("higher", "higher"), "seed_2": ("lower", "higher"),
                 "other_sixes": ("higher", "higher")}
+    rates = {"black-map": 19 / 200, "white-map": 47 / 200, "random": 353 / 8820}
     study = {"best_position": {"size": 8},
              "versus": {sc: {"8": {"black-map": {"verdict": b}, "white-map": {"verdict": w}}}
                         for sc, (b, w) in verdicts.items()},
+             "rates": {"example": {"8": {g: {"changed": {"rate": v}} for g, v in rates.items()}}},
+             "shown": [{"position": [12, 5], "size": 8}, {"position": [3, 12], "size": 8}],
              "where_guides_point": {"8": {"black-map": {"centre": [15, 10], "ink_share_under": 0.6,
                                                         "new_labels": {"3": 18, "8": 1}},
                                           "white-map": {"centre": [7, 16], "ink_share_under": 0.2,
@@ -126,6 +129,11 @@ def test_placement_counts_the_cnns_where_a_guide_beats_random():
     assert f["black-map"]["top_label_is_the_black_patch_label"] is True
     assert f["white-map"]["top_label_is_the_black_patch_label"] is False
     assert f["black-map"]["over_background"]["below"] is False and f["white-map"]["over_background"]["below"]
+    assert f["black-map"]["ours"] == {"rate": 19 / 200, "verdict": "higher"}
+    assert f["white-map"]["ours"] == {"rate": 47 / 200, "verdict": "unclear"}
+    assert f["random"]["ours"]["rate"] == 353 / 8820
+    # centres (15.5, 8.5) and (6.5, 15.5) against the box's centre (14, 14)
+    assert f["shown_quarters"] == ["lower left", "upper right"]
 
 
 @pytest.mark.parametrize("patch, sizes", [(8, [6, 8, 10]), (5, [3, 5, 7]), (2, [2, 4]), (27, [25, 27])])

@@ -27,6 +27,7 @@ from common.occlusion.transplant import (
     relabelled_mask,
     sample_windows,
 )
+from common.occlusion.transplant_study import shown_pastes
 
 
 # ----------------------------------------------------------------------------- Wilson interval
@@ -186,6 +187,46 @@ def test_adversarial_needs_the_judges_majority_on_six():
     p = Pastes(np.zeros(5, int), np.zeros(5, int), label, np.ones(5), judges, 6)
     assert adversarial_mask(p).tolist() == [False, True, False, False, True]
     assert relabelled_mask(p).tolist() == [False, False, False, True, False]
+
+
+def hand_pastes(label: list[int], prob: list[float], pos: list[int]) -> tuple[Pastes, Windows, torch.Tensor]:
+    """Pastes of window i at flat position pos[i] (8x8, 21 positions a row) with the given verdicts."""
+    n = len(label)
+    torch.manual_seed(4)
+    windows = Windows(8, np.arange(100, 100 + n), np.zeros((n, 2), dtype=np.int64), torch.rand(n, 8, 8))
+    p = Pastes(np.arange(n), np.array(pos), np.array(label), np.array(prob), np.full((n, 1), 6), 6)
+    return p, windows, torch.zeros(1, 28, 28)
+
+
+def test_shown_pastes_take_each_guides_most_frequent_label_and_its_most_confident_paste():
+    # black-map at positions 0, 1: labels 3, 3, 8 (and one still '6'); white-map at 44: 8, 0, 8
+    label = [3, 3, 8, 6, 8, 0, 8, 5]
+    prob = [0.5, 0.7, 0.9, 0.9, 0.6, 0.95, 0.8, 0.99]
+    pos = [0, 1, 0, 1, 44, 44, 44, 200]
+    p, win, six = hand_pastes(label, prob, pos)
+    records, images = shown_pastes(p, {"black-map": [0, 1], "white-map": [44]}, six, win)
+    assert [(a["guide"], a["cnn_label"], a["cnn_prob"]) for a in records] == [("black-map", 3, 0.7),
+                                                                               ("white-map", 8, 0.8)]
+    assert [a["position"] for a in records] == [[0, 1], [2, 2]]  # 44 = 2 * 21 + 2
+    for a, img, w in zip(records, images, (1, 6)):
+        want = np.zeros((28, 28), dtype=np.float32)
+        r, c = a["position"]
+        want[r:r + 8, c:c + 8] = win.patches[w].numpy()
+        np.testing.assert_allclose(img, want, atol=1e-6)
+        np.testing.assert_allclose(np.array(a["image"]), want, atol=1e-6)
+
+
+def test_a_shown_paste_lies_at_the_guides_position_nearest_its_mean_position():
+    # positions 0, 2, 4 of the top row: mean column 2; the paste there is the least confident '8'
+    p, win, six = hand_pastes([8, 8, 8], [0.9, 0.6, 0.95], [0, 2, 4])
+    records, _ = shown_pastes(p, {"white-map": [0, 2, 4]}, six, win)
+    assert [(a["position"], a["cnn_prob"]) for a in records] == [([0, 2], 0.6)]
+
+
+def test_shown_pastes_fall_back_to_the_most_confident_change_when_no_guide_changes_the_label():
+    p, win, six = hand_pastes([6, 6, 4, 7], [0.9, 0.9, 0.6, 0.7], [0, 44, 100, 200])
+    records, _ = shown_pastes(p, {"black-map": [0], "white-map": [44]}, six, win)
+    assert [(a["guide"], a["cnn_label"]) for a in records] == [("random", 7)]
 
 
 # ----------------------------------------------------------------------------- the MLP judge's checkpoint

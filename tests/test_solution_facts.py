@@ -186,7 +186,8 @@ def p2_maps(s: Sources) -> dict[str, Any]:
         counts[v] = counts.get(v, 0) + 1
     return {"true_label_cells": int((label == SIX).sum()),
             "label_cells": [[k, v] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
-            "maps_equal": {"exactly_where_true_label_wins": bool(np.array_equal(p_max == p_true, label == SIX))}}
+            "maps_equal": {"exactly_where_true_label_wins": bool(np.array_equal(p_max == p_true, label == SIX))},
+            "black_patch": r["fill"] == 0}
 
 
 def p2_positions(s: Sources) -> int:
@@ -219,6 +220,20 @@ def p2_placement(s: Sources) -> dict[str, Any]:
         out[guide]["cnns_beating_random"] = sum(study["versus"][c][size][guide]["verdict"] == "higher"
                                                 for c in cnns)
     out["size"] = s.r[2]["patch"]  # the study's headline size is the occluding patch's (--patch)
+    ours = study["rates"]["example"][size]
+    for guide in out.keys() - {"cnns", "size"}:
+        lo, hi = study["versus"]["example"][size][guide]["ci95"]
+        k, n = sum(ours[guide]["per_window"]["changed"]), sum(ours[guide]["per_window"]["n"])
+        out[guide]["ours"] = {"rate": Near(k / n, 5e-7),  # the JSON keeps 6 decimals
+                              "verdict": "higher" if lo > 0 else "lower" if hi < 0 else "unclear"}
+    six, pw, k = s.test.images[s.r[2]["index"], 0].numpy(), 29 - int(size), int(size)
+    for guide in out.keys() - {"cnns", "size"}:  # the share of ink (>= 0.2) under the guide's windows
+        cells = [divmod(q, pw) for q in ours[guide]["positions"]]
+        ink = np.mean([(six[r:r + k, c:c + k] >= 0.2).mean() for r, c in cells])
+        threshold = s.r[2]["findings"]["placement"][guide]["over_background"]["threshold"]
+        out[guide]["over_background"] = {"below": bool(ink < threshold)}
+    every = study["every_position"]["changed"][size]  # random on the example: every position
+    out["random"] = {"ours": {"rate": Near(every["k"] / every["n"], 5e-7)}}
     return out
 
 

@@ -112,18 +112,29 @@ def quarter(centre: Sequence[float], box: Sequence[int]) -> str:
             + ("left" if centre[1] < (c0 + c1) / 2 else "right"))
 
 
+def paste_centre(paste: Mapping[str, Any]) -> list[float]:
+    """The centre pixel (row, col) of a pasted window, from its top-left position and size."""
+    return [v + (paste["size"] - 1) / 2 for v in paste["position"]]
+
+
 def placement_findings(study: Mapping[str, Any], box: Sequence[int], patch_label: int | None) -> dict[str, Any]:
     """(3) At the assignment's size: where each guide's windows lie, their new labels, whether the
-    white-patch map's lie over background, and on how many of our CNNs each guide beats random."""
+    white-patch map's lie over background, how often its pastes change our CNN's label and the
+    verdict against random there, and on how many of our CNNs each guide beats random; where each
+    shown paste lies."""
     size = str(study["best_position"]["size"])
     scopes = [sc for sc in study["versus"] if sc != "other_sixes"]
-    out: dict[str, Any] = {"size": int(size), "cnns": len(scopes)}
+    ours = study["rates"]["example"][size]
+    out: dict[str, Any] = {"size": int(size), "cnns": len(scopes),
+                           "random": {"ours": {"rate": ours["random"]["changed"]["rate"]}},
+                           "shown_quarters": [quarter(paste_centre(a), box) for a in study["shown"]]}
     for g, w in study["where_guides_point"][size].items():
         labels = ranked(w["new_labels"])
         out[g] = {"quarter": quarter(w["centre"], box), "new_labels": labels,
                   "top_label_is_the_black_patch_label": bool(labels) and labels[0][0] == patch_label,
                   "over_background": {"ink_share_under": w["ink_share_under"], "threshold": BACKGROUND,
                                       "below": w["ink_share_under"] < BACKGROUND},
+                  "ours": {"rate": ours[g]["changed"]["rate"], "verdict": study["versus"]["example"][size][g]["verdict"]},
                   "cnns_beating_random": sum(study["versus"][sc][size][g]["verdict"] == "higher" for sc in scopes)}
     return out
 

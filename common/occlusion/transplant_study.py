@@ -28,6 +28,7 @@ from common.occlusion.rates import (
     clustered_rate,
     crossed_bootstrap,
     difference,
+    nested,
     r6,
 )
 from common.occlusion.strokes import INK
@@ -40,6 +41,7 @@ from common.occlusion.transplant import (
     changed_mask,
     classify_pastes,
     correct_of_class,
+    examples,
     no_majority_mask,
     relabelled_mask,
     sample_windows,
@@ -192,11 +194,49 @@ def where_guides_point(one: OneDigit, image: np.ndarray) -> dict[str, dict[str, 
     return out
 
 
+def top_label(labels: np.ndarray) -> int | None:
+    """The most frequent value of `labels` (ties: the smallest), or None when there is none."""
+    if not labels.size:
+        return None
+    values, counts = np.unique(labels, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def shown_pastes(p: Pastes, positions: dict[str, list[int]], six: torch.Tensor, win: Windows
+                 ) -> tuple[list[dict], np.ndarray]:
+    """The pastes the solution shows: per guide, of the pastes at its positions that give the
+    guide's most frequent new label, the most confident at the position nearest the guide's mean
+    position (where its windows lie on average); its record names the guide. When no guide
+    changes the label, the most confident label-changing paste anywhere (guide "random"). Records
+    (with their images, as evidence a reader can classify again) and images [n, 28, 28]."""
+    changed = changed_mask(p)
+    pw = num_positions(28, win.size, 1)
+    records, images = [], []
+    for g, pos in positions.items():
+        here = np.isin(p.pos, pos) & changed
+        label = top_label(p.label[here])
+        if label is not None:
+            cand = here & (p.label == label)
+            cells = np.stack([p.pos // pw, p.pos % pw], 1)
+            mean = np.mean([[q // pw, q % pw] for q in pos], axis=0)
+            dist = np.where(cand, ((cells - mean) ** 2).sum(1), np.inf)
+            recs, imgs = examples(p, cand & (dist == dist.min()), six, win, 1)
+            records += [{**rec, "guide": g} for rec in recs]
+            images += list(imgs)
+    if not records and changed.any():
+        recs, imgs = examples(p, changed, six, win, 1)
+        records, images = [{**recs[0], "guide": "random"}], list(imgs)
+    for rec, img in zip(records, images):
+        rec["image"] = nested(img)
+    return records, np.array(images, dtype=np.float32).reshape(-1, 28, 28)
+
+
 class Study(NamedTuple):
     """The study's results for the JSON, and the example's pastes and windows per size."""
     record: dict[str, Any]
     pastes: dict[int, Pastes]
     windows: dict[int, Windows]
+    shown: np.ndarray  # [n, 28, 28] the images of record["shown"]
 
 
 def design(budget: dict[str, int], sixes: np.ndarray, windows: dict[int, Windows]) -> dict[str, Any]:
@@ -239,4 +279,6 @@ def run_study(model: nn.Module, judges: Sequence[nn.Module], seed_models: dict[i
               "agree_everywhere": agreement(versus, list(versus)),
               "seeds_agree": agreement(versus, ["example", *seeds]),
               "best_position": best_position(example.pastes[patch], patch)}
-    return Study(record, example.pastes, windows)
+    record["shown"], shown = shown_pastes(example.pastes[patch], example.positions[str(patch)], images[index],
+                                          windows[patch])
+    return Study(record, example.pastes, windows, shown)

@@ -30,8 +30,8 @@ REGION_TICKS = {"top_hook": "top\nhook", "stem": "stem", "loop_left": "loop,\nle
 REGION_COLOURS = {"top_hook": TAB10[1], "stem": TAB10[2], "loop_left": TAB10[0],
                   "loop_right": TAB10[9], "hole": (0.85, 0.85, 0.85)}
 STRATEGY_COLOURS = {"black-map": "black", "white-map": TAB10[1], "random": TAB10[7]}
-STRATEGY_WORDS = {"black-map": "guided by the black-patch map",
-                  "white-map": "guided by the white-patch map", "random": "random"}
+STRATEGY_WORDS = {"black-map": "guided by the black-patch map of P2 (1)",
+                  "white-map": "guided by the white-patch map (where added ink hurts most)", "random": "random places"}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -249,9 +249,11 @@ def plot_regions(image: np.ndarray, region: dict[str, Any], regions: dict[str, n
     im = ax.imshow(cover_count, cmap="magma", vmin=0, vmax=max(1, int(cover_count.max())))
     ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="cyan", linewidths=1.2)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="patches hiding the pixel")
-    what = ("the 10 lowest-p('6') positions" if region["fallback_lowest_10"]
-            else f"the {region['n_below']} with p('6') < {CRITICAL_P}")
-    ax.set_title(f"Pixels that the {patch}x{patch} patches hide:\n{what} (cyan: the digit)", fontsize=10)
+    n, changed = region["n_below"], region["n_label_changed"]
+    what = ("at the 10 lowest-p('6') positions" if region["fallback_lowest_10"]
+            else f"at the {n} positions with p('6') < {CRITICAL_P}\n(at {changed} the label changes; at "
+                 f"{n - changed}, '6' still wins)")
+    ax.set_title(f"Pixels that the {patch}x{patch} patches hide {what}\ncyan: the digit", fontsize=10)
     pixel_axes(ax)
     erase_panel(fig.add_subplot(grid[1, :]), region)
     fig.suptitle("Which strokes of the '6' the CNN needs", fontsize=12)

@@ -19,9 +19,15 @@ from common.plots.p2 import (
     pixel_axes,
 )
 
-SCOPE_NAMES = {"example": "our\n'6'", "other_sixes": "other\n6s"}
-SHOWN = 3  # adversarial pastes in the solution's figure
+SCOPE_NAMES = {"example": "our CNN,\nour '6'", "other_sixes": "our CNN,\nother 6s"}
 GUIDE_MARKERS = {"black-map": ("s", "cyan"), "white-map": ("o", TAB10[1])}
+GUIDE_PLACES = {"black-map": "where the black\npatch hurts most", "white-map": "where a white\npatch hurts most",
+                "random": "a paste elsewhere"}
+
+
+def scope_name(scope: str) -> str:
+    """A bar group's tick: our CNN on our '6' or on other 6s, or a CNN of another training seed."""
+    return SCOPE_NAMES.get(scope, "CNN of\nseed " + scope.split("_")[-1])
 
 
 def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarray, size: int,
@@ -46,7 +52,8 @@ def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarr
 
 
 def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
-    """Label-changed rate per strategy and scope: a dot with its 95% interval as whiskers."""
+    """Label-changed rate per strategy and scope: a dot with the range its counts allow (the
+    study's interval) as whiskers."""
     scopes = list(rates)
     offsets = np.linspace(-0.22, 0.22, len(STRATEGIES))
     markers = {"black-map": "s", "white-map": "o", "random": "D"}
@@ -56,8 +63,7 @@ def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
         err = np.array([[100 * r["rate"] - 100 * r["ci95"][0], 100 * r["ci95"][1] - 100 * r["rate"]] for r in ch]).T
         ax.errorbar(np.arange(len(scopes)) + off, y, yerr=err, fmt=markers[st], ms=6, capsize=4, lw=1.4,
                     color=STRATEGY_COLOURS[st], mec="black", mew=0.6, label=STRATEGY_WORDS[st])
-    ax.set_xticks(range(len(scopes)), [SCOPE_NAMES.get(sc, "other\nCNN " + sc.split("_")[-1]) for sc in scopes],
-                  fontsize=8)
+    ax.set_xticks(range(len(scopes)), [scope_name(sc) for sc in scopes], fontsize=8)
     ax.set_xlim(-0.5, len(scopes) - 0.5)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
@@ -65,52 +71,45 @@ def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
     ax.set_title(f"{size}x{size}: how often the label changes", fontsize=10)
 
 
-def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: dict[str, np.ndarray]
-                          ) -> plt.Figure:
-    """Top: per size, where on the example the sampled windows change the label, with the guided
-    positions. Bottom: the label-changed rate of each placement, per scope, with its interval."""
-    sizes = [str(s) for s in study["design"]["sizes"]]
-    rates = study["rates"]
-    fig, axes = plt.subplots(2, len(sizes), figsize=(3.4 * len(sizes), 8.2), squeeze=False,
-                             gridspec_kw={"hspace": 0.5, "wspace": 0.45})
-    for ax, s in zip(axes[0], sizes):
+def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: dict[str, np.ndarray],
+                          sizes: Sequence[str]) -> plt.Figure:
+    """Per window size in `sizes`: where on the example the sampled windows change the label, with
+    the guided positions, and the label-changed rate of each placement per scope, with the range its
+    counts allow. One size: the two side by side; several: a column each."""
+    rates, n = study["rates"], len(sizes)
+    one = n == 1
+    fig, axes = plt.subplots(1 if one else 2, 2 if one else n, figsize=(10.2, 4.6) if one else (3.4 * n, 8.4),
+                             squeeze=False, gridspec_kw={"hspace": 0.5, "wspace": 0.45})
+    where, often = (axes[0, :1], axes[0, 1:]) if one else (axes[0], axes[1])
+    for ax, s in zip(where, sizes):
         flip_panel(fig, ax, image, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
                    study["design"]["windows_per_size"])
-    for ax, s in zip(axes[1], sizes):
+    for ax, s in zip(often, sizes):
         rates_panel(ax, rates, s)
-    for row, below in ((0, -0.2), (1, -0.22)):
-        axes[row, len(sizes) // 2].legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, below),
-                                          ncol=1 if row == 0 else 3, frameon=False)
-    fig.suptitle("Windows of other digits pasted over the '6': where they change our CNN's label (top; "
-                 "white line: the '6')\nand how often, with 95% intervals (bottom; other CNN: ours trained "
-                 "again from another seed)", fontsize=10.5)
+    for ax, below in ((where[len(where) // 2], -0.2), (often[len(often) // 2], -0.24)):
+        ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, below), ncol=1, frameon=False)
+    side = ("left", "right") if one else ("top", "bottom")
+    fig.suptitle(f"Windows of other digits pasted over the '6': where they change our CNN's label ({side[0]}; "
+                 f"white line: the '6')\nand how often ({side[1]}; bars: the range the counts allow)", fontsize=10,
+                 y=1.02 if one else 0.98)
     return fig
 
 
-def pick_adversarial(examples_adv: list[dict], size: int, n: int = SHOWN) -> list[int]:
-    """Up to n of the adversarial pastes: those of `size` first, then the others, one per new label
-    before any label repeats (the records come most confident first)."""
-    order = sorted(range(len(examples_adv)), key=lambda i: examples_adv[i]["size"] != size)
-    seen: set[int] = set()
-    firsts = [i for i in order if not (examples_adv[i]["cnn_label"] in seen or seen.add(examples_adv[i]["cnn_label"]))]
-    return (firsts + [i for i in order if i not in firsts])[:n]
-
-
-def plot_adversarial(image: np.ndarray, examples_adv: list[dict], images_adv: np.ndarray,
-                     source_labels: Sequence[int], size: int) -> plt.Figure:
-    """The '6' and up to SHOWN pastes that change our CNN's label, each titled with that label and
-    its probability; the orange box is the pasted window."""
-    picks = pick_adversarial(examples_adv, size)
-    fig, axes = plt.subplots(1, len(picks) + 1, figsize=(2.6 * (len(picks) + 1), 3.4), squeeze=False)
+def plot_adversarial(image: np.ndarray, shown: list[dict], images: np.ndarray, source_labels: Sequence[int],
+                     quarters: Sequence[str]) -> plt.Figure:
+    """The '6' and the shown pastes, each titled with our CNN's label and its probability, and
+    named by the digit its window comes from and where it was pasted (the quarter of the '6' and
+    the guide); the orange box is the pasted window."""
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.7 * (len(shown) + 1), 3.9), squeeze=False)
     axes = axes[0]
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("the '6'", fontsize=10)
-    for ax, i in zip(axes[1:], picks):
-        a = examples_adv[i]
-        ax.imshow(images_adv[i], cmap="gray", vmin=0, vmax=1)
+    for ax, a, img, src, where in zip(axes[1:], shown, images, source_labels, quarters):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
         draw_patch(ax, *a["position"], a["size"], "orange")
         ax.set_title(f"CNN: '{a['cnn_label']}' (p = {a['cnn_prob']:.2f})", fontsize=10)
-        ax.set_xlabel(f"{a['size']}x{a['size']} window of a '{source_labels[i]}'", fontsize=9)
+        ax.set_xlabel(f"{a['size']}x{a['size']} window of a '{src}'\npasted {where},\n{GUIDE_PLACES[a['guide']]}",
+                      fontsize=9)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
