@@ -174,7 +174,7 @@ def p1_feature_maps(r, figs: Figures) -> list[str]:
             f"{pct(lower['evaluated'], 0)} of the 0-vs-8 separation as the classifier reads it (held out; "
             f"top third {pct(rows[0], 0)}). The {len(a['channels'])} channels that separate them best on half "
             f"of the {found['correct_zeros_and_eights']:,} correct test 0s and 8s fire {digit_groups(d['top_cells'])}. "
-            f"{ablation_sentence(r)} {strokes_sentence(d)} See p1_features.png.")
+            f"{ablation_sentence(r)} {strokes_sentence(d, found)} See p1_features.png.")
     return (answer(lead) + figs.link("p1_features.png", "p1_feature_maps.png")
             + ["What each chosen channel responds to, at its cell (the patches in p1_top_patches.png):", ""]
             + channel_lines(d["top_cells"]) + [""] + figs.link("p1_top_patches.png")
