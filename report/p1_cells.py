@@ -85,10 +85,10 @@ def ablation_sentence(r) -> str:
 def strokes_sentence(d, found) -> str:
     """The features in this '0' and this '8', strongest first, and the cells over background in both."""
     empty = found["cells_over_background"]
-    rest = (f"; {empty} of the {len(d['top_cells'])} look at pixels empty in both digits" if empty else "")
+    rest = (f"; {empty} of {len(d['top_cells'])} over empty pixels" if empty else "")
     if not d["features"]:
-        return "None of them sits over a stroke of this '0' or this '8'."
-    return "In this '0' and this '8' they sit over " + listing(d["features"]) + rest + "."
+        return "None sits over a stroke of this '0' or '8'."
+    return "Over this '0' and '8': " + listing([f"the {f}" for f in d["features"]]) + rest + "."
 
 
 def span(box) -> str:
