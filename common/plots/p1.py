@@ -47,16 +47,16 @@ def plot_conv1(weights: np.ndarray, initial: np.ndarray, kinds: list[dict], move
     n = weights.shape[0]
     half = n // 2
     lim = max(np.abs(weights).max(), np.abs(initial).max())
-    fig, axes = plt.subplots(4, half, figsize=(half * 1.3, 9.4), gridspec_kw={"wspace": 0.45, "hspace": 0.75})
+    fig, axes = plt.subplots(4, half, figsize=(half * 1.3, 9.8), gridspec_kw={"wspace": 0.3, "hspace": 0.8})
     fig.subplots_adjust(left=0.02, right=0.86)
     for k in range(n):
         top, low = axes[2 * (k // half), k % half], axes[2 * (k // half) + 1, k % half]
         im = top.imshow(weights[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
         for (r, c), v in np.ndenumerate(weights[k, 0]):
             top.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=8)
-        top.set_title(f"filter {k}\n{pattern_label(kinds[k])}: {kinds[k]['cosine']:.2f}", fontsize=8)
+        top.set_title(f"filter {k}\n{pattern_label(kinds[k])}\nalike: {kinds[k]['cosine']:.2f}", fontsize=8)
         low.imshow(initial[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        low.set_title(f"start: {moved[k]:.2f}", fontsize=8)
+        low.set_title(f"its start\nalike: {moved[k]:.2f}", fontsize=8)
         for ax in (top, low):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -64,8 +64,8 @@ def plot_conv1(weights: np.ndarray, initial: np.ndarray, kinds: list[dict], move
     fig.suptitle("conv1's 16 filters (3x3, one input) after training (rows 1 and 3), each above the same filter "
                  "at the start of training.\nEach number says how alike two shapes are: 1 = the same shape, "
                  "0 = nothing in common.\nAbove a trained filter: the pattern it looks most like, and how "
-                 "alike; ink: it responds to white ink, dark: to black.\nAbove a starting filter: how alike "
-                 "the trained filter still is to it", fontsize=10)
+                 "alike; ink: it responds to white ink, dark: to black.\nAbove its start: how alike the trained "
+                 "filter still is to it", fontsize=10)
     return fig
 
 
