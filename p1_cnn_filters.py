@@ -76,6 +76,7 @@ from common.nets.flags import (
     pick_example,
 )
 from common.nets.models import ModelSpec, ensure_models
+from common.nets.sources import DESCRIPTIONS
 from common.nets.training import load_cnn
 from common.occlusion.engine import fast_inference_copy
 from common.plots.p1 import (
@@ -150,8 +151,8 @@ def discriminant_summary(disc: Discriminant, test_accuracy: float) -> dict:
 def question2(models: Models, test: MNISTData, preds: dict[int, torch.Tensor], sample: MNISTData,
               pair: torch.Tensor) -> tuple[dict, Discriminant, dict]:
     """(2) The discriminant analysis on every seed; for the reference, what each chosen cell
-    responds to (its top patches among the sample, taken at the cell) and the stroke of the correct
-    0s and 8s under it. Drawn: the patches, and the regions' frequency maps."""
+    responds to (its top patches among the sample, taken at the cell) and the stroke under it in
+    this '0' and this '8' and in the correct 0s and 8s. Drawn: the patches."""
     discs, seeds = {}, {}
     for s, m in models.by_seed.items():
         own = pair if s == models.main else test.images[[first_correct(test.labels, preds[s], k)
@@ -164,9 +165,9 @@ def question2(models: Models, test: MNISTData, preds: dict[int, torch.Tensor], s
                                           disc.result["top_cells"])
     cells = [{**c, "responds_to": described[c["channel"]]} for c in disc.result["top_cells"]]
     correct = [test.images[(test.labels == k) & (preds[models.main] == k), 0].numpy() for k in (0, 8)]
-    strokes, cells, named, freqs = describe_strokes(cells, *correct)
+    strokes, cells, named = describe_strokes(cells, *correct, tuple(pair[:, 0].numpy()))
     return ({**disc.result, "top_cells": cells, "seeds": seeds, "strokes": strokes, "features": named},
-            disc, {"patches": patches, "regions": freqs})
+            disc, {"patches": patches})
 
 
 # ----------------------------------------------------------------------------- (3) shifts
@@ -211,7 +212,7 @@ class Drawn(NamedTuple):
     test: MNISTData
     pred: torch.Tensor
     disc: Discriminant
-    patches: dict                 # patches: each cell's top patches; regions: the strokes' frequency maps
+    patches: dict                 # patches: each cell's top patches
     sample_labels: torch.Tensor
     shifts: dict                  # one_images, plain_curve
     pair_index: tuple[int, int]   # test indices of this '0' and this '8'
@@ -231,7 +232,8 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
     ex0, ex8 = (test.images[i, 0].numpy() for i in drawn.pair_index)
     save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share),
                 out / "p1_feature_maps.png")
-    save_figure(plot_features((ex0, ex8), disc.maps_ex, features["top_cells"]), out / "p1_features.png")
+    save_figure(plot_features((ex0, ex8), disc.maps_ex, features["top_cells"], features["strokes"]["named_from"]),
+                out / "p1_features.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
     save_figure(plot_top_patches(drawn.patches["patches"], features["top_cells"], drawn.sample_labels),
@@ -324,7 +326,7 @@ def assemble_results(models: Models, test: MNISTData, sample: MNISTData, chosen:
     recipe.update(train_size=train_size, batches_per_epoch=batches, sgd_steps=meta["epochs"] * batches)
     shift_keys = ("original", "left3", "right3", "no_augmentation", "padding", "mechanism", "per_class_pm3", "seeds")
     results = {
-        "data_source": meta["source"], "seed": meta["seed"], "seeds_checked": list(models.by_seed),
+        "data_source": meta["source"], "train_set": DESCRIPTIONS[meta["source"]].train, "seed": meta["seed"], "seeds_checked": list(models.by_seed),
         "train_accuracy": meta["train_accuracy"], "test_accuracy": meta["test_accuracy"],
         "test_size": len(test.labels), "test_per_class": counts(test.labels),
         "sample_size": len(sample.labels), "sample_per_class": counts(sample.labels),

@@ -35,11 +35,11 @@ def p1_filters(r) -> Answer:
                *((f"p1_filters_{layer}.png", f"The filters of {layer}, each by its three strongest input "
                   f"kernels; every kernel is in p1_filters_{layer}_all.png.") for layer in LAYERS[1:]))
     recipe = r["model"]["recipe"]
-    start = (f" After {recipe['sgd_steps']:,} training steps on {recipe['train_size']:,} digits they are "
-             "still close to their random start." if f["conv1_start"]["barely_moved"] else "")
+    start = (f" After {recipe['sgd_steps']:,} training steps they are still close to their random start."
+             if f["conv1_start"]["barely_moved"] else "")
     like = (", as random filters do" if not f["conv1_patterns_beyond_untrained"] else "")
-    fewer = (" conv2 and conv3 changed more: each of their filters now leans on fewer of its inputs than "
-             "at the start, so the figures show each filter's three strongest input kernels."
+    fewer = (" conv2 and conv3 changed more: each filter now leans on fewer of its inputs than at the "
+             "start, so the figures show its three strongest input kernels."
              if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below" else
              " conv2 and conv3 combine the maps of the layer below; the figures show each filter's "
              "strongest input kernels.")
@@ -47,30 +47,50 @@ def p1_filters(r) -> Answer:
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
-        f"Our CNN has three 3x3 convolution layers and classifies {pct(r['train_accuracy'])} of its "
-        f"training digits and {pct(r['test_accuracy'])} of the test digits correctly. conv1's filters "
-        f"look like small edges and bars{like}." + start + fewer,
+        f"Our CNN has three 3x3 convolution layers. It classifies {pct(r['train_accuracy'])} of its "
+        f"{recipe['train_size']:,} training digits ({r['train_set']}) and {pct(r['test_accuracy'])} of "
+        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer,
         figures=figures, evidence=(1, 0))
+
+
+def cells_sentence(d, found) -> str:
+    """Where the chosen cells sit in this '0' and this '8': the features they name, and how many look
+    at pixels empty in both digits."""
+    empty, total = found["cells_over_background"], len(d["top_cells"])
+    if not d["features"]:
+        return f" The {in_words(total)} cells that separate them best all look at pixels empty in both digits."
+    rest = (f"; {in_words(empty)} of the {in_words(total)} look at empty pixels in both digits" if empty else "")
+    return f" The cells that separate them best sit over {listing([f'the {f}' for f in d['features']])}{rest}."
+
+
+def switch_off_sentence(d, found) -> str:
+    """The chosen channels zeroed against as many random ones, on this CNN and the other seeds."""
+    a = d["ablation"]
+    n = in_words(len(a["channels"]))
+    than = "more than" if a["beats_random"] else "no more than"
+    seeds = ("" if found["seeds_not_beating_random"] else
+             f" So it is in all {in_words(len(d['seeds']))} CNNs we trained.")
+    return (f" Switching these {n} channels off cuts the network's lead for the right digit from "
+            f"{a['margin_before']:.2f} to {a['margin_after']:.2f}, {than} {n} random channels do "
+            f"({a['random_margin_after_median']:.2f}).{seeds}")
 
 
 def p1_feature_maps(r) -> Answer:
     d, found, ok = r["discriminant"], r["findings"]["discriminant"], r["examples_classified_correctly"]
-    where = ("the middle and bottom rows of conv3's cells carry nearly all of the difference"
+    where = ("conv3's middle and bottom rows carry nearly all of the difference"
              if found["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
-    named = (f" The cells that separate 0s from 8s best sit over {listing([f'the {f}' for f in d['features']])}." if d["features"] else "")
-    every = not found["seeds_not_beating_random"]
-    off = (" Switching off those few channels leaves the network less sure whether it sees "
-           "a 0 or an 8 than switching off as many random channels" + (", in each of the three CNNs we "
-           "trained from different random starts." if every else "."))
+    average = [f"the average {digit}" for digit, name in ((0, "zero"), (8, "eight"))
+               if name in found["named_from_class_map"]]
+    source = (f" ({listing(average)} where a digit lacks its holes)" if average else "")
     return Answer(
         "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for "
         + example("'0' and '8'", [f"the '{d}'" for d, k in ((0, "zero"), (8, "eight")) if not ok[k]])
         + ". Can you tell which features tell them apart?",
         f"yes: {listing([f'the {f}' for f in d['features']])}" if d["features"] else "yes: the middle and bottom of the digit",
-        f"Yes: {where}.{named}{off}",
-        figures=(("p1_features.png", "The '0' and the '8' with the input pixels each chosen conv3 cell sees, "
-                  "named by the stroke of the average 0 or 8 under it; dashed: over the background of both "
-                  "average digits, so no stroke is named."),
+        f"Yes: {where}.{cells_sentence(d, found)}{switch_off_sentence(d, found)}",
+        figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
+                  f"conv3 cell sees, named by this digit's stroke there{source}; cells over empty pixels in "
+                  "both digits are left out."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
 

@@ -27,7 +27,8 @@ FIGURES = {
     "p1_filters_conv3_all.png": "P1 (1): every conv3 kernel, one row per filter, one column per input.",
     "p1_feature_maps.png": "P1 (2): conv3's 64 maps (after batch norm and ReLU) for this '0' and this '8' and "
                            "their difference; bottom left, each pooled cell's share of the 0-vs-8 separation.",
-    "p1_features.png": "P1 (2): the pixels each chosen conv3 cell sees, named by the stroke under them.",
+    "p1_features.png": "P1 (2): in this '0' and this '8', the 8x8 centre of what each chosen conv3 cell sees, "
+                       "named by the stroke there; cells over empty pixels in both digits are left out.",
     "p1_top_patches.png": "P1 (2): for each chosen channel, the test digits that drive it hardest at its cell, "
                           "as the patch the cell sees.",
     "p1_discriminant_channels.png": "P1 (2): the chosen channels' maps for this '0' and '8' and the class "
@@ -168,13 +169,13 @@ def p1_filters(r, figs: Figures) -> list[str]:
 def p1_feature_maps(r, figs: Figures) -> list[str]:
     d, found = r["discriminant"], r["findings"]["discriminant"]
     rows, a, lower = d["separation"]["row_share_evaluated"], d["ablation"], found["middle_and_lower_thirds"]
-    where = ("in the middle and lower thirds of its map, which carry" if lower["carry_most"] else
-             "above all in the top third of its map; the middle and lower thirds carry")
+    where = ("in its map's middle and lower thirds, which carry" if lower["carry_most"] else
+             "above all in its map's top third; the middle and lower thirds carry")
     lead = (f"Yes. Conv3 tells them apart {where} "
-            f"{pct(lower['evaluated'], 0)} of the 0-vs-8 separation as the classifier reads it (held out; "
-            f"top third {pct(rows[0], 0)}). The {len(a['channels'])} channels that separate them best on half "
-            f"of the {found['correct_zeros_and_eights']:,} correct test 0s and 8s fire {digit_groups(d['top_cells'])}. "
-            f"{ablation_sentence(r)} {strokes_sentence(d)} See p1_features.png.")
+            f"{pct(lower['evaluated'], 0)} of the 0-vs-8 separation (held out; "
+            f"top third {pct(rows[0], 0)}). The {len(a['channels'])} channels that separate them best, on half "
+            f"of the {found['correct_zeros_and_eights']:,} correct 0s and 8s, fire {digit_groups(d['top_cells'])}. "
+            f"{ablation_sentence(r)} {strokes_sentence(d, found)}")
     return (answer(lead) + figs.link("p1_features.png", "p1_feature_maps.png")
             + ["What each chosen channel responds to, at its cell (the patches in p1_top_patches.png):", ""]
             + channel_lines(d["top_cells"]) + [""] + figs.link("p1_top_patches.png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from report.md import listing, pct, table
 
 INK_WHERE = {"0s": "where 0s have more ink than 8s", "8s": "where 8s have more ink than 0s",
-             "both": "where both digits have ink", "neither": "where both digits leave the pixels empty"}
+             "both": "where both digits have ink", "neither": "over pixels empty in both digits"}
 
 
 def what_it_sees(c, plural: bool = False) -> str:
@@ -82,9 +82,13 @@ def ablation_sentence(r) -> str:
             f"{a['random_margin_after_median']:.2f} (median of {len(a['random_margins_after'])}), {tail}.")
 
 
-def strokes_sentence(d) -> str:
-    """The features in the digits' own terms, strongest first."""
-    return "They sit over " + listing(d["features"]) + "."
+def strokes_sentence(d, found) -> str:
+    """The features in this '0' and this '8', strongest first, and the cells over background in both."""
+    empty = found["cells_over_background"]
+    rest = (f"; {empty} of {len(d['top_cells'])} over empty pixels" if empty else "")
+    if not d["features"]:
+        return "None sits over a stroke of this '0' or '8'."
+    return "Over this '0' and '8': " + listing([f"the {f}" for f in d["features"]]) + rest + "."
 
 
 def span(box) -> str:
@@ -93,19 +97,24 @@ def span(box) -> str:
 
 
 def stroke_details(d) -> list[str]:
-    """How the strokes were found, each region's box, and each cell's footprint and strokes."""
+    """How the strokes were found, each region's box, and each cell's core and strokes."""
     st = d["strokes"]
     found = "; ".join(f"the {digit}s' {name}: {span(v['box'])}" for key, digit in (("zero", 0), ("eight", 8))
                       for name, v in st[key]["regions"].items() if v["box"])
-    cells = [[c["channel"], f"({c['row']}, {c['col']})", span(c["footprint"]), c["stroke_zero"], c["stroke_eight"],
-              "—" if c["over_background"] else c["feature"]] for c in d["top_cells"]]
+    named_from = "; ".join(f"this '{digit}': its {st['named_from'][key]}" for key, digit in (("zero", 0), ("eight", 8)))
+    cells = [[c["channel"], f"({c['row']}, {c['col']})", span(c["core"]), c["stroke_zero"], c["stroke_eight"],
+              c["class_stroke_zero"], c["class_stroke_eight"], "—" if c["over_background"] else c["feature"]]
+             for c in d["top_cells"]]
     return [f"The strokes: a digit's holes are the background pixels (below {st['ink_threshold']:g}) that its ink "
             "encloses, found by flooding the background from the border; the 8's crossing is the ink between its "
             "two holes, its loops the ink above and below; the 0's open centre is its hole, its sides the ink left "
-            f"and right of it. Of the correct test digits, {st['zero']['with_holes']:,} of {st['zero']['digits']:,} "
-            f"0s and {st['eight']['with_holes']:,} of {st['eight']['digits']:,} 8s have these holes; the pixels "
-            f"that at least half of them share: {found}. A cell's footprint is its {st['rf']}x{st['rf']}-pixel "
-            "receptive field; the stroke under it is the region whose pixels it covers most (weighted toward the "
-            f"footprint's centre), or background where the regions fill less than {pct(st['named_share_min'], 0)} "
-            "of it. A cell over background in both digits names no feature.", "",
-            *table(["channel", "cell", "footprint", "stroke in the 0s", "stroke in the 8s", "feature"], cells)]
+            "and right of it. A cell looks most at the 8x8 pixels at the centre of its "
+            f"{st['rf']}x{st['rf']}-pixel receptive field (its core); the stroke under it is the region that fills "
+            "most of the core, or background where the regions (ink or hole) fill less than "
+            f"{pct(st['named_share_min'], 0)} of it. One rule for all: a cell over background in both shown digits "
+            "names no feature, and a cell over background in both class maps has its ink 'over pixels empty in both "
+            f"digits'. What names the shown digits' strokes: {named_from}. Of the correct test digits, "
+            f"{st['zero']['with_holes']:,} of {st['zero']['digits']:,} 0s and {st['eight']['with_holes']:,} of "
+            f"{st['eight']['digits']:,} 8s have these holes; in the class maps, the pixels that at least half of "
+            f"them share: {found}.", "",
+            *table(["channel", "cell", "core", "this '0'", "this '8'", "the 0s", "the 8s", "feature"], cells)]

@@ -294,8 +294,8 @@ def test_the_source_table_imports_neither_numpy_nor_torch():
     assert out.stdout == "[]\n"
 
 
-def test_every_source_a_run_can_record_has_a_long_and_a_short_description(tiny_mnist_root):
+def test_every_source_a_run_can_record_has_its_descriptions(tiny_mnist_root):
     root, _ = tiny_mnist_root
     recorded = {load_mnist("test", "mnist", root=root).source, load_mnist("test", OFFLINE).source}
     assert recorded == set(DESCRIPTIONS)
-    assert all(d.long and d.short and len(d.short) < len(d.long) for d in DESCRIPTIONS.values())
+    assert all(d.long and d.short and d.train and len(d.short) < len(d.long) for d in DESCRIPTIONS.values())

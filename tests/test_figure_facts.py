@@ -22,7 +22,7 @@ from common.nets.checkpoints import checkpoint_path, load_checkpoint  # noqa: E4
 from common.nets.data import load_mnist, shift  # noqa: E402
 from common.occlusion.engine import Window  # noqa: E402
 from common.occlusion.findings import equal_cells, maps_findings  # noqa: E402
-from common.plots.p1 import plot_shift_examples  # noqa: E402
+from common.plots.p1 import plot_features, plot_shift_examples  # noqa: E402
 from common.plots.p2 import plot_maps  # noqa: E402
 from common.plots.p2_study import plot_adversarial  # noqa: E402
 
@@ -105,6 +105,33 @@ def test_p1_shift_figure_draws_the_clamped_ones_and_the_models_labels(p1_run, ti
     for shown, (key, image), ax in zip(drawn(fig), images.items(), fig.axes):
         np.testing.assert_array_equal(shown, image)
         assert int(re.search(r"predicted (\d)", ax.get_title()).group(1)) == argmax(model, image), key
+    plt.close(fig)
+
+
+def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_run):
+    """Each digit panel draws the shown digit and one box per cell with a feature: rows and columns
+    4r-2 .. 4r+5 of its cell (r, c), clipped to the image, legend-named by the stroke there; the
+    title names every feature; cells over background in both digits are not drawn."""
+    _, results, _ = p1_run
+    d, test = results["discriminant"], load_mnist("test", "mnist5k-t10k")
+    digits = tuple(test.images[results["examples"][k], 0].numpy() for k in ("zero", "eight"))
+    maps = np.random.default_rng(0).random((2, 64, 7, 7))
+    fig = plot_features(digits, maps, d["top_cells"], d["strokes"]["named_from"])
+    featured = [c for c in d["top_cells"] if c["feature"] is not None]
+    assert featured, "the tiny CNN's cells name no feature: nothing to check"
+    for ax, img, name in zip((fig.axes[0], fig.axes[2]), digits, ("zero", "eight")):
+        np.testing.assert_array_equal(ax.get_images()[0].get_array(), img)
+        boxes = [tuple(round(v) for v in (p.get_y() + 0.5, p.get_x() + 0.5, p.get_y() + p.get_height() - 0.5,
+                                          p.get_x() + p.get_width() - 0.5))
+                 for p in ax.patches]
+        expected = [(max(0, 4 * c["row"] - 2), max(0, 4 * c["col"] - 2), min(27, 4 * c["row"] + 5),
+                     min(27, 4 * c["col"] + 5)) for c in featured]
+        assert boxes == expected
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert [t.split(": ")[-1] for t in labels] == [
+            "empty here" if c[f"stroke_{name}"] == "background" else c[f"stroke_{name}"] for c in featured]
+    title = fig._suptitle.get_text()
+    assert all(f"the {c['feature']}" in title for c in featured)
     plt.close(fig)
 
 

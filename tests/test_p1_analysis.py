@@ -144,12 +144,6 @@ def test_best_cells_take_the_used_cells_with_the_largest_signed_value():
     assert disc.best_cells(d, used, 1, -1) == [(0, 0)]
 
 
-@pytest.mark.parametrize("zero,eight,where", [(0.01, 0.0, "neither"), (0.38, 0.35, "both"),
-                                              (0.30, 0.10, "0s"), (0.20, 0.55, "8s")])
-def test_ink_where_names_the_digit_with_the_ink(zero, eight, where):
-    assert disc.ink_where(zero, eight) == where
-
-
 def test_receptive_field_crops_rows_4r_minus_7_to_4r_plus_10_with_zeros_outside():
     img = np.arange(28 * 28, dtype=float).reshape(1, 28, 28) + 1
     patch = disc.receptive_field(img, 0, 5)[0]

@@ -46,11 +46,14 @@ def test_one_seed_below_the_threshold_means_conv1_moved():
 def test_discriminant_findings_by_hand():
     d = {"separation": {"row_share": [0.5, 0.3, 0.2], "row_share_evaluated": [0.1, 0.5, 0.4]},
          "n_zero": 30, "n_eight": 12,
-         "seeds": {"0": {"beats_random": True}, "1": {"beats_random": False}, "2": {"beats_random": True}}}
+         "seeds": {"0": {"beats_random": True}, "1": {"beats_random": False}, "2": {"beats_random": True}},
+         "top_cells": [{"over_background": b} for b in (True, False, True, False)],
+         "strokes": {"named_from": {"zero": "own pixels", "eight": "class frequency map"}}}
     f = discriminant_findings(d)
     assert f["middle_and_lower_thirds"] == {"selection": 0.3 + 0.2, "evaluated": 0.5 + 0.4, "carry_most": True}
     assert f["correct_zeros_and_eights"] == 42
     assert f["seeds_beating_random"] == ["0", "2"] and f["seeds_not_beating_random"] == ["1"]
+    assert f["cells_over_background"] == 2 and f["named_from_class_map"] == ["eight"]
     d["separation"]["row_share_evaluated"] = [0.6, 0.3, 0.1]
     assert discriminant_findings(d)["middle_and_lower_thirds"]["carry_most"] is False
 

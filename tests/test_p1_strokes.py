@@ -1,5 +1,5 @@
 """The strokes of a '0' and an '8' (holes, crossing, sides) and the stroke under a conv3 cell,
-against hand-made digits whose regions are written with numpy slices."""
+against hand-made digits whose regions are written with numpy slices and pixel counts by hand."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +7,14 @@ import pytest
 
 from common.features.strokes import (
     BACKGROUND,
+    CLASS_MAP,
+    OWN,
     describe_strokes,
     digit_regions,
+    field_coverage,
     footprint,
     holes,
+    name_cell,
     stroke_under,
 )
 
@@ -87,26 +91,86 @@ def naive_coverage(region: np.ndarray, row: int, col: int) -> float:
 
 
 @pytest.mark.parametrize("row,col", [(2, 3), (3, 3), (4, 3), (1, 3), (3, 2)])
-def test_a_cells_stroke_is_the_region_its_footprint_covers_most(row, col):
+def test_the_fields_coverage_is_the_tent_weighted_share_of_each_region(row, col):
+    regions = digit_regions(hand_eight(), 8)
+    got = field_coverage(regions, row, col)
+    assert got["coverage"] == pytest.approx({name: naive_coverage(m, row, col) for name, m in regions.items()})
+
+
+def core_count(region: np.ndarray, row: int, col: int) -> tuple[int, int]:
+    """(the region's pixels in the cell's core, the core's pixels): rows and columns 4r-2 .. 4r+5
+    inside the image, one pixel at a time."""
+    inside = total = 0
+    for y in range(4 * row - 2, 4 * row + 6):
+        for x in range(4 * col - 2, 4 * col + 6):
+            if 0 <= y < 28 and 0 <= x < 28:
+                total += 1
+                inside += bool(region[y, x])
+    return inside, total
+
+
+@pytest.mark.parametrize("row,col", [(2, 3), (3, 3), (4, 3), (1, 3), (3, 2), (0, 2)])
+def test_a_cells_stroke_is_the_region_that_fills_most_of_its_core(row, col):
     regions = digit_regions(hand_eight(), 8)
     got = stroke_under(regions, row, col)
-    expected = {name: naive_coverage(m, row, col) for name, m in regions.items()}
-    assert got["coverage"] == pytest.approx(expected)
-    assert got["stroke"] == max(expected, key=expected.get)
+    counts = {name: core_count(m, row, col) for name, m in regions.items()}
+    expected = {name: inside / total for name, (inside, total) in counts.items()}
+    assert got["share"] == pytest.approx(expected)
+    named = sum(expected.values())
+    assert got["stroke"] == (BACKGROUND if named < 0.25 else max(expected, key=expected.get))
 
 
-def test_the_crossing_is_under_the_cell_centred_on_it_and_a_corner_is_background():
+def test_the_upper_hole_is_under_the_cell_centred_on_it_and_a_corner_is_background():
     regions = digit_regions(hand_eight(), 8)
-    # cell 3's field is centred on pixel 4 * 3 + 1.5 = 13.5, a row below the crossing (rows 10-12)
-    assert stroke_under(regions, 3, 3)["stroke"] == "crossing"
+    # cell (2, 3)'s core is rows 6-13, columns 10-17: the upper hole (rows 6-9, columns 10-16) fills
+    # 28 of its 64 pixels, the crossing (rows 10-12) 21, the lower hole (row 13) 7
+    assert stroke_under(regions, 2, 3)["share"]["upper hole"] == 28 / 64
+    assert stroke_under(regions, 2, 3)["stroke"] == "upper hole"
     assert stroke_under(regions, 0, 0)["stroke"] == BACKGROUND
+
+
+def shifted(img: np.ndarray, dx: int) -> np.ndarray:
+    return np.roll(img, dx, axis=1)
+
+
+def test_the_shown_digits_own_pixels_name_the_cells_not_the_class_maps():
+    zeros, eights = np.stack([hand_zero()] * 2), np.stack([hand_eight()] * 2)
+    cells = [{"row": 2, "col": 3, "fires_for": 8, "ink_zero": 0.5, "ink_eight": 0.5}]
+    # the shown 8 sits 8 px right of the class's: its upper hole fills columns 18-24, so cell (2, 3)'s
+    # core (columns 10-17) holds only its ink (column 16-17 of its upper loop)
+    info, out, _ = describe_strokes(cells, zeros, eights, (hand_zero(), shifted(hand_eight(), 8)))
+    assert info["named_from"] == {"zero": OWN, "eight": OWN}
+    assert out[0]["class_stroke_eight"] == "upper hole"
+    assert out[0]["stroke_eight"] != "upper hole"
+
+
+def test_a_shown_digit_without_its_holes_falls_back_to_the_class_map():
+    zeros, eights = np.stack([hand_zero()] * 2), np.stack([hand_eight()] * 2)
+    ring = hand_zero()
+    ring[12:15, 16:20] = 0  # a gap joins the open centre to the background
+    cells = [{"row": 3, "col": 3, "fires_for": 0, "ink_zero": 0.5, "ink_eight": 0.5}]
+    info, out, _ = describe_strokes(cells, zeros, eights, (ring, hand_eight()))
+    assert info["named_from"] == {"zero": CLASS_MAP, "eight": OWN}
+    assert out[0]["stroke_zero"] == out[0]["class_stroke_zero"] == "open centre"
 
 
 def test_a_cell_over_background_in_both_digits_names_no_feature():
     zeros, eights = np.stack([hand_zero()] * 2), np.stack([hand_eight()] * 2)
-    cells = [{"row": 0, "col": 0, "fires_for": 8}, {"row": 3, "col": 3, "fires_for": 8},
-             {"row": 3, "col": 3, "fires_for": 0}]
-    _, out, features, _ = describe_strokes(cells, zeros, eights)
+    cells = [{"row": 0, "col": 0, "fires_for": 8, "ink_zero": 0.0, "ink_eight": 0.0},
+             {"row": 2, "col": 3, "fires_for": 8, "ink_zero": 0.2, "ink_eight": 0.5},
+             {"row": 3, "col": 3, "fires_for": 0, "ink_zero": 0.3, "ink_eight": 0.35}]
+    _, out, features = describe_strokes(cells, zeros, eights, (hand_zero(), hand_eight()))
     assert [c["over_background"] for c in out] == [True, False, False]
     assert out[0]["feature"] is None
-    assert features == ["8's crossing", "0's open centre"]
+    # the same rule decides 'neither' for the ink: the corner is background in both class maps
+    assert [c["ink_where"] for c in out] == ["neither", "8s", "both"]
+    assert features == ["8's upper hole", "0's open centre"]
+
+
+def test_a_cell_empty_in_the_digit_it_fires_for_names_the_other_digits_stroke_as_a_gap():
+    right = mask((slice(6, 14), slice(10, 18)))  # fills cell (2, 3)'s whole core
+    shown = {"zero": {"right side": right}, "eight": {"crossing": ~right}}
+    cell = name_cell({"row": 2, "col": 3, "fires_for": 8, "ink_zero": 0.6, "ink_eight": 0.0}, shown, shown, 28)
+    assert (cell["stroke_zero"], cell["stroke_eight"]) == ("right side", BACKGROUND)
+    assert cell["feature"] == "8's gap at the 0's right side"
+    assert cell["core"] == [6, 10, 13, 17]

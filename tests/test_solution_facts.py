@@ -24,6 +24,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from common.grading.rubric import DEFAULT_RUBRIC
 from common.nets.checkpoints import checkpoint_path, load_checkpoint
@@ -151,17 +152,104 @@ def p1_conv1_patterns(s: Sources) -> list[str]:
 
 def p1_discriminant_findings(s: Sources) -> dict[str, Any]:
     """The middle and bottom thirds carry most of the separation (from the per-row shares stored),
-    and the seeds whose chosen channels do not beat random ones."""
+    the seeds whose chosen channels do not beat random ones, and the cells over background."""
     d = s.r[1]["discriminant"]
     rows = d["separation"]["row_share_evaluated"]
     return {"middle_and_lower_thirds": {"carry_most": rows[1] + rows[2] > rows[0]},
-            "seeds_not_beating_random": [k for k, v in d["seeds"].items() if not v["beats_random"]]}
+            "seeds_not_beating_random": [k for k, v in d["seeds"].items() if not v["beats_random"]],
+            **p1_cells_background(s)}
 
 
 def p1_features(s: Sources) -> list[str]:
     """The features named under the top cells, each once, in the cells' order."""
     named = [c["feature"] for c in s.r[1]["discriminant"]["top_cells"] if c["feature"] is not None]
     return list(dict.fromkeys(named))
+
+
+def p1_zero_eight_logits(s: Sources, zeroed: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The tiny CNN's logits for the held-out correct 0s and 8s (their test indices stored in the
+    results) with `zeroed` conv3 channels set to 0 after batch norm and ReLU, by a hook on the full
+    forward pass; and their labels."""
+    index = s.r[1]["discriminant"]["ablation"]["evaluated_on"]
+    zero = lambda module, args, out: out.index_fill(1, torch.tensor(zeroed, dtype=torch.long), 0.0)  # noqa: E731
+    handle = s.model.act3.register_forward_hook(zero)
+    try:
+        with torch.no_grad():
+            logits = s.model(s.test.images[index]).numpy()
+    finally:
+        handle.remove()
+    return logits, s.test.labels.numpy()[index]
+
+
+def p1_lead(s: Sources, zeroed: list[int]) -> float:
+    """The mean lead of the true digit's logit over the other of 0 and 8, one digit at a time."""
+    logits, labels = p1_zero_eight_logits(s, zeroed)
+    return float(np.mean([row[y] - row[8 - y] for row, y in zip(logits, labels)]))
+
+
+CHOSEN = 6  # P1 (2): the channels chosen and described, by design
+
+
+def p1_chosen_channels(s: Sources) -> list[int]:
+    """The CHOSEN channels whose vote (their term in logit 8 minus logit 0: conv3's output after
+    batch norm and ReLU, max-pooled 2x2, times the final layer's weights) separates the 8s from the
+    0s of the selection half (test indices stored) best: the largest standardised mean difference
+    with a pooled sample standard deviation."""
+    index = s.r[1]["discriminant"]["ablation"]["selected_on"]
+    grabbed = []
+    handle = s.model.act3.register_forward_hook(lambda module, args, out: grabbed.append(out))
+    try:
+        with torch.no_grad():
+            s.model(s.test.images[index])
+    finally:
+        handle.remove()
+    pooled = torch.nn.functional.max_pool2d(grabbed[0], 2).flatten(2).double().numpy()  # [N, C, 9]
+    w = s.model.fc.weight.detach().double().numpy().reshape(10, pooled.shape[1], -1)
+    votes = (pooled * (w[8] - w[0])[None]).sum(2)
+    labels = s.test.labels.numpy()[index]
+    zero, eight = votes[labels == 0], votes[labels == 8]
+    n0, n8 = len(zero), len(eight)
+    sd = np.sqrt(((n0 - 1) * zero.var(0, ddof=1) + (n8 - 1) * eight.var(0, ddof=1)) / (n0 + n8 - 2))
+    return [int(c) for c in np.argsort(-(eight.mean(0) - zero.mean(0)) / sd, kind="stable")[:CHOSEN]]
+
+
+def p1_top_cells(s: Sources) -> list[dict[str, int]]:
+    return [{"channel": c} for c in p1_chosen_channels(s)]
+
+
+def p1_switch_off(s: Sources) -> dict[str, Any]:
+    """The chosen channels zeroed, and as many random channels drawn 20 times with the run's seed."""
+    a = s.r[1]["discriminant"]["ablation"]
+    rng = np.random.default_rng(s.r[1]["seed"])
+    draws = [rng.choice(64, len(a["channels"]), replace=False).tolist() for _ in range(20)]
+    median = float(np.median([p1_lead(s, d) for d in draws]))
+    after = p1_lead(s, a["channels"])
+    return {"channels": p1_chosen_channels(s),
+            "margin_before": Near(p1_lead(s, []), 1e-4), "margin_after": Near(after, 1e-4),
+            "random_margin_after_median": Near(median, 1e-4), "beats_random": after < median}
+
+
+def named_pixels(image: np.ndarray, holes_kept: int) -> np.ndarray:
+    """A digit's ink (from 0.5) and its `holes_kept` largest holes (background that ink encloses,
+    scipy's hole filling); None when it has fewer holes."""
+    ink = image >= 0.5
+    labels, n = ndimage.label(ndimage.binary_fill_holes(ink) & ~ink)
+    if n < holes_kept:
+        return None
+    sizes = sorted(range(1, n + 1), key=lambda k: -(labels == k).sum())[:holes_kept]
+    return ink | np.isin(labels, sizes)
+
+
+def p1_cells_background(s: Sources) -> dict[str, Any]:
+    """The chosen cells whose 8x8 core (rows and columns 4r-2 .. 4r+5) holds less than a quarter of
+    ink or hole pixels in both the shown '0' and the shown '8'; the shown digits without their holes."""
+    r = s.r[1]
+    shown = {k: named_pixels(s.test.images[r["examples"][k], 0].numpy(), n) for k, n in (("zero", 1), ("eight", 2))}
+    empty = 0
+    for c in r["discriminant"]["top_cells"]:
+        rows, cols = slice(max(0, 4 * c["row"] - 2), 4 * c["row"] + 6), slice(max(0, 4 * c["col"] - 2), 4 * c["col"] + 6)
+        empty += all(m is not None and m[rows, cols].mean() < 0.25 for m in shown.values())
+    return {"cells_over_background": empty, "named_from_class_map": [k for k, m in shown.items() if m is None]}
 
 
 def p1_examples_correct(s: Sources) -> dict[str, bool]:
@@ -560,6 +648,8 @@ FACTS = (
     Fact("p1", "findings.discriminant", p1_discriminant_findings),
     Fact("p1", "findings.filters.conv1_patterns_beyond_untrained", p1_conv1_patterns),
     Fact("p1", "discriminant.features", p1_features),
+    Fact("p1", "discriminant.ablation", p1_switch_off),
+    Fact("p1", "discriminant.top_cells", p1_top_cells),
     Fact("p1", "examples_classified_correctly", p1_examples_correct),
     Fact("p2", "classified_correctly", p2_six_correct),
     Fact("p2", "findings.maps", p2_maps),

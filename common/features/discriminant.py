@@ -23,8 +23,6 @@ from common.nets.cnn import CNN, capture
 RF = 18              # receptive field of a conv3 cell: cell r sees input rows 4r-7 .. 4r+10
 TOP_CHANNELS = 6     # channels chosen and described
 ABLATE_DRAWS = 20    # random channel sets that the chosen channels' ablation is compared with
-INK_GAP = 0.1        # mean-ink difference in a cell's core that gives one digit more ink there
-EMPTY = 0.05         # mean ink below which a cell's core is background for a digit
 
 
 def cohens_d(zero: torch.Tensor, eight: torch.Tensor) -> np.ndarray:
@@ -178,15 +176,6 @@ def pooled_separation(model: CNN, data: ZeroEight, rows: np.ndarray) -> np.ndarr
     return (sep / sep.sum()).numpy()
 
 
-def ink_where(ink_zero: float, ink_eight: float) -> str:
-    """Which digit has the ink in a cell's core: '0s', '8s', 'both' (alike) or 'neither' (empty)."""
-    if max(ink_zero, ink_eight) < EMPTY:
-        return "neither"
-    if abs(ink_zero - ink_eight) < INK_GAP:
-        return "both"
-    return "0s" if ink_zero > ink_eight else "8s"
-
-
 def chosen_channels(model: CNN, data: ZeroEight, sel: np.ndarray, ev: np.ndarray, used: np.ndarray,
                     means: tuple[np.ndarray, np.ndarray]) -> tuple[list[dict], np.ndarray]:
     """The TOP_CHANNELS channels whose vote separates 8s from 0s best on the selection half, each at
@@ -209,7 +198,6 @@ def chosen_channels(model: CNN, data: ZeroEight, sel: np.ndarray, ev: np.ndarray
                       "act_eight": float(m8[ch, r, c]), "bn_scale": float(model.bn3.weight[ch].detach()),
                       "ink_zero": float(data.images[is0][:, rows, cols].mean()),
                       "ink_eight": float(data.images[~is0][:, rows, cols].mean())})
-        cells[-1]["ink_where"] = ink_where(cells[-1]["ink_zero"], cells[-1]["ink_eight"])
     return cells, cell_d
 
 

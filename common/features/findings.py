@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from common.features.strokes import CLASS_MAP
 from common.nets.cnn import smoothing_target
 
 BARELY_MOVED = 0.9  # conv1 "barely moved from its start": every seed's median cosine at least this
@@ -46,15 +47,18 @@ def filter_findings(filters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
-    """(2) The middle and lower thirds' share of the separation, the correct 0s and 8s, and the
-    seeds on which the chosen channels beat random ones."""
+    """(2) The middle and lower thirds' share of the separation, the correct 0s and 8s, the seeds on
+    which the chosen channels beat random ones, the chosen cells over background in both shown
+    digits, and the shown digits whose strokes come from their class map (they lack the holes)."""
     sep, seeds = d["separation"], d["seeds"]
     lower = {"selection": sep["row_share"][1] + sep["row_share"][2],
              "evaluated": sep["row_share_evaluated"][1] + sep["row_share_evaluated"][2]}
     return {"middle_and_lower_thirds": {**lower, "carry_most": lower["evaluated"] > sep["row_share_evaluated"][0]},
             "correct_zeros_and_eights": d["n_zero"] + d["n_eight"],
             "seeds_beating_random": [s for s, v in seeds.items() if v["beats_random"]],
-            "seeds_not_beating_random": [s for s, v in seeds.items() if not v["beats_random"]]}
+            "seeds_not_beating_random": [s for s, v in seeds.items() if not v["beats_random"]],
+            "cells_over_background": sum(c["over_background"] for c in d["top_cells"]),
+            "named_from_class_map": [n for n, v in d["strokes"]["named_from"].items() if v == CLASS_MAP]}
 
 
 def shift_findings(shift: Mapping[str, Any], accuracy: Mapping[str, float]) -> dict[str, Any]:

