@@ -6,7 +6,7 @@ statistics behind it are in evidence.md.
 from __future__ import annotations
 
 from report.answer import Answer
-from report.md import listing, pct, prob
+from report.md import in_words, listing, pct, prob
 from report.p2 import REGION
 
 LAYERS = ("conv1", "conv2", "conv3")
@@ -69,7 +69,7 @@ def switch_off_sentence(d, found) -> str:
     n = in_words(len(a["channels"]))
     than = "more than" if a["beats_random"] else "no more than"
     seeds = ("" if found["seeds_not_beating_random"] else
-             f" So it is in all {in_words(len(d['seeds']))} CNNs we trained.")
+             f" The same holds in all {in_words(len(d['seeds']))} CNNs we trained.")
     return (f" Switching these {n} channels off cuts the network's lead for the right digit from "
             f"{a['margin_before']:.2f} to {a['margin_after']:.2f}, {than} {n} random channels do "
             f"({a['random_margin_after_median']:.2f}).{seeds}")

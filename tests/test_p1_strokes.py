@@ -167,10 +167,10 @@ def test_a_cell_over_background_in_both_digits_names_no_feature():
     assert features == ["8's upper hole", "0's open centre"]
 
 
-def test_a_cell_empty_in_the_digit_it_fires_for_names_the_other_digits_stroke_as_a_gap():
+def test_a_cell_empty_in_the_digit_it_fires_for_names_the_other_digits_stroke():
     right = mask((slice(6, 14), slice(10, 18)))  # fills cell (2, 3)'s whole core
     shown = {"zero": {"right side": right}, "eight": {"crossing": ~right}}
     cell = name_cell({"row": 2, "col": 3, "fires_for": 8, "ink_zero": 0.6, "ink_eight": 0.0}, shown, shown, 28)
     assert (cell["stroke_zero"], cell["stroke_eight"]) == ("right side", BACKGROUND)
-    assert cell["feature"] == "8's gap at the 0's right side"
+    assert cell["feature"] == "0's right side"
     assert cell["core"] == [6, 10, 13, 17]

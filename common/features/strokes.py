@@ -183,13 +183,13 @@ def ink_where(ink_zero: float, ink_eight: float, background: bool) -> str:
 
 
 def feature_name(cell: dict) -> str:
-    """The stroke a cell tells the shown digits apart by: "8's crossing", "0's open centre"; "8's
-    gap at the 0's right side" where the digit it fires for is background and the other is not."""
+    """The stroke a cell tells the shown digits apart by: the stroke under it in the digit it fires
+    for ("8's crossing", "0's open centre"), or, where that digit is background, the other digit's
+    stroke there ("0's right side": the cell fires for the 8 where the 8 lacks the 0's side)."""
     own, other = (("zero", "eight"), ("eight", "zero"))[cell["fires_for"] == 8]
     digit = {"zero": 0, "eight": 8}
-    if cell[f"stroke_{own}"] != BACKGROUND:
-        return f"{digit[own]}'s {cell[f'stroke_{own}']}"
-    return f"{digit[own]}'s gap at the {digit[other]}'s {cell[f'stroke_{other}']}"
+    name = own if cell[f"stroke_{own}"] != BACKGROUND else other
+    return f"{digit[name]}'s {cell[f'stroke_{name}']}"
 
 
 def name_cell(c: dict, shown: dict[str, dict[str, np.ndarray]], freqs: dict[str, dict[str, np.ndarray]],
