@@ -180,6 +180,7 @@ def solve(q: Problem3) -> tuple[dict[str, Any], plt.Figure]:
     results = {"eps": q.eps, "lr": q.lr, "log": q.log, "x": q.x.tolist(), "h0": q.h0.tolist(),
                "params": {name: value.tolist() for name, value in q.p._asdict().items()},
                **forward, **derived, **single_precision(q, grad_central), "b_new": b_new.tolist(),
+               "b_step": (q.lr * grad_b).tolist(),
                **new_loss(q, b_new, forward["loss"], grad_b), "versions": versions("numpy", "torch")}
     return results, figure
 

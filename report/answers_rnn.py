@@ -74,10 +74,12 @@ def p3_step(r) -> Answer:
         "P3 (4)", "One gradient step on b", f"Update $b$ once by gradient descent with learning rate "
         f"{r['lr']:g}.", f"$b_{{new}} = {sig(r['b_new'], 8)}$",
         "Each bias takes one step against its own gradient, "
-        "$b_{new} = b - lr\\,\\partial L/\\partial b$, with the gradient of (3).",
-        values=tuple(table(["b", "lr", "∂L/∂b", "b_new = b − lr ∂L/∂b"],
+        "$b_{new} = b - lr\\,\\partial L/\\partial b$, with the gradient of (3). The step "
+        f"$lr\\,\\partial L/\\partial b = {sig(r['b_step'])}$ is small, so write $b_{{new}}$ to 8 "
+        "significant digits, or give the step, for the change to show.",
+        values=tuple(table(["b", "lr", "∂L/∂b", "step lr ∂L/∂b", "b_new = b − lr ∂L/∂b"],
                            [[sig(r["params"]["b"]), f"{r['lr']:g}", sig(r["grad_b_bptt"], 8),
-                             sig(r["b_new"], 8)]])),
+                             sig(r["b_step"]), sig(r["b_new"], 8)]])),
         evidence=(3, 3))
 
 
@@ -98,9 +100,11 @@ def p5_lstm(r) -> Answer:
     steps = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
              for s in r["intermediate"]]
     book = " as the book prints it" if r["cell_input_activation"] == "sigmoid" else ""
+    slope = "z(t) \\odot (1 - z(t))" if r["cell_input_activation"] == "sigmoid" else "(1 - z(t)^2)"
     reading = r["bias_reading"]
-    argued = (" The biases: a forget bias of 1, as the book advises, carries the state over; an input gate "
-              "near a quarter keeps the state small; an open output gate lets it reach the loss."
+    argued = (" The biases: a forget bias of 1 (the book's advice) carries the state over; an input gate "
+              "near a quarter keeps it small; an open output gate lets it reach the loss; the cell input's 0 "
+              "centres it."
               if r["default_biases"] else "")
     fw = r["forward"]
     forward = table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
@@ -114,6 +118,9 @@ def p5_lstm(r) -> Answer:
                      "\\partial L/\\partial s(t+1)$"],
         ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
         ["∂L/∂a_f(t)", "$f(t) \\odot (1 - f(t)) \\odot \\partial L/\\partial f(t)$"],
+        ["∂L/∂a_g(t)", "$g(t) \\odot (1 - g(t)) \\odot z(t) \\odot \\partial L/\\partial s(t)$"],
+        ["∂L/∂a_q(t)", "$q(t) \\odot (1 - q(t)) \\odot \\tanh s(t) \\odot \\partial L/\\partial h(t)$"],
+        ["∂L/∂a_z(t)", f"${slope} \\odot g(t) \\odot \\partial L/\\partial s(t)$"],
         ["∂L/∂h(t−1)", "$V^\\top \\partial L/\\partial o(t-1)$ plus $W^\\top$ times the sum of the four "
                        "gates' $\\partial L/\\partial a(t)$"],
         ["∂L/∂b^f", "$\\sum_t \\partial L/\\partial a_f(t)$"]])
@@ -128,8 +135,8 @@ def p5_lstm(r) -> Answer:
         f"$L = {sig(r['loss'], 8)}$, $\\partial L/\\partial b^f = {sig(g, 8)}$",
         f"Every gate and the cell input use Problem 3's $U$ and $W$, with a "
         f"{r['cell_input_activation']} cell input{book}.{argued} $L = {sig(r['loss'], 8)}$. "
-        f"By unfolding through time $\\partial L/\\partial b^f = {sig(g, 8)}$; central differences "
-        f"agree (relative difference {r['rel_error_central']:.1e}, as in P3 (3)).",
+        f"BPTT: $\\partial L/\\partial b^f = {sig(g, 8)}$; central differences "
+        f"agree (relative difference {r['rel_error_central']:.1e}).",
         figures=(("p5_forget_bias_grad.png", "Each step's contribution to ∂L/∂b^f, and their sum."),),
         values=tuple(table(["bias", "value", "its gate at zero input"], biases) + forward + formulas
                      + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
@@ -140,17 +147,17 @@ def p5_lstm(r) -> Answer:
 def p4_hardest(r) -> Answer:
     g = r["findings"]["gain"]
     lo, hi = g["crossing"]
-    shrink = " Larger U or b only made it fade faster." if g["input_below_W_alone"] else ""
+    shrink = "; larger U or b made it fade faster" if g["input_below_W_alone"] else ""
     own = r["findings"]["problem3_W"]
-    saturated = " Problem 3's own W fades anyway: its units saturate." if own["saturated"] else ""
+    saturated = " Problem 3's W fades anyway: its units saturate." if own["saturated"] else ""
     return Answer(
         "P4 (1)", "The hardest parameters to learn", "Which parameters of the RNN are hardest to learn "
         "from sequences thousands of steps long, and why?", "W, the recurrent weights",
-        "W. Each step back multiplies the error by $W^\\top \\mathrm{diag}(1-h^2)$, so over thousands "
-        "of steps it fades or blows up. The long-range gradients of W, U and b all pass through "
-        "them, but W sets their size: the gradient stopped fading once W's spectral radius (largest "
-        f"eigenvalue in size) passed {lo:g} to {hi:g}.{shrink}{saturated} V and c are easy: no product "
-        "over steps.",
+        "W. Each step back multiplies the error by $W^\\top \\mathrm{diag}(1-h^2)$; over thousands of "
+        "steps the product fades or blows up. The distant gradients of W, U and b pass through it, "
+        f"but W sets its size: in our random {r['config']['gain']['H']}-unit networks it stopped fading "
+        f"once W's spectral radius (largest eigenvalue in size) passed {lo:g} to {hi:g}{shrink}."
+        f"{saturated} V and c are easy: no such product.",
         evidence=(4, 0),
         figures=(("p4_gain.png", "How fast the gradient fades or grows per step as W, U or b is made larger."),))
 
@@ -158,17 +165,17 @@ def p4_hardest(r) -> Answer:
 
 def p4_esn(r) -> Answer:
     e = r["findings"]["esn"]
-    final = (" The last state alone, without the average, stays at chance." if e["memoryless_at_chance"]
-             else "")
+    final = (" The last state alone stays at chance." if e["memoryless_at_chance"] else "")
+    x = r["experiment2"]
     return Answer(
         "P4 (2)", "The network as an echo state network", "If the network is treated as an echo state "
         "network, which weights are fixed and which are learned?", "fix W, U, b; learn V and c",
         "Fix the recurrent part, W, U and b: random, with W scaled so that old inputs fade. Learn only "
-        "the readout V and c, a linear fit on the states. In our runs a "
-        "readout of the states averaged over the sequence (the same as averaging the outputs o(t)) "
-        f"classified {e['best_accuracy'][0]:.0%} "
-        "of the shortest test sequences correctly, where chance is half"
-        + (", and fewer as the sequences grow longer." if e["falls"] else ".") + final,
+        f"the readout V and c, a linear fit on the states. Our test: is '{x['motif']}' or '{x['decoy']}' "
+        "planted in random letters? Reading the states averaged over the sequence (as averaging the "
+        f"outputs o(t)), it was right on {e['best_accuracy'][0]:.0%} of {r['config']['experiment2']['lengths'][0]:,}-step test "
+        "sequences, where chance is half"
+        + (", and less often on longer ones." if e["falls"] else ".") + final,
         evidence=(4, 1),
         figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),))
 
@@ -182,19 +189,18 @@ def p4_lstm(r) -> Answer:
     steps = r["config"]["experiment1"]["T"]
     farther = f"at least {hundreds}" if hundreds is not None else f"beyond all {steps}"
     stretch = ("" if tens is None else
-               f" Raising the forget bias stretched this path's reach (error above a millionth) from at most "
-               f"{tens} steps to {farther}.")
+               f" Raising the forget bias stretched this path's reach (error above a millionth) from at "
+               f"most {tens} steps to {farther}.")
     split = f["reach"]["total_never_path_always"]
-    gates = ((f" It still fades, as f averages {f['mean_forget'][last]:.2f}; the whole gradient stays level "
-              "because it also flows through the gates' own weights"
-              + (", where it can grow." if f["reach"]["end_orders"]["grows_and_fades"] else "."))
-             if split else "")
+    gates = ((" The gates' recurrent weights add RNN-like paths that carry the rest"
+              + (" and can grow" if f["reach"]["end_orders"]["grows_and_fades"] else "")
+              + "; the additive path is the protected one.") if split else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
-        "The cell state is updated by addition, gated by the forget gate f, so along it the error is "
-        "multiplied only by f: $\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no "
-        "$\\tanh'$." + stretch + gates,
+        "Along the cell state the error is multiplied only by the forget gate: "
+        "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no $\\tanh'$, so it "
+        "cannot blow up and fades only as f falls below one." + stretch + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
                   "larger forget biases."),))

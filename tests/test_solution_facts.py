@@ -412,7 +412,8 @@ def p3_values(s: Sources) -> dict[str, Any]:
                               "dL_dyhat": vec(v, "dL_dyhat", t) if t == T else [0.0, 0.0],
                               "one_minus_h2": [1.0 - x * x for x in h[t - 1]]} for t in range(T, 0, -1)],
             "rel_error_central": rel_error(grad, central), "params": {"b": ASSIGNMENT_B},
-            "b_new": vec(v, "b_new"), "loss_new": v["L_new"], "loss_change": v["L_new"] - v["L"],
+            "b_new": vec(v, "b_new"), "b_step": [ref.LR * g for g in grad],
+            "loss_new": v["L_new"], "loss_change": v["L_new"] - v["L"],
             "loss_change_first_order": -ref.LR * float(np.dot(grad, grad))}
 
 
@@ -504,12 +505,6 @@ def p4_problem3_w(s: Sources) -> dict[str, Any]:
     slope = curves[name]["mean_local_factor"]
     return {"lag_below_1e-6": {"max": max(lags, default=None)},
             "saturated": slope < s.r[4]["findings"]["problem3_W"]["threshold"]}
-
-
-def p4_mean_forget(s: Sources) -> dict[str, Any]:
-    """Each LSTM curve's mean forget gate: the mean over the draws of the forward passes' mean f."""
-    curves = s.r[4]["experiment1"]["curves"]
-    return {n: c["mean_local_factor"] for n, c in curves.items() if n.startswith("LSTM")}
 
 
 # ----------------------------------------------------------------------------- answer_key.json
@@ -665,7 +660,6 @@ FACTS = (
     Fact("p4", "findings.reach", p4_reach),
     Fact("p4", "findings.spreads", p4_forget_path),
     Fact("p4", "findings.problem3_W", p4_problem3_w),
-    Fact("p4", "findings.mean_forget", p4_mean_forget),
     Fact("answer_key", "readings", key_readings),
     Fact("answer_key", "catalogue", key_catalogue),
     Fact("answer_key", "rubric", key_rubric),

@@ -115,11 +115,6 @@ def problem3_w(curves: dict[str, Any]) -> dict[str, Any]:
             "mean_slope": slope, "saturated": slope < SATURATED, "threshold": SATURATED}
 
 
-def mean_forget(curves: dict[str, Any], lstm: Sequence[str]) -> dict[str, float]:
-    """(3): each LSTM curve's mean forget gate f over its draws, units and steps."""
-    return {name: curves[name]["mean_local_factor"] for name in lstm}
-
-
 def path_split(curves: dict[str, Any], name: str) -> dict[str, Any]:
     """(3): per reported lag, the spread over the draws of the whole ‖∂L/∂h‖ ratio and of Π f along the
     diag(f) path alone, and whether the path alone is below the whole gradient in every draw."""
@@ -169,4 +164,4 @@ def p4_findings(results: dict[str, Any], rhos: Sequence[float]) -> dict[str, Any
             "gain": gain_findings(e1["gain"]), "spreads": curve_spreads(curves),
             "norm_and_radius": norm_and_radius(curves),
             "reach": reach(curves, lstm[-1], T), "esn": esn_findings(results["experiment2"]),
-            "problem3_W": problem3_w(curves), "mean_forget": mean_forget(curves, lstm)}
+            "problem3_W": problem3_w(curves)}
