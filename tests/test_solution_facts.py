@@ -322,6 +322,28 @@ def p2_placement(s: Sources) -> dict[str, Any]:
         out[guide]["over_background"] = {"below": bool(ink < threshold)}
     every = study["every_position"]["changed"][size]  # random on the example: every position
     out["random"] = {"ours": {"rate": Near(every["k"] / every["n"], 5e-7)}}
+    design = study["design"]
+    for guide in ("black-map", "white-map"):  # every window at each of the guide's positions
+        out[guide]["ours"]["n"] = design["windows_per_size"] * design["guided_positions"]
+    out["shown"] = p2_shown(s, study)
+    white, black = ({"rate": sum(ours[g]["per_window"]["changed"]) / sum(ours[g]["per_window"]["n"]),
+                     "beats": out[g]["cnns_beating_random"]} for g in ("white-map", "black-map"))
+    higher, more = white["rate"] > black["rate"], white["beats"] > black["beats"]
+    out["white_against_black"] = {"rate_higher_on_ours": higher, "beats_random_on_more_cnns": more,
+                                  "better": higher and more}
+    return out
+
+
+def p2_shown(s: Sources, study: dict[str, Any]) -> dict[str, Any]:
+    """Per guide, the shown paste's source digit's class (the test labels) and the tiny CNN's label
+    of its stored image, run again; None for a guide without one."""
+    out: dict[str, Any] = {"black-map": None, "white-map": None}
+    for a in study["shown"]:
+        if a["guide"] not in out:  # the fallback paste of no guide
+            continue
+        image = torch.tensor(a["image"], dtype=torch.float32)[None, None]
+        out[a["guide"]] = {"window_of": int(s.test.labels[a["source_index"]]),
+                           "becomes": int(predictions(s.model, image)[0])}
     return out
 
 

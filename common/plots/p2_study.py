@@ -59,9 +59,10 @@ def flip_panel(fig: plt.Figure, ax: plt.Axes, share: np.ndarray, size: int, posi
     patch_axes(ax, share.shape[0], 1)
 
 
-def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str, k: int) -> list:
-    """Label-changed rate per strategy and scope: a dot with its 95% interval as whiskers. Returns
-    the legend's handles: one per strategy, naming the guides' k positions the maps mark."""
+def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str, k: int, narrow: bool) -> list:
+    """Label-changed rate per strategy and scope: a dot with its 95% interval as whiskers (ticks
+    tilted when `narrow`). Returns the legend's handles: one per strategy, naming the guides' k
+    positions the maps mark."""
     scopes = list(rates)
     offsets = np.linspace(-0.22, 0.22, len(STRATEGIES))
     handles = []
@@ -69,11 +70,14 @@ def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str, k: int) -> list:
         ch = [rates[sc][size][st]["changed"] for sc in scopes]
         y = np.array([100 * r["rate"] for r in ch])
         err = np.array([[100 * r["rate"] - 100 * r["ci95"][0], 100 * r["ci95"][1] - 100 * r["rate"]] for r in ch]).T
-        words = STRATEGY_WORDS[st] + ("" if st == "random" else f": its {k} lowest cells, marked on the maps")
+        words = (STRATEGY_WORDS[st] if st != "black-map" or not narrow else
+                 "guided by the black-patch map (a patch of the window's size)")
+        words += "" if st == "random" else f": its {k} lowest cells, marked on the maps"
         handles.append(ax.errorbar(np.arange(len(scopes)) + off, y, yerr=err, fmt=STRATEGY_MARKERS[st], ms=6,
                                    capsize=4, lw=1.4, color=STRATEGY_COLOURS[st], mec="black", mew=0.6,
                                    label=words))
-    ax.set_xticks(range(len(scopes)), [scope_name(sc) for sc in scopes], fontsize=8)
+    ax.set_xticks(range(len(scopes)), [scope_name(sc) for sc in scopes], fontsize=8,
+                  rotation=35 if narrow else 0, ha="right" if narrow else "center")
     ax.set_xlim(-0.5, len(scopes) - 0.5)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
@@ -91,7 +95,7 @@ def plot_transplant_study(study: dict[str, Any], flip_maps: dict[str, np.ndarray
     rates, k, n = study["rates"], study["design"]["guided_positions"], len(sizes)
     one = n == 1
     fig = plt.figure(figsize=(10.2, 7.6) if one else (3.4 * n, 7.6))
-    grid = fig.add_gridspec(2, 2 if one else n, hspace=0.4, wspace=0.45)
+    grid = fig.add_gridspec(2, 2 if one else n, hspace=0.4, wspace=0.45, top=0.87)
     top = [fig.add_subplot(grid[0, c]) for c in range(2 if one else n)]
     bottom = [fig.add_subplot(grid[1, :])] if one else [fig.add_subplot(grid[1, c]) for c in range(n)]
     if one:
@@ -99,7 +103,7 @@ def plot_transplant_study(study: dict[str, Any], flip_maps: dict[str, np.ndarray
     for ax, s in zip(top[1:] if one else top, sizes):
         flip_panel(fig, ax, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
                    study["design"]["windows_per_size"])
-    handles = [rates_panel(ax, rates, s, k) for ax, s in zip(bottom, sizes)][0]
+    handles = [rates_panel(ax, rates, s, k, not one) for ax, s in zip(bottom, sizes)][0]
     fig.legend(handles=handles, fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, 0.03), ncol=1, frameon=False)
     fig.suptitle(f"Windows of other digits pasted over the '6': where (top; {CORNERS})\nand how often (bottom; "
                  "bars: 95% range for the rate, from the counts) they change our CNN's label", fontsize=10)
