@@ -29,9 +29,8 @@ FIGURES = {
     "p2_population.png": "P2 (2): the mean p('6') map over the correctly classified test 6s, and how typical "
                          "the example's map is.",
     "p2_sixes_gallery.png": "P2 (2): other 6s' p('6') maps, from most to least typical.",
-    "p2_transplant_study.png": "P2 (3): the white-patch map (p('6') under a white patch), where on the '6' pasted "
-                               "windows of the patch's size change the label (cells: top-left corners, as in "
-                               "(1)), where each map sends them, and how often each placement changes it.",
+    "p2_transplant_study.png": "P2 (3): the white-patch map, where pasted windows change the label (cells: top-left "
+                               "corners, as in (1)), where each map sends them, and how often each placement does.",
     "p2_transplant_sizes.png": "P2 (3): the same for every window size.",
     "p2_adversarial.png": "P2 (3): the '6' and pastes of other digits' windows that change our CNN's label, "
                           "each with that label and its probability.",
@@ -202,7 +201,6 @@ def strokes(r, figs: Figures) -> list[str]:
     return (answer(text) + table(head, rows) + figs.link("p2_regions.png")
             + details("Stroke regions, the population of 6s", more + [""]
                       + figs.link("p2_population.png", "p2_sixes_gallery.png")))
-
 
 
 # ----------------------------------------------------------------------------- (3)
