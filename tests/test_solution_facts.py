@@ -351,7 +351,23 @@ def p2_judged(s: Sources) -> dict[str, Any]:
     study = s.r[2]["adversarial_study"]
     size = str(study["best_position"]["size"])
     ev = study["every_position"]
-    return {"adversarial_share_of_changed": ev["adversarial"][size]["k"] / ev["changed"][size]["k"]}
+    return {"adversarial_share_of_changed": ev["adversarial"][size]["k"] / ev["changed"][size]["k"],
+            "partition": {"changed": p2_changed_pastes(s, study, int(size))}}
+
+
+def p2_changed_pastes(s: Sources, study: dict[str, Any], size: int) -> int:
+    """The pastes of the study's windows of `size` at every top-left position over the '6' that the
+    tiny CNN no longer labels '6', pasted again by numpy slicing from the recorded source windows."""
+    six = s.test.images[s.r[2]["index"], 0].numpy()
+    side, windows = 28 - size + 1, study["design"]["windows"][str(size)]
+    changed = 0
+    for source, (row, col) in zip(windows["source"], windows["corner"]):
+        window = s.test.images[source, 0].numpy()[row:row + size, col:col + size]
+        batch = np.repeat(six[None], side * side, 0)
+        for q in range(side * side):
+            batch[q, q // side:q // side + size, q % side:q % side + size] = window
+        changed += int((predictions(s.model, torch.tensor(batch)[:, None]) != SIX).sum())
+    return changed
 
 
 def p2_strokes(s: Sources) -> dict[str, Any]:
