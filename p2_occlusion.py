@@ -310,11 +310,11 @@ def save_figures(problem: Problem, results: dict[str, Any], drawn: Drawn, window
                                             pop.indices[picks].tolist(), pop.r_all[picks].tolist(),
                                             pop.below[picks].tolist(), window, index)
     size = str(study["best_position"]["size"])
-    figures["transplant_study"] = plot_transplant_study(image, study, drawn.flip_maps, [size])
-    figures["transplant_sizes"] = plot_transplant_study(image, study, drawn.flip_maps, list(drawn.flip_maps))
+    figures["transplant_study"] = plot_transplant_study(study, drawn.flip_maps, [size])
+    figures["transplant_sizes"] = plot_transplant_study(study, drawn.flip_maps, list(drawn.flip_maps))
     shown, adv = study["shown"], study["true_adversarial"]
     figures["adversarial"] = plot_adversarial(image, shown, drawn.pasted["shown"],
-                                              [int(problem.test.labels[a["source_index"]]) for a in shown],
+                                              [a["source_label"] for a in shown],
                                               results["findings"]["placement"]["shown_quarters"])
     figures["pastes_judged"] = plot_judged(adv, study["relabelled"], drawn.pasted["true_adversarial"],
                                            drawn.pasted["relabelled"], judges)

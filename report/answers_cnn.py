@@ -152,25 +152,66 @@ def p2_strokes(r) -> Answer:
 COMPARED = {"higher": "more than", "unclear": "not clearly more than", "lower": "less than"}
 
 
+def over_main_stroke(r) -> str:
+    """" over the stem": the stroke holding the largest share of the ink the black patch hides
+    where it hurts most (P2 (2)); empty when no stroke holds enough."""
+    hidden = r["findings"]["strokes"]["hidden"]["strokes"]
+    return f" over {strokes(hidden[:1])}" if hidden else ""
+
+
+def black_guide_sentence(r) -> str:
+    """The black-patch map's guide: the paste the solution shows there, then how often such pastes
+    change the label against random places."""
+    place = r["findings"]["placement"]
+    black, shown = place["black-map"], place["shown"]["black-map"]
+    where = "the map of P2 (1)" if r["findings"]["maps"]["black_patch"] else "a black patch's map"
+    over = over_main_stroke(r)
+    than = f"{COMPARED[black['ours']['verdict']]} at random places ({pct(place['random']['ours']['rate'])})"
+    if shown is None:
+        return (f"Of {black['ours']['n']} windows pasted{over}, where {where} is lowest, "
+                f"{pct(black['ours']['rate'])} change the label, {than}.")
+    only = "" if black["ours"]["verdict"] == "higher" else "But only "
+    rate = f"{pct(black['ours']['rate'])} of {black['ours']['n']} such pastes change the label, {than}."
+    return (f"{a_digit(shown['window_of']).capitalize()} window pasted{over}, where {where} is lowest, "
+            f"turns the '6' into {a_digit(shown['becomes'])} (first figure). {only}{rate}")
+
+
+def white_guide_sentence(r) -> str:
+    """The white-patch map's guide: where it sends the windows, how often they change the label, to
+    what, and on how many of our CNNs it beats random places."""
+    place = r["findings"]["placement"]
+    white, n = place["white-map"], place["cnns"]
+    lead = "Adding ink off the strokes" if white["over_background"]["below"] else "Adding ink"
+    better = " works better" if place["white_against_black"]["better"] else ""
+    becomes = f", mostly to {a_digit(white['new_labels'][0][0])}" if white["new_labels"] else ""
+    k = white["cnns_beating_random"]
+    beats = ("" if not k else f", beating random places on all {in_words(n)} of our CNNs" if k == n else
+             f", beating random places on {in_words(k)} of our {in_words(n)} CNNs")
+    return (f"{lead}{better}: at the {white['quarter']}, where a white patch hurts most (second figure), "
+            f"{pct(white['ours']['rate'])} change the label{becomes}{beats}.")
+
+
+def glance(r) -> str:
+    """The answer in a line: the black-patch map's shown paste, and the white-patch map's place when it works better."""
+    place = r["findings"]["placement"]
+    if not r["findings"]["judged"]["partition"]["changed"]:
+        return "no: no paste changes the label"
+    shown, white = place["shown"]["black-map"], place["white-map"]
+    line = f"yes: {a_digit(shown['window_of'])} window{over_main_stroke(r)}" if shown else "yes"
+    if place["white_against_black"]["better"]:
+        line += f"; adding ink at the {white['quarter']} works better"
+    return line
+
+
 def p2_adversarial(r) -> Answer:
-    place, s = r["findings"]["placement"], r["findings"]["strokes"]["hidden"]["strokes"]
-    white, black, n, size = place["white-map"], place["black-map"], place["cnns"], place["size"]
-    of_1 = " of P2 (1)" if r["findings"]["maps"]["black_patch"] else ""
-    guided = (f"On our CNN, {size}x{size} windows pasted where the black patch{of_1} hurts most ({strokes(s)}) "
-              f"changed the label in {pct(black['ours']['rate'])} of pastes, {COMPARED[black['ours']['verdict']]} "
-              f"at random places ({pct(place['random']['ours']['rate'])}).")
-    adds = "a window adds ink: " if white["over_background"]["below"] else ""
-    becomes = f", most often to {a_digit(white['new_labels'][0][0])}" if white["new_labels"] else ""
-    seeds = (", beating random places on our other seeds' CNNs too"
-             if white["cnns_beating_random"] == n else "")
-    white_text = (f" Where a white patch (added ink) hurts most instead (the white-patch map), the {white['quarter']}, "
-                  f"{adds}{pct(white['ours']['rate'])} of pastes change the label{becomes}{seeds}.")
+    size = r["findings"]["placement"]["size"]
+    changed = r["findings"]["judged"]["partition"]["changed"]
     return Answer(
         "P2 (3)", "Adversarial images from other digits' patches", "Can covering parts of the '6' with "
-        "patches of other digits make the network read another digit?", "yes, where the patch goes matters",
-        f"Yes. {guided}{white_text}",
+        "patches of other digits make the network read another digit?", glance(r),
+        f"{'Yes' if changed else 'No'}. {black_guide_sentence(r)} {white_guide_sentence(r)}",
         figures=(("p2_adversarial.png", "Pastes of other digits' windows where each map points, each with the label "
                   "our CNN gives and where it was pasted."),
-                 ("p2_transplant_study.png", f"How often a pasted {size}x{size} window changes the label, by where "
-                  "it is pasted.")),
+                 ("p2_transplant_study.png", f"Where a white {size}x{size} patch hurts the '6' most, and how often a "
+                  f"pasted {size}x{size} window changes the label, by where it is pasted.")),
         evidence=(2, 2))

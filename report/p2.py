@@ -29,8 +29,8 @@ FIGURES = {
     "p2_population.png": "P2 (2): the mean p('6') map over the correctly classified test 6s, and how typical "
                          "the example's map is.",
     "p2_sixes_gallery.png": "P2 (2): other 6s' p('6') maps, from most to least typical.",
-    "p2_transplant_study.png": "P2 (3): where on the '6' pasted windows of the patch's size change the label, "
-                               "where each map sends them, and how often each placement changes it.",
+    "p2_transplant_study.png": "P2 (3): the white-patch map, where pasted windows change the label (cells: top-left "
+                               "corners, as in (1)), where each map sends them, and how often each placement does.",
     "p2_transplant_sizes.png": "P2 (3): the same for every window size.",
     "p2_adversarial.png": "P2 (3): the '6' and pastes of other digits' windows that change our CNN's label, "
                           "each with that label and its probability.",
@@ -203,7 +203,6 @@ def strokes(r, figs: Figures) -> list[str]:
                       + figs.link("p2_population.png", "p2_sixes_gallery.png")))
 
 
-
 # ----------------------------------------------------------------------------- (3)
 def verdict_sentence(versus, windows: int) -> str:
     """Whether each guide places pastes better than random on the example, by the paired interval."""
@@ -228,8 +227,10 @@ def guides_sentence(r) -> str:
     study = r["adversarial_study"]
     size = str(study["best_position"]["size"])
     rates, k = study["rates"]["example"][size], study["design"]["guided_positions"]
-    return (f"Where a window lands matters: at the {k} lowest cells of the white-patch map (the occlusion map "
-            f"made with a white patch instead of a black one) {ci(rates['white-map']['changed'])} of the pastes "
+    n, w = rates["white-map"]["changed"]["n"], study["design"]["windows_per_size"]
+    return (f"Where a window lands matters. Each map sends each of the {w} windows to its {k} lowest cells "
+            f"({n} pastes): at those of the white-patch map (the occlusion map made with a white patch instead of "
+            f"a black one, p2_transplant_study.png) {ci(rates['white-map']['changed'])} of the pastes "
             f"change it, at those of the black-patch map (the map of (1)) {ci(rates['black-map']['changed'])}, "
             f"at random positions {pct(rates['random']['changed']['rate'])}.")
 

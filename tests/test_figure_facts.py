@@ -24,7 +24,7 @@ from common.occlusion.engine import Window  # noqa: E402
 from common.occlusion.findings import equal_cells, maps_findings  # noqa: E402
 from common.plots.p1 import plot_features, plot_shift_examples  # noqa: E402
 from common.plots.p2 import plot_maps  # noqa: E402
-from common.plots.p2_study import plot_adversarial  # noqa: E402
+from common.plots.p2_study import plot_adversarial, plot_transplant_study  # noqa: E402
 
 SIX = 6
 
@@ -183,6 +183,30 @@ def test_p2_adversarial_figure_draws_the_pastes_and_the_labels_the_cnn_gives_the
             assert row * pw + col in study["rates"]["example"][size][a["guide"]]["positions"]
             counts = study["where_guides_point"][size][a["guide"]]["new_labels"]
             assert a["cnn_label"] == int(max(counts, key=lambda lab: (counts[lab], -int(lab))))
+    plt.close(fig)
+
+
+def test_p2_transplant_study_draws_the_white_patch_map_and_marks_its_lowest_cells(p2_run):
+    """The first panel is p('6') with a white patch at each top-left cell, recomputed by numpy
+    slicing and the tiny CNN; its markers sit at the k lowest cells of that map."""
+    r, model = p2_run["saved"], p2_run["model"].eval()
+    study = r["adversarial_study"]
+    size, k = study["white_patch_map"]["size"], study["design"]["guided_positions"]
+    six = p2_run["test"].images[r["index"], 0].numpy()
+    side = 28 - size + 1
+    batch = np.repeat(six[None], side * side, 0)
+    for q in range(side * side):
+        batch[q, q // side:q // side + size, q % side:q % side + size] = 1.0
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.tensor(batch)[:, None]), 1)[:, SIX].numpy().reshape(side, side)
+    flips = {str(size): np.zeros((side, side))}
+    fig = plot_transplant_study(study, flips, [str(size)])
+    white = drawn(fig)[0]
+    np.testing.assert_allclose(white, expected, atol=1e-5)
+    rows, cols = fig.axes[0].lines[0].get_ydata(), fig.axes[0].lines[0].get_xdata()
+    marked = np.sort(expected[rows.astype(int), cols.astype(int)])
+    np.testing.assert_allclose(marked, np.sort(expected.ravel())[:k], atol=1e-5)
+    assert "top-left corner" in fig._suptitle.get_text()
     plt.close(fig)
 
 

@@ -116,8 +116,8 @@ def test_placement_counts_the_cnns_where_a_guide_beats_random():
     study = {"best_position": {"size": 8},
              "versus": {sc: {"8": {"black-map": {"verdict": b}, "white-map": {"verdict": w}}}
                         for sc, (b, w) in verdicts.items()},
-             "rates": {"example": {"8": {g: {"changed": {"rate": v}} for g, v in rates.items()}}},
-             "shown": [{"position": [12, 5], "size": 8}, {"position": [3, 12], "size": 8}],
+             "rates": {"example": {"8": {g: {"changed": {"rate": v, "n": 200}} for g, v in rates.items()}}},
+             "shown": [{"position": [12, 5], "size": 8, "guide": "white-map", "source_label": 9, "cnn_label": 8}],
              "where_guides_point": {"8": {"black-map": {"centre": [15, 10], "ink_share_under": 0.6,
                                                         "new_labels": {"3": 18, "8": 1}},
                                           "white-map": {"centre": [7, 16], "ink_share_under": 0.2,
@@ -129,11 +129,17 @@ def test_placement_counts_the_cnns_where_a_guide_beats_random():
     assert f["black-map"]["top_label_is_the_black_patch_label"] is True
     assert f["white-map"]["top_label_is_the_black_patch_label"] is False
     assert f["black-map"]["over_background"]["below"] is False and f["white-map"]["over_background"]["below"]
-    assert f["black-map"]["ours"] == {"rate": 19 / 200, "verdict": "higher"}
-    assert f["white-map"]["ours"] == {"rate": 47 / 200, "verdict": "unclear"}
+    assert f["black-map"]["ours"] == {"rate": 19 / 200, "n": 200, "verdict": "higher"}
+    assert f["white-map"]["ours"] == {"rate": 47 / 200, "n": 200, "verdict": "unclear"}
     assert f["random"]["ours"]["rate"] == 353 / 8820
-    # centres (15.5, 8.5) and (6.5, 15.5) against the box's centre (14, 14)
-    assert f["shown_quarters"] == ["lower left", "upper right"]
+    # centre (15.5, 8.5) against the box's centre (14, 14)
+    assert f["shown_quarters"] == ["lower left"]
+    assert f["shown"] == {"black-map": None, "white-map": {"window_of": 9, "becomes": 8}}
+    # white: 47/200 > 19/200, but beats random on 2 CNNs as black does: not better
+    assert f["white_against_black"] == {"rate_higher_on_ours": True, "beats_random_on_more_cnns": False,
+                                        "better": False}
+    study["versus"]["seed_1"]["8"]["black-map"]["verdict"] = "unclear"  # black now beats random on 1 CNN
+    assert placement_findings(study, [4, 4, 24, 24], 3)["white_against_black"]["better"] is True
 
 
 @pytest.mark.parametrize("patch, sizes", [(8, [6, 8, 10]), (5, [3, 5, 7]), (2, [2, 4]), (27, [25, 27])])

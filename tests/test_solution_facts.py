@@ -322,6 +322,28 @@ def p2_placement(s: Sources) -> dict[str, Any]:
         out[guide]["over_background"] = {"below": bool(ink < threshold)}
     every = study["every_position"]["changed"][size]  # random on the example: every position
     out["random"] = {"ours": {"rate": Near(every["k"] / every["n"], 5e-7)}}
+    design = study["design"]
+    for guide in ("black-map", "white-map"):  # every window at each of the guide's positions
+        out[guide]["ours"]["n"] = design["windows_per_size"] * design["guided_positions"]
+    out["shown"] = p2_shown(s, study)
+    white, black = ({"rate": sum(ours[g]["per_window"]["changed"]) / sum(ours[g]["per_window"]["n"]),
+                     "beats": out[g]["cnns_beating_random"]} for g in ("white-map", "black-map"))
+    higher, more = white["rate"] > black["rate"], white["beats"] > black["beats"]
+    out["white_against_black"] = {"rate_higher_on_ours": higher, "beats_random_on_more_cnns": more,
+                                  "better": higher and more}
+    return out
+
+
+def p2_shown(s: Sources, study: dict[str, Any]) -> dict[str, Any]:
+    """Per guide, the shown paste's source digit's class (the test labels) and the tiny CNN's label
+    of its stored image, run again; None for a guide without one."""
+    out: dict[str, Any] = {"black-map": None, "white-map": None}
+    for a in study["shown"]:
+        if a["guide"] not in out:  # the fallback paste of no guide
+            continue
+        image = torch.tensor(a["image"], dtype=torch.float32)[None, None]
+        out[a["guide"]] = {"window_of": int(s.test.labels[a["source_index"]]),
+                           "becomes": int(predictions(s.model, image)[0])}
     return out
 
 
@@ -329,7 +351,23 @@ def p2_judged(s: Sources) -> dict[str, Any]:
     study = s.r[2]["adversarial_study"]
     size = str(study["best_position"]["size"])
     ev = study["every_position"]
-    return {"adversarial_share_of_changed": ev["adversarial"][size]["k"] / ev["changed"][size]["k"]}
+    return {"adversarial_share_of_changed": ev["adversarial"][size]["k"] / ev["changed"][size]["k"],
+            "partition": {"changed": p2_changed_pastes(s, study, int(size))}}
+
+
+def p2_changed_pastes(s: Sources, study: dict[str, Any], size: int) -> int:
+    """The pastes of the study's windows of `size` at every top-left position over the '6' that the
+    tiny CNN no longer labels '6', pasted again by numpy slicing from the recorded source windows."""
+    six = s.test.images[s.r[2]["index"], 0].numpy()
+    side, windows = 28 - size + 1, study["design"]["windows"][str(size)]
+    changed = 0
+    for source, (row, col) in zip(windows["source"], windows["corner"]):
+        window = s.test.images[source, 0].numpy()[row:row + size, col:col + size]
+        batch = np.repeat(six[None], side * side, 0)
+        for q in range(side * side):
+            batch[q, q // side:q // side + size, q % side:q % side + size] = window
+        changed += int((predictions(s.model, torch.tensor(batch)[:, None]) != SIX).sum())
+    return changed
 
 
 def p2_strokes(s: Sources) -> dict[str, Any]:

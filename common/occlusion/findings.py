@@ -117,25 +117,45 @@ def paste_centre(paste: Mapping[str, Any]) -> list[float]:
     return [v + (paste["size"] - 1) / 2 for v in paste["position"]]
 
 
+def shown_by_guide(shown: Sequence[Mapping[str, Any]], guides: Sequence[str]) -> dict[str, dict[str, int] | None]:
+    """Per guide: the class of the digit its shown paste's window comes from and our CNN's new label
+    (None when the solution shows no paste of that guide)."""
+    by = {a["guide"]: {"window_of": a["source_label"], "becomes": a["cnn_label"]} for a in shown}
+    return {g: by.get(g) for g in guides}
+
+
+def white_against_black(place: Mapping[str, Any]) -> dict[str, bool]:
+    """Whether the white-patch map's pastes change our CNN's label more often than the black-patch
+    map's, and beat random on more of our CNNs: both, and it "works better"."""
+    white, black = place["white-map"], place["black-map"]
+    higher = white["ours"]["rate"] > black["ours"]["rate"]
+    more = white["cnns_beating_random"] > black["cnns_beating_random"]
+    return {"rate_higher_on_ours": higher, "beats_random_on_more_cnns": more, "better": higher and more}
+
+
 def placement_findings(study: Mapping[str, Any], box: Sequence[int], patch_label: int | None) -> dict[str, Any]:
     """(3) At the assignment's size: where each guide's windows lie, their new labels, whether the
-    white-patch map's lie over background, how often its pastes change our CNN's label and the
-    verdict against random there, and on how many of our CNNs each guide beats random; where each
-    shown paste lies."""
+    white-patch map's lie over background, how often its pastes change our CNN's label (of n pastes:
+    its positions times the windows) and the verdict against random there, and on how many of our
+    CNNs each guide beats random; where each shown paste lies, what it is cut from and becomes; and
+    whether the white-patch map works better than the black one."""
     size = str(study["best_position"]["size"])
     scopes = [sc for sc in study["versus"] if sc != "other_sixes"]
     ours = study["rates"]["example"][size]
     out: dict[str, Any] = {"size": int(size), "cnns": len(scopes),
                            "random": {"ours": {"rate": ours["random"]["changed"]["rate"]}},
-                           "shown_quarters": [quarter(paste_centre(a), box) for a in study["shown"]]}
+                           "shown_quarters": [quarter(paste_centre(a), box) for a in study["shown"]],
+                           "shown": shown_by_guide(study["shown"], list(study["where_guides_point"][size]))}
     for g, w in study["where_guides_point"][size].items():
         labels = ranked(w["new_labels"])
         out[g] = {"quarter": quarter(w["centre"], box), "new_labels": labels,
                   "top_label_is_the_black_patch_label": bool(labels) and labels[0][0] == patch_label,
                   "over_background": {"ink_share_under": w["ink_share_under"], "threshold": BACKGROUND,
                                       "below": w["ink_share_under"] < BACKGROUND},
-                  "ours": {"rate": ours[g]["changed"]["rate"], "verdict": study["versus"]["example"][size][g]["verdict"]},
+                  "ours": {"rate": ours[g]["changed"]["rate"], "n": ours[g]["changed"]["n"],
+                           "verdict": study["versus"]["example"][size][g]["verdict"]},
                   "cnns_beating_random": sum(study["versus"][sc][size][g]["verdict"] == "higher" for sc in scopes)}
+    out["white_against_black"] = white_against_black(out)
     return out
 
 

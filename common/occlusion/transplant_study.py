@@ -59,14 +59,16 @@ def paste_sizes(patch: int, side: int = 28) -> list[int]:
     return [s for s in (patch - 2, patch, patch + 2) if 1 <= s <= side]
 
 
-def guided_positions(model: nn.Module, six: torch.Tensor, digit: int, size: int, k: int
-                     ) -> dict[str, np.ndarray]:
-    """Per guide, the k flat positions with the lowest p(digit) under a patch of that size and fill."""
-    out = {}
-    for name, fill in GUIDES.items():
-        p = occlude(model, six, patch=size, stride=1, fill=fill)[..., digit].numpy().ravel()
-        out[name] = np.argsort(p, kind="stable")[:k]
-    return out
+def guide_maps(model: nn.Module, six: torch.Tensor, digit: int, size: int) -> dict[str, np.ndarray]:
+    """Per guide, the occlusion map [P, P] of p(digit) under a patch of that size and the guide's fill
+    (cell (r, c): the patch's top-left corner at pixel (r, c))."""
+    return {name: occlude(model, six, patch=size, stride=1, fill=fill)[..., digit].numpy()
+            for name, fill in GUIDES.items()}
+
+
+def guided_positions(maps: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+    """Per guide, the k flat positions of its map with the lowest p(digit)."""
+    return {name: np.argsort(m.ravel(), kind="stable")[:k] for name, m in maps.items()}
 
 
 def strategy_pairs(n_windows: int, n_pos: int, guided: dict[str, np.ndarray], random_per_window: int | None,
@@ -101,6 +103,7 @@ class OneDigit(NamedTuple):
     counts: dict[str, dict[str, dict[str, np.ndarray]]]  # size -> strategy -> window_counts
     positions: dict[str, dict[str, list[int]]]  # size -> guide -> its k flat positions
     pastes: dict[int, Pastes]  # size -> every paste made
+    maps: dict[str, dict[str, np.ndarray]]  # size -> guide -> its occlusion map [P, P]
 
 
 def study_one(model: nn.Module, judges: Sequence[nn.Module], six: torch.Tensor, digit: int,
@@ -109,17 +112,18 @@ def study_one(model: nn.Module, judges: Sequence[nn.Module], six: torch.Tensor, 
     """Each placement strategy on one digit under one CNN, per window size."""
     fast = fast_inference_copy(model)
     fast_judges = [fast_inference_copy(j) for j in judges]
-    counts, positions, pastes = {}, {}, {}
+    counts, positions, pastes, maps = {}, {}, {}, {}
     for size, win in windows.items():
         n_pos = num_positions(28, size, 1) ** 2
-        guided = guided_positions(model, six, digit, size, k)
+        maps[str(size)] = guide_maps(model, six, digit, size)
+        guided = guided_positions(maps[str(size)], k)
         pairs = strategy_pairs(len(win.source), n_pos, guided, random_per_window, rng)
         key = np.unique(np.concatenate([w * n_pos + pos for w, pos in pairs.values()]))
         p = classify_pastes(fast, fast_judges, six, digit, win, key // n_pos, key % n_pos)
         counts[str(size)] = {name: window_counts(p, pr, n_pos, len(win.source)) for name, pr in pairs.items()}
         positions[str(size)] = {name: g.tolist() for name, g in guided.items()}
         pastes[size] = p
-    return OneDigit(counts, positions, pastes)
+    return OneDigit(counts, positions, pastes, maps)
 
 
 def scope_rates(per_digit: list[OneDigit], seed: int) -> tuple[dict, dict]:
@@ -232,7 +236,9 @@ def shown_pastes(p: Pastes, positions: dict[str, list[int]], six: torch.Tensor, 
 
 
 class Study(NamedTuple):
-    """The study's results for the JSON, and the example's pastes and windows per size."""
+    """The study's results for the JSON, and the example's pastes and windows per size. The record
+    holds the example's white-patch map at the patch's size (white_patch_map; its lowest cells are
+    the white-map guide's positions) and, per shown paste, the class of the digit its window is cut from."""
     record: dict[str, Any]
     pastes: dict[int, Pastes]
     windows: dict[int, Windows]
@@ -281,4 +287,7 @@ def run_study(model: nn.Module, judges: Sequence[nn.Module], seed_models: dict[i
               "best_position": best_position(example.pastes[patch], patch)}
     record["shown"], shown = shown_pastes(example.pastes[patch], example.positions[str(patch)], images[index],
                                           windows[patch])
+    for rec in record["shown"]:
+        rec["source_label"] = int(labels[rec["source_index"]])
+    record["white_patch_map"] = {"size": patch, "prob_true_map": nested(example.maps[str(patch)]["white-map"])}
     return Study(record, example.pastes, windows, shown)

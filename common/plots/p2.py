@@ -29,7 +29,7 @@ REGION_TICKS = {"top_hook": "top\nhook", "stem": "stem", "loop_left": "loop,\nle
                 "loop_right": "loop,\nright half", "loop": "whole\nloop"}
 REGION_COLOURS = {"top_hook": TAB10[1], "stem": TAB10[2], "loop_left": TAB10[0],
                   "loop_right": TAB10[9], "hole": (0.85, 0.85, 0.85)}
-STRATEGY_COLOURS = {"black-map": "black", "white-map": TAB10[1], "random": TAB10[7]}
+STRATEGY_COLOURS = {"black-map": TAB10[9], "white-map": TAB10[1], "random": TAB10[7]}
 STRATEGY_WORDS = {"black-map": "guided by the black-patch map of P2 (1)",
                   "white-map": "guided by the white-patch map (where added ink hurts most)", "random": "random places"}
 

@@ -14,15 +14,16 @@ from common.plots.p2 import (
     ATTACK_NAMES,
     STRATEGY_COLOURS,
     STRATEGY_WORDS,
-    TAB10,
     draw_patch,
-    pixel_axes,
+    linear_map,
+    patch_axes,
 )
 
 SCOPE_NAMES = {"example": "our CNN,\nour '6'", "other_sixes": "our CNN,\nother 6s"}
-GUIDE_MARKERS = {"black-map": ("s", "cyan"), "white-map": ("o", TAB10[1])}
+STRATEGY_MARKERS = {"black-map": "s", "white-map": "o", "random": "D"}
 GUIDE_PLACES = {"black-map": "where the black\npatch hurts most", "white-map": "where a white\npatch hurts most",
                 "random": "a paste elsewhere"}
+CORNERS = "map cell (r, c): the window's top-left corner at pixel (r, c), as in P2 (1)'s maps"
 
 
 def scope_name(scope: str) -> str:
@@ -30,68 +31,82 @@ def scope_name(scope: str) -> str:
     return SCOPE_NAMES.get(scope, "CNN of\nseed " + scope.split("_")[-1])
 
 
-def flip_panel(fig: plt.Figure, ax: plt.Axes, image: np.ndarray, share: np.ndarray, size: int,
-               positions: dict[str, list[int]], windows: int) -> None:
-    """The share of windows that change the label, drawn at the window centres over the '6'; the
-    title says what the colour bar counts."""
-    pw = share.shape[0]
-    c0 = (size - 1) / 2
-    top = max(float(share.max()), 1e-3)
-    ax.imshow(np.full((28, 28), 0.4), cmap="gray", vmin=0, vmax=1, extent=(-0.5, 27.5, 27.5, -0.5))
-    im = ax.imshow(share, cmap="magma", vmin=0, vmax=top, extent=(c0 - 0.5, c0 + pw - 0.5, c0 + pw - 0.5, c0 - 0.5))
-    ax.contour(np.arange(28), np.arange(28), image, levels=[0.5], colors="white", linewidths=1.2)
-    for g, (marker, colour) in GUIDE_MARKERS.items():
-        pos = np.array(positions[g])
-        ax.plot(pos % pw + c0, pos // pw + c0, marker, ms=6, mfc="none", mew=1.5, color=colour,
-                label=f"{STRATEGY_WORDS[g]}: its {len(pos)} positions")
-    ax.set_xlim(-0.5, 27.5)
-    ax.set_ylim(27.5, -0.5)
+def mark_positions(ax: plt.Axes, positions: dict[str, list[int]], side: int) -> None:
+    """Each guide's positions as hollow markers of its strategy's shape and colour, at the map cells."""
+    for g, pos in positions.items():
+        pos = np.array(pos)
+        ax.plot(pos % side, pos // side, STRATEGY_MARKERS[g], ms=6, mfc="none", mew=1.6,
+                color=STRATEGY_COLOURS[g])
+
+
+def white_map_panel(fig: plt.Figure, ax: plt.Axes, white: dict[str, Any], positions: list[int]) -> None:
+    """The example's occlusion map of p('6') under a white patch, as P2 (1)'s map 1 (its own linear
+    range, cells at the patch's top-left corner), with the white-map guide's positions."""
+    values = np.array(white["prob_true_map"])
+    size = white["size"]
+    linear_map(fig, ax, values, f"white-patch map: p('6') under a white {size}x{size} patch", 1)
+    mark_positions(ax, {"white-map": positions}, values.shape[0])
+
+
+def flip_panel(fig: plt.Figure, ax: plt.Axes, share: np.ndarray, size: int, positions: dict[str, list[int]],
+               windows: int) -> None:
+    """The share of windows that change the label at each map cell (the window's top-left corner),
+    with each guide's positions; the title says what the colour bar counts."""
+    im = ax.imshow(share, cmap="magma", vmin=0, vmax=max(float(share.max()), 1e-3))
+    mark_positions(ax, positions, share.shape[0])
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=8)
     ax.set_title(f"{size}x{size}: share of the {windows}\nwindows that change the label", fontsize=10)
-    pixel_axes(ax)
+    patch_axes(ax, share.shape[0], 1)
 
 
-def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str) -> None:
-    """Label-changed rate per strategy and scope: a dot with the range its counts allow (the
-    study's interval) as whiskers."""
+def rates_panel(ax: plt.Axes, rates: dict[str, Any], size: str, k: int, narrow: bool) -> list:
+    """Label-changed rate per strategy and scope: a dot with its 95% interval as whiskers (ticks
+    tilted when `narrow`). Returns the legend's handles: one per strategy, naming the guides' k
+    positions the maps mark."""
     scopes = list(rates)
     offsets = np.linspace(-0.22, 0.22, len(STRATEGIES))
-    markers = {"black-map": "s", "white-map": "o", "random": "D"}
+    handles = []
     for off, st in zip(offsets, STRATEGIES):
         ch = [rates[sc][size][st]["changed"] for sc in scopes]
         y = np.array([100 * r["rate"] for r in ch])
         err = np.array([[100 * r["rate"] - 100 * r["ci95"][0], 100 * r["ci95"][1] - 100 * r["rate"]] for r in ch]).T
-        ax.errorbar(np.arange(len(scopes)) + off, y, yerr=err, fmt=markers[st], ms=6, capsize=4, lw=1.4,
-                    color=STRATEGY_COLOURS[st], mec="black", mew=0.6, label=STRATEGY_WORDS[st])
-    ax.set_xticks(range(len(scopes)), [scope_name(sc) for sc in scopes], fontsize=8)
+        words = (STRATEGY_WORDS[st] if st != "black-map" or not narrow else
+                 "guided by the black-patch map (a patch of the window's size)")
+        words += "" if st == "random" else f": its {k} lowest cells, marked on the maps"
+        handles.append(ax.errorbar(np.arange(len(scopes)) + off, y, yerr=err, fmt=STRATEGY_MARKERS[st], ms=6,
+                                   capsize=4, lw=1.4, color=STRATEGY_COLOURS[st], mec="black", mew=0.6,
+                                   label=words))
+    ax.set_xticks(range(len(scopes)), [scope_name(sc) for sc in scopes], fontsize=8,
+                  rotation=35 if narrow else 0, ha="right" if narrow else "center")
     ax.set_xlim(-0.5, len(scopes) - 0.5)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
     ax.set_ylabel("pastes that change the label (%)")
     ax.set_title(f"{size}x{size}: how often the label changes", fontsize=10)
+    return handles
 
 
-def plot_transplant_study(image: np.ndarray, study: dict[str, Any], flip_maps: dict[str, np.ndarray],
-                          sizes: Sequence[str]) -> plt.Figure:
+def plot_transplant_study(study: dict[str, Any], flip_maps: dict[str, np.ndarray], sizes: Sequence[str]
+                          ) -> plt.Figure:
     """Per window size in `sizes`: where on the example the sampled windows change the label, with
-    the guided positions, and the label-changed rate of each placement per scope, with the range its
-    counts allow. One size: the two side by side; several: a column each."""
-    rates, n = study["rates"], len(sizes)
+    the guided positions, and the label-changed rate of each placement per scope with its 95%
+    interval; map cells are top-left corners, as in P2 (1). One size: the white-patch map beside
+    the share map, the rates below; several: a column each, share maps above rates. One legend."""
+    rates, k, n = study["rates"], study["design"]["guided_positions"], len(sizes)
     one = n == 1
-    fig, axes = plt.subplots(1 if one else 2, 2 if one else n, figsize=(10.2, 4.6) if one else (3.4 * n, 8.4),
-                             squeeze=False, gridspec_kw={"hspace": 0.5, "wspace": 0.45})
-    where, often = (axes[0, :1], axes[0, 1:]) if one else (axes[0], axes[1])
-    for ax, s in zip(where, sizes):
-        flip_panel(fig, ax, image, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
+    fig = plt.figure(figsize=(10.2, 7.6) if one else (3.4 * n, 7.6))
+    grid = fig.add_gridspec(2, 2 if one else n, hspace=0.4, wspace=0.45, top=0.87)
+    top = [fig.add_subplot(grid[0, c]) for c in range(2 if one else n)]
+    bottom = [fig.add_subplot(grid[1, :])] if one else [fig.add_subplot(grid[1, c]) for c in range(n)]
+    if one:
+        white_map_panel(fig, top[0], study["white_patch_map"], rates["example"][sizes[0]]["white-map"]["positions"])
+    for ax, s in zip(top[1:] if one else top, sizes):
+        flip_panel(fig, ax, flip_maps[s], int(s), {g: rates["example"][s][g]["positions"] for g in GUIDES},
                    study["design"]["windows_per_size"])
-    for ax, s in zip(often, sizes):
-        rates_panel(ax, rates, s)
-    for ax, below in ((where[len(where) // 2], -0.2), (often[len(often) // 2], -0.24)):
-        ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, below), ncol=1, frameon=False)
-    side = ("left", "right") if one else ("top", "bottom")
-    fig.suptitle(f"Windows of other digits pasted over the '6': where they change our CNN's label ({side[0]}; "
-                 f"white line: the '6')\nand how often ({side[1]}; bars: the range the counts allow)", fontsize=10,
-                 y=1.02 if one else 0.98)
+    handles = [rates_panel(ax, rates, s, k, not one) for ax, s in zip(bottom, sizes)][0]
+    fig.legend(handles=handles, fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, 0.03), ncol=1, frameon=False)
+    fig.suptitle(f"Windows of other digits pasted over the '6': where (top; {CORNERS})\nand how often (bottom; "
+                 "bars: 95% range for the rate, from the counts) they change our CNN's label", fontsize=10)
     return fig
 
 
