@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from common.features.discriminant import RF
-from common.features.filters import kernel_norms
+from common.features.filters import SHOWN_INPUTS, kernel_norms
 from common.features.strokes import BACKGROUND, OWN
 from common.plots.backend import plt
 
@@ -132,7 +132,7 @@ def plot_layer_summary(weights: np.ndarray, name: str, trained_share: np.ndarray
     return fig
 
 
-def strongest_inputs(weights: np.ndarray, n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def strongest_inputs(weights: np.ndarray, n: int = SHOWN_INPUTS) -> tuple[np.ndarray, np.ndarray]:
     """Each filter's n strongest input kernels (largest L2 norm, strongest first): their input
     channels [O, n] and the kernels [O, n, k, k]."""
     inputs = np.argsort(-kernel_norms(weights), axis=1, kind="stable")[:, :n]
@@ -140,9 +140,9 @@ def strongest_inputs(weights: np.ndarray, n: int = 3) -> tuple[np.ndarray, np.nd
 
 
 def plot_strongest_inputs(weights: np.ndarray, name: str, per_row: int = 6) -> plt.Figure:
-    """Each filter of a multi-input layer [O, I, k, k] as its 3 strongest input kernels side by
-    side (each outlined, a gap between them), per_row filters a row, each labelled with its number
-    and the 3 input channels."""
+    """Each filter of a multi-input layer [O, I, k, k] as its SHOWN_INPUTS strongest input kernels
+    side by side (each outlined, a gap between them), per_row filters a row, each labelled with its
+    number and those input channels."""
     inputs, kernels = strongest_inputs(weights)
     o, n, k, _ = kernels.shape
     rows = -(-o // per_row)
