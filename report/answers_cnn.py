@@ -62,24 +62,25 @@ def p1_filters(r) -> Answer:
         figures=figures, evidence=(1, 0))
 
 
-def channel_clause(group, first: bool) -> str:
+def channel_clause(group, verb: bool) -> str:
     """'one fires for the 8 at its crossing', 'one for the 8 where the 8 lacks the 0's right side'."""
     n, fires = len(group["channels"]), group["fires_for"]
-    verb = ("fires " if n == 1 else "fire ") if first else ""
+    fire = ("fires " if n == 1 else "fire ") if verb else ""
     where = (f"at its {group['stroke']}" if group["own_stroke"] else
              f"where it lacks the {group['digit']}'s {group['stroke']}")
-    return f"{in_words(n)} {verb}for the '{fires}' {where}"
+    return f"{in_words(n)} {fire}for the '{fires}' {where}"
 
 
 def cells_sentence(d, found) -> str:
     """What each chosen channel fires for in this '0' and this '8', and where; how many look at pixels
     empty in both digits."""
     empty, total = found["cells_over_background"], len(d["top_cells"])
-    picked = (f" Of the {in_words(total)} channels best separating the correct test 0s and 8s (chosen on "
+    picked = (f" Of the {in_words(total)} channels best separating test 0s and 8s (chosen on "
               "half), on this pair, ")
     if not found["feature_channels"]:
         return picked + "all look at pixels empty in both digits."
-    clauses = [channel_clause(g, i == 0) for i, g in enumerate(found["feature_channels"])]
+    first, *others = found["feature_channels"]
+    clauses = [channel_clause(first, True)] + [channel_clause(g, False) for g in others]
     rest = f"; {in_words(empty)} see empty pixels in both" if empty else ""
     return picked + listing(clauses) + rest + "."
 
@@ -89,7 +90,7 @@ def switch_off_sentence(d) -> str:
     a = d["ablation"]
     n = in_words(len(a["channels"]))
     than = "more than" if a["beats_random"] else "no more than"
-    return (f" Switching them off cuts the lead (right digit's score minus the other's) from "
+    return (f" Zeroing them cuts the lead (right digit's score minus the other's) from "
             f"{a['margin_before']:.2f} to {a['margin_after']:.2f}, {than} {n} random ones "
             f"({a['random_margin_after_median']:.2f}).")
 

@@ -339,7 +339,7 @@ def plot_shift_accuracy(curve: dict[int, float], plain: dict[int, float], per_cl
 
 def words(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def core_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
@@ -372,25 +372,21 @@ def channel_map_axes(ax: plt.Axes, m: np.ndarray, cell: dict, vmax: float, colou
     """One channel's 7x7 conv3 map [7, 7] on 0..vmax with its cell boxed in the cell's colour."""
     im = ax.imshow(m, cmap="magma", vmin=0, vmax=vmax)
     ax.add_patch(plt.Rectangle((cell["col"] - 0.5, cell["row"] - 0.5), 1, 1, fill=False, ec=colour, lw=2.5))
-    ax.set_xticks(range(0, m.shape[1], 2))
-    ax.set_yticks(range(0, m.shape[0], 2))
+    ax.set(xticks=range(0, m.shape[1], 2), yticks=range(0, m.shape[0], 2))
     ax.tick_params(labelsize=8)
     return im
 
 
 def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict],
                   named_from: dict[str, str]) -> plt.Figure:
-    """This '0' and this '8' [28, 28], each with the cores of the chosen conv3 cells that name a
-    feature (cells over background in both digits are left out), named by the stroke under them;
-    beside them each of those channels' own conv3 map for both digits [2, C, 7, 7] (one colour scale
-    per channel, shared by the two digits) with its cell boxed in the colour of its core's box."""
-    shown = [c for c in cells if c["feature"]]
-    n = max(1, len(shown))
+    """This '0' and this '8' [28, 28] with the cores of the cells that name a feature, named by the stroke
+    under them; beside them each such channel's own conv3 map for both digits [2, C, 7, 7] (one colour
+    scale per channel), its cell boxed in its core's colour."""
+    n = max(1, len(shown := [c for c in cells if c["feature"]]))
     fig = plt.figure(figsize=(3.2 + 2.2 * n, 7.6))
     grid = fig.add_gridspec(2, 1 + n, width_ratios=[1.45] + [1] * n, wspace=0.35, hspace=0.75)
-    panels = [fig.add_subplot(grid[row, 0]) for row in range(2)]
-    for ax, img, name, digit in zip(panels, digits, ("zero", "eight"), (0, 8)):
-        digit_axes(ax, img, f"this '{digit}': each box the centre\nof what a cell sees")
+    for row, (img, name, digit) in enumerate(zip(digits, ("zero", "eight"), (0, 8))):
+        digit_axes(ax := fig.add_subplot(grid[row, 0]), img, f"this '{digit}': each box the centre\nof what a cell sees")
         core_boxes(ax, shown, name)
     for i, c in enumerate(shown):
         vmax = max(float(maps[:, c["channel"]].max()), 1e-6)
@@ -399,6 +395,6 @@ def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells
             im = channel_map_axes(ax, maps[row, c["channel"]], c, vmax, plt.get_cmap("tab10")(i))
             ax.set_title(f"channel {c['channel']}, this '{digit}'\nfires for {c['fires_for']}s, "
                          f"cell ({c['row']}, {c['col']})", fontsize=8)
-        fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, pad=0.12).set_label("activation (both digits)", fontsize=8)
+        fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, pad=0.12, label="activation (both digits)")
     fig.suptitle(features_title(shown, named_from), fontsize=10, y=1.0)
     return fig
