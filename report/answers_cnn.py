@@ -29,56 +29,75 @@ def strokes(names) -> str:
     return listing([f"the {REGION[n]}" for n in names])
 
 
+def filters_caption(r, layer: str) -> str:
+    """A deeper layer's figure: what share of a filter's weight its shown kernels hold, and a link to
+    the figure with every kernel."""
+    s, every = r["filters"][layer], f"p1_filters_{layer}_all.png"
+    return (f"The filters of {layer}, each by its {in_words(s['shown_inputs'])} strongest input kernels of "
+            f"{s['inputs']}, which hold {pct(s['shown_inputs_share_median'], 0)} of a filter's weight (median "
+            f"filter); every kernel is in [{every}]({every}).")
+
+
 def p1_filters(r) -> Answer:
     f = r["findings"]["filters"]
     figures = (("p1_filters_conv1.png", "The filters of conv1."),
-               *((f"p1_filters_{layer}.png", f"The filters of {layer}, each by its three strongest input "
-                  f"kernels; every kernel is in p1_filters_{layer}_all.png.") for layer in LAYERS[1:]))
+               *((f"p1_filters_{layer}.png", filters_caption(r, layer)) for layer in LAYERS[1:]))
     recipe = r["model"]["recipe"]
-    start = (f" After {recipe['sgd_steps']:,} training steps they are still close to their random start."
+    start = (f" After {recipe['sgd_steps']:,} training steps they are still near their start."
              if f["conv1_start"]["barely_moved"] else "")
     like = (", as random filters do" if not f["conv1_patterns_beyond_untrained"] else "")
-    fewer = (" conv2 and conv3 changed more: each filter now leans on fewer of its inputs than at the "
-             "start, so the figures show its three strongest input kernels."
-             if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below" else
-             " conv2 and conv3 combine the maps of the layer below; the figures show each filter's "
-             "strongest input kernels.")
+    fewer = (" conv2 and conv3 changed more: each filter draws half its weight from fewer inputs than at "
+             "the start." if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below"
+             else " conv2 and conv3 combine the maps of the layer below.")
+    shown = in_words(r["filters"]["conv2"]["shown_inputs"])
     return Answer(
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
         f"Our CNN has three 3x3 convolution layers. It classifies {pct(r['train_accuracy'])} of its "
-        f"{recipe['train_size']:,} training digits ({r['train_set']}) and {pct(r['test_accuracy'])} of "
-        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer,
+        f"{recipe['train_size']:,} training digits and {pct(r['test_accuracy'])} of "
+        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer
+        + f" Each figure shows a filter's {shown} strongest input kernels; its caption gives their share "
+        "and links every kernel.",
         figures=figures, evidence=(1, 0))
 
 
+def channel_clause(group, verb: bool) -> str:
+    """'one fires for the 8 at its crossing', 'one for the 8 where the 8 lacks the 0's right side'."""
+    n, fires = len(group["channels"]), group["fires_for"]
+    fire = ("fires " if n == 1 else "fire ") if verb else ""
+    where = (f"at its {group['stroke']}" if group["own_stroke"] else
+             f"where it lacks the {group['digit']}'s {group['stroke']}")
+    return f"{in_words(n)} {fire}for the '{fires}' {where}"
+
+
 def cells_sentence(d, found) -> str:
-    """Where the chosen cells sit in this '0' and this '8': the features they name, and how many look
-    at pixels empty in both digits."""
+    """What each chosen channel fires for in this '0' and this '8', and where; how many look at pixels
+    empty in both digits."""
     empty, total = found["cells_over_background"], len(d["top_cells"])
-    if not d["features"]:
-        return f" The {in_words(total)} cells that separate them best all look at pixels empty in both digits."
-    rest = (f"; {in_words(empty)} of the {in_words(total)} look at empty pixels in both digits" if empty else "")
-    return f" The cells that separate them best sit over {listing([f'the {f}' for f in d['features']])}{rest}."
+    picked = (f" Of the {in_words(total)} channels best separating test 0s and 8s (chosen on "
+              "half), on this pair, ")
+    if not found["feature_channels"]:
+        return picked + "all look at pixels empty in both digits."
+    first, *others = found["feature_channels"]
+    clauses = [channel_clause(first, True)] + [channel_clause(g, False) for g in others]
+    rest = f"; {in_words(empty)} see empty pixels in both" if empty else ""
+    return picked + listing(clauses) + rest + "."
 
 
-def switch_off_sentence(d, found) -> str:
-    """The chosen channels zeroed against as many random ones, on this CNN and the other seeds."""
+def switch_off_sentence(d) -> str:
+    """The chosen channels zeroed against as many random ones."""
     a = d["ablation"]
     n = in_words(len(a["channels"]))
     than = "more than" if a["beats_random"] else "no more than"
-    seeds = ("" if found["seeds_not_beating_random"] else
-             f" The same holds in all {in_words(len(d['seeds']))} CNNs we trained.")
-    return (f" Switching these {n} channels off cuts the network's lead for the right digit from "
-            f"{a['margin_before']:.2f} to {a['margin_after']:.2f}, {than} {n} random channels do "
-            f"({a['random_margin_after_median']:.2f}).{seeds}")
+    return (f" Zeroing them cuts the lead (right digit's score minus the other's) from "
+            f"{a['margin_before']:.2f} to {a['margin_after']:.2f}, {than} {n} random ones "
+            f"({a['random_margin_after_median']:.2f}).")
 
 
 def p1_feature_maps(r) -> Answer:
     d, found, ok = r["discriminant"], r["findings"]["discriminant"], r["examples_classified_correctly"]
-    where = ("conv3's middle and bottom rows carry nearly all of the difference"
-             if found["middle_and_lower_thirds"]["carry_most"] else "the difference is spread over conv3's cells")
+    where = "Yes."
     average = [f"the average {digit}" for digit, name in ((0, "zero"), (8, "eight"))
                if name in found["named_from_class_map"]]
     source = (f" ({listing(average)} where a digit lacks its holes)" if average else "")
@@ -86,19 +105,27 @@ def p1_feature_maps(r) -> Answer:
         "P1 (2)", "What tells a '0' from an '8' in conv3", "Show conv3's feature maps for "
         + example("'0' and '8'", [f"the '{d}'" for d, k in ((0, "zero"), (8, "eight")) if not ok[k]])
         + ". Can you tell which features tell them apart?",
-        f"yes: {listing([f'the {f}' for f in d['features']])}" if d["features"] else "yes: the middle and bottom of the digit",
-        f"Yes: {where}.{cells_sentence(d, found)}{switch_off_sentence(d, found)}",
+        "yes: " + ", ".join(f"the {f}" for f in d["features"]) if d["features"] else "yes: the middle and bottom of the digit",
+        f"{where}{cells_sentence(d, found)}{switch_off_sentence(d)}",
         figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
-                  f"conv3 cell sees, named by this digit's stroke there{source}; cells over empty pixels in "
-                  "both digits are left out."),
+                  f"conv3 cell sees, named by this digit's stroke there{source}; beside them, each of those "
+                  "channels' own map for both digits, its cell boxed. Cells over empty pixels in both digits are "
+                  "left out."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
+
+
+def padding_sentence(r) -> str:
+    """Whether clamp padding gives the same images as zero padding for this '1'."""
+    return (" The '1' has empty outer columns, so zero padding would give the same images."
+            if r["shift"]["padding"]["clamp_equals_zero_padding"] else
+            " The '1' has ink in its outer columns, so clamp padding repeats it where zero padding would not.")
 
 
 def p1_shift(r) -> Answer:
     s = r["findings"]["shift"]
     pred = r["shift"]["left3"]["pred"], r["shift"]["right3"]["pred"]
-    seeds = (" The same holds for the CNNs of all three training seeds." if not s["seeds_one_changes"] else "")
+    seeds = (f" The same holds on all {in_words(len(r['shift']['seeds']))} CNNs we trained." if not s["seeds_one_changes"] else "")
     return Answer(
         "P1 (3)", "A '1' shifted three pixels each way", "Shift "
         + example("'1'", [] if r["examples_classified_correctly"]["one"] else ["it"])
@@ -106,10 +133,11 @@ def p1_shift(r) -> Answer:
         ("no: still a '1' both ways" if s["prediction_unchanged_both_ways"] else "yes"),
         ("No. " if s["prediction_unchanged_both_ways"] else "Yes. ")
         + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
-        f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})." + seeds
-        + " Our CNN was trained on digits shifted by up to one pixel, which helps."
-        + " Over many digits a shift still costs accuracy: the last layer has its own weights for each "
-        "region of the image, and a shift moves the digit's features into other regions.",
+        f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})."
+        + seeds + padding_sentence(r)
+        + " Training on digits shifted by up to one pixel helps."
+        + " Over many digits a shift still costs accuracy: the last layer weighs each image region "
+        "on its own, and a shift moves features between regions.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
                  ("p1_shift_accuracy.png", "Test accuracy against the size of the shift: our CNN (trained "
                   "on digits shifted by up to one pixel) and one trained without shifts.")),

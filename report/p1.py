@@ -169,7 +169,7 @@ def p1_filters(r, figs: Figures) -> list[str]:
 def p1_feature_maps(r, figs: Figures) -> list[str]:
     d, found = r["discriminant"], r["findings"]["discriminant"]
     rows, a, lower = d["separation"]["row_share_evaluated"], d["ablation"], found["middle_and_lower_thirds"]
-    where = ("in its map's middle and lower thirds, which carry" if lower["carry_most"] else
+    where = ("in its middle and lower thirds, which carry" if lower["carry_most"] else
              "above all in its map's top third; the middle and lower thirds carry")
     lead = (f"Yes. Conv3 tells them apart {where} "
             f"{pct(lower['evaluated'], 0)} of the 0-vs-8 separation (held out; "

@@ -88,7 +88,7 @@ def strokes_sentence(d, found) -> str:
     rest = (f"; {empty} of {len(d['top_cells'])} over empty pixels" if empty else "")
     if not d["features"]:
         return "None sits over a stroke of this '0' or '8'."
-    return "Over this '0' and '8': " + listing([f"the {f}" for f in d["features"]]) + rest + "."
+    return "Over this pair: " + listing([f"the {f}" for f in d["features"]]) + rest + "."
 
 
 def span(box) -> str:

@@ -35,9 +35,14 @@ def heading(answer: Answer) -> str:
     return f"{answer.label} {answer.title}"
 
 
+def plain(caption: str) -> str:
+    """A caption as an image's alt text: each Markdown link's text without its target."""
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", caption)
+
+
 def section(answer: Answer) -> list[str]:
     figures = [line for name, caption in answer.figures
-               for line in (f"![{caption}]({name})", "", f"*{caption}*", "")]
+               for line in (f"![{plain(caption)}]({name})", "", f"*{caption}*", "")]
     link = f"[The evidence for {answer.label}]({EVIDENCE}#{slug(section_heading(*answer.evidence))})"
     return ([f"### {heading(answer)}", "", f"**Question.** {answer.question}", "",
              f"**Answer.** {answer.text}", ""] + list(answer.values) + ([""] if answer.values else [])

@@ -110,8 +110,10 @@ def test_p1_shift_figure_draws_the_clamped_ones_and_the_models_labels(p1_run, ti
 
 def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_run):
     """Each digit panel draws the shown digit and one box per cell with a feature: rows and columns
-    4r-2 .. 4r+5 of its cell (r, c), clipped to the image, legend-named by the stroke there; the
-    title names every feature; cells over background in both digits are not drawn."""
+    4r-2 .. 4r+5 of its cell (r, c), clipped to the image, legend-named by the stroke there; beside
+    them each such channel's own map for each digit (numpy slices of the maps passed in), on one
+    colour scale per channel from 0 to its largest value over both digits, its cell (r, c) boxed;
+    the title names every feature; cells over background in both digits are not drawn."""
     _, results, _ = p1_run
     d, test = results["discriminant"], load_mnist("test", "mnist5k-t10k")
     digits = tuple(test.images[results["examples"][k], 0].numpy() for k in ("zero", "eight"))
@@ -119,7 +121,7 @@ def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_
     fig = plot_features(digits, maps, d["top_cells"], d["strokes"]["named_from"])
     featured = [c for c in d["top_cells"] if c["feature"] is not None]
     assert featured, "the tiny CNN's cells name no feature: nothing to check"
-    for ax, img, name in zip((fig.axes[0], fig.axes[2]), digits, ("zero", "eight")):
+    for ax, img, name in zip(fig.axes[:2], digits, ("zero", "eight")):
         np.testing.assert_array_equal(ax.get_images()[0].get_array(), img)
         boxes = [tuple(round(v) for v in (p.get_y() + 0.5, p.get_x() + 0.5, p.get_y() + p.get_height() - 0.5,
                                           p.get_x() + p.get_width() - 0.5))
@@ -130,6 +132,18 @@ def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
         assert [t.split(": ")[-1] for t in labels] == [
             "empty here" if c[f"stroke_{name}"] == "background" else c[f"stroke_{name}"] for c in featured]
+    panels = [ax for ax in fig.axes[2:] if ax.get_images() and ax.patches]
+    assert len(panels) == 2 * len(featured)
+    for i, c in enumerate(featured):
+        ch = c["channel"]
+        top = max(maps[0, ch].max(), maps[1, ch].max())
+        for k, ax in enumerate(panels[2 * i:2 * i + 2]):
+            im = ax.get_images()[0]
+            np.testing.assert_array_equal(im.get_array(), maps[k, ch])
+            assert im.get_clim() == (0, top)
+            box = ax.patches[0]
+            assert (box.get_x() + 0.5, box.get_y() + 0.5, box.get_width()) == (c["col"], c["row"], 1)
+            assert f"channel {ch}" in ax.get_title()
     title = fig._suptitle.get_text()
     assert all(f"the {c['feature']}" in title for c in featured)
     plt.close(fig)

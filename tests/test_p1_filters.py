@@ -43,6 +43,8 @@ def test_weight_spread_counts_inputs_for_half_the_weight():
     np.testing.assert_allclose(filters.kernel_norms(w), [[6, 0, 0, 0], [3, 3, 3, 3]])
     assert s["inputs_for_half_weight_median"] == 1.5 and (s["inputs"], s["kernels"]) == (4, 8)
     assert s["strongest_filters"][0] == 0 and s["filter_norm_max"] == pytest.approx(6.0)
+    # the 3 shown inputs hold all of filter 0's weight and 3 of filter 1's 4 equal parts
+    assert (s["shown_inputs"], s["shown_inputs_share_median"]) == (3, pytest.approx((1.0 + 0.75) / 2))
     # filter 0 holds all in 1 input, filter 1 a quarter per input: the median of two is their mean
     np.testing.assert_allclose(filters.input_share_curve(w), [0.625, 0.75, 0.875, 1.0])
 

@@ -47,13 +47,26 @@ def test_discriminant_findings_by_hand():
     d = {"separation": {"row_share": [0.5, 0.3, 0.2], "row_share_evaluated": [0.1, 0.5, 0.4]},
          "n_zero": 30, "n_eight": 12,
          "seeds": {"0": {"beats_random": True}, "1": {"beats_random": False}, "2": {"beats_random": True}},
-         "top_cells": [{"over_background": b} for b in (True, False, True, False)],
+         "top_cells": [{"over_background": True, "feature_digit": None, "feature_stroke": None,
+                        "fires_for": 0, "channel": 5},
+                       {"over_background": False, "feature_digit": 8, "feature_stroke": "crossing",
+                        "fires_for": 8, "channel": 7},
+                       {"over_background": True, "feature_digit": None, "feature_stroke": None,
+                        "fires_for": 8, "channel": 1},
+                       {"over_background": False, "feature_digit": 0, "feature_stroke": "right side",
+                        "fires_for": 8, "channel": 3},
+                       {"over_background": False, "feature_digit": 8, "feature_stroke": "crossing",
+                        "fires_for": 8, "channel": 2}],
          "strokes": {"named_from": {"zero": "own pixels", "eight": "class frequency map"}}}
     f = discriminant_findings(d)
     assert f["middle_and_lower_thirds"] == {"selection": 0.3 + 0.2, "evaluated": 0.5 + 0.4, "carry_most": True}
     assert f["correct_zeros_and_eights"] == 42
     assert f["seeds_beating_random"] == ["0", "2"] and f["seeds_not_beating_random"] == ["1"]
     assert f["cells_over_background"] == 2 and f["named_from_class_map"] == ["eight"]
+    # channels 7 and 2 fire for the 8 at its crossing; channel 3 for the 8 where it lacks the 0's right side
+    assert f["feature_channels"] == [
+        {"fires_for": 8, "digit": 8, "stroke": "crossing", "own_stroke": True, "channels": [7, 2]},
+        {"fires_for": 8, "digit": 0, "stroke": "right side", "own_stroke": False, "channels": [3]}]
     d["separation"]["row_share_evaluated"] = [0.6, 0.3, 0.1]
     assert discriminant_findings(d)["middle_and_lower_thirds"]["carry_most"] is False
 

@@ -115,7 +115,7 @@ def p1_recipe(s: Sources) -> dict[str, int]:
 
 def p1_shift(s: Sources) -> dict[str, Any]:
     probs = one_probs(s.model, s)
-    return {k: {"pred": int(probs[k].argmax())} for k in ("left3", "right3")}
+    return {**{k: {"pred": int(probs[k].argmax())} for k in ("left3", "right3")}, **p1_padding(s)}
 
 
 def p1_shift_findings(s: Sources) -> dict[str, Any]:
@@ -152,12 +152,72 @@ def p1_conv1_patterns(s: Sources) -> list[str]:
 
 def p1_discriminant_findings(s: Sources) -> dict[str, Any]:
     """The middle and bottom thirds carry most of the separation (from the per-row shares stored),
-    the seeds whose chosen channels do not beat random ones, and the cells over background."""
+    the seeds whose chosen channels do not beat random ones, the cells over background, and the
+    channels that name a feature, grouped."""
     d = s.r[1]["discriminant"]
     rows = d["separation"]["row_share_evaluated"]
     return {"middle_and_lower_thirds": {"carry_most": rows[1] + rows[2] > rows[0]},
             "seeds_not_beating_random": [k for k, v in d["seeds"].items() if not v["beats_random"]],
-            **p1_cells_background(s)}
+            **p1_cells_background(s), "feature_channels": p1_feature_channels(s)}
+
+
+def p1_conv3(s: Sources, index: list[int]) -> np.ndarray:
+    """The tiny CNN's conv3 output after batch norm and ReLU [N, C, 7, 7] for test digits `index`."""
+    grabbed = []
+    handle = s.model.act3.register_forward_hook(lambda module, args, out: grabbed.append(out))
+    try:
+        with torch.no_grad():
+            s.model(s.test.images[index])
+    finally:
+        handle.remove()
+    return grabbed[0].double().numpy()
+
+
+def core_named(image: np.ndarray | None, row: int, col: int) -> bool:
+    """Whether ink and holes (named_pixels) fill at least a quarter of cell (row, col)'s 8x8 core
+    (rows and columns 4r-2 .. 4r+5); a digit without its holes counts as named."""
+    rows, cols = slice(max(0, 4 * row - 2), 4 * row + 6), slice(max(0, 4 * col - 2), 4 * col + 6)
+    return image is None or image[rows, cols].mean() >= 0.25
+
+
+def p1_feature_channels(s: Sources) -> list[dict[str, Any]]:
+    """Per chosen cell (channel, row, col as stored): the digit it fires for, from the mean activation
+    of the selection half's 8s against its 0s; the digit whose stroke names it: that digit where its
+    core holds ink or holes, else the other where its does, else none. Grouped with the stroke words
+    stored, in the cells' order."""
+    r = s.r[1]
+    index = r["discriminant"]["ablation"]["selected_on"]
+    act, labels = p1_conv3(s, index), s.test.labels.numpy()[index]
+    shown = {0: named_pixels(s.test.images[r["examples"]["zero"], 0].numpy(), 1),
+             8: named_pixels(s.test.images[r["examples"]["eight"], 0].numpy(), 2)}
+    groups: dict[tuple, list[int]] = {}
+    for c in r["discriminant"]["top_cells"]:
+        a = act[:, c["channel"], c["row"], c["col"]]
+        fires = 8 if a[labels == 8].mean() > a[labels == 0].mean() else 0
+        named = [k for k in (fires, 8 - fires) if core_named(shown[k], c["row"], c["col"])]
+        if named:
+            groups.setdefault((fires, named[0], c["feature_stroke"]), []).append(c["channel"])
+    return [{"fires_for": f, "digit": k, "own_stroke": f == k, "channels": chs} for (f, k, _), chs in groups.items()]
+
+
+def p1_filter_spread(s: Sources) -> dict[str, Any]:
+    """Per deeper layer of the tiny CNN: its inputs, the kernels shown per filter (3, by design), and
+    the median over filters of the share of squared weight in its 3 largest kernels, by a loop."""
+    out = {}
+    for layer in ("conv2", "conv3"):
+        w = s.model.get_submodule(layer).weight.detach().double().numpy()
+        shares = [sum(sorted((k ** 2).sum() for k in f)[-SHOWN:]) / (f ** 2).sum() for f in w]
+        out[layer] = {"inputs": w.shape[1], "shown_inputs": SHOWN, "shown_inputs_share_median": float(np.median(shares))}
+    return out
+
+
+def p1_padding(s: Sources) -> dict[str, Any]:
+    """Whether clamp and zero padding give the same '1' shifted 3 px each way."""
+    one = shifted_ones(s)["original"]
+    zero_filled = [np.pad(one, ((0, 0), (0, CLAMP_SHIFT)))[:, CLAMP_SHIFT:],
+                   np.pad(one, ((0, 0), (CLAMP_SHIFT, 0)))[:, :-CLAMP_SHIFT]]
+    same = all(np.array_equal(clamp_shift(one, dx), z) for dx, z in zip((-CLAMP_SHIFT, CLAMP_SHIFT), zero_filled))
+    return {"padding": {"clamp_equals_zero_padding": same}}
 
 
 def p1_features(s: Sources) -> list[str]:
@@ -188,6 +248,7 @@ def p1_lead(s: Sources, zeroed: list[int]) -> float:
 
 
 CHOSEN = 6  # P1 (2): the channels chosen and described, by design
+SHOWN = 3   # P1 (1): the input kernels shown per filter of conv2 and conv3, by design
 
 
 def p1_chosen_channels(s: Sources) -> list[int]:
@@ -676,6 +737,7 @@ FACTS = (
     Fact("p1", "test_accuracy", at("test_accuracy", p1_accuracies)),
     Fact("p1", "model.recipe", p1_recipe),
     Fact("p1", "shift", p1_shift),
+    Fact("p1", "filters", p1_filter_spread),
     Fact("p1", "findings.shift", p1_shift_findings),
     Fact("p1", "findings.filters.conv1_start", p1_conv1_start),
     Fact("p1", "findings.discriminant", p1_discriminant_findings),

@@ -17,6 +17,7 @@ import torch
 
 ORIENTATIONS = (0, 45, 90, 135)  # degrees from horizontal: horizontal, rising (/), vertical, falling (\)
 NULL_NETWORKS = 20               # untrained networks (initialisation seeds 0..19) behind each null
+SHOWN_INPUTS = 3                 # input kernels per filter that the figures of multi-input layers show
 
 
 def templates(k: int = 3) -> dict[tuple[str, int], np.ndarray]:
@@ -76,14 +77,17 @@ def kernel_norms(weights: np.ndarray) -> np.ndarray:
 
 
 def weight_spread(weights: np.ndarray) -> dict:
-    """How a multi-input layer [O, I, k, k] spreads its squared weight over its inputs and kernels."""
+    """How a multi-input layer [O, I, k, k] spreads its squared weight over its inputs and kernels;
+    shown_inputs_share_median: the share its SHOWN_INPUTS strongest inputs hold (median filter)."""
     sq = kernel_norms(weights) ** 2
     o, i = sq.shape
     share = np.sort(sq, 1)[:, ::-1].cumsum(1) / sq.sum(1, keepdims=True)
     half = (share < 0.5).sum(1) + 1  # inputs that hold half of each filter's squared weight
     top10 = np.sort(sq.ravel())[::-1][:max(1, o * i // 10)].sum() / sq.sum()
     filter_norm = np.sqrt(sq.sum(1))
-    return {"inputs": i, "kernels": o * i,
+    shown = min(SHOWN_INPUTS, i)
+    return {"inputs": i, "kernels": o * i, "shown_inputs": shown,
+            "shown_inputs_share_median": float(np.median(share[:, shown - 1])),
             "inputs_for_half_weight_median": float(np.median(half)),
             "inputs_for_half_weight_min": int(half.min()), "inputs_for_half_weight_max": int(half.max()),
             "top10pct_kernel_share": float(top10),

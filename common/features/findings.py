@@ -46,10 +46,23 @@ def filter_findings(filters: Mapping[str, Any]) -> dict[str, Any]:
             "conv1_kinds": sorted({k for c in filters["conv1_kinds_by_seed"].values() for k in c})}
 
 
+def feature_channels(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The chosen channels that name a feature, grouped by the digit they fire for, the digit whose
+    stroke names them and that stroke, in the cells' order; own_stroke: they fire at the stroke of
+    the digit they fire for (else where that digit lacks the other's stroke)."""
+    groups: dict[tuple, list[int]] = {}
+    for c in cells:
+        if c["feature_digit"] is not None:
+            groups.setdefault((c["fires_for"], c["feature_digit"], c["feature_stroke"]), []).append(c["channel"])
+    return [{"fires_for": fires, "digit": digit, "stroke": stroke, "own_stroke": fires == digit, "channels": chs}
+            for (fires, digit, stroke), chs in groups.items()]
+
+
 def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
     """(2) The middle and lower thirds' share of the separation, the correct 0s and 8s, the seeds on
     which the chosen channels beat random ones, the chosen cells over background in both shown
-    digits, and the shown digits whose strokes come from their class map (they lack the holes)."""
+    digits, the channels that name a feature grouped as the words name them, and the shown digits
+    whose strokes come from their class map (they lack the holes)."""
     sep, seeds = d["separation"], d["seeds"]
     lower = {"selection": sep["row_share"][1] + sep["row_share"][2],
              "evaluated": sep["row_share_evaluated"][1] + sep["row_share_evaluated"][2]}
@@ -58,6 +71,7 @@ def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
             "seeds_beating_random": [s for s, v in seeds.items() if v["beats_random"]],
             "seeds_not_beating_random": [s for s, v in seeds.items() if not v["beats_random"]],
             "cells_over_background": sum(c["over_background"] for c in d["top_cells"]),
+            "feature_channels": feature_channels(d["top_cells"]),
             "named_from_class_map": [n for n, v in d["strokes"]["named_from"].items() if v == CLASS_MAP]}
 
 

@@ -8,7 +8,8 @@ the 0's left and right side (left and right of its centre column).
 
 A conv3 cell looks most at the centre of its receptive field: its core, the 8x8 input pixels of
 discriminant.core. The stroke under the cell in a digit is the named region that fills most of the
-core's pixels, or background where the named regions (ink or hole) together fill less than
+core's pixels (with the runner-up, "crossing and lower loop", where its share is within TIE_SHARE
+of the first's), or background where the named regions (ink or hole) together fill less than
 NAMED_SHARE of them. This one rule decides "over background" everywhere: for a shown digit (its own
 regions) and for the class (the regions' frequency maps). A cell over background in both shown
 digits names no feature.
@@ -27,6 +28,7 @@ INK = 0.5            # a pixel of a class-mean image is ink from this value (of 
 BACKGROUND = "background"
 INK_GAP = 0.1       # mean-ink difference in a cell's core that gives one digit more ink there
 NAMED_SHARE = 0.25  # the named regions' least share of a core's pixels that is not background
+TIE_SHARE = 0.05    # the top two regions' shares of a core closer than this: both name the stroke
 OWN, CLASS_MAP = "own pixels", "class frequency map"  # what names a shown digit's strokes
 
 
@@ -163,12 +165,15 @@ def field_coverage(freq: dict[str, np.ndarray], row: int, col: int) -> dict:
 def stroke_under(regions: dict[str, np.ndarray], row: int, col: int) -> dict:
     """The named region under cell (row, col)'s core (regions: each region's mask or frequency map
     [H, W]). share: each region's share of the core's pixels (a frequency map: its mean there);
-    named_share: their sum. The region with the largest share names the cell, unless named_share
-    is below NAMED_SHARE: then 'background'."""
+    named_share: their sum. The region with the largest share names the cell, and the runner-up
+    with it ("crossing and lower loop", in the regions' order on an exact tie) when its share is
+    within TIE_SHARE; 'background' when named_share is below NAMED_SHARE."""
     rows, cols = core(row, col)
     share = {name: float(np.asarray(f, dtype=np.float64)[rows, cols].mean()) for name, f in regions.items()}
     named = float(sum(share.values()))
-    stroke = BACKGROUND if named < NAMED_SHARE else max(share, key=share.get)
+    first, second = (sorted(share, key=lambda n: -share[n]) + [""])[:2]
+    tied = bool(second) and share[first] - share[second] < TIE_SHARE
+    stroke = BACKGROUND if named < NAMED_SHARE else f"{first} and {second}" if tied else first
     return {"stroke": stroke, "share": share, "named_share": named}
 
 
@@ -182,14 +187,15 @@ def ink_where(ink_zero: float, ink_eight: float, background: bool) -> str:
     return "0s" if ink_zero > ink_eight else "8s"
 
 
-def feature_name(cell: dict) -> str:
-    """The stroke a cell tells the shown digits apart by: the stroke under it in the digit it fires
-    for ("8's crossing", "0's open centre"), or, where that digit is background, the other digit's
-    stroke there ("0's right side": the cell fires for the 8 where the 8 lacks the 0's side)."""
+def feature_stroke(cell: dict) -> tuple[int, str]:
+    """The stroke a cell tells the shown digits apart by, as (digit, stroke): the stroke under it in
+    the digit it fires for ((8, "crossing"): it fires for the 8 at its crossing), or, where that
+    digit is background, the other digit's stroke there ((0, "right side") for a cell that fires for
+    the 8: it fires where the 8 lacks the 0's right side)."""
     own, other = (("zero", "eight"), ("eight", "zero"))[cell["fires_for"] == 8]
     digit = {"zero": 0, "eight": 8}
     name = own if cell[f"stroke_{own}"] != BACKGROUND else other
-    return f"{digit[name]}'s {cell[f'stroke_{name}']}"
+    return digit[name], cell[f"stroke_{name}"]
 
 
 def name_cell(c: dict, shown: dict[str, dict[str, np.ndarray]], freqs: dict[str, dict[str, np.ndarray]],
@@ -197,7 +203,8 @@ def name_cell(c: dict, shown: dict[str, dict[str, np.ndarray]], freqs: dict[str,
     """A cell with its field and core, the stroke under its core in each shown digit (`shown`: each
     digit's regions) and in each class (`freqs`: the frequency maps), the field's coverage of the
     class maps, whether it is over background in both shown digits (then no feature) and in both
-    classes (then its ink is 'neither' digit's)."""
+    classes (then its ink is 'neither' digit's); its feature as feature_digit and feature_stroke
+    (feature_stroke) and in words as feature ("8's crossing"), None for none."""
     r, col = c["row"], c["col"]
     here = {n: stroke_under(shown[n], r, col) for n in shown}
     cls = {n: stroke_under(freqs[n], r, col) for n in freqs}
@@ -212,7 +219,9 @@ def name_cell(c: dict, shown: dict[str, dict[str, np.ndarray]], freqs: dict[str,
     cell["over_background"] = all(u["stroke"] == BACKGROUND for u in here.values())
     class_background = all(u["stroke"] == BACKGROUND for u in cls.values())
     cell["ink_where"] = ink_where(c["ink_zero"], c["ink_eight"], class_background)
-    cell["feature"] = None if cell["over_background"] else feature_name(cell)
+    digit, stroke = (None, None) if cell["over_background"] else feature_stroke(cell)
+    cell.update(feature_digit=digit, feature_stroke=stroke,
+                feature=None if digit is None else f"{digit}'s {stroke}")
     return cell
 
 
@@ -231,6 +240,6 @@ def describe_strokes(cells: list[dict], zeros: np.ndarray, eights: np.ndarray, s
     named = {n: own[n] if own[n] is not None else freqs[n] for n in own}
     out = [name_cell(c, named, freqs, zeros.shape[-1]) for c in cells]
     features = list(dict.fromkeys(c["feature"] for c in out if c["feature"]))
-    info = {"ink_threshold": INK, "named_share_min": NAMED_SHARE, "rf": RF, "ink_gap": INK_GAP,
+    info = {"ink_threshold": INK, "named_share_min": NAMED_SHARE, "tie_share": TIE_SHARE, "rf": RF, "ink_gap": INK_GAP,
             "named_from": named_from, **regions}
     return info, out, features

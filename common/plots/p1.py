@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from common.features.discriminant import RF
-from common.features.filters import kernel_norms
+from common.features.filters import SHOWN_INPUTS, kernel_norms
 from common.features.strokes import BACKGROUND, OWN
 from common.plots.backend import plt
 
@@ -132,7 +132,7 @@ def plot_layer_summary(weights: np.ndarray, name: str, trained_share: np.ndarray
     return fig
 
 
-def strongest_inputs(weights: np.ndarray, n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def strongest_inputs(weights: np.ndarray, n: int = SHOWN_INPUTS) -> tuple[np.ndarray, np.ndarray]:
     """Each filter's n strongest input kernels (largest L2 norm, strongest first): their input
     channels [O, n] and the kernels [O, n, k, k]."""
     inputs = np.argsort(-kernel_norms(weights), axis=1, kind="stable")[:, :n]
@@ -140,9 +140,9 @@ def strongest_inputs(weights: np.ndarray, n: int = 3) -> tuple[np.ndarray, np.nd
 
 
 def plot_strongest_inputs(weights: np.ndarray, name: str, per_row: int = 6) -> plt.Figure:
-    """Each filter of a multi-input layer [O, I, k, k] as its 3 strongest input kernels side by
-    side (each outlined, a gap between them), per_row filters a row, each labelled with its number
-    and the 3 input channels."""
+    """Each filter of a multi-input layer [O, I, k, k] as its SHOWN_INPUTS strongest input kernels
+    side by side (each outlined, a gap between them), per_row filters a row, each labelled with its
+    number and those input channels."""
     inputs, kernels = strongest_inputs(weights)
     o, n, k, _ = kernels.shape
     rows = -(-o // per_row)
@@ -339,7 +339,7 @@ def plot_shift_accuracy(curve: dict[int, float], plain: dict[int, float], per_cl
 
 def words(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def core_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
@@ -363,31 +363,38 @@ def features_title(cells: list[dict], named_from: dict[str, str]) -> str:
             "None of the conv3 cells that tell 0s from 8s best sits over a stroke of this '0' or this '8'")
     average = [f"the average {d}" for d, name in ((0, "zero"), (8, "eight")) if named_from[name] != OWN]
     source = (f"; {words(average)} names the strokes (the digit lacks its holes)" if average else "")
-    return (f"{lead}\nEach box: the 8x8 pixels at the centre of what a cell sees, which it looks at most, "
-            f"named by the stroke there{source}")
+    return (f"{lead}\nLeft, each box: the 8x8 pixels at the centre of what a cell sees, which it looks at most, "
+            f"named by the stroke there{source}.\nRight: each of these channels' own conv3 map for both digits "
+            "(one scale per channel), its cell boxed in the same colour")
+
+
+def channel_map_axes(ax: plt.Axes, m: np.ndarray, cell: dict, vmax: float, colour) -> plt.cm.ScalarMappable:
+    """One channel's 7x7 conv3 map [7, 7] on 0..vmax with its cell boxed in the cell's colour."""
+    im = ax.imshow(m, cmap="magma", vmin=0, vmax=vmax)
+    ax.add_patch(plt.Rectangle((cell["col"] - 0.5, cell["row"] - 0.5), 1, 1, fill=False, ec=colour, lw=2.5))
+    ax.set(xticks=range(0, m.shape[1], 2), yticks=range(0, m.shape[0], 2))
+    ax.tick_params(labelsize=8)
+    return im
 
 
 def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict],
                   named_from: dict[str, str]) -> plt.Figure:
-    """This '0' and this '8' [28, 28], each with the cores of the chosen conv3 cells that name a
-    feature (cells over background in both digits are left out), named by the stroke under them,
-    beside the mean of those cells' channels' conv3 maps [2, C, 7, 7] (same scale for both digits)
-    with the cells marked."""
-    shown = [c for c in cells if c["feature"]]
-    summary = maps[:, [c["channel"] for c in shown or cells]].mean(1)
-    fig, axes = plt.subplots(2, 2, figsize=(9, 11), width_ratios=[1, 1], gridspec_kw={"hspace": 0.6})
-    for row, (img, m, name, digit) in enumerate(zip(digits, summary, ("zero", "eight"), (0, 8))):
-        digit_axes(axes[row, 0], img, f"this '{digit}' and the centre of what each cell sees")
-        core_boxes(axes[row, 0], shown, name)
-        im = axes[row, 1].imshow(m, cmap="magma", vmin=0, vmax=summary.max())
-        for i, c in enumerate(shown):
-            axes[row, 1].add_patch(plt.Rectangle((c["col"] - 0.45 + 0.1 * (i % 3), c["row"] - 0.45 + 0.1 * (i // 3)),
-                                                 0.8, 0.8, fill=False, ec=plt.get_cmap("tab10")(i), lw=1.6))
-        axes[row, 1].set_xticks(range(m.shape[1]))
-        axes[row, 1].set_yticks(range(m.shape[0]))
-        axes[row, 1].tick_params(labelsize=8)
-        axes[row, 1].set_title(f"conv3, this '{digit}': mean of these\n{len(shown or cells)} channels (cells boxed)",
-                               fontsize=9)
-        fig.colorbar(im, ax=axes[row, 1], shrink=0.7, label="activation (same scale for both)")
-    fig.suptitle(features_title(shown, named_from), fontsize=10)
+    """This '0' and this '8' [28, 28] with the cores of the cells that name a feature, named by the stroke
+    under them; beside them each such channel's own conv3 map for both digits [2, C, 7, 7] (one colour
+    scale per channel), its cell boxed in its core's colour."""
+    n = max(1, len(shown := [c for c in cells if c["feature"]]))
+    fig = plt.figure(figsize=(3.2 + 2.2 * n, 7.6))
+    grid = fig.add_gridspec(2, 1 + n, width_ratios=[1.45] + [1] * n, wspace=0.35, hspace=0.75)
+    for row, (img, name, digit) in enumerate(zip(digits, ("zero", "eight"), (0, 8))):
+        digit_axes(ax := fig.add_subplot(grid[row, 0]), img, f"this '{digit}': each box the centre\nof what a cell sees")
+        core_boxes(ax, shown, name)
+    for i, c in enumerate(shown):
+        vmax = max(float(maps[:, c["channel"]].max()), 1e-6)
+        for row, digit in enumerate((0, 8)):
+            ax = fig.add_subplot(grid[row, 1 + i])
+            im = channel_map_axes(ax, maps[row, c["channel"]], c, vmax, plt.get_cmap("tab10")(i))
+            ax.set_title(f"channel {c['channel']}, this '{digit}'\nfires for {c['fires_for']}s, "
+                         f"cell ({c['row']}, {c['col']})", fontsize=8)
+        fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, pad=0.12, label="activation (both digits)")
+    fig.suptitle(features_title(shown, named_from), fontsize=10, y=1.0)
     return fig
