@@ -75,8 +75,7 @@ def cells_sentence(d, found) -> str:
     """What each chosen channel fires for in this '0' and this '8', and where; how many look at pixels
     empty in both digits."""
     empty, total = found["cells_over_background"], len(d["top_cells"])
-    picked = (f" Of the {in_words(total)} channels best separating test 0s and 8s (chosen on "
-              "half), on this pair, ")
+    picked = f" Of the {in_words(total)} channels that best tell test 0s from 8s, on this pair "
     if not found["feature_channels"]:
         return picked + "all look at pixels empty in both digits."
     first, *others = found["feature_channels"]
@@ -97,7 +96,6 @@ def switch_off_sentence(d) -> str:
 
 def p1_feature_maps(r) -> Answer:
     d, found, ok = r["discriminant"], r["findings"]["discriminant"], r["examples_classified_correctly"]
-    where = "Yes."
     average = [f"the average {digit}" for digit, name in ((0, "zero"), (8, "eight"))
                if name in found["named_from_class_map"]]
     source = (f" ({listing(average)} where a digit lacks its holes)" if average else "")
@@ -106,7 +104,7 @@ def p1_feature_maps(r) -> Answer:
         + example("'0' and '8'", [f"the '{d}'" for d, k in ((0, "zero"), (8, "eight")) if not ok[k]])
         + ". Can you tell which features tell them apart?",
         "yes: " + ", ".join(f"the {f}" for f in d["features"]) if d["features"] else "yes: the middle and bottom of the digit",
-        f"{where}{cells_sentence(d, found)}{switch_off_sentence(d)}",
+        f"Yes.{cells_sentence(d, found)}{switch_off_sentence(d)}",
         figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
                   f"conv3 cell sees, named by this digit's stroke there{source}; beside them, each of those "
                   "channels' own map for both digits, its cell boxed. Cells over empty pixels in both digits are "
