@@ -45,20 +45,19 @@ import numpy as np
 from common.core.cli import Parser, add_out_argument, run, write_json_atomic
 from common.core.text import print_table, sig
 from common.grading.key import TOLERANCE, answer_key, key_readings
-from common.grading.matching import (
-    DEFAULT_RTOL,
-    FLOAT32_BAND_FACTOR,
-    MATCH_FIELDS,
-    Values,
-    catalogue,
-    digit_half_unit,
-    final_values,
-    grade,
-)
+from common.grading.matching import DEFAULT_RTOL, Values, catalogue, final_values, grade
 from common.grading.mistakes import PIECES
 from common.grading.rubric import DEFAULT, rubric_parts
 from common.grading.solution import KEYS, OWN, Sheet, Solver, assignment_sheet, label
-from common.grading.steps import B_NEW, STEP_DIGITS, Written, float32_step_band
+from common.grading.steps import (
+    B_NEW,
+    FLOAT32_BAND_FACTOR,
+    MATCH_FIELDS,
+    STEP_DIGITS,
+    Written,
+    digit_half_unit,
+    float32_step_band,
+)
 from common.grading.submissions import read_number
 from common.recurrent.problems import PROBLEM3_EPS, PROBLEM3_LR
 from report.fields import wrap

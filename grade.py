@@ -53,12 +53,9 @@ from common.grading.gradebook import (
 )
 from common.grading.matching import (
     DEFAULT_RTOL,
-    FLOAT32_BAND_FACTOR,
-    MATCH_RULE,
     Candidate,
     Grade,
     Values,
-    decided,
     grade,
     indistinguishable,
     readings_for,
@@ -75,7 +72,7 @@ from common.grading.solution import (
     assignment_sheet,
     label,
 )
-from common.grading.steps import with_step
+from common.grading.steps import FLOAT32_BAND_FACTOR, MATCH_RULE, decided, with_step
 from common.grading.submissions import (
     KNOWN,
     Submission,
@@ -227,9 +224,10 @@ EXPLAINED = ("correct", "other_reading", "known_mistake")  # every value explain
 def _graded(s: Submission, sheets: Sheets, values: Values, rtol: float, rubric: Rubric) -> tuple[Submission, Grade]:
     """The row's grade on its own sheet; a row that its own sheet does not explain is checked for a copy."""
     g = grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric)
+    s = s._replace(review=(*s.review, *g.review))
     if g.verdict in EXPLAINED:
         return s, g._replace(verdict="needs_review") if s.review else g
-    ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b))
+    ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b), values.step(s.problem, s.variant))
     own = values.table(s.problem, s.variant, readings_for(s.problem, s.stated)).full(Candidate(OWN, None))
     source = sheets.copied_from(s.problem, s.variant, ans, rtol, own)
     if source != "":

@@ -31,16 +31,12 @@ import numpy as np
 
 from bench.common import OthersCPU, goal, interleaved, result, row
 from common.grading.key import key_readings
-from common.grading.matching import (
-    DEFAULT_RTOL,
-    Values,
-    first_difference,
-    is_assignment_reading,
-)
+from common.grading.matching import DEFAULT_RTOL, Values, is_assignment_reading
 from common.grading.mistakes import PIECES, for_problem
 from common.grading.rubric import DEFAULT
 from common.grading.sheets import Sheets
 from common.grading.solution import HEAD, KEYS, OWN, PROBLEMS, REFERENCE, Solver
+from common.grading.steps import first_difference
 from common.grading.submissions import grades_csv, output_row, read_submissions
 from common.grading.variants import draw_sheet, sheet_of
 from grade import grade_rows

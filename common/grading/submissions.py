@@ -32,9 +32,9 @@ import re
 from typing import Mapping, NamedTuple, Sequence
 
 from common.core.cli import UserError
-from common.grading.matching import Grade, Written
+from common.grading.matching import Grade
 from common.grading.solution import BIAS_NAMES, KEYS, OWN, PROBLEMS, Reading
-from common.grading.steps import DELTA_COLUMNS
+from common.grading.steps import DELTA_COLUMNS, Written
 
 STATED = ("log", "h0_1", "h0_2", "cell_activation",
           *(f"{name}_{i}" for name in BIAS_NAMES for i in (1, 2)))
