@@ -54,8 +54,10 @@ from common.grading.steps import (
     FLOAT32_BAND_FACTOR,
     MATCH_FIELDS,
     STEP_DIGITS,
+    STEP_SHARE,
     Written,
     digit_half_unit,
+    float32_band,
     float32_step_band,
 )
 from common.grading.submissions import read_number
@@ -111,16 +113,25 @@ def print_catalogue(rows: list[dict[str, Any]]) -> None:
 
 
 def step_digits(sheet: Sheet) -> dict[str, Any]:
-    """Why b_new needs STEP_DIGITS, under the assignment's reading of P3: each component's step
+    """How many digits decide b_new, under the assignment's reading of P3: each component's step
     lr·|∂L/∂b|, the significant digit of b_new where the step first shows, the share of the step that
-    half a unit of b_new's 5th and STEP_DIGITS-th digit is, and grade.py's float32 band around b_new."""
+    half a unit of b_new's 5th digit is, the fewest digits whose half unit is at most STEP_SHARE of the
+    step, and grade.py's float32 band around b_new."""
     v = final_values("p3", Solver(sheet).values("p3", OWN))
     b_new, size = np.array(v["b_new"]), PROBLEM3_LR * np.abs(v["grad"])
     first = np.floor(np.log10(np.abs(b_new))) - np.floor(np.log10(size)) + 1
+    deciding = [next(d for d in range(1, 17) if digit_half_unit(b, d) <= STEP_SHARE * z) for b, z in zip(b_new, size)]
     return {"lr": PROBLEM3_LR, "size": size.tolist(), "first_digit": first.astype(int).tolist(),
-            "half_unit_share_5": (digit_half_unit(b_new, 5) / size).tolist(),
-            "half_unit_share_8": (digit_half_unit(b_new, STEP_DIGITS) / size).tolist(),
+            "half_unit_share_5": (digit_half_unit(b_new, 5) / size).tolist(), "deciding_digits": deciding,
             "float32_band": [float32_step_band(b) for b in b_new]}
+
+
+def p5_by_hand(sheet: Sheet) -> dict[str, float]:
+    """The float32 band of P3 (2) for P5's own central differences, from P5's loss under the
+    assignment's reading (the report's biases), for the by-hand check of eq. 10.41's reading."""
+    loss = float(Solver(sheet).values("p5", OWN)[KEYS["p5"].index("L")])
+    return {"loss": loss, "eps": PROBLEM3_EPS, "float32_band_factor": FLOAT32_BAND_FACTOR,
+            "float32_band": float32_band(loss)}
 
 
 EXAMPLE_MISTAKE = "loss_over_ln10"  # the key's worked example of the shares
@@ -136,7 +147,8 @@ def shares_example(sheet: Sheet) -> dict[str, Any]:
     values = Solver(sheet).values("p3", OWN, PIECES[EXAMPLE_MISTAKE])
     g = grade("p3", None, written("p3", values), None, Values(lambda variant: sheet), DEFAULT_RTOL, DEFAULT)
     return {"mistake": EXAMPLE_MISTAKE, "verdict": g.verdict, "score": g.score, "out_of": g.out_of,
-            "first_wrong_part": g.credit.first_wrong, "carried": sorted(g.credit.carried)}
+            "first_wrong_part": g.credit.first_wrong, "carried": sorted(g.credit.carried),
+            "first_wrong_share": DEFAULT["p3", g.credit.first_wrong].before_wrong if g.credit.partial else 0.0}
 
 
 def build_key() -> dict[str, Any]:
@@ -145,7 +157,7 @@ def build_key() -> dict[str, Any]:
     return {"readings": with_float32_findings(answer_key(sheet)),
             "catalogue": catalogue(Solver(sheet), DEFAULT_RTOL),
             "rubric": {"match_rule": MATCH_FIELDS, "rtol": DEFAULT_RTOL, "parts": rubric_parts(DEFAULT),
-                       "step": step_digits(sheet), "example": shares_example(sheet)}}
+                       "step": step_digits(sheet), "example": shares_example(sheet), "p5_by_hand": p5_by_hand(sheet)}}
 
 
 def build_parser() -> Parser:

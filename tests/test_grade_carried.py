@@ -143,3 +143,18 @@ def test_a_wrong_row_without_central_differences_goes_to_a_person() -> None:
     assert g["verdict"] == "needs_review" and "(3) are not checked" in g["review"] and float(g["score"]) == 0.0
     p5 = scored("p5", {"L": 0.5, "grad_1": 0.25, "grad_2": -0.3125})
     assert p5["verdict"] == "needs_review" and "no central differences" in p5["review"]
+
+
+@pytest.mark.parametrize("columns", [("problem", "part", "points", "other_reading", "what"),
+                                     ("problem", "part", "points", "other_reading", "no_work", "carried", "what")])
+def test_older_rubrics_read_with_the_default_options(over_ln10: dict[str, float], tmp_path: Path,
+                                                     columns: tuple[str, ...]) -> None:
+    """A 5- or 7-column rubric (without before_wrong) takes the default shares: the same 27."""
+    rows = list(csv.DictReader(io.StringIO(DEFAULT_RUBRIC)))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / "old.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    assert float(scored("p3", over_ln10, path)["score"]) == 27.0
