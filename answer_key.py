@@ -16,16 +16,18 @@ Writes:    figures/answer_key.json, an object:
              abs_grad_central_b1, float32_bound_share_of_grad_b1, float32_band_factor, float32_band}
              (P5 rows: the last eleven are null); float32_band is the width grade.py accepts around
              the float64 central differences for part (2) read in float32: float32_band_factor ×
-             central_rounding_bound.float32 (common/grading/matching.py's FLOAT32_BAND_FACTOR);
+             central_rounding_bound.float32 (common/grading/steps.py's FLOAT32_BAND_FACTOR);
            catalogue: one row per catalogue entry and problem it applies to, under the assignment's
              reading {problem, id, name, first_wrong, values {yhat3, loss, grad, grad_cd, b_new,
              loss_new}, indistinguishable} (common/grading/matching.py's `catalogue`);
-           rubric: {match_rule {tolerance, half_unit, min_digits, step_digits, step_tolerance,
-             step_float32_ulps, float32_unit}, rtol, parts [{problem, part, points, other_reading,
-             no_work, carried, what}], step {lr, size, first_digit, half_unit_share_5,
-             half_unit_share_8, float32_band} (why b_new needs 8 digits: step_digits), example {mistake,
-             verdict, score, out_of, first_wrong_part, carried} (grade.py's grade of a row whose only
-             slip is loss_over_ln10, every value written)}, grade.py's defaults.
+           rubric: {match_rule {tolerance, half_unit, min_digits, step_digits, step_share,
+             step_tolerance, step_float32_ulps, float32_unit}, rtol, parts [{problem, part, points,
+             other_reading, no_work, carried, before_wrong, what}], step {lr, size, first_digit,
+             half_unit_share_5, deciding_digits, float32_band} (the digits that decide each b_new
+             component), example {mistake, verdict, score, out_of, first_wrong_part, carried,
+             first_wrong_share} (grade.py's grade of a row whose only slip is loss_over_ln10, every
+             value written), p5_by_hand {loss, eps, float32_band_factor, float32_band} (P3 (2)'s
+             float32 band for P5's own central differences)}, grade.py's defaults.
            No string in it has more than 8 words: the words are report/key.py's and report/keydoc.py's.
 Prints:    the readings as one table, 8 significant digits, then P3 (2) in float64 beside float32 as
            report/key.py renders it, then the catalogue
