@@ -73,7 +73,7 @@ def test_five_digits_decide_b2_only(right: dict[str, float], deciding: tuple[int
 def test_a_b_new_that_decides_nothing_goes_to_a_person(right: dict[str, float], deciding: tuple[int, int]) -> None:
     g = check(right, (deciding[0] - 3, deciding[1] - 1))
     assert (g["verdict"], g["checked"]) == ("needs_review", "3")
-    assert "b_new_1, b_new_2" in g["review"]
+    assert "b_new decides no component (its last digit is coarse for the step): b_new_1, b_new_2" in g["review"]
 
 
 def test_two_digits_are_not_decided_and_go_to_a_person(right: dict[str, float]) -> None:

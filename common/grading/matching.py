@@ -64,7 +64,7 @@ from common.grading.steps import (
     own_b_new,
     step_follows,
     step_sizes,
-    undecided,
+    undecided_notes,
     with_step,
 )
 
@@ -206,9 +206,7 @@ def grade(problem: str, variant: int | None, written: dict[str, Written], stated
         if g is not None:
             break
     g = _credited(table, _wrong(table, ans, rtol, banded) if g is None else g, ans, written, b, rtol, step)
-    short = undecided(written, step)
-    if short:
-        g = g._replace(review=(*g.review, "not decided (too few digits): " + ", ".join(short)))
+    g = g._replace(review=(*g.review, *undecided_notes(written, step)))
     g = g._replace(score=score(rubric, problem, g.credit)[0], out_of=score(rubric, problem, g.credit)[1])
     finals = {INDEX[problem][k] for k in FINALS if k in INDEX[problem]}
     return g if finals & set(ans.idx.tolist()) else g._replace(verdict="incomplete")

@@ -87,11 +87,19 @@ def is_decided(key: str, w: Written, step: np.ndarray | None) -> bool:
 
 
 def undecided(written: dict[str, Written], step: np.ndarray | None) -> list[str]:
-    """The written values a person must read: those with fewer than MIN_DIGITS digits (an exact 0, which
+    """The written values a person must read (undecided_notes words them): those with fewer than MIN_DIGITS digits (an exact 0, which
     has no significant digit, is not one), and b_new when it is written and decides neither component."""
     short = [k for k, w in written.items() if k not in B_NEW and w.value != 0 and not is_decided(k, w, step)]
     given = [k for k in B_NEW if k in written]
     return short + (given if given and not any(is_decided(k, written[k], step) for k in given) else [])
+
+
+def undecided_notes(written: dict[str, Written], step: np.ndarray | None) -> list[str]:
+    """undecided's values as review notes: too few digits, and a b_new too coarse for the step."""
+    names = undecided(written, step)
+    short, coarse = [k for k in names if k not in B_NEW], [k for k in names if k in B_NEW]
+    return ([f"not decided (too few digits): {', '.join(short)}"] if short else []) + \
+        ([f"b_new decides no component (its last digit is coarse for the step): {', '.join(coarse)}"] if coarse else [])
 
 
 def decided(problem: str, written: dict[str, Written], step: np.ndarray | None) -> Answers:
