@@ -21,8 +21,9 @@ Runtime:   about 0.5 s of imports (--template), then, for 1,000 rows with every 
            assignment's numbers; 3.5-6.9 s with each row on its own variant and those 1,000 sheets in
            --sheets (reading the 1,000 keys takes 1.0-1.7 s of it, json's decoding most of that).
 
-The input and output columns are described in common/grading/submissions.py; the readings, the matching
-rule and the verdicts in common/grading/matching.py; the catalogue of mistakes in common/grading/mistakes.py; the
+The input and output columns are described in common/grading/submissions.py; the matching rule and
+which values are decided in common/grading/steps.py; the readings and the verdicts in
+common/grading/matching.py; the catalogue of mistakes in common/grading/mistakes.py; the
 rubric in common/grading/rubric.py; the variants in common/grading/variants.py.
 """
 from __future__ import annotations

@@ -92,18 +92,19 @@ def student_table(rub) -> list[str]:
     """P3 and P5 part by part in plain words: what to write, how many digits, what too few digits or
     a wrong step costs (`rub`: answer_key.json's rubric)."""
     rule, step = rub["match_rule"], rub["step"]
-    few = f"fewer than {rule['min_digits']} digits: not checked, a person reads the row"
+    few = f"5 (at least {rule['min_digits']}; fewer: not checked, a person reads the row)"
+    share = {(p["problem"], p["part"]): p for p in rub["parts"]}
+    alone = "; final values alone: {:g} of the points"
     what = {("p3", 1): ("h(t) and ŷ(t) for t = 1, 2, 3, and L", few),
             ("p3", 2): ("∂L/∂b by central differences", few + "; float32 code earns it within the band below"),
-            ("p3", 3): ("∂L/∂b by back-propagation, with every intermediate", "final values without "
-                        "intermediates: the no-work share"),
+            ("p3", 3): ("∂L/∂b by back-propagation, with every intermediate", few + alone.format(share["p3", 3]["no_work"])),
             ("p3", 4): ("b_new = b − lr·∂L/∂b, or the step Δb = b − b_new",
-                        f"b₁ needs {step['deciding_digits'][0]} digits, b₂ {step['deciding_digits'][1]} (Δb "
-                        f"{rule['min_digits']}); a component with fewer is not checked"),
-            ("p3", 5): ("L at your b_new", "carried when it is the loss at your own b_new"),
+                        f"b₁ {step['deciding_digits'][0]}, b₂ {step['deciding_digits'][1]}, Δb "
+                        f"{rule['min_digits']}; a component with fewer is not checked, a b_new with neither "
+                        "goes to a person"),
+            ("p3", 5): ("L at your b_new", few + "; carried when it is the loss at your own b_new"),
             ("p5", 1): ("f, g, q, z, s, h and ŷ for t = 1, 2, 3, and L", few),
-            ("p5", 2): ("∂L/∂b^f by back-propagation, with every intermediate", "final values without "
-                        "intermediates: the no-work share")}
+            ("p5", 2): ("∂L/∂b^f by back-propagation, with every intermediate", few + alone.format(share["p5", 2]["no_work"]))}
     rows = [[f"{p['problem'].upper()} ({p['part']})", f"{p['points']:g}", what[p["problem"], p["part"]][0],
              what[p["problem"], p["part"]][1], f"{p['before_wrong']:g} of the points"] for p in rub["parts"]]
     return (["### P3 and P5 part by part: what earns the points", "",
@@ -111,7 +112,7 @@ def student_table(rub) -> list[str]:
              "when its values match; a part after your first wrong step still earns them when it follows from "
              "your own earlier values; the part that holds your first wrong step earns a share when a value "
              "before that step is right.", ""]
-            + table(["part", "points", "what to write", "digits, and too few", "right values before the wrong step"],
+            + table(["part", "points", "what to write", "significant digits", "right values before your first wrong step"],
                     rows))
 
 

@@ -13,8 +13,8 @@ of a row whose values are one catalogue mistake's worked chain (an error is pena
 and (3) of a row whose (1) is wrong and whose (3) gradient matches its own (2), and P3 (4) and (5)
 of any row whose step and new loss follow from its own gradient and b_new. Every part of both
 problems appears once: P3 (1)-(5); P5 1 (the forward pass and the loss) and 2 (∂L/∂b^f). A part earns
-its points when it has a checked value and comes before the part of the first wrong step, or when it
-is carried (score).
+its points when it has a checked value and comes before the part of the first wrong step, its
+before_wrong share when it holds that step after a right value, or its carried share (score).
 """
 from __future__ import annotations
 
