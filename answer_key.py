@@ -16,16 +16,18 @@ Writes:    figures/answer_key.json, an object:
              abs_grad_central_b1, float32_bound_share_of_grad_b1, float32_band_factor, float32_band}
              (P5 rows: the last eleven are null); float32_band is the width grade.py accepts around
              the float64 central differences for part (2) read in float32: float32_band_factor ×
-             central_rounding_bound.float32 (common/grading/matching.py's FLOAT32_BAND_FACTOR);
+             central_rounding_bound.float32 (common/grading/steps.py's FLOAT32_BAND_FACTOR);
            catalogue: one row per catalogue entry and problem it applies to, under the assignment's
              reading {problem, id, name, first_wrong, values {yhat3, loss, grad, grad_cd, b_new,
              loss_new}, indistinguishable} (common/grading/matching.py's `catalogue`);
-           rubric: {match_rule {tolerance, half_unit, min_digits, step_digits, step_tolerance,
-             step_float32_ulps, float32_unit}, rtol, parts [{problem, part, points, other_reading,
-             no_work, carried, what}], step {lr, size, first_digit, half_unit_share_5,
-             half_unit_share_8, float32_band} (why b_new needs 8 digits: step_digits), example {mistake,
-             verdict, score, out_of, first_wrong_part, carried} (grade.py's grade of a row whose only
-             slip is loss_over_ln10, every value written)}, grade.py's defaults.
+           rubric: {match_rule {tolerance, half_unit, min_digits, step_digits, step_share,
+             step_tolerance, step_float32_ulps, float32_unit}, rtol, parts [{problem, part, points,
+             other_reading, no_work, carried, before_wrong, what}], step {lr, size, first_digit,
+             half_unit_share_5, deciding_digits, float32_band} (the digits that decide each b_new
+             component), example {mistake, verdict, score, out_of, first_wrong_part, carried,
+             first_wrong_share} (grade.py's grade of a row whose only slip is loss_over_ln10, every
+             value written), p5_by_hand {loss, eps, float32_band_factor, float32_band} (P3 (2)'s
+             float32 band for P5's own central differences)}, grade.py's defaults.
            No string in it has more than 8 words: the words are report/key.py's and report/keydoc.py's.
 Prints:    the readings as one table, 8 significant digits, then P3 (2) in float64 beside float32 as
            report/key.py renders it, then the catalogue
@@ -45,20 +47,21 @@ import numpy as np
 from common.core.cli import Parser, add_out_argument, run, write_json_atomic
 from common.core.text import print_table, sig
 from common.grading.key import TOLERANCE, answer_key, key_readings
-from common.grading.matching import (
-    DEFAULT_RTOL,
-    FLOAT32_BAND_FACTOR,
-    MATCH_FIELDS,
-    Values,
-    catalogue,
-    digit_half_unit,
-    final_values,
-    grade,
-)
+from common.grading.matching import DEFAULT_RTOL, Values, catalogue, final_values, grade
 from common.grading.mistakes import PIECES
 from common.grading.rubric import DEFAULT, rubric_parts
 from common.grading.solution import KEYS, OWN, Sheet, Solver, assignment_sheet, label
-from common.grading.steps import B_NEW, STEP_DIGITS, Written, float32_step_band
+from common.grading.steps import (
+    B_NEW,
+    FLOAT32_BAND_FACTOR,
+    MATCH_FIELDS,
+    STEP_DIGITS,
+    STEP_SHARE,
+    Written,
+    digit_half_unit,
+    float32_band,
+    float32_step_band,
+)
 from common.grading.submissions import read_number
 from common.recurrent.problems import PROBLEM3_EPS, PROBLEM3_LR
 from report.fields import wrap
@@ -112,16 +115,25 @@ def print_catalogue(rows: list[dict[str, Any]]) -> None:
 
 
 def step_digits(sheet: Sheet) -> dict[str, Any]:
-    """Why b_new needs STEP_DIGITS, under the assignment's reading of P3: each component's step
+    """How many digits decide b_new, under the assignment's reading of P3: each component's step
     lr·|∂L/∂b|, the significant digit of b_new where the step first shows, the share of the step that
-    half a unit of b_new's 5th and STEP_DIGITS-th digit is, and grade.py's float32 band around b_new."""
+    half a unit of b_new's 5th digit is, the fewest digits whose half unit is at most STEP_SHARE of the
+    step, and grade.py's float32 band around b_new."""
     v = final_values("p3", Solver(sheet).values("p3", OWN))
     b_new, size = np.array(v["b_new"]), PROBLEM3_LR * np.abs(v["grad"])
     first = np.floor(np.log10(np.abs(b_new))) - np.floor(np.log10(size)) + 1
+    deciding = [next(d for d in range(1, 17) if digit_half_unit(b, d) <= STEP_SHARE * z) for b, z in zip(b_new, size)]
     return {"lr": PROBLEM3_LR, "size": size.tolist(), "first_digit": first.astype(int).tolist(),
-            "half_unit_share_5": (digit_half_unit(b_new, 5) / size).tolist(),
-            "half_unit_share_8": (digit_half_unit(b_new, STEP_DIGITS) / size).tolist(),
+            "half_unit_share_5": (digit_half_unit(b_new, 5) / size).tolist(), "deciding_digits": deciding,
             "float32_band": [float32_step_band(b) for b in b_new]}
+
+
+def p5_by_hand(sheet: Sheet) -> dict[str, float]:
+    """The float32 band of P3 (2) for P5's own central differences, from P5's loss under the
+    assignment's reading (the report's biases), for the by-hand check of eq. 10.41's reading."""
+    loss = float(Solver(sheet).values("p5", OWN)[KEYS["p5"].index("L")])
+    return {"loss": loss, "eps": PROBLEM3_EPS, "float32_band_factor": FLOAT32_BAND_FACTOR,
+            "float32_band": float32_band(loss)}
 
 
 EXAMPLE_MISTAKE = "loss_over_ln10"  # the key's worked example of the shares
@@ -137,7 +149,8 @@ def shares_example(sheet: Sheet) -> dict[str, Any]:
     values = Solver(sheet).values("p3", OWN, PIECES[EXAMPLE_MISTAKE])
     g = grade("p3", None, written("p3", values), None, Values(lambda variant: sheet), DEFAULT_RTOL, DEFAULT)
     return {"mistake": EXAMPLE_MISTAKE, "verdict": g.verdict, "score": g.score, "out_of": g.out_of,
-            "first_wrong_part": g.credit.first_wrong, "carried": sorted(g.credit.carried)}
+            "first_wrong_part": g.credit.first_wrong, "carried": sorted(g.credit.carried),
+            "first_wrong_share": DEFAULT["p3", g.credit.first_wrong].before_wrong if g.credit.partial else 0.0}
 
 
 def build_key() -> dict[str, Any]:
@@ -146,7 +159,7 @@ def build_key() -> dict[str, Any]:
     return {"readings": with_float32_findings(answer_key(sheet)),
             "catalogue": catalogue(Solver(sheet), DEFAULT_RTOL),
             "rubric": {"match_rule": MATCH_FIELDS, "rtol": DEFAULT_RTOL, "parts": rubric_parts(DEFAULT),
-                       "step": step_digits(sheet), "example": shares_example(sheet)}}
+                       "step": step_digits(sheet), "example": shares_example(sheet), "p5_by_hand": p5_by_hand(sheet)}}
 
 
 def build_parser() -> Parser:

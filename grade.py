@@ -21,8 +21,9 @@ Runtime:   about 0.5 s of imports (--template), then, for 1,000 rows with every 
            assignment's numbers; 3.5-6.9 s with each row on its own variant and those 1,000 sheets in
            --sheets (reading the 1,000 keys takes 1.0-1.7 s of it, json's decoding most of that).
 
-The input and output columns are described in common/grading/submissions.py; the readings, the matching
-rule and the verdicts in common/grading/matching.py; the catalogue of mistakes in common/grading/mistakes.py; the
+The input and output columns are described in common/grading/submissions.py; the matching rule and
+which values are decided in common/grading/steps.py; the readings and the verdicts in
+common/grading/matching.py; the catalogue of mistakes in common/grading/mistakes.py; the
 rubric in common/grading/rubric.py; the variants in common/grading/variants.py.
 """
 from __future__ import annotations
@@ -53,12 +54,9 @@ from common.grading.gradebook import (
 )
 from common.grading.matching import (
     DEFAULT_RTOL,
-    FLOAT32_BAND_FACTOR,
-    MATCH_RULE,
     Candidate,
     Grade,
     Values,
-    decided,
     grade,
     indistinguishable,
     readings_for,
@@ -75,7 +73,7 @@ from common.grading.solution import (
     assignment_sheet,
     label,
 )
-from common.grading.steps import with_step
+from common.grading.steps import FLOAT32_BAND_FACTOR, MATCH_RULE, decided, with_step
 from common.grading.submissions import (
     KNOWN,
     Submission,
@@ -227,9 +225,10 @@ EXPLAINED = ("correct", "other_reading", "known_mistake")  # every value explain
 def _graded(s: Submission, sheets: Sheets, values: Values, rtol: float, rubric: Rubric) -> tuple[Submission, Grade]:
     """The row's grade on its own sheet; a row that its own sheet does not explain is checked for a copy."""
     g = grade(s.problem, s.variant, s.written, s.stated, values, rtol, rubric)
+    s = s._replace(review=(*s.review, *g.review))
     if g.verdict in EXPLAINED:
         return s, g._replace(verdict="needs_review") if s.review else g
-    ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b))
+    ans = decided(s.problem, with_step(s.written, values.solver(s.variant).sheet.params.b), values.step(s.problem, s.variant))
     own = values.table(s.problem, s.variant, readings_for(s.problem, s.stated)).full(Candidate(OWN, None))
     source = sheets.copied_from(s.problem, s.variant, ans, rtol, own)
     if source != "":

@@ -8,7 +8,8 @@ common/grading/solution.py's KEYS (forward values, L, central differences, every
 backward, the update, L_new) with 6 significant digits (b_new with 8), as a spreadsheet holds them.
 Rows are dealt in turn: the right answer, another reading of the answer key, each catalogue mistake
 under a key reading, an unknown mistake (every value of the backward scaled by 1.1 from a step on),
-and forward values only (incomplete). Timed: parsing the CSV text, reading the sheets, grading every
+and forward values only (incomplete); a P3 row on a sheet whose step is too small for 8 digits of
+b_new to decide either component is dealt needs_review. Timed: parsing the CSV text, reading the sheets, grading every
 row with a fresh cache (the copy check against every sheet included), and writing the grades' CSV
 text, i.e. all that grade.py does after its imports. No tool grades this way, so there is no peer;
 before timing, every row's verdict (and mistake) must be the one it was dealt.
@@ -31,16 +32,18 @@ import numpy as np
 
 from bench.common import OthersCPU, goal, interleaved, result, row
 from common.grading.key import key_readings
-from common.grading.matching import (
-    DEFAULT_RTOL,
-    Values,
-    first_difference,
-    is_assignment_reading,
-)
+from common.grading.matching import DEFAULT_RTOL, Values, is_assignment_reading
 from common.grading.mistakes import PIECES, for_problem
 from common.grading.rubric import DEFAULT
 from common.grading.sheets import Sheets
 from common.grading.solution import HEAD, KEYS, OWN, PROBLEMS, REFERENCE, Solver
+from common.grading.steps import (
+    B_NEW,
+    STEP_SHARE,
+    digit_half_unit,
+    first_difference,
+    step_sizes,
+)
 from common.grading.submissions import grades_csv, output_row, read_submissions
 from common.grading.variants import draw_sheet, sheet_of
 from grade import grade_rows
@@ -78,7 +81,18 @@ def student_values(i: int, problem: str, solver: Solver) -> tuple[np.ndarray, st
         start = HEAD[problem] + 2 + i % (len(v) - HEAD[problem] - 2)
         v = np.concatenate((v[:start], 1.1 * v[start:]))
     n = HEAD[problem] - 1 if kind == "incomplete" else len(v)
+    if kind != "incomplete" and problem == "p3" and not decided_step(solver, v).any():
+        kind, mistake = "needs_review", None  # the step is too small for 8 digits of b_new to decide (nor update_sign)
     return v[:n], kind, mistake.id if mistake else ""
+
+
+def decided_step(solver: Solver, v: np.ndarray) -> np.ndarray:
+    """Whether each b_new component of a P3 row, written with 8 significant digits, is decided on the
+    solver's sheet (common/grading/steps.py's rule)."""
+    right = solver.values("p3", OWN)
+    step = step_sizes(right[[KEYS["p3"].index("grad_1"), KEYS["p3"].index("grad_2")]])
+    b_new = v[[KEYS["p3"].index(k) for k in B_NEW]]
+    return digit_half_unit(b_new, 8) <= STEP_SHARE * step
 
 
 def class_csv(rows: int, own_variants: bool) -> tuple[str, list[tuple[str, str]]]:

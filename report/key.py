@@ -24,9 +24,10 @@ def match_rule(rule, rtol: float) -> str:
     return (f"a written value matches when it differs from the right one by at most {rule['tolerance']} "
             f"(half unit: {rule['half_unit']}; rtol = {rtol:g}). A value written with fewer than "
             f"{rule['min_digits']} significant digits is not decided: `grade.py` leaves it out of the checks, so it "
-            "is neither right nor wrong. Each part earns its points from its decided values; a part with none "
-            "earns nothing, and the row is not sent to a person for review (a row with neither L nor a gradient "
-            "decided is marked incomplete)")
+            "is neither right nor wrong, and marks the row `needs_review` with a note naming the values a person "
+            "must read (a written 0 has no significant digit and is not among them). Each part earns its points "
+            "from its decided values; a part with none earns nothing until that person decides (a row with "
+            "neither L nor a gradient decided is marked incomplete)")
 
 
 ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
@@ -37,22 +38,23 @@ def nth(n: int) -> str:
 
 
 def step_rule(rule, step) -> str:
-    """Why P3 (4)'s b_new needs more digits, and how `grade.py` checks it (answer_key.json's
+    """How many digits decide P3 (4)'s b_new, and how `grade.py` checks it (answer_key.json's
     rubric.match_rule and rubric.step)."""
-    size, first, digits = step["size"], step["first_digit"], rule["step_digits"]
-    return (f"**P3 (4): b_new needs {digits} significant digits.** One step moves b₁ by lr·|∂L/∂b₁| = "
+    size, first, share, decide = step["size"], step["first_digit"], step["half_unit_share_5"], step["deciding_digits"]
+    return (f"**P3 (4): each component of b_new is decided on its own.** One step moves b₁ by lr·|∂L/∂b₁| = "
             f"{size[0]:.1e} and b₂ by {size[1]:.1e} (lr = {step['lr']:g}), so the step first shows in b_new's "
-            f"{nth(first[0])} and {nth(first[1])} significant digits: written to 5 digits, b_new gives b₁'s step "
-            f"only to ± {step['half_unit_share_5'][0]:.0%}, which cannot tell a right step from a wrong one; to "
-            f"{digits} digits, to ± {step['half_unit_share_8'][0]:.2%}. `grade.py` leaves a b_new written with "
-            f"fewer than {digits} digits out of the checks (not decided), so part (4) earns nothing unless the "
-            f"student gives the step itself, Δb = b − b_new, with at least {rule['min_digits']} digits, which "
-            "`grade.py` checks as b − Δb. A b_new matches within half a unit of its last digit plus lr times half "
-            "a unit of the last digit of the student's own gradient, or within "
+            f"{nth(first[0])} and {nth(first[1])} significant digits. A component is decided when half a unit of its "
+            f"last written digit is at most {rule['step_share']:.0%} of its step: b₁ from {decide[0]} significant "
+            f"digits, b₂ from {decide[1]}. Written to 5 digits, b_new gives b₁'s step only to ± {share[0]:.0%} (not "
+            f"decided) and b₂'s to ± {share[1]:.1%} (decided). Part (4) earns its points from its decided components, "
+            "like any part; a b_new that decides neither component sends the row to a person. A student may "
+            f"instead give the step itself, Δb = b − b_new, with at least {rule['min_digits']} digits, which "
+            "`grade.py` checks as b − Δb. A decided component matches within half a unit of its last digit plus lr "
+            "times half a unit of the last digit of the student's own gradient, or within "
             f"{rule['step_float32_ulps']:g} float32 roundings, {rule['step_float32_ulps']:g} × 2^-24 × |b_new| = "
-            f"{step['float32_band'][0]:.1e}, whichever is larger, never within rtol: float32 code (PyTorch's default) "
-            f"stores numbers just below 1 2^-24 = {rule['float32_unit']:.1e} apart, several units of b_new's "
-            f"{nth(digits)} digit, and earns part (4).")
+            f"{step['float32_band'][0]:.1e}, whichever is larger, never within rtol. float32 code (PyTorch's "
+            f"default) stores numbers just below 1 about 2^-24 = {rule['float32_unit']:.1e} apart, so its b_new "
+            "falls within that band and earns part (4).")
 
 
 def example(rub, names: dict) -> str:
@@ -62,34 +64,75 @@ def example(rub, names: dict) -> str:
     carried = ", ".join(f"({p})" for p in ex["carried"])
     return (f"For example, a student whose only slip is {names[ex['mistake']]}, with every value and "
             f"intermediate written, earns {ex['score']:g} of {ex['out_of']:g} (verdict `{ex['verdict']}`): part "
-            f"({ex['first_wrong_part']}) is wrong, and {carried} follow from their own values and are carried.")
+            f"({ex['first_wrong_part']}) holds the first wrong step (L) and earns {ex['first_wrong_share']:g} of "
+            f"its points for the right h(t) and ŷ(t) before it, and {carried} follow from their own values and "
+            "are carried.")
+
+
+SHARES = ("Its default rubric gives each part its points, times a share in four cases: the part is right under "
+          "another reading of the assignment (other reading); the final values are right but the intermediates "
+          "are missing (no work); the part holds the first wrong step but at least one of its checked values "
+          "before that step is right (before wrong); the part comes after the first wrong step but follows from "
+          "the student's own values (carried). An error is penalised once: when a student's values are one "
+          "catalogue mistake's worked chain (known mistake; the catalogue is at the end of this key), every "
+          "later part they give is the right work on their own earlier values and is carried. A row that is no "
+          "known mistake (wrong) and whose first wrong step is in P3 (1) carries (2) and (3) when its (3) "
+          "gradient matches its own (2) central differences (within the matching rule or the float32 band "
+          "below); when they disagree, or one of them is missing, the row is `needs_review`. A P5 row wrong "
+          "in (1) is `needs_review` for its (2), since P5 sheets hold no central differences to check it "
+          "against. In any row, P3 (4) is carried when b_new is one step of the student's own gradient, and "
+          "(5) when L_new is the loss at their own b_new. A share of 0 turns its case off for that part. ")
+ORDER = ("The wide float32 window is tried only after every known mistake: a one-sided difference, which "
+         "lies inside it, is named `one_sided_difference`, not float32 code. A student who states a non-zero "
+         "h(0) is graded under that h(0) as another reading when the sheet gives the `h0_1`, `h0_2` columns, "
+         "and by hand otherwise.")
+
+
+def student_table(rub) -> list[str]:
+    """P3 and P5 part by part in plain words: what to write, how many digits, what too few digits or
+    a wrong step costs (`rub`: answer_key.json's rubric)."""
+    rule, step = rub["match_rule"], rub["step"]
+    few = f"5 (at least {rule['min_digits']}; fewer: not checked, a person reads the row)"
+    share = {(p["problem"], p["part"]): p for p in rub["parts"]}
+    alone = "; final values alone: {:g} of the points"
+    what = {("p3", 1): ("h(t) and ŷ(t) for t = 1, 2, 3, and L", few),
+            ("p3", 2): ("∂L/∂b by central differences", few + "; float32 code earns it within the band below"),
+            ("p3", 3): ("∂L/∂b by back-propagation, with every intermediate", few + alone.format(share["p3", 3]["no_work"])),
+            ("p3", 4): ("b_new = b − lr·∂L/∂b, or the step Δb = b − b_new",
+                        f"b₁ {step['deciding_digits'][0]}, b₂ {step['deciding_digits'][1]}, Δb "
+                        f"{rule['min_digits']}; a component with fewer is not checked, a b_new with neither "
+                        "goes to a person"),
+            ("p3", 5): ("L at your b_new", few + "; carried when it is the loss at your own b_new"),
+            ("p5", 1): ("f, g, q, z, s, h and ŷ for t = 1, 2, 3, and L", few),
+            ("p5", 2): ("∂L/∂b^f by back-propagation, with every intermediate", few + alone.format(share["p5", 2]["no_work"]))}
+    rows = [[f"{p['problem'].upper()} ({p['part']})", f"{p['points']:g}", what[p["problem"], p["part"]][0],
+             what[p["problem"], p["part"]][1], f"{p['before_wrong']:g} of the points"] for p in rub["parts"]]
+    return (["### P3 and P5 part by part: what earns the points", "",
+             f"Write every value with 5 significant digits (at least {rule['min_digits']}). A part earns its points "
+             "when its values match; a part after your first wrong step still earns them when it follows from "
+             "your own earlier values; the part that holds your first wrong step earns a share when a value "
+             "before that step is right.", ""]
+            + table(["part", "points", "what to write", "significant digits", "right values before your first wrong step"],
+                    rows))
 
 
 def rubric(rub, names: dict) -> list[str]:
-    """What to accept where the model decides, then grade.py's matching rule and default rubric
-    (`rub`: answer_key.json's rubric, or None before answer_key.py has run; `names`: the catalogue's
-    names by id)."""
+    """What to accept where the model decides, the students' part-by-part table, then grade.py's
+    matching rule and default rubric (`rub`: answer_key.json's rubric, or None before answer_key.py
+    has run; `names`: the catalogue's names by id)."""
     lines = (["Where the answer depends on the student's own model, accept:", ""]
              + [f"- **{part}**: {what}." for part, what in ACCEPT] + [""])
     if rub is None:
         return lines
     rows = [[f"{p['problem'].upper()} ({p['part']})", p["what"], f"{p['points']:g}", f"{p['other_reading']:g}",
-             f"{p['no_work']:g}", f"{p['carried']:g}"] for p in rub["parts"]]
-    return (lines + [f"**P3 and P5 numbers**, as `grade.py` checks them: {match_rule(rub['match_rule'], rub['rtol'])}. "
-                     "For each student `grade.py` names the reading or known mistake their values follow and "
-                     "the first wrong step. Its default rubric gives each part its points, times a share "
-                     "in three cases: the part is right under another reading of the assignment (other "
-                     "reading); the final values are right but the intermediates are missing (no work); the "
-                     "part comes after the first wrong step but follows from the student's own values "
-                     "(carried). An error is penalised once: when a student's values are one catalogue "
-                     "mistake's worked chain (known mistake; the catalogue is at the end of this key), every "
-                     "later part they give is the right work on their own earlier values and is carried; in any "
-                     "row, P3 (4) is carried when b_new is one step of the student's own gradient, and (5) when "
-                     "L_new is the loss at their own b_new. A row that is no known mistake (wrong) earns nothing "
-                     "for P3 (2) and (3) after its first wrong step, since `grade.py` cannot tell whether they "
-                     "follow. A carried share of 0 turns carried credit off for that part. "
-                     + example(rub, names), "", step_rule(rub["match_rule"], rub["step"]), ""]
-            + table(["part", "what", "points", "other reading", "no work", "carried"], rows))
+             f"{p['no_work']:g}", f"{p['before_wrong']:g}", f"{p['carried']:g}"] for p in rub["parts"]]
+    return (lines + student_table(rub)
+            + ["### How `grade.py` grades P3 and P5", "",
+               f"**P3 and P5 numbers**, as `grade.py` checks them: {match_rule(rub['match_rule'], rub['rtol'])}. "
+               "For each student `grade.py` names the reading or known mistake their values follow and "
+               "the first wrong step. " + SHARES + example(rub, names), "", ORDER, "",
+               step_rule(rub["match_rule"], rub["step"]), ""]
+            + table(["part", "what", "points", "other reading", "no work", "before wrong", "carried"], rows))
 
 
 def _vector(v) -> str:  # noqa: ANN001

@@ -42,14 +42,15 @@ POINTS = (
      "above 1 keeps the state; any argued choice is accepted); ŷ(t), L and ∂L/∂b^f with the "
      "intermediates", "grade.py's rubric: (1) 3, (2) 5; take 1 off (1) when the biases come without a reason. "
      "U and W only in the cell input (eq. 10.41), the gates with their own stated weights: full marks when "
-     "their ∂L/∂b^f matches their own central differences to 3 digits; grade.py has no such reading (the "
-     "row reads wrong), so check it by hand"),
+     "their ∂L/∂b^f matches their own central differences within the float32 band of P3 (2), {p5_factor} × "
+     "2^-24 × max(1, |L|)/ε: {p5_band} for P5's L = {p5_loss} (ε = {p5_eps}); grade.py has no such reading (the row "
+     "goes to a person), so check it by hand"),
 )
 
 
 # (sub-question, the mistake, what it costs): within each sub-question's points above.
 WRITTEN_MISTAKES = (
-    ("P1 (1)", "conv2 and conv3 shown only as hundreds of unlabeled kernels, no chosen view", "1 of the filters' 2"),
+    ("P1 (1)", "no conv2 or conv3 filters shown at all", "1 of the filters' 2"),
     ("P1 (3)", "zero padding whose shifted images differ from the clamp's", "3"),
     ("P2 (1)", "probabilities on a fixed 0–1 scale where the change is invisible", "1 per map"),
     ("P2 (1)", "the label map on a continuous colour scale", "1"),
@@ -69,13 +70,18 @@ def written_mistakes() -> list[str]:
             + table(["sub-question", "mistake", "costs"], [list(row) for row in WRITTEN_MISTAKES]))
 
 
-def points(r1, r2) -> list[str]:
+def points(r1, r2, rub) -> list[str]:
     """The points table; P1 (2)'s features and P2 (2)'s strokes are the ones this run's CNN shows
-    (r1, r2: P1's and P2's results, None when not run)."""
+    (r1, r2: P1's and P2's results, None when not run), P5's by-hand band answer_key.json's
+    (`rub`: its rubric, None when not run)."""
     features = listing([f"the {f}" for f in r1["discriminant"]["features"]]) if r1 is not None else "see evidence.md"
     strokes = (listing([f"the {REGION[s]}" for s in r2["findings"]["strokes"]["hidden"]["strokes"]])
                if r2 is not None else "see evidence.md")
-    rows = [[part, pts, full.format(features=features, strokes=strokes), partial]
+    hand = rub["p5_by_hand"] if rub is not None else None
+    band = ({"p5_band": f"{hand['float32_band']:.1e}", "p5_loss": f"{hand['loss']:.5g}", "p5_eps": f"{hand['eps']:g}",
+             "p5_factor": f"{hand['float32_band_factor']:g}"} if hand else
+            {k: "(answer_key.py not run)" for k in ("p5_band", "p5_loss", "p5_eps", "p5_factor")})
+    rows = [[part, pts, full.format(features=features, strokes=strokes), partial.format(**band)]
             for part, pts, full, partial in POINTS]
     return (["## Points and partial credit", "",
              "The assignment's 93 points (P5 is extra credit) split over the sub-questions:", ""]
@@ -100,9 +106,8 @@ def catalogue(rows, rule, step) -> list[str]:
     return (["## Common mistakes and the values they give", "",
              "Each entry is the worked solution with one step done wrong; `grade.py` names it when a "
              "student's values match it. grad is ∂L/∂b (P3) or ∂L/∂b^f (P5); b_new has "
-             f"{rule['step_digits']} significant digits, since the step changes b₁ only from its "
-             f"{key.nth(step['first_digit'][0])} and b₂ from its {key.nth(step['first_digit'][1])} (P3 (4) above); "
-             "the other values have 5.", ""]
+             f"{rule['step_digits']} significant digits, more than the {step['deciding_digits'][0]} and "
+             f"{step['deciding_digits'][1]} that decide b₁ and b₂ (P3 (4) above); the other values have 5.", ""]
             + table(["problem", "mistake", "first wrong step", "values"], body))
 
 
@@ -114,7 +119,7 @@ def build_key(answer_key, r1, r2, r3, r5, rerun: str) -> str:
              "problem, one column per value) and grades each row by the rules below; `answer_key.py`, its "
              "companion, computes the tables of this key. The repository's README, section \"For graders\", "
              "gives their commands and the spreadsheet's columns.", ""]
-    lines += points(r1, r2) + written_mistakes()
+    lines += points(r1, r2, None if answer_key is None else answer_key["rubric"]) + written_mistakes()
     if answer_key is None:
         lines += key.section(None, None, r3, r5, rerun, {})
     else:

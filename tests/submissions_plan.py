@@ -46,7 +46,7 @@ class Student(NamedTuple):
 PLAN: dict[str, Student] = {
     "ana": Student("p3", None, {}, None, (), "correct", "log=e",
                    typed={"L": "3.0072", "grad_1": "\u22120.00996", "grad_2": "0.434", "L_new": "3.00683"}),
-    "ben": Student("p3", None, {}, "loss_over_ln10", (), "known_mistake", "log=e", "loss_over_ln10",
+    "ben": Student("p3", None, {}, "loss_over_ln10", (), "needs_review", "log=e", "loss_over_ln10",
                    typed={"L": "1.306", "grad_1": "-0.0043", "grad_2": "0.188"}),
     "cai": Student("p3", None, {}, None, "all", "correct", "log=e"),
     "dev": Student("p3", None, {"log": "10"}, None, "finals+update", "other_reading", "log=10"),

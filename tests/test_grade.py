@@ -132,9 +132,21 @@ def value_agrees(cells: dict[str, str], key: str, right: float) -> bool:
     return abs(written(cells[key])[0] - right) <= written(cells[key])[2] + slack
 
 
-def decided_keys(planned: dict[str, float], cells: dict[str, str]) -> list[str]:
-    """The values checked, in the parts' order: 3 significant digits, 8 for b_new."""
-    return [k for k in planned if k in cells and written(cells[k])[1] >= (8 if k.startswith("b_new") else 3)]
+def step_sizes(name: str) -> list[float]:
+    """LR × |∂L/∂b| on the row's sheet under the assignment's reading (grade_reference)."""
+    n = ASSIGNMENT if PLAN[name].variant is None else VARIANT_3
+    right = ref.p3(np.array(n["x"]), n["b"], n["c"], n["W"], n["U"], n["V"])
+    return [LR * abs(right[f"grad_{i}"]) for i in (1, 2)]
+
+
+def decided_keys(name: str, planned: dict[str, float], cells: dict[str, str]) -> list[str]:
+    """The values checked, in the parts' order: 3 significant digits; a b_new component when half a
+    unit of its last digit is at most 5% of its step."""
+    def ok(k: str) -> bool:
+        if k.startswith("b_new"):
+            return written(cells[k])[2] <= 0.05 * step_sizes(name)[int(k[-1]) - 1]
+        return written(cells[k])[1] >= 3
+    return [k for k in planned if k in cells and ok(k)]
 
 
 def carried_parts(name: str, cells: dict[str, str], first_part: int, parts: set[int]) -> set[int]:
@@ -142,7 +154,7 @@ def carried_parts(name: str, cells: dict[str, str], first_part: int, parts: set[
     own chain); P3 (4) when b_new = b − LR × the row's own gradient, (5) when L_new is the loss at
     the row's b_new (grade_reference with the planted mistake), both after the first wrong part."""
     s = PLAN[name]
-    out = {p for p in parts if p > first_part} if s.verdict == "known_mistake" else set()
+    out = {p for p in parts if p > first_part} if s.expected_mistake else set()
     if s.problem != "p3" or not all(f"b_new_{i}" in cells for i in (1, 2)):
         return out
     n = ASSIGNMENT if s.variant is None else VARIANT_3
@@ -164,7 +176,12 @@ def expected_score(name: str, cells: dict[str, str], checked: list[str], first: 
     first_part = 99 if first is None else part(s.problem, first)
     parts = {part(s.problem, k) for k in checked}
     carried = carried_parts(name, cells, first_part, parts)
-    total = 0.0
+    order = list(values(name))  # the parts' order: a checked value of first's part before first earns half
+    if first is not None and any(part(s.problem, k) == first_part and order.index(k) < order.index(first)
+                                 for k in checked):
+        total = 0.5 * points[s.problem, first_part]
+    else:
+        total = 0.0
     for p in parts | carried:
         gradient = [k for k in checked if part(s.problem, k) == p]
         share = NO_WORK.get((s.problem, p), 1.0) if gradient and all(k in ("grad_1", "grad_2") for k in gradient) \
@@ -183,9 +200,9 @@ def expected_grade(row: dict[str, str]) -> dict[str, str]:
         return {"verdict": s.verdict, "reading": s.label}
     planned = values(row["student"])
     cells = {k: v for k, v in row.items() if k in planned and v and not re.fullmatch(r"\d+,\d+", v)}
-    checked = decided_keys(planned, cells)
+    checked = decided_keys(row["student"], planned, cells)
     right = values(row["student"], planted=False)
-    if s.verdict == "known_mistake":  # where a 5-digit answer (8 for b_new) with the mistake first differs
+    if s.expected_mistake:  # where a 5-digit answer (8 for b_new) with the mistake first differs
         first = next(k for k in planned if not agrees(eight_digits(planned[k]) if k.startswith("b_new")
                                                       else five_digits(planned[k]), right[k], 0.0 if
                                                       k.startswith("b_new") else RTOL))
@@ -215,11 +232,13 @@ def test_every_verdict_and_every_catalogue_entry_is_in_the_example(grades: dict[
 
 
 def test_rows_on_a_variant_are_graded_against_it(grades: dict[str, dict[str, str]]) -> None:
-    """rio and ada wrote variant 3's answers: right against variant 3, wrong against the assignment."""
+    """rio and ada wrote variant 3's answers: right against variant 3, wrong against the assignment from
+    L on, so their gradient, which nothing checks there, goes to a person."""
     for name in ("rio", "ada"):
         assert (grades[name]["variant"], grades[name]["verdict"]) == ("3", "correct")
         finals = [f"{k}={v:.6g}" for k, v in values(name).items() if k in ("L", "grad_1", "grad_2")]
-        assert grade.main(["--check", PLAN[name].problem, *finals])["rows"][0]["verdict"] == "wrong"
+        other = grade.main(["--check", PLAN[name].problem, *finals])["rows"][0]
+        assert (other["verdict"], other["first_wrong"], other["score"]) == ("needs_review", "L", "0")
         assert grade.main(["--check", PLAN[name].problem, "variant=3", *finals])["rows"][0]["verdict"] == "correct"
 
 
@@ -230,8 +249,10 @@ def test_the_issue_s_two_students(grades: dict[str, dict[str, str]]) -> None:
     assert agrees("1.306", over_ln10["L"]) and agrees("0.188", over_ln10["grad_2"])
     assert agrees("3.0072", right["L"]) and agrees("3.00683", right["L_new"]) and agrees("\u22120.00996", right["grad_1"])
     ben = grade.main(["--check", "p3", "L=1.306", "grad_1=-0.0043", "grad_2=0.188"])["rows"][0]
-    assert (ben["verdict"], ben["mistake"], ben["first_wrong"]) == ("known_mistake", "loss_over_ln10", "L")
-    assert (grades["ben"]["verdict"], grades["ben"]["mistake"]) == ("known_mistake", "loss_over_ln10")
+    # grad_1 = -0.0043 has 2 significant digits: not decided, so the row goes to a person
+    assert (ben["verdict"], ben["mistake"], ben["first_wrong"]) == ("needs_review", "loss_over_ln10", "L")
+    assert (grades["ben"]["verdict"], grades["ben"]["mistake"]) == ("needs_review", "loss_over_ln10")
+    assert "not decided (too few digits): grad_1" in grades["ben"]["review"]
     ana = grade.main(["--check", "p3", "L=3.0072", "grad_1=-0.00996", "grad_2=0.434", "L_new=3.00683"])["rows"][0]
     assert (ana["verdict"], ana["reading"]) == ("correct", "log=e")
     assert grades["ana"]["verdict"] == "correct"

@@ -40,6 +40,7 @@ SIX, ONE = 6, 1
 ASSIGNMENT_B = [-1.0, 1.0]  # Problem 3's b, as the assignment prints it
 CLAMP_SHIFT = 3  # P1 (3): three pixels each way
 RTOL, MIN_DIGITS, STEP_DIGITS = 5e-5, 3, 8  # README, "For graders": grade.py's --rtol default and digit rules
+STEP_SHARE = 0.05  # README, "For graders": a b_new component is decided when half a unit is ≤ 5% of its step
 FLOAT32_BAND = 4.0  # README, "For graders": float32 central differences match within 4 rounding bounds
 
 
@@ -683,37 +684,50 @@ def half_unit(x: float, digits: int) -> float:
 
 def key_step(s: Sources) -> dict[str, Any]:
     """P3 (4) on the assignment's numbers by tests/grade_reference.py: the step lr·|∂L/∂b|, the digit
-    of b_new where it first shows, half a unit of b_new's 5th and 8th digits over the step, and two
-    float32 roundings (2^-24 each, relative) of b_new."""
+    of b_new where it first shows, half a unit of b_new's 5th digit over the step, the fewest digits
+    whose half unit is at most STEP_SHARE of the step (counted up from 1), and two float32 roundings
+    (2^-24 each, relative) of b_new."""
     v = p3_reference(s)
     size = [ref.LR * abs(g) for g in vec(v, "grad")]
     b_new = vec(v, "b_new")
     return {"lr": ref.LR, "size": size,
             "first_digit": [first_place(z) - first_place(b) + 1 for z, b in zip(size, b_new)],
             "half_unit_share_5": [half_unit(b, 5) / z for b, z in zip(b_new, size)],
-            "half_unit_share_8": [half_unit(b, STEP_DIGITS) / z for b, z in zip(b_new, size)],
+            "deciding_digits": [next(d for d in range(1, 17) if half_unit(b, d) <= STEP_SHARE * z)
+                                for b, z in zip(b_new, size)],
             "float32_band": [2 * 2.0 ** -24 * abs(b) for b in b_new]}
 
 
 def key_example(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """A P3 row whose only slip is the loss over ln 10, by hand: the loss is part (1), so (1) is lost and
-    the later parts, each the right work on the row's own loss, earn their carried share."""
+    """A P3 row whose only slip is the loss over ln 10, by hand: the loss is part (1)'s last value, after
+    the right h(t) and ŷ(t), so (1) earns its before_wrong share, and the later parts, each the right
+    work on the row's own loss, earn their carried share."""
     p3 = [p for p in parts if p["problem"] == "p3"]
+    first = next(p for p in p3 if p["part"] == 1)
     return {"mistake": "loss_over_ln10", "verdict": "known_mistake", "first_wrong_part": 1,
-            "carried": [p["part"] for p in p3 if p["part"] > 1],
-            "score": sum(p["points"] * p["carried"] for p in p3 if p["part"] > 1),
+            "carried": [p["part"] for p in p3 if p["part"] > 1], "first_wrong_share": first["before_wrong"],
+            "score": first["points"] * first["before_wrong"] + sum(p["points"] * p["carried"] for p in p3
+                                                                  if p["part"] > 1),
             "out_of": sum(p["points"] for p in p3)}
+
+
+def key_p5_by_hand(s: Sources) -> dict[str, Any]:
+    """P5's loss under the report's biases (tests/grade_reference.py) and the float32 band of its
+    central differences: FLOAT32_BAND × 2^-24 × max(1, |L|) / ε."""
+    v = catalogue_values(s, "p5", None)
+    return {"loss": v["L"], "eps": ref.EPS, "float32_band_factor": FLOAT32_BAND,
+            "float32_band": FLOAT32_BAND * rounding_bounds(v["L"])["float32"]}
 
 
 def key_rubric(s: Sources) -> dict[str, Any]:
     """grade.py's defaults as README states them, the default rubric's CSV read with the csv module,
     P3 (4)'s step and the worked example of the shares."""
     parts = [{"problem": r["problem"], "part": int(r["part"]),
-              **{k: float(r[k]) for k in ("points", "other_reading", "no_work", "carried")}}
+              **{k: float(r[k]) for k in ("points", "other_reading", "no_work", "carried", "before_wrong")}}
              for r in csv.DictReader(io.StringIO(DEFAULT_RUBRIC))]
     return {"rtol": RTOL, "match_rule": {"min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS,
-                                         "step_float32_ulps": 2.0, "float32_unit": 2.0 ** -24},
-            "parts": parts, "step": key_step(s), "example": key_example(parts)}
+                                         "step_share": STEP_SHARE, "step_float32_ulps": 2.0, "float32_unit": 2.0 ** -24},
+            "parts": parts, "step": key_step(s), "example": key_example(parts), "p5_by_hand": key_p5_by_hand(s)}
 
 
 class Fact(NamedTuple):

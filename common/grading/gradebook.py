@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from common.grading.matching import Grade, Values, decided, fits
+from common.grading.matching import Grade, Values
 from common.grading.rubric import Rubric
 from common.grading.solution import INDEX, KEYS, OWN, PROBLEMS, STEP
-from common.grading.steps import DELTA_COLUMNS, DIGITS_RULE, Written, with_step
+from common.grading.steps import (
+    DELTA_COLUMNS,
+    DIGITS_RULE,
+    Written,
+    decided,
+    fits,
+    with_step,
+)
 from common.grading.submissions import ID_COLUMNS, STATED, Submission, safe_cell
 
 FINAL_COLUMNS = {"p3": ("L", "grad_cd_1", "grad_cd_2", "grad_1", "grad_2", "b_new_1", "b_new_2", *DELTA_COLUMNS,
@@ -61,7 +68,7 @@ def self_check_lines(sub: Submission, g: Grade, values: Values, rtol: float) -> 
     first wrong step and the rule for digits. Values not decided are named as such."""
     b = values.solver(sub.variant).sheet.params.b
     written: dict[str, Written] = with_step(sub.written, b)
-    ans = decided(sub.problem, written)
+    ans = decided(sub.problem, written, values.step(sub.problem, sub.variant))
     reading = (g.best or OWN)._replace(cd_float32=False)
     right = values.solver(sub.variant).values(sub.problem, reading)
     ok = fits(sub.problem, ans, right[None, :], rtol, banded=bool(g.best and g.best.cd_float32))[0]

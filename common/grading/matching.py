@@ -1,14 +1,7 @@
 """Grading one student's Problem 3 or 5: match what they wrote against every reading and every
 catalogue mistake, then give a verdict, the first wrong step, the values matched and a score.
 
-A written value w matches a reference value r when
-
-    |w − r| ≤ max(half a unit of w's last written digit, rtol·|r|)
-
-(MATCH_RULE); central differences under a float32 reading of part (2) also match within
-FLOAT32_BAND_FACTOR × common.grading.key.rounding_bound(L, "float32"), the rounding that a float32 loss
-carries into a quotient with ε = 1e-4. A value written with fewer than MIN_DIGITS significant digits
-is not decided and is left out of `checked`.
+The matching rule, its tolerances and which values are decided are common/grading/steps.py's.
 
 Verdicts, tried in this order, the assignment's own reading first within each:
 - `correct` / `other_reading`: every checked value matches one reading (float64); correct when that
@@ -20,8 +13,12 @@ Verdicts, tried in this order, the assignment's own reading first within each:
 - `wrong`: the closest reading is the one with the most matching values (ties: the smallest median
   relative error); `first_wrong` is the student's first value that does not match it.
 `incomplete` replaces the verdict of a row with neither L nor a gradient among its checked values.
-Scores (common/grading/rubric.py): the points of each checked part before the first wrong step, and
-the carried share of each later part that follows from the row's own values (_carried).
+Scores (common/grading/rubric.py): the points of each checked part before the first wrong step, the
+before_wrong share of the part that holds it when one of its checked values before it is right
+(right_before), and the carried share of each later part that follows from the row's own values
+(_carried). A row goes to a person (Grade.review, grade.py's needs_review) when a value it wrote is
+not decided, or when its first wrong step is in (1) and its later gradient parts cannot be shown to
+follow from its own values (_unchecked).
 """
 from __future__ import annotations
 
@@ -29,7 +26,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from common.grading.key import key_readings, rounding_bound
+from common.grading.key import key_readings
 from common.grading.mistakes import (
     PIECES,
     Candidate,
@@ -42,7 +39,6 @@ from common.grading.rubric import Credit, Rubric, score
 from common.grading.solution import (
     HEAD,
     INDEX,
-    KEYS,
     OWN,
     PART,
     PROBLEMS,
@@ -57,44 +53,23 @@ from common.grading.solution import (
 )
 from common.grading.steps import (
     B_NEW,
-    FLOAT32_STEP_ULPS,
-    FLOAT32_UNIT,
+    IS_CENTRAL,
     MIN_DIGITS,
-    STEP_DIGITS,
+    Answers,
     Written,
-    min_digits,
+    decided,
+    first_difference,
+    fits,
+    float32_band,
     own_b_new,
     step_follows,
-    step_half,
+    step_sizes,
+    undecided_notes,
     with_step,
 )
 
 DEFAULT_RTOL = 5e-5
-FLOAT32_BAND_FACTOR = 4.0
-MATCH_RULE = ("a value matches when it is within half a unit of the last digit written, or within a "
-              f"relative rtol, whichever is larger; values with fewer than {MIN_DIGITS} significant digits are "
-              f"not decided; b_new needs {STEP_DIGITS} and matches within half a unit or float32's rounding, never rtol")
-MATCH_FIELDS = {"tolerance": "max(half unit, rtol × |right value|)", "half_unit": "half a unit of the last digit written",
-                "min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS, "step_tolerance": "max(half unit, float32 band), never rtol",
-                "step_float32_ulps": FLOAT32_STEP_ULPS, "float32_unit": FLOAT32_UNIT}  # MATCH_RULE as answer_key.json stores it
 FINALS = ("L", "grad_1", "grad_2", "grad_cd_1", "grad_cd_2")  # a row without any of these is incomplete
-
-
-class Answers(NamedTuple):
-    """A row's decided values, in KEYS order: their indices into KEYS[problem], values and half units."""
-
-    idx: np.ndarray
-    value: np.ndarray
-    half: np.ndarray
-
-
-def decided(problem: str, written: dict[str, Written]) -> Answers:
-    """The values written with at least MIN_DIGITS significant digits (b_new: STEP_DIGITS), in the
-    order of KEYS[problem], each with its tolerance floor (common/grading/steps.py's step_half)."""
-    keys = sorted((INDEX[problem][k], k) for k, w in written.items()
-                  if k in INDEX[problem] and w.digits >= min_digits(k))
-    return Answers(np.array([j for j, _ in keys], dtype=int), np.array([written[k].value for _, k in keys]),
-                   np.array([step_half(written, k) for _, k in keys]))
 
 
 def is_assignment_reading(problem: str, reading: Reading) -> bool:
@@ -127,6 +102,7 @@ class Grade(NamedTuple):
     explained: int = 0  # known_mistake: the checked values that the mistake explains
     credit: Credit = Credit()  # what the score counts, part by part
     notes: tuple[str, ...] = ()  # credit given for carried work, intermediates missing
+    review: tuple[str, ...] = ()  # what a person must check: grade.py marks the row needs_review
 
 
 READINGS, MISTAKES = "readings", "mistakes"  # a table's two blocks of candidates
@@ -171,64 +147,27 @@ class Values:
         self._sheet_of, self._known_of = sheet_of, known_of
         self._solvers: dict[int | None, Solver] = {}
         self._tables: dict[tuple, Table] = {}
+        self._steps: dict[int | None, np.ndarray] = {}
 
     def solver(self, variant: int | None) -> Solver:
         if variant not in self._solvers:
             self._solvers[variant] = Solver(self._sheet_of(variant), self._known_of(variant))
         return self._solvers[variant]
 
+    def step(self, problem: str, variant: int | None) -> np.ndarray | None:
+        """P3's step sizes on the variant's sheet under the assignment's reading (steps.step_sizes); None for P5."""
+        if problem != "p3":
+            return None
+        if variant not in self._steps:
+            right = self.solver(variant).values(problem, OWN)
+            self._steps[variant] = step_sizes(right[[INDEX[problem]["grad_1"], INDEX[problem]["grad_2"]]])
+        return self._steps[variant]
+
     def table(self, problem: str, variant: int | None, readings: Sequence[Reading]) -> Table:
         key = (problem, variant, tuple(readings))
         if key not in self._tables:
             self._tables[key] = Table(self.solver(variant), problem, readings)
         return self._tables[key]
-
-
-def rtol_part(problem: str, ref: np.ndarray, rtol: float, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
-    """rtol·|r| of the values `idx` (KEYS[problem] indices) of each row of `ref`, 0 for b_new: the
-    part of MATCH_RULE's tolerance that depends on the right value."""
-    return rtol * np.abs(ref[:, idx]) * ~IS_STEP[problem][idx]
-
-
-def tolerance(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool,
-              scaled: np.ndarray | None = None) -> np.ndarray:
-    """(candidates, values) tolerances of the decided values `ans` against the rows of `ref` (each a
-    candidate's values, at least through ans's largest index): MATCH_RULE, and with `banded` the
-    float32 band on central differences, from each candidate's own L. `scaled`: rtol_part of every
-    value of `ref`, where the caller keeps it."""
-    tol = np.maximum(ans.half, rtol_part(problem, ref, rtol, ans.idx) if scaled is None else scaled[:, ans.idx])
-    cd = IS_CENTRAL[problem][ans.idx]
-    if banded and cd.any():
-        band = FLOAT32_BAND_FACTOR * np.array([rounding_bound(L, "float32") for L in ref[:, INDEX[problem]["L"]]])
-        tol[:, cd] = np.maximum(tol[:, cd], band[:, None])
-    return tol
-
-
-def fits(problem: str, ans: Answers, ref: np.ndarray, rtol: float, banded: bool = False,
-         scaled: np.ndarray | None = None) -> np.ndarray:
-    """(candidates, values): whether each decided value matches each row of `ref` (`scaled` as in tolerance)."""
-    return np.abs(ans.value - ref[:, ans.idx]) <= tolerance(problem, ans, ref, rtol, banded, scaled)
-
-
-CENTRAL = {p: [INDEX[p][k] for k in ("grad_cd_1", "grad_cd_2") if k in INDEX[p]] for p in INDEX}
-STEPS = {p: [INDEX[p][k] for k in B_NEW if k in INDEX[p]] for p in INDEX}  # b_new: matched without rtol
-IS_CENTRAL = {p: np.isin(np.arange(len(KEYS[p])), CENTRAL[p]) for p in INDEX}  # the same as masks over KEYS
-IS_STEP = {p: np.isin(np.arange(len(KEYS[p])), STEPS[p]) for p in INDEX}
-
-
-def digit_half_unit(v: np.ndarray, digits: int | np.ndarray) -> np.ndarray:
-    """Half a unit of the `digits`-th significant digit of each value (0 for 0)."""
-    mag = np.abs(v)
-    return np.where(mag > 0, 0.5 * 10.0 ** (np.floor(np.log10(np.where(mag > 0, mag, 1.0))) + 1 - digits), 0.0)
-
-
-def first_difference(problem: str, wrong: np.ndarray, right: np.ndarray, rtol: float) -> int | None:
-    """The index of the first value where an answer computed as `wrong`, written with 5 significant
-    digits (b_new with STEP_DIGITS), does not match `right` (MATCH_RULE), or None where every value would."""
-    step = IS_STEP[problem]
-    half = digit_half_unit(wrong, np.where(step, STEP_DIGITS, 5))
-    differs = np.abs(wrong - right) > np.maximum(half, rtol * np.abs(right) * ~step)
-    return int(np.argmax(differs)) if differs.any() else None
 
 
 def _subset(ans: Answers, keep: np.ndarray) -> Answers:
@@ -252,9 +191,9 @@ def full_matches(table: Table, block: str, ans: Answers, rtol: float, banded: bo
 def grade(problem: str, variant: int | None, written: dict[str, Written], stated: Reading | None,
           values: Values, rtol: float, rubric: Rubric) -> Grade:
     """The verdict and score of one row; see the module docstring for the order of the tries."""
-    b = values.solver(variant).sheet.params.b
+    b, step = values.solver(variant).sheet.params.b, values.step(problem, variant)
     written = with_step(written, b)
-    ans = decided(problem, written)
+    ans = decided(problem, written, step)
     table = values.table(problem, variant, readings_for(problem, stated))
     banded = (False, True) if IS_CENTRAL[problem][ans.idx].any() else (False,)
     g = None
@@ -266,7 +205,8 @@ def grade(problem: str, variant: int | None, written: dict[str, Written], stated
                 break
         if g is not None:
             break
-    g = _credited(table, _wrong(table, ans, rtol, banded) if g is None else g, ans, written, b, rtol)
+    g = _credited(table, _wrong(table, ans, rtol, banded) if g is None else g, ans, written, b, rtol, step)
+    g = g._replace(review=(*g.review, *undecided_notes(written, step)))
     g = g._replace(score=score(rubric, problem, g.credit)[0], out_of=score(rubric, problem, g.credit)[1])
     finals = {INDEX[problem][k] for k in FINALS if k in INDEX[problem]}
     return g if finals & set(ans.idx.tolist()) else g._replace(verdict="incomplete")
@@ -276,41 +216,78 @@ GRADIENT_PART = {"p3": 3, "p5": 2}  # the part whose intermediates are its work
 FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
 
 
-def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float) -> Grade:
-    """The grade with its no_work parts (the gradient part without intermediates) and _carried's parts."""
+def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float,
+              step: np.ndarray | None) -> Grade:
+    """The grade with its no_work parts (the gradient part without intermediates), _carried's parts
+    and what a person must check (_unchecked)."""
     problem, credit, notes = table.problem, g.credit, list(g.notes)
     part = GRADIENT_PART[problem]
     shown = set(ans.idx[PART[problem][ans.idx] == part].tolist())
     if shown and shown <= FINAL_GRADIENT[problem]:
         credit = credit._replace(no_work=frozenset({part}))
         notes.append(f"part ({part}) has final values only: its intermediates earn the rest")
-    carried = _carried(table, g, written, b, rtol)
+    carried = _carried(table, g, written, b, rtol, step)
     if carried:
         credit = credit._replace(carried=frozenset(carried))
         notes.append("carried from the row's own values: " + ", ".join(f"({p})" for p in sorted(carried)))
-    return g._replace(credit=credit, notes=tuple(notes))
+    review = _unchecked(problem, g, carried, written)
+    return g._replace(credit=credit, notes=tuple(notes), review=(*g.review, *review))
 
 
-def _carried(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> set[int]:
+def _carried(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float,
+             step: np.ndarray | None) -> set[int]:
     """The parts after the first wrong step that follow from the row's own values: a known mistake's
-    every checked one (its values are that mistake's worked chain), and in any row P3 (4) when b_new
-    is one step of the row's own gradient and (5) when L_new is the loss at the row's own b_new. A
-    `wrong` row's (2) and (3) carry nothing: nothing tells whether they follow."""
+    every checked one (its values are that mistake's worked chain); a `wrong` row's P3 (2) and (3)
+    after a wrong (1) when its (3) gradient matches its own (2) central differences (gradients_agree);
+    and in any row P3 (4) when b_new is one step of the row's own gradient and (5) when L_new is the
+    loss at the row's own b_new."""
     first = g.credit.first_wrong
     if first is None:
         return set()
     carried = {p for p in g.credit.checked if p > first} if g.verdict == "known_mistake" else set()
     if table.problem == "p3":
-        if first <= 4 and step_follows(written, b):
+        if g.verdict == "wrong" and first == 1 and gradients_agree(written, rtol):
+            carried |= {2, 3} & g.credit.checked
+        if first <= 4 and step_follows(written, b, step):
             carried.add(4)
-        if first <= 5 and _loss_follows(table, g, written, b, rtol):
+        if first <= 5 and _loss_follows(table, g, written, step, rtol):
             carried.add(5)
     return carried
 
 
-def _loss_follows(table: Table, g: Grade, written: dict[str, Written], b: np.ndarray, rtol: float) -> bool:
+def gradients_agree(written: dict[str, Written], rtol: float) -> bool:
+    """Whether the row's P3 (3) gradient matches its own (2) central differences, component by
+    component: within MATCH_RULE (the larger half unit of the two) or the float32 band from the row's L."""
+    if not gradients_given(written):
+        return False
+    band = float32_band(written["L"].value if "L" in written else 1.0)
+    return all(abs(written[g].value - written[c].value)
+               <= max(written[g].half_unit, written[c].half_unit, rtol * abs(written[c].value), band)
+               for g, c in (("grad_1", "grad_cd_1"), ("grad_2", "grad_cd_2")))
+
+
+def _unchecked(problem: str, g: Grade, carried: set[int], written: dict[str, Written]) -> list[str]:
+    """What a person must check in a `wrong` row whose first wrong step is in (1): the later gradient
+    parts that grade.py cannot show to follow from the row's own values."""
+    if g.verdict != "wrong" or g.credit.first_wrong != 1:
+        return []
+    later = sorted(({2, 3} if problem == "p3" else {2}) & g.credit.checked - carried)
+    if not later:
+        return []
+    why = ("P5 sheets give no central differences to check ∂L/∂b^f against" if problem == "p5" else
+           "its (3) gradient does not match its own (2) central differences" if gradients_given(written) else
+           "it lacks (2) or (3) to check one against the other")
+    return [f"after a wrong (1), parts {', '.join(f'({p})' for p in later)} are not checked: {why}"]
+
+
+def gradients_given(written: dict[str, Written]) -> bool:
+    """Whether the row gives both P3 gradients, (3)'s and (2)'s, with MIN_DIGITS digits."""
+    return all(k in written and written[k].digits >= MIN_DIGITS for k in ("grad_1", "grad_2", "grad_cd_1", "grad_cd_2"))
+
+
+def _loss_follows(table: Table, g: Grade, written: dict[str, Written], step: np.ndarray | None, rtol: float) -> bool:
     """Whether L_new is the loss at the row's own b_new, under the row's reading (and its mistake's loss)."""
-    b_new = own_b_new(written, b)
+    b_new = own_b_new(written, step)
     if b_new is None or "L_new" not in written or written["L_new"].digits < MIN_DIGITS:
         return False
     pieces = REFERENCE if g.cause is None else PIECES[g.cause.id]
@@ -327,6 +304,12 @@ def _right_matches(table: Table, ans: Answers, reading: Reading, rtol: float, ba
     return fits(table.problem, ans, table.full(Candidate(reading, None))[None, :], rtol, banded)[0]
 
 
+def right_before(problem: str, ans: Answers, first: int | None) -> bool:
+    """Whether the part of the first wrong value (KEYS index `first`) has a checked value before it."""
+    part = PART[problem]
+    return first is not None and bool(((ans.idx < first) & (part[ans.idx] == part[first])).any())
+
+
 def _verdict(table: Table, ans: Answers, rtol: float, found: list[Candidate], banded: bool) -> Grade:
     """correct, other_reading or known_mistake, from the full matches (the preferred one first)."""
     problem, best = table.problem, found[0]
@@ -341,7 +324,8 @@ def _verdict(table: Table, ans: Answers, rtol: float, found: list[Candidate], ba
     right = int(_right_matches(table, ans, best.reading, rtol, banded).sum())
     return Grade("known_mistake", ";".join(names), ";".join(ids), "" if first is None else STEP[problem][first],
                  right, len(ans.idx), 0.0, 0.0, reading, best.mistake, len(ans.idx),
-                 credit._replace(first_wrong=None if first is None else int(PART[problem][first])))
+                 credit._replace(first_wrong=None if first is None else int(PART[problem][first]),
+                                 partial=right_before(problem, ans, first)))
 
 
 def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> Grade:
@@ -359,7 +343,7 @@ def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> G
     reading = cands[i].reading._replace(cd_float32=band)
     first = int(ans.idx[np.argmin(ok)]) if not ok.all() else None
     credit = Credit(frozenset(PART[problem][ans.idx].tolist()), None if first is None else int(PART[problem][first]),
-                    is_assignment_reading(problem, reading))
+                    is_assignment_reading(problem, reading), partial=right_before(problem, ans, first))
     return Grade("wrong", label(problem, reading), "", "" if first is None else STEP[problem][first],
                  int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit)
 

@@ -2,16 +2,19 @@
 table that a grader can copy, edit and pass to `grade.py --rubric FILE`.
 
 Columns: problem, part, points, other_reading (the share of the part's points that another reading
-earns: 1 = full marks), what; and two options, which a 5-column rubric leaves at their defaults:
-no_work (the share a part earns with its final values and none of its intermediates: half of P3 (3)
-and of P5 (2), all of any other part) and carried (the share a part after the first wrong step earns
-when it follows from the row's own values: all of P3 (2)-(5) and of P5 (2); 0 turns carried credit
-off for that part). Which parts follow is common/grading/matching.py's: every later checked part of a
-row whose values are one catalogue mistake's worked chain (an error is penalised once), and P3 (4)
-and (5) of any row whose step and new loss follow from its own gradient and b_new. Every part of both
+earns: 1 = full marks), what; and three options, which a rubric without their columns leaves at
+their defaults: no_work (the share a part earns with its final values and none of its
+intermediates: half of P3 (3) and of P5 (2), all of any other part), carried (the share a part after
+the first wrong step earns when it follows from the row's own values: all of P3 (2)-(5) and of P5
+(2); 0 turns carried credit off for that part) and before_wrong (the share the part that holds the
+first wrong step earns when one of its checked values before that step is right: half of every
+part; 0 turns it off). Which parts follow is common/grading/matching.py's: every later checked part
+of a row whose values are one catalogue mistake's worked chain (an error is penalised once), P3 (2)
+and (3) of a row whose (1) is wrong and whose (3) gradient matches its own (2), and P3 (4) and (5)
+of any row whose step and new loss follow from its own gradient and b_new. Every part of both
 problems appears once: P3 (1)-(5); P5 1 (the forward pass and the loss) and 2 (∂L/∂b^f). A part earns
-its points when it has a checked value and comes before the part of the first wrong step, or when it
-is carried (score).
+its points when it has a checked value and comes before the part of the first wrong step, its
+before_wrong share when it holds that step after a right value, or its carried share (score).
 """
 from __future__ import annotations
 
@@ -25,17 +28,17 @@ from common.core.cli import UserError
 from common.grading.solution import PART, PROBLEMS
 
 DEFAULT_RUBRIC = """\
-problem,part,points,other_reading,no_work,carried,what
-p3,1,6,1,1,0,ŷ(1) to ŷ(3) and the loss L
-p3,2,6,1,1,1,∂L/∂b by central differences
-p3,3,12,1,0.5,1,∂L/∂b by back-propagation through time with the intermediates
-p3,4,3,1,1,1,b after one gradient step
-p3,5,3,1,1,1,the loss at the new b
-p5,1,3,1,1,0,ŷ(t) and the loss L of the LSTM
-p5,2,5,1,0.5,1,∂L/∂b^f by back-propagation through time with the intermediates
+problem,part,points,other_reading,no_work,carried,before_wrong,what
+p3,1,6,1,1,0,0.5,ŷ(1) to ŷ(3) and the loss L
+p3,2,6,1,1,1,0.5,∂L/∂b by central differences
+p3,3,12,1,0.5,1,0.5,∂L/∂b by back-propagation through time with the intermediates
+p3,4,3,1,1,1,0.5,b after one gradient step
+p3,5,3,1,1,1,0.5,the loss at the new b
+p5,1,3,1,1,0,0.5,ŷ(t) and the loss L of the LSTM
+p5,2,5,1,0.5,1,0.5,∂L/∂b^f by back-propagation through time with the intermediates
 """
 COLUMNS = ("problem", "part", "points", "other_reading", "what")
-OPTIONS = ("no_work", "carried")  # optional columns; a rubric without them takes DEFAULT's
+OPTIONS = ("no_work", "carried", "before_wrong")  # optional columns; a rubric without them takes DEFAULT's
 
 
 class Part(NamedTuple):
@@ -44,6 +47,7 @@ class Part(NamedTuple):
     what: str
     no_work: float = 1.0  # share earned with the final values and no intermediates
     carried: float = 0.0  # share earned after the first wrong step when it follows from the row's own values
+    before_wrong: float = 0.0  # share the part of the first wrong step earns for right values before it
 
 
 Rubric = dict[tuple[str, int], Part]
@@ -52,7 +56,7 @@ Rubric = dict[tuple[str, int], Part]
 def rubric_parts(rubric: Rubric) -> list[dict]:
     """The rubric as answer_key.json stores it: one object per part, in the problems' and parts' order."""
     return [{"problem": problem, "part": part, "points": p.points, "other_reading": p.other_reading,
-             "no_work": p.no_work, "carried": p.carried, "what": p.what} for (problem, part), p in rubric.items()]
+             "no_work": p.no_work, "carried": p.carried, "before_wrong": p.before_wrong, "what": p.what} for (problem, part), p in rubric.items()]
 
 
 def _number(text: str, where: str, low: float, high: float) -> float:
@@ -101,18 +105,21 @@ class Credit(NamedTuple):
     own_reading: bool = True
     no_work: frozenset[int] = frozenset()  # parts given as final values without their intermediates
     carried: frozenset[int] = frozenset()  # parts after the first wrong step that follow from the row's values
+    partial: bool = False  # the part of the first wrong step has a right checked value before it
 
 
 def score(rubric: Rubric, problem: str, credit: Credit) -> tuple[float, float]:
     """(points earned, points possible): each part with a checked value that comes before the part of
-    the first wrong step earns its points (a carried part its `carried` share), times its no_work
+    the first wrong step earns its points (a carried part its `carried` share, the part of the first
+    wrong step its `before_wrong` share when it has a right value before that step), times its no_work
     share when it shows no intermediates and its other_reading share under another reading."""
     parts = sorted(set(PART[problem].tolist()))
     earned = 0.0
     for p in parts:
         part = rubric[problem, p]
         before = p in credit.checked and (credit.first_wrong is None or p < credit.first_wrong)
-        share = 1.0 if before else part.carried if p in credit.carried else 0.0
+        partial = credit.partial and p == credit.first_wrong and p in credit.checked
+        share = 1.0 if before else part.carried if p in credit.carried else part.before_wrong if partial else 0.0
         share *= (part.no_work if p in credit.no_work else 1.0) * (1.0 if credit.own_reading else part.other_reading)
         earned += part.points * share
     return float(np.round(earned, 6)), float(sum(rubric[problem, p].points for p in parts))

@@ -23,7 +23,6 @@ import numpy as np
 
 from common.core.cli import UserError
 from common.grading.key import key_readings
-from common.grading.matching import Answers, fits, rtol_part
 from common.grading.solution import (
     KEYS,
     OWN,
@@ -34,6 +33,7 @@ from common.grading.solution import (
     Solver,
     assignment_sheet,
 )
+from common.grading.steps import Answers, fits, rtol_part
 
 MIN_COPIED = 3
 

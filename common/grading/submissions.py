@@ -8,7 +8,7 @@ an unknown header stops the run with one line naming the closest known column (`
 wrote are known: -0.0043, −0.0043 (Unicode minus), 4.3e-3 and 4.3E-03 are read; trailing zeros count
 as written digits. An unreadable cell (a decimal comma in a comma-separated file, a letter in a
 number) or stated choice is listed in the row's `review`: the row is graded without it and its
-verdict is needs_review. Columns:
+verdict is needs_review (grade.py adds common/grading/matching.py's Grade.review there too). Columns:
 - `variant`: empty for the assignment's own numbers, or N for variant N (grade.py --make-variant N);
 - values, named as common/grading/solution.py's KEYS: finals `L`, `grad_1`, `grad_2` (∂L/∂b for P3, ∂L/∂b^f
   for P5), for P3 also `grad_cd_1`, `grad_cd_2`, `b_new_1`, `b_new_2`, `L_new`; intermediates
@@ -32,9 +32,9 @@ import re
 from typing import Mapping, NamedTuple, Sequence
 
 from common.core.cli import UserError
-from common.grading.matching import Grade, Written
+from common.grading.matching import Grade
 from common.grading.solution import BIAS_NAMES, KEYS, OWN, PROBLEMS, Reading
-from common.grading.steps import DELTA_COLUMNS
+from common.grading.steps import DELTA_COLUMNS, Written
 
 STATED = ("log", "h0_1", "h0_2", "cell_activation",
           *(f"{name}_{i}" for name in BIAS_NAMES for i in (1, 2)))
