@@ -74,14 +74,15 @@ def channel_clause(group, verb: bool) -> str:
 def cells_sentence(d, found) -> str:
     """What each chosen channel fires for in this '0' and this '8', and where; how many look at pixels
     empty in both digits."""
-    empty, total = found["cells_over_background"], len(d["top_cells"])
+    empty, quiet, total = found["cells_over_background"], found["quiet_on_pair"], len(d["top_cells"])
     picked = f" Of the {in_words(total)} channels that best tell test 0s from 8s, on this pair "
+    others = ([f"{in_words(empty)} see empty pixels in both"] if empty else []) + (
+        [f"{in_words(quiet)} {'stays' if quiet == 1 else 'stay'} quiet"] if quiet else [])
     if not found["feature_channels"]:
-        return picked + "all look at pixels empty in both digits."
-    first, *others = found["feature_channels"]
-    clauses = [channel_clause(first, True)] + [channel_clause(g, False) for g in others]
-    rest = f"; {in_words(empty)} see empty pixels in both" if empty else ""
-    return picked + listing(clauses) + rest + "."
+        return picked + "none fires for its digit at a stroke; " + listing(others) + "."
+    first, *rest = found["feature_channels"]
+    clauses = [channel_clause(first, True)] + [channel_clause(g, False) for g in rest]
+    return picked + listing(clauses) + ("; " + listing(others) if others else "") + "."
 
 
 def switch_off_sentence(d) -> str:

@@ -48,21 +48,25 @@ def test_discriminant_findings_by_hand():
          "n_zero": 30, "n_eight": 12,
          "seeds": {"0": {"beats_random": True}, "1": {"beats_random": False}, "2": {"beats_random": True}},
          "top_cells": [{"over_background": True, "feature_digit": None, "feature_stroke": None,
-                        "fires_for": 0, "channel": 5},
+                        "fires_for": 0, "channel": 5, "pair_zero": 1.0, "pair_eight": 0.0},
                        {"over_background": False, "feature_digit": 8, "feature_stroke": "crossing",
-                        "fires_for": 8, "channel": 7},
+                        "fires_for": 8, "channel": 7, "pair_zero": 0.1, "pair_eight": 2.0},
                        {"over_background": True, "feature_digit": None, "feature_stroke": None,
-                        "fires_for": 8, "channel": 1},
+                        "fires_for": 8, "channel": 1, "pair_zero": 0.0, "pair_eight": 1.0},
                        {"over_background": False, "feature_digit": 0, "feature_stroke": "right side",
-                        "fires_for": 8, "channel": 3},
+                        "fires_for": 8, "channel": 3, "pair_zero": 0.0, "pair_eight": 0.5},
                        {"over_background": False, "feature_digit": 8, "feature_stroke": "crossing",
-                        "fires_for": 8, "channel": 2}],
+                        "fires_for": 8, "channel": 2, "pair_zero": 0.0, "pair_eight": 0.3},
+                       {"over_background": False, "feature_digit": 0, "feature_stroke": "left side",
+                        "fires_for": 0, "channel": 9, "pair_zero": 0.2, "pair_eight": 0.4}],
          "strokes": {"named_from": {"zero": "own pixels", "eight": "class frequency map"}}}
     f = discriminant_findings(d)
     assert f["middle_and_lower_thirds"] == {"selection": 0.3 + 0.2, "evaluated": 0.5 + 0.4, "carry_most": True}
     assert f["correct_zeros_and_eights"] == 42
     assert f["seeds_beating_random"] == ["0", "2"] and f["seeds_not_beating_random"] == ["1"]
     assert f["cells_over_background"] == 2 and f["named_from_class_map"] == ["eight"]
+    # channel 9 fires for 0s but is higher on this '8': quiet on the pair, so it names no feature
+    assert f["quiet_on_pair"] == 1
     # channels 7 and 2 fire for the 8 at its crossing; channel 3 for the 8 where it lacks the 0's right side
     assert f["feature_channels"] == [
         {"fires_for": 8, "digit": 8, "stroke": "crossing", "own_stroke": True, "channels": [7, 2]},

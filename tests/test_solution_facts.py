@@ -159,7 +159,7 @@ def p1_discriminant_findings(s: Sources) -> dict[str, Any]:
     rows = d["separation"]["row_share_evaluated"]
     return {"middle_and_lower_thirds": {"carry_most": rows[1] + rows[2] > rows[0]},
             "seeds_not_beating_random": [k for k, v in d["seeds"].items() if not v["beats_random"]],
-            **p1_cells_background(s), "feature_channels": p1_feature_channels(s)}
+            **p1_cells_background(s), "feature_channels": p1_feature_channels(s), "quiet_on_pair": p1_quiet(s)}
 
 
 def p1_conv3(s: Sources, index: list[int]) -> np.ndarray:
@@ -191,14 +191,35 @@ def p1_feature_channels(s: Sources) -> list[dict[str, Any]]:
     act, labels = p1_conv3(s, index), s.test.labels.numpy()[index]
     shown = {0: named_pixels(s.test.images[r["examples"]["zero"], 0].numpy(), 1),
              8: named_pixels(s.test.images[r["examples"]["eight"], 0].numpy(), 2)}
+    pair = p1_conv3(s, [r["examples"]["zero"], r["examples"]["eight"]])
     groups: dict[tuple, list[int]] = {}
     for c in r["discriminant"]["top_cells"]:
         a = act[:, c["channel"], c["row"], c["col"]]
         fires = 8 if a[labels == 8].mean() > a[labels == 0].mean() else 0
+        here = pair[:, c["channel"], c["row"], c["col"]]  # this '0', this '8'
         named = [k for k in (fires, 8 - fires) if core_named(shown[k], c["row"], c["col"])]
-        if named:
+        if named and here[fires // 8] > here[1 - fires // 8]:
             groups.setdefault((fires, named[0], c["feature_stroke"]), []).append(c["channel"])
     return [{"fires_for": f, "digit": k, "own_stroke": f == k, "channels": chs} for (f, k, _), chs in groups.items()]
+
+
+def p1_quiet(s: Sources) -> int:
+    """The chosen cells over a stroke of either shown digit that are not higher on the shown digit
+    they fire for (from the selection half's means) than on the other shown digit."""
+    r = s.r[1]
+    index = r["discriminant"]["ablation"]["selected_on"]
+    act, labels = p1_conv3(s, index), s.test.labels.numpy()[index]
+    pair = p1_conv3(s, [r["examples"]["zero"], r["examples"]["eight"]])
+    shown = {0: named_pixels(s.test.images[r["examples"]["zero"], 0].numpy(), 1),
+             8: named_pixels(s.test.images[r["examples"]["eight"], 0].numpy(), 2)}
+    quiet = 0
+    for c in r["discriminant"]["top_cells"]:
+        a = act[:, c["channel"], c["row"], c["col"]]
+        fires = 8 if a[labels == 8].mean() > a[labels == 0].mean() else 0
+        here = pair[:, c["channel"], c["row"], c["col"]]
+        stroke = any(core_named(shown[k], c["row"], c["col"]) for k in (0, 8))
+        quiet += stroke and not here[fires // 8] > here[1 - fires // 8]
+    return quiet
 
 
 def p1_filter_spread(s: Sources) -> dict[str, Any]:

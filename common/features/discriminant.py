@@ -226,6 +226,8 @@ def analyse_zero_eight(model: CNN, data: ZeroEight, pair: torch.Tensor, seed: in
     abl.update(selected_on=data.index[sel].tolist(), evaluated_on=data.index[ev].tolist(),
                n_selected=len(sel), n_evaluated=len(ev))
     ex = capture(model, pair, ["act3"])["act3"].numpy()
+    cells = [{**c, "pair_zero": float(ex[0, c["channel"], c["row"], c["col"]]),
+              "pair_eight": float(ex[1, c["channel"], c["row"], c["col"]])} for c in cells]
     result = {"n_zero": int((data.labels == 0).sum()), "n_eight": int((data.labels == 8).sum()),
               "cells_used": [[int(r), int(c)] for r, c in np.argwhere(used)],
               "cells_dropped": [[int(r), int(c)] for r, c in np.argwhere(~used)],

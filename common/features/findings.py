@@ -46,13 +46,20 @@ def filter_findings(filters: Mapping[str, Any]) -> dict[str, Any]:
             "conv1_kinds": sorted({k for c in filters["conv1_kinds_by_seed"].values() for k in c})}
 
 
+def fires_on_pair(c: Mapping[str, Any]) -> bool:
+    """Whether a chosen cell is higher on this pair's digit it fires for than on the other one."""
+    own, other = ("pair_eight", "pair_zero") if c["fires_for"] == 8 else ("pair_zero", "pair_eight")
+    return c[own] > c[other]
+
+
 def feature_channels(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The chosen channels that name a feature, grouped by the digit they fire for, the digit whose
-    stroke names them and that stroke, in the cells' order; own_stroke: they fire at the stroke of
-    the digit they fire for (else where that digit lacks the other's stroke)."""
+    """The chosen channels that name a feature and fire for their digit on this pair too, grouped by
+    the digit they fire for, the digit whose stroke names them and that stroke, in the cells' order;
+    own_stroke: they fire at the stroke of the digit they fire for (else where that digit lacks the
+    other's stroke)."""
     groups: dict[tuple, list[int]] = {}
     for c in cells:
-        if c["feature_digit"] is not None:
+        if c["feature_digit"] is not None and fires_on_pair(c):
             groups.setdefault((c["fires_for"], c["feature_digit"], c["feature_stroke"]), []).append(c["channel"])
     return [{"fires_for": fires, "digit": digit, "stroke": stroke, "own_stroke": fires == digit, "channels": chs}
             for (fires, digit, stroke), chs in groups.items()]
@@ -71,6 +78,7 @@ def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
             "seeds_beating_random": [s for s, v in seeds.items() if v["beats_random"]],
             "seeds_not_beating_random": [s for s, v in seeds.items() if not v["beats_random"]],
             "cells_over_background": sum(c["over_background"] for c in d["top_cells"]),
+            "quiet_on_pair": sum(not c["over_background"] and not fires_on_pair(c) for c in d["top_cells"]),
             "feature_channels": feature_channels(d["top_cells"]),
             "named_from_class_map": [n for n, v in d["strokes"]["named_from"].items() if v == CLASS_MAP]}
 
