@@ -37,7 +37,9 @@ def p3_central(r) -> Answer:
         "$\\partial L/\\partial b_i \\approx (L(b + \\epsilon e_i) - L(b - \\epsilon e_i)) / 2\\epsilon$, "
         "in double precision. In single precision the rounding of the two losses matters: PyTorch's default "
         f"float32 puts the small $\\partial L/\\partial b_1$ {r['grad_b_central_float32_rel_diff'][0]:.0%} off.",
-        values=tuple(table(["", "∂L/∂b₁", "∂L/∂b₂"], [["central differences", sig(g[0], 8), sig(g[1], 8)]])),
+        values=tuple(table(["", "∂L/∂b₁", "∂L/∂b₂"], [
+            ["central differences, float64", sig(g[0], 8), sig(g[1], 8)],
+            ["the same in float32 (one PyTorch run)", *(sig(v) for v in r["grad_b_central_float32"])]])),
         evidence=(3, 1))
 
 
@@ -102,9 +104,9 @@ def p5_lstm(r) -> Answer:
     book = " as the book prints it" if r["cell_input_activation"] == "sigmoid" else ""
     slope = "z(t) \\odot (1 - z(t))" if r["cell_input_activation"] == "sigmoid" else "(1 - z(t)^2)"
     reading = r["bias_reading"]
-    argued = (" The biases: a forget bias of 1 (the book's advice) carries the state over; an input gate "
-              "near a quarter keeps it small; an open output gate lets it reach the loss; the cell input's 0 "
-              "centres it."
+    argued = (" Biases: forget 1 (the book's advice) carries the state over; input near a quarter keeps s "
+              "small, off tanh's flat ends; output open lets s reach the loss; cell input 0 starts σ at its "
+              "midpoint."
               if r["default_biases"] else "")
     fw = r["forward"]
     forward = table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
@@ -136,11 +138,13 @@ def p5_lstm(r) -> Answer:
         f"Every gate and the cell input use Problem 3's $U$ and $W$, with a "
         f"{r['cell_input_activation']} cell input{book}.{argued} $L = {sig(r['loss'], 8)}$. "
         f"BPTT: $\\partial L/\\partial b^f = {sig(g, 8)}$; central differences "
-        f"agree (relative difference {r['rel_error_central']:.1e}).",
+        f"agree (relative difference {r['rel_error_central']:.1e}, defined in P3 (3)).",
         figures=(("p5_forget_bias_grad.png", "Each step's contribution to ∂L/∂b^f, and their sum."),),
         values=tuple(table(["bias", "value", "its gate at zero input"], biases) + forward + formulas
                      + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
-                             steps + [["sum = ∂L/∂b^f", "", "", "", "", f"**{sig(g, 8)}**"]]) + gates),
+                             steps + [["sum = ∂L/∂b^f", "", "", "", "", f"**{sig(g, 8)}**"]]) + gates
+                     + table(["∂L/∂b^f", "by BPTT", "by central differences"],
+                             [["", sig(g, 8), sig(r["grad_b_f_central"], 8)]])),
         evidence=(5, 0))
 
 
@@ -186,21 +190,21 @@ def p4_lstm(r) -> Answer:
     first, last = f["lstm_curves"][0], f["lstm_curves"][-1]
     path = "forget_path_lag_below_1e-6"
     tens, hundreds = f["spreads"][first][path]["max"], f["spreads"][last][path]["min"]
-    steps = r["config"]["experiment1"]["T"]
+    steps, biases = r["config"]["experiment1"]["T"], r["config"]["experiment1"]["forget_biases"]
     farther = f"at least {hundreds}" if hundreds is not None else f"beyond all {steps}"
     stretch = ("" if tens is None else
-               f" Raising the forget bias stretched this path's reach (error above a millionth) from at "
-               f"most {tens} steps to {farther}.")
+               f" Raising the forget bias from {biases[0]:g} to {biases[-1]:g} stretched this path's reach "
+               f"(error above a millionth) from at most {tens} steps to {farther}.")
     split = f["reach"]["total_never_path_always"]
-    gates = ((" The gates' recurrent weights add RNN-like paths that carry the rest"
-              + (" and can grow" if f["reach"]["end_orders"]["grows_and_fades"] else "")
-              + "; the additive path is the protected one.") if split else "")
+    gates = ((" Beyond that the gradient still survives, through the gates' recurrent weights: RNN-like "
+              "paths"
+              + (" that can also blow up." if f["reach"]["end_orders"]["grows_and_fades"] else ".")) if split else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
-        "Along the cell state the error is multiplied only by the forget gate: "
-        "$\\partial s(t)/\\partial s(t-1) = \\mathrm{diag}(f(t))$, with no W and no $\\tanh'$, so it "
-        "cannot blow up and fades only as f falls below one." + stretch + gates,
+        "Along the cell state the error is multiplied only by the forget gate, $\\mathrm{diag}(f(t))$ per "
+        "step, with no W and no $\\tanh'$: it cannot blow up and fades only as f falls below one."
+        + stretch + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
                   "larger forget biases."),))
