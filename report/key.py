@@ -25,7 +25,8 @@ def match_rule(rule, rtol: float) -> str:
             f"(half unit: {rule['half_unit']}; rtol = {rtol:g}). A value written with fewer than "
             f"{rule['min_digits']} significant digits is not decided: `grade.py` leaves it out of the checks, so it "
             "is neither right nor wrong, and marks the row `needs_review` with a note naming the values a person "
-            "must read (a written 0 has no significant digit and is not among them). Each part earns its points "
+            "must read. A written 0 has no significant digit, yet it is checked by the same half unit: 0.00 matches "
+            "a right value within 0.005 and is wrong otherwise. Each part earns its points "
             "from its decided values; a part with none earns nothing until that person decides (a row with "
             "neither L nor a gradient decided is marked incomplete)")
 
