@@ -26,8 +26,10 @@ Writes:    figures/answer_key.json, an object:
              half_unit_share_5, deciding_digits, float32_band} (the digits that decide each b_new
              component), example {mistake, verdict, score, out_of, first_wrong_part, carried,
              first_wrong_share} (grade.py's grade of a row whose only slip is loss_over_ln10, every
-             value written), p5_by_hand {loss, eps, float32_band_factor, float32_band} (P3 (2)'s
-             float32 band for P5's own central differences)}, grade.py's defaults.
+             value written), example_one_sided (the same for one_sided_difference), b_new_cases
+             {b1_right_b2_wrong, b1_wrong_b2_right, b2_only: {score, points, digits}} (grade.py's score of
+             P3 (4) alone), zero {written, digits, half_unit} (how a written 0.00 is checked)},
+             grade.py's defaults.
            No string in it has more than 8 words: the words are report/key.py's and report/keydoc.py's.
 Prints:    the readings as one table, 8 significant digits, then P3 (2) in float64 beside float32 as
            report/key.py renders it, then the catalogue
@@ -59,7 +61,6 @@ from common.grading.steps import (
     STEP_SHARE,
     Written,
     digit_half_unit,
-    float32_band,
     float32_step_band,
 )
 from common.grading.submissions import read_number
@@ -128,15 +129,8 @@ def step_digits(sheet: Sheet) -> dict[str, Any]:
             "float32_band": [float32_step_band(b) for b in b_new]}
 
 
-def p5_by_hand(sheet: Sheet) -> dict[str, float]:
-    """The float32 band of P3 (2) for P5's own central differences, from P5's loss under the
-    assignment's reading (the report's biases), for the by-hand check of eq. 10.41's reading."""
-    loss = float(Solver(sheet).values("p5", OWN)[KEYS["p5"].index("L")])
-    return {"loss": loss, "eps": PROBLEM3_EPS, "float32_band_factor": FLOAT32_BAND_FACTOR,
-            "float32_band": float32_band(loss)}
-
-
 EXAMPLE_MISTAKE = "loss_over_ln10"  # the key's worked example of the shares
+ONE_SIDED = "one_sided_difference"  # the students' second worked example
 
 
 def written(problem: str, values: np.ndarray) -> dict[str, Written]:
@@ -144,13 +138,37 @@ def written(problem: str, values: np.ndarray) -> dict[str, Written]:
     return {k: read_number(f"{v:.{STEP_DIGITS - 1 if k in B_NEW else 4}e}") for k, v in zip(KEYS[problem], values)}
 
 
-def shares_example(sheet: Sheet) -> dict[str, Any]:
-    """grade.py's default grade of a P3 row whose only slip is EXAMPLE_MISTAKE, every value written."""
-    values = Solver(sheet).values("p3", OWN, PIECES[EXAMPLE_MISTAKE])
+def shares_example(sheet: Sheet, mistake: str = EXAMPLE_MISTAKE) -> dict[str, Any]:
+    """grade.py's default grade of a P3 row whose only slip is `mistake`, every value written."""
+    values = Solver(sheet).values("p3", OWN, PIECES[mistake])
     g = grade("p3", None, written("p3", values), None, Values(lambda variant: sheet), DEFAULT_RTOL, DEFAULT)
-    return {"mistake": EXAMPLE_MISTAKE, "verdict": g.verdict, "score": g.score, "out_of": g.out_of,
+    return {"mistake": mistake, "verdict": g.verdict, "score": g.score, "out_of": g.out_of,
             "first_wrong_part": g.credit.first_wrong, "carried": sorted(g.credit.carried),
             "first_wrong_share": DEFAULT["p3", g.credit.first_wrong].before_wrong if g.credit.partial else 0.0}
+
+
+def b_new_cases(sheet: Sheet) -> dict[str, dict[str, Any]]:
+    """grade.py's default score of P3 (4) alone, b_new written as each case gives it (right: the
+    assignment's b_new; wrong: the same component stepped the wrong way, b + lr·∂L/∂b):
+    b1_right_b2_wrong (8 digits each), b1_wrong_b2_right (8 digits each), b2_only (5 digits each, which
+    decide b₂ only)."""
+    solver = Solver(sheet)
+    right = solver.values("p3", OWN)[[KEYS["p3"].index(k) for k in B_NEW]]
+    wrong = solver.values("p3", OWN, PIECES["update_sign"])[[KEYS["p3"].index(k) for k in B_NEW]]
+    cases = {"b1_right_b2_wrong": ((right[0], wrong[1]), STEP_DIGITS), "b1_wrong_b2_right": ((wrong[0], right[1]), STEP_DIGITS),
+             "b2_only": (right, 5)}
+    out = {}
+    for name, (b_new, digits) in cases.items():
+        row = {k: read_number(f"{v:.{digits - 1}e}") for k, v in zip(B_NEW, b_new)}
+        g = grade("p3", None, row, None, Values(lambda variant: sheet), DEFAULT_RTOL, DEFAULT)
+        out[name] = {"score": g.score, "points": DEFAULT["p3", 4].points, "digits": digits}
+    return out
+
+
+def zero_rule() -> dict[str, Any]:
+    """How grade.py reads a written 0.00: its significant digits and the half unit it is checked by."""
+    w = read_number("0.00")
+    return {"written": "0.00", "digits": w.digits, "half_unit": w.half_unit}
 
 
 def build_key() -> dict[str, Any]:
@@ -159,7 +177,9 @@ def build_key() -> dict[str, Any]:
     return {"readings": with_float32_findings(answer_key(sheet)),
             "catalogue": catalogue(Solver(sheet), DEFAULT_RTOL),
             "rubric": {"match_rule": MATCH_FIELDS, "rtol": DEFAULT_RTOL, "parts": rubric_parts(DEFAULT),
-                       "step": step_digits(sheet), "example": shares_example(sheet), "p5_by_hand": p5_by_hand(sheet)}}
+                       "step": step_digits(sheet), "example": shares_example(sheet),
+                       "example_one_sided": shares_example(sheet, ONE_SIDED), "b_new_cases": b_new_cases(sheet),
+                       "zero": zero_rule()}}
 
 
 def build_parser() -> Parser:

@@ -14,20 +14,22 @@ ACCEPT = (  # the answers that depend on the student's own CNN or argument, and 
     ("P1 (3)", "either outcome, provided the shifted digits were filled with clamp padding"),
     ("P2 (2), (3)", "any answer consistent with the student's own occlusion maps"),
     ("P4 (1)", "W; accept U and b"),
-    ("P4 (2)", "fix W, U and b; learn V and c"),
+    ("P4 (2)", "fix U and W; learn V and c, and b or not"),
     ("P4 (3)", "the additive path through s(t) with f ≈ 1"),
 )
 
 
-def match_rule(rule, rtol: float) -> str:
-    """grade.py's matching rule in words, from answer_key.json's rubric.match_rule."""
-    return (f"a written value matches when it differs from the right one by at most {rule['tolerance']} "
-            f"(half unit: {rule['half_unit']}; rtol = {rtol:g}). A value written with fewer than "
-            f"{rule['min_digits']} significant digits is not decided: `grade.py` leaves it out of the checks, so it "
-            "is neither right nor wrong, and marks the row `needs_review` with a note naming the values a person "
-            "must read (a written 0 has no significant digit and is not among them). Each part earns its points "
-            "from its decided values; a part with none earns nothing until that person decides (a row with "
-            "neither L nor a gradient decided is marked incomplete)")
+def match_rule(rule, rtol: float, zero) -> list[str]:
+    """grade.py's matching rule as list items, from answer_key.json's rubric.match_rule and rubric.zero."""
+    return [f"- A written value matches when it differs from the right one by at most {rule['tolerance']} "
+            f"(half unit: {rule['half_unit']}; rtol = {rtol:g}).",
+            f"- A value with fewer than {rule['min_digits']} significant digits is not decided: left out of the "
+            "checks, neither right nor wrong; the row is `needs_review`, with a note naming the values a person "
+            "must read.",
+            f"- A written {zero['written']} has {zero['digits']} significant digits, yet it is checked by its half "
+            f"unit: it matches a right value within {zero['half_unit']:g} and is wrong otherwise.",
+            "- Each part earns its points from its decided values; a part with none earns nothing until that "
+            "person decides (a row with neither L nor a gradient decided is `incomplete`)."]
 
 
 ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
@@ -62,30 +64,31 @@ def example(rub, names: dict) -> str:
     mistake (answer_key.json's rubric.example; `names`: the catalogue's names by id)."""
     ex = rub["example"]
     carried = ", ".join(f"({p})" for p in ex["carried"])
-    return (f"For example, a student whose only slip is {names[ex['mistake']]}, with every value and "
+    return (f"- Example: a student whose only slip is {names[ex['mistake']]}, with every value and "
             f"intermediate written, earns {ex['score']:g} of {ex['out_of']:g} (verdict `{ex['verdict']}`): part "
             f"({ex['first_wrong_part']}) holds the first wrong step (L) and earns {ex['first_wrong_share']:g} of "
             f"its points for the right h(t) and ŷ(t) before it, and {carried} follow from their own values and "
             "are carried.")
 
 
-SHARES = ("Its default rubric gives each part its points, times a share in four cases: the part is right under "
-          "another reading of the assignment (other reading); the final values are right but the intermediates "
-          "are missing (no work); the part holds the first wrong step but at least one of its checked values "
-          "before that step is right (before wrong); the part comes after the first wrong step but follows from "
-          "the student's own values (carried). An error is penalised once: when a student's values are one "
-          "catalogue mistake's worked chain (known mistake; the catalogue is at the end of this key), every "
-          "later part they give is the right work on their own earlier values and is carried. A row that is no "
-          "known mistake (wrong) and whose first wrong step is in P3 (1) carries (2) and (3) when its (3) "
-          "gradient matches its own (2) central differences (within the matching rule or the float32 band "
-          "below); when they disagree, or one of them is missing, the row is `needs_review`. A P5 row wrong "
-          "in (1) is `needs_review` for its (2), since P5 sheets hold no central differences to check it "
-          "against. In any row, P3 (4) is carried when b_new is one step of the student's own gradient, and "
-          "(5) when L_new is the loss at their own b_new. A share of 0 turns its case off for that part. ")
-ORDER = ("The wide float32 window is tried only after every known mistake: a one-sided difference, which "
-         "lies inside it, is named `one_sided_difference`, not float32 code. A student who states a non-zero "
-         "h(0) is graded under that h(0) as another reading when the sheet gives the `h0_1`, `h0_2` columns, "
-         "and by hand otherwise.")
+SHARES = (
+    "- For each row `grade.py` names the reading or known mistake its values follow, and the first wrong step.",
+    "- Each part earns its points times a share in four cases: right under another reading of the assignment "
+    "(other reading); final values right, intermediates missing (no work); the part holds the first wrong "
+    "step after a right checked value (before wrong); the part follows from the student's own earlier values "
+    "after the first wrong step (carried). A share of 0 turns its case off for that part.",
+    "- Known mistake: when a row's values are one catalogue mistake's worked chain, every later part it gives "
+    "is carried.",
+    "- Wrong (no known mistake) in P3 (1): (2) and (3) are carried when (3)'s gradient matches (2)'s central "
+    "differences (the matching rule or the float32 band); when they disagree or one is missing, "
+    "`needs_review`.",
+    "- A P5 row wrong in (1) is `needs_review` for its (2): P5 sheets hold no central differences.",
+    "- P3 (4) is carried when b_new is one step of the row's own gradient; (5) when L_new is the loss at "
+    "its own b_new.",
+    "- The float32 window is tried after every known mistake: a one-sided difference, inside it, is "
+    "`one_sided_difference`.",
+    "- A stated non-zero h(0) is another reading when the sheet gives the `h0_1`, `h0_2` columns; by hand "
+    "otherwise.")
 
 
 def student_table(rub) -> list[str]:
@@ -95,16 +98,19 @@ def student_table(rub) -> list[str]:
     few = f"5 (at least {rule['min_digits']}; fewer: not checked, a person reads the row)"
     share = {(p["problem"], p["part"]): p for p in rub["parts"]}
     alone = "; final values alone: {:g} of the points"
-    what = {("p3", 1): ("h(t) and ŷ(t) for t = 1, 2, 3, and L", few),
-            ("p3", 2): ("∂L/∂b by central differences", few + "; float32 code earns it within the band below"),
-            ("p3", 3): ("∂L/∂b by back-propagation, with every intermediate", few + alone.format(share["p3", 3]["no_work"])),
-            ("p3", 4): ("b_new = b − lr·∂L/∂b, or the step Δb = b − b_new",
+    b2 = rub["b_new_cases"]["b2_only"]
+    what = {("p3", 1): ("h(1), ŷ(1), h(2), ŷ(2), h(3), ŷ(3), then L", few),
+            ("p3", 2): ("∂L/∂b₁, ∂L/∂b₂ by central differences", few + "; float32 code earns it within the band below"),
+            ("p3", 3): ("∂L/∂ŷ(3); for t = 3, 2, 1: ∂L/∂o(t), ∂L/∂h(t), ∂L/∂a(t); then ∂L/∂b₁, ∂L/∂b₂",
+                        few + alone.format(share["p3", 3]["no_work"])),
+            ("p3", 4): ("b₁, b₂ of b_new = b − lr·∂L/∂b, or the step Δb = b − b_new",
                         f"b₁ {step['deciding_digits'][0]}, b₂ {step['deciding_digits'][1]}, Δb "
-                        f"{rule['min_digits']}; a component with fewer is not checked, a b_new with neither "
-                        "goes to a person"),
+                        f"{rule['min_digits']}; a component with fewer is not checked. Only b₂ decided "
+                        f"({b2['digits']} digits) and right: {b2['score']:g} of {b2['points']:g}; neither: a person reads it"),
             ("p3", 5): ("L at your b_new", few + "; carried when it is the loss at your own b_new"),
-            ("p5", 1): ("f, g, q, z, s, h and ŷ for t = 1, 2, 3, and L", few),
-            ("p5", 2): ("∂L/∂b^f by back-propagation, with every intermediate", few + alone.format(share["p5", 2]["no_work"]))}
+            ("p5", 1): ("for t = 1, 2, 3: f, g, q, z, s, h, ŷ; then L", few),
+            ("p5", 2): ("for t = 3, 2, 1: ∂L/∂o, ∂L/∂h, ∂L/∂s, ∂L/∂f, ∂L/∂g, ∂L/∂q, ∂L/∂z, ∂L/∂a_f, ∂L/∂a_g, "
+                        "∂L/∂a_q, ∂L/∂a_z; then ∂L/∂b^f₁, ∂L/∂b^f₂", few + alone.format(share["p5", 2]["no_work"]))}
     rows = [[f"{p['problem'].upper()} ({p['part']})", f"{p['points']:g}", what[p["problem"], p["part"]][0],
              what[p["problem"], p["part"]][1], f"{p['before_wrong']:g} of the points"] for p in rub["parts"]]
     return (["### P3 and P5 part by part: what earns the points", "",
@@ -112,27 +118,53 @@ def student_table(rub) -> list[str]:
              "when its values match; a part after your first wrong step still earns them when it follows from "
              "your own earlier values; the part that holds your first wrong step earns a share when a value "
              "before that step is right.", ""]
-            + table(["part", "points", "what to write", "significant digits", "right values before your first wrong step"],
-                    rows))
+            + table(["part", "points", "what to write, in the order checked", "significant digits",
+                     "right values before your first wrong step"], rows)
+            + within_part(rub))
 
 
-def rubric(rub, names: dict) -> list[str]:
-    """What to accept where the model decides, the students' part-by-part table, then grade.py's
-    matching rule and default rubric (`rub`: answer_key.json's rubric, or None before answer_key.py
-    has run; `names`: the catalogue's names by id)."""
+def within_part(rub) -> list[str]:
+    """How a part with a right and a wrong value is scored, with P3 (4)'s cases (answer_key.json's
+    rubric.b_new_cases and rubric.parts)."""
+    case = rub["b_new_cases"]
+    right_wrong, wrong_right, b2 = case["b1_right_b2_wrong"], case["b1_wrong_b2_right"], case["b2_only"]
+    share = next(p["before_wrong"] for p in rub["parts"] if (p["problem"], p["part"]) == ("p3", 4))
+    return ["Within a part, values are checked in the order above; the first wrong one decides. If a value "
+            f"is right and a later one wrong, the part earns {share:g} of its points; if the first is wrong, "
+            "none. For P3 (4):", "",
+            f"- b₁ right, b₂ wrong ({right_wrong['digits']} digits each): {right_wrong['score']:g} of "
+            f"{right_wrong['points']:g}.",
+            f"- b₁ wrong, b₂ right ({wrong_right['digits']} digits each): {wrong_right['score']:g} of "
+            f"{wrong_right['points']:g}.",
+            f"- b_new to {b2['digits']} digits, so only b₂ is decided, and b₂ right: {b2['score']:g} of "
+            f"{b2['points']:g}.", ""]
+
+
+def rubric(rub) -> list[str]:
+    """What to accept where the model decides, then the students' part-by-part table (`rub`:
+    answer_key.json's rubric, or None before answer_key.py has run)."""
     lines = (["Where the answer depends on the student's own model, accept:", ""]
              + [f"- **{part}**: {what}." for part, what in ACCEPT] + [""])
-    if rub is None:
-        return lines
+    return lines if rub is None else lines + student_table(rub)
+
+
+def for_graders(rub, names: dict) -> list[str]:
+    """grade.py's matching rule, its default rubric and its bias columns, for graders who run it
+    (`rub`: answer_key.json's rubric; `names`: the catalogue's names by id)."""
     rows = [[f"{p['problem'].upper()} ({p['part']})", p["what"], f"{p['points']:g}", f"{p['other_reading']:g}",
              f"{p['no_work']:g}", f"{p['before_wrong']:g}", f"{p['carried']:g}"] for p in rub["parts"]]
-    return (lines + student_table(rub)
-            + ["### How `grade.py` grades P3 and P5", "",
-               f"**P3 and P5 numbers**, as `grade.py` checks them: {match_rule(rub['match_rule'], rub['rtol'])}. "
-               "For each student `grade.py` names the reading or known mistake their values follow and "
-               "the first wrong step. " + SHARES + example(rub, names), "", ORDER, "",
+    return (["## For graders running grade.py", "",
+             "`grade.py` reads a class's P3 and P5 numbers from a spreadsheet saved as CSV (one row per student "
+             "and problem, one column per value) and grades each row by the rules below; `answer_key.py` "
+             "computes this key's tables. The README, section \"For graders\", gives their commands and the "
+             "columns.", ""]
+            + match_rule(rub["match_rule"], rub["rtol"], rub["zero"]) + list(SHARES) + [example(rub, names), "",
                step_rule(rub["match_rule"], rub["step"]), ""]
-            + table(["part", "what", "points", "other reading", "no work", "before wrong", "carried"], rows))
+            + table(["part", "what", "points", "other reading", "no work", "before wrong", "carried"], rows)
+            + ["P5's biases: `grade.py` computes the reading for the biases a row gives in its bias columns "
+               "(`b_f_1` … `b_2`, with `cell_activation`), e.g. for b^f = 3 `python grade.py --check p5 "
+               "L=<the student's L> b_f_1=3 b_f_2=3`; `python p5_lstm.py --b-f 3 3` (flags `--b-f`, `--b-g`, "
+               "`--b-o`, `--b`) prints that reading's ŷ(t), L and ∂L/∂b^f with every intermediate.", ""])
 
 
 def _vector(v) -> str:  # noqa: ANN001
@@ -174,7 +206,8 @@ def float32_table(p3: list, rub) -> list[str]:
     share = next(p["other_reading"] for p in rub["parts"] if (p["problem"], p["part"]) == ("p3", 2))
     earns = "full marks" if share == 1 else f"{share:g} of its points"
     return (["### P3 (2): central differences in float64 and in float32", ""]
-            + table(["log", "float64", "float32 (PyTorch's default)", "float32 off by", "`grade.py` accepts"], off)
+            + table(["log", "float64", "float32: one PyTorch run; other float32 code differs within the band",
+                     "float32 off by", "accepted band"], off)
             + [f"In float32 each loss is rounded by about u·max(1, |L|), and the quotient divides the difference "
                f"of two by 2ε (ε = {e['eps']:g}): about {bound['float32']:.1e}, "
                f"{e['float32_bound_share_of_grad_b1']:.0%} of |∂L/∂b1| = {e['abs_grad_central_b1']:.2g}. In float64 "
@@ -189,7 +222,7 @@ def float32_table(p3: list, rub) -> list[str]:
 def section(rows, rub, r3, r5, rerun: str, names: dict) -> list[str]:
     """The rubric, then P3's and P5's tables. `rows` (answer_key.json's readings) and `rub` (its
     rubric) are None when answer_key.py has not run; `names`: the catalogue's names by id."""
-    lines = ["## Answer key for graders", ""] + rubric(rub, names)
+    lines = ["## Answer key", ""] + rubric(rub)
     if rows is None:
         return lines + [f"_Not run yet: `{rerun}`._", ""]
     lines += ["Every gradient below was checked against torch autograd when `answer_key.py` ran. **Bold** "
@@ -200,11 +233,7 @@ def section(rows, rub, r3, r5, rerun: str, names: dict) -> list[str]:
             if r5 is not None else {"problem": None})
     lines += ["### P5: the cell input's activation and the biases", "",
               "The table gives the settings students most often take; any other argued choice of biases is "
-              "graded the same way: `grade.py` computes the reading for the biases a row gives in its bias "
-              "columns (`b_f_1` … `b_2`, with `cell_activation`) and grades the row against it, e.g. for b^f = 3 "
-              "`python grade.py --check p5 L=<the student's L> b_f_1=3 b_f_2=3`; `python p5_lstm.py --b-f 3 3` "
-              "(flags `--b-f`, `--b-g`, `--b-o`, `--b`) prints that reading's ŷ(t), L and ∂L/∂b^f with every "
-              "intermediate.", ""] + table(
+              "graded the same way, against the values of the student's own biases.", ""] + table(
         ["cell input", "b^f", "b^g", "b^o", "b", "ŷ(3)", "L", "∂L/∂b^f"],
         [[row["interpretation"]["cell_activation"],
           *(_vector(row["interpretation"][k]) for k in ("b_f", "b_g", "b_o", "b")), *_mark(row, own5)]

@@ -26,38 +26,48 @@ POINTS = (
      "as categories)", "2 per map"),
     ("P2 (2)", 7, "the strokes of the '6' whose occlusion lowers p('6'), read from the student's own "
      "maps (for our CNN: {strokes})", "3 for 'the middle' without strokes"),
-    ("P2 (3)", 7, "an adversarial image must be shown, made by pasting patches of other digits' "
-     "images over the '6', with the label it gets; the answer follows from the student's own "
-     "experiment", "3 without an image; 4 if the patches are not from other digits"),
-    ("P3 (1)-(5)", 30, "as grade.py's rubric below: (1) 6, (2) 6, (3) 12, (4) 3, (5) 3",
-     "grade.py's rules: carried errors, work for (3)"),
+    ("P2 (3)", 7, "the pasted images shown, made by pasting patches of other digits' images over "
+     "the '6', each with the label it gets; the answer follows from the student's own experiment: "
+     "a 'no' backed by their own failed pastes, shown with their labels, earns full credit",
+     "3 without an image; 4 if the patches are not from other digits"),
+    ("P3 (1)-(5)", 30, "as the part-by-part table below: (1) 6, (2) 6, (3) 12, (4) 3, (5) 3",
+     "a mistake costs once; work for (3)"),
     ("P4 (1)", 5, "W is hardest: the gradient through many steps is a product of Jacobians "
      "diag(1 − h²) W, which shrinks or grows with W's size; accept U and b with that argument",
      "2 for W without the product; U or b without the product 2; V or c 0"),
-    ("P4 (2)", 5, "fix the recurrent weights W, U and b (the reservoir); learn the readout V and c",
-     "3 if b or U is learned, with W fixed; 1 if W is learned"),
+    ("P4 (2)", 5, "fix the input and recurrent weights U and W (the reservoir); learn the readout V "
+     "and c; b fixed or learned (the book fixes U and W and says nothing of b)",
+     "3 if U is learned, with W fixed; 1 if W is learned"),
     ("P4 (3)", 5, "the cell state's additive self-loop, ∂s(t)/∂s(t−1) = diag(f(t)), with a forget "
      "gate near 1 passing the error back", "2 for 'gates' without the additive path"),
     ("P5", 8, "Problem 3's U and W in every gate; biases chosen with a reason (a forget bias near or "
      "above 1 keeps the state; any argued choice is accepted); ŷ(t), L and ∂L/∂b^f with the "
-     "intermediates", "grade.py's rubric: (1) 3, (2) 5; take 1 off (1) when the biases come without a reason. "
-     "U and W only in the cell input (eq. 10.41), the gates with their own stated weights: full marks when "
-     "their ∂L/∂b^f matches their own central differences within the float32 band of P3 (2), {p5_factor} × "
-     "2^-24 × max(1, |L|)/ε: {p5_band} for P5's L = {p5_loss} (ε = {p5_eps}); grade.py has no such reading (the row "
-     "goes to a person), so check it by hand"),
+     "intermediates", "(1) 3, (2) 5; take 1 off (1) when the biases come without a reason. U and W only in "
+     "the cell input (eq. 10.41), the gates with their own stated weights: recompute the student's stated "
+     "configuration by hand (answer_key.py and p5_lstm.py take no gate weights; grade.py sends the row to "
+     "a person) and match each value by the same rule as the main reading"),
 )
 
 
 # (sub-question, the mistake, what it costs): within each sub-question's points above.
 WRITTEN_MISTAKES = (
-    ("P1 (1)", "no conv2 or conv3 filters shown at all", "1 of the filters' 2"),
+    ("P1 (1)", "a network of fewer than three conv layers", "the network's 2"),
+    ("P1 (1)", "filters of fewer than three layers shown (no conv2 or conv3 filters)", "1 of the filters' 2"),
+    ("P1 (1)", "conv2 or conv3 filters shown as a single input slice or as a mean over inputs",
+     "nothing when the answer says which view it shows; 1 of the filters' 2 when it does not"),
+    ("P1 (1)", "only test accuracy reported (training accuracy is asked for)", "1 of the accuracy's 2"),
+    ("P1 (2)", "the two maps shown with no comparison", "5 (the maps earn 2)"),
+    ("P1 (2)", "maps of another layer than conv3", "3 (a comparison naming strokes earns the rest)"),
     ("P1 (3)", "zero padding whose shifted images differ from the clamp's", "3"),
     ("P2 (1)", "probabilities on a fixed 0–1 scale where the change is invisible", "1 per map"),
     ("P2 (1)", "the label map on a continuous colour scale", "1"),
     ("P2 (3)", "no image of the adversarial digit", "4"),
     ("P2 (3)", "black or blank patches only, not other digits' patches", "3"),
+    ("P2 (3)", "\"no\", backed by the student's own failed pastes shown with their labels", "nothing: full credit"),
     ("P4 (1)", "V or c as hardest", "all 5"),
     ("P4 (1)", "\"vanishing gradients\" without the product of Jacobians", "3"),
+    ("P4 (2)", "b learned as well as V and c", "nothing"),
+    ("P4 (2)", "U learned", "2"),
     ("P4 (2)", "W learned", "4"),
     ("P4 (3)", "\"the LSTM has no vanishing gradient at all\" (f < 1 still shrinks it)", "2"),
 )
@@ -70,22 +80,42 @@ def written_mistakes() -> list[str]:
             + table(["sub-question", "mistake", "costs"], [list(row) for row in WRITTEN_MISTAKES]))
 
 
-def points(r1, r2, rub) -> list[str]:
+def points(r1, r2) -> list[str]:
     """The points table; P1 (2)'s features and P2 (2)'s strokes are the ones this run's CNN shows
-    (r1, r2: P1's and P2's results, None when not run), P5's by-hand band answer_key.json's
-    (`rub`: its rubric, None when not run)."""
+    (r1, r2: P1's and P2's results, None when not run)."""
     features = listing([f"the {f}" for f in r1["discriminant"]["features"]]) if r1 is not None else "see evidence.md"
     strokes = (listing([f"the {REGION[s]}" for s in r2["findings"]["strokes"]["hidden"]["strokes"]])
                if r2 is not None else "see evidence.md")
-    hand = rub["p5_by_hand"] if rub is not None else None
-    band = ({"p5_band": f"{hand['float32_band']:.1e}", "p5_loss": f"{hand['loss']:.5g}", "p5_eps": f"{hand['eps']:g}",
-             "p5_factor": f"{hand['float32_band_factor']:g}"} if hand else
-            {k: "(answer_key.py not run)" for k in ("p5_band", "p5_loss", "p5_eps", "p5_factor")})
-    rows = [[part, pts, full.format(features=features, strokes=strokes), partial.format(**band)]
+    rows = [[part, pts, full.format(features=features, strokes=strokes), partial]
             for part, pts, full, partial in POINTS]
     return (["## Points and partial credit", "",
              "The assignment's 93 points (P5 is extra credit) split over the sub-questions:", ""]
             + table(["sub-question", "points", "full credit", "partial credit"], rows))
+
+
+PROBLEM_POINTS = (("P1", 20), ("P2", 20), ("P3", 30), ("P4", 15), ("P5", 8))  # the assignment's; P5 extra credit
+
+
+def for_students(rub, names: dict) -> list[str]:
+    """The short summary a student reads first: points, one cost per mistake, digits, float32, and two
+    worked examples from answer_key.json's rubric (None before answer_key.py has run)."""
+    per = ", ".join(f"{p} {n}" for p, n in PROBLEM_POINTS[:-1])
+    lines = ["## For students: how your work is graded", "",
+             f"- Points: {per}; P5 {PROBLEM_POINTS[-1][1]} as extra credit.",
+             "- A mistake costs once: later work that follows from your own numbers earns its points."]
+    if rub is None:
+        return lines + [""]
+    rule, ln10, one = rub["match_rule"], rub["example"], rub["example_one_sided"]
+    return lines + [
+        f"- Write every value with 5 significant digits (at least {rule['min_digits']}); b_new with "
+        f"{rule['step_digits']}, or the step b − b_new.",
+        "- float32 code (PyTorch's default) is accepted within a band (P3 (2) below).",
+        f"- Example: {names[ln10['mistake']]}, and nothing else wrong: {ln10['score']:g} of {ln10['out_of']:g}. "
+        f"Part ({ln10['first_wrong_part']}) earns {ln10['first_wrong_share']:g} of its points; the later parts "
+        "follow from your own L.",
+        f"- Example: {names[one['mistake']]} (part ({one['first_wrong_part']})): {one['score']:g} of "
+        f"{one['out_of']:g}. That part earns {one['first_wrong_share']:g} of its points; the later parts earn theirs.",
+        ""]
 
 
 def _values(v) -> str:  # noqa: ANN001 (a catalogue row's values)
@@ -104,26 +134,21 @@ def catalogue(rows, rule, step) -> list[str]:
              "none shows" if row["indistinguishable"] else f"`{row['first_wrong']}`", _values(row["values"])]
             for row in rows]
     return (["## Common mistakes and the values they give", "",
-             "Each entry is the worked solution with one step done wrong; `grade.py` names it when a "
-             "student's values match it. grad is ∂L/∂b (P3) or ∂L/∂b^f (P5); b_new has "
+             "Each entry is the worked solution with one step done wrong, named when a student's values "
+             "match it. grad is ∂L/∂b (P3) or ∂L/∂b^f (P5); b_new has "
              f"{rule['step_digits']} significant digits, more than the {step['deciding_digits'][0]} and "
-             f"{step['deciding_digits'][1]} that decide b₁ and b₂ (P3 (4) above); the other values have 5.", ""]
+             f"{step['deciding_digits'][1]} that decide b₁ and b₂ (P3 (4) in the part-by-part table); the other values have 5.", ""]
             + table(["problem", "mistake", "first wrong step", "values"], body))
 
 
 def build_key(answer_key, r1, r2, r3, r5, rerun: str) -> str:
     """key.md from answer_key.json (None before answer_key.py has run) and the problems' results."""
-    lines = ["# CNNs and RNNs: the graders' key", "",
-             "For graders only; students read solution.md. `grade.py`, this repository's grading command, "
-             "reads a class's P3 and P5 numbers from a spreadsheet saved as CSV (one row per student and "
-             "problem, one column per value) and grades each row by the rules below; `answer_key.py`, its "
-             "companion, computes the tables of this key. The repository's README, section \"For graders\", "
-             "gives their commands and the spreadsheet's columns.", ""]
-    lines += points(r1, r2, None if answer_key is None else answer_key["rubric"]) + written_mistakes()
+    rub = None if answer_key is None else answer_key["rubric"]
+    names = {} if answer_key is None else {row["id"]: row["name"] for row in answer_key["catalogue"]}
+    lines = ["# CNNs and RNNs: the key", ""] + for_students(rub, names)
+    lines += points(r1, r2) + written_mistakes()
     if answer_key is None:
-        lines += key.section(None, None, r3, r5, rerun, {})
-    else:
-        names = {row["id"]: row["name"] for row in answer_key["catalogue"]}
-        lines += key.section(answer_key["readings"], answer_key["rubric"], r3, r5, rerun, names)
-        lines += catalogue(answer_key["catalogue"], answer_key["rubric"]["match_rule"], answer_key["rubric"]["step"])
+        return "\n".join(lines + key.section(None, None, r3, r5, rerun, {})).rstrip() + "\n"
+    lines += key.section(answer_key["readings"], rub, r3, r5, rerun, names)
+    lines += catalogue(answer_key["catalogue"], rub["match_rule"], rub["step"]) + [""] + key.for_graders(rub, names)
     return "\n".join(lines).rstrip() + "\n"

@@ -140,12 +140,12 @@ def step_sizes(name: str) -> list[float]:
 
 
 def decided_keys(name: str, planned: dict[str, float], cells: dict[str, str]) -> list[str]:
-    """The values checked, in the parts' order: 3 significant digits; a b_new component when half a
-    unit of its last digit is at most 5% of its step."""
+    """The values checked, in the parts' order: 3 significant digits, or a written zero (checked by its
+    half unit); a b_new component when half a unit of its last digit is at most 5% of its step."""
     def ok(k: str) -> bool:
         if k.startswith("b_new"):
             return written(cells[k])[2] <= 0.05 * step_sizes(name)[int(k[-1]) - 1]
-        return written(cells[k])[1] >= 3
+        return written(cells[k])[1] >= 3 or written(cells[k])[0] == 0
     return [k for k in planned if k in cells and ok(k)]
 
 

@@ -102,3 +102,21 @@ def test_a_one_sided_difference_is_a_known_mistake_not_the_float32_window(right:
     assert all(abs(one[k] - right[k]) < window for k in ("grad_cd_1", "grad_cd_2"))
     g = grade.main(["--check", "p3", *(f"{k}={one[k]:.4e}" for k in ("L", "grad_cd_1", "grad_cd_2"))])["rows"][0]
     assert (g["verdict"], g["mistake"], g["first_wrong"]) == ("known_mistake", "one_sided_difference", "grad_cd")
+
+
+def test_a_written_zero_is_checked_by_its_half_unit(right: dict[str, float]) -> None:
+    """A hand-made row: ∂L/∂b₁ written 0.00 has no significant digit, yet it is checked by its half unit,
+    0.005: the right value, about −0.00996, is further off, so grad_1 is the first wrong value and part
+    (3) earns no credit while b₂ is right; 0.00000 (half unit 5e-6) is wrong too."""
+    assert abs(right["grad_1"]) > 0.005
+    for zero in ("0.00", "0.00000"):
+        g = grade.main(["--check", "p3", f"L={right['L']:.4e}", f"grad_1={zero}", f"grad_2={right['grad_2']:.4e}"])["rows"][0]
+        assert (g["verdict"], g["first_wrong"], g["checked"], g["review"]) == ("wrong", "grad", "3", "")
+
+
+
+def test_a_written_zero_matches_within_its_half_unit(right: dict[str, float]) -> None:
+    """0.0 has a half unit of 0.05, more than |∂L/∂b₁| ≈ 0.00996, so by the same rule it matches."""
+    assert abs(right["grad_1"]) < 0.05
+    g = grade.main(["--check", "p3", f"L={right['L']:.4e}", "grad_1=0.0", f"grad_2={right['grad_2']:.4e}"])["rows"][0]
+    assert (g["verdict"], g["checked"], g["review"]) == ("correct", "3", "")

@@ -732,23 +732,40 @@ def key_example(parts: list[dict[str, Any]]) -> dict[str, Any]:
             "out_of": sum(p["points"] for p in p3)}
 
 
-def key_p5_by_hand(s: Sources) -> dict[str, Any]:
-    """P5's loss under the report's biases (tests/grade_reference.py) and the float32 band of its
-    central differences: FLOAT32_BAND × 2^-24 × max(1, |L|) / ε."""
-    v = catalogue_values(s, "p5", None)
-    return {"loss": v["L"], "eps": ref.EPS, "float32_band_factor": FLOAT32_BAND,
-            "float32_band": FLOAT32_BAND * rounding_bounds(v["L"])["float32"]}
+def key_one_sided(s: Sources, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A P3 row whose only slip is a one-sided difference, by hand: its ∂L/∂b₁ (tests/grade_reference.py)
+    differs from the central one at 5 digits, and it is part (2)'s first value, so (2) earns nothing;
+    (1) comes before it and earns its points; (3), (4), (5), the right work, earn their carried share."""
+    one, right = (catalogue_values(s, "p3", m) for m in ("one_sided_difference", None))
+    assert not matches(one["grad_cd_1"], right["grad_cd_1"], 5, RTOL)
+    p3 = {p["part"]: p for p in parts if p["problem"] == "p3"}
+    return {"first_wrong_part": 2, "first_wrong_share": 0.0, "out_of": sum(p["points"] for p in p3.values()),
+            "score": p3[1]["points"] + sum(p3[n]["points"] * p3[n]["carried"] for n in (3, 4, 5))}
+
+
+def key_b_new_cases(s: Sources, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """P3 (4) alone, by hand: b₁ right then b₂ wrong earns the part's before_wrong share; b₁ wrong
+    first earns nothing; at 5 digits b₁ is not decided (key_step's deciding digits), so a right b₂
+    alone earns the whole part."""
+    four = next(p for p in parts if (p["problem"], p["part"]) == ("p3", 4))
+    assert key_step(s)["deciding_digits"] == [6, 5]
+    return {"b1_right_b2_wrong": {"score": four["points"] * four["before_wrong"], "points": four["points"],
+                                  "digits": STEP_DIGITS},
+            "b1_wrong_b2_right": {"score": 0.0, "points": four["points"], "digits": STEP_DIGITS},
+            "b2_only": {"score": four["points"], "points": four["points"], "digits": 5}}
 
 
 def key_rubric(s: Sources) -> dict[str, Any]:
     """grade.py's defaults as README states them, the default rubric's CSV read with the csv module,
-    P3 (4)'s step and the worked example of the shares."""
+    P3 (4)'s step, its cases, the worked examples of the shares and a written 0.00."""
     parts = [{"problem": r["problem"], "part": int(r["part"]),
               **{k: float(r[k]) for k in ("points", "other_reading", "no_work", "carried", "before_wrong")}}
              for r in csv.DictReader(io.StringIO(DEFAULT_RUBRIC))]
     return {"rtol": RTOL, "match_rule": {"min_digits": MIN_DIGITS, "step_digits": STEP_DIGITS,
                                          "step_share": STEP_SHARE, "step_float32_ulps": 2.0, "float32_unit": 2.0 ** -24},
-            "parts": parts, "step": key_step(s), "example": key_example(parts), "p5_by_hand": key_p5_by_hand(s)}
+            "parts": parts, "step": key_step(s), "example": key_example(parts),
+            "example_one_sided": key_one_sided(s, parts), "b_new_cases": key_b_new_cases(s, parts),
+            "zero": {"digits": 0, "half_unit": 0.5 * 10.0 ** -len("00")}}  # 0.00: no non-zero digit, 2 decimals
 
 
 class Fact(NamedTuple):

@@ -7,7 +7,9 @@ A written value w matches a reference value r when
 (MATCH_RULE); central differences under a float32 reading of part (2) also match within
 FLOAT32_BAND_FACTOR × common.grading.key.rounding_bound(L, "float32"), the rounding that a float32 loss
 carries into a quotient with ε = 1e-4. A value written with fewer than MIN_DIGITS significant digits
-is not decided and is left out of `checked`.
+is not decided and is left out of `checked`; a written zero (0.00: no significant digit) is decided
+and matched like any value, so 0.00 matches a right value within its half unit, 0.005, and is wrong
+otherwise.
 
 One step moves b by lr ∂L/∂b, about 2e-5 and 9e-4 on the assignment's numbers, so each component of
 b_new is decided on its own: when half a unit of its last written digit is at most STEP_SHARE of that
@@ -79,17 +81,18 @@ def step_sizes(grad: np.ndarray) -> np.ndarray:
 
 
 def is_decided(key: str, w: Written, step: np.ndarray | None) -> bool:
-    """Whether a written value is decided: MIN_DIGITS significant digits; a b_new component, half a
-    unit of its last digit at most STEP_SHARE of its step (never, without the sheet's `step`)."""
+    """Whether a written value is decided: MIN_DIGITS significant digits, or a written zero; a b_new
+    component, half a unit of its last digit at most STEP_SHARE of its step (never, without the sheet's
+    `step`)."""
     if key in B_NEW:
         return step is not None and w.half_unit <= STEP_SHARE * step[B_NEW.index(key)]
-    return w.digits >= MIN_DIGITS
+    return w.digits >= MIN_DIGITS or w.value == 0
 
 
 def undecided(written: dict[str, Written], step: np.ndarray | None) -> list[str]:
-    """The written values a person must read (undecided_notes words them): those with fewer than MIN_DIGITS digits (an exact 0, which
-    has no significant digit, is not one), and b_new when it is written and decides neither component."""
-    short = [k for k, w in written.items() if k not in B_NEW and w.value != 0 and not is_decided(k, w, step)]
+    """The written values a person must read (undecided_notes words them): those is_decided leaves out, and
+    b_new when it is written and decides neither component."""
+    short = [k for k, w in written.items() if k not in B_NEW and not is_decided(k, w, step)]
     given = [k for k in B_NEW if k in written]
     return short + (given if given and not any(is_decided(k, written[k], step) for k in given) else [])
 
