@@ -41,7 +41,7 @@ def filters_caption(r, layer: str) -> str:
 def subset(r) -> str:
     """What the training digits are when they are a subset of MNIST."""
     return ("" if r["findings"]["model"]["full_training_set"] else
-            f", a subset of MNIST ({r['train_set']}; the full set cannot be downloaded here),")
+            f" (an MNIST subset: {r['train_set']}; full MNIST cannot be downloaded here)")
 
 
 def p1_filters(r) -> Answer:
@@ -55,16 +55,13 @@ def p1_filters(r) -> Answer:
     fewer = (" conv2 and conv3 changed more: in a typical filter, half the weight now comes from fewer "
              "inputs than before training." if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below"
              else " conv2 and conv3 combine the maps of the layer below.")
-    shown = in_words(r["filters"]["conv2"]["shown_inputs"])
     return Answer(
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
-        f"Our CNN has three 3x3 convolution layers. It classifies {pct(r['train_accuracy'])} of its "
+        f"Our CNN (three 3x3 convolution layers) classifies {pct(r['train_accuracy'])} of its "
         f"{recipe['train_size']:,} training digits{subset(r)} and {pct(r['test_accuracy'])} of "
-        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer
-        + f" Each figure shows a filter's {shown} strongest input kernels; its caption gives their share "
-        "and links every kernel.",
+        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer,
         figures=figures, evidence=(1, 0))
 
 
@@ -84,14 +81,14 @@ def cells_sentence(d, found) -> str:
     """What each chosen channel fires for in this '0' and this '8', and where; how many look at pixels
     empty in both digits."""
     empty, quiet, total = found["cells_over_background"], found["quiet_on_pair"], len(d["top_cells"])
-    picked = f" Of the {in_words(total)} channels that best tell test 0s from 8s, on this pair "
+    picked = f" Of the {in_words(total)} channels best telling 0s from 8s, here "
     others = ([f"{in_words(empty)} see empty pixels in both"] if empty else []) + (
         [f"{in_words(quiet)} {'stays' if quiet == 1 else 'stay'} quiet"] if quiet else [])
     if not found["feature_channels"]:
         return picked + "none fires for its digit at a stroke; " + listing(others) + "."
     first, *rest = found["feature_channels"]
     clauses = [channel_clause(first, True)] + [channel_clause(g, False) for g in rest]
-    return picked + listing(clauses) + ("; " + listing(others) if others else "") + "."
+    return picked + "; ".join(clauses) + ("; " + listing(others) if others else "") + "."
 
 
 def switch_off_sentence(d) -> str:
@@ -99,10 +96,9 @@ def switch_off_sentence(d) -> str:
     a = d["ablation"]
     n = in_words(len(a["channels"]))
     than = "more than" if a["beats_random"] else "no more than"
-    return (f" Zeroing all {n} cuts the lead (right digit's score minus the other's), averaged over "
-            f"{a['n_evaluated']:,} held-out correct test 0s and 8s, from "
-            f"{a['margin_before']:.2f} to {a['margin_after']:.2f}, {than} {n} random ones "
-            f"({a['random_margin_after_median']:.2f}).")
+    return (f" Zeroing them cuts the right digit's lead, averaged over "
+            f"{a['n_evaluated']:,} held-out test 0s and 8s, from {a['margin_before']:.2f} to "
+            f"{a['margin_after']:.2f}, {than} {n} random ones ({a['random_margin_after_median']:.2f}).")
 
 
 def p1_feature_maps(r) -> Answer:
@@ -213,7 +209,7 @@ def black_guide_sentence(r) -> str:
     only = "" if black["ours"]["verdict"] == "higher" else "But only "
     rate = f"{pct(black['ours']['rate'])} of {black['ours']['n']} such pastes change the label, {than}."
     return (f"{a_digit(shown['window_of']).capitalize()} window pasted{over}, where {where} is lowest, "
-            f"turns the '6' into {a_digit(shown['becomes'])} (first figure). {only}{rate}")
+            f"turns the '6' into {a_digit(shown['becomes'])}. {only}{rate}")
 
 
 def white_guide_sentence(r) -> str:
@@ -226,10 +222,9 @@ def white_guide_sentence(r) -> str:
     becomes = (", mostly to " + listing([a_digit(k) for k in white["named_labels"]], "or")
                if white["named_labels"] else "")
     k = white["cnns_beating_random"]
-    beats = ("" if not k else f", beating random places on all {in_words(n)} of our CNNs" if k == n else
-             f", beating random places on {in_words(k)} of our {in_words(n)} CNNs")
-    return (f"{lead}{better}: at the {white['quarter']}, where the same map made with a white patch instead of a black one "
-            f"is lowest (second figure), "
+    beats = ("" if not k else f", beating random places on all {in_words(n)} CNNs" if k == n else
+             f", beating random places on {in_words(k)} of {in_words(n)} CNNs")
+    return (f"{lead}{better}: at the {white['quarter']}, where that map made with a white patch instead is lowest, "
             f"{pct(white['ours']['rate'])} change the label{becomes}{beats}.")
 
 
