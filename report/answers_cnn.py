@@ -65,14 +65,17 @@ def p1_filters(r) -> Answer:
         figures=figures, evidence=(1, 0))
 
 
-def channel_clause(group, verb: bool) -> str:
-    """'one fires for the 8 at its crossing, where the 0 has its right side', 'one for the 8 where
-    the 8 lacks the 0's right side'."""
+OTHER_STROKE_GROUPS = 2  # the other digit's stroke is named only when the answer names at most this many groups
+
+
+def channel_clause(group, verb: bool, other_stroke: bool) -> str:
+    """'one fires for the 8 at its crossing, where the 0 has its right side' (with other_stroke),
+    'one for the 8 where the 8 lacks the 0's right side'."""
     n, fires = len(group["channels"]), group["fires_for"]
     fire = ("fires " if n == 1 else "fire ") if verb else ""
     where = (f"at its {group['stroke']}" if group["own_stroke"] else
              f"where it lacks the {group['digit']}'s {group['stroke']}")
-    other = "" if group["other_stroke"] is None or not group["own_stroke"] else \
+    other = "" if group["other_stroke"] is None or not group["own_stroke"] or not other_stroke else \
         f", where the {8 - group['digit']} has its {group['other_stroke']}"
     return f"{in_words(n)} {fire}for the '{fires}' {where}{other}"
 
@@ -87,7 +90,8 @@ def cells_sentence(d, found) -> str:
     if not found["feature_channels"]:
         return picked + "none fires for its digit at a stroke; " + listing(others) + "."
     first, *rest = found["feature_channels"]
-    clauses = [channel_clause(first, True)] + [channel_clause(g, False) for g in rest]
+    other = len(found["feature_channels"]) <= OTHER_STROKE_GROUPS
+    clauses = [channel_clause(first, True, other)] + [channel_clause(g, False, other) for g in rest]
     return picked + "; ".join(clauses) + ("; " + listing(others) if others else "") + "."
 
 
