@@ -53,7 +53,7 @@ from common.features.filters import (
     initial_weights,
     input_share_curve,
 )
-from common.features.findings import p1_findings
+from common.features.findings import feature_channels, p1_findings
 from common.features.shift_study import (
     KEPT,
     SHIFTS,
@@ -232,8 +232,9 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
     ex0, ex8 = (test.images[i, 0].numpy() for i in drawn.pair_index)
     save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share),
                 out / "p1_feature_maps.png")
-    save_figure(plot_features((ex0, ex8), disc.maps_ex, features["top_cells"], features["strokes"]["named_from"]),
-                out / "p1_features.png")
+    named = {ch for g in feature_channels(features["top_cells"]) for ch in g["channels"]}
+    save_figure(plot_features((ex0, ex8), disc.maps_ex, [c for c in features["top_cells"] if c["channel"] in named],
+                              features["strokes"]["named_from"]), out / "p1_features.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
     save_figure(plot_top_patches(drawn.patches["patches"], features["top_cells"], drawn.sample_labels),

@@ -313,9 +313,10 @@ def save_figures(problem: Problem, results: dict[str, Any], drawn: Drawn, window
     figures["transplant_study"] = plot_transplant_study(study, drawn.flip_maps, [size])
     figures["transplant_sizes"] = plot_transplant_study(study, drawn.flip_maps, list(drawn.flip_maps))
     shown, adv = study["shown"], study["true_adversarial"]
+    main_stroke = next(iter(results["findings"]["strokes"]["hidden"]["strokes"]), None)
     figures["adversarial"] = plot_adversarial(image, shown, drawn.pasted["shown"],
                                               [a["source_label"] for a in shown],
-                                              results["findings"]["placement"]["shown_quarters"])
+                                              results["findings"]["placement"]["shown_quarters"], main_stroke)
     figures["pastes_judged"] = plot_judged(adv, study["relabelled"], drawn.pasted["true_adversarial"],
                                            drawn.pasted["relabelled"], judges)
     figures["attacks"] = plot_attacks(image, drawn.attacks, study["comparison"], judges)

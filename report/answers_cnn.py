@@ -34,8 +34,14 @@ def filters_caption(r, layer: str) -> str:
     the figure with every kernel."""
     s, every = r["filters"][layer], f"p1_filters_{layer}_all.png"
     return (f"The filters of {layer}, each by its {in_words(s['shown_inputs'])} strongest input kernels of "
-            f"{s['inputs']}, which hold {pct(s['shown_inputs_share_median'], 0)} of a filter's weight (median "
+            f"{s['inputs']}, which hold {pct(s['shown_inputs_share_median'], 0)} of a filter's weight (typical "
             f"filter); every kernel is in [{every}]({every}).")
+
+
+def subset(r) -> str:
+    """What the training digits are when they are a subset of MNIST."""
+    return ("" if r["findings"]["model"]["full_training_set"] else
+            f" (an MNIST subset: {r['train_set']}; full MNIST cannot be downloaded here)")
 
 
 def p1_filters(r) -> Answer:
@@ -46,43 +52,47 @@ def p1_filters(r) -> Answer:
     start = (f" After {recipe['sgd_steps']:,} training steps they are still near their start."
              if f["conv1_start"]["barely_moved"] else "")
     like = (", as random filters do" if not f["conv1_patterns_beyond_untrained"] else "")
-    fewer = (" conv2 and conv3 changed more: each filter draws half its weight from fewer inputs than at "
-             "the start." if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below"
+    fewer = (" conv2 and conv3 changed more: in a typical filter, half the weight now comes from fewer "
+             "inputs than before training." if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below"
              else " conv2 and conv3 combine the maps of the layer below.")
-    shown = in_words(r["filters"]["conv2"]["shown_inputs"])
     return Answer(
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
-        f"Our CNN has three 3x3 convolution layers. It classifies {pct(r['train_accuracy'])} of its "
-        f"{recipe['train_size']:,} training digits and {pct(r['test_accuracy'])} of "
-        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer
-        + f" Each figure shows a filter's {shown} strongest input kernels; its caption gives their share "
-        "and links every kernel.",
+        f"Our CNN (three 3x3 convolution layers) classifies {pct(r['train_accuracy'])} of its "
+        f"{recipe['train_size']:,} training digits{subset(r)} and {pct(r['test_accuracy'])} of "
+        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer,
         figures=figures, evidence=(1, 0))
 
 
-def channel_clause(group, verb: bool) -> str:
-    """'one fires for the 8 at its crossing', 'one for the 8 where the 8 lacks the 0's right side'."""
+OTHER_STROKE_GROUPS = 2  # the other digit's stroke is named only when the answer names at most this many groups
+
+
+def channel_clause(group, verb: bool, other_stroke: bool) -> str:
+    """'one fires for the 8 at its crossing, where the 0 has its right side' (with other_stroke),
+    'one for the 8 where the 8 lacks the 0's right side'."""
     n, fires = len(group["channels"]), group["fires_for"]
     fire = ("fires " if n == 1 else "fire ") if verb else ""
     where = (f"at its {group['stroke']}" if group["own_stroke"] else
              f"where it lacks the {group['digit']}'s {group['stroke']}")
-    return f"{in_words(n)} {fire}for the '{fires}' {where}"
+    other = "" if group["other_stroke"] is None or not group["own_stroke"] or not other_stroke else \
+        f", where the {8 - group['digit']} has its {group['other_stroke']}"
+    return f"{in_words(n)} {fire}for the '{fires}' {where}{other}"
 
 
 def cells_sentence(d, found) -> str:
     """What each chosen channel fires for in this '0' and this '8', and where; how many look at pixels
     empty in both digits."""
     empty, quiet, total = found["cells_over_background"], found["quiet_on_pair"], len(d["top_cells"])
-    picked = f" Of the {in_words(total)} channels that best tell test 0s from 8s, on this pair "
+    picked = f" Of the {in_words(total)} channels best telling 0s from 8s, here "
     others = ([f"{in_words(empty)} see empty pixels in both"] if empty else []) + (
         [f"{in_words(quiet)} {'stays' if quiet == 1 else 'stay'} quiet"] if quiet else [])
     if not found["feature_channels"]:
         return picked + "none fires for its digit at a stroke; " + listing(others) + "."
     first, *rest = found["feature_channels"]
-    clauses = [channel_clause(first, True)] + [channel_clause(g, False) for g in rest]
-    return picked + listing(clauses) + ("; " + listing(others) if others else "") + "."
+    other = len(found["feature_channels"]) <= OTHER_STROKE_GROUPS
+    clauses = [channel_clause(first, True, other)] + [channel_clause(g, False, other) for g in rest]
+    return picked + "; ".join(clauses) + ("; " + listing(others) if others else "") + "."
 
 
 def switch_off_sentence(d) -> str:
@@ -90,9 +100,9 @@ def switch_off_sentence(d) -> str:
     a = d["ablation"]
     n = in_words(len(a["channels"]))
     than = "more than" if a["beats_random"] else "no more than"
-    return (f" Zeroing them cuts the lead (right digit's score minus the other's) from "
-            f"{a['margin_before']:.2f} to {a['margin_after']:.2f}, {than} {n} random ones "
-            f"({a['random_margin_after_median']:.2f}).")
+    return (f" Zeroing them cuts the right digit's lead, averaged over "
+            f"{a['n_evaluated']:,} held-out test 0s and 8s, from {a['margin_before']:.2f} to "
+            f"{a['margin_after']:.2f}, {than} {n} random ones ({a['random_margin_after_median']:.2f}).")
 
 
 def p1_feature_maps(r) -> Answer:
@@ -108,8 +118,8 @@ def p1_feature_maps(r) -> Answer:
         f"Yes.{cells_sentence(d, found)}{switch_off_sentence(d)}",
         figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
                   f"conv3 cell sees, named by this digit's stroke there{source}; beside them, each of those "
-                  "channels' own map for both digits, its cell boxed. Cells over empty pixels in both digits are "
-                  "left out."),
+                  "channels' own map for both digits, its cell boxed. Cells over empty pixels in both digits, and "
+                  "those quiet on this pair, are left out."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
 
@@ -165,13 +175,16 @@ def p2_strokes(r) -> Answer:
     opened = ("" if change["label"] is None else
               f" Where the patch opens the loop on the {change['loop_opened']['side']}, the '6' becomes "
               f"{a_digit(change['label'])}.")
+    e = s["erased_most"]
+    erased = (f" Erasing the {REGION[e['region']]} hurts most: p('6') falls to {prob(e['prob_true'])}"
+              + (f" and the '6' becomes {a_digit(e['pred'])}." if e["changes_label"] else "."))
     agree = (" The CNNs of the other two training seeds point to the same strokes."
              if not s["seeds_differing"] else "")
     return Answer(
         "P2 (2)", "Which parts of the '6' matter", "From the maps, which parts of the '6' matter "
         "for recognising it?", strokes(s["hidden"]["strokes"]),
         f"{strokes(s['hidden']['strokes']).capitalize()}: covering them lowers p('6') the most.{opened} "
-        f"Covering {strokes(s['untouched']['strokes'])} hardly matters.{agree}",
+        f"Covering {strokes(s['untouched']['strokes'])} hardly matters.{erased}{agree}",
         figures=(("p2_regions.png", "The strokes of the '6', and the ink the most harmful patches hide."),),
         evidence=(2, 1))
 
@@ -200,7 +213,7 @@ def black_guide_sentence(r) -> str:
     only = "" if black["ours"]["verdict"] == "higher" else "But only "
     rate = f"{pct(black['ours']['rate'])} of {black['ours']['n']} such pastes change the label, {than}."
     return (f"{a_digit(shown['window_of']).capitalize()} window pasted{over}, where {where} is lowest, "
-            f"turns the '6' into {a_digit(shown['becomes'])} (first figure). {only}{rate}")
+            f"turns the '6' into {a_digit(shown['becomes'])}. {only}{rate}")
 
 
 def white_guide_sentence(r) -> str:
@@ -210,11 +223,12 @@ def white_guide_sentence(r) -> str:
     white, n = place["white-map"], place["cnns"]
     lead = "Adding ink off the strokes" if white["over_background"]["below"] else "Adding ink"
     better = " works better" if place["white_against_black"]["better"] else ""
-    becomes = f", mostly to {a_digit(white['new_labels'][0][0])}" if white["new_labels"] else ""
+    becomes = (", mostly to " + listing([a_digit(k) for k in white["named_labels"]], "or")
+               if white["named_labels"] else "")
     k = white["cnns_beating_random"]
-    beats = ("" if not k else f", beating random places on all {in_words(n)} of our CNNs" if k == n else
-             f", beating random places on {in_words(k)} of our {in_words(n)} CNNs")
-    return (f"{lead}{better}: at the {white['quarter']}, where a white patch hurts most (second figure), "
+    beats = ("" if not k else f", beating random places on all {in_words(n)} CNNs" if k == n else
+             f", beating random places on {in_words(k)} of {in_words(n)} CNNs")
+    return (f"{lead}{better}: at the {white['quarter']}, where that map made with a white patch instead is lowest, "
             f"{pct(white['ours']['rate'])} change the label{becomes}{beats}.")
 
 

@@ -28,7 +28,7 @@ FIGURES = {
     "p1_feature_maps.png": "P1 (2): conv3's 64 maps (after batch norm and ReLU) for this '0' and this '8' and "
                            "their difference; bottom left, each pooled cell's share of the 0-vs-8 separation.",
     "p1_features.png": "P1 (2): in this '0' and this '8', the 8x8 centre of what each chosen conv3 cell sees, "
-                       "named by the stroke there; cells over empty pixels in both digits are left out.",
+                       "named by the stroke there; cells over empty pixels in both digits, or quiet on this pair, are left out.",
     "p1_top_patches.png": "P1 (2): for each chosen channel, the test digits that drive it hardest at its cell, "
                           "as the patch the cell sees.",
     "p1_discriminant_channels.png": "P1 (2): the chosen channels' maps for this '0' and '8' and the class "
@@ -90,7 +90,7 @@ def deeper_changes(r) -> list[str]:
         t, u = layer_values(r, "inputs_for_half_weight_median")
         fewer = "fewer" if side["inputs_for_half_weight_median"] == "below" else "more"
         inputs = " and ".join(str(r["filters"][n]["inputs"]) for n in DEEPER)
-        out.append(f"the median filter draws half its weight from {fewer} inputs ({t} of {inputs}, untrained {u})")
+        out.append(f"the typical (median) filter draws half its weight from {fewer} inputs ({t} of {inputs}, untrained {u})")
     return out
 
 

@@ -23,7 +23,10 @@ from common.nets.data import load_mnist, shift  # noqa: E402
 from common.occlusion.engine import Window  # noqa: E402
 from common.occlusion.findings import equal_cells, maps_findings  # noqa: E402
 from common.plots.p1 import plot_features, plot_shift_examples  # noqa: E402
-from common.plots.p2 import plot_maps  # noqa: E402
+from common.plots.p2 import (
+    REGION_NAMES,  # noqa: E402
+    plot_maps,  # noqa: E402
+)
 from common.plots.p2_study import plot_adversarial, plot_transplant_study  # noqa: E402
 
 SIX = 6
@@ -177,7 +180,8 @@ def test_p2_adversarial_figure_draws_the_pastes_and_the_labels_the_cnn_gives_the
     images = np.array([a["image"] for a in shown], dtype=np.float32).reshape(-1, 28, 28)
     six = p2_run["test"].images[r["index"], 0].numpy()
     sources = [int(p2_run["test"].labels[a["source_index"]]) for a in shown]
-    fig = plot_adversarial(six, shown, images, sources, r["findings"]["placement"]["shown_quarters"])
+    over = next(iter(r["findings"]["strokes"]["hidden"]["strokes"]), None)  # the stroke the words name
+    fig = plot_adversarial(six, shown, images, sources, r["findings"]["placement"]["shown_quarters"], over)
     drawn_images, axes = drawn(fig), [ax for ax in fig.axes if ax.get_images()]
     np.testing.assert_array_equal(drawn_images[0], six)
     assert len(axes) == len(shown) + 1
@@ -191,7 +195,9 @@ def test_p2_adversarial_figure_draws_the_pastes_and_the_labels_the_cnn_gives_the
         assert np.allclose(arr[outside], six[outside], atol=1e-6), "the paste changed pixels outside its window"
         assert not np.array_equal(arr, six), "the panel shows the clean '6'"
         assert quoted_label(ax.get_title()) == argmax(model, arr)
-        assert f"pasted {ink_quarter(six, a)}," in ax.get_xlabel()
+        named = over is not None and a["guide"] == "black-map"
+        where = f"over the {REGION_NAMES[over]} ({ink_quarter(six, a)})" if named else ink_quarter(six, a)
+        assert f"pasted {where}," in ax.get_xlabel()
         if a["guide"] != "random":  # at one of the guide's positions, with its most frequent new label
             pw = 28 - k + 1
             assert row * pw + col in study["rates"]["example"][size][a["guide"]]["positions"]

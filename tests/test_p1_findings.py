@@ -43,34 +43,42 @@ def test_one_seed_below_the_threshold_means_conv1_moved():
     assert f["conv1_start"]["barely_moved"] is False and f["conv1_start"]["lowest_cosine"] == 0.89
 
 
+def cell(channel: int, fires: int, background: bool, digit, stroke, pair, means,  # noqa: ANN001
+         strokes=("background", "background")) -> dict:
+    """A chosen cell: pair and means as (this '0', this '8') and (the 0s, the 8s); strokes (this '0',
+    this '8') under it."""
+    return {"channel": channel, "fires_for": fires, "over_background": background, "feature_digit": digit,
+            "feature_stroke": stroke, "pair_zero": pair[0], "pair_eight": pair[1], "act_zero": means[0],
+            "act_eight": means[1], "stroke_zero": strokes[0], "stroke_eight": strokes[1]}
+
+
 def test_discriminant_findings_by_hand():
     d = {"separation": {"row_share": [0.5, 0.3, 0.2], "row_share_evaluated": [0.1, 0.5, 0.4]},
          "n_zero": 30, "n_eight": 12,
          "seeds": {"0": {"beats_random": True}, "1": {"beats_random": False}, "2": {"beats_random": True}},
-         "top_cells": [{"over_background": True, "feature_digit": None, "feature_stroke": None,
-                        "fires_for": 0, "channel": 5, "pair_zero": 1.0, "pair_eight": 0.0},
-                       {"over_background": False, "feature_digit": 8, "feature_stroke": "crossing",
-                        "fires_for": 8, "channel": 7, "pair_zero": 0.1, "pair_eight": 2.0},
-                       {"over_background": True, "feature_digit": None, "feature_stroke": None,
-                        "fires_for": 8, "channel": 1, "pair_zero": 0.0, "pair_eight": 1.0},
-                       {"over_background": False, "feature_digit": 0, "feature_stroke": "right side",
-                        "fires_for": 8, "channel": 3, "pair_zero": 0.0, "pair_eight": 0.5},
-                       {"over_background": False, "feature_digit": 8, "feature_stroke": "crossing",
-                        "fires_for": 8, "channel": 2, "pair_zero": 0.0, "pair_eight": 0.3},
-                       {"over_background": False, "feature_digit": 0, "feature_stroke": "left side",
-                        "fires_for": 0, "channel": 9, "pair_zero": 0.2, "pair_eight": 0.4}],
+         "top_cells": [cell(5, 0, True, None, None, (1.0, 0.0), (1.0, 0.0)),
+                       cell(7, 8, False, 8, "crossing", (0.1, 2.0), (0.0, 2.0)),
+                       cell(1, 8, True, None, None, (0.0, 1.0), (0.0, 1.0)),
+                       cell(3, 8, False, 0, "right side", (0.0, 0.5), (0.0, 2.0), ("right side", "background")),
+                       cell(2, 8, False, 8, "crossing", (0.0, 0.3), (0.0, 0.5)),
+                       cell(9, 0, False, 0, "left side", (0.2, 0.4), (1.0, 0.0), ("left side", "background")),
+                       cell(4, 0, False, 0, "right side", (1.0, 0.2), (0.8, 0.0), ("right side", "upper loop"))],
          "strokes": {"named_from": {"zero": "own pixels", "eight": "class frequency map"}}}
     f = discriminant_findings(d)
     assert f["middle_and_lower_thirds"] == {"selection": 0.3 + 0.2, "evaluated": 0.5 + 0.4, "carry_most": True}
     assert f["correct_zeros_and_eights"] == 42
     assert f["seeds_beating_random"] == ["0", "2"] and f["seeds_not_beating_random"] == ["1"]
     assert f["cells_over_background"] == 2 and f["named_from_class_map"] == ["eight"]
-    # channel 9 fires for 0s but is higher on this '8': quiet on the pair, so it names no feature
-    assert f["quiet_on_pair"] == 1
-    # channels 7 and 2 fire for the 8 at its crossing; channel 3 for the 8 where it lacks the 0's right side
+    # channel 9 fires for 0s but is higher on this '8'; channel 3 is higher on this '8' by 0.5, less
+    # than half its class means' 2.0: both quiet on the pair, so they name no feature
+    assert f["quiet_on_pair"] == 2
+    # channels 7 (1.9 of 2.0) and 2 (0.3 of 0.5) fire for the 8 at its crossing, where this '0' is
+    # empty; channel 4 (0.8 of 0.8) for the 0 at its right side, where this '8' has its upper loop
     assert f["feature_channels"] == [
-        {"fires_for": 8, "digit": 8, "stroke": "crossing", "own_stroke": True, "channels": [7, 2]},
-        {"fires_for": 8, "digit": 0, "stroke": "right side", "own_stroke": False, "channels": [3]}]
+        {"fires_for": 8, "digit": 8, "stroke": "crossing", "other_stroke": None, "own_stroke": True,
+         "channels": [7, 2]},
+        {"fires_for": 0, "digit": 0, "stroke": "right side", "other_stroke": "upper loop", "own_stroke": True,
+         "channels": [4]}]
     d["separation"]["row_share_evaluated"] = [0.6, 0.3, 0.1]
     assert discriminant_findings(d)["middle_and_lower_thirds"]["carry_most"] is False
 
@@ -98,6 +106,8 @@ def test_shift_findings_by_hand():
 
 
 def test_model_findings_by_hand():
-    f = model_findings({"label_smoothing": 0.1}, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    f = model_findings({"label_smoothing": 0.1}, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], "mnist")
     assert abs(f["true_class_target"] - 0.91) < 1e-12  # 1 - 0.1 + 0.1 / 10
     assert f["test_per_class"] == {"low": 892, "high": 1135}
+    assert f["full_training_set"] is True
+    assert model_findings({"label_smoothing": 0.1}, [1], "mnist5k-t10k")["full_training_set"] is False

@@ -7,6 +7,7 @@ from common.occlusion.findings import (
     judged_findings,
     label_change_findings,
     maps_findings,
+    named_labels,
     placement_findings,
     population_findings,
     quarter,
@@ -44,8 +45,12 @@ def test_strokes_findings_by_hand():
     reg = {"composition_of_covered_ink": composition(stem=0.55, loop_left=0.40, loop_right=0.05),
            "other_seeds": {"1": {"composition_of_covered_ink": composition(stem=0.3, loop_left=0.65,
                                                                            loop_right=0.05)},
-                           "2": {"composition_of_covered_ink": composition(stem=0.95, loop_left=0.05)}}}
-    f = strokes_findings(reg)
+                           "2": {"composition_of_covered_ink": composition(stem=0.95, loop_left=0.05)}},
+           "erase_region": {"stem": {"prob_true": 0.5, "pred": 6}, "loop": {"prob_true": 0.2, "pred": 1},
+                            "top_hook": {"prob_true": 0.9, "pred": 6}}}
+    f = strokes_findings(reg, 6)
+    # the whole loop erased leaves the lowest p('6'), 0.2, and reads as a '1'
+    assert f["erased_most"] == {"region": "loop", "prob_true": 0.2, "pred": 1, "changes_label": True}
     assert f["hidden"] == {"threshold": 0.1, "strokes": ["stem", "loop_left"]}
     assert f["untouched"] == {"threshold": 0.005, "strokes": ["top_hook"]}
     assert f["other_seeds"]["1"]["strokes"] == ["loop_left", "stem"]
@@ -140,6 +145,13 @@ def test_placement_counts_the_cnns_where_a_guide_beats_random():
                                         "better": False}
     study["versus"]["seed_1"]["8"]["black-map"]["verdict"] = "unclear"  # black now beats random on 1 CNN
     assert placement_findings(study, [4, 4, 24, 24], 3)["white_against_black"]["better"] is True
+
+
+def test_the_second_new_label_is_named_when_close_to_the_first():
+    assert named_labels([[8, 24], [0, 22], [5, 3]]) == [8, 0]  # 22 of 24: close
+    assert named_labels([[8, 24], [0, 18]]) == [8, 0]  # exactly three quarters
+    assert named_labels([[8, 24], [0, 17]]) == [8]
+    assert named_labels([[3, 5]]) == [3] and named_labels([]) == []
 
 
 @pytest.mark.parametrize("patch, sizes", [(8, [6, 8, 10]), (5, [3, 5, 7]), (2, [2, 4]), (27, [25, 27])])

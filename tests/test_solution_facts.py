@@ -114,6 +114,14 @@ def p1_recipe(s: Sources) -> dict[str, int]:
     return {"sgd_steps": recipe["epochs"] * batches, "train_size": len(s.train.labels)}
 
 
+FULL_MNIST_TRAIN = 60000  # the MNIST training set's size, as published
+
+
+def p1_full_training_set(s: Sources) -> bool:
+    """Whether the CNN's training digits, loaded again, are all of MNIST's."""
+    return len(s.train.labels) == FULL_MNIST_TRAIN
+
+
 def p1_shift(s: Sources) -> dict[str, Any]:
     probs = one_probs(s.model, s)
     return {**{k: {"pred": int(probs[k].argmax())} for k in ("left3", "right3")}, **p1_padding(s)}
@@ -181,45 +189,55 @@ def core_named(image: np.ndarray | None, row: int, col: int) -> bool:
     return image is None or image[rows, cols].mean() >= 0.25
 
 
-def p1_feature_channels(s: Sources) -> list[dict[str, Any]]:
+VISIBLE = 0.5  # P1 (2): a cell fires on the shown pair when their difference is half the class means', by design
+
+
+def p1_pair_cells(s: Sources) -> list[tuple[dict[str, Any], int, bool]]:
     """Per chosen cell (channel, row, col as stored): the digit it fires for, from the mean activation
-    of the selection half's 8s against its 0s; the digit whose stroke names it: that digit where its
-    core holds ink or holes, else the other where its does, else none. Grouped with the stroke words
-    stored, in the cells' order."""
+    of the selection half's 8s against its 0s (recomputed), and whether it fires visibly on the shown
+    pair: the shown digit it fires for minus the other is at least VISIBLE of those means' difference."""
     r = s.r[1]
     index = r["discriminant"]["ablation"]["selected_on"]
     act, labels = p1_conv3(s, index), s.test.labels.numpy()[index]
-    shown = {0: named_pixels(s.test.images[r["examples"]["zero"], 0].numpy(), 1),
-             8: named_pixels(s.test.images[r["examples"]["eight"], 0].numpy(), 2)}
     pair = p1_conv3(s, [r["examples"]["zero"], r["examples"]["eight"]])
-    groups: dict[tuple, list[int]] = {}
+    out = []
     for c in r["discriminant"]["top_cells"]:
         a = act[:, c["channel"], c["row"], c["col"]]
         fires = 8 if a[labels == 8].mean() > a[labels == 0].mean() else 0
+        means = a[labels == fires].mean() - a[labels == 8 - fires].mean()
         here = pair[:, c["channel"], c["row"], c["col"]]  # this '0', this '8'
+        out.append((c, fires, here[fires // 8] - here[1 - fires // 8] >= VISIBLE * means))
+    return out
+
+
+def p1_shown_named(s: Sources) -> dict[int, np.ndarray | None]:
+    r = s.r[1]
+    return {0: named_pixels(s.test.images[r["examples"]["zero"], 0].numpy(), 1),
+            8: named_pixels(s.test.images[r["examples"]["eight"], 0].numpy(), 2)}
+
+
+def p1_feature_channels(s: Sources) -> list[dict[str, Any]]:
+    """The chosen cells that fire visibly on the pair (p1_pair_cells); the digit whose stroke names
+    each: the digit it fires for where its core holds ink or holes, else the other where its does,
+    else none; the other shown digit's stroke there None where its core is empty. Grouped with the
+    stroke words stored, in the cells' order."""
+    shown = p1_shown_named(s)
+    groups: dict[tuple, list[int]] = {}
+    for c, fires, visible in p1_pair_cells(s):
         named = [k for k in (fires, 8 - fires) if core_named(shown[k], c["row"], c["col"])]
-        if named and here[fires // 8] > here[1 - fires // 8]:
-            groups.setdefault((fires, named[0], c["feature_stroke"]), []).append(c["channel"])
-    return [{"fires_for": f, "digit": k, "own_stroke": f == k, "channels": chs} for (f, k, _), chs in groups.items()]
+        if named and visible:
+            other = (c["stroke_eight"] if named[0] == 0 else c["stroke_zero"]) \
+                if core_named(shown[8 - named[0]], c["row"], c["col"]) else None
+            groups.setdefault((fires, named[0], c["feature_stroke"], other), []).append(c["channel"])
+    return [{"fires_for": f, "digit": k, "own_stroke": f == k, "other_stroke": o, "channels": chs}
+            for (f, k, _, o), chs in groups.items()]
 
 
 def p1_quiet(s: Sources) -> int:
-    """The chosen cells over a stroke of either shown digit that are not higher on the shown digit
-    they fire for (from the selection half's means) than on the other shown digit."""
-    r = s.r[1]
-    index = r["discriminant"]["ablation"]["selected_on"]
-    act, labels = p1_conv3(s, index), s.test.labels.numpy()[index]
-    pair = p1_conv3(s, [r["examples"]["zero"], r["examples"]["eight"]])
-    shown = {0: named_pixels(s.test.images[r["examples"]["zero"], 0].numpy(), 1),
-             8: named_pixels(s.test.images[r["examples"]["eight"], 0].numpy(), 2)}
-    quiet = 0
-    for c in r["discriminant"]["top_cells"]:
-        a = act[:, c["channel"], c["row"], c["col"]]
-        fires = 8 if a[labels == 8].mean() > a[labels == 0].mean() else 0
-        here = pair[:, c["channel"], c["row"], c["col"]]
-        stroke = any(core_named(shown[k], c["row"], c["col"]) for k in (0, 8))
-        quiet += stroke and not here[fires // 8] > here[1 - fires // 8]
-    return quiet
+    """The chosen cells over a stroke of either shown digit that do not fire visibly on the pair."""
+    shown = p1_shown_named(s)
+    return sum(any(core_named(shown[k], c["row"], c["col"]) for k in (0, 8)) and not visible
+               for c, _, visible in p1_pair_cells(s))
 
 
 def p1_filter_spread(s: Sources) -> dict[str, Any]:
@@ -307,7 +325,9 @@ def p1_switch_off(s: Sources) -> dict[str, Any]:
     draws = [rng.choice(64, len(a["channels"]), replace=False).tolist() for _ in range(20)]
     median = float(np.median([p1_lead(s, d) for d in draws]))
     after = p1_lead(s, a["channels"])
-    return {"channels": p1_chosen_channels(s),
+    labels, pred = s.test.labels.numpy(), s.test_pred
+    correct = np.isin(labels, (0, 8)) & (pred == labels)
+    return {"channels": p1_chosen_channels(s), "n_evaluated": int(correct[a["evaluated_on"]].sum()),
             "margin_before": Near(p1_lead(s, []), 1e-4), "margin_after": Near(after, 1e-4),
             "random_margin_after_median": Near(median, 1e-4), "beats_random": after < median}
 
@@ -384,7 +404,9 @@ def p2_placement(s: Sources) -> dict[str, Any]:
     out = {}
     for guide, w in study["where_guides_point"][size].items():
         pairs = [[int(k), int(v)] for k, v in w["new_labels"].items()]
-        out[guide] = {"new_labels": sorted(pairs, key=lambda kv: (-kv[1], kv[0]))}
+        pairs.sort(key=lambda kv: (-kv[1], kv[0]))
+        close = len(pairs) > 1 and 4 * pairs[1][1] >= 3 * pairs[0][1]  # the second has 3/4 of the first's count
+        out[guide] = {"new_labels": pairs, "named_labels": [k for k, _ in pairs[:2 if close else 1]]}
     cnns = [scope for scope in study["versus"] if scope != "other_sixes"]  # our CNN and its retrainings
     out["cnns"] = len(cnns)
     for guide in out.keys() - {"cnns"}:
@@ -462,7 +484,14 @@ def p2_strokes(s: Sources) -> dict[str, Any]:
     hidden = [n for n in order if comp[n] >= st["hidden"]["threshold"]]
     hidden.sort(key=lambda n: -comp[n])
     mine = set(st["hidden"]["strokes"])
+    erased = s.r[2]["important_region"]["erase_region"]
+    worst = None
+    for name, e in erased.items():  # the region whose erasure leaves the lowest p('6'), by a loop
+        if worst is None or e["prob_true"] < erased[worst]["prob_true"]:
+            worst = name
     return {"hidden": {"strokes": hidden},
+            "erased_most": {"region": worst, "prob_true": erased[worst]["prob_true"], "pred": erased[worst]["pred"],
+                            "changes_label": erased[worst]["pred"] != SIX},
             "untouched": {"strokes": [n for n in order if comp[n] < st["untouched"]["threshold"]]},
             "seeds_differing": [k for k, v in st["other_seeds"].items() if set(v["strokes"]) != mine]}
 
@@ -788,6 +817,7 @@ FACTS = (
     Fact("p1", "train_accuracy", at("train_accuracy", p1_accuracies)),
     Fact("p1", "test_accuracy", at("test_accuracy", p1_accuracies)),
     Fact("p1", "model.recipe", p1_recipe),
+    Fact("p1", "findings.model.full_training_set", p1_full_training_set),
     Fact("p1", "shift", p1_shift),
     Fact("p1", "filters", p1_filter_spread),
     Fact("p1", "findings.shift", p1_shift_findings),

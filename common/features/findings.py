@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from common.features.strokes import CLASS_MAP
+from common.features.strokes import BACKGROUND, CLASS_MAP
 from common.nets.cnn import smoothing_target
+from common.nets.sources import MNIST
 
 BARELY_MOVED = 0.9  # conv1 "barely moved from its start": every seed's median cosine at least this
 PATTERN_STATS = ("edge_or_bar_share", "best_cosine_median", "uniform_share_median")
 DEEPER = ("conv2", "conv3")
+VISIBLE_SHARE = 0.5  # a cell fires on the shown pair when their difference is this share of the class means'
 PANEL = ("original", "left3", "right3")  # the '1' as is, 3 px left, 3 px right
 
 
@@ -47,22 +49,31 @@ def filter_findings(filters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fires_on_pair(c: Mapping[str, Any]) -> bool:
-    """Whether a chosen cell is higher on this pair's digit it fires for than on the other one."""
-    own, other = ("pair_eight", "pair_zero") if c["fires_for"] == 8 else ("pair_zero", "pair_eight")
-    return c[own] > c[other]
+    """Whether a chosen cell fires visibly on this pair: the shown digit it fires for minus the other
+    is at least VISIBLE_SHARE of the class means' difference (the digit it fires for minus the other)."""
+    sign = 1 if c["fires_for"] == 8 else -1
+    return sign * (c["pair_eight"] - c["pair_zero"]) >= VISIBLE_SHARE * sign * (c["act_eight"] - c["act_zero"])
+
+
+def other_stroke(c: Mapping[str, Any]) -> str | None:
+    """The stroke under a cell in the shown digit other than the one whose stroke names it; None over
+    its background."""
+    stroke = c["stroke_eight"] if c["feature_digit"] == 0 else c["stroke_zero"]
+    return None if stroke == BACKGROUND else stroke
 
 
 def feature_channels(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The chosen channels that name a feature and fire for their digit on this pair too, grouped by
-    the digit they fire for, the digit whose stroke names them and that stroke, in the cells' order;
-    own_stroke: they fire at the stroke of the digit they fire for (else where that digit lacks the
-    other's stroke)."""
+    the digit they fire for, the digit whose stroke names them, that stroke and the other shown
+    digit's stroke there (other_stroke, None over its background), in the cells' order; own_stroke:
+    they fire at the stroke of the digit they fire for (else where that digit lacks the other's stroke)."""
     groups: dict[tuple, list[int]] = {}
     for c in cells:
         if c["feature_digit"] is not None and fires_on_pair(c):
-            groups.setdefault((c["fires_for"], c["feature_digit"], c["feature_stroke"]), []).append(c["channel"])
-    return [{"fires_for": fires, "digit": digit, "stroke": stroke, "own_stroke": fires == digit, "channels": chs}
-            for (fires, digit, stroke), chs in groups.items()]
+            key = (c["fires_for"], c["feature_digit"], c["feature_stroke"], other_stroke(c))
+            groups.setdefault(key, []).append(c["channel"])
+    return [{"fires_for": fires, "digit": digit, "stroke": stroke, "other_stroke": other,
+             "own_stroke": fires == digit, "channels": chs} for (fires, digit, stroke, other), chs in groups.items()]
 
 
 def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,11 +111,13 @@ def shift_findings(shift: Mapping[str, Any], accuracy: Mapping[str, float]) -> d
                                       for dx, m in shift["mechanism"].items()}}
 
 
-def model_findings(recipe: Mapping[str, Any], per_class: Sequence[int]) -> dict[str, Any]:
-    """The label-smoothing target of the true class and the test set's digits per class."""
+def model_findings(recipe: Mapping[str, Any], per_class: Sequence[int], source: str) -> dict[str, Any]:
+    """The label-smoothing target of the true class, the test set's digits per class, and whether the
+    CNN trained on the full MNIST training set (else on a subset of it)."""
     smooth = recipe["label_smoothing"]
     return {"true_class_target": smoothing_target(smooth, len(per_class)),
-            "test_per_class": {"low": min(per_class), "high": max(per_class)}}
+            "test_per_class": {"low": min(per_class), "high": max(per_class)},
+            "full_training_set": source == MNIST}
 
 
 def p1_findings(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,4 +125,4 @@ def p1_findings(results: Mapping[str, Any]) -> dict[str, Any]:
     return {"filters": filter_findings(results["filters"]),
             "discriminant": discriminant_findings(results["discriminant"]),
             "shift": shift_findings(results["shift"], results["shift_accuracy"]),
-            "model": model_findings(results["model"]["recipe"], results["test_per_class"])}
+            "model": model_findings(results["model"]["recipe"], results["test_per_class"], results["data_source"])}

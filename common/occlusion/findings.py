@@ -20,6 +20,7 @@ UNTOUCHED = 0.005  # a stroke holding less than this share of the hidden ink is 
 OPENS_LOOP = 0.2  # patches that hide this much more of one loop half than the other open the loop
 RESTS_ON = 0.05  # a new label rests on a stroke when erasing it too lowers p(label) by more than this
 BACKGROUND = 0.3  # a guide's windows lie over background when less than this share of them is ink
+CLOSE_SECOND = 0.75  # the second new label is named too when its count is at least this share of the first's
 PARTS = ("adversarial", "relabelled", "no_majority")  # the label-changing pastes, by the judges' majority
 
 
@@ -59,9 +60,17 @@ def strokes_above(shares: Mapping[str, float], threshold: float) -> dict[str, An
     return {"threshold": threshold, "strokes": names}
 
 
-def strokes_findings(reg: Mapping[str, Any]) -> dict[str, Any]:
+def erased_most(erased: Mapping[str, Mapping[str, Any]], digit: int) -> dict[str, Any]:
+    """The region whose erasure lowers p(true) the most: its p(true), the new prediction and whether
+    it changes the label."""
+    name = min(erased, key=lambda n: erased[n]["prob_true"])
+    e = erased[name]
+    return {"region": name, "prob_true": e["prob_true"], "pred": e["pred"], "changes_label": e["pred"] != digit}
+
+
+def strokes_findings(reg: Mapping[str, Any], digit: int) -> dict[str, Any]:
     """(2) The strokes the critical patches hide and those they leave, on the example's CNN and on
-    the CNNs of other seeds."""
+    the CNNs of other seeds; the region whose erasure hurts most."""
     comp = reg["composition_of_covered_ink"]
     ours = strokes_above(comp, MAIN_STROKE)
     other = {sd: strokes_above(v["composition_of_covered_ink"], MAIN_STROKE) for sd, v in reg["other_seeds"].items()}
@@ -70,7 +79,8 @@ def strokes_findings(reg: Mapping[str, Any]) -> dict[str, Any]:
             "untouched": {"threshold": UNTOUCHED, "strokes": [n for n in REGIONS if comp[n] < UNTOUCHED]},
             "other_seeds": other,
             "seeds_agreeing": [sd for sd, ok in same.items() if ok],
-            "seeds_differing": [sd for sd, ok in same.items() if not ok]}
+            "seeds_differing": [sd for sd, ok in same.items() if not ok],
+            "erased_most": erased_most(reg["erase_region"], digit)}
 
 
 def label_change_findings(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -133,9 +143,16 @@ def white_against_black(place: Mapping[str, Any]) -> dict[str, bool]:
     return {"rate_higher_on_ours": higher, "beats_random_on_more_cnns": more, "better": higher and more}
 
 
+def named_labels(labels: Sequence[Sequence[int]]) -> list[int]:
+    """The new labels the words name: the most frequent, and the second when its count is at least
+    CLOSE_SECOND of the first's."""
+    close = len(labels) > 1 and labels[1][1] >= CLOSE_SECOND * labels[0][1]
+    return [label for label, _ in labels[:2 if close else 1]]
+
+
 def placement_findings(study: Mapping[str, Any], box: Sequence[int], patch_label: int | None) -> dict[str, Any]:
     """(3) At the assignment's size: where each guide's windows lie, their new labels, whether the
-    white-patch map's lie over background, how often its pastes change our CNN's label (of n pastes:
+    white-patch map's lie over background, the new labels the words name (named_labels), how often its pastes change our CNN's label (of n pastes:
     its positions times the windows) and the verdict against random there, and on how many of our
     CNNs each guide beats random; where each shown paste lies, what it is cut from and becomes; and
     whether the white-patch map works better than the black one."""
@@ -148,7 +165,7 @@ def placement_findings(study: Mapping[str, Any], box: Sequence[int], patch_label
                            "shown": shown_by_guide(study["shown"], list(study["where_guides_point"][size]))}
     for g, w in study["where_guides_point"][size].items():
         labels = ranked(w["new_labels"])
-        out[g] = {"quarter": quarter(w["centre"], box), "new_labels": labels,
+        out[g] = {"quarter": quarter(w["centre"], box), "new_labels": labels, "named_labels": named_labels(labels),
                   "top_label_is_the_black_patch_label": bool(labels) and labels[0][0] == patch_label,
                   "over_background": {"ink_share_under": w["ink_share_under"], "threshold": BACKGROUND,
                                       "below": w["ink_share_under"] < BACKGROUND},
@@ -181,7 +198,7 @@ def p2_findings(r: Mapping[str, Any]) -> dict[str, Any]:
     reg, study = r["important_region"], r["adversarial_study"]
     change = label_change_findings(reg["label_changes"])
     smooth = r["model"]["label_smoothing"]
-    return {"maps": maps_findings(r), "strokes": strokes_findings(reg), "label_change": change,
+    return {"maps": maps_findings(r), "strokes": strokes_findings(reg, r["true_class"]), "label_change": change,
             "population": population_findings(r["population"]),
             "placement": placement_findings(study, reg["ink_box"], change["label"]),
             "judged": judged_findings(study, r["true_class"]),

@@ -102,7 +102,7 @@ def norm_heatmap(ax: plt.Axes, norms: np.ndarray, name: str, fig: plt.Figure) ->
 
 
 def share_axes(ax: plt.Axes, trained: np.ndarray, untrained: np.ndarray, name: str) -> None:
-    """Share of a filter's squared weight in its k strongest inputs (median filter): trained against
+    """Share of a filter's squared weight in its k strongest inputs (the median filter): trained against
     each untrained network."""
     k = np.arange(1, len(trained) + 1)
     for i, curve in enumerate(untrained):
@@ -116,7 +116,7 @@ def share_axes(ax: plt.Axes, trained: np.ndarray, untrained: np.ndarray, name: s
     ax.set_ylim(0, 101)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"{name}: how much of a filter's weight\nits strongest inputs hold (median filter)", fontsize=10)
+    ax.set_title(f"{name}: how much of a filter's weight\nits strongest inputs hold (typical filter)", fontsize=10)
 
 
 def plot_layer_summary(weights: np.ndarray, name: str, trained_share: np.ndarray,
@@ -350,7 +350,7 @@ def core_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
         stroke = "empty here" if c[f"stroke_{digit}"] == BACKGROUND else c[f"stroke_{digit}"]
         ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False,
                                    ec=plt.get_cmap("tab10")(i), lw=2.0,
-                                   label=f"channel {c['channel']}, fires for {c['fires_for']}s: {stroke}"))
+                                   label=f"channel {c['channel']} (fires for {c['fires_for']}s); here: {stroke}"))
     if cells:
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
 
@@ -379,8 +379,8 @@ def channel_map_axes(ax: plt.Axes, m: np.ndarray, cell: dict, vmax: float, colou
 
 def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict],
                   named_from: dict[str, str]) -> plt.Figure:
-    """This '0' and this '8' [28, 28] with the cores of the cells that name a feature, named by the stroke
-    under them; beside them each such channel's own conv3 map for both digits [2, C, 7, 7] (one colour
+    """This '0' and this '8' [28, 28] with the cores of the cells that name a feature (of `cells`: the
+    caller passes those the answer names on this pair), named by the stroke under them; beside them each such channel's own conv3 map for both digits [2, C, 7, 7] (one colour
     scale per channel), its cell boxed in its core's colour."""
     n = max(1, len(shown := [c for c in cells if c["feature"]]))
     fig = plt.figure(figsize=(3.2 + 2.2 * n, 7.6))

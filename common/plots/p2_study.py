@@ -12,6 +12,7 @@ from common.occlusion.transplant_study import GUIDES, STRATEGIES
 from common.plots.backend import plt
 from common.plots.p2 import (
     ATTACK_NAMES,
+    REGION_NAMES,
     STRATEGY_COLOURS,
     STRATEGY_WORDS,
     draw_patch,
@@ -111,15 +112,17 @@ def plot_transplant_study(study: dict[str, Any], flip_maps: dict[str, np.ndarray
 
 
 def plot_adversarial(image: np.ndarray, shown: list[dict], images: np.ndarray, source_labels: Sequence[int],
-                     quarters: Sequence[str]) -> plt.Figure:
+                     quarters: Sequence[str], over: str | None) -> plt.Figure:
     """The '6' and the shown pastes, each titled with our CNN's label and its probability, and
     named by the digit its window comes from and where it was pasted (the quarter of the '6' and
-    the guide); the orange box is the pasted window."""
+    the guide; the black-patch map's paste also by `over`, the stroke the words name there, as in
+    REGION_NAMES); the orange box is the pasted window."""
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.7 * (len(shown) + 1), 3.9), squeeze=False)
     axes = axes[0]
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("the '6'", fontsize=10)
-    for ax, a, img, src, where in zip(axes[1:], shown, images, source_labels, quarters):
+    for ax, a, img, src, quarter in zip(axes[1:], shown, images, source_labels, quarters):
+        where = f"over the {REGION_NAMES[over]} ({quarter})" if over and a["guide"] == "black-map" else quarter
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
         draw_patch(ax, *a["position"], a["size"], "orange")
         ax.set_title(f"CNN: '{a['cnn_label']}' (p = {a['cnn_prob']:.2f})", fontsize=10)
