@@ -76,7 +76,7 @@ def channel_clause(group, verb: bool, other_stroke: bool) -> str:
     where = (f"at its {group['stroke']}" if group["own_stroke"] else
              f"where it lacks the {group['digit']}'s {group['stroke']}")
     other = "" if group["other_stroke"] is None or not group["own_stroke"] or not other_stroke else \
-        f", where the {8 - group['digit']} has its {group['other_stroke']}"
+        f", where the '{8 - group['digit']}' has its {group['other_stroke']}"
     return f"{in_words(n)} {fire}for the '{fires}' {where}{other}"
 
 
