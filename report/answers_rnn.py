@@ -111,8 +111,9 @@ def p5_lstm(r) -> Answer:
     fw = r["forward"]
     forward = table(["t", "f(t)", "g(t)", "q(t)", "z(t)", "s(t)", "h(t)", "ŷ(t)"],
                     [[t + 1, *(sig(fw[k][t]) for k in "fgqzsh"), sig(r["yhat"][t])] for t in range(len(r["yhat"]))])
-    gates = table(["t", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
-                  [[s["t"], *(sig(s[f"dL_da_{n}"]) for n in "gqz")] for s in r["intermediate"]])
+    gates = table(["t", "∂L/∂g(t)", "∂L/∂q(t)", "∂L/∂z(t)", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
+                  [[s["t"], *(sig(s[f"dL_d{n}"]) for n in "gqz"), *(sig(s[f"dL_da_{n}"]) for n in "gqz")]
+                   for s in r["intermediate"]])
     formulas = table(["backward, t = 3 down to 1", "formula"], [
         ["∂L/∂o(t), ∂L/∂h(t)", "as in P3 (3): $J(t)^\\top \\partial L/\\partial \\hat y(t)$, then "
                                "$V^\\top \\partial L/\\partial o(t)$ plus the path from $t+1$"],
@@ -120,9 +121,11 @@ def p5_lstm(r) -> Answer:
                      "\\partial L/\\partial s(t+1)$"],
         ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
         ["∂L/∂a_f(t)", "$f(t) \\odot (1 - f(t)) \\odot \\partial L/\\partial f(t)$"],
-        ["∂L/∂a_g(t)", "$g(t) \\odot (1 - g(t)) \\odot z(t) \\odot \\partial L/\\partial s(t)$"],
-        ["∂L/∂a_q(t)", "$q(t) \\odot (1 - q(t)) \\odot \\tanh s(t) \\odot \\partial L/\\partial h(t)$"],
-        ["∂L/∂a_z(t)", f"${slope} \\odot g(t) \\odot \\partial L/\\partial s(t)$"],
+        ["∂L/∂g(t), ∂L/∂q(t), ∂L/∂z(t)", "$z(t) \\odot \\partial L/\\partial s(t)$, "
+         "$\\tanh s(t) \\odot \\partial L/\\partial h(t)$, $g(t) \\odot \\partial L/\\partial s(t)$"],
+        ["∂L/∂a_g(t)", "$g(t) \\odot (1 - g(t)) \\odot \\partial L/\\partial g(t)$"],
+        ["∂L/∂a_q(t)", "$q(t) \\odot (1 - q(t)) \\odot \\partial L/\\partial q(t)$"],
+        ["∂L/∂a_z(t)", f"${slope} \\odot \\partial L/\\partial z(t)$"],
         ["∂L/∂h(t−1)", "$V^\\top \\partial L/\\partial o(t-1)$ plus $W^\\top$ times the sum of the four "
                        "gates' $\\partial L/\\partial a(t)$"],
         ["∂L/∂b^f", "$\\sum_t \\partial L/\\partial a_f(t)$"]])
@@ -143,7 +146,7 @@ def p5_lstm(r) -> Answer:
         values=tuple(table(["bias", "value", "its gate at zero input"], biases) + forward + formulas
                      + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
                              steps + [["sum = ∂L/∂b^f", "", "", "", "", f"**{sig(g, 8)}**"]]) + gates
-                     + table(["∂L/∂b^f", "by BPTT", "by central differences"],
+                     + table(["∂L/∂b^f", "by BPTT", f"by central differences (ε = {r['eps']:g})"],
                              [["", sig(g, 8), sig(r["grad_b_f_central"], 8)]])),
         evidence=(5, 0))
 
@@ -174,11 +177,11 @@ def p4_esn(r) -> Answer:
     return Answer(
         "P4 (2)", "The network as an echo state network", "If the network is treated as an echo state "
         "network, which weights are fixed and which are learned?", "fix W, U, b; learn V and c",
-        "Fix the recurrent part, W, U and b: random, with W scaled so that old inputs fade. Learn only "
+        "Fix W, U and b: random, with W scaled so old inputs fade. Learn only "
         f"the readout V and c, a linear fit on the states. Our test: is '{x['motif']}' or '{x['decoy']}' "
-        "planted in random letters? Reading the states averaged over the sequence (as averaging the "
-        f"outputs o(t)), it was right on {e['best_accuracy'][0]:.0%} of {r['config']['experiment2']['lengths'][0]:,}-step test "
-        "sequences, where chance is half"
+        "planted in random letters? Reading the average state, our choice in place of the last (the "
+        f"same as averaging o(t)), it was right on {e['best_accuracy'][0]:.0%} of "
+        f"{r['config']['experiment2']['lengths'][0]:,}-step test sequences, where chance is half"
         + (", and less often on longer ones." if e["falls"] else ".") + final,
         evidence=(4, 1),
         figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),))
@@ -193,17 +196,18 @@ def p4_lstm(r) -> Answer:
     steps, biases = r["config"]["experiment1"]["T"], r["config"]["experiment1"]["forget_biases"]
     farther = f"at least {hundreds}" if hundreds is not None else f"beyond all {steps}"
     stretch = ("" if tens is None else
-               f" Raising the forget bias from {biases[0]:g} to {biases[-1]:g} stretched this path's reach "
-               f"(error above a millionth) from at most {tens} steps to {farther}.")
+               f" On this path alone it stays above a millionth for at most {tens} steps at forget bias "
+               f"{biases[0]:g} and {farther} at bias {biases[-1]:g}.")
     split = f["reach"]["total_never_path_always"]
-    gates = ((" Beyond that the gradient still survives, through the gates' recurrent weights: RNN-like "
-              "paths"
-              + (" that can also blow up." if f["reach"]["end_orders"]["grows_and_fades"] else ".")) if split else "")
+    gates = ((" Further back it survives through the gates' weights, on paths partly along the cell "
+              "state: they outlast an RNN's and"
+              + (" can blow up." if f["reach"]["end_orders"]["grows_and_fades"] else " do not fade."))
+             if split else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
         "Along the cell state the error is multiplied only by the forget gate, $\\mathrm{diag}(f(t))$ per "
-        "step, with no W and no $\\tanh'$: it cannot blow up and fades only as f falls below one."
+        "step, with no W or $\\tanh'$: it cannot blow up, and fades as f falls below one."
         + stretch + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "

@@ -585,8 +585,9 @@ def p5_values(s: Sources) -> dict[str, Any]:
             "bias_reading": reading,
             "default_biases": biases == {"b_f": [1.0, 1.0], "b_g": [-1.0, -1.0], "b_o": [2.0, 2.0], "b": [0.0, 0.0]},
             "loss": v["L"], "yhat": [vec(v, "yhat", t) for t in range(1, T + 1)],
-            "grad_b_f_bptt": grad, "grad_b_f_central": central.tolist(), "rel_error_central": rel_error(grad, central.tolist()),
+            "eps": ref.EPS, "grad_b_f_bptt": grad, "grad_b_f_central": central.tolist(), "rel_error_central": rel_error(grad, central.tolist()),
             "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_do", "dL_dh", "dL_ds", "dL_df", "dL_da_f",
+                                                               "dL_dg", "dL_dq", "dL_dz",
                                                                "dL_da_g", "dL_da_q", "dL_da_z")}}
                              for t in range(T, 0, -1)]}
 

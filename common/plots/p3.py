@@ -31,8 +31,8 @@ def v(arr: np.ndarray) -> str:
 
 def plot_unrolled(x: np.ndarray, h0: np.ndarray, a: np.ndarray, h: np.ndarray, yhat: np.ndarray, loss: float,
                   do: np.ndarray, dh: np.ndarray, da: np.ndarray, b: np.ndarray, log: str) -> Any:
-    """Draw the unrolled RNN: forward values in black; ∂L/∂o(t), ∂L/∂h(t), the ∂L/∂a(t + 1) reaching
-    h(t) through Wᵀ and the ∂L/∂a(t) flowing into b (their sum is ∂L/∂b) in red. Arrays are (T, ·) as in the forward and backward passes."""
+    """Draw the unrolled RNN: forward values in black; ∂L/∂o(t), ∂L/∂h(t), the ∂L/∂h(t + 1) reaching
+    h(t) through Wᵀ diag(1 − h(t + 1)²) and the ∂L/∂a(t) flowing into b (their sum is ∂L/∂b) in red. Arrays are (T, ·) as in the forward and backward passes."""
     T = len(x)
     col = [2.2 + 4.6 * t for t in range(T + 1)]  # column 0 is h(0), column t is step t
     y_x, y_h, y_o, y_b = 2.6, 5.6, 8.6, 0.5
@@ -62,8 +62,8 @@ def plot_unrolled(x: np.ndarray, h0: np.ndarray, a: np.ndarray, h: np.ndarray, y
         ax.text((left + c - 1.85) / 2, y_h + 0.15, "W", ha="center", va="bottom", fontsize=10, style="italic")
         if t > 0:  # backward: ∂L/∂a(t+1) reaches h(t) through Wᵀ
             arrow(c - 1.85, y_h - 0.35, left, y_h - 0.35, color="tab:red", ls="--")
-            ax.text((left + c - 1.85) / 2, y_h - 0.5, "Wᵀ", ha="center", va="top", fontsize=10,
-                    color="tab:red", style="italic")
+            ax.text((left + c - 1.85) / 2 + 0.3, y_h - 0.85, "Wᵀ diag(1−h²)", ha="center", va="top", fontsize=8,
+                    color="tab:red")
         # backward: ∂L/∂a(t) flows into b, through a gap between the x boxes
         gx = c + 1.35
         arrow(gx, y_h - 0.7, gx, y_b + 0.45, color="tab:red", ls="--")
