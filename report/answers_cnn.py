@@ -63,19 +63,20 @@ def p1_filters(r) -> Answer:
 
 
 NAMED_CHANNELS = 3  # the answer names channels by number when it names at most this many
+OTHER_STROKE_GROUPS = 2  # the other digit's stroke is named only when the answer names at most this many groups
 
 
-def channel_clause(group, verb: bool, numbered: bool) -> str:
+def channel_clause(group, verb: bool, numbered: bool, other_stroke: bool) -> str:
     """'Channel 23 fires on the crossing and lower loop of the '8', where the '0' has its right side';
     'channel 5 on the '8' where it lacks the right side of the '0'' (verb False); 'one channel' when
-    not numbered."""
+    not numbered; the other digit's stroke with other_stroke."""
     n, fires = len(group["channels"]), group["fires_for"]
     name = (("channel " if n == 1 else "channels ") + listing([str(c) for c in group["channels"]]) if numbered
             else f"{in_words(n)} {'channel' if n == 1 else 'channels'}")
     fire = ("fires " if n == 1 else "fire ") if verb else ""
     if not group["own_stroke"]:
         return f"{name} {fire}for the '{fires}' where it lacks the {group['stroke']} of the '{group['digit']}'"
-    other = ("" if group["other_stroke"] is None else
+    other = ("" if group["other_stroke"] is None or not other_stroke else
              f", where the '{8 - group['digit']}' has its {group['other_stroke']}")
     return f"{name} {fire}on the {group['stroke']} of the '{group['digit']}'{other}"
 
@@ -87,7 +88,8 @@ def cells_sentence(found) -> str:
         return " None of the channels that best tell 0s from 8s fires on a stroke of this pair."
     numbered = sum(len(g["channels"]) for g in groups) <= NAMED_CHANNELS
     first, *rest = groups
-    clauses = [channel_clause(first, True, numbered)] + [channel_clause(g, False, numbered) for g in rest]
+    other = len(groups) <= OTHER_STROKE_GROUPS
+    clauses = [channel_clause(first, True, numbered, other)] + [channel_clause(g, False, numbered, other) for g in rest]
     text = "; ".join(clauses)
     return f" {text[0].upper()}{text[1:]}."
 
@@ -142,8 +144,7 @@ def p1_shift(r) -> Answer:
         f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})."
         + seeds + padding_sentence(r)
         + " Our CNN was trained on digits shifted by up to one pixel, which makes it more tolerant of shifts."
-        + " Over many digits a shift still costs accuracy: the last layer weighs each image region "
-        "on its own, and a shift moves features between regions.",
+        + " Over many digits a shift still costs accuracy, as the last layer weighs each region on its own.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
                  ("p1_shift_accuracy.png", "Test accuracy against the size of the shift: our CNN (trained "
                   "on digits shifted by up to one pixel) and one trained without shifts.")),
@@ -222,14 +223,14 @@ def white_guide_sentence(r) -> str:
     lead = "Adding ink off the strokes" if white["over_background"]["below"] else "Adding ink"
     better = " works better" if place["white_against_black"]["better"] else ""
     becomes = (", mostly to " + listing([a_digit(k) for k in white["named_labels"]], "or")
-               if white["named_labels"] else "")
+               if white["named_labels"] and not white["closes_top_loop"] else "")
     k = white["cnns_beating_random"]
     beats = ("" if not k else f", beating random places on all {in_words(n)} CNNs" if k == n else
              f", beating random places on {in_words(k)} of {in_words(n)} CNNs")
-    loop = (" The added strokes close the top into a loop, so the '6' reads as "
-            + listing([a_digit(k) for k in white["named_labels"]], "or") + "." if white["closes_top_loop"] else "")
-    return (f"{lead}{better}: at the {white['quarter']}, where a white patch (P2 (1)'s map redone with white) hurts "
-            f"most, {pct(white['ours']['rate'])} change the label{becomes}{beats}.{loop}")
+    loop = (": the added strokes close the top, so the '6' reads as "
+            + listing([a_digit(k) for k in white["named_labels"]], "or") if white["closes_top_loop"] else "")
+    return (f"{lead}{better}: at the {white['quarter']}, where a white patch hurts most (the map of P2 (1) redone "
+            f"with white), {pct(white['ours']['rate'])} change the label{becomes}{beats}{loop}.")
 
 
 def glance(r) -> str:
