@@ -166,8 +166,10 @@ def question2(models: Models, test: MNISTData, preds: dict[int, torch.Tensor], s
     cells = [{**c, "responds_to": described[c["channel"]]} for c in disc.result["top_cells"]]
     correct = [test.images[(test.labels == k) & (preds[models.main] == k), 0].numpy() for k in (0, 8)]
     strokes, cells, named = describe_strokes(cells, *correct, tuple(pair[:, 0].numpy()))
-    return ({**disc.result, "top_cells": cells, "seeds": seeds, "strokes": strokes, "features": named},
-            disc, {"patches": patches})
+    top = predict_proba(fast_inference_copy(models.by_seed[models.main]), pair).max(1)
+    predicted = {k: {"pred": int(c), "prob": float(p)} for k, c, p in zip(("zero", "eight"), top.indices, top.values)}
+    return ({**disc.result, "top_cells": cells, "seeds": seeds, "strokes": strokes, "features": named,
+             "pair_predicted": predicted}, disc, {"patches": patches})
 
 
 # ----------------------------------------------------------------------------- (3) shifts
@@ -234,7 +236,7 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
                 out / "p1_feature_maps.png")
     named = {ch for g in feature_channels(features["top_cells"]) for ch in g["channels"]}
     save_figure(plot_features((ex0, ex8), disc.maps_ex, [c for c in features["top_cells"] if c["channel"] in named],
-                              features["strokes"]["named_from"]), out / "p1_features.png")
+                              features["strokes"]["named_from"], features["pair_predicted"]), out / "p1_features.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
     save_figure(plot_top_patches(drawn.patches["patches"], features["top_cells"], drawn.sample_labels),

@@ -49,60 +49,59 @@ def p1_filters(r) -> Answer:
     figures = (("p1_filters_conv1.png", "The filters of conv1."),
                *((f"p1_filters_{layer}.png", filters_caption(r, layer)) for layer in LAYERS[1:]))
     recipe = r["model"]["recipe"]
-    start = (f" After {recipe['sgd_steps']:,} training steps they are still near their start."
-             if f["conv1_start"]["barely_moved"] else "")
+    start = (f" conv1 barely moved in {recipe['sgd_steps']:,} training steps." if f["conv1_start"]["barely_moved"] else "")
     like = (", as random filters do" if not f["conv1_patterns_beyond_untrained"] else "")
-    fewer = (" conv2 and conv3 changed more: in a typical filter, half the weight now comes from fewer "
-             "inputs than before training." if f["deeper_against_untrained"]["inputs_for_half_weight_median"] == "below"
-             else " conv2 and conv3 combine the maps of the layer below.")
     return Answer(
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
         f"Our CNN (three 3x3 convolution layers) classifies {pct(r['train_accuracy'])} of its "
         f"{recipe['train_size']:,} training digits{subset(r)} and {pct(r['test_accuracy'])} of "
-        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start + fewer,
+        f"test digits correctly. conv1's filters look like small edges and bars{like}." + start
+        + " conv2 and conv3 combine the maps of the layer below.",
         figures=figures, evidence=(1, 0))
 
 
+NAMED_CHANNELS = 3  # the answer names channels by number when it names at most this many
 OTHER_STROKE_GROUPS = 2  # the other digit's stroke is named only when the answer names at most this many groups
 
 
-def channel_clause(group, verb: bool, other_stroke: bool) -> str:
-    """'one fires for the 8 at its crossing, where the 0 has its right side' (with other_stroke),
-    'one for the 8 where the 8 lacks the 0's right side'."""
+def channel_clause(group, verb: bool, numbered: bool, other_stroke: bool) -> str:
+    """'Channel 23 fires on the crossing and lower loop of the '8', where the '0' has its right side';
+    'channel 5 on the '8' where it lacks the right side of the '0'' (verb False); 'one channel' when
+    not numbered; the other digit's stroke with other_stroke."""
     n, fires = len(group["channels"]), group["fires_for"]
+    name = (("channel " if n == 1 else "channels ") + listing([str(c) for c in group["channels"]]) if numbered
+            else f"{in_words(n)} {'channel' if n == 1 else 'channels'}")
     fire = ("fires " if n == 1 else "fire ") if verb else ""
-    where = (f"at its {group['stroke']}" if group["own_stroke"] else
-             f"where it lacks the {group['digit']}'s {group['stroke']}")
-    other = "" if group["other_stroke"] is None or not group["own_stroke"] or not other_stroke else \
-        f", where the '{8 - group['digit']}' has its {group['other_stroke']}"
-    return f"{in_words(n)} {fire}for the '{fires}' {where}{other}"
+    if not group["own_stroke"]:
+        return f"{name} {fire}for the '{fires}' where it lacks the {group['stroke']} of the '{group['digit']}'"
+    other = ("" if group["other_stroke"] is None or not other_stroke else
+             f", where the '{8 - group['digit']}' has its {group['other_stroke']}")
+    return f"{name} {fire}on the {group['stroke']} of the '{group['digit']}'{other}"
 
 
-def cells_sentence(d, found) -> str:
-    """What each chosen channel fires for in this '0' and this '8', and where; how many look at pixels
-    empty in both digits."""
-    empty, quiet, total = found["cells_over_background"], found["quiet_on_pair"], len(d["top_cells"])
-    picked = f" Of the {in_words(total)} channels best telling 0s from 8s, here "
-    others = ([f"{in_words(empty)} see empty pixels in both"] if empty else []) + (
-        [f"{in_words(quiet)} {'stays' if quiet == 1 else 'stay'} quiet"] if quiet else [])
-    if not found["feature_channels"]:
-        return picked + "none fires for its digit at a stroke; " + listing(others) + "."
-    first, *rest = found["feature_channels"]
-    other = len(found["feature_channels"]) <= OTHER_STROKE_GROUPS
-    clauses = [channel_clause(first, True, other)] + [channel_clause(g, False, other) for g in rest]
-    return picked + "; ".join(clauses) + ("; " + listing(others) if others else "") + "."
+def cells_sentence(found) -> str:
+    """Which chosen channels fire for a stroke of this '0' or this '8', and what the other digit has there."""
+    groups = found["feature_channels"]
+    if not groups:
+        return " None of the channels that best tell 0s from 8s fires on a stroke of this pair."
+    numbered = sum(len(g["channels"]) for g in groups) <= NAMED_CHANNELS
+    first, *rest = groups
+    other = len(groups) <= OTHER_STROKE_GROUPS
+    clauses = [channel_clause(first, True, numbered, other)] + [channel_clause(g, False, numbered, other) for g in rest]
+    text = "; ".join(clauses)
+    return f" {text[0].upper()}{text[1:]}."
 
 
 def switch_off_sentence(d) -> str:
-    """The chosen channels zeroed against as many random ones."""
+    """The chosen channels zeroed against as many random ones: whether the network is less sure of the
+    correct digit."""
     a = d["ablation"]
     n = in_words(len(a["channels"]))
-    than = "more than" if a["beats_random"] else "no more than"
-    return (f" Zeroing them cuts the right digit's lead, averaged over "
-            f"{a['n_evaluated']:,} held-out test 0s and 8s, from {a['margin_before']:.2f} to "
-            f"{a['margin_after']:.2f}, {than} {n} random ones ({a['random_margin_after_median']:.2f}).")
+    sure = "less sure" if a["beats_random"] else "no less sure"
+    return (f" Switching off the {n} channels that best tell 0s from 8s makes the network {sure} of the "
+            f"correct digit than switching off {n} random ones.")
 
 
 def p1_feature_maps(r) -> Answer:
@@ -115,7 +114,7 @@ def p1_feature_maps(r) -> Answer:
         + example("'0' and '8'", [f"the '{d}'" for d, k in ((0, "zero"), (8, "eight")) if not ok[k]])
         + ". Can you tell which features tell them apart?",
         "yes: " + ", ".join(f"the {f}" for f in d["features"]) if d["features"] else "yes: the middle and bottom of the digit",
-        f"Yes.{cells_sentence(d, found)}{switch_off_sentence(d)}",
+        f"Yes.{cells_sentence(found)}{switch_off_sentence(d)}",
         figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
                   f"conv3 cell sees, named by this digit's stroke there{source}; beside them, each of those "
                   "channels' own map for both digits, its cell boxed. Cells over empty pixels in both digits, and "
@@ -144,9 +143,8 @@ def p1_shift(r) -> Answer:
         + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
         f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})."
         + seeds + padding_sentence(r)
-        + " Training on digits shifted by up to one pixel helps."
-        + " Over many digits a shift still costs accuracy: the last layer weighs each image region "
-        "on its own, and a shift moves features between regions.",
+        + " Our CNN was trained on digits shifted by up to one pixel, which makes it more tolerant of shifts."
+        + " Over many digits a shift still costs accuracy, as the last layer weighs each region on its own.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
                  ("p1_shift_accuracy.png", "Test accuracy against the size of the shift: our CNN (trained "
                   "on digits shifted by up to one pixel) and one trained without shifts.")),
@@ -212,8 +210,9 @@ def black_guide_sentence(r) -> str:
                 f"{pct(black['ours']['rate'])} change the label, {than}.")
     only = "" if black["ours"]["verdict"] == "higher" else "But only "
     rate = f"{pct(black['ours']['rate'])} of {black['ours']['n']} such pastes change the label, {than}."
+    alone = "; its black background does what the black patch does" if place["shown_as_black_patch"]["black-map"] else ""
     return (f"{a_digit(shown['window_of']).capitalize()} window pasted{over}, where {where} is lowest, "
-            f"turns the '6' into {a_digit(shown['becomes'])}. {only}{rate}")
+            f"turns the '6' into {a_digit(shown['becomes'])}{alone}. {only}{rate}")
 
 
 def white_guide_sentence(r) -> str:
@@ -224,12 +223,14 @@ def white_guide_sentence(r) -> str:
     lead = "Adding ink off the strokes" if white["over_background"]["below"] else "Adding ink"
     better = " works better" if place["white_against_black"]["better"] else ""
     becomes = (", mostly to " + listing([a_digit(k) for k in white["named_labels"]], "or")
-               if white["named_labels"] else "")
+               if white["named_labels"] and not white["closes_top_loop"] else "")
     k = white["cnns_beating_random"]
     beats = ("" if not k else f", beating random places on all {in_words(n)} CNNs" if k == n else
              f", beating random places on {in_words(k)} of {in_words(n)} CNNs")
-    return (f"{lead}{better}: at the {white['quarter']}, where that map made with a white patch instead is lowest, "
-            f"{pct(white['ours']['rate'])} change the label{becomes}{beats}.")
+    loop = (": the added strokes close the top, so the '6' reads as "
+            + listing([a_digit(k) for k in white["named_labels"]], "or") if white["closes_top_loop"] else "")
+    return (f"{lead}{better}: at the {white['quarter']}, where a white patch hurts most (the map of P2 (1) redone "
+            f"with white), {pct(white['ours']['rate'])} change the label{becomes}{beats}{loop}.")
 
 
 def glance(r) -> str:

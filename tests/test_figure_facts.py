@@ -111,21 +111,26 @@ def test_p1_shift_figure_draws_the_clamped_ones_and_the_models_labels(p1_run, ti
     plt.close(fig)
 
 
-def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_run):
+def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_run, tiny_checkpoints):
     """Each digit panel draws the shown digit and one box per cell with a feature: rows and columns
     4r-2 .. 4r+5 of its cell (r, c), clipped to the image, legend-named by the stroke there; beside
     them each such channel's own map for each digit (numpy slices of the maps passed in), on one
     colour scale per channel from 0 to its largest value over both digits, its cell (r, c) boxed;
-    the title names every feature; cells over background in both digits are not drawn."""
+    the title names every feature; each digit's title its class and probability from the model's own
+    softmax; cells over background in both digits are not drawn."""
     _, results, _ = p1_run
     d, test = results["discriminant"], load_mnist("test", "mnist5k-t10k")
+    model = load_checkpoint(checkpoint_path("mnist5k-t10k", tiny_checkpoints))[0].eval()
     digits = tuple(test.images[results["examples"][k], 0].numpy() for k in ("zero", "eight"))
     maps = np.random.default_rng(0).random((2, 64, 7, 7))
-    fig = plot_features(digits, maps, d["top_cells"], d["strokes"]["named_from"])
+    fig = plot_features(digits, maps, d["top_cells"], d["strokes"]["named_from"], d["pair_predicted"])
     featured = [c for c in d["top_cells"] if c["feature"] is not None]
     assert featured, "the tiny CNN's cells name no feature: nothing to check"
     for ax, img, name in zip(fig.axes[:2], digits, ("zero", "eight")):
         np.testing.assert_array_equal(ax.get_images()[0].get_array(), img)
+        with torch.no_grad():
+            p = torch.softmax(model(torch.tensor(img, dtype=torch.float32)[None, None]), 1)[0]
+        assert f"predicted '{int(p.argmax())}' (p = {float(p.max()):.2f})" in ax.get_title(), name
         boxes = [tuple(round(v) for v in (p.get_y() + 0.5, p.get_x() + 0.5, p.get_y() + p.get_height() - 0.5,
                                           p.get_x() + p.get_width() - 0.5))
                  for p in ax.patches]

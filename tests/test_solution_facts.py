@@ -431,6 +431,13 @@ def p2_placement(s: Sources) -> dict[str, Any]:
     for guide in ("black-map", "white-map"):  # every window at each of the guide's positions
         out[guide]["ours"]["n"] = design["windows_per_size"] * design["guided_positions"]
     out["shown"] = p2_shown(s, study)
+    out["shown_as_black_patch"] = p2_shown_as_black_patch(s, study)
+    r0, _, r1, _ = s.r[2]["important_region"]["ink_box"]
+    for guide in ("black-map", "white-map"):  # upper half of the ink box, over background, new labels 0/8
+        upper = study["where_guides_point"][size][guide]["centre"][0] < (r0 + r1) / 2
+        named = out[guide]["named_labels"]
+        out[guide]["closes_top_loop"] = upper and out[guide]["over_background"]["below"] and bool(named) \
+            and all(k in (0, 8) for k in named)
     white, black = ({"rate": sum(ours[g]["per_window"]["changed"]) / sum(ours[g]["per_window"]["n"]),
                      "beats": out[g]["cnns_beating_random"]} for g in ("white-map", "black-map"))
     higher, more = white["rate"] > black["rate"], white["beats"] > black["beats"]
@@ -449,6 +456,22 @@ def p2_shown(s: Sources, study: dict[str, Any]) -> dict[str, Any]:
         image = torch.tensor(a["image"], dtype=torch.float32)[None, None]
         out[a["guide"]] = {"window_of": int(s.test.labels[a["source_index"]]),
                            "becomes": int(predictions(s.model, image)[0])}
+    return out
+
+
+def p2_shown_as_black_patch(s: Sources, study: dict[str, Any]) -> dict[str, bool]:
+    """Per shown paste's guide: whether the tiny CNN's label of the stored paste equals its label of
+    the '6' with only a black patch (numpy slice set to the fill) where the paste lies."""
+    r = s.r[2]
+    six = s.test.images[r["index"], 0].numpy()
+    out = {}
+    for a in study["shown"]:
+        (row, col), k = a["position"], a["size"]
+        covered = six.copy()
+        covered[row:row + k, col:col + k] = r["fill"]
+        images = torch.tensor(np.stack([np.array(a["image"]), covered]), dtype=torch.float32)[:, None]
+        pasted, black = predictions(s.model, images)
+        out[a["guide"]] = bool(pasted == black)
     return out
 
 

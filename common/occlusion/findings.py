@@ -21,6 +21,7 @@ OPENS_LOOP = 0.2  # patches that hide this much more of one loop half than the o
 RESTS_ON = 0.05  # a new label rests on a stroke when erasing it too lowers p(label) by more than this
 BACKGROUND = 0.3  # a guide's windows lie over background when less than this share of them is ink
 CLOSE_SECOND = 0.75  # the second new label is named too when its count is at least this share of the first's
+LOOP_DIGITS = {0, 8}  # digits a '6' reads as when added ink closes its top into a loop
 PARTS = ("adversarial", "relabelled", "no_majority")  # the label-changing pastes, by the judges' majority
 
 
@@ -134,6 +135,26 @@ def shown_by_guide(shown: Sequence[Mapping[str, Any]], guides: Sequence[str]) ->
     return {g: by.get(g) for g in guides}
 
 
+def black_patch_label_at(paste: Mapping[str, Any], r: Mapping[str, Any]) -> int | None:
+    """The label P2 (1)'s black-patch map gives where `paste` lies (None when the paste's size or
+    position is not one of that map's patches)."""
+    row, col = paste["position"]
+    if paste["size"] != r["patch"] or row % r["stride"] or col % r["stride"]:
+        return None
+    return int(r["label_map"][row // r["stride"]][col // r["stride"]])
+
+
+def shown_as_black_patch(r: Mapping[str, Any]) -> dict[str, bool]:
+    """Per guide of a shown paste: whether its new label is the one the black patch alone gives there."""
+    return {a["guide"]: a["cnn_label"] == black_patch_label_at(a, r) for a in r["adversarial_study"]["shown"]}
+
+
+def closes_top_loop(quarter_name: str, over_background: bool, labels: Sequence[int]) -> bool:
+    """Whether a guide's pastes add ink at the top of the '6' and turn it mostly into digits with a
+    closed top (LOOP_DIGITS): the added strokes close the top into a loop."""
+    return quarter_name.startswith("upper") and over_background and bool(labels) and set(labels) <= LOOP_DIGITS
+
+
 def white_against_black(place: Mapping[str, Any]) -> dict[str, bool]:
     """Whether the white-patch map's pastes change our CNN's label more often than the black-patch
     map's, and beat random on more of our CNNs: both, and it "works better"."""
@@ -164,8 +185,9 @@ def placement_findings(study: Mapping[str, Any], box: Sequence[int], patch_label
                            "shown_quarters": [quarter(paste_centre(a), box) for a in study["shown"]],
                            "shown": shown_by_guide(study["shown"], list(study["where_guides_point"][size]))}
     for g, w in study["where_guides_point"][size].items():
-        labels = ranked(w["new_labels"])
-        out[g] = {"quarter": quarter(w["centre"], box), "new_labels": labels, "named_labels": named_labels(labels),
+        labels, where = ranked(w["new_labels"]), quarter(w["centre"], box)
+        out[g] = {"quarter": where, "new_labels": labels, "named_labels": named_labels(labels),
+                  "closes_top_loop": closes_top_loop(where, w["ink_share_under"] < BACKGROUND, named_labels(labels)),
                   "top_label_is_the_black_patch_label": bool(labels) and labels[0][0] == patch_label,
                   "over_background": {"ink_share_under": w["ink_share_under"], "threshold": BACKGROUND,
                                       "below": w["ink_share_under"] < BACKGROUND},
@@ -200,6 +222,7 @@ def p2_findings(r: Mapping[str, Any]) -> dict[str, Any]:
     smooth = r["model"]["label_smoothing"]
     return {"maps": maps_findings(r), "strokes": strokes_findings(reg, r["true_class"]), "label_change": change,
             "population": population_findings(r["population"]),
-            "placement": placement_findings(study, reg["ink_box"], change["label"]),
+            "placement": {**placement_findings(study, reg["ink_box"], change["label"]),
+                          "shown_as_black_patch": shown_as_black_patch(r)},
             "judged": judged_findings(study, r["true_class"]),
             "true_class_target": smoothing_target(smooth, len(r["clean_probs"]))}

@@ -378,15 +378,17 @@ def channel_map_axes(ax: plt.Axes, m: np.ndarray, cell: dict, vmax: float, colou
 
 
 def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict],
-                  named_from: dict[str, str]) -> plt.Figure:
+                  named_from: dict[str, str], predicted: dict[str, dict]) -> plt.Figure:
     """This '0' and this '8' [28, 28] with the cores of the cells that name a feature (of `cells`: the
     caller passes those the answer names on this pair), named by the stroke under them; beside them each such channel's own conv3 map for both digits [2, C, 7, 7] (one colour
-    scale per channel), its cell boxed in its core's colour."""
+    scale per channel), its cell boxed in its core's colour; predicted: each digit's predicted class and
+    its probability ({"zero": {"pred", "prob"}, "eight": ...}), in the digit's title."""
     n = max(1, len(shown := [c for c in cells if c["feature"]]))
     fig = plt.figure(figsize=(3.2 + 2.2 * n, 7.6))
     grid = fig.add_gridspec(2, 1 + n, width_ratios=[1.45] + [1] * n, wspace=0.35, hspace=0.75)
     for row, (img, name, digit) in enumerate(zip(digits, ("zero", "eight"), (0, 8))):
-        digit_axes(ax := fig.add_subplot(grid[row, 0]), img, f"this '{digit}': each box the centre\nof what a cell sees")
+        said = f"predicted '{predicted[name]['pred']}' (p = {predicted[name]['prob']:.2f})"
+        digit_axes(ax := fig.add_subplot(grid[row, 0]), img, f"this '{digit}', {said}\neach box: the centre of what a cell sees")
         core_boxes(ax, shown, name)
     for i, c in enumerate(shown):
         vmax = max(float(maps[:, c["channel"]].max()), 1e-6)
