@@ -62,8 +62,6 @@ def p1_filters(r) -> Answer:
         figures=figures, evidence=(1, 0))
 
 
-NAMED_CHANNELS = 3  # the answer names channels by number when it names at most this many
-OTHER_STROKE_GROUPS = 2  # the other digit's stroke is named only when the answer names at most this many groups
 
 
 def channel_clause(group, verb: bool, numbered: bool, other_stroke: bool) -> str:
@@ -86,9 +84,8 @@ def cells_sentence(found) -> str:
     groups = found["feature_channels"]
     if not groups:
         return " None of the channels that best tell 0s from 8s fires on a stroke of this pair."
-    numbered = sum(len(g["channels"]) for g in groups) <= NAMED_CHANNELS
+    numbered, other = found["wording"]["channels_by_number"], found["wording"]["other_stroke"]
     first, *rest = groups
-    other = len(groups) <= OTHER_STROKE_GROUPS
     clauses = [channel_clause(first, True, numbered, other)] + [channel_clause(g, False, numbered, other) for g in rest]
     text = "; ".join(clauses)
     return f" {text[0].upper()}{text[1:]}."
@@ -208,9 +205,9 @@ def black_guide_sentence(r) -> str:
     if shown is None:
         return (f"Of {black['ours']['n']} windows pasted{over}, where {where} is lowest, "
                 f"{pct(black['ours']['rate'])} change the label, {than}.")
-    only = "" if black["ours"]["verdict"] == "higher" else "But only "
+    only = "" if black["ours"]["verdict"] == "higher" else "Only "
     rate = f"{pct(black['ours']['rate'])} of {black['ours']['n']} such pastes change the label, {than}."
-    alone = "; its black background does what the black patch does" if place["shown_as_black_patch"]["black-map"] else ""
+    alone = ", as the black patch alone does" if place["shown_as_black_patch"]["black-map"] else ""
     return (f"{a_digit(shown['window_of']).capitalize()} window pasted{over}, where {where} is lowest, "
             f"turns the '6' into {a_digit(shown['becomes'])}{alone}. {only}{rate}")
 
@@ -220,17 +217,17 @@ def white_guide_sentence(r) -> str:
     what, and on how many of our CNNs it beats random places."""
     place = r["findings"]["placement"]
     white, n = place["white-map"], place["cnns"]
-    lead = "Adding ink off the strokes" if white["over_background"]["below"] else "Adding ink"
+    lead = "Adding ink"
     better = " works better" if place["white_against_black"]["better"] else ""
     becomes = (", mostly to " + listing([a_digit(k) for k in white["named_labels"]], "or")
                if white["named_labels"] and not white["closes_top_loop"] else "")
     k = white["cnns_beating_random"]
     beats = ("" if not k else f", beating random places on all {in_words(n)} CNNs" if k == n else
              f", beating random places on {in_words(k)} of {in_words(n)} CNNs")
-    loop = (": the added strokes close the top, so the '6' reads as "
+    loop = ("; the added strokes close the top, so it reads as "
             + listing([a_digit(k) for k in white["named_labels"]], "or") if white["closes_top_loop"] else "")
-    return (f"{lead}{better}: at the {white['quarter']}, where a white patch hurts most (the map of P2 (1) redone "
-            f"with white), {pct(white['ours']['rate'])} change the label{becomes}{beats}{loop}.")
+    return (f"{lead}{better}: at the {white['quarter']}, where a white patch (added ink) hurts most, "
+            f"{pct(white['ours']['rate'])} change the label{becomes}{beats if not loop else ''}{loop}.")
 
 
 def glance(r) -> str:

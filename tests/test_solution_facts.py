@@ -165,9 +165,13 @@ def p1_discriminant_findings(s: Sources) -> dict[str, Any]:
     channels that name a feature, grouped."""
     d = s.r[1]["discriminant"]
     rows = d["separation"]["row_share_evaluated"]
+    groups = p1_feature_channels(s)
     return {"middle_and_lower_thirds": {"carry_most": rows[1] + rows[2] > rows[0]},
             "seeds_not_beating_random": [k for k, v in d["seeds"].items() if not v["beats_random"]],
-            **p1_cells_background(s), "feature_channels": p1_feature_channels(s), "quiet_on_pair": p1_quiet(s)}
+            **p1_cells_background(s), "feature_channels": groups, "quiet_on_pair": p1_quiet(s),
+            # the answer's word budget: channels by number up to 3 of them, the other stroke up to 2 groups
+            "wording": {"channels_by_number": sum(len(g["channels"]) for g in groups) <= 3,
+                        "other_stroke": len(groups) <= 2}}
 
 
 def p1_conv3(s: Sources, index: list[int]) -> np.ndarray:

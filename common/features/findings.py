@@ -76,6 +76,17 @@ def feature_channels(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
              "own_stroke": fires == digit, "channels": chs} for (fires, digit, stroke, other), chs in groups.items()]
 
 
+NAMED_CHANNELS = 3  # the answer names channels by number when it names at most this many
+OTHER_STROKE_GROUPS = 2  # and the other digit's stroke under them when it names at most this many groups
+
+
+def wording(groups: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
+    """How much the answer can say of the feature channels within its word budget: their numbers
+    (at most NAMED_CHANNELS channels) and the other digit's stroke (at most OTHER_STROKE_GROUPS groups)."""
+    return {"channels_by_number": sum(len(g["channels"]) for g in groups) <= NAMED_CHANNELS,
+            "other_stroke": len(groups) <= OTHER_STROKE_GROUPS}
+
+
 def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
     """(2) The middle and lower thirds' share of the separation, the correct 0s and 8s, the seeds on
     which the chosen channels beat random ones, the chosen cells over background in both shown
@@ -91,6 +102,7 @@ def discriminant_findings(d: Mapping[str, Any]) -> dict[str, Any]:
             "cells_over_background": sum(c["over_background"] for c in d["top_cells"]),
             "quiet_on_pair": sum(not c["over_background"] and not fires_on_pair(c) for c in d["top_cells"]),
             "feature_channels": feature_channels(d["top_cells"]),
+            "wording": wording(feature_channels(d["top_cells"])),
             "named_from_class_map": [n for n, v in d["strokes"]["named_from"].items() if v == CLASS_MAP]}
 
 
