@@ -15,7 +15,7 @@ Verdicts, tried in this order, the assignment's own reading first within each:
 `incomplete` replaces the verdict of a row with neither L nor a gradient among its checked values.
 Scores (common/grading/rubric.py): the points of each checked part before the first wrong step, the
 before_wrong share of the part that holds it when one of its checked values before it is right
-(right_before), and the carried share of each later part that follows from the row's own values
+(right_before), or for P3 (4) the share of its decided b_new components that are right (components), and the carried share of each later part that follows from the row's own values
 (_carried). A row goes to a person (Grade.review, grade.py's needs_review) when a value it wrote is
 not decided, or when its first wrong step is in (1) and its later gradient parts cannot be shown to
 follow from its own values (_unchecked).
@@ -304,6 +304,18 @@ def _right_matches(table: Table, ans: Answers, reading: Reading, rtol: float, ba
     return fits(table.problem, ans, table.full(Candidate(reading, None))[None, :], rtol, banded)[0]
 
 
+COMPONENT_PART = {"p3": 4}  # the part scored by its right decided components: b_new's two
+
+
+def components(problem: str, ans: Answers, ok: np.ndarray, first: int | None) -> float | None:
+    """When the first wrong value (KEYS index `first`) is in COMPONENT_PART, the share of that part's
+    decided values that match (`ok`, per decided value), whichever component is wrong; else None."""
+    if first is None or PART[problem][first] != COMPONENT_PART.get(problem):
+        return None
+    mine = PART[problem][ans.idx] == PART[problem][first]
+    return float(ok[mine].sum() / mine.sum()) if mine.any() else None
+
+
 def right_before(problem: str, ans: Answers, first: int | None) -> bool:
     """Whether the part of the first wrong value (KEYS index `first`) has a checked value before it."""
     part = PART[problem]
@@ -321,11 +333,12 @@ def _verdict(table: Table, ans: Answers, rtol: float, found: list[Candidate], ba
                      len(ans.idx), len(ans.idx), 0.0, 0.0, reading, credit=credit)
     ids = [c.mistake.id for c in found if c.reading == best.reading]
     first = first_difference(problem, table.full(best), table.full(Candidate(best.reading, None)), rtol)
-    right = int(_right_matches(table, ans, best.reading, rtol, banded).sum())
+    right = _right_matches(table, ans, best.reading, rtol, banded)
     return Grade("known_mistake", ";".join(names), ";".join(ids), "" if first is None else STEP[problem][first],
-                 right, len(ans.idx), 0.0, 0.0, reading, best.mistake, len(ans.idx),
+                 int(right.sum()), len(ans.idx), 0.0, 0.0, reading, best.mistake, len(ans.idx),
                  credit._replace(first_wrong=None if first is None else int(PART[problem][first]),
-                                 partial=right_before(problem, ans, first)))
+                                 partial=right_before(problem, ans, first),
+                                 components=components(problem, ans, right, first)))
 
 
 def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> Grade:
@@ -343,7 +356,8 @@ def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> G
     reading = cands[i].reading._replace(cd_float32=band)
     first = int(ans.idx[np.argmin(ok)]) if not ok.all() else None
     credit = Credit(frozenset(PART[problem][ans.idx].tolist()), None if first is None else int(PART[problem][first]),
-                    is_assignment_reading(problem, reading), partial=right_before(problem, ans, first))
+                    is_assignment_reading(problem, reading), partial=right_before(problem, ans, first),
+                    components=components(problem, ans, ok, first))
     return Grade("wrong", label(problem, reading), "", "" if first is None else STEP[problem][first],
                  int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit)
 
