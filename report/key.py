@@ -85,6 +85,9 @@ SHARES = (
     "differences (the matching rule or the float32 band); when they disagree or one is missing, "
     "`needs_review`.",
     "- A P5 row wrong in (1) is `needs_review` for its (2): P5 sheets hold no central differences.",
+    "- A row whose first wrong value is an intermediate of P3 (3) or P5 (2), while that part's final "
+    "gradient is right, is `needs_review`, with a note naming the value: a typo in what was written is "
+    "not scored as wrong work.",
     "- P3 (4) is carried when b_new is one step of the row's own gradient; (5) when L_new is the loss at "
     "its own b_new.",
     "- The float32 window is tried after every known mistake: a one-sided difference, inside it, is "

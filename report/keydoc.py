@@ -108,7 +108,8 @@ def for_students(rub, names: dict) -> list[str]:
     rule, ln10, one = rub["match_rule"], rub["example"], rub["example_one_sided"]
     return lines + [
         f"- Write every value with 5 significant digits (at least {rule['min_digits']}); b_new with "
-        f"{rule['step_digits']}, or the step b − b_new.",
+        f"{rule['step_digits']}, or the step b − b_new. Carry full precision; round only what you write: "
+        "a 5-digit intermediate carried forward can miss the tolerance where terms cancel.",
         "- float32 code (PyTorch's default) is accepted within a band (P3 (2) below).",
         f"- Example: {names[ln10['mistake']]}, and nothing else wrong: {ln10['score']:g} of {ln10['out_of']:g}. "
         f"Part ({ln10['first_wrong_part']}) earns {ln10['first_wrong_share']:g} of its points; the later parts "

@@ -17,8 +17,9 @@ Scores (common/grading/rubric.py): the points of each checked part before the fi
 before_wrong share of the part that holds it when one of its checked values before it is right
 (right_before), or for P3 (4) the share of its decided b_new components that are right (components), and the carried share of each later part that follows from the row's own values
 (_carried). A row goes to a person (Grade.review, grade.py's needs_review) when a value it wrote is
-not decided, or when its first wrong step is in (1) and its later gradient parts cannot be shown to
-follow from its own values (_unchecked).
+not decided, when its first wrong step is in (1) and its later gradient parts cannot be shown to
+follow from its own values (_unchecked), or when its first wrong step is an intermediate of P3 (3)
+or P5 (2) and that part's final gradient is right (lone_intermediate).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from common.grading.rubric import Credit, Rubric, score
 from common.grading.solution import (
     HEAD,
     INDEX,
+    KEYS,
     OWN,
     PART,
     PROBLEMS,
@@ -359,7 +361,20 @@ def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> G
                     is_assignment_reading(problem, reading), partial=right_before(problem, ans, first),
                     components=components(problem, ans, ok, first))
     return Grade("wrong", label(problem, reading), "", "" if first is None else STEP[problem][first],
-                 int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit)
+                 int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit,
+                 review=lone_intermediate(problem, ans, ok, first))
+
+
+def lone_intermediate(problem: str, ans: Answers, ok: np.ndarray, first: int | None) -> tuple[str, ...]:
+    """A note for a person when the first wrong value (KEYS index `first`) is an intermediate of
+    GRADIENT_PART and that part's final gradient is decided and right (`ok`, per decided value): a
+    slip in what was written, not in the work; otherwise none."""
+    if first is None or PART[problem][first] != GRADIENT_PART[problem] or first in FINAL_GRADIENT[problem]:
+        return ()
+    finals = np.isin(ans.idx, list(FINAL_GRADIENT[problem]))
+    if finals.sum() < len(FINAL_GRADIENT[problem]) or not ok[finals].all():
+        return ()
+    return (f"{KEYS[problem][first]} is wrong, yet part ({GRADIENT_PART[problem]})'s final gradient is right",)
 
 
 def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:
