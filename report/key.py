@@ -88,10 +88,13 @@ SHARES = (
     "- A row whose first wrong value is an intermediate of P3 (3) or P5 (2), while that part's final "
     "gradient is right, is `needs_review`, with a note naming the value: a typo in what was written is "
     "not scored as wrong work.",
-    "- P3 (4) is carried when b_new is one step of the row's own gradient; (5) when L_new is the loss at "
-    "its own b_new.",
+    "- P3 (4) is carried when b_new is one step of the row's own gradient: its (3) gradient, or its (2) "
+    "central differences when (3) is missing; (5) when L_new is the loss at its own b_new.",
+    "- Other valid sets of intermediates in P3 (3) or P5 (2) (∂L/∂o in one step without ∂L/∂ŷ, or only "
+    "∂L/∂a(t) per step) earn the part's work share when a person reads them.",
     "- The float32 window is tried after every known mistake: a one-sided difference, inside it, is "
-    "`one_sided_difference`.",
+    "`one_sided_difference`. Written to 3 digits, or computed in float32, a one-sided difference can "
+    "fall within the tolerance of the central one: read the formula the student wrote.",
     "- A stated non-zero h(0) is another reading when the sheet gives the `h0_1`, `h0_2` columns; by hand "
     "otherwise.")
 
@@ -255,4 +258,5 @@ def section(rows, rub, r3, r5, rerun: str, names: dict) -> list[str]:
         [[row["interpretation"]["cell_activation"],
           *(_vector(row["interpretation"][k]) for k in ("b_f", "b_g", "b_o", "b")), *_mark(row, own5)]
          for row in p5])
-    return lines
+    return lines + ([] if r5 is None else [
+        "", f"A student checking ∂L/∂b^f by central differences uses ε = {r5['eps']:g}, as in P3 (2).", ""])
