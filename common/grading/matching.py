@@ -40,7 +40,6 @@ from common.grading.rubric import Credit, Rubric, score
 from common.grading.solution import (
     HEAD,
     INDEX,
-    KEYS,
     OWN,
     PART,
     PROBLEMS,
@@ -55,15 +54,20 @@ from common.grading.solution import (
 )
 from common.grading.steps import (
     B_NEW,
+    FINAL_GRADIENT,
+    GRADIENT_PART,
     IS_CENTRAL,
     MIN_DIGITS,
     Answers,
     Written,
+    components,
     decided,
     first_difference,
     fits,
     float32_band,
+    lone_intermediate,
     own_b_new,
+    right_before,
     step_follows,
     step_sizes,
     undecided_notes,
@@ -214,10 +218,6 @@ def grade(problem: str, variant: int | None, written: dict[str, Written], stated
     return g if finals & set(ans.idx.tolist()) else g._replace(verdict="incomplete")
 
 
-GRADIENT_PART = {"p3": 3, "p5": 2}  # the part whose intermediates are its work
-FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
-
-
 def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float,
               step: np.ndarray | None) -> Grade:
     """The grade with its no_work parts (the gradient part without intermediates), _carried's parts
@@ -306,24 +306,6 @@ def _right_matches(table: Table, ans: Answers, reading: Reading, rtol: float, ba
     return fits(table.problem, ans, table.full(Candidate(reading, None))[None, :], rtol, banded)[0]
 
 
-COMPONENT_PART = {"p3": 4}  # the part scored by its right decided components: b_new's two
-
-
-def components(problem: str, ans: Answers, ok: np.ndarray, first: int | None) -> float | None:
-    """When the first wrong value (KEYS index `first`) is in COMPONENT_PART, the share of that part's
-    decided values that match (`ok`, per decided value), whichever component is wrong; else None."""
-    if first is None or PART[problem][first] != COMPONENT_PART.get(problem):
-        return None
-    mine = PART[problem][ans.idx] == PART[problem][first]
-    return float(ok[mine].sum() / mine.sum()) if mine.any() else None
-
-
-def right_before(problem: str, ans: Answers, first: int | None) -> bool:
-    """Whether the part of the first wrong value (KEYS index `first`) has a checked value before it."""
-    part = PART[problem]
-    return first is not None and bool(((ans.idx < first) & (part[ans.idx] == part[first])).any())
-
-
 def _verdict(table: Table, ans: Answers, rtol: float, found: list[Candidate], banded: bool) -> Grade:
     """correct, other_reading or known_mistake, from the full matches (the preferred one first)."""
     problem, best = table.problem, found[0]
@@ -363,18 +345,6 @@ def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> G
     return Grade("wrong", label(problem, reading), "", "" if first is None else STEP[problem][first],
                  int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit,
                  review=lone_intermediate(problem, ans, ok, first))
-
-
-def lone_intermediate(problem: str, ans: Answers, ok: np.ndarray, first: int | None) -> tuple[str, ...]:
-    """A note for a person when the first wrong value (KEYS index `first`) is an intermediate of
-    GRADIENT_PART and that part's final gradient is decided and right (`ok`, per decided value): a
-    slip in what was written, not in the work; otherwise none."""
-    if first is None or PART[problem][first] != GRADIENT_PART[problem] or first in FINAL_GRADIENT[problem]:
-        return ()
-    finals = np.isin(ans.idx, list(FINAL_GRADIENT[problem]))
-    if finals.sum() < len(FINAL_GRADIENT[problem]) or not ok[finals].all():
-        return ()
-    return (f"{KEYS[problem][first]} is wrong, yet part ({GRADIENT_PART[problem]})'s final gradient is right",)
 
 
 def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:
