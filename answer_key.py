@@ -148,7 +148,8 @@ def shares_example(sheet: Sheet, mistake: str = EXAMPLE_MISTAKE) -> dict[str, An
 
 
 def b_new_cases(sheet: Sheet) -> dict[str, dict[str, Any]]:
-    """grade.py's default score of P3 (4) alone, b_new written as each case gives it (right: the
+    """grade.py's default score of P3 (4) alone (its points times the share of its decided components
+    that are right), b_new written as each case gives it (right: the
     assignment's b_new; wrong: the same component stepped the wrong way, b + lr·∂L/∂b):
     b1_right_b2_wrong (8 digits each), b1_wrong_b2_right (8 digits each), b2_only (5 digits each, which
     decide b₂ only)."""

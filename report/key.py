@@ -48,8 +48,8 @@ def step_rule(rule, step) -> str:
             f"{nth(first[0])} and {nth(first[1])} significant digits. A component is decided when half a unit of its "
             f"last written digit is at most {rule['step_share']:.0%} of its step: b₁ from {decide[0]} significant "
             f"digits, b₂ from {decide[1]}. Written to 5 digits, b_new gives b₁'s step only to ± {share[0]:.0%} (not "
-            f"decided) and b₂'s to ± {share[1]:.1%} (decided). Part (4) earns its points from its decided components, "
-            "like any part; a b_new that decides neither component sends the row to a person. A student may "
+            f"decided) and b₂'s to ± {share[1]:.1%} (decided). Part (4) earns its points times the share of its "
+            "decided components that are right, in either order; a b_new that decides neither component sends the row to a person. A student may "
             f"instead give the step itself, Δb = b − b_new, with at least {rule['min_digits']} digits, which "
             "`grade.py` checks as b − Δb. A decided component matches within half a unit of its last digit plus lr "
             "times half a unit of the last digit of the student's own gradient, or within "
@@ -76,17 +76,25 @@ SHARES = (
     "- Each part earns its points times a share in four cases: right under another reading of the assignment "
     "(other reading); final values right, intermediates missing (no work); the part holds the first wrong "
     "step after a right checked value (before wrong); the part follows from the student's own earlier values "
-    "after the first wrong step (carried). A share of 0 turns its case off for that part.",
+    "after the first wrong step (carried). A share of 0 turns its case off for that part. P3 (4) holding "
+    "the first wrong step earns its points times the share of its decided b_new components that are right, "
+    "whichever component is wrong.",
     "- Known mistake: when a row's values are one catalogue mistake's worked chain, every later part it gives "
     "is carried.",
     "- Wrong (no known mistake) in P3 (1): (2) and (3) are carried when (3)'s gradient matches (2)'s central "
     "differences (the matching rule or the float32 band); when they disagree or one is missing, "
     "`needs_review`.",
     "- A P5 row wrong in (1) is `needs_review` for its (2): P5 sheets hold no central differences.",
-    "- P3 (4) is carried when b_new is one step of the row's own gradient; (5) when L_new is the loss at "
-    "its own b_new.",
+    "- A row whose first wrong value is an intermediate of P3 (3) or P5 (2), while that part's final "
+    "gradient is right, is `needs_review`, with a note naming the value: a typo in what was written is "
+    "not scored as wrong work.",
+    "- P3 (4) is carried when b_new is one step of the row's own gradient: its (3) gradient, or its (2) "
+    "central differences when (3) is missing; (5) when L_new is the loss at its own b_new.",
+    "- Other valid sets of intermediates in P3 (3) or P5 (2) (∂L/∂o in one step without ∂L/∂ŷ, or only "
+    "∂L/∂a(t) per step) earn the part's work share when a person reads them.",
     "- The float32 window is tried after every known mistake: a one-sided difference, inside it, is "
-    "`one_sided_difference`.",
+    "`one_sided_difference`. Written to 3 digits, or computed in float32, a one-sided difference can "
+    "fall within the tolerance of the central one: read the formula the student wrote.",
     "- A stated non-zero h(0) is another reading when the sheet gives the `h0_1`, `h0_2` columns; by hand "
     "otherwise.")
 
@@ -112,7 +120,7 @@ def student_table(rub) -> list[str]:
             ("p5", 2): ("for t = 3, 2, 1: ∂L/∂o, ∂L/∂h, ∂L/∂s, ∂L/∂f, ∂L/∂g, ∂L/∂q, ∂L/∂z, ∂L/∂a_f, ∂L/∂a_g, "
                         "∂L/∂a_q, ∂L/∂a_z; then ∂L/∂b^f₁, ∂L/∂b^f₂", few + alone.format(share["p5", 2]["no_work"]))}
     rows = [[f"{p['problem'].upper()} ({p['part']})", f"{p['points']:g}", what[p["problem"], p["part"]][0],
-             what[p["problem"], p["part"]][1], f"{p['before_wrong']:g} of the points"] for p in rub["parts"]]
+             what[p["problem"], p["part"]][1], before_wrong(p)] for p in rub["parts"]]
     return (["### P3 and P5 part by part: what earns the points", "",
              f"Write every value with 5 significant digits (at least {rule['min_digits']}). A part earns its points "
              "when its values match; a part after your first wrong step still earns them when it follows from "
@@ -123,15 +131,26 @@ def student_table(rub) -> list[str]:
             + within_part(rub))
 
 
+BY_COMPONENT = ("p3", 4)  # the part scored by its right decided components (common/grading/matching.py)
+
+
+def before_wrong(part) -> str:  # noqa: ANN001 (a rubric.parts row)
+    """What a part earns when it holds the first wrong step after a right value."""
+    if (part["problem"], part["part"]) == BY_COMPONENT:
+        return "the share of decided components right"
+    return f"{part['before_wrong']:g} of the points"
+
+
 def within_part(rub) -> list[str]:
     """How a part with a right and a wrong value is scored, with P3 (4)'s cases (answer_key.json's
     rubric.b_new_cases and rubric.parts)."""
     case = rub["b_new_cases"]
     right_wrong, wrong_right, b2 = case["b1_right_b2_wrong"], case["b1_wrong_b2_right"], case["b2_only"]
-    share = next(p["before_wrong"] for p in rub["parts"] if (p["problem"], p["part"]) == ("p3", 4))
+    share = next(p["before_wrong"] for p in rub["parts"] if (p["problem"], p["part"]) == ("p3", 1))
     return ["Within a part, values are checked in the order above; the first wrong one decides. If a value "
             f"is right and a later one wrong, the part earns {share:g} of its points; if the first is wrong, "
-            "none. For P3 (4):", "",
+            "none. P3 (4) is the exception: its points times the share of its decided components that are "
+            "right, whichever is wrong:", "",
             f"- b₁ right, b₂ wrong ({right_wrong['digits']} digits each): {right_wrong['score']:g} of "
             f"{right_wrong['points']:g}.",
             f"- b₁ wrong, b₂ right ({wrong_right['digits']} digits each): {wrong_right['score']:g} of "
@@ -152,7 +171,8 @@ def for_graders(rub, names: dict) -> list[str]:
     """grade.py's matching rule, its default rubric and its bias columns, for graders who run it
     (`rub`: answer_key.json's rubric; `names`: the catalogue's names by id)."""
     rows = [[f"{p['problem'].upper()} ({p['part']})", p["what"], f"{p['points']:g}", f"{p['other_reading']:g}",
-             f"{p['no_work']:g}", f"{p['before_wrong']:g}", f"{p['carried']:g}"] for p in rub["parts"]]
+             f"{p['no_work']:g}", "per component" if (p["problem"], p["part"]) == BY_COMPONENT else f"{p['before_wrong']:g}",
+             f"{p['carried']:g}"] for p in rub["parts"]]
     return (["## For graders running grade.py", "",
              "`grade.py` reads a class's P3 and P5 numbers from a spreadsheet saved as CSV (one row per student "
              "and problem, one column per value) and grades each row by the rules below; `answer_key.py` "
@@ -238,4 +258,5 @@ def section(rows, rub, r3, r5, rerun: str, names: dict) -> list[str]:
         [[row["interpretation"]["cell_activation"],
           *(_vector(row["interpretation"][k]) for k in ("b_f", "b_g", "b_o", "b")), *_mark(row, own5)]
          for row in p5])
-    return lines
+    return lines + ([] if r5 is None else [
+        "", f"A student checking ∂L/∂b^f by central differences uses ε = {r5['eps']:g}, as in P3 (2).", ""])

@@ -13,8 +13,9 @@ from report.p2 import REGION
 
 # (sub-question, points, full credit, partial credit). P3 and P5 split as grade.py's rubric does.
 POINTS = (
-    ("P1 (1)", 6, "at least three conv layers; training accuracy of at least 95% shown; the filters "
-     "of all three layers shown as images", "2 each for: the network, the accuracy, the filters"),
+    ("P1 (1)", 6, "at least three conv layers (a pretrained model is allowed); training accuracy of at "
+     "least 95% shown; the filters of all three layers shown as images",
+     "the network 1, the accuracy 2 (none below 95% training accuracy), the filters 3 (1 per layer)"),
     ("P1 (2)", 7, "the two conv3 maps shown, and features named on the digits where the maps differ "
      "(for our CNN: {features}; the 8's crossing or loops, or the 0's open centre, when the "
      "student's maps show them)",
@@ -34,7 +35,8 @@ POINTS = (
      "a mistake costs once; work for (3)"),
     ("P4 (1)", 5, "W is hardest: the gradient through many steps is a product of Jacobians "
      "diag(1 − h²) W, which shrinks or grows with W's size; accept U and b with that argument",
-     "2 for W without the product; U or b without the product 2; V or c 0"),
+     "4 for W by repeated multiplication by W without diag(1 − h²); 2 for W without the product; U or b "
+     "without the product 2; V or c 0"),
     ("P4 (2)", 5, "fix the input and recurrent weights U and W (the reservoir); learn the readout V "
      "and c; b fixed or learned (the book fixes U and W and says nothing of b)",
      "3 if U is learned, with W fixed; 1 if W is learned"),
@@ -51,11 +53,12 @@ POINTS = (
 
 # (sub-question, the mistake, what it costs): within each sub-question's points above.
 WRITTEN_MISTAKES = (
-    ("P1 (1)", "a network of fewer than three conv layers", "the network's 2"),
-    ("P1 (1)", "filters of fewer than three layers shown (no conv2 or conv3 filters)", "1 of the filters' 2"),
+    ("P1 (1)", "a network of fewer than three conv layers", "the network's 1"),
+    ("P1 (1)", "filters of fewer than three layers shown (no conv2 or conv3 filters)", "1 of the filters' 3 per layer missing"),
     ("P1 (1)", "conv2 or conv3 filters shown as a single input slice or as a mean over inputs",
-     "nothing when the answer says which view it shows; 1 of the filters' 2 when it does not"),
+     "nothing when the answer says which view it shows; 1 of the filters' 3 when it does not"),
     ("P1 (1)", "only test accuracy reported (training accuracy is asked for)", "1 of the accuracy's 2"),
+    ("P1 (1)", "training accuracy below 95%", "the accuracy's 2"),
     ("P1 (2)", "the two maps shown with no comparison", "5 (the maps earn 2)"),
     ("P1 (2)", "maps of another layer than conv3", "3 (a comparison naming strokes earns the rest)"),
     ("P1 (3)", "zero padding whose shifted images differ from the clamp's", "3"),
@@ -108,7 +111,8 @@ def for_students(rub, names: dict) -> list[str]:
     rule, ln10, one = rub["match_rule"], rub["example"], rub["example_one_sided"]
     return lines + [
         f"- Write every value with 5 significant digits (at least {rule['min_digits']}); b_new with "
-        f"{rule['step_digits']}, or the step b − b_new.",
+        f"{rule['step_digits']}, or the step b − b_new. Carry full precision; round only what you write: "
+        "a 5-digit intermediate carried forward can miss the tolerance where terms cancel.",
         "- float32 code (PyTorch's default) is accepted within a band (P3 (2) below).",
         f"- Example: {names[ln10['mistake']]}, and nothing else wrong: {ln10['score']:g} of {ln10['out_of']:g}. "
         f"Part ({ln10['first_wrong_part']}) earns {ln10['first_wrong_share']:g} of its points; the later parts "

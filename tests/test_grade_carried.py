@@ -5,7 +5,8 @@ chain earns every later part it gives under the default rubric, and loses it und
 The part that holds the first wrong step earns its `before_wrong` share (half) when one of its values
 before that step is right. A `wrong` row (no catalogue mistake) whose first wrong step is in P3 (1)
 carries (2) and (3) when its (3) gradient matches its own (2) central differences, and goes to a
-person (needs_review) when it does not.
+person (needs_review) when it does not. A row whose first wrong value is an intermediate of P3 (3) or
+P5 (2), with that part's final gradient right, goes to a person too.
 
 Each row is every value of tests/grade_reference.py (plain numpy) with the mistake planted, or numbers
 made up here; each expected score is the default rubric's points (read here with the csv module)
@@ -158,3 +159,20 @@ def test_older_rubrics_read_with_the_default_options(over_ln10: dict[str, float]
     path = tmp_path / "old.csv"
     path.write_text(out.getvalue(), encoding="utf-8")
     assert float(scored("p3", over_ln10, path)["score"]) == 27.0
+
+
+def lone_typo(problem: str, name: str) -> dict:
+    """Every right value of tests/grade_reference.py with the intermediate `name` alone 10% off."""
+    n = ASSIGNMENT
+    values = (ref.p3(np.array(n["x"]), n["b"], n["c"], n["W"], n["U"], n["V"]) if problem == "p3" else
+              ref.p5(np.array(n["x"]), n["c"], n["W"], n["U"], n["V"], REPO_BIASES))
+    return scored(problem, {**values, name: values[name] * 1.1})
+
+
+@pytest.mark.parametrize(("problem", "name", "part"), [("p3", "dL_dyhat@3_1", 3), ("p5", "dL_ds@2_1", 2)])
+def test_a_lone_wrong_intermediate_with_a_right_gradient_goes_to_a_person(problem: str, name: str, part: int) -> None:
+    """A typo in one intermediate, every other value right, the final gradient included: a person
+    reads it (needs_review), with a note naming the value, instead of the row scored wrong."""
+    g = lone_typo(problem, name)
+    assert g["verdict"] == "needs_review"
+    assert f"{name} is wrong, yet part ({part})'s final gradient is right" in g["review"]

@@ -120,3 +120,14 @@ def test_a_written_zero_matches_within_its_half_unit(right: dict[str, float]) ->
     assert abs(right["grad_1"]) < 0.05
     g = grade.main(["--check", "p3", f"L={right['L']:.4e}", "grad_1=0.0", f"grad_2={right['grad_2']:.4e}"])["rows"][0]
     assert (g["verdict"], g["checked"], g["review"]) == ("correct", "3", "")
+
+
+@pytest.mark.parametrize("wrong_component", [1, 2])
+def test_b_new_earns_its_right_components_share_in_either_order(right: dict[str, float], wrong_component: int) -> None:
+    """One component of b_new stepped the wrong way (b + lr·∂L/∂b), the other right, 8 digits each: part
+    (4) earns 3 × 1/2 whichever is wrong, beside (1)'s 6 and (3)'s 12 / 2 (final values only)."""
+    mixed = dict(right)
+    key = f"b_new_{wrong_component}"
+    mixed[key] = p3("update_sign")[key]
+    g = check(mixed, (8, 8))
+    assert (g["verdict"], g["first_wrong"], g["score"]) == ("wrong", "b_new", str(6 + 12 / 2 + 3 / 2))

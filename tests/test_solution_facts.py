@@ -801,14 +801,13 @@ def key_one_sided(s: Sources, parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def key_b_new_cases(s: Sources, parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """P3 (4) alone, by hand: b₁ right then b₂ wrong earns the part's before_wrong share; b₁ wrong
-    first earns nothing; at 5 digits b₁ is not decided (key_step's deciding digits), so a right b₂
-    alone earns the whole part."""
+    """P3 (4) alone, by hand: the part earns its points times the share of its decided components that
+    are right, in either order: one of two at 8 digits earns half; at 5 digits b₁ is not decided
+    (key_step's deciding digits), so a right b₂ alone, one of one, earns the whole part."""
     four = next(p for p in parts if (p["problem"], p["part"]) == ("p3", 4))
     assert key_step(s)["deciding_digits"] == [6, 5]
-    return {"b1_right_b2_wrong": {"score": four["points"] * four["before_wrong"], "points": four["points"],
-                                  "digits": STEP_DIGITS},
-            "b1_wrong_b2_right": {"score": 0.0, "points": four["points"], "digits": STEP_DIGITS},
+    return {"b1_right_b2_wrong": {"score": four["points"] * 1 / 2, "points": four["points"], "digits": STEP_DIGITS},
+            "b1_wrong_b2_right": {"score": four["points"] * 1 / 2, "points": four["points"], "digits": STEP_DIGITS},
             "b2_only": {"score": four["points"], "points": four["points"], "digits": 5}}
 
 

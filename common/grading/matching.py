@@ -15,10 +15,11 @@ Verdicts, tried in this order, the assignment's own reading first within each:
 `incomplete` replaces the verdict of a row with neither L nor a gradient among its checked values.
 Scores (common/grading/rubric.py): the points of each checked part before the first wrong step, the
 before_wrong share of the part that holds it when one of its checked values before it is right
-(right_before), and the carried share of each later part that follows from the row's own values
+(right_before), or for P3 (4) the share of its decided b_new components that are right (components), and the carried share of each later part that follows from the row's own values
 (_carried). A row goes to a person (Grade.review, grade.py's needs_review) when a value it wrote is
-not decided, or when its first wrong step is in (1) and its later gradient parts cannot be shown to
-follow from its own values (_unchecked).
+not decided, when its first wrong step is in (1) and its later gradient parts cannot be shown to
+follow from its own values (_unchecked), or when its first wrong step is an intermediate of P3 (3)
+or P5 (2) and that part's final gradient is right (lone_intermediate).
 """
 from __future__ import annotations
 
@@ -53,15 +54,20 @@ from common.grading.solution import (
 )
 from common.grading.steps import (
     B_NEW,
+    FINAL_GRADIENT,
+    GRADIENT_PART,
     IS_CENTRAL,
     MIN_DIGITS,
     Answers,
     Written,
+    components,
     decided,
     first_difference,
     fits,
     float32_band,
+    lone_intermediate,
     own_b_new,
+    right_before,
     step_follows,
     step_sizes,
     undecided_notes,
@@ -212,10 +218,6 @@ def grade(problem: str, variant: int | None, written: dict[str, Written], stated
     return g if finals & set(ans.idx.tolist()) else g._replace(verdict="incomplete")
 
 
-GRADIENT_PART = {"p3": 3, "p5": 2}  # the part whose intermediates are its work
-FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
-
-
 def _credited(table: Table, g: Grade, ans: Answers, written: dict[str, Written], b: np.ndarray, rtol: float,
               step: np.ndarray | None) -> Grade:
     """The grade with its no_work parts (the gradient part without intermediates), _carried's parts
@@ -304,12 +306,6 @@ def _right_matches(table: Table, ans: Answers, reading: Reading, rtol: float, ba
     return fits(table.problem, ans, table.full(Candidate(reading, None))[None, :], rtol, banded)[0]
 
 
-def right_before(problem: str, ans: Answers, first: int | None) -> bool:
-    """Whether the part of the first wrong value (KEYS index `first`) has a checked value before it."""
-    part = PART[problem]
-    return first is not None and bool(((ans.idx < first) & (part[ans.idx] == part[first])).any())
-
-
 def _verdict(table: Table, ans: Answers, rtol: float, found: list[Candidate], banded: bool) -> Grade:
     """correct, other_reading or known_mistake, from the full matches (the preferred one first)."""
     problem, best = table.problem, found[0]
@@ -321,11 +317,12 @@ def _verdict(table: Table, ans: Answers, rtol: float, found: list[Candidate], ba
                      len(ans.idx), len(ans.idx), 0.0, 0.0, reading, credit=credit)
     ids = [c.mistake.id for c in found if c.reading == best.reading]
     first = first_difference(problem, table.full(best), table.full(Candidate(best.reading, None)), rtol)
-    right = int(_right_matches(table, ans, best.reading, rtol, banded).sum())
+    right = _right_matches(table, ans, best.reading, rtol, banded)
     return Grade("known_mistake", ";".join(names), ";".join(ids), "" if first is None else STEP[problem][first],
-                 right, len(ans.idx), 0.0, 0.0, reading, best.mistake, len(ans.idx),
+                 int(right.sum()), len(ans.idx), 0.0, 0.0, reading, best.mistake, len(ans.idx),
                  credit._replace(first_wrong=None if first is None else int(PART[problem][first]),
-                                 partial=right_before(problem, ans, first)))
+                                 partial=right_before(problem, ans, first),
+                                 components=components(problem, ans, right, first)))
 
 
 def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> Grade:
@@ -343,9 +340,11 @@ def _wrong(table: Table, ans: Answers, rtol: float, banded: Sequence[bool]) -> G
     reading = cands[i].reading._replace(cd_float32=band)
     first = int(ans.idx[np.argmin(ok)]) if not ok.all() else None
     credit = Credit(frozenset(PART[problem][ans.idx].tolist()), None if first is None else int(PART[problem][first]),
-                    is_assignment_reading(problem, reading), partial=right_before(problem, ans, first))
+                    is_assignment_reading(problem, reading), partial=right_before(problem, ans, first),
+                    components=components(problem, ans, ok, first))
     return Grade("wrong", label(problem, reading), "", "" if first is None else STEP[problem][first],
-                 int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit)
+                 int(ok.sum()), len(ans.idx), 0.0, 0.0, reading, credit=credit,
+                 review=lone_intermediate(problem, ans, ok, first))
 
 
 def indistinguishable(solver: Solver, problem: str, rtol: float) -> list[str]:

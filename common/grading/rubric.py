@@ -8,7 +8,8 @@ intermediates: half of P3 (3) and of P5 (2), all of any other part), carried (th
 the first wrong step earns when it follows from the row's own values: all of P3 (2)-(5) and of P5
 (2); 0 turns carried credit off for that part) and before_wrong (the share the part that holds the
 first wrong step earns when one of its checked values before that step is right: half of every
-part; 0 turns it off). Which parts follow is common/grading/matching.py's: every later checked part
+part; 0 turns it off; P3 (4), whose two b_new components are checked apart, earns instead the
+share of its decided components that are right, whichever is wrong). Which parts follow is common/grading/matching.py's: every later checked part
 of a row whose values are one catalogue mistake's worked chain (an error is penalised once), P3 (2)
 and (3) of a row whose (1) is wrong and whose (3) gradient matches its own (2), and P3 (4) and (5)
 of any row whose step and new loss follow from its own gradient and b_new. Every part of both
@@ -106,12 +107,14 @@ class Credit(NamedTuple):
     no_work: frozenset[int] = frozenset()  # parts given as final values without their intermediates
     carried: frozenset[int] = frozenset()  # parts after the first wrong step that follow from the row's values
     partial: bool = False  # the part of the first wrong step has a right checked value before it
+    components: float | None = None  # P3 (4) holding the first wrong step: its right decided components' share
 
 
 def score(rubric: Rubric, problem: str, credit: Credit) -> tuple[float, float]:
     """(points earned, points possible): each part with a checked value that comes before the part of
     the first wrong step earns its points (a carried part its `carried` share, the part of the first
-    wrong step its `before_wrong` share when it has a right value before that step), times its no_work
+    wrong step its `before_wrong` share when it has a right value before that step, or, for P3 (4),
+    its right decided components' share of its decided ones, in any order), times its no_work
     share when it shows no intermediates and its other_reading share under another reading."""
     parts = sorted(set(PART[problem].tolist()))
     earned = 0.0
@@ -119,7 +122,9 @@ def score(rubric: Rubric, problem: str, credit: Credit) -> tuple[float, float]:
         part = rubric[problem, p]
         before = p in credit.checked and (credit.first_wrong is None or p < credit.first_wrong)
         partial = credit.partial and p == credit.first_wrong and p in credit.checked
-        share = 1.0 if before else part.carried if p in credit.carried else part.before_wrong if partial else 0.0
+        by_component = p == credit.first_wrong and credit.components is not None
+        share = (1.0 if before else part.carried if p in credit.carried else credit.components if by_component
+                 else part.before_wrong if partial else 0.0)
         share *= (part.no_work if p in credit.no_work else 1.0) * (1.0 if credit.own_reading else part.other_reading)
         earned += part.points * share
     return float(np.round(earned, 6)), float(sum(rubric[problem, p].points for p in parts))

@@ -26,6 +26,10 @@ relative, and b and g carry their own rounding), whichever is larger; never with
 `step_follows` checks Δb against lr times the row's own gradient, the one of its part (3), or (2)
 where (3) is absent: a wrong gradient carried forward correctly earns part (4) (and part (5) when
 L_new is the loss at the row's own b_new) under the rubric's `carried` share.
+
+Within a part: `right_before` (a right value before the first wrong one), `components` (P3 (4)'s
+share of right decided components) and `lone_intermediate` (a wrong intermediate beside a right final
+gradient, for a person).
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from common.grading.key import rounding_bound
-from common.grading.solution import INDEX, KEYS
+from common.grading.solution import INDEX, KEYS, PART
 from common.recurrent.problems import PROBLEM3_LR
 
 FLOAT32_BAND_FACTOR = 4.0
@@ -217,3 +221,36 @@ def own_b_new(written: dict[str, Written], step: np.ndarray | None) -> np.ndarra
     if all(k in written and is_decided(k, written[k], step) for k in B_NEW):
         return np.array([written[k].value for k in B_NEW])
     return None
+
+
+GRADIENT_PART = {"p3": 3, "p5": 2}  # the part whose intermediates are its work
+FINAL_GRADIENT = {p: {INDEX[p]["grad_1"], INDEX[p]["grad_2"]} for p in INDEX}
+
+
+COMPONENT_PART = {"p3": 4}  # the part scored by its right decided components: b_new's two
+
+
+def components(problem: str, ans: Answers, ok: np.ndarray, first: int | None) -> float | None:
+    """When the first wrong value (KEYS index `first`) is in COMPONENT_PART, the share of that part's
+    decided values that match (`ok`, per decided value), whichever component is wrong; else None."""
+    if first is None or PART[problem][first] != COMPONENT_PART.get(problem):
+        return None
+    mine = PART[problem][ans.idx] == PART[problem][first]
+    return float(ok[mine].sum() / mine.sum()) if mine.any() else None
+
+
+def right_before(problem: str, ans: Answers, first: int | None) -> bool:
+    """Whether the part of the first wrong value (KEYS index `first`) has a checked value before it."""
+    part = PART[problem]
+    return first is not None and bool(((ans.idx < first) & (part[ans.idx] == part[first])).any())
+
+def lone_intermediate(problem: str, ans: Answers, ok: np.ndarray, first: int | None) -> tuple[str, ...]:
+    """A note for a person when the first wrong value (KEYS index `first`) is an intermediate of
+    GRADIENT_PART and that part's final gradient is decided and right (`ok`, per decided value): a
+    slip in what was written, not in the work; otherwise none."""
+    if first is None or PART[problem][first] != GRADIENT_PART[problem] or first in FINAL_GRADIENT[problem]:
+        return ()
+    finals = np.isin(ans.idx, list(FINAL_GRADIENT[problem]))
+    if finals.sum() < len(FINAL_GRADIENT[problem]) or not ok[finals].all():
+        return ()
+    return (f"{KEYS[problem][first]} is wrong, yet part ({GRADIENT_PART[problem]})'s final gradient is right",)
