@@ -97,6 +97,25 @@ def p3_new_loss(r) -> Answer:
         evidence=(3, 4))
 
 
+def p5_formulas(slope: str) -> list[str]:
+    """P5's backward pass as a table of formulas, t = 3 down to 1 (slope: the cell input's σ′ or tanh′)."""
+    return table(["backward, t = 3 down to 1", "formula"], [
+        ["∂L/∂o(t), ∂L/∂h(t)", "as in P3 (3): $J(t)^\\top \\partial L/\\partial \\hat y(t)$, then "
+                               "$V^\\top \\partial L/\\partial o(t)$ plus the path from $t+1$"],
+        ["∂L/∂s(t)", "$q(t) \\odot (1 - \\tanh^2 s(t)) \\odot \\partial L/\\partial h(t) + f(t+1) \\odot "
+                     "\\partial L/\\partial s(t+1)$"],
+        ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
+        ["∂L/∂a_f(t)", "$f(t) \\odot (1 - f(t)) \\odot \\partial L/\\partial f(t)$"],
+        ["∂L/∂g(t), ∂L/∂q(t), ∂L/∂z(t)", "$z(t) \\odot \\partial L/\\partial s(t)$, "
+         "$\\tanh s(t) \\odot \\partial L/\\partial h(t)$, $g(t) \\odot \\partial L/\\partial s(t)$"],
+        ["∂L/∂a_g(t)", "$g(t) \\odot (1 - g(t)) \\odot \\partial L/\\partial g(t)$"],
+        ["∂L/∂a_q(t)", "$q(t) \\odot (1 - q(t)) \\odot \\partial L/\\partial q(t)$"],
+        ["∂L/∂a_z(t)", f"${slope} \\odot \\partial L/\\partial z(t)$"],
+        ["∂L/∂h(t−1)", "$V^\\top \\partial L/\\partial o(t-1)$ plus $W^\\top$ times the sum of the four "
+                       "gates' $\\partial L/\\partial a(t)$"],
+        ["∂L/∂b^f", "$\\sum_t \\partial L/\\partial a_f(t)$"]])
+
+
 def p5_lstm(r) -> Answer:
     p, g = r["params"], r["grad_b_f_bptt"]
     steps = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
@@ -114,21 +133,7 @@ def p5_lstm(r) -> Answer:
     gates = table(["t", "∂L/∂g(t)", "∂L/∂q(t)", "∂L/∂z(t)", "∂L/∂a_g(t)", "∂L/∂a_q(t)", "∂L/∂a_z(t)"],
                   [[s["t"], *(sig(s[f"dL_d{n}"]) for n in "gqz"), *(sig(s[f"dL_da_{n}"]) for n in "gqz")]
                    for s in r["intermediate"]])
-    formulas = table(["backward, t = 3 down to 1", "formula"], [
-        ["∂L/∂o(t), ∂L/∂h(t)", "as in P3 (3): $J(t)^\\top \\partial L/\\partial \\hat y(t)$, then "
-                               "$V^\\top \\partial L/\\partial o(t)$ plus the path from $t+1$"],
-        ["∂L/∂s(t)", "$q(t) \\odot (1 - \\tanh^2 s(t)) \\odot \\partial L/\\partial h(t) + f(t+1) \\odot "
-                     "\\partial L/\\partial s(t+1)$"],
-        ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
-        ["∂L/∂a_f(t)", "$f(t) \\odot (1 - f(t)) \\odot \\partial L/\\partial f(t)$"],
-        ["∂L/∂g(t), ∂L/∂q(t), ∂L/∂z(t)", "$z(t) \\odot \\partial L/\\partial s(t)$, "
-         "$\\tanh s(t) \\odot \\partial L/\\partial h(t)$, $g(t) \\odot \\partial L/\\partial s(t)$"],
-        ["∂L/∂a_g(t)", "$g(t) \\odot (1 - g(t)) \\odot \\partial L/\\partial g(t)$"],
-        ["∂L/∂a_q(t)", "$q(t) \\odot (1 - q(t)) \\odot \\partial L/\\partial q(t)$"],
-        ["∂L/∂a_z(t)", f"${slope} \\odot \\partial L/\\partial z(t)$"],
-        ["∂L/∂h(t−1)", "$V^\\top \\partial L/\\partial o(t-1)$ plus $W^\\top$ times the sum of the four "
-                       "gates' $\\partial L/\\partial a(t)$"],
-        ["∂L/∂b^f", "$\\sum_t \\partial L/\\partial a_f(t)$"]])
+    formulas = p5_formulas(slope)
     biases = [["b^f (forget gate f)", sig(p["b_f"]), sig(reading["f"])],
               ["b^g (input gate g)", sig(p["b_g"]), sig(reading["g"])],
               ["b^o (output gate q)", sig(p["b_o"]), sig(reading["q"])],

@@ -379,10 +379,9 @@ def channel_map_axes(ax: plt.Axes, m: np.ndarray, cell: dict, vmax: float, colou
 
 def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict],
                   named_from: dict[str, str], predicted: dict[str, dict]) -> plt.Figure:
-    """This '0' and this '8' [28, 28] with the cores of the cells that name a feature (of `cells`: the
-    caller passes those the answer names on this pair), named by the stroke under them; beside them each such channel's own conv3 map for both digits [2, C, 7, 7] (one colour
-    scale per channel), its cell boxed in its core's colour; predicted: each digit's predicted class and
-    its probability ({"zero": {"pred", "prob"}, "eight": ...}), in the digit's title."""
+    """This '0' and '8' [28, 28] with the cores of the cells the answer names on this pair, each named
+    by its stroke, beside each such channel's conv3 map for both digits [2, C, 7, 7] (one scale per
+    channel); predicted: {"zero": {"pred", "prob"}, "eight": ...}, in each digit's title."""
     n = max(1, len(shown := [c for c in cells if c["feature"]]))
     fig = plt.figure(figsize=(3.2 + 2.2 * n, 7.6))
     grid = fig.add_gridspec(2, 1 + n, width_ratios=[1.45] + [1] * n, wspace=0.35, hspace=0.75)
