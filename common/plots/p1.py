@@ -356,8 +356,7 @@ def core_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
 
 
 def features_title(cells: list[dict], named_from: dict[str, str]) -> str:
-    """The figure's title: the features its cells name (as the solution names them) and what the
-    boxes are; which digit's strokes come from its class map."""
+    """The title: the features the cells name, what the boxes are, which digit's strokes its class map names."""
     features = list(dict.fromkeys(f"the {c['feature']}" for c in cells))
     lead = ("What tells this '0' from this '8' in conv3: cells over " + words(features) if features else
             "None of the conv3 cells that tell 0s from 8s best sits over a stroke of this '0' or this '8'")
