@@ -34,7 +34,7 @@ def filters_caption(r, layer: str) -> str:
     the figure with every kernel."""
     s, every = r["filters"][layer], f"p1_filters_{layer}_all.png"
     return (f"The filters of {layer}, each by its {in_words(s['shown_inputs'])} strongest input kernels of "
-            f"{s['inputs']}, which hold {pct(s['shown_inputs_share_median'], 0)} of a filter's weight (typical "
+            f"{s['inputs']}, which hold {pct(s['shown_inputs_share_median'], 0)} of a filter's weight, by sum of squares (typical "
             f"filter); every kernel is in [{every}]({every}).")
 
 
@@ -114,8 +114,10 @@ def p1_feature_maps(r) -> Answer:
         f"Yes.{cells_sentence(found)}{switch_off_sentence(d)}",
         figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
                   f"conv3 cell sees, named by this digit's stroke there{source}; beside them, each of those "
-                  "channels' own map for both digits, its cell boxed. Cells over empty pixels in both digits, and "
-                  "those quiet on this pair, are left out."),
+                  f"channels' own map for both digits, its cell boxed. Of the {in_words(len(d['top_cells']))} "
+                  f"channels switched off, {in_words(found['cells_over_background'])} sit over empty pixels in both "
+                  f"digits and {in_words(found['quiet_on_pair'])} "
+                  f"{'stays' if found['quiet_on_pair'] == 1 else 'stay'} quiet on this pair; they are left out."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         evidence=(1, 1))
 

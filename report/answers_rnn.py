@@ -198,21 +198,21 @@ def p4_lstm(r) -> Answer:
     first, last = f["lstm_curves"][0], f["lstm_curves"][-1]
     path = "forget_path_lag_below_1e-6"
     tens, hundreds = f["spreads"][first][path]["max"], f["spreads"][last][path]["min"]
-    steps, biases = r["config"]["experiment1"]["T"], r["config"]["experiment1"]["forget_biases"]
+    steps = r["config"]["experiment1"]["T"]
     farther = f"at least {hundreds}" if hundreds is not None else f"beyond all {steps}"
     stretch = ("" if tens is None else
-               f" On this path alone it stays above a millionth for at most {tens} steps at forget bias "
-               f"{biases[0]:g} and {farther} at bias {biases[-1]:g}.")
+               f" On it alone the error stays above a millionth for at most {tens} steps at the smallest "
+               f"forget bias and {farther} at the largest.")
     split = f["reach"]["total_never_path_always"]
-    gates = ((" Further back it survives through the gates' weights, on paths partly along the cell "
-              "state: they outlast an RNN's and"
+    gates = ((" Paths through the gates' weights reach further and, like an RNN's,"
               + (" can blow up." if f["reach"]["end_orders"]["grows_and_fades"] else " do not fade."))
              if split else "")
     return Answer(
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
-        "Along the cell state the error is multiplied only by the forget gate, $\\mathrm{diag}(f(t))$ per "
-        "step, with no W or $\\tanh'$: it cannot blow up, and fades as f falls below one."
+        "The cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along it the error "
+        "is multiplied only by $\\mathrm{diag}(f(t))$, with no W or $\\tanh'$: this direct path can only "
+        "shrink, as f falls below one."
         + stretch + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
