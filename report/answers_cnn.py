@@ -132,7 +132,8 @@ def padding_sentence(r) -> str:
 def p1_shift(r) -> Answer:
     s = r["findings"]["shift"]
     pred = r["shift"]["left3"]["pred"], r["shift"]["right3"]["pred"]
-    seeds = (f" The same holds on all {in_words(len(r['shift']['seeds']))} CNNs we trained." if not s["seeds_one_changes"] else "")
+    seeds = (f" The same holds for all {in_words(len(r['shift']['seeds']))} training seeds."
+             if not s["seeds_one_changes"] else "")
     return Answer(
         "P1 (3)", "A '1' shifted three pixels each way", "Shift "
         + example("'1'", [] if r["examples_classified_correctly"]["one"] else ["it"])
@@ -173,14 +174,15 @@ def p2_strokes(r) -> Answer:
               f" Where the patch opens the loop on the {change['loop_opened']['side']}, the '6' becomes "
               f"{a_digit(change['label'])}.")
     e = s["erased_most"]
-    erased = (f" Erasing the {REGION[e['region']]} hurts most: p('6') falls to {prob(e['prob_true'])}"
+    erased = (f" Erasing a whole stroke at once hurts more, most of all the {REGION[e['region']]}: p('6') falls "
+              f"to {prob(e['prob_true'])}"
               + (f" and the '6' becomes {a_digit(e['pred'])}." if e["changes_label"] else "."))
     agree = (" The CNNs of the other two training seeds point to the same strokes."
              if not s["seeds_differing"] else "")
     return Answer(
         "P2 (2)", "Which parts of the '6' matter", "From the maps, which parts of the '6' matter "
         "for recognising it?", strokes(s["hidden"]["strokes"]),
-        f"{strokes(s['hidden']['strokes']).capitalize()}: covering them lowers p('6') the most.{opened} "
+        f"{strokes(s['hidden']['strokes']).capitalize()}: covering them with the patch lowers p('6') the most.{opened} "
         f"Covering {strokes(s['untouched']['strokes'])} hardly matters.{erased}{agree}",
         figures=(("p2_regions.png", "The strokes of the '6', and the ink the most harmful patches hide."),),
         evidence=(2, 1))

@@ -211,8 +211,8 @@ def p4_lstm(r) -> Answer:
         "P4 (3)", "Why an LSTM cell helps", "Why could an LSTM cell overcome some of these difficulties?",
         "the cell state's additive path, gated by f",
         "The cell state is updated by addition, $s(t) = f(t)\\,s(t-1) + g(t)\\,z(t)$, so along it the error "
-        "is multiplied only by $\\mathrm{diag}(f(t))$, with no W or $\\tanh'$: this direct path can only "
-        "shrink, as f falls below one."
+        "is multiplied only by $\\mathrm{diag}(f(t))$ ($z$: the cell input), with no W or $\\tanh'$: this "
+        "direct path can only shrink."
         + stretch + gates,
         evidence=(4, 2),
         figures=(("p4_gradient_decay.png", "How far back the gradient reaches: RNNs against LSTMs with "
