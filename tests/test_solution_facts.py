@@ -301,14 +301,8 @@ def p1_chosen_channels(s: Sources) -> list[int]:
     0s of the selection half (test indices stored) best: the largest standardised mean difference
     with a pooled sample standard deviation."""
     index = s.r[1]["discriminant"]["ablation"]["selected_on"]
-    grabbed = []
-    handle = s.model.act3.register_forward_hook(lambda module, args, out: grabbed.append(out))
-    try:
-        with torch.no_grad():
-            s.model(s.test.images[index])
-    finally:
-        handle.remove()
-    pooled = torch.nn.functional.max_pool2d(grabbed[0], 2).flatten(2).double().numpy()  # [N, C, 9]
+    act = torch.from_numpy(p1_conv3(s, index))
+    pooled = torch.nn.functional.max_pool2d(act, 2).flatten(2).numpy()  # [N, C, 9]
     w = s.model.fc.weight.detach().double().numpy().reshape(10, pooled.shape[1], -1)
     votes = (pooled * (w[8] - w[0])[None]).sum(2)
     labels = s.test.labels.numpy()[index]
@@ -350,13 +344,11 @@ def named_pixels(image: np.ndarray, holes_kept: int) -> np.ndarray:
 def p1_cells_background(s: Sources) -> dict[str, Any]:
     """The chosen cells whose 8x8 core (rows and columns 4r-2 .. 4r+5) holds less than a quarter of
     ink or hole pixels in both the shown '0' and the shown '8'; the shown digits without their holes."""
-    r = s.r[1]
-    shown = {k: named_pixels(s.test.images[r["examples"][k], 0].numpy(), n) for k, n in (("zero", 1), ("eight", 2))}
-    empty = 0
-    for c in r["discriminant"]["top_cells"]:
-        rows, cols = slice(max(0, 4 * c["row"] - 2), 4 * c["row"] + 6), slice(max(0, 4 * c["col"] - 2), 4 * c["col"] + 6)
-        empty += all(m is not None and m[rows, cols].mean() < 0.25 for m in shown.values())
-    return {"cells_over_background": empty, "named_from_class_map": [k for k, m in shown.items() if m is None]}
+    shown = p1_shown_named(s)
+    empty = sum(not any(core_named(shown[k], c["row"], c["col"]) for k in (0, 8))
+                for c in s.r[1]["discriminant"]["top_cells"])
+    return {"cells_over_background": empty,
+            "named_from_class_map": [name for name, k in (("zero", 0), ("eight", 8)) if shown[k] is None]}
 
 
 def p1_examples_correct(s: Sources) -> dict[str, bool]:
