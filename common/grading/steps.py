@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from common.grading.key import rounding_bound
+from common.grading.key import UNIT_ROUNDOFF, rounding_bound
 from common.grading.solution import INDEX, KEYS, PART
 from common.recurrent.problems import PROBLEM3_LR
 
@@ -45,7 +45,7 @@ FLOAT32_BAND_FACTOR = 4.0
 MIN_DIGITS = 3
 STEP_DIGITS = 8  # the digits the key writes b_new with and the sheets ask for
 STEP_SHARE = 0.05  # a b_new component is decided when half a unit of its last digit is at most this share of its step
-FLOAT32_UNIT = 2.0 ** -24  # float32's unit roundoff: half its spacing, relative
+FLOAT32_UNIT = UNIT_ROUNDOFF["float32"]  # float32's unit roundoff: half its spacing, relative
 FLOAT32_STEP_ULPS = 2.0
 DELTA_COLUMNS = ("delta_b_1", "delta_b_2")
 B_NEW = ("b_new_1", "b_new_2")
