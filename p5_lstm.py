@@ -67,11 +67,12 @@ BIAS_FLAGS = {"b_f": "--b-f", "b_g": "--b-g", "b_o": "--b-o", "b": "--b"}
 
 
 def intermediate_rows(out: OutputGrads, g: LSTMGrads) -> list[dict[str, Any]]:
-    """The per-step BPTT results, from t = τ down to 1 (t is 1-based): ∂L/∂o, the total ∂L/∂h and ∂L/∂s,
-    and the gradient of every gate, of the cell input z and of their pre-activations a_f, a_g, a_q, a_z."""
+    """The per-step BPTT results, from t = τ down to 1 (t is 1-based): ∂L/∂ŷ, ∂L/∂o, the total ∂L/∂h and
+    ∂L/∂s, and the gradient of every gate, of the cell input z and of their pre-activations a_f, a_g, a_q, a_z."""
     rows = []
     for t in reversed(range(len(g.dh))):
-        row = {"t": t + 1, "dL_do": out.do[t].tolist(), "dL_dh": g.dh[t].tolist(), "dL_ds": g.ds[t].tolist()}
+        row = {"t": t + 1, "dL_dyhat": out.dyhat[t].tolist(), "dL_do": out.do[t].tolist(),
+               "dL_dh": g.dh[t].tolist(), "dL_ds": g.ds[t].tolist()}
         for name in BLOCK_NAMES:
             row[f"dL_d{name}"] = g.block(g.dgates, name)[t].tolist()
             row[f"dL_da_{name}"] = g.block(g.da, name)[t].tolist()

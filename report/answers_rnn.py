@@ -100,8 +100,9 @@ def p3_new_loss(r) -> Answer:
 def p5_formulas(slope: str) -> list[str]:
     """P5's backward pass as a table of formulas, t = 3 down to 1 (slope: the cell input's σ′ or tanh′)."""
     return table(["backward, t = 3 down to 1", "formula"], [
-        ["∂L/∂o(t), ∂L/∂h(t)", "as in P3 (3): $J(t)^\\top \\partial L/\\partial \\hat y(t)$, then "
-                               "$V^\\top \\partial L/\\partial o(t)$ plus the path from $t+1$"],
+        ["∂L/∂ŷ(t), ∂L/∂o(t), ∂L/∂h(t)", "as in P3 (3): $[2(\\hat y_1(3) - 0.5), -1/\\hat y_2(3)]$ at $t = 3$, "
+                                          "zero before; $J(t)^\\top \\partial L/\\partial \\hat y(t)$; "
+                                          "$V^\\top \\partial L/\\partial o(t)$ plus the path from $t+1$"],
         ["∂L/∂s(t)", "$q(t) \\odot (1 - \\tanh^2 s(t)) \\odot \\partial L/\\partial h(t) + f(t+1) \\odot "
                      "\\partial L/\\partial s(t+1)$"],
         ["∂L/∂f(t)", "$s(t-1) \\odot \\partial L/\\partial s(t)$, zero at $t = 1$ since $s(0) = 0$"],
@@ -118,7 +119,7 @@ def p5_formulas(slope: str) -> list[str]:
 
 def p5_lstm(r) -> Answer:
     p, g = r["params"], r["grad_b_f_bptt"]
-    steps = [[s["t"], sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
+    steps = [[s["t"], sig(s["dL_dyhat"]), sig(s["dL_do"]), sig(s["dL_dh"]), sig(s["dL_ds"]), sig(s["dL_df"]), sig(s["dL_da_f"])]
              for s in r["intermediate"]]
     book = " as the book prints it" if r["cell_input_activation"] == "sigmoid" else ""
     slope = "z(t) \\odot (1 - z(t))" if r["cell_input_activation"] == "sigmoid" else "(1 - z(t)^2)"
@@ -149,8 +150,8 @@ def p5_lstm(r) -> Answer:
         f"agree (relative difference {r['rel_error_central']:.1e}, defined in P3 (3)).",
         figures=(("p5_forget_bias_grad.png", "Each step's contribution to ∂L/∂b^f, and their sum."),),
         values=tuple(table(["bias", "value", "its gate at zero input"], biases) + forward + formulas
-                     + table(["t", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
-                             steps + [["sum = ∂L/∂b^f", "", "", "", "", f"**{sig(g, 8)}**"]]) + gates
+                     + table(["t", "∂L/∂ŷ(t)", "∂L/∂o(t)", "∂L/∂h(t)", "∂L/∂s(t)", "∂L/∂f(t)", "∂L/∂a_f(t)"],
+                             steps + [["sum = ∂L/∂b^f", "", "", "", "", "", f"**{sig(g, 8)}**"]]) + gates
                      + table(["∂L/∂b^f", "by BPTT", f"by central differences (ε = {r['eps']:g})"],
                              [["", sig(g, 8), sig(r["grad_b_f_central"], 8)]])),
         evidence=(5, 0))

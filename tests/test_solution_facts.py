@@ -607,7 +607,10 @@ def p5_values(s: Sources) -> dict[str, Any]:
             "eps": ref.EPS, "grad_b_f_bptt": grad, "grad_b_f_central": central.tolist(), "rel_error_central": rel_error(grad, central.tolist()),
             "intermediate": [{"t": t, **{k: vec(v, k, t) for k in ("dL_do", "dL_dh", "dL_ds", "dL_df", "dL_da_f",
                                                                "dL_dg", "dL_dq", "dL_dz",
-                                                               "dL_da_g", "dL_da_q", "dL_da_z")}}
+                                                               "dL_da_g", "dL_da_q", "dL_da_z")},
+                              # L = (ŷ₁(τ) − 0.5)² − ln ŷ₂(τ), by hand; zero before τ
+                              "dL_dyhat": ([2.0 * (vec(v, "yhat", T)[0] - 0.5), -1.0 / vec(v, "yhat", T)[1]] if t == T
+                                           else [0.0, 0.0])}
                              for t in range(T, 0, -1)]}
 
 
