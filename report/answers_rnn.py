@@ -178,17 +178,18 @@ def p4_hardest(r) -> Answer:
 
 def p4_esn(r) -> Answer:
     e = r["findings"]["esn"]
-    final = (" The last state alone stays at chance." if e["memoryless_at_chance"] else "")
+    final = (" The last state alone stays at chance: by the end it has forgotten the planted copies."
+             if e["memoryless_at_chance"] else "")
     x = r["experiment2"]
     return Answer(
         "P4 (2)", "The network as an echo state network", "If the network is treated as an echo state "
         "network, which weights are fixed and which are learned?", "fix W, U, b; learn V and c",
         "Fix W, U and b: random, with W scaled so old inputs fade. Learn only "
         f"the readout V and c, a linear fit on the states. Our test: is '{x['motif']}' or '{x['decoy']}' "
-        "planted in random letters? Reading the average state, our choice in place of the last (the "
-        f"same as averaging o(t)), it was right on {e['best_accuracy'][0]:.0%} of "
-        f"{r['config']['experiment2']['lengths'][0]:,}-step test sequences, where chance is half"
-        + (", and less often on longer ones." if e["falls"] else ".") + final,
+        "planted in random letters? Reading the average state (our choice; the same as averaging o(t)), "
+        f"it was right on {e['best_accuracy'][0]:.0%} of "
+        f"{r['config']['experiment2']['lengths'][0]:,}-step test sequences (chance: half)"
+        + (", less often on longer ones." if e["falls"] else ".") + final,
         evidence=(4, 1),
         figures=(("p4_esn.png", "Accuracy of the learned readout for each scaling of W and each length."),))
 

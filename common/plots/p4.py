@@ -135,28 +135,28 @@ def plot_gain(gain: dict[str, Any]) -> Any:
                         color=style["color"])
         ax.plot(x, np.nanmedian(vals, axis=0), "o-", **style)
 
-    band(axes[0], gain["rhos"], [d["W"] for d in draws], color="black", label=f"λ (σ_U = {gain['input_scale']:g})")
-    axes[0].plot(gain["rhos"], np.log(gain["rhos"]), ":", color="gray", label="ln ρ(W)")
-    axes[0].set_xlabel("ρ(W)", fontsize=9)
+    band(axes[0], gain["rhos"], [d["W"] for d in draws], color="black", label=f"measured (U's entries of size {gain['input_scale']:g})")
+    axes[0].plot(gain["rhos"], np.log(gain["rhos"]), ":", color="gray", label="ln ρ(W): W alone, no tanh′")
+    axes[0].set_xlabel("ρ(W): W's largest eigenvalue in size", fontsize=9)
     axes[0].set_title("moving W", fontsize=10)
     for ax, p in zip(axes[1:], ("U", "b")):
         for i, r in enumerate(gain["base_rhos"]):
             key = f"{r:g}"
             band(ax, gain["spreads"], [d[p][key] for d in draws], color=colors(i), label=f"ρ(W) = {r:g}")
             ax.axhline(np.log(r), color=colors(i), ls=":", lw=1.2)
-        ax.plot([], [], ":", color="gray", label="ln ρ(W)")
-        ax.set_xlabel(f"spread σ_{p} of {p}", fontsize=9)
+        ax.plot([], [], ":", color="gray", label="ln ρ(W): W alone")
+        ax.set_xlabel(f"typical size of {p}'s entries (their spread σ_{p})", fontsize=9)
         ax.set_title(f"moving {p}, W fixed", fontsize=10)
     for ax in axes:
         ax.axhline(0.0, color="black", lw=0.8)
         ax.grid(True, alpha=0.3)
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=8, loc="lower left")
-    axes[0].set_ylabel(f"λ = log of the growth per step, last {gain['lag']} steps\n(0: no change; < 0 fades, "
-                       "> 0 grows)", fontsize=9)
-    fig.suptitle(f"How fast ∂L/∂h(t) fades or grows per step, λ (log of the growth per step), as one of W, U, b "
-                 f"moves (T = {gain['T']}, H = {gain['H']})\n"
-                 f"line: median of {len(draws)} draws; band: their range", fontsize=11, y=1.04)
+    axes[0].set_ylabel(f"ln of the gradient's growth per step (last {gain['lag']} steps)\n"
+                       "below 0: it fades; above 0: it grows", fontsize=9)
+    fig.suptitle(f"How fast the gradient ∂L/∂h(t) fades or grows per step as W, U or b gets larger "
+                 f"({gain['T']} steps, {gain['H']} units)\n"
+                 f"line: median of {len(draws)} random networks; band: lowest to highest", fontsize=11, y=1.04)
     return fig
 
 
@@ -167,8 +167,8 @@ def plot_esn(grid: dict[str, Any], lengths: Sequence[int], rhos: Sequence[float]
     for i, T in enumerate(lengths):
         pooled = [grid["pooled"][str(T)][f"{r:g}"] for r in rhos]
         final = [grid["final_state"][str(T)][f"{r:g}"] for r in rhos]
-        axes[0].plot(rhos, pooled, "o-", color=colors(i), label=f"T = {T}, mean h̄")
-        axes[0].plot(rhos, final, "x--", color=colors(i), alpha=0.6, label=f"T = {T}, final h(τ)")
+        axes[0].plot(rhos, pooled, "o-", color=colors(i), label=f"T = {T}, average state")
+        axes[0].plot(rhos, final, "x--", color=colors(i), alpha=0.6, label=f"T = {T}, last state")
     for j, r in enumerate(rhos):
         axes[1].plot(lengths, [grid["pooled"][str(T)][f"{r:g}"] for T in lengths], "o-", color=colors(j + 3),
                      label=f"ρ = {r:g}")
@@ -186,7 +186,7 @@ def plot_esn(grid: dict[str, Any], lengths: Sequence[int], rhos: Sequence[float]
     axes[1].set_xticks(list(lengths), [str(T) for T in lengths])
     axes[1].minorticks_off()
     axes[1].set_xlabel("sequence length T (log scale)", fontsize=9)
-    axes[1].set_title("against T (mean state h̄)", fontsize=10)
+    axes[1].set_title("against T (average state)", fontsize=10)
     axes[1].legend(fontsize=8, loc="lower left", ncol=2)
     fig.suptitle(f"Echo state network: U, W, b fixed, V, c fitted by least squares (with a small weight penalty)\n"
                  f"'{MOTIF}' or '{DECOY}' planted in random letters (only the order differs)", fontsize=11, y=1.03)
