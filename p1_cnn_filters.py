@@ -298,13 +298,15 @@ def load_models(args) -> Models:
 
 
 def model_facts(model: CNN) -> dict:
-    """The architecture as data: each conv layer's shape and the feature maps' side after each pool."""
+    """The architecture as data: each conv layer's shape, the final linear layer's and the feature
+    maps' side after each pool."""
     convs = [model.get_submodule(name) for name in CONV_LAYERS]
     acts = capture(model, torch.zeros(1, 1, 28, 28), [f"act{i + 1}" for i in range(len(convs))])
     sides = [a.shape[-1] for a in acts.values()] + [F.max_pool2d(acts[f"act{len(convs)}"], 2).shape[-1]]
     return {"parameters": sum(p.numel() for p in model.parameters()),
             "layers": [{"name": n, "in": c.in_channels, "out": c.out_channels, "kernel": c.kernel_size[0]}
                        for n, c in zip(CONV_LAYERS, convs)],
+            "linear": {"in": model.fc.in_features, "out": model.fc.out_features},
             "pool_sides": sides}
 
 

@@ -6,7 +6,7 @@ statistics behind it are in evidence.md.
 from __future__ import annotations
 
 from report.answer import Answer
-from report.md import in_words, listing, pct, prob
+from report.md import in_words, listing, pct, prob, table
 from report.p2 import REGION
 
 LAYERS = ("conv1", "conv2", "conv3")
@@ -30,12 +30,29 @@ def strokes(names) -> str:
 
 
 def filters_caption(r, layer: str) -> str:
-    """A deeper layer's figure: what share of a filter's weight its shown kernels hold, and a link to
-    the figure with every kernel."""
+    """A deeper layer's figure in plain words: what each filter reads, the share of its weight its
+    shown kernels hold, and a link to the figure with every kernel."""
     s, every = r["filters"][layer], f"p1_filters_{layer}_all.png"
-    return (f"The filters of {layer}, each by its {in_words(s['shown_inputs'])} strongest input kernels of "
-            f"{s['inputs']}, which hold {pct(s['shown_inputs_share_median'], 0)} of a filter's weight, by sum of squares (typical "
-            f"filter); every kernel is in [{every}]({every}).")
+    below, own = (r["model"]["layers"][LAYERS.index(layer) + k] for k in (-1, 0))
+    return (f"{layer}'s {own['out']} filters. Each reads {s['inputs']} maps of {below['name']} through "
+            f"{s['inputs']} kernels; shown are its {in_words(s['shown_inputs'])} strongest kernels (about "
+            f"{pct(s['shown_inputs_share_median'], 0)} of its weight) and which maps they read. "
+            f"All kernels: [{every}]({every}).")
+
+
+def architecture(r) -> tuple[str, ...]:
+    """The CNN's layers and its training, as a table."""
+    m, recipe = r["model"], r["model"]["recipe"]
+    first, *rest = m["layers"]
+    then = lambda c: f"{c['kernel']}x{c['kernel']}, batch norm, ReLU, 2x2 max-pool"  # noqa: E731
+    rows = [[c["name"], f"{c['in']}→{c['out']}", f"as {first['name']}" if then(c) == then(first) else then(c)]
+            for c in rest]
+    shifts = f", shifts up to {recipe['augment_px']} px" if recipe["augment_px"] else ""
+    sgd = recipe["optimizer"].split(",")[0]
+    return tuple(table(["layer", "maps", "each"], [
+        [first["name"], f"{first['in']}→{first['out']}", then(first)], *rows,
+        ["linear", f"{m['linear']['in']}→{m['linear']['out']}", "to the logits"],
+        ["training", "", f"{recipe['epochs']} epochs, {sgd}, label smoothing {recipe['label_smoothing']:g}{shifts}"]]))
 
 
 def subset(r) -> str:
@@ -55,11 +72,11 @@ def p1_filters(r) -> Answer:
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
-        f"Our CNN (three 3x3 convolution layers) classifies {pct(r['train_accuracy'])} of its "
+        f"Our CNN (table) classifies {pct(r['train_accuracy'])} of its "
         f"{recipe['train_size']:,} training digits{subset(r)} and {pct(r['test_accuracy'])} of "
         f"test digits correctly. conv1's filters look like small edges and bars{like}." + start
-        + " conv2 and conv3 combine the maps of the layer below.",
-        figures=figures, evidence=(1, 0))
+,
+        values=architecture(r), figures=figures, evidence=(1, 0))
 
 
 
@@ -98,7 +115,17 @@ def switch_off_sentence(d) -> str:
     n = in_words(len(a["channels"]))
     sure = "less sure" if a["beats_random"] else "no less sure"
     return (f" Switching off the {n} channels that best tell 0s from 8s makes the network {sure} of the "
-            f"correct digit than switching off {n} random ones.")
+            f"correct digit than switching off {n} random ones (table).")
+
+
+def switch_off_table(d) -> tuple[str, ...]:
+    """The right digit's mean lead over the other of 0 and 8, with nothing, the chosen channels and
+    random channels switched off."""
+    a = d["ablation"]
+    n = in_words(len(a["channels"]))
+    return tuple(table(["switched off", "the right digit's lead in logits, 0s and 8s"], [
+        ["nothing", f"{a['margin_before']:.2f}"], [f"the {n} chosen", f"{a['margin_after']:.2f}"],
+        [f"{n} random (median of {len(a['random_margins_after'])})", f"{a['random_margin_after_median']:.2f}"]]))
 
 
 def p1_feature_maps(r) -> Answer:
@@ -119,7 +146,7 @@ def p1_feature_maps(r) -> Answer:
                   f"digits and {in_words(found['quiet_on_pair'])} "
                   f"{'stays' if found['quiet_on_pair'] == 1 else 'stay'} quiet on this pair; they are left out."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
-        evidence=(1, 1))
+        values=switch_off_table(d), evidence=(1, 1))
 
 
 def padding_sentence(r) -> str:
