@@ -82,7 +82,6 @@ from common.occlusion.engine import fast_inference_copy
 from common.plots.p1 import (
     plot_conv1,
     plot_feature_maps,
-    plot_features,
     plot_layer_summary,
     plot_mosaic,
     plot_shift_accuracy,
@@ -91,6 +90,7 @@ from common.plots.p1 import (
     plot_top_cells,
     plot_top_patches,
 )
+from common.plots.p1_features import plot_features
 from report.render import print_problem
 
 # Test digits in the loops over shifted copies (13 shifts for the reference and the no-augmentation
@@ -232,11 +232,12 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
     test, pred, disc = drawn.test, drawn.pred, drawn.disc
     imgs = [test.images[(test.labels == k) & (pred == k), 0].mean(0).numpy() for k in (0, 8)]
     ex0, ex8 = (test.images[i, 0].numpy() for i in drawn.pair_index)
-    save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share),
+    save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share, features["cells_dropped"]),
                 out / "p1_feature_maps.png")
     named = {ch for g in feature_channels(features["top_cells"]) for ch in g["channels"]}
     save_figure(plot_features((ex0, ex8), disc.maps_ex, [c for c in features["top_cells"] if c["channel"] in named],
-                              features["strokes"]["named_from"], features["pair_predicted"]), out / "p1_features.png")
+                              features["strokes"]["named_from"], features["pair_predicted"], features["cells_dropped"]),
+                out / "p1_features.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
     save_figure(plot_top_patches(drawn.patches["patches"], features["top_cells"], drawn.sample_labels),
