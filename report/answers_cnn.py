@@ -34,10 +34,13 @@ def filters_caption(r, layer: str) -> str:
     shown kernels hold, and a link to the figure with every kernel."""
     s, every = r["filters"][layer], f"p1_filters_{layer}_all.png"
     below, own = (r["model"]["layers"][LAYERS.index(layer) + k] for k in (-1, 0))
+    share = pct(s['shown_inputs_share_median'], 0)
+    if layer != LAYERS[1]:
+        return (f"{layer}'s {own['out']} filters, each reading {s['inputs']} maps of {below['name']}, shown the "
+                f"same way (about {share} of its weight). All kernels: [{every}]({every}).")
     return (f"{layer}'s {own['out']} filters. Each reads {s['inputs']} maps of {below['name']} through "
             f"{s['inputs']} kernels; shown are its {in_words(s['shown_inputs'])} strongest kernels (about "
-            f"{pct(s['shown_inputs_share_median'], 0)} of its weight) and which maps they read. "
-            f"All kernels: [{every}]({every}).")
+            f"{share} of its weight) and which maps they read. All kernels: [{every}]({every}).")
 
 
 def architecture(r) -> tuple[str, ...]:
@@ -51,14 +54,14 @@ def architecture(r) -> tuple[str, ...]:
     sgd = recipe["optimizer"].split(",")[0]
     return tuple(table(["layer", "maps", "each"], [
         [first["name"], f"{first['in']}→{first['out']}", then(first)], *rows,
-        ["linear", f"{m['linear']['in']}→{m['linear']['out']}", "to the logits"],
+        ["linear", f"{m['linear']['in']}→{m['linear']['out']}", "logits"],
         ["training", "", f"{recipe['epochs']} epochs, {sgd}, label smoothing {recipe['label_smoothing']:g}{shifts}"]]))
 
 
 def subset(r) -> str:
     """What the training digits are when they are a subset of MNIST."""
     return ("" if r["findings"]["model"]["full_training_set"] else
-            f" (an MNIST subset: {r['train_set']}; full MNIST cannot be downloaded here)")
+            f" (an MNIST subset: {r['train_set']})")
 
 
 def p1_filters(r) -> Answer:
@@ -139,12 +142,12 @@ def p1_feature_maps(r) -> Answer:
         + ". Can you tell which features tell them apart?",
         "yes: " + ", ".join(f"the {f}" for f in d["features"]) if d["features"] else "yes: the middle and bottom of the digit",
         f"Yes.{cells_sentence(found)}{switch_off_sentence(d)}",
-        figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
-                  f"conv3 cell sees, named by this digit's stroke there{source}; beside them, each of those "
-                  f"channels' own map for both digits, its cell boxed. Of the {in_words(len(d['top_cells']))} "
-                  f"channels switched off, {in_words(found['cells_over_background'])} sit over empty pixels in both "
-                  f"digits and {in_words(found['quiet_on_pair'])} "
-                  f"{'stays' if found['quiet_on_pair'] == 1 else 'stay'} quiet on this pair; they are left out."),
+        figures=(("p1_features.png", "Each box: the centre of what a chosen conv3 cell sees, named by the stroke "
+                  f"there{source}; right, each channel's map, its cell boxed, hatched where the pooling drops it. "
+                  f"Of the {in_words(len(d['top_cells']))} channels switched off, "
+                  f"{in_words(found['cells_over_background'])} sit over empty pixels in both digits and "
+                  f"{in_words(found['quiet_on_pair'])} {'stays' if found['quiet_on_pair'] == 1 else 'stay'} quiet "
+                  "here; they are left out."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
         values=switch_off_table(d), evidence=(1, 1))
 
@@ -170,11 +173,11 @@ def p1_shift(r) -> Answer:
         + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
         f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})."
         + seeds + padding_sentence(r)
-        + " Our CNN was trained on digits shifted by up to one pixel, which makes it more tolerant of shifts."
+        + " Its training shifts (up to one pixel) make it more tolerant."
         + " Over many digits a shift still costs accuracy, as the last layer weighs each region on its own.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
-                 ("p1_shift_accuracy.png", "Test accuracy against the size of the shift: our CNN (trained "
-                  "on digits shifted by up to one pixel) and one trained without shifts.")),
+                 ("p1_shift_accuracy.png", "Test accuracy against the shift: our CNN and one trained without "
+                  "shifts.")),
         evidence=(1, 2))
 
 
