@@ -8,7 +8,7 @@ half against random channels) and what each responds to; (3) the prediction for 
 training augmentation, and how much of a 3-px shift's logit change comes from features that moved
 to another pooled cell. Every claim is checked on 3 training seeds (0, 1, 2).
 Where things live: common/features/filters.py (1), common/features/discriminant.py and common/features/cell_patches.py (2),
-common/features/shift_study.py (3), common/plots/p1.py (the figures), common/nets/ (the CNN, its
+common/features/shift_study.py (3), common/plots/p1.py and p1_features.py (the figures), common/nets/ (the CNN, its
 recipe), common/nets/data.py (MNIST, the clamp-padded shift).
 
     python p1_cnn_filters.py                       # uses/trains checkpoints/cnn-<source>*.pt

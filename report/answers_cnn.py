@@ -173,7 +173,7 @@ def p1_shift(r) -> Answer:
         + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
         f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})."
         + seeds + padding_sentence(r)
-        + " Its training shifts (up to one pixel) make it more tolerant."
+        + " The CNN's training shifts (up to one pixel) make it more tolerant."
         + " Over many digits a shift still costs accuracy, as the last layer weighs each region on its own.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
                  ("p1_shift_accuracy.png", "Test accuracy against the shift: our CNN and one trained without "
