@@ -8,7 +8,7 @@ half against random channels) and what each responds to; (3) the prediction for 
 training augmentation, and how much of a 3-px shift's logit change comes from features that moved
 to another pooled cell. Every claim is checked on 3 training seeds (0, 1, 2).
 Where things live: common/features/filters.py (1), common/features/discriminant.py and common/features/cell_patches.py (2),
-common/features/shift_study.py (3), common/plots/p1.py (the figures), common/nets/ (the CNN, its
+common/features/shift_study.py (3), common/plots/p1.py and p1_features.py (the figures), common/nets/ (the CNN, its
 recipe), common/nets/data.py (MNIST, the clamp-padded shift).
 
     python p1_cnn_filters.py                       # uses/trains checkpoints/cnn-<source>*.pt
@@ -82,7 +82,6 @@ from common.occlusion.engine import fast_inference_copy
 from common.plots.p1 import (
     plot_conv1,
     plot_feature_maps,
-    plot_features,
     plot_layer_summary,
     plot_mosaic,
     plot_shift_accuracy,
@@ -91,6 +90,7 @@ from common.plots.p1 import (
     plot_top_cells,
     plot_top_patches,
 )
+from common.plots.p1_features import plot_features
 from report.render import print_problem
 
 # Test digits in the loops over shifted copies (13 shifts for the reference and the no-augmentation
@@ -232,11 +232,12 @@ def save_figures(out: Path, drawn: Drawn, filters: dict, features: dict, shifts:
     test, pred, disc = drawn.test, drawn.pred, drawn.disc
     imgs = [test.images[(test.labels == k) & (pred == k), 0].mean(0).numpy() for k in (0, 8)]
     ex0, ex8 = (test.images[i, 0].numpy() for i in drawn.pair_index)
-    save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share),
+    save_figure(plot_feature_maps((ex0, ex8), disc.maps_ex, disc.share, features["cells_dropped"]),
                 out / "p1_feature_maps.png")
     named = {ch for g in feature_channels(features["top_cells"]) for ch in g["channels"]}
     save_figure(plot_features((ex0, ex8), disc.maps_ex, [c for c in features["top_cells"] if c["channel"] in named],
-                              features["strokes"]["named_from"], features["pair_predicted"]), out / "p1_features.png")
+                              features["strokes"]["named_from"], features["pair_predicted"], features["cells_dropped"]),
+                out / "p1_features.png")
     save_figure(plot_top_cells((ex0, ex8, *imgs), (*disc.maps_ex, disc.mean0, disc.mean8),
                                features["top_cells"]), out / "p1_discriminant_channels.png")
     save_figure(plot_top_patches(drawn.patches["patches"], features["top_cells"], drawn.sample_labels),
@@ -298,13 +299,15 @@ def load_models(args) -> Models:
 
 
 def model_facts(model: CNN) -> dict:
-    """The architecture as data: each conv layer's shape and the feature maps' side after each pool."""
+    """The architecture as data: each conv layer's shape, the final linear layer's and the feature
+    maps' side after each pool."""
     convs = [model.get_submodule(name) for name in CONV_LAYERS]
     acts = capture(model, torch.zeros(1, 1, 28, 28), [f"act{i + 1}" for i in range(len(convs))])
     sides = [a.shape[-1] for a in acts.values()] + [F.max_pool2d(acts[f"act{len(convs)}"], 2).shape[-1]]
     return {"parameters": sum(p.numel() for p in model.parameters()),
             "layers": [{"name": n, "in": c.in_channels, "out": c.out_channels, "kernel": c.kernel_size[0]}
                        for n, c in zip(CONV_LAYERS, convs)],
+            "linear": {"in": model.fc.in_features, "out": model.fc.out_features},
             "pool_sides": sides}
 
 

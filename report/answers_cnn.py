@@ -6,7 +6,7 @@ statistics behind it are in evidence.md.
 from __future__ import annotations
 
 from report.answer import Answer
-from report.md import in_words, listing, pct, prob
+from report.md import in_words, listing, pct, prob, table
 from report.p2 import REGION
 
 LAYERS = ("conv1", "conv2", "conv3")
@@ -30,18 +30,38 @@ def strokes(names) -> str:
 
 
 def filters_caption(r, layer: str) -> str:
-    """A deeper layer's figure: what share of a filter's weight its shown kernels hold, and a link to
-    the figure with every kernel."""
+    """A deeper layer's figure in plain words: what each filter reads, the share of its weight its
+    shown kernels hold, and a link to the figure with every kernel."""
     s, every = r["filters"][layer], f"p1_filters_{layer}_all.png"
-    return (f"The filters of {layer}, each by its {in_words(s['shown_inputs'])} strongest input kernels of "
-            f"{s['inputs']}, which hold {pct(s['shown_inputs_share_median'], 0)} of a filter's weight, by sum of squares (typical "
-            f"filter); every kernel is in [{every}]({every}).")
+    below, own = (r["model"]["layers"][LAYERS.index(layer) + k] for k in (-1, 0))
+    share = pct(s['shown_inputs_share_median'], 0)
+    if layer != LAYERS[1]:
+        return (f"{layer}'s {own['out']} filters, each reading {s['inputs']} maps of {below['name']}, shown the "
+                f"same way (about {share} of its weight). All kernels: [{every}]({every}).")
+    return (f"{layer}'s {own['out']} filters. Each reads {s['inputs']} maps of {below['name']} through "
+            f"{s['inputs']} kernels; shown are its {in_words(s['shown_inputs'])} strongest kernels (about "
+            f"{share} of its weight) and which maps they read. All kernels: [{every}]({every}).")
+
+
+def architecture(r) -> tuple[str, ...]:
+    """The CNN's layers and its training, as a table."""
+    m, recipe = r["model"], r["model"]["recipe"]
+    first, *rest = m["layers"]
+    then = lambda c: f"{c['kernel']}x{c['kernel']}, batch norm, ReLU, 2x2 max-pool"  # noqa: E731
+    rows = [[c["name"], f"{c['in']}→{c['out']}", f"as {first['name']}" if then(c) == then(first) else then(c)]
+            for c in rest]
+    shifts = f", shifts up to {recipe['augment_px']} px" if recipe["augment_px"] else ""
+    sgd = recipe["optimizer"].split(",")[0]
+    return tuple(table(["layer", "maps", "each"], [
+        [first["name"], f"{first['in']}→{first['out']}", then(first)], *rows,
+        ["linear", f"{m['linear']['in']}→{m['linear']['out']}", "logits"],
+        ["training", "", f"{recipe['epochs']} epochs, {sgd}, label smoothing {recipe['label_smoothing']:g}{shifts}"]]))
 
 
 def subset(r) -> str:
     """What the training digits are when they are a subset of MNIST."""
     return ("" if r["findings"]["model"]["full_training_set"] else
-            f" (an MNIST subset: {r['train_set']}; full MNIST cannot be downloaded here)")
+            f" (an MNIST subset: {r['train_set']})")
 
 
 def p1_filters(r) -> Answer:
@@ -55,11 +75,11 @@ def p1_filters(r) -> Answer:
         "P1 (1)", "The filters of the first three convolution layers", "Train a CNN with at least "
         "three convolution layers to at least 95% training accuracy, and show the filters of its first "
         "three layers as images.", f"three conv layers; {pct(r['train_accuracy'])} train accuracy",
-        f"Our CNN (three 3x3 convolution layers) classifies {pct(r['train_accuracy'])} of its "
+        f"Our CNN (table) classifies {pct(r['train_accuracy'])} of its "
         f"{recipe['train_size']:,} training digits{subset(r)} and {pct(r['test_accuracy'])} of "
         f"test digits correctly. conv1's filters look like small edges and bars{like}." + start
-        + " conv2 and conv3 combine the maps of the layer below.",
-        figures=figures, evidence=(1, 0))
+,
+        values=architecture(r), figures=figures, evidence=(1, 0))
 
 
 
@@ -98,7 +118,17 @@ def switch_off_sentence(d) -> str:
     n = in_words(len(a["channels"]))
     sure = "less sure" if a["beats_random"] else "no less sure"
     return (f" Switching off the {n} channels that best tell 0s from 8s makes the network {sure} of the "
-            f"correct digit than switching off {n} random ones.")
+            f"correct digit than switching off {n} random ones (table).")
+
+
+def switch_off_table(d) -> tuple[str, ...]:
+    """The right digit's mean lead over the other of 0 and 8, with nothing, the chosen channels and
+    random channels switched off."""
+    a = d["ablation"]
+    n = in_words(len(a["channels"]))
+    return tuple(table(["switched off", "the right digit's lead in logits, 0s and 8s"], [
+        ["nothing", f"{a['margin_before']:.2f}"], [f"the {n} chosen", f"{a['margin_after']:.2f}"],
+        [f"{n} random (median of {len(a['random_margins_after'])})", f"{a['random_margin_after_median']:.2f}"]]))
 
 
 def p1_feature_maps(r) -> Answer:
@@ -112,14 +142,14 @@ def p1_feature_maps(r) -> Answer:
         + ". Can you tell which features tell them apart?",
         "yes: " + ", ".join(f"the {f}" for f in d["features"]) if d["features"] else "yes: the middle and bottom of the digit",
         f"Yes.{cells_sentence(found)}{switch_off_sentence(d)}",
-        figures=(("p1_features.png", "The '0' and the '8', each box the 8x8 pixels at the centre of what a chosen "
-                  f"conv3 cell sees, named by this digit's stroke there{source}; beside them, each of those "
-                  f"channels' own map for both digits, its cell boxed. Of the {in_words(len(d['top_cells']))} "
-                  f"channels switched off, {in_words(found['cells_over_background'])} sit over empty pixels in both "
-                  f"digits and {in_words(found['quiet_on_pair'])} "
-                  f"{'stays' if found['quiet_on_pair'] == 1 else 'stay'} quiet on this pair; they are left out."),
+        figures=(("p1_features.png", "Each box: the centre of what a chosen conv3 cell sees, named by the stroke "
+                  f"there{source}; right, each channel's map, its cell boxed, hatched where the pooling drops it. "
+                  f"Of the {in_words(len(d['top_cells']))} channels switched off, "
+                  f"{in_words(found['cells_over_background'])} sit over empty pixels in both digits and "
+                  f"{in_words(found['quiet_on_pair'])} {'stays' if found['quiet_on_pair'] == 1 else 'stay'} quiet "
+                  "here; they are left out."),
                  ("p1_feature_maps.png", "conv3's maps for the '0' and the '8', and where they differ.")),
-        evidence=(1, 1))
+        values=switch_off_table(d), evidence=(1, 1))
 
 
 def padding_sentence(r) -> str:
@@ -143,11 +173,11 @@ def p1_shift(r) -> Answer:
         + f"Shifted left it is classified as a '{pred[0]}' (p = {prob(s['prob_of_prediction']['left3'])}), "
         f"shifted right as a '{pred[1]}' (p = {prob(s['prob_of_prediction']['right3'])})."
         + seeds + padding_sentence(r)
-        + " Our CNN was trained on digits shifted by up to one pixel, which makes it more tolerant of shifts."
+        + " The CNN's training shifts (up to one pixel) make it more tolerant."
         + " Over many digits a shift still costs accuracy, as the last layer weighs each region on its own.",
         figures=(("p1_shift.png", "The '1' shifted with clamp padding, and what the CNN predicts."),
-                 ("p1_shift_accuracy.png", "Test accuracy against the size of the shift: our CNN (trained "
-                  "on digits shifted by up to one pixel) and one trained without shifts.")),
+                 ("p1_shift_accuracy.png", "Test accuracy against the shift: our CNN and one trained without "
+                  "shifts.")),
         evidence=(1, 2))
 
 

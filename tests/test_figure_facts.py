@@ -22,7 +22,8 @@ from common.nets.checkpoints import checkpoint_path, load_checkpoint  # noqa: E4
 from common.nets.data import load_mnist, shift  # noqa: E402
 from common.occlusion.engine import Window  # noqa: E402
 from common.occlusion.findings import equal_cells, maps_findings  # noqa: E402
-from common.plots.p1 import plot_features, plot_shift_examples  # noqa: E402
+from common.plots.p1 import plot_shift_examples  # noqa: E402
+from common.plots.p1_features import plot_features  # noqa: E402
 from common.plots.p2 import (
     REGION_NAMES,  # noqa: E402
     plot_maps,  # noqa: E402
@@ -123,7 +124,8 @@ def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_
     model = load_checkpoint(checkpoint_path("mnist5k-t10k", tiny_checkpoints))[0].eval()
     digits = tuple(test.images[results["examples"][k], 0].numpy() for k in ("zero", "eight"))
     maps = np.random.default_rng(0).random((2, 64, 7, 7))
-    fig = plot_features(digits, maps, d["top_cells"], d["strokes"]["named_from"], d["pair_predicted"])
+    fig = plot_features(digits, maps, d["top_cells"], d["strokes"]["named_from"], d["pair_predicted"],
+                        d["cells_dropped"])
     featured = [c for c in d["top_cells"] if c["feature"] is not None]
     assert featured, "the tiny CNN's cells name no feature: nothing to check"
     for ax, img, name in zip(fig.axes[:2], digits, ("zero", "eight")):
@@ -151,6 +153,8 @@ def test_p1_features_figure_boxes_the_core_of_each_cell_that_names_a_feature(p1_
             assert im.get_clim() == (0, top)
             box = ax.patches[0]
             assert (box.get_x() + 0.5, box.get_y() + 0.5, box.get_width()) == (c["col"], c["row"], 1)
+            hatched = {(round(p.get_y() + 0.5), round(p.get_x() + 0.5)) for p in ax.patches[1:] if p.get_hatch()}
+            assert hatched == {(r, col) for r in range(7) for col in range(7) if 6 in (r, col)}  # the pool's leftovers
             assert f"channel {ch}" in ax.get_title()
     title = fig._suptitle.get_text()
     assert all(f"the {c['feature']}" in title for c in featured)

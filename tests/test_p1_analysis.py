@@ -71,6 +71,32 @@ def test_only_rows_and_columns_0_to_5_of_a_7x7_map_reach_the_classifier():
     assert disc.cells_reaching_classifier(6).all()
 
 
+def bumped(out: torch.Tensor, r: int, c: int) -> torch.Tensor:
+    """`out` [N, C, H, W] with 100 added at cell (r, c) of every channel."""
+    out = out.clone()
+    out[:, :, r, c] += 100.0
+    return out
+
+
+def test_conv3_row_6_and_column_6_never_reach_the_logits(digits):
+    """A large bump in every channel of conv3's output (after batch norm and ReLU) at one cell, by a
+    hook on the full forward pass: the logits stay equal exactly when the cell is in row 6 or column
+    6 of the 7x7 map (the 2x2 pool windows cover rows and columns 0-5), and the figures hatch those."""
+    model, x = random_cnn(), digits[0][:4]
+    with torch.no_grad():
+        base = model(x)
+    unchanged = set()
+    for r in range(7):
+        for c in range(7):
+            handle = model.act3.register_forward_hook(lambda module, args, out, r=r, c=c: bumped(out, r, c))
+            with torch.no_grad():
+                if torch.equal(model(x), base):
+                    unchanged.add((r, c))
+            handle.remove()
+    assert unchanged == {(r, c) for r in range(7) for c in range(7) if r == 6 or c == 6}
+    assert {(r, c) for r, c in np.argwhere(~disc.cells_reaching_classifier(7))} == unchanged
+
+
 def test_cohens_d_matches_a_loop_per_cell():
     rng = np.random.default_rng(0)
     zero, eight = rng.normal(size=(9, 2, 3, 3)), rng.normal(1.0, 2.0, size=(7, 2, 3, 3))

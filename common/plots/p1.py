@@ -7,7 +7,6 @@ import torch
 
 from common.features.discriminant import RF
 from common.features.filters import SHOWN_INPUTS, kernel_norms
-from common.features.strokes import BACKGROUND, OWN
 from common.plots.backend import plt
 
 INK = "gray"  # 0 = black background, 1 = white ink
@@ -172,14 +171,24 @@ def plot_strongest_inputs(weights: np.ndarray, name: str, per_row: int = 6) -> p
     return fig
 
 
-def used_box(ax: plt.Axes, r0: float, c0: float, n: int) -> None:
-    """Outline the n x n cells of a tile whose top-left pixel centre is (r0, c0)."""
-    ax.add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), n, n, fill=False, ec="cyan", lw=0.6, ls="--"))
+def hatch_cells(ax: plt.Axes, cells: list[list[int]], r0: float = 0, c0: float = 0) -> None:
+    """Grey hatching over the map cells [row, col] of a tile whose top-left pixel centre is (r0, c0)."""
+    for r, c in cells:
+        ax.add_patch(plt.Rectangle((c0 + c - 0.5, r0 + r - 0.5), 1, 1, fill=False, hatch="////", ec="0.6", lw=0))
+
+
+def dropped_lines(cells: list[list[int]], side: int) -> str:
+    """The whole rows and columns of a side x side map that `cells` cover: 'row and column 6'."""
+    rows = [r for r in range(side) if all([r, c] in cells for c in range(side))]
+    cols = [c for c in range(side) if all([r, c] in cells for r in range(side))]
+    name = lambda word, ks: f"{word}{'s' if len(ks) > 1 else ''} {', '.join(map(str, ks))}"  # noqa: E731
+    return " and ".join(name(w, ks) for w, ks in (("row", rows), ("column", cols)) if ks)
 
 
 def channel_grid(fig: plt.Figure, spec, maps: np.ndarray, title: str, cmap: str, limits: tuple[float, float],
-                 n_used: int, label: str) -> None:
-    """64 channel maps [C, k, k] as one image (tile i at (i // side, i % side)), numbered, boxed."""
+                 dropped: list[list[int]], label: str) -> None:
+    """64 channel maps [C, k, k] as one image (tile i at (i // side, i % side)), numbered, the cells
+    the last max-pool drops hatched in each."""
     c, k = maps.shape[0], maps.shape[-1]
     side = int(np.ceil(np.sqrt(c)))
     padded = np.concatenate([maps, np.full((side * side - c, k, k), np.nan)])
@@ -190,7 +199,7 @@ def channel_grid(fig: plt.Figure, spec, maps: np.ndarray, title: str, cmap: str,
     for i in range(c):
         a.text((i % side) * (k + 1) - 0.35, (i // side) * (k + 1) - 0.3, str(i), fontsize=8,
                va="top", color="white" if cmap == "magma" else "black")
-        used_box(a, (i // side) * (k + 1), (i % side) * (k + 1), n_used)
+        hatch_cells(a, dropped, (i // side) * (k + 1), (i % side) * (k + 1))
     a.set_xticks([])
     a.set_yticks([])
     a.set_title(title, fontsize=10)
@@ -209,11 +218,12 @@ def share_map_axes(fig: plt.Figure, ax: plt.Axes, share: np.ndarray) -> None:
     fig.colorbar(im, ax=ax, location="bottom", pad=0.2, shrink=0.7, aspect=30, label="share (%)")
 
 
-def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, share: np.ndarray) -> plt.Figure:
+def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, share: np.ndarray,
+                      dropped: list[list[int]]) -> plt.Figure:
     """This '0' and '8' [28, 28] with their conv3 maps [2, C, 7, 7] (shared scale) and difference,
-    and where the pooled map separates all correct test 8s from 0s (share [S, S])."""
+    where the pooled map separates all correct test 8s from 0s (share [S, S]), and the map cells
+    [row, col] the last max-pool drops hatched."""
     fm0, fm8 = maps
-    n_used = 2 * len(share)
     vmax, dlim = max(fm0.max(), fm8.max()), np.abs(fm8 - fm0).max()
     fig = plt.figure(figsize=(10.4, 11.6))
     outer = fig.add_gridspec(2, 2, wspace=0.1, hspace=0.2)
@@ -221,15 +231,15 @@ def plot_feature_maps(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, s
     for r, (img, title) in enumerate(zip(digits, ("input '0'", "input '8'"))):
         digit_axes(fig.add_subplot(left[0, r]), img, title)
     share_map_axes(fig, fig.add_subplot(left[1, :]), share)
-    channel_grid(fig, outer[0, 1], fm0, "conv3 activation, this '0'", "magma", (0.0, vmax), n_used,
+    channel_grid(fig, outer[0, 1], fm0, "conv3 activation, this '0'", "magma", (0.0, vmax), dropped,
                  "activation (same scale for both digits)")
-    channel_grid(fig, outer[1, 0], fm8, "conv3 activation, this '8'", "magma", (0.0, vmax), n_used,
+    channel_grid(fig, outer[1, 0], fm8, "conv3 activation, this '8'", "magma", (0.0, vmax), dropped,
                  "activation (same scale for both digits)")
-    channel_grid(fig, outer[1, 1], fm8 - fm0, "difference, '8' minus '0'", "PuOr_r", (-dlim, dlim), n_used,
+    channel_grid(fig, outer[1, 1], fm8 - fm0, "difference, '8' minus '0'", "PuOr_r", (-dlim, dlim), dropped,
                  "activation difference (orange: stronger for the '8')")
     fig.suptitle("Conv3 feature maps after batch norm + ReLU: 64 channels of 7x7, channel number in each "
-                 f"corner;\nonly the {n_used}x{n_used} cells inside each dashed box reach the classifier "
-                 "(the last 2x2 max-pool drops row and column 6).\nTop left, below the digits: how much each "
+                 f"corner;\nhatched: {dropped_lines(dropped, fm0.shape[-1])}, dropped by the pooling, never seen "
+                 "by the classifier.\nTop left, below the digits: how much each "
                  "region of conv3's map adds to the classifier's preference for '8' over '0',\n"
                  "in % of the gap between the 8s and the 0s it gets right (half of the test digits)", fontsize=10)
     return fig
@@ -334,67 +344,4 @@ def plot_shift_accuracy(curve: dict[int, float], plain: dict[int, float], per_cl
     size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
     bx.set_title(f"Per class at ±3 px ({size} digits per class;\nbars: where the accuracy on all such digits "
                  "likely lies)", fontsize=10)
-    return fig
-
-
-def words(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def core_boxes(ax: plt.Axes, cells: list[dict], digit: str) -> None:
-    """Each cell's core [top, left, bottom, right] on a digit, one colour per cell, named in the
-    legend by the stroke under it in that digit ('empty here' over its background)."""
-    for i, c in enumerate(cells):
-        top, left, bottom, right = c["core"]
-        stroke = "empty here" if c[f"stroke_{digit}"] == BACKGROUND else c[f"stroke_{digit}"]
-        ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False,
-                                   ec=plt.get_cmap("tab10")(i), lw=2.0,
-                                   label=f"channel {c['channel']} (fires for {c['fires_for']}s); here: {stroke}"))
-    if cells:
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
-
-
-def features_title(cells: list[dict], named_from: dict[str, str]) -> str:
-    """The title: the features the cells name, what the boxes are, which digit's strokes its class map names."""
-    features = list(dict.fromkeys(f"the {c['feature']}" for c in cells))
-    lead = ("What tells this '0' from this '8' in conv3: cells over " + words(features) if features else
-            "None of the conv3 cells that tell 0s from 8s best sits over a stroke of this '0' or this '8'")
-    average = [f"the average {d}" for d, name in ((0, "zero"), (8, "eight")) if named_from[name] != OWN]
-    source = (f"; {words(average)} names the strokes (the digit lacks its holes)" if average else "")
-    return (f"{lead}\nLeft, each box: the 8x8 pixels at the centre of what a cell sees, which it looks at most, "
-            f"named by the stroke there{source}.\nRight: each of these channels' own conv3 map for both digits "
-            "(one scale per channel), its cell boxed in the same colour")
-
-
-def channel_map_axes(ax: plt.Axes, m: np.ndarray, cell: dict, vmax: float, colour) -> plt.cm.ScalarMappable:
-    """One channel's 7x7 conv3 map [7, 7] on 0..vmax with its cell boxed in the cell's colour."""
-    im = ax.imshow(m, cmap="magma", vmin=0, vmax=vmax)
-    ax.add_patch(plt.Rectangle((cell["col"] - 0.5, cell["row"] - 0.5), 1, 1, fill=False, ec=colour, lw=2.5))
-    ax.set(xticks=range(0, m.shape[1], 2), yticks=range(0, m.shape[0], 2))
-    ax.tick_params(labelsize=8)
-    return im
-
-
-def plot_features(digits: tuple[np.ndarray, np.ndarray], maps: np.ndarray, cells: list[dict],
-                  named_from: dict[str, str], predicted: dict[str, dict]) -> plt.Figure:
-    """This '0' and '8' [28, 28] with the cores of the cells the answer names on this pair, each named
-    by its stroke, beside each such channel's conv3 map for both digits [2, C, 7, 7] (one scale per
-    channel); predicted: {"zero": {"pred", "prob"}, "eight": ...}, in each digit's title."""
-    n = max(1, len(shown := [c for c in cells if c["feature"]]))
-    fig = plt.figure(figsize=(3.2 + 2.2 * n, 7.6))
-    grid = fig.add_gridspec(2, 1 + n, width_ratios=[1.45] + [1] * n, wspace=0.35, hspace=0.75)
-    for row, (img, name, digit) in enumerate(zip(digits, ("zero", "eight"), (0, 8))):
-        said = f"predicted '{predicted[name]['pred']}' (p = {predicted[name]['prob']:.2f})"
-        digit_axes(ax := fig.add_subplot(grid[row, 0]), img, f"this '{digit}', {said}\neach box: the centre of what a cell sees")
-        core_boxes(ax, shown, name)
-    for i, c in enumerate(shown):
-        vmax = max(float(maps[:, c["channel"]].max()), 1e-6)
-        for row, digit in enumerate((0, 8)):
-            ax = fig.add_subplot(grid[row, 1 + i])
-            im = channel_map_axes(ax, maps[row, c["channel"]], c, vmax, plt.get_cmap("tab10")(i))
-            ax.set_title(f"channel {c['channel']}, this '{digit}'\nfires for {c['fires_for']}s, "
-                         f"cell ({c['row']}, {c['col']})", fontsize=8)
-        fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, pad=0.12, label="activation (both digits)")
-    fig.suptitle(features_title(shown, named_from), fontsize=10, y=1.0)
     return fig
